@@ -1,0 +1,214 @@
+"""Pytrees: nested containers of arrays, flattened to a list of leaves and a structure.
+
+Containers are tuple, list, dict (keys sorted), namedtuple, ``None`` (a container with no
+children) and classes registered with :func:`register_pytree_node`. Everything else is a leaf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, NamedTuple
+
+__all__ = [
+    "PyTreeDef",
+    "register_pytree_node",
+    "tree_flatten",
+    "tree_leaves",
+    "tree_map",
+    "tree_structure",
+    "tree_unflatten",
+]
+
+
+class _NodeType(NamedTuple):
+    flatten: Callable[[Any], tuple[Iterable[Any], Hashable]]
+    unflatten: Callable[[Hashable, list[Any]], Any]
+
+
+_registry: dict[type, _NodeType] = {}
+
+
+def register_pytree_node(
+    cls: type,
+    flatten: Callable[[Any], tuple[Iterable[Any], Hashable]],
+    unflatten: Callable[[Hashable, list[Any]], Any],
+) -> None:
+    """Make ``cls`` a pytree container.
+
+    ``flatten(obj)`` returns ``(children, aux)`` with ``aux`` hashable static data, and
+    ``unflatten(aux, children)`` rebuilds the object.
+
+    Example:
+        >>> class Pair:
+        ...     def __init__(self, a, b):
+        ...         self.a, self.b = a, b
+        >>> register_pytree_node(Pair, lambda p: ((p.a, p.b), None),
+        ...                      lambda aux, ch: Pair(*ch))
+        >>> tree_leaves(Pair(1.0, [2.0, 3.0]))
+        [1.0, 2.0, 3.0]
+    """
+    if cls in _registry:
+        raise ValueError(f"register_pytree_node: {cls.__name__} is already registered")
+    _registry[cls] = _NodeType(flatten, unflatten)
+
+
+register_pytree_node(tuple, lambda t: (t, None), lambda _, ch: tuple(ch))
+register_pytree_node(list, lambda t: (t, None), lambda _, ch: list(ch))
+register_pytree_node(type(None), lambda _: ((), None), lambda _, __: None)
+
+
+def _dict_flatten(d: dict) -> tuple[list, tuple]:
+    try:
+        keys = tuple(sorted(d))
+    except TypeError:
+        keys = tuple(d)
+    return [d[k] for k in keys], keys
+
+
+register_pytree_node(dict, _dict_flatten, lambda keys, ch: dict(zip(keys, ch)))
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+class PyTreeDef:
+    """The structure of a pytree: its container types and static data, without leaves."""
+
+    __slots__ = ("kind", "aux", "children", "num_leaves")
+
+    def __init__(self, kind: type | None, aux: Hashable, children: tuple[PyTreeDef, ...]):
+        self.kind = kind  # None marks a leaf
+        self.aux = aux
+        self.children = children
+        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+
+    def _key(self) -> tuple:
+        return (self.kind, self.aux, tuple(c._key() for c in self.children))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PyTreeDef) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        if self.kind is None:
+            return "*"
+        inner = ", ".join(repr(c) for c in self.children)
+        if self.kind is tuple:
+            return f"({inner}{',' if len(self.children) == 1 else ''})"
+        if self.kind is list:
+            return f"[{inner}]"
+        if self.kind is dict:
+            return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.aux, self.children)) + "}"
+        if self.kind is type(None):
+            return "None"
+        return f"{self.kind.__name__}({inner})"
+
+
+_LEAF = PyTreeDef(None, None, ())
+
+
+def _node_type(x: Any) -> tuple[type, _NodeType] | None:
+    cls = type(x)
+    node = _registry.get(cls)
+    if node is not None:
+        return cls, node
+    if _is_namedtuple(x):
+        return cls, _NodeType(lambda t: (tuple(t), None), lambda _, ch, c=cls: c(*ch))
+    return None
+
+
+def tree_flatten(tree: Any) -> tuple[list[Any], PyTreeDef]:
+    """Split a pytree into its list of leaves and its structure.
+
+    Example:
+        >>> leaves, treedef = tree_flatten({"b": 2.0, "a": (1.0, None)})
+        >>> leaves
+        [1.0, 2.0]
+        >>> tree_unflatten(treedef, [10.0, 20.0])
+        {'a': (10.0, None), 'b': 20.0}
+    """
+    leaves: list[Any] = []
+    treedef = _flatten_into(tree, leaves)
+    return leaves, treedef
+
+
+def _flatten_into(tree: Any, leaves: list[Any]) -> PyTreeDef:
+    found = _node_type(tree)
+    if found is None:
+        leaves.append(tree)
+        return _LEAF
+    cls, node = found
+    children, aux = node.flatten(tree)
+    return PyTreeDef(cls, aux, tuple(_flatten_into(c, leaves) for c in children))
+
+
+def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
+    """Rebuild a pytree of structure ``treedef`` from ``leaves``.
+
+    Example:
+        >>> _, treedef = tree_flatten([1.0, (2.0, 3.0)])
+        >>> tree_unflatten(treedef, [4.0, 5.0, 6.0])
+        [4.0, (5.0, 6.0)]
+    """
+    leaves = list(leaves)
+    if len(leaves) != treedef.num_leaves:
+        raise ValueError(
+            f"tree_unflatten: structure {treedef!r} has {treedef.num_leaves} leaves, "
+            f"got {len(leaves)}"
+        )
+    it = iter(leaves)
+    return _build(treedef, it)
+
+
+def _build(treedef: PyTreeDef, it: Any) -> Any:
+    if treedef.kind is None:
+        return next(it)
+    children = [_build(c, it) for c in treedef.children]
+    cls = treedef.kind
+    node = _registry.get(cls)
+    if node is None:  # namedtuple
+        return cls(*children)
+    return node.unflatten(treedef.aux, children)
+
+
+def tree_leaves(tree: Any) -> list[Any]:
+    """The leaves of a pytree, in flattening order.
+
+    Example:
+        >>> tree_leaves([{"W": 1.0, "b": 2.0}, 3.0])
+        [1.0, 2.0, 3.0]
+    """
+    return tree_flatten(tree)[0]
+
+
+def tree_structure(tree: Any) -> PyTreeDef:
+    """The structure of a pytree, without its leaves.
+
+    Example:
+        >>> tree_structure((1.0, [2.0]))
+        (*, [*])
+    """
+    return tree_flatten(tree)[1]
+
+
+def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+    """Apply ``f`` to every leaf of ``tree`` (and the matching leaves of ``rest``).
+
+    Example:
+        >>> tree_map(lambda a, b: a + b, {"x": 1.0, "y": [2.0]}, {"x": 10.0, "y": [20.0]})
+        {'x': 11.0, 'y': [22.0]}
+    """
+    leaves, treedef = tree_flatten(tree)
+    others = []
+    for i, r in enumerate(rest):
+        r_leaves, r_def = tree_flatten(r)
+        if r_def != treedef:
+            raise TypeError(
+                f"tree_map: tree {i + 1} has structure {r_def!r}, expected {treedef!r} "
+                "like the first tree"
+            )
+        others.append(r_leaves)
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others)])
