@@ -1,0 +1,52 @@
+"""pullback: differentiate NumPy programs.
+
+Each function returns its value and its pullback (the vector-Jacobian product), as in the
+course notebook this library grew from; pullback chains them for you, in reverse and
+forward mode, to any order, and checks them exactly.
+
+Example:
+    >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+    >>> pb.grad(lambda x: pnp.sum(pnp.tanh(x) ** 2))(np.zeros(3))
+    array([0., 0., 0.])
+"""
+
+from pullback import numpy as numpy  # installs operators and dispatch on traced values
+from pullback import tree as tree
+from pullback._api import (
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    linearize,
+    stop_gradient,
+    value_and_grad,
+    vjp,
+)
+from pullback._core import RuleError, TracerConversionError
+from pullback.custom import custom_jvp, custom_vjp, primitive
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RuleError",
+    "TracerConversionError",
+    "custom_jvp",
+    "custom_vjp",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "linearize",
+    "numpy",
+    "primitive",
+    "stop_gradient",
+    "tree",
+    "value_and_grad",
+    "vjp",
+]

@@ -1,0 +1,509 @@
+"""The transformations: vjp, jvp, grad, value_and_grad, jacrev, jacfwd, hessian, hvp, linearize."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from pullback._core import (
+    Primitive,
+    dtype_of,
+    instantiate,
+    is_differentiable_dtype,
+    new_trace,
+    shape_of,
+    zero,
+)
+from pullback._forward import JVPTrace, JVPTracer
+from pullback._reverse import Node, VJPTrace, VJPTracer, backward_pass
+from pullback._rules import defnondiff
+from pullback._tree import tree_flatten, tree_map, tree_unflatten
+
+__all__ = [
+    "grad",
+    "hessian",
+    "hvp",
+    "jacfwd",
+    "jacobian",
+    "jacrev",
+    "jvp",
+    "linearize",
+    "stop_gradient",
+    "value_and_grad",
+    "vjp",
+]
+
+Argnums = int | Sequence[int]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _fun_name(f: Callable) -> str:
+    return getattr(f, "__name__", type(f).__name__)
+
+
+def _arg_label(f: Callable, i: int) -> str:
+    """'argument 1 ('W1')': position counted from 0 as in argnums, and the name if known."""
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    if i < len(params) and params[i].kind in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        return f"argument {i} ('{params[i].name}')"
+    return f"argument {i}"
+
+
+def _check_differentiable(who: str, label: str, leaves: list) -> None:
+    for x in leaves:
+        dt = dtype_of(x)
+        if not is_differentiable_dtype(dt):
+            raise TypeError(
+                f"{who}: {label} has dtype {dt}, but derivatives are taken only with respect "
+                "to floating-point inputs: pass it as floats (for example x.astype(float) or "
+                "3.0 instead of 3), or leave it out of argnums"
+            )
+
+
+def _normalize_argnums(who: str, argnums: Argnums, nargs: int) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not isinstance(a, int) or not -nargs <= a < nargs:
+            raise ValueError(
+                f"{who}: argnums {argnums!r} does not fit a call with {nargs} positional "
+                f"argument{'s' if nargs != 1 else ''}"
+            )
+    return tuple(a % nargs for a in nums)
+
+
+def _partial_args(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> Callable:
+    def f_partial(*dyn: Any) -> Any:
+        full = list(args)
+        for i, d in zip(nums, dyn):
+            full[i] = d
+        return f(*full, **kwargs)
+
+    return f_partial
+
+
+def _split_aux(who: str, out: Any, has_aux: bool) -> tuple[Any, Any]:
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(
+            f"{who} with has_aux=True requires the function to return a pair (output, aux), "
+            f"got {type(out).__name__}"
+        )
+    return out[0], out[1]
+
+
+def _strip(trace: Any, tree: Any) -> Any:
+    """Replace this trace's tracers in ``tree`` by their primal values."""
+
+    def strip(leaf: Any) -> Any:
+        if getattr(leaf, "_trace", None) is trace:
+            return leaf.primal
+        return leaf
+
+    return tree_map(strip, tree)
+
+
+def _check_like(who: str, what: str, expected: list, treedef_e: Any, got: Any) -> list:
+    leaves, treedef = tree_flatten(got)
+    if treedef != treedef_e:
+        raise TypeError(
+            f"{who}: the {what} has pytree structure {treedef!r}, expected {treedef_e!r}"
+        )
+    for k, (e, g) in enumerate(zip(expected, leaves)):
+        if shape_of(g) != shape_of(e):
+            raise ValueError(
+                f"{who}: {what} leaf {k} has shape {shape_of(g)}, expected {shape_of(e)}"
+            )
+        de, dg = dtype_of(e), dtype_of(g)
+        if is_differentiable_dtype(de) and dg != de:
+            raise ValueError(
+                f"{who}: {what} leaf {k} has dtype {dg}, expected {de}: cast it with .astype"
+            )
+    return leaves
+
+
+# ----------------------------------------------------------------------------- vjp / jvp
+
+
+def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """Evaluate ``f(*primals)`` and return ``(out, vjp_fn)``, or ``(out, vjp_fn, aux)``.
+
+    ``vjp_fn(ct)`` takes a cotangent shaped like ``out`` and returns a tuple with one
+    cotangent per primal: the notebook's ``(value, vjp)`` convention.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> out, vjp_fn = vjp(lambda x: pnp.sin(x) * 2.0, np.array([0.0, 1.0]))
+        >>> vjp_fn(np.array([1.0, 1.0]))[0].round(4)
+        array([2.    , 1.0806])
+    """
+    who = f"vjp of {_fun_name(f)}"
+    in_leaves, in_trees = [], []
+    for i, p in enumerate(primals):
+        leaves, tree = tree_flatten(p)
+        _check_differentiable(who, _arg_label(f, i), leaves)
+        in_leaves.append(leaves)
+        in_trees.append(tree)
+    with new_trace(VJPTrace) as trace:
+        in_nodes = [[Node(None, (), (), x, None, None, 1) for x in ls] for ls in in_leaves]
+        args = [
+            tree_unflatten(tree, [VJPTracer(trace, x, n) for x, n in zip(ls, ns)])
+            for tree, ls, ns in zip(in_trees, in_leaves, in_nodes)
+        ]
+        out, aux = _split_aux(who, f(*args), has_aux)
+    out_leaves, out_tree = tree_flatten(out)
+    out_primals = []
+    out_nodes = []
+    for leaf in out_leaves:
+        if isinstance(leaf, VJPTracer) and leaf._trace is trace:
+            out_primals.append(leaf.primal)
+            out_nodes.append((leaf.node, leaf.index))
+        else:
+            out_primals.append(leaf)
+            out_nodes.append(None)
+    del out_leaves, out, args
+
+    def vjp_fn(ct: Any) -> tuple:
+        cts = _check_like(who, "cotangent", out_primals, out_tree, ct)
+        seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts) if n is not None]
+        at_leaves = backward_pass(seeds)
+        results = []
+        for tree, ls, ns in zip(in_trees, in_leaves, in_nodes):
+            grads = []
+            for x, n in zip(ls, ns):
+                slots = at_leaves.get(n)
+                grads.append(instantiate(zero if slots is None else slots[0], x))
+            results.append(tree_unflatten(tree, grads))
+        return tuple(results)
+
+    out_value = tree_unflatten(out_tree, out_primals)
+    if has_aux:
+        return out_value, vjp_fn, _strip(trace, aux)
+    return out_value, vjp_fn
+
+
+def jvp(
+    f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
+) -> tuple:
+    """Evaluate ``f(*primals)`` and its directional derivative along ``tangents``.
+
+    Returns ``(out, tangent_out)`` (and ``aux`` with ``has_aux=True``).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> jvp(lambda x: x * x, (3.0,), (1.0,))
+        (np.float64(9.0), np.float64(6.0))
+    """
+    who = f"jvp of {_fun_name(f)}"
+    for name, val in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(val, (tuple, list)):
+            raise TypeError(
+                f"{who}: {name} must be a tuple with one entry per argument, "
+                f"got {type(val).__name__}; write ({name[:-1]},) for one argument"
+            )
+    if len(primals) != len(tangents):
+        raise TypeError(
+            f"{who}: got {len(primals)} primals but {len(tangents)} tangents; "
+            "give one tangent per primal"
+        )
+    with new_trace(JVPTrace) as trace:
+        args = []
+        for i, (p, t) in enumerate(zip(primals, tangents)):
+            leaves, tree = tree_flatten(p)
+            _check_differentiable(who, _arg_label(f, i), leaves)
+            t_leaves = _check_like(who, f"tangent for {_arg_label(f, i)}", leaves, tree, t)
+            args.append(
+                tree_unflatten(tree, [JVPTracer(trace, x, tx) for x, tx in zip(leaves, t_leaves)])
+            )
+        out, aux = _split_aux(who, f(*args), has_aux)
+    out_leaves, out_tree = tree_flatten(out)
+    primals_out, tangents_out = [], []
+    for leaf in out_leaves:
+        if isinstance(leaf, JVPTracer) and leaf._trace is trace:
+            primals_out.append(leaf.primal)
+            tangents_out.append(instantiate(leaf.tangent, leaf.primal))
+        else:
+            primals_out.append(leaf)
+            tangents_out.append(instantiate(zero, leaf))
+    result = (tree_unflatten(out_tree, primals_out), tree_unflatten(out_tree, tangents_out))
+    if has_aux:
+        return result + (_strip(trace, aux),)
+    return result
+
+
+def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+    """Return ``(f(*primals), jvp_fn)`` with ``jvp_fn(*tangents)`` the JVP at ``primals``.
+
+    ``jvp_fn`` runs forward mode at the stored primals on each call.
+
+    Example:
+        >>> out, f_jvp = linearize(lambda x: x * x * x, 2.0)
+        >>> float(out), float(f_jvp(1.0))
+        (8.0, 12.0)
+    """
+    out = f(*primals)
+
+    def jvp_fn(*tangents: Any) -> Any:
+        return jvp(f, primals, tangents)[1]
+
+    return out, jvp_fn
+
+
+# ----------------------------------------------------------------------------- grad
+
+
+def _check_scalar(who: str, out: Any) -> None:
+    leaves, tree = tree_flatten(out)
+    if len(leaves) != 1 or tree.kind is not None:
+        raise TypeError(
+            f"{who} requires the function to return a scalar, got a {type(out).__name__} "
+            "pytree: return one number, or pass has_aux=True to return (scalar, aux)"
+        )
+    shape, dtype = shape_of(out), dtype_of(out)
+    if shape != ():
+        raise TypeError(
+            f"{who} requires a scalar output, got shape {shape}: reduce it (for example "
+            ".sum()) or use jacrev for the full Jacobian"
+        )
+    if dtype.kind != "f":
+        raise TypeError(
+            f"{who} requires a real floating-point scalar output, got dtype {dtype}: "
+            "a complex or integer output has no gradient (use vjp for complex outputs)"
+        )
+
+
+def value_and_grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
+    """A function returning ``(value, gradient)``, or ``((value, aux), gradient)``.
+
+    Example:
+        >>> vg = value_and_grad(lambda x, y: x * y, argnums=(0, 1))
+        >>> vg(2.0, 5.0)
+        (np.float64(10.0), (np.float64(5.0), np.float64(2.0)))
+    """
+    return _value_and_grad(f, argnums, has_aux, "value_and_grad")
+
+
+def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> Callable:
+    @functools.wraps(f)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        name = f"{who} of {_fun_name(f)}"
+        nums = _normalize_argnums(name, argnums, len(args))
+        for i in nums:
+            _check_differentiable(name, _arg_label(f, i), tree_flatten(args[i])[0])
+        f_partial = _partial_args(f, args, kwargs, nums)
+        res = vjp(f_partial, *(args[i] for i in nums), has_aux=has_aux)
+        out, vjp_fn = res[0], res[1]
+        _check_scalar(name, out)
+        grads = vjp_fn(np.ones((), dtype_of(out)))
+        g = grads[0] if isinstance(argnums, int) else grads
+        return ((out, res[2]) if has_aux else out), g
+
+    return wrapped
+
+
+def grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
+    """The gradient of scalar-valued ``f`` with respect to argument(s) ``argnums``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> grad(lambda x: pnp.sum(x ** 2))(np.array([1.0, 2.0]))
+        array([2., 4.])
+    """
+    vg = _value_and_grad(f, argnums, has_aux, "grad")
+
+    @functools.wraps(f)
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
+        (out, g) = vg(*args, **kwargs)
+        return (g, out[1]) if has_aux else g
+
+    return grad_f
+
+
+# ----------------------------------------------------------------------------- Jacobians
+
+
+def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
+    import pullback.numpy as pnp  # assembly of the blocks is differentiable
+
+    @functools.wraps(f)
+    def jac(*args: Any, **kwargs: Any) -> Any:
+        name = f"{mode} of {_fun_name(f)}"
+        nums = _normalize_argnums(name, argnums, len(args))
+        f_partial = _partial_args(f, args, kwargs, nums)
+        dyn = tuple(args[i] for i in nums)
+        in_flat = [tree_flatten(d) for d in dyn]
+        for i, (leaves, _) in zip(nums, in_flat):
+            _check_differentiable(name, _arg_label(f, i), leaves)
+        in_leaves = [x for leaves, _ in in_flat for x in leaves]
+        if mode == "jacrev":
+            blocks, out_tree = _jac_rev_blocks(f_partial, dyn, in_leaves, pnp)
+        else:
+            blocks, out_tree = _jac_fwd_blocks(f_partial, dyn, in_flat, pnp)
+        # blocks[k][j]: output leaf k against input leaf j
+        rows = []
+        for row in blocks:
+            it = iter(row)
+            per_arg = tuple(
+                tree_unflatten(tree, [next(it) for _ in leaves]) for leaves, tree in in_flat
+            )
+            rows.append(per_arg[0] if isinstance(argnums, int) else per_arg)
+        return tree_unflatten(out_tree, rows)
+
+    return jac
+
+
+def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list, pnp: Any) -> tuple:
+    out, vjp_fn = vjp(f, *dyn)
+    out_leaves, out_tree = tree_flatten(out)
+    blocks = []
+    for k, o in enumerate(out_leaves):
+        shape, dtype = shape_of(o), dtype_of(o)
+        size = int(np.prod(shape, dtype=np.int64))
+        rows: list[list] = [[] for _ in in_leaves]
+        for e in range(size):
+            cts = [np.zeros(shape_of(x), dtype_of(x)) for x in out_leaves]
+            basis = np.zeros(size, dtype)
+            basis[e] = 1
+            cts[k] = basis.reshape(shape)
+            grads = vjp_fn(tree_unflatten(out_tree, cts))
+            for j, gj in enumerate(x for g in grads for x in tree_flatten(g)[0]):
+                rows[j].append(gj)
+        blocks.append(
+            [
+                _assemble(pnp, r, shape, shape_of(x), dtype_of(x), axis=0)
+                for r, x in zip(rows, in_leaves)
+            ]
+        )
+    return blocks, out_tree
+
+
+def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list, pnp: Any) -> tuple:
+    in_leaves = [x for leaves, _ in in_flat for x in leaves]
+    columns: list[list] = [[] for _ in in_leaves]
+    out_leaves, out_tree = None, None
+    for j, x in enumerate(in_leaves):
+        shape = shape_of(x)
+        size = int(np.prod(shape, dtype=np.int64))
+        for e in range(size):
+            t_leaves = [np.zeros(shape_of(y), dtype_of(y)) for y in in_leaves]
+            basis = np.zeros(size, dtype_of(x))
+            basis[e] = 1
+            t_leaves[j] = basis.reshape(shape)
+            it = iter(t_leaves)
+            tangents = tuple(tree_unflatten(tree, [next(it) for _ in ls]) for ls, tree in in_flat)
+            out, t_out = jvp(f, dyn, tangents)
+            columns[j].append(tree_flatten(t_out)[0])
+        if out_leaves is None and size:
+            out_leaves, out_tree = tree_flatten(out)
+    if out_leaves is None:
+        out_leaves, out_tree = tree_flatten(f(*dyn))
+    blocks = []
+    for k, o in enumerate(out_leaves):
+        blocks.append(
+            [
+                _assemble(
+                    pnp, [c[k] for c in cols], shape_of(x), shape_of(o), dtype_of(o), axis=-1
+                )
+                for cols, x in zip(columns, in_leaves)
+            ]
+        )
+    return blocks, out_tree
+
+
+def _assemble(pnp: Any, parts: list, lead: tuple, trail: tuple, dtype: Any, axis: int) -> Any:
+    """Stack per-basis-vector results into a block shaped ``out.shape + in.shape``."""
+    if axis == 0:  # rows of a reverse Jacobian: lead is the output shape
+        if not parts:
+            return np.zeros(lead + trail, dtype)
+        return pnp.reshape(pnp.stack(parts, axis=0), lead + trail)
+    # columns of a forward Jacobian: lead is the input shape, trail the output shape
+    if not parts:
+        return np.zeros(trail + lead, dtype)
+    return pnp.reshape(pnp.stack(parts, axis=-1), trail + lead)
+
+
+def jacrev(f: Callable, argnums: Argnums = 0) -> Callable:
+    """The Jacobian of ``f`` by reverse mode, shaped ``out.shape + in.shape``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> jacrev(lambda x: x * x)(np.array([1.0, 2.0]))
+        array([[2., 0.],
+               [0., 4.]])
+    """
+    return _jacobian(f, argnums, "jacrev")
+
+
+def jacfwd(f: Callable, argnums: Argnums = 0) -> Callable:
+    """The Jacobian of ``f`` by forward mode, shaped ``out.shape + in.shape``.
+
+    Example:
+        >>> jacfwd(lambda x: x * 3.0)(np.array([1.0, 2.0]))
+        array([[3., 0.],
+               [0., 3.]])
+    """
+    return _jacobian(f, argnums, "jacfwd")
+
+
+jacobian = jacrev
+
+
+def hessian(f: Callable, argnums: Argnums = 0) -> Callable:
+    """The Hessian of scalar ``f``: ``jacfwd(jacrev(f))``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> hessian(lambda x: pnp.sum(x ** 3))(np.array([1.0, 2.0]))
+        array([[ 6.,  0.],
+               [ 0., 12.]])
+    """
+    return jacfwd(jacrev(f, argnums), argnums)
+
+
+def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
+    """``(grads, hvps)``: the gradient of scalar ``f`` and the Hessian applied to ``tangents``.
+
+    Forward-over-reverse, without forming the Hessian.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> g, hv = hvp(lambda x: pnp.sum(x ** 3), (np.array([1.0, 2.0]),),
+        ...             (np.array([1.0, 0.0]),))
+        >>> g[0], hv[0]
+        (array([ 3., 12.]), array([6., 0.]))
+    """
+    if not isinstance(primals, (tuple, list)):
+        raise TypeError(
+            f"hvp: primals must be a tuple with one entry per argument, got "
+            f"{type(primals).__name__}; write (x,) for one argument"
+        )
+    nums = tuple(range(len(primals)))
+    return jvp(grad(f, argnums=nums), tuple(primals), tangents)
+
+
+# ----------------------------------------------------------------------------- stop_gradient
+
+stop_gradient_p = Primitive("stop_gradient", lambda x: x)
+defnondiff(stop_gradient_p)
+
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` itself, treated as a constant by every transformation (pytrees too).
+
+    Example:
+        >>> grad(lambda x: x * stop_gradient(x))(3.0)
+        np.float64(3.0)
+    """
+    return tree_map(stop_gradient_p.bind, x)

@@ -1,0 +1,276 @@
+"""The core: primitives, ``bind``, the thread-local trace stack, tracers and symbolic zeros.
+
+Every differentiable operation is a :class:`Primitive`. ``bind(prim, *args)`` decides who
+handles it: with no traced argument it calls the NumPy implementation; otherwise it hands
+the primitive to the innermost trace (the highest level) among the arguments. Each
+transformation is one trace level; values of outer levels are constants to inner ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Primitive",
+    "RuleError",
+    "Trace",
+    "Tracer",
+    "TracerConversionError",
+    "Zero",
+    "bind",
+    "dtype_of",
+    "instantiate",
+    "is_differentiable_dtype",
+    "new_trace",
+    "shape_of",
+    "zero",
+]
+
+
+class RuleError(ValueError):
+    """A derivative rule returned the wrong number, shape or dtype of results."""
+
+
+class TracerConversionError(TypeError):
+    """A traced value was converted to a plain array or number, which would drop its derivative."""
+
+
+# ----------------------------------------------------------------------------- symbolic zero
+
+
+class Zero:
+    """A tangent or cotangent known to be zero: never allocated, skipped by every rule."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "zero"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+zero = Zero()
+
+
+def shape_of(x: Any) -> tuple[int, ...]:
+    """The shape of an array, tracer or Python number."""
+    try:
+        return x.shape
+    except AttributeError:
+        return np.shape(x)
+
+
+def dtype_of(x: Any) -> np.dtype:
+    """The dtype of an array or tracer; float64/int64/bool/complex128 for Python numbers."""
+    try:
+        return x.dtype
+    except AttributeError:
+        return np.result_type(x)
+
+
+def is_differentiable_dtype(dtype: np.dtype) -> bool:
+    """Whether values of ``dtype`` carry derivatives (floating or complex)."""
+    return dtype.kind in "fc"
+
+
+def instantiate(t: Any, like: Any) -> Any:
+    """``t``, or a constant array of zeros shaped like ``like`` when ``t`` is symbolic zero."""
+    if t is zero or t is None:
+        return np.zeros(shape_of(like), dtype_of(like))
+    return t
+
+
+# ----------------------------------------------------------------------------- primitives
+
+
+class Primitive:
+    """A named operation with a NumPy implementation and derivative rules.
+
+    Rules are attached by the helpers of ``pullback._rules``:
+
+    - ``vjp(g, ans, args, params, needs)`` returns one cotangent per argument (``zero`` or
+      ``None`` where ``needs`` is false or the cotangent is zero);
+    - ``jvp(tangents, ans, args, params)`` returns the output tangent (``zero`` if zero).
+
+    Subclasses (the custom derivatives of ``pullback.custom``) override the two hooks
+    :meth:`forward_for_vjp`/:meth:`backward` and :meth:`jvp_apply`.
+    """
+
+    __slots__ = ("name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "__weakref__")
+
+    def __init__(self, name: str, impl: Callable[..., Any], multiple_results: bool = False):
+        self.name = name
+        self.impl = impl
+        self.multiple_results = multiple_results
+        self.nondiff = False
+        self.vjp: Callable[..., tuple] | None = None
+        self.jvp: Callable[..., Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name})"
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        return bind(self, *args, **params)
+
+    # hooks used by the traces --------------------------------------------------------------
+
+    def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
+        """The output and the residual the backward pass needs (``None``: args and ans)."""
+        return bind(self, *args, **params), None
+
+    def backward(
+        self, g: Any, ans: Any, args: tuple, params: dict, residual: Any, needs: tuple
+    ) -> tuple:
+        """One cotangent per argument, for the output cotangent ``g``."""
+        if self.vjp is None:
+            raise NotImplementedError(
+                f"no reverse-mode rule for primitive '{self.name}': define one with "
+                "pullback._rules.defvjp (or wrap the function with pullback.primitive)"
+            )
+        return self.vjp(g, ans, args, params, needs)
+
+    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+        """The output and its tangent."""
+        if self.jvp is None:
+            raise NotImplementedError(
+                f"no forward-mode rule for primitive '{self.name}': define one with "
+                "pullback._rules.defjvp"
+            )
+        ans = bind(self, *primals, **params)
+        return ans, self.jvp(tangents, ans, primals, params)
+
+
+# ----------------------------------------------------------------------------- traces
+
+
+class Trace:
+    """One transformation level. ``process`` handles a primitive applied to its tracers."""
+
+    __slots__ = ("level", "active", "__weakref__")
+
+    def __init__(self, level: int):
+        self.level = level
+        self.active = True
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+class _TraceStack(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[Trace] = []
+
+
+_stack = _TraceStack()
+
+
+@contextmanager
+def new_trace(cls: type[Trace]) -> Iterator[Any]:
+    """Push a new trace of class ``cls`` on this thread's stack for the duration of a block."""
+    stack = _stack.stack
+    trace = cls(len(stack))
+    stack.append(trace)
+    try:
+        yield trace
+    finally:
+        trace.active = False
+        stack.pop()
+
+
+def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
+    """Apply ``prim``: the innermost trace among the arguments handles it, else NumPy does."""
+    top = None
+    for a in args:
+        if isinstance(a, Tracer):
+            t = a._trace
+            if top is None or t.level > top.level:
+                top = t
+    if top is None:
+        return prim.impl(*args, **params)
+    if not top.active:
+        raise RuntimeError(
+            f"{prim.name}: a traced value escaped from the transformation that created it "
+            "(stored in a global or returned through a side channel); use pb.stop_gradient "
+            "before storing it, or return it from the function"
+        )
+    return top.process(prim, args, params)
+
+
+# ----------------------------------------------------------------------------- tracers
+
+
+class Tracer:
+    """A value being traced by one transformation level.
+
+    Operators, array methods and NumPy's dispatch protocols are installed by
+    ``pullback.numpy`` so that the core stays free of the NumPy layer.
+    """
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    @property
+    def primal(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return shape_of(self.primal)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return dtype_of(self.primal)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d traced value")
+        return shape[0]
+
+    def __bool__(self) -> bool:
+        return bool(self.primal)
+
+    def _conversion_error(self, what: str) -> TracerConversionError:
+        return TracerConversionError(
+            f"{what} of a traced value (shape {self.shape}, dtype {self.dtype}) would drop its "
+            "derivative: keep it an array and use pullback.numpy operations, or call "
+            "pb.stop_gradient(x) first if the derivative should be dropped"
+        )
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise self._conversion_error("numpy.asarray()")
+
+    def __float__(self) -> float:
+        raise self._conversion_error("float()")
+
+    def __int__(self) -> int:
+        raise self._conversion_error("int()")
+
+    def __complex__(self) -> complex:
+        raise self._conversion_error("complex()")
+
+    def item(self) -> Any:
+        raise self._conversion_error(".item()")
+
+    def tolist(self) -> Any:
+        raise self._conversion_error(".tolist()")
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(level={self._trace.level}, {self.primal!r})"

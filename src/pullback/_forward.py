@@ -1,0 +1,50 @@
+"""Forward mode: the JVP trace carries a tangent beside each primal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pullback._core import Primitive, Trace, Tracer, zero
+
+__all__ = ["JVPTrace", "JVPTracer"]
+
+
+class JVPTracer(Tracer):
+    __slots__ = ("_primal", "tangent")
+
+    def __init__(self, trace: Trace, primal: Any, tangent: Any):
+        self._trace = trace
+        self._primal = primal
+        self.tangent = tangent
+
+    @property
+    def primal(self) -> Any:
+        return self._primal
+
+
+class JVPTrace(Trace):
+    __slots__ = ()
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+        primals = []
+        tangents = []
+        for a in args:
+            if isinstance(a, JVPTracer) and a._trace is self:
+                primals.append(a._primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(a)
+                tangents.append(zero)
+        primals = tuple(primals)
+        if prim.nondiff:
+            return prim.bind(*primals, **params)
+        ans, t_out = prim.jvp_apply(primals, tuple(tangents), params)
+        if prim.multiple_results:
+            if t_out is zero or t_out is None:
+                return ans
+            return tuple(
+                a if t is zero or t is None else JVPTracer(self, a, t) for a, t in zip(ans, t_out)
+            )
+        if t_out is zero or t_out is None:
+            return ans
+        return JVPTracer(self, ans, t_out)

@@ -1,0 +1,273 @@
+"""Custom derivatives: ``primitive`` (the notebook's ``(value, vjp)`` format), ``custom_vjp``
+and ``custom_jvp`` (as in JAX).
+
+Each decorated function becomes an opaque :class:`~pullback._core.Primitive`. A missing
+mode is derived from the given one: a pullback ``u -> J^T u`` is linear in ``u``, so
+``J t`` is the gradient of ``u -> <J^T u, t>``, one reverse pass through the pullback; in
+the same way ``J^T g`` is the gradient of ``t -> <J t, g>``. This needs the given rule to
+be written with operations pullback can differentiate; otherwise the error says which rule
+to add.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pullback._core import (
+    Primitive,
+    RuleError,
+    Tracer,
+    TracerConversionError,
+    dtype_of,
+    instantiate,
+    zero,
+)
+
+__all__ = ["custom_jvp", "custom_vjp", "primitive"]
+
+
+def _as_cotangents(name: str, cts: Any, nargs: int) -> tuple:
+    if not isinstance(cts, (tuple, list)):
+        raise RuleError(
+            f"the pullback of '{name}' must return a tuple with one cotangent per argument, "
+            f"got {type(cts).__name__}; for one argument write `return (g,)`"
+        )
+    if len(cts) != nargs:
+        raise RuleError(
+            f"the pullback of '{name}' returned {len(cts)} cotangents for {nargs} arguments: "
+            "return one per argument (None for an argument with no derivative)"
+        )
+    return tuple(zero if c is None else c for c in cts)
+
+
+def _vdot(a: Any, b: Any) -> Any:
+    import pullback.numpy as pnp
+
+    return pnp.sum(pnp.multiply(a, b))
+
+
+def _transpose_linear(
+    name: str, how: str, fix: str, linear: Callable[..., tuple], seeds: tuple, vectors: tuple
+) -> tuple:
+    """``L^T v`` for the linear map ``L = linear`` (its outputs paired with ``vectors``).
+
+    ``L^T v`` is the gradient at ``seeds`` of ``s -> sum_i <L(s)_i, v_i>``: one reverse pass
+    through the rule, so the rule must be written with operations pullback differentiates.
+    """
+    from pullback._api import vjp
+
+    def pairing(*s: Any) -> Any:
+        trace = s[0]._trace
+        total = 0.0
+        for out, v in zip(linear(*s), vectors, strict=True):
+            if out is zero or v is zero:
+                continue
+            if not (isinstance(out, Tracer) and out._trace is trace):
+                if not np.any(out):  # a constant zero block contributes nothing
+                    continue
+                raise TracerConversionError(
+                    "its result does not depend on its linear input: it was computed outside "
+                    "pullback, for example through numpy.asarray or a function without rules"
+                )
+            total = total + _vdot(out, v)
+        return total
+
+    try:
+        total, back = vjp(pairing, *seeds)
+    except (TypeError, NotImplementedError) as err:
+        raise NotImplementedError(f"'{name}': {how} ({err}). {fix}") from err
+    return back(np.ones((), dtype_of(total)))
+
+
+class _CustomPrimitive(Primitive):
+    """A user function with user rules; the two trace hooks use them."""
+
+    __slots__ = ("fun", "user_vjp", "user_jvp")
+
+    def __init__(self, fun: Callable, impl: Callable):
+        super().__init__(getattr(fun, "__name__", "custom"), impl)
+        self.fun = fun
+        self.user_vjp: Callable | None = None  # (args) -> (ans, residual); bwd(res, g)
+        self.user_jvp: Callable | None = None  # rule(primals, tangents) -> (out, t_out)
+
+    # reverse mode ------------------------------------------------------------------------
+
+    def _fwd_bwd(self) -> tuple[Callable, Callable]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
+        fwd, _ = self._fwd_bwd()
+        return fwd(*args)
+
+    def backward(
+        self, g: Any, ans: Any, args: tuple, params: dict, residual: Any, needs: tuple
+    ) -> tuple:
+        _, bwd = self._fwd_bwd()
+        return _as_cotangents(self.name, bwd(residual, g), len(args))
+
+    # forward mode ------------------------------------------------------------------------
+
+    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+        if self.user_jvp is not None:
+            full = tuple(instantiate(t, p) for t, p in zip(tangents, primals))
+            return self.user_jvp(primals, full)
+        fwd, bwd = self._fwd_bwd()
+        ans, residual = fwd(*primals)
+        (t_out,) = _transpose_linear(
+            self.name,
+            "forward mode needs a JVP, and none could be derived from the pullback because "
+            "pullback cannot differentiate it",
+            f"Add a JVP with {self.name}.defjvp(rule), rule(primals, tangents) -> "
+            "(out, tangent_out), or write the pullback with pullback.numpy operations",
+            lambda u: _as_cotangents(self.name, bwd(residual, u), len(primals)),
+            (instantiate(zero, ans),),
+            tangents,
+        )
+        return ans, t_out
+
+    def defjvp(self, rule: Callable) -> Callable:
+        self.user_jvp = rule
+        return rule
+
+
+class primitive:
+    """Declare a function in the notebook's format as a differentiable primitive.
+
+    The decorated function returns ``(value, vjp)`` with ``vjp(u)`` a tuple of one cotangent
+    per positional argument (``None`` where there is none). Called outside a transformation
+    it returns the value alone.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> @pb.primitive
+        ... def relu(x):
+        ...     return np.maximum(x, 0), lambda u: (u * (x > 0),)
+        >>> relu(np.array([-1.0, 2.0]))
+        array([0., 2.])
+        >>> pb.grad(lambda x: relu(x).sum())(np.array([-1.0, 2.0]))
+        array([0., 1.])
+    """
+
+    def __init__(self, fun: Callable):
+        self.fun = fun
+        self._prim = _NotebookPrimitive(fun)
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._prim.bind(*args)
+
+    def defjvp(self, rule: Callable) -> Callable:
+        """Add a forward-mode rule ``rule(primals, tangents) -> (out, tangent_out)``."""
+        return self._prim.defjvp(rule)
+
+
+class _NotebookPrimitive(_CustomPrimitive):
+    __slots__ = ()
+
+    def __init__(self, fun: Callable):
+        super().__init__(fun, lambda *args: fun(*args)[0])
+
+    def _fwd_bwd(self) -> tuple[Callable, Callable]:
+        return self.fun, lambda vjp_fn, g: vjp_fn(g)
+
+
+class _VJPPrimitive(_CustomPrimitive):
+    __slots__ = ()
+
+    def _fwd_bwd(self) -> tuple[Callable, Callable]:
+        if self.user_vjp is None:
+            raise NotImplementedError(
+                f"custom_vjp function '{self.name}' has no rule: call {self.name}.defvjp(fwd, bwd)"
+            )
+        return self.user_vjp
+
+
+class custom_vjp:
+    """A function with a custom reverse-mode rule, as in JAX.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> @pb.custom_vjp
+        ... def f(x):
+        ...     return pnp.sin(x)
+        >>> f.defvjp(lambda x: (pnp.sin(x), pnp.cos(x)), lambda cos_x, g: (g * cos_x,))
+        >>> float(pb.grad(f)(0.0))
+        1.0
+    """
+
+    def __init__(self, fun: Callable):
+        self.fun = fun
+        self._prim = _VJPPrimitive(fun, fun)
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._prim.bind(*args)
+
+    def defvjp(self, fwd: Callable, bwd: Callable) -> None:
+        """``fwd(*args) -> (out, residual)``, ``bwd(residual, g) -> tuple of cotangents``."""
+        self._prim.user_vjp = (fwd, bwd)
+
+    def defjvp(self, rule: Callable) -> Callable:
+        """Also give a forward-mode rule ``rule(primals, tangents) -> (out, tangent_out)``."""
+        return self._prim.defjvp(rule)
+
+
+class _JVPPrimitive(_CustomPrimitive):
+    __slots__ = ()
+
+    def _fwd_bwd(self) -> tuple[Callable, Callable]:
+        if self.user_jvp is None:
+            raise NotImplementedError(
+                f"custom_jvp function '{self.name}' has no rule: decorate one with "
+                f"@{self.name}.defjvp"
+            )
+        rule, name = self.user_jvp, self.name
+
+        def fwd(*args: Any) -> tuple[Any, Any]:
+            return self.fun(*args), args
+
+        def bwd(args: tuple, g: Any) -> tuple:
+            return _transpose_linear(
+                name,
+                "reverse mode needs a pullback, and none could be derived from the JVP rule "
+                "because pullback cannot differentiate it",
+                "Write the JVP rule with pullback.numpy operations, or use pb.custom_vjp",
+                lambda *ts: (rule(args, ts)[1],),
+                tuple(instantiate(zero, a) for a in args),
+                (g,),
+            )
+
+        return fwd, bwd
+
+
+class custom_jvp:
+    """A function with a custom forward-mode rule, as in JAX; reverse mode is derived.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> @pb.custom_jvp
+        ... def f(x):
+        ...     return pnp.exp(x)
+        >>> @f.defjvp
+        ... def f_jvp(primals, tangents):
+        ...     (x,), (t,) = primals, tangents
+        ...     return pnp.exp(x), pnp.exp(x) * t
+        >>> float(pb.grad(f)(0.0))
+        1.0
+    """
+
+    def __init__(self, fun: Callable):
+        self.fun = fun
+        self._prim = _JVPPrimitive(fun, fun)
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._prim.bind(*args)
+
+    def defjvp(self, rule: Callable) -> Callable:
+        """``rule(primals, tangents) -> (out, tangent_out)``; returns ``rule``."""
+        return self._prim.defjvp(rule)

@@ -1,0 +1,186 @@
+"""The registry of pullback.numpy: primitives, the dispatch tables, and the wrapper helpers.
+
+Adding a function is one line in a family file: a helper below creates the primitive,
+declares its rule, builds the public wrapper (a fast path to NumPy when nothing is traced,
+explicit dtype promotion and ``broadcast_to`` otherwise) and registers it for NumPy's
+``__array_ufunc__``/``__array_function__`` dispatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from pullback._core import Primitive, Tracer, dtype_of, shape_of
+from pullback._rules import defelementwise, defnondiff
+
+__all__ = [
+    "FUNCTIONS",
+    "PRIMITIVES",
+    "UFUNCS",
+    "binary",
+    "implements",
+    "method",
+    "new_primitive",
+    "nondiff_function",
+    "promote",
+    "unary",
+]
+
+#: every primitive of pullback.numpy, by name
+PRIMITIVES: dict[str, Primitive] = {}
+#: numpy ufunc -> differentiable wrapper, for Tracer.__array_ufunc__
+UFUNCS: dict[Any, Callable[..., Any]] = {}
+#: numpy function -> differentiable wrapper, for Tracer.__array_function__
+FUNCTIONS: dict[Any, Callable[..., Any]] = {}
+#: attribute name -> method or property installed on traced values (x.sum(), x.T, ...)
+METHODS: dict[str, Any] = {}
+
+
+def method(name: str, impl: Any) -> None:
+    """Give traced values the method (or property) ``name``, like NumPy arrays have it."""
+    if name in METHODS:
+        raise ValueError(f"traced values already have a method {name!r}")
+    METHODS[name] = impl
+
+
+def new_primitive(name: str, impl: Callable[..., Any], multiple_results: bool = False) -> Primitive:
+    """Create and register the primitive ``name`` (implemented by ``impl``)."""
+    if name in PRIMITIVES:
+        raise ValueError(f"primitive {name!r} is already registered")
+    prim = Primitive(name, impl, multiple_results)
+    PRIMITIVES[name] = prim
+    return prim
+
+
+def implements(*numpy_funcs: Any) -> Callable[[Callable], Callable]:
+    """Register the decorated wrapper as the differentiable version of ``numpy_funcs``."""
+
+    def register(wrapper: Callable) -> Callable:
+        for f in numpy_funcs:
+            if isinstance(f, np.ufunc):
+                UFUNCS[f] = wrapper
+            else:
+                FUNCTIONS[f] = wrapper
+        return wrapper
+
+    return register
+
+
+def _doc(name: str, example: str | None) -> str:
+    text = f"Differentiable ``numpy.{name}``: NumPy's signature and semantics."
+    if example:
+        text += f"\n\nExample:\n    >>> import pullback.numpy as pnp\n    {example}\n"
+    return text
+
+
+def _check_kwargs(name: str, kwargs: dict) -> None:
+    bad = {k: v for k, v in kwargs.items() if v is not None}
+    if bad:
+        raise TypeError(
+            f"pullback.numpy.{name}: keyword argument(s) {sorted(bad)} are not supported on "
+            "traced values (no out=, where= or dtype= inside a transformation); "
+            "compute the plain result and combine it with pullback.numpy operations"
+        )
+
+
+def promote(*args: Any) -> tuple:
+    """Give the traced arguments one dtype (NumPy's promotion) and one broadcast shape.
+
+    Untraced arguments are left to NumPy; rules then see traced arguments of equal shape.
+    """
+    from pullback.numpy.shape import astype, broadcast_to
+
+    dtypes = [a.dtype if isinstance(a, (Tracer, np.ndarray, np.generic)) else a for a in args]
+    dtype = np.result_type(*dtypes)
+    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    out = []
+    for a in args:
+        if isinstance(a, Tracer):
+            if a.dtype != dtype and dtype.kind in "fc":
+                a = astype(a, dtype)
+            if a.shape != shape:
+                a = broadcast_to(a, shape)
+        out.append(a)
+    return tuple(out)
+
+
+def unary(
+    name: str,
+    ufunc: Any,
+    derivative: Callable[..., Any] | None,
+    example: str | None = None,
+) -> Callable[..., Any]:
+    """An elementwise function of one argument: ``derivative(ans, x)``, or ``None`` when the
+    function is not differentiable (its outputs are constants)."""
+    prim = new_primitive(name, ufunc)
+    if derivative is None:
+        defnondiff(prim)
+    else:
+        defelementwise(prim, derivative)
+
+    def wrapper(x: Any, /, **kwargs: Any) -> Any:
+        if not isinstance(x, Tracer):
+            return ufunc(x, **kwargs)
+        _check_kwargs(name, kwargs)
+        return prim.bind(x)
+
+    return _finish(wrapper, name, ufunc, example)
+
+
+def binary(
+    name: str,
+    ufunc: Any,
+    dx: Callable[..., Any] | None,
+    dy: Callable[..., Any] | None,
+    example: str | None = None,
+    prim: Primitive | None = None,
+) -> Callable[..., Any]:
+    """An elementwise function of two arguments with partial derivatives ``d(ans, x, y)``.
+
+    Pass ``prim`` instead of derivatives for a primitive whose rules are declared elsewhere.
+    """
+    if prim is None:
+        prim = new_primitive(name, ufunc)
+        if dx is None and dy is None:
+            defnondiff(prim)
+        else:
+            defelementwise(prim, dx, dy)
+
+    def wrapper(x: Any, y: Any, /, **kwargs: Any) -> Any:
+        if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
+            return ufunc(x, y, **kwargs)
+        _check_kwargs(name, kwargs)
+        if prim.nondiff:
+            return prim.bind(x, y)
+        return prim.bind(*promote(x, y))
+
+    return _finish(wrapper, name, ufunc, example)
+
+
+def nondiff_function(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A NumPy function whose result carries no derivative: traced arguments pass through as
+    constants (their values are used, their derivatives dropped)."""
+    from pullback._api import stop_gradient
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        args = tuple(stop_gradient(a) if isinstance(a, Tracer) else a for a in args)
+        kwargs = {k: stop_gradient(v) if isinstance(v, Tracer) else v for k, v in kwargs.items()}
+        return func(*args, **kwargs)
+
+    return _finish(wrapper, name, func, None)
+
+
+def _finish(wrapper: Callable, name: str, numpy_func: Any, example: str | None) -> Callable:
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = _doc(name, example)
+    wrapper.__module__ = "pullback.numpy"
+    implements(numpy_func)(wrapper)
+    return wrapper
+
+
+def zeros_like_value(x: Any) -> np.ndarray:
+    """A constant array of zeros with ``x``'s shape and dtype (``x`` may be traced)."""
+    return np.zeros(shape_of(x), dtype_of(x))

@@ -1,0 +1,122 @@
+"""Operators, array methods and NumPy's dispatch protocols for traced values.
+
+Family modules add their own methods with ``_registry.method``; this module adds the
+operators and installs everything.
+
+Installed on the core's ``Tracer`` class when ``pullback.numpy`` is imported, so that the core
+itself never depends on this layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pullback._core import Tracer
+from pullback.numpy import elementwise as ew
+from pullback.numpy import products, reductions, shape
+from pullback.numpy._registry import FUNCTIONS, METHODS, UFUNCS, method
+
+
+def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    if method == "__call__":
+        wrapper = UFUNCS.get(ufunc)
+        if wrapper is not None:
+            return wrapper(*inputs, **kwargs)
+    elif method == "reduce" and ufunc is np.add:
+        return reductions.sum(*inputs, **kwargs)
+    name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+    raise NotImplementedError(
+        f"no derivative rule for numpy.{name}: pullback cannot differentiate it; use a "
+        "pullback.numpy function instead, or define one with pullback.primitive"
+    )
+
+
+def _array_function(self: Tracer, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+    wrapper = FUNCTIONS.get(func)
+    if wrapper is None:
+        raise NotImplementedError(
+            f"no derivative rule for numpy.{func.__name__}: pullback cannot differentiate it; "
+            "define one with pullback.primitive"
+        )
+    return wrapper(*args, **kwargs)
+
+
+def _setitem(self: Tracer, idx: Any, value: Any) -> None:
+    raise TypeError(
+        "a traced value does not support item assignment (x[i] = v): it would lose the "
+        "derivative of what was overwritten; build a new array instead, for example "
+        "pnp.where(mask, v, x) or pnp.concatenate"
+    )
+
+
+def _iter(self: Tracer) -> Any:
+    if not self.shape:
+        raise TypeError("iteration over a 0-d traced value")
+    return (shape.getitem(self, i) for i in range(self.shape[0]))
+
+
+def _reshape(self: Tracer, *shape_: Any, order: str = "C") -> Any:
+    if len(shape_) == 1 and not isinstance(shape_[0], int):
+        shape_ = shape_[0]
+    return shape.reshape(self, shape_, order=order)
+
+
+def _transpose(self: Tracer, *axes: Any) -> Any:
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = axes[0]
+    return shape.transpose(self, axes or None)
+
+
+def _rpow(self: Tracer, other: Any) -> Any:
+    return ew.power(other, self)
+
+
+_METHODS = {
+    "__array_ufunc__": _array_ufunc,
+    "__array_function__": _array_function,
+    "__add__": lambda s, o: ew.add(s, o),
+    "__radd__": lambda s, o: ew.add(o, s),
+    "__sub__": lambda s, o: ew.subtract(s, o),
+    "__rsub__": lambda s, o: ew.subtract(o, s),
+    "__mul__": lambda s, o: ew.multiply(s, o),
+    "__rmul__": lambda s, o: ew.multiply(o, s),
+    "__truediv__": lambda s, o: ew.divide(s, o),
+    "__rtruediv__": lambda s, o: ew.divide(o, s),
+    "__pow__": lambda s, o: ew.power(s, o),
+    "__rpow__": _rpow,
+    "__matmul__": lambda s, o: products.matmul(s, o),
+    "__rmatmul__": lambda s, o: products.matmul(o, s),
+    "__neg__": lambda s: ew.negative(s),
+    "__pos__": lambda s: s,
+    "__abs__": lambda s: ew.absolute(s),
+    "__lt__": lambda s, o: ew.less(s, o),
+    "__le__": lambda s, o: ew.less_equal(s, o),
+    "__gt__": lambda s, o: ew.greater(s, o),
+    "__ge__": lambda s, o: ew.greater_equal(s, o),
+    "__eq__": lambda s, o: ew.equal(s, o),
+    "__ne__": lambda s, o: ew.not_equal(s, o),
+    "__getitem__": lambda s, idx: shape.getitem(s, idx),
+    "__setitem__": _setitem,
+    "__iter__": _iter,
+    "T": property(lambda s: shape.transpose(s)),
+    "mT": property(lambda s: shape.swapaxes(s, -1, -2)),
+    "sum": lambda s, axis=None, keepdims=False: reductions.sum(s, axis=axis, keepdims=keepdims),
+    "mean": lambda s, axis=None, keepdims=False: reductions.mean(s, axis=axis,
+                                                                 keepdims=keepdims),
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "ravel": lambda s: shape.ravel(s),
+    "flatten": lambda s: shape.ravel(s),
+    "squeeze": lambda s, axis=None: shape.squeeze(s, axis),
+    "swapaxes": lambda s, a, b: shape.swapaxes(s, a, b),
+    "astype": lambda s, dtype: shape.astype(s, dtype),
+    "dot": lambda s, o: products.dot(s, o),
+}
+
+for _name, _impl in _METHODS.items():
+    method(_name, _impl)
+for _name, _impl in METHODS.items():
+    setattr(Tracer, _name, _impl)
+Tracer.__hash__ = lambda s: id(s)  # comparisons return arrays; identity still hashes

@@ -1,0 +1,89 @@
+"""The spec table: one row per differentiable function, checked by ``tests/test_ops.py``.
+
+A row names the function, its NumPy reference, the argument shapes to try (broadcasting
+pairs, 0-d and empty arrays included), each argument's input domain, keyword arguments and
+tolerances. Family files (``core``, ``elementwise``, ``reductions``, ...) each define ``SPECS``;
+``ALL_SPECS`` gathers them.
+
+Domains: ``"real"`` (uniform in (-2, 2)), ``"positive"`` ((0.5, 2)), ``"nonzero"`` (|x| in
+(0.5, 2) with random signs), ``(lo, hi)``, ``"int"`` (integers, not differentiated),
+``"bool"`` (a mask, not differentiated), or a callable ``(rng, shape) -> array``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    fn: Callable[..., Any]
+    ref: Callable[..., Any]
+    shapes: Sequence[tuple[Shape, ...]]
+    domains: tuple[Any, ...] = ()
+    kwargs: dict = field(default_factory=dict)
+    rtol: float = 1e-7
+    atol: float = 1e-9
+    order: int = 2
+    #: a label for the test id when the same function has several rows
+    tag: str = ""
+    #: a smooth float64 function with the same derivative, when ``ref`` rounds (float32)
+    smooth: Callable[..., Any] | None = None
+    #: primitives this row exercises that the graph walk cannot see (non-differentiable ones)
+    covers: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}{'[' + self.tag + ']' if self.tag else ''}"
+
+    def domain(self, i: int) -> Any:
+        return self.domains[i] if i < len(self.domains) else "real"
+
+    def differentiable(self, i: int) -> bool:
+        return self.domain(i) not in ("int", "bool")
+
+
+def spec(name: str, fn: Callable, ref: Callable, shapes: Sequence, *domains: Any, **kw: Any):
+    """One row: ``spec("sin", pnp.sin, np.sin, [((3,),), ((),)], "real")``."""
+    return OpSpec(name, fn, ref, [tuple(s) for s in shapes], tuple(domains), **kw)
+
+
+def sample(rng: np.random.Generator, domain: Any, shape: Shape) -> np.ndarray:
+    """An input drawn from ``domain``, made read-only so that a mutating rule fails."""
+    if callable(domain):
+        x = np.asarray(domain(rng, shape))
+    elif domain == "real":
+        x = rng.uniform(-2.0, 2.0, shape)
+    elif domain == "positive":
+        x = rng.uniform(0.5, 2.0, shape)
+    elif domain == "nonzero":
+        x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+    elif domain == "int":
+        x = rng.integers(0, 3, shape)
+    elif domain == "bool":
+        x = rng.random(shape) < 0.5
+    else:
+        lo, hi = domain
+        x = rng.uniform(lo, hi, shape)
+    x = np.array(x)
+    x.flags.writeable = False
+    return x
+
+
+def _load() -> list[OpSpec]:
+    rows: list[OpSpec] = []
+    for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        rows.extend(importlib.import_module(f"{__name__}.{mod}").SPECS)
+    return rows
+
+
+ALL_SPECS: list[OpSpec] = _load()
