@@ -163,12 +163,13 @@ def binary(
 def nondiff_function(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """A NumPy function whose result carries no derivative: traced arguments pass through as
     constants (their values are used, their derivatives dropped)."""
-    from pullback._api import stop_gradient
+    prim = new_primitive(name, func)
+    defnondiff(prim)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        args = tuple(stop_gradient(a) if isinstance(a, Tracer) else a for a in args)
-        kwargs = {k: stop_gradient(v) if isinstance(v, Tracer) else v for k, v in kwargs.items()}
-        return func(*args, **kwargs)
+        if not any(isinstance(a, Tracer) for a in args):
+            return func(*args, **kwargs)
+        return prim.bind(*args, **kwargs)
 
     return _finish(wrapper, name, func, None)
 

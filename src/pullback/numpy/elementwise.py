@@ -10,6 +10,7 @@ import numpy as np
 from pullback._core import Tracer, dtype_of
 from pullback._rules import defjvp, deflinear, defvjp
 from pullback.numpy._registry import binary, implements, new_primitive, promote, unary
+from pullback.numpy.shape import astype
 
 __all__ = [
     "abs", "absolute", "add", "cos", "divide", "equal", "exp", "expm1", "greater",
@@ -20,8 +21,8 @@ __all__ = [
 
 
 def _mask(cond: Any, like: Any) -> Any:
-    """A boolean condition (never traced) as 0/1 in ``like``'s dtype."""
-    return np.asarray(cond).astype(dtype_of(like))
+    """A boolean condition as 0/1 in ``like``'s dtype (a constant to every derivative)."""
+    return astype(cond, dtype_of(like))
 
 
 # fmt: off
@@ -145,11 +146,8 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
 
             condition = stop_gradient(condition)
         return np.where(condition, x, y)
-    if isinstance(condition, Tracer):
-        from pullback._api import stop_gradient
-
-        condition = stop_gradient(condition)
-    condition = np.asarray(condition, dtype=bool)
+    if isinstance(condition, Tracer) or np.result_type(condition) != np.bool_:
+        condition = astype(condition, np.bool_)
     x, y = promote(x, y)
     shape = np.broadcast_shapes(condition.shape, np.shape(x) if not isinstance(x, Tracer)
                                 else x.shape, np.shape(y) if not isinstance(y, Tracer) else y.shape)

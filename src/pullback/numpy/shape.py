@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from pullback._core import Tracer, dtype_of, is_differentiable_dtype, shape_of, zero
-from pullback._rules import defjvp_joint, deflinear, defvjp_joint
+from pullback._rules import defjvp_joint, deflinear, defnondiff, defvjp_joint
 from pullback.numpy._registry import implements, new_primitive
 
 __all__ = [
@@ -164,6 +164,8 @@ def broadcast_to(array: Any, shape: int | Sequence[int], subok: bool = False) ->
 astype_p = new_primitive("astype", lambda x, dtype: x.astype(dtype) if hasattr(x, "astype") else
                          np.asarray(x, dtype=dtype))
 deflinear(astype_p, lambda g, x, dtype: astype(g, dtype_of(x)))
+astype_nondiff_p = new_primitive("astype_nondiff", astype_p.impl)  # to integer or bool
+defnondiff(astype_nondiff_p)
 
 
 def astype(x: Any, dtype: Any) -> Any:
@@ -179,12 +181,10 @@ def astype(x: Any, dtype: Any) -> Any:
     dtype = np.dtype(dtype)
     if not isinstance(x, Tracer):
         return np.asarray(x).astype(dtype)
-    if x.dtype == dtype:
+    if dtype_of(x) == dtype:
         return x
     if not is_differentiable_dtype(dtype):
-        from pullback._api import stop_gradient
-
-        return np.asarray(stop_gradient(x)).astype(dtype)
+        return astype_nondiff_p.bind(x, dtype=dtype)
     return astype_p.bind(x, dtype=dtype)
 
 
