@@ -10,7 +10,10 @@ Example:
     array([0., 0., 0.])
 """
 
+from pullback import io as io
+from pullback import nn as nn
 from pullback import numpy as numpy  # installs operators and dispatch on traced values
+from pullback import optim as optim
 from pullback import tree as tree
 from pullback._api import (
     grad,
@@ -38,12 +41,15 @@ __all__ = [
     "grad",
     "hessian",
     "hvp",
+    "io",
     "jacfwd",
     "jacobian",
     "jacrev",
     "jvp",
     "linearize",
+    "nn",
     "numpy",
+    "optim",
     "primitive",
     "stop_gradient",
     "tree",

@@ -1,0 +1,335 @@
+"""Optimisers as pairs of pure functions over pytrees, and learning-rate schedules.
+
+Each optimiser returns an :class:`Optimizer`, a named pair ``(init, update)``::
+
+    opt_init, opt_update = optim.adam(1e-3)
+    state = opt_init(params)
+    params, state = opt_update(grads, state, params)
+
+Nothing is mutated: ``update`` returns new parameters and a new state. Parameters are any
+pytree of floating arrays (a list of layer dicts, a dict, a tuple...); gradients must have
+the same structure. The updates are written with ``pullback.numpy`` operations, so an
+optimiser step can itself be differentiated (for example to tune a learning rate).
+
+The learning rate ``lr`` is a number or a schedule: a function of the step count (0 for the
+first update) returning the rate, such as :func:`cosine_decay` or :func:`exponential_decay`.
+
+Example:
+    >>> import numpy as np
+    >>> init, update = sgd(0.1)
+    >>> params = {"w": np.array([1.0, 2.0])}
+    >>> state = init(params)
+    >>> params, state = update({"w": np.array([1.0, -1.0])}, state, params)
+    >>> params["w"]
+    array([0.9, 2.1])
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+import pullback.numpy as pnp
+from pullback._core import Tracer, dtype_of, shape_of
+from pullback._tree import tree_flatten, tree_map, tree_structure
+
+__all__ = [
+    "AdamState",
+    "MomentumState",
+    "Optimizer",
+    "Schedule",
+    "SGDState",
+    "adam",
+    "adamw",
+    "constant",
+    "cosine_decay",
+    "exponential_decay",
+    "momentum",
+    "sgd",
+]
+
+#: a learning rate: a number, or a function of the step count (from 0) returning one
+Schedule = Callable[[int], float]
+LearningRate = float | Schedule
+
+
+class Optimizer(NamedTuple):
+    """An optimiser: ``state = init(params)``, ``params, state = update(grads, state, params)``."""
+
+    init: Callable[[Any], Any]
+    update: Callable[[Any, Any, Any], tuple[Any, Any]]
+
+
+class SGDState(NamedTuple):
+    """State of :func:`sgd`: the number of updates done."""
+
+    step: int
+
+
+class MomentumState(NamedTuple):
+    """State of :func:`momentum`: the step count and the velocity ``v`` (a pytree)."""
+
+    step: int
+    velocity: Any
+
+
+class AdamState(NamedTuple):
+    """State of :func:`adam` and :func:`adamw`: the step count and the moment estimates."""
+
+    step: int
+    mu: Any
+    nu: Any
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def constant(lr: float) -> Schedule:
+    """The schedule that is ``lr`` at every step.
+
+    Example:
+        >>> constant(0.1)(1000)
+        0.1
+    """
+    lr = _check_rate("constant", "lr", lr)
+    return lambda step: lr
+
+
+def cosine_decay(lr: float, decay_steps: int, final_lr: float = 0.0,
+                 warmup_steps: int = 0) -> Schedule:
+    """A linear warm-up from 0 to ``lr`` over ``warmup_steps``, then a half cosine from
+    ``lr`` down to ``final_lr`` over ``decay_steps``; ``final_lr`` afterwards.
+
+    Example:
+        >>> s = cosine_decay(1.0, decay_steps=10, final_lr=0.0)
+        >>> s(0), round(s(5), 12), s(10), s(99)
+        (1.0, 0.5, 0.0, 0.0)
+        >>> w = cosine_decay(1.0, decay_steps=10, warmup_steps=4)
+        >>> w(0), w(2), w(4)
+        (0.25, 0.75, 1.0)
+    """
+    lr = _check_rate("cosine_decay", "lr", lr)
+    final_lr = _check_rate("cosine_decay", "final_lr", final_lr)
+    decay_steps = _check_steps("cosine_decay", "decay_steps", decay_steps, minimum=1)
+    warmup_steps = _check_steps("cosine_decay", "warmup_steps", warmup_steps, minimum=0)
+
+    def schedule(step: int) -> float:
+        if step < warmup_steps:
+            return lr * (step + 1) / warmup_steps
+        t = min(step - warmup_steps, decay_steps) / decay_steps
+        return final_lr + (lr - final_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return schedule
+
+
+def exponential_decay(lr: float, decay_rate: float, decay_steps: int = 1) -> Schedule:
+    """``lr * decay_rate ** (step / decay_steps)``: the rate is multiplied by ``decay_rate``
+    every ``decay_steps`` steps (smoothly in between).
+
+    Example:
+        >>> s = exponential_decay(1.0, decay_rate=0.5, decay_steps=10)
+        >>> s(0), s(10), s(20)
+        (1.0, 0.5, 0.25)
+    """
+    lr = _check_rate("exponential_decay", "lr", lr)
+    decay_rate = _check_rate("exponential_decay", "decay_rate", decay_rate)
+    decay_steps = _check_steps("exponential_decay", "decay_steps", decay_steps, minimum=1)
+    return lambda step: lr * decay_rate ** (step / decay_steps)
+
+
+# ----------------------------------------------------------------------------- optimisers
+
+
+def sgd(lr: LearningRate) -> Optimizer:
+    """Plain gradient descent: ``p = p - lr * g``.
+
+    Example:
+        >>> init, update = sgd(0.5)
+        >>> p, s = update(np.array([2.0]), init(np.array([1.0])), np.array([1.0]))
+        >>> p
+        array([0.])
+    """
+    rate = _schedule("sgd", lr)
+
+    def init(params: Any) -> SGDState:
+        _check_params("sgd", params)
+        return SGDState(step=0)
+
+    def update(grads: Any, state: SGDState, params: Any) -> tuple[Any, SGDState]:
+        _check_update("sgd", grads, state, params, SGDState)
+        a = rate(state.step)
+        new = tree_map(lambda p, g: p - _cast(a, p) * g, params, grads)
+        return new, SGDState(step=state.step + 1)
+
+    return Optimizer(init, update)
+
+
+def momentum(lr: LearningRate, beta: float = 0.9, nesterov: bool = False) -> Optimizer:
+    """Gradient descent with momentum: ``v = beta * v + g``, then ``p = p - lr * v``.
+
+    With ``nesterov=True`` the step looks ahead along the new velocity:
+    ``p = p - lr * (g + beta * v)`` (the form used by PyTorch and optax). ``v`` starts at 0.
+
+    Example:
+        >>> init, update = momentum(0.1, beta=0.5)
+        >>> p = np.array([1.0]); s = init(p)
+        >>> p, s = update(np.array([1.0]), s, p)
+        >>> p, s = update(np.array([1.0]), s, p)  # v = 0.5 * 1 + 1 = 1.5
+        >>> p
+        array([0.75])
+    """
+    rate = _schedule("momentum", lr)
+    beta = _check_rate("momentum", "beta", beta)
+
+    def init(params: Any) -> MomentumState:
+        _check_params("momentum", params)
+        return MomentumState(step=0, velocity=tree_map(pnp.zeros_like, params))
+
+    def update(grads: Any, state: MomentumState, params: Any) -> tuple[Any, MomentumState]:
+        _check_update("momentum", grads, state, params, MomentumState)
+        a = rate(state.step)
+        v = tree_map(lambda v, g: _cast(beta, v) * v + g, state.velocity, grads)
+        if nesterov:
+            new = tree_map(lambda p, g, v: p - _cast(a, p) * (g + _cast(beta, v) * v),
+                           params, grads, v)
+        else:
+            new = tree_map(lambda p, v: p - _cast(a, p) * v, params, v)
+        return new, MomentumState(step=state.step + 1, velocity=v)
+
+    return Optimizer(init, update)
+
+
+def adam(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999,
+         eps: float = 1e-8) -> Optimizer:
+    """Adam (Kingma and Ba, 2015), bias-corrected, with ``eps`` outside the square root.
+
+    At step ``t`` (1 for the first update): ``m = b1 m + (1 - b1) g``,
+    ``v = b2 v + (1 - b2) g**2``, ``m_hat = m / (1 - b1**t)``, ``v_hat = v / (1 - b2**t)`` and
+    ``p = p - lr * m_hat / (sqrt(v_hat) + eps)``.
+
+    Example:
+        >>> init, update = adam(0.1)
+        >>> p, s = update(np.array([3.0]), init(np.array([1.0])), np.array([1.0]))
+        >>> p  # the first step moves every coordinate by about lr
+        array([0.9])
+    """
+    return _adam("adam", lr, b1, b2, eps, weight_decay=0.0)
+
+
+def adamw(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+          weight_decay: float = 1e-2) -> Optimizer:
+    """Adam with decoupled weight decay (Loshchilov and Hutter, 2019):
+    ``p = p - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * p)``, with ``m_hat`` and
+    ``v_hat`` as in :func:`adam` (the decay does not pass through the moments).
+
+    Example:
+        >>> init, update = adamw(0.1, weight_decay=0.5)
+        >>> p, s = update(np.array([0.0]), init(np.array([1.0])), np.array([1.0]))
+        >>> p  # no gradient: only the decay, 1 - 0.1 * 0.5
+        array([0.95])
+    """
+    return _adam("adamw", lr, b1, b2, eps, weight_decay)
+
+
+def _adam(who: str, lr: LearningRate, b1: float, b2: float, eps: float,
+          weight_decay: float) -> Optimizer:
+    rate = _schedule(who, lr)
+    b1 = _check_rate(who, "b1", b1, upper=1.0)
+    b2 = _check_rate(who, "b2", b2, upper=1.0)
+    eps = _check_rate(who, "eps", eps)
+    weight_decay = _check_rate(who, "weight_decay", weight_decay)
+
+    def init(params: Any) -> AdamState:
+        _check_params(who, params)
+        zeros = tree_map(pnp.zeros_like, params)
+        return AdamState(step=0, mu=zeros, nu=tree_map(pnp.zeros_like, params))
+
+    def update(grads: Any, state: AdamState, params: Any) -> tuple[Any, AdamState]:
+        _check_update(who, grads, state, params, AdamState)
+        t = state.step + 1
+        a = rate(state.step)
+        c1, c2 = 1.0 - b1**t, 1.0 - b2**t
+        mu = tree_map(lambda m, g: _cast(b1, m) * m + _cast(1.0 - b1, m) * g, state.mu, grads)
+        nu = tree_map(lambda v, g: _cast(b2, v) * v + _cast(1.0 - b2, v) * (g * g),
+                      state.nu, grads)
+
+        def step(p: Any, m: Any, v: Any) -> Any:
+            direction = (m / _cast(c1, m)) / (pnp.sqrt(v / _cast(c2, v)) + _cast(eps, v))
+            if weight_decay:
+                direction = direction + _cast(weight_decay, p) * p
+            return p - _cast(a, p) * direction
+
+        new = tree_map(step, params, mu, nu)
+        return new, AdamState(step=t, mu=mu, nu=nu)
+
+    return Optimizer(init, update)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _cast(c: float, like: Any) -> Any:
+    """The Python number ``c`` as a 0-d array of ``like``'s dtype, so float32 stays float32.
+
+    A traced ``c`` (a learning rate being differentiated) is left to NumPy's promotion.
+    """
+    if isinstance(c, Tracer):
+        return c
+    return np.asarray(c, dtype=dtype_of(like))
+
+
+def _check_rate(who: str, name: str, value: Any, upper: float | None = None) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{who}: {name} must be a number, got {type(value).__name__}") from None
+    if not math.isfinite(value) or value < 0 or (upper is not None and value >= upper):
+        bound = f"[0, {upper})" if upper is not None else "a finite number >= 0"
+        raise ValueError(f"{who}: {name} must be in {bound}, got {value}")
+    return value
+
+
+def _check_steps(who: str, name: str, value: Any, minimum: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{who}: {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _schedule(who: str, lr: LearningRate) -> Schedule:
+    if callable(lr):
+        return lr
+    return constant(_check_rate(who, "lr", lr))
+
+
+def _check_params(who: str, params: Any) -> None:
+    leaves, _ = tree_flatten(params)
+    for i, leaf in enumerate(leaves):
+        if dtype_of(leaf).kind not in "fc":
+            raise TypeError(
+                f"{who}: parameter leaf {i} has dtype {dtype_of(leaf)}; parameters must be "
+                "floating-point arrays (convert them with .astype(float))"
+            )
+
+
+def _check_update(who: str, grads: Any, state: Any, params: Any, kind: type) -> None:
+    if not isinstance(state, kind):
+        raise TypeError(
+            f"{who}: update expected the state returned by this optimiser's init "
+            f"({kind.__name__}), got {type(state).__name__}"
+        )
+    p_def, g_def = tree_structure(params), tree_structure(grads)
+    if p_def != g_def:
+        raise TypeError(
+            f"{who}: grads have structure {g_def} but params have structure {p_def}; pass the "
+            "gradient of the loss with respect to these very params"
+        )
+    for i, (p, g) in enumerate(zip(tree_flatten(params)[0], tree_flatten(grads)[0])):
+        if shape_of(p) != shape_of(g):
+            raise ValueError(
+                f"{who}: gradient leaf {i} has shape {shape_of(g)} but its parameter has shape "
+                f"{shape_of(p)}"
+            )
+
