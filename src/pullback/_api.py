@@ -13,7 +13,6 @@ from pullback._core import (
     Primitive,
     dtype_of,
     instantiate,
-    is_differentiable_dtype,
     new_trace,
     shape_of,
     zero,
@@ -61,12 +60,13 @@ def _arg_label(f: Callable, i: int) -> str:
     return f"argument {i}"
 
 
-def _check_differentiable(who: str, label: str, leaves: list) -> None:
+def _check_differentiable(who: str, f: Callable, i: int, leaves: list) -> None:
     for x in leaves:
-        dt = dtype_of(x)
-        if not is_differentiable_dtype(dt):
+        dt = x.dtype if type(x) is np.ndarray else dtype_of(x)
+        if dt.kind not in "fc":
             raise TypeError(
-                f"{who}: {label} has dtype {dt}, but derivatives are taken only with respect "
+                f"{who}: {_arg_label(f, i)} has dtype {dt}, but derivatives are taken only "
+                "with respect "
                 "to floating-point inputs: pass it as floats (for example x.astype(float) or "
                 "3.0 instead of 3), or leave it out of argnums"
             )
@@ -115,23 +115,31 @@ def _strip(trace: Any, tree: Any) -> Any:
     return tree_map(strip, tree)
 
 
-def _check_like(who: str, what: str, expected: list, treedef_e: Any, got: Any) -> list:
+def _check_like(who: str, what: Any, expected: list, treedef_e: Any, got: Any) -> list:
+    """The leaves of ``got``, checked against ``expected`` in structure, shape and dtype.
+
+    ``what`` names ``got`` in errors; it may be a function, called only on error.
+    """
     leaves, treedef = tree_flatten(got)
     if treedef != treedef_e:
         raise TypeError(
-            f"{who}: the {what} has pytree structure {treedef!r}, expected {treedef_e!r}"
+            f"{who}: the {_name(what)} has pytree structure {treedef!r}, expected {treedef_e!r}"
         )
     for k, (e, g) in enumerate(zip(expected, leaves)):
-        if shape_of(g) != shape_of(e):
-            raise ValueError(
-                f"{who}: {what} leaf {k} has shape {shape_of(g)}, expected {shape_of(e)}"
-            )
+        se, sg = shape_of(e), shape_of(g)
+        if sg != se:
+            raise ValueError(f"{who}: {_name(what)} leaf {k} has shape {sg}, expected {se}")
         de, dg = dtype_of(e), dtype_of(g)
-        if is_differentiable_dtype(de) and dg != de:
+        if dg != de and de.kind in "fc":
             raise ValueError(
-                f"{who}: {what} leaf {k} has dtype {dg}, expected {de}: cast it with .astype"
+                f"{who}: {_name(what)} leaf {k} has dtype {dg}, expected {de}: "
+                "cast it with .astype"
             )
     return leaves
+
+
+def _name(what: Any) -> str:
+    return what() if callable(what) else what
 
 
 # ----------------------------------------------------------------------------- vjp / jvp
@@ -153,7 +161,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     in_leaves, in_trees = [], []
     for i, p in enumerate(primals):
         leaves, tree = tree_flatten(p)
-        _check_differentiable(who, _arg_label(f, i), leaves)
+        _check_differentiable(who, f, i, leaves)
         in_leaves.append(leaves)
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
@@ -183,8 +191,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         for tree, ls, ns in zip(in_trees, in_leaves, in_nodes):
             grads = []
             for x, n in zip(ls, ns):
-                slots = at_leaves.get(n)
-                grads.append(instantiate(zero if slots is None else slots[0], x))
+                grads.append(instantiate(at_leaves.get(n, zero), x))
             results.append(tree_unflatten(tree, grads))
         return tuple(results)
 
@@ -222,8 +229,10 @@ def jvp(
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents)):
             leaves, tree = tree_flatten(p)
-            _check_differentiable(who, _arg_label(f, i), leaves)
-            t_leaves = _check_like(who, f"tangent for {_arg_label(f, i)}", leaves, tree, t)
+            _check_differentiable(who, f, i, leaves)
+            t_leaves = _check_like(
+                who, lambda i=i: f"tangent for {_arg_label(f, i)}", leaves, tree, t
+            )
             args.append(
                 tree_unflatten(tree, [JVPTracer(trace, x, tx) for x, tx in zip(leaves, t_leaves)])
             )
@@ -301,7 +310,7 @@ def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> C
         name = f"{who} of {_fun_name(f)}"
         nums = _normalize_argnums(name, argnums, len(args))
         for i in nums:
-            _check_differentiable(name, _arg_label(f, i), tree_flatten(args[i])[0])
+            _check_differentiable(name, f, i, tree_flatten(args[i])[0])
         f_partial = _partial_args(f, args, kwargs, nums)
         res = vjp(f_partial, *(args[i] for i in nums), has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
@@ -345,7 +354,7 @@ def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
         dyn = tuple(args[i] for i in nums)
         in_flat = [tree_flatten(d) for d in dyn]
         for i, (leaves, _) in zip(nums, in_flat):
-            _check_differentiable(name, _arg_label(f, i), leaves)
+            _check_differentiable(name, f, i, leaves)
         in_leaves = [x for leaves, _ in in_flat for x in leaves]
         if mode == "jacrev":
             blocks, out_tree = _jac_rev_blocks(f_partial, dyn, in_leaves, pnp)

@@ -102,7 +102,9 @@ class Primitive:
     :meth:`forward_for_vjp`/:meth:`backward` and :meth:`jvp_apply`.
     """
 
-    __slots__ = ("name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "__weakref__")
+    __slots__ = (
+        "name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "custom_rules", "__weakref__"
+    )
 
     def __init__(self, name: str, impl: Callable[..., Any], multiple_results: bool = False):
         self.name = name
@@ -111,6 +113,8 @@ class Primitive:
         self.nondiff = False
         self.vjp: Callable[..., tuple] | None = None
         self.jvp: Callable[..., Any] | None = None
+        #: True when the subclass overrides the hooks below (the traces then call them)
+        self.custom_rules = type(self).forward_for_vjp is not Primitive.forward_for_vjp
 
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
@@ -212,20 +216,27 @@ class Tracer:
     ``pullback.numpy`` so that the core stays free of the NumPy layer.
     """
 
-    __slots__ = ("_trace",)
+    __slots__ = ("_trace", "_primal")
     __array_priority__ = 1000
 
     @property
-    def primal(self) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def primal(self) -> Any:
+        """The value this tracer stands for (a plain array, or a tracer of an outer level)."""
+        return self._primal
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return shape_of(self.primal)
+        try:
+            return self._primal.shape
+        except AttributeError:
+            return np.shape(self._primal)
 
     @property
     def dtype(self) -> np.dtype:
-        return dtype_of(self.primal)
+        try:
+            return self._primal.dtype
+        except AttributeError:
+            return np.result_type(self._primal)
 
     @property
     def ndim(self) -> int:

@@ -10,16 +10,12 @@ __all__ = ["JVPTrace", "JVPTracer"]
 
 
 class JVPTracer(Tracer):
-    __slots__ = ("_primal", "tangent")
+    __slots__ = ("tangent",)
 
     def __init__(self, trace: Trace, primal: Any, tangent: Any):
         self._trace = trace
         self._primal = primal
         self.tangent = tangent
-
-    @property
-    def primal(self) -> Any:
-        return self._primal
 
 
 class JVPTrace(Trace):
@@ -29,7 +25,7 @@ class JVPTrace(Trace):
         primals = []
         tangents = []
         for a in args:
-            if isinstance(a, JVPTracer) and a._trace is self:
+            if type(a) is JVPTracer and a._trace is self:
                 primals.append(a._primal)
                 tangents.append(a.tangent)
             else:

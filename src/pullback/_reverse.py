@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from numpy import ndarray
+
 from pullback._core import (
     Primitive,
     RuleError,
     Trace,
     Tracer,
+    bind,
     dtype_of,
     instantiate,
     shape_of,
@@ -27,7 +30,9 @@ __all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass"]
 class Node:
     """One recorded operation: the primitive, its parents and what its rule needs."""
 
-    __slots__ = ("prim", "parents", "args", "ans", "params", "residual", "n_out", "__weakref__")
+    __slots__ = (
+        "prim", "parents", "args", "ans", "params", "residual", "n_out", "needs", "__weakref__"
+    )
 
     def __init__(
         self,
@@ -46,20 +51,17 @@ class Node:
         self.params = params
         self.residual = residual
         self.n_out = n_out
+        self.needs = tuple(p is not None for p in parents)
 
 
 class VJPTracer(Tracer):
-    __slots__ = ("_primal", "node", "index")
+    __slots__ = ("node", "index")
 
     def __init__(self, trace: Trace, primal: Any, node: Node, index: int = 0):
         self._trace = trace
         self._primal = primal
         self.node = node
         self.index = index
-
-    @property
-    def primal(self) -> Any:
-        return self._primal
 
 
 class VJPTrace(Trace):
@@ -69,16 +71,19 @@ class VJPTrace(Trace):
         vals = []
         parents = []
         for a in args:
-            if isinstance(a, VJPTracer) and a._trace is self:
+            if type(a) is VJPTracer and a._trace is self:
                 vals.append(a._primal)
                 parents.append((a.node, a.index))
             else:
                 vals.append(a)
                 parents.append(None)
-        vals = tuple(vals)
         if prim.nondiff:
             return prim.bind(*vals, **params)
-        ans, residual = prim.forward_for_vjp(vals, params)
+        vals = tuple(vals)
+        if prim.custom_rules:
+            ans, residual = prim.forward_for_vjp(vals, params)
+        else:
+            ans, residual = bind(prim, *vals, **params), None
         if prim.multiple_results:
             node = Node(prim, tuple(parents), vals, ans, params, residual, len(ans))
             return tuple(VJPTracer(self, a, node, i) for i, a in enumerate(ans))
@@ -130,45 +135,54 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
         )
 
 
-def backward_pass(seeds: list[tuple[Node, int, Any]]) -> dict[Node, list]:
+def backward_pass(seeds: list[tuple[Node, int, Any]]) -> dict[Node, Any]:
     """Propagate the cotangents ``(node, output index, g)`` to the inputs.
 
-    Returns the cotangents accumulated at the input nodes (``prim is None``).
+    Returns the cotangents accumulated at the input nodes (``prim is None``). A node's
+    cotangent is dropped as soon as its rule has used it.
     """
-    cts: dict[Node, list] = {}
+    cts: dict[Node, Any] = {}
     for node, index, g in seeds:
-        slots = cts.get(node)
-        if slots is None:
-            slots = cts[node] = [zero] * node.n_out
-        slots[index] = add_tangents(slots[index], g)
+        _accumulate(cts, node, index, g)
     leaves = {}
     for node in _toposort([s[0] for s in seeds]):
-        slots = cts.pop(node, None)
-        if slots is None:
+        g = cts.pop(node, None)
+        if g is None:
             continue
         prim = node.prim
         if prim is None:
-            leaves[node] = slots
+            leaves[node] = g
             continue
-        if node.n_out == 1:
-            g = slots[0]
-        else:
-            g = tuple(instantiate(s, a) for s, a in zip(slots, node.ans))
-        needs = tuple(p is not None for p in node.parents)
-        results = prim.backward(g, node.ans, node.args, node.params, node.residual, needs)
+        if node.n_out != 1:
+            g = tuple(instantiate(s, a) for s, a in zip(g, node.ans))
+        results = prim.backward(g, node.ans, node.args, node.params, node.residual, node.needs)
         if len(results) != len(node.parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "
                 f"{len(node.parents)} arguments: return one per argument (None for none)"
             )
-        for i, (p, ct) in enumerate(zip(node.parents, results)):
+        for i, (p, ct, arg) in enumerate(zip(node.parents, results, node.args)):
             if p is None or ct is zero or ct is None:
                 continue
-            _check_cotangent(node, i, ct)
+            if type(ct) is not ndarray or type(arg) is not ndarray or (
+                ct.shape != arg.shape or ct.dtype != arg.dtype
+            ):
+                _check_cotangent(node, i, ct)
             parent, index = p
-            pslots = cts.get(parent)
-            if pslots is None:
-                pslots = cts[parent] = [zero] * parent.n_out
-            pslots[index] = add_tangents(pslots[index], ct)
+            if parent.n_out == 1:
+                prev = cts.get(parent)
+                cts[parent] = ct if prev is None else prev + ct
+            else:
+                _accumulate(cts, parent, index, ct)
     return leaves
 
+
+def _accumulate(cts: dict, node: Node, index: int, g: Any) -> None:
+    if node.n_out == 1:
+        prev = cts.get(node)
+        cts[node] = g if prev is None else add_tangents(prev, g)
+        return
+    slots = cts.get(node)
+    if slots is None:
+        slots = cts[node] = [zero] * node.n_out
+    slots[index] = add_tangents(slots[index], g)

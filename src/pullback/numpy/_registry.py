@@ -86,11 +86,22 @@ def _check_kwargs(name: str, kwargs: dict) -> None:
         )
 
 
+_WEAK = (float, int)
+
+
 def promote(*args: Any) -> tuple:
     """Give the traced arguments one dtype (NumPy's promotion) and one broadcast shape.
 
     Untraced arguments are left to NumPy; rules then see traced arguments of equal shape.
     """
+    if len(args) == 2:  # fast paths: equal shapes and dtypes, or a Python scalar
+        x, y = args
+        tx, ty = isinstance(x, Tracer), isinstance(y, Tracer)
+        if tx and ty:
+            if x.shape == y.shape and x.dtype == y.dtype:
+                return args
+        elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
+            return args
     from pullback.numpy.shape import astype, broadcast_to
 
     dtypes = [a.dtype if isinstance(a, (Tracer, np.ndarray, np.generic)) else a for a in args]

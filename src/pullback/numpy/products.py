@@ -63,6 +63,8 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
     """
     if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
         return np.matmul(x1, x2, **kwargs)
+    if not kwargs and x1.dtype == x2.dtype and x1.ndim <= 2 and x2.ndim <= 2 and x1.ndim and x2.ndim:
+        return matmul_p.bind(x1, x2)  # nothing to promote or broadcast
     from pullback.numpy._registry import _check_kwargs
     from pullback.numpy.shape import broadcast_to
 
