@@ -63,7 +63,14 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
     """
     if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
         return np.matmul(x1, x2, **kwargs)
-    if not kwargs and x1.dtype == x2.dtype and x1.ndim <= 2 and x2.ndim <= 2 and x1.ndim and x2.ndim:
+    if (
+        not kwargs
+        and isinstance(x1, (Tracer, np.ndarray))
+        and isinstance(x2, (Tracer, np.ndarray))
+        and x1.dtype == x2.dtype
+        and 0 < x1.ndim <= 2
+        and 0 < x2.ndim <= 2
+    ):
         return matmul_p.bind(x1, x2)  # nothing to promote or broadcast
     from pullback.numpy._registry import _check_kwargs
     from pullback.numpy.shape import broadcast_to
