@@ -60,12 +60,12 @@ def _arg_label(f: Callable, i: int) -> str:
     return f"argument {i}"
 
 
-def _check_differentiable(who: str, f: Callable, i: int, leaves: list) -> None:
+def _check_differentiable(who: str, label: Callable[[], str], leaves: list) -> None:
     for x in leaves:
         dt = x.dtype if type(x) is np.ndarray else dtype_of(x)
         if dt.kind not in "fc":
             raise TypeError(
-                f"{who}: {_arg_label(f, i)} has dtype {dt}, but derivatives are taken only "
+                f"{who}: {label()} has dtype {dt}, but derivatives are taken only "
                 "with respect "
                 "to floating-point inputs: pass it as floats (for example x.astype(float) or "
                 "3.0 instead of 3), or leave it out of argnums"
@@ -73,6 +73,8 @@ def _check_differentiable(who: str, f: Callable, i: int, leaves: list) -> None:
 
 
 def _normalize_argnums(who: str, argnums: Argnums, nargs: int) -> tuple[int, ...]:
+    if type(argnums) is int and 0 <= argnums < nargs:
+        return (argnums,)
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for a in nums:
         if not isinstance(a, int) or not -nargs <= a < nargs:
@@ -157,11 +159,15 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         >>> vjp_fn(np.array([1.0, 1.0]))[0].round(4)
         array([2.    , 1.0806])
     """
-    who = f"vjp of {_fun_name(f)}"
+    return _vjp(f"vjp of {_fun_name(f)}", f, primals, has_aux, lambda i: _arg_label(f, i))
+
+
+def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) -> tuple:
+    """``vjp`` with the error prefix ``who`` and ``label(i)`` naming primal ``i`` in errors."""
     in_leaves, in_trees = [], []
     for i, p in enumerate(primals):
         leaves, tree = tree_flatten(p)
-        _check_differentiable(who, f, i, leaves)
+        _check_differentiable(who, lambda i=i: label(i), leaves)
         in_leaves.append(leaves)
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
@@ -229,7 +235,7 @@ def jvp(
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents)):
             leaves, tree = tree_flatten(p)
-            _check_differentiable(who, f, i, leaves)
+            _check_differentiable(who, lambda i=i: _arg_label(f, i), leaves)
             t_leaves = _check_like(
                 who, lambda i=i: f"tangent for {_arg_label(f, i)}", leaves, tree, t
             )
@@ -309,12 +315,12 @@ def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> C
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         name = f"{who} of {_fun_name(f)}"
         nums = _normalize_argnums(name, argnums, len(args))
-        for i in nums:
-            _check_differentiable(name, f, i, tree_flatten(args[i])[0])
         f_partial = _partial_args(f, args, kwargs, nums)
-        res = vjp(f_partial, *(args[i] for i in nums), has_aux=has_aux)
+        res = _vjp(name, f_partial, tuple(args[i] for i in nums), has_aux,
+                   lambda k: _arg_label(f, nums[k]))
         out, vjp_fn = res[0], res[1]
-        _check_scalar(name, out)
+        if type(out) is not np.ndarray or out.shape != () or out.dtype.kind != "f":
+            _check_scalar(name, out)
         grads = vjp_fn(np.ones((), dtype_of(out)))
         g = grads[0] if isinstance(argnums, int) else grads
         return ((out, res[2]) if has_aux else out), g
@@ -354,7 +360,7 @@ def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
         dyn = tuple(args[i] for i in nums)
         in_flat = [tree_flatten(d) for d in dyn]
         for i, (leaves, _) in zip(nums, in_flat):
-            _check_differentiable(name, f, i, leaves)
+            _check_differentiable(name, lambda i=i: _arg_label(f, i), leaves)
         in_leaves = [x for leaves, _ in in_flat for x in leaves]
         if mode == "jacrev":
             blocks, out_tree = _jac_rev_blocks(f_partial, dyn, in_leaves, pnp)

@@ -95,7 +95,7 @@ class Primitive:
     Rules are attached by the helpers of ``pullback._rules``:
 
     - ``vjp(g, ans, args, params, needs)`` returns one cotangent per argument (``zero`` or
-      ``None`` where ``needs`` is false or the cotangent is zero);
+      ``None`` where ``needs[i]`` is falsy or the cotangent is zero);
     - ``jvp(tangents, ans, args, params)`` returns the output tangent (``zero`` if zero).
 
     Subclasses (the custom derivatives of ``pullback.custom``) override the two hooks

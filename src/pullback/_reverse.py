@@ -1,12 +1,14 @@
 """Reverse mode: the VJP trace records one node per operation; the backward pass walks them.
 
-The backward pass visits nodes in reverse topological order (iteratively: a million-node
-graph is fine), accumulates cotangents into parents and drops each node's cotangent as
-soon as it has been used.
+The backward pass visits nodes in reverse creation order, which is a reverse topological
+order (iteratively: a million-node graph is fine), accumulates cotangents into parents and
+drops each node's cotangent as soon as it has been used.
 """
 
 from __future__ import annotations
 
+import itertools
+from heapq import heappop, heappush
 from typing import Any
 
 from numpy import ndarray
@@ -27,11 +29,15 @@ from pullback._rules import add_tangents
 __all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass"]
 
 
+_sequence = itertools.count()
+
+
 class Node:
     """One recorded operation: the primitive, its parents and what its rule needs."""
 
     __slots__ = (
-        "prim", "parents", "args", "ans", "params", "residual", "n_out", "needs", "__weakref__"
+        "prim", "parents", "args", "ans", "params", "residual", "n_out", "needs", "seq",
+        "__weakref__",
     )
 
     def __init__(
@@ -51,7 +57,8 @@ class Node:
         self.params = params
         self.residual = residual
         self.n_out = n_out
-        self.needs = tuple(p is not None for p in parents)
+        self.needs = parents  # truthy where the argument needs a cotangent
+        self.seq = next(_sequence)  # creation order: parents are always created first
 
 
 class VJPTracer(Tracer):
@@ -90,36 +97,6 @@ class VJPTrace(Trace):
         return VJPTracer(self, ans, Node(prim, tuple(parents), vals, ans, params, residual, 1))
 
 
-def _toposort(roots: list[Node]) -> list[Node]:
-    """Nodes reachable from ``roots``, each after every node that uses it."""
-    uses: dict[Node, int] = {}
-    stack = list(roots)
-    seen = set(map(id, roots))
-    while stack:
-        node = stack.pop()
-        for p in node.parents:
-            if p is None:
-                continue
-            parent = p[0]
-            uses[parent] = uses.get(parent, 0) + 1
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append(parent)
-    ready = [n for n in dict.fromkeys(roots) if uses.get(n, 0) == 0]
-    order = []
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for p in node.parents:
-            if p is None:
-                continue
-            parent = p[0]
-            uses[parent] -= 1
-            if uses[parent] == 0:
-                ready.append(parent)
-    return order
-
-
 def _check_cotangent(node: Node, i: int, ct: Any) -> None:
     arg = node.args[i]
     if shape_of(ct) != shape_of(arg):
@@ -138,17 +115,21 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
 def backward_pass(seeds: list[tuple[Node, int, Any]]) -> dict[Node, Any]:
     """Propagate the cotangents ``(node, output index, g)`` to the inputs.
 
-    Returns the cotangents accumulated at the input nodes (``prim is None``). A node's
-    cotangent is dropped as soon as its rule has used it.
+    Nodes are visited in decreasing creation order, a reverse topological order, taken from
+    a heap: a node is visited once all the nodes that use it have passed it their cotangents,
+    and its own cotangent is dropped as soon as its rule has used it. Returns the cotangents
+    accumulated at the input nodes (``prim is None``).
     """
     cts: dict[Node, Any] = {}
+    heap: list[tuple[int, Node]] = []
     for node, index, g in seeds:
+        if node not in cts:
+            heappush(heap, (-node.seq, node))
         _accumulate(cts, node, index, g)
     leaves = {}
-    for node in _toposort([s[0] for s in seeds]):
-        g = cts.pop(node, None)
-        if g is None:
-            continue
+    while heap:
+        node = heappop(heap)[1]
+        g = cts.pop(node)
         prim = node.prim
         if prim is None:
             leaves[node] = g
@@ -169,11 +150,9 @@ def backward_pass(seeds: list[tuple[Node, int, Any]]) -> dict[Node, Any]:
             ):
                 _check_cotangent(node, i, ct)
             parent, index = p
-            if parent.n_out == 1:
-                prev = cts.get(parent)
-                cts[parent] = ct if prev is None else prev + ct
-            else:
-                _accumulate(cts, parent, index, ct)
+            if parent not in cts:
+                heappush(heap, (-parent.seq, parent))
+            _accumulate(cts, parent, index, ct)
     return leaves
 
 

@@ -153,6 +153,8 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
         >>> tree_unflatten(treedef, [4.0, 5.0, 6.0])
         [4.0, (5.0, 6.0)]
     """
+    if treedef.kind is None and type(leaves) is list and len(leaves) == 1:
+        return leaves[0]
     leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
         raise ValueError(
