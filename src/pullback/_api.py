@@ -140,6 +140,13 @@ def _check_like(who: str, what: Any, expected: list, treedef_e: Any, got: Any) -
     return leaves
 
 
+def _numpy_scalar(t: Any, like: Any) -> Any:
+    """A Python number as a NumPy scalar of ``like``'s dtype (derivatives are NumPy values)."""
+    if type(t) in (float, int, complex):
+        return dtype_of(like).type(t)
+    return t
+
+
 def _name(what: Any) -> str:
     return what() if callable(what) else what
 
@@ -197,7 +204,7 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
         for tree, ls, ns in zip(in_trees, in_leaves, in_nodes):
             grads = []
             for x, n in zip(ls, ns):
-                grads.append(instantiate(at_leaves.get(n, zero), x))
+                grads.append(_numpy_scalar(instantiate(at_leaves.get(n, zero), x), x))
             results.append(tree_unflatten(tree, grads))
         return tuple(results)
 
@@ -248,7 +255,7 @@ def jvp(
     for leaf in out_leaves:
         if isinstance(leaf, JVPTracer) and leaf._trace is trace:
             primals_out.append(leaf.primal)
-            tangents_out.append(instantiate(leaf.tangent, leaf.primal))
+            tangents_out.append(_numpy_scalar(instantiate(leaf.tangent, leaf.primal), leaf.primal))
         else:
             primals_out.append(leaf)
             tangents_out.append(instantiate(zero, leaf))

@@ -69,10 +69,46 @@ def implements(*numpy_funcs: Any) -> Callable[[Callable], Callable]:
     return register
 
 
-def _doc(name: str, example: str | None) -> str:
-    text = f"Differentiable ``numpy.{name}``: NumPy's signature and semantics."
+_SAMPLES = (
+    (np.array([0.25, 0.5]),),
+    (np.array([1.5, 2.0]),),
+    (np.array([0.25, 0.5]), np.array([1.5, 2.0])),
+)
+
+
+def _example(name: str, numpy_func: Any) -> str | None:
+    """A doctest line calling ``numpy_func`` on small samples, with NumPy's own output."""
+    if name.startswith("empty"):  # uninitialised memory: no reproducible output
+        return None
+    for args in _SAMPLES:
+        try:
+            with np.errstate(all="ignore"):
+                out = numpy_func(*args)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(out, np.ndarray) and out.dtype.kind == "f" and not np.isfinite(out).all():
+            continue
+        shown = ", ".join(f"np.{a!r}" for a in args)
+        return f">>> pnp.{name}({shown})\n{out!r}"
+    return None
+
+
+def _doc(name: str, numpy_func: Any, example: str | None, nondiff: bool) -> str:
+    if nondiff:
+        text = (
+            f"``numpy.{name}``, without derivative: traced arguments pass through as "
+            "constants (their values are used, their derivatives dropped)."
+        )
+    else:
+        text = (
+            f"Differentiable ``numpy.{name}``, with NumPy's signature and semantics, in "
+            "reverse and forward mode and at any order."
+        )
+    example = example or _example(name, numpy_func)
     if example:
-        text += f"\n\nExample:\n    >>> import pullback.numpy as pnp\n    {example}\n"
+        lines = [">>> import numpy as np", ">>> import pullback.numpy as pnp"]
+        lines += example.splitlines()
+        text += "\n\nExample:\n" + "".join(f"    {line}\n" for line in lines)
     return text
 
 
@@ -138,7 +174,7 @@ def unary(
         _check_kwargs(name, kwargs)
         return prim.bind(x)
 
-    return _finish(wrapper, name, ufunc, example)
+    return _finish(wrapper, name, ufunc, example, prim.nondiff)
 
 
 def binary(
@@ -168,7 +204,7 @@ def binary(
             return prim.bind(x, y)
         return prim.bind(*promote(x, y))
 
-    return _finish(wrapper, name, ufunc, example)
+    return _finish(wrapper, name, ufunc, example, prim.nondiff)
 
 
 def nondiff_function(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -182,12 +218,14 @@ def nondiff_function(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
             return func(*args, **kwargs)
         return prim.bind(*args, **kwargs)
 
-    return _finish(wrapper, name, func, None)
+    return _finish(wrapper, name, func, None, True)
 
 
-def _finish(wrapper: Callable, name: str, numpy_func: Any, example: str | None) -> Callable:
+def _finish(
+    wrapper: Callable, name: str, numpy_func: Any, example: str | None, nondiff: bool
+) -> Callable:
     wrapper.__name__ = wrapper.__qualname__ = name
-    wrapper.__doc__ = _doc(name, example)
+    wrapper.__doc__ = _doc(name, numpy_func, example, nondiff)
     wrapper.__module__ = "pullback.numpy"
     implements(numpy_func)(wrapper)
     return wrapper
