@@ -14,6 +14,7 @@ from pullback import io as io
 from pullback import nn as nn
 from pullback import numpy as numpy  # installs operators and dispatch on traced values
 from pullback import optim as optim
+from pullback import scipy as scipy
 from pullback import tree as tree
 from pullback._api import (
     grad,
@@ -51,6 +52,7 @@ __all__ = [
     "numpy",
     "optim",
     "primitive",
+    "scipy",
     "stop_gradient",
     "tree",
     "value_and_grad",

@@ -1,13 +1,15 @@
 """Functions without a derivative: traced arguments pass through as constants.
 
-Comparisons and ``sign`` are primitives (in ``elementwise``); these are plain functions.
+Their outputs are integers, booleans or piecewise-constant values, so the derivative is zero
+almost everywhere: every transformation treats the result as a constant. Comparisons and
+``sign`` are primitives of ``elementwise``; these are the rest.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from pullback.numpy._registry import nondiff_function, unary
+from pullback.numpy._registry import binary, method, nondiff_function, unary
 
 __all__ = [
     "all",
@@ -16,21 +18,30 @@ __all__ = [
     "argmax",
     "argmin",
     "argsort",
+    "argwhere",
     "around",
     "array_equal",
     "ceil",
     "count_nonzero",
     "empty_like",
+    "fix",
     "flatnonzero",
     "floor",
+    "floor_divide",
     "full_like",
+    "heaviside",
     "isclose",
     "iscomplexobj",
     "isfinite",
     "isinf",
     "isnan",
+    "isneginf",
+    "isposinf",
     "isrealobj",
+    "logical_and",
     "logical_not",
+    "logical_or",
+    "logical_xor",
     "ndim",
     "nonzero",
     "ones_like",
@@ -38,6 +49,7 @@ __all__ = [
     "rint",
     "round",
     "shape",
+    "signbit",
     "size",
     "trunc",
     "zeros_like",
@@ -51,13 +63,24 @@ trunc    = unary("trunc",    np.trunc,    None)
 isfinite = unary("isfinite", np.isfinite, None)
 isnan    = unary("isnan",    np.isnan,    None)
 isinf    = unary("isinf",    np.isinf,    None)
+signbit  = unary("signbit",  np.signbit,  None)
 logical_not = unary("logical_not", np.logical_not, None)
 
+floor_divide = binary("floor_divide", np.floor_divide, None, None)
+heaviside    = binary("heaviside",    np.heaviside,    None, None)
+logical_and  = binary("logical_and",  np.logical_and,  None, None)
+logical_or   = binary("logical_or",   np.logical_or,   None, None)
+logical_xor  = binary("logical_xor",  np.logical_xor,  None, None)
+
+fix        = nondiff_function("fix",        np.fix)
+isposinf   = nondiff_function("isposinf",   np.isposinf)
+isneginf   = nondiff_function("isneginf",   np.isneginf)
 round      = nondiff_function("round",      np.round)
 around     = nondiff_function("around",     np.around)
 argmax     = nondiff_function("argmax",     np.argmax)
 argmin     = nondiff_function("argmin",     np.argmin)
 argsort    = nondiff_function("argsort",    np.argsort)
+argwhere   = nondiff_function("argwhere",   np.argwhere)
 nonzero    = nondiff_function("nonzero",    np.nonzero)
 flatnonzero = nondiff_function("flatnonzero", np.flatnonzero)
 zeros_like = nondiff_function("zeros_like", np.zeros_like)
@@ -76,4 +99,14 @@ size       = nondiff_function("size",       np.size)
 iscomplexobj = nondiff_function("iscomplexobj", np.iscomplexobj)
 isrealobj  = nondiff_function("isrealobj",  np.isrealobj)
 result_type = nondiff_function("result_type", np.result_type)
+
+method("argmax",  lambda s, axis=None, keepdims=False: argmax(s, axis=axis, keepdims=keepdims))
+method("argmin",  lambda s, axis=None, keepdims=False: argmin(s, axis=axis, keepdims=keepdims))
+method("argsort", lambda s, axis=-1, kind=None, order=None: argsort(s, axis, kind, order))
+method("round",   lambda s, decimals=0: round(s, decimals))
+method("nonzero", lambda s: nonzero(s))
+method("any",     lambda s, axis=None, keepdims=False: any(s, axis=axis, keepdims=keepdims))
+method("all",     lambda s, axis=None, keepdims=False: all(s, axis=axis, keepdims=keepdims))
+method("__floordiv__",  lambda s, o: floor_divide(s, o))
+method("__rfloordiv__", lambda s, o: floor_divide(o, s))
 # fmt: on

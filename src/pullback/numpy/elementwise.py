@@ -1,28 +1,63 @@
 """Elementwise functions (NumPy's ufuncs): one line each, the derivative as a function of
-``(ans, x[, y])`` written with pullback's own operations."""
+``(ans, x[, y])`` written with pullback's own operations.
+
+Conventions at the points where a function has no derivative (each has a test in
+``tests/test_special_values.py``):
+
+- ``abs``/``absolute``/``fabs`` at 0: derivative 0 (the subgradient of least norm);
+- ``maximum``/``minimum``/``fmax``/``fmin`` at ties: each argument gets 1/2, so the two
+  cotangents still add up to the output's (``clip`` at its bounds inherits this);
+- ``sqrt`` and ``cbrt`` at 0: ``+inf`` (the one-sided limit), not NaN;
+- ``sign``, ``floor``, ``ceil``, ``rint``, comparisons, ``heaviside``: no derivative (their
+  outputs are constants to every transformation: the derivative is 0 almost everywhere);
+- ``fmod``/``remainder`` at their jumps: the derivative of the branch NumPy's value is on.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of
+from pullback._core import Tracer, dtype_of, zero
 from pullback._rules import defjvp, deflinear, defvjp
-from pullback.numpy._registry import binary, implements, new_primitive, promote, unary
-from pullback.numpy.shape import astype
+from pullback.numpy._nondiff import isfinite, isnan, rint, signbit
+from pullback.numpy._registry import (
+    _check_kwargs,
+    binary,
+    implements,
+    method,
+    new_primitive,
+    promote,
+    unary,
+)
+from pullback.numpy.shape import astype, broadcast_to
 
 __all__ = [
-    "abs", "absolute", "add", "cos", "divide", "equal", "exp", "expm1", "greater",
-    "greater_equal", "less", "less_equal", "log", "log1p", "maximum", "minimum", "multiply",
-    "negative", "not_equal", "power", "sign", "sin", "sqrt", "square", "subtract", "tan",
-    "tanh", "true_divide", "where",
+    "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
+    "arctanh", "cbrt", "clip", "conj", "conjugate", "copysign", "cos", "cosh", "deg2rad",
+    "degrees", "divide", "equal", "exp", "exp2", "expm1", "fabs", "float_power", "fmax", "fmin",
+    "fmod", "greater", "greater_equal", "hypot", "imag", "ldexp", "less", "less_equal", "log",
+    "log10", "log1p", "log2", "logaddexp", "logaddexp2", "maximum", "minimum", "mod",
+    "multiply", "nan_to_num", "negative", "not_equal", "positive", "power", "rad2deg",
+    "radians", "real", "reciprocal", "remainder", "sign", "sin", "sinc", "sinh", "sqrt",
+    "square", "subtract", "tan", "tanh", "true_divide", "where",
 ]
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+_DEG = math.pi / 180.0  # Python floats: they keep float32 values float32
 
 
 def _mask(cond: Any, like: Any) -> Any:
     """A boolean condition as 0/1 in ``like``'s dtype (a constant to every derivative)."""
     return astype(cond, dtype_of(like))
+
+
+def _no_derivative(*_: Any, **__: Any) -> Any:
+    """A partial derivative that is identically zero (a symbolic zero: nothing is computed)."""
+    return zero
 
 
 # fmt: off
@@ -48,17 +83,35 @@ implements(np.negative)(negative)
 
 # fmt: off
 exp     = unary("exp",     np.exp,     lambda ans, x: ans)
+exp2    = unary("exp2",    np.exp2,    lambda ans, x: ans * _LN2)
 expm1   = unary("expm1",   np.expm1,   lambda ans, x: ans + 1.0)
 log     = unary("log",     np.log,     lambda ans, x: 1.0 / x)
+log2    = unary("log2",    np.log2,    lambda ans, x: 1.0 / (x * _LN2))
+log10   = unary("log10",   np.log10,   lambda ans, x: 1.0 / (x * _LN10))
 log1p   = unary("log1p",   np.log1p,   lambda ans, x: 1.0 / (x + 1.0))
 sin     = unary("sin",     np.sin,     lambda ans, x: cos(x))
 cos     = unary("cos",     np.cos,     lambda ans, x: negative(sin(x)))
 tan     = unary("tan",     np.tan,     lambda ans, x: 1.0 + ans * ans)
+arcsin  = unary("arcsin",  np.arcsin,  lambda ans, x: 1.0 / sqrt((1.0 - x) * (1.0 + x)))
+arccos  = unary("arccos",  np.arccos,  lambda ans, x: -1.0 / sqrt((1.0 - x) * (1.0 + x)))
+arctan  = unary("arctan",  np.arctan,  lambda ans, x: 1.0 / (1.0 + x * x))
+sinh    = unary("sinh",    np.sinh,    lambda ans, x: cosh(x))
+cosh    = unary("cosh",    np.cosh,    lambda ans, x: sinh(x))
 tanh    = unary("tanh",    np.tanh,    lambda ans, x: 1.0 - ans * ans)
+arcsinh = unary("arcsinh", np.arcsinh, lambda ans, x: 1.0 / sqrt(x * x + 1.0))
+arccosh = unary("arccosh", np.arccosh, lambda ans, x: 1.0 / sqrt((x - 1.0) * (x + 1.0)))
+arctanh = unary("arctanh", np.arctanh, lambda ans, x: 1.0 / ((1.0 - x) * (1.0 + x)))
 sqrt    = unary("sqrt",    np.sqrt,    lambda ans, x: 0.5 / ans)
+cbrt    = unary("cbrt",    np.cbrt,    lambda ans, x: 1.0 / (3.0 * ans * ans))
 square  = unary("square",  np.square,  lambda ans, x: 2.0 * x)
+reciprocal = unary("reciprocal", np.reciprocal, lambda ans, x: negative(ans * ans))
 absolute = unary("absolute", np.absolute, lambda ans, x: sign(x))
 abs = absolute
+fabs    = unary("fabs",    np.fabs,    lambda ans, x: sign(x))
+deg2rad = unary("deg2rad", np.deg2rad, lambda ans, x: _DEG)
+radians = unary("radians", np.radians, lambda ans, x: _DEG)
+rad2deg = unary("rad2deg", np.rad2deg, lambda ans, x: 1.0 / _DEG)
+degrees = unary("degrees", np.degrees, lambda ans, x: 1.0 / _DEG)
 
 sign    = unary("sign",    np.sign,    None)
 
@@ -70,6 +123,22 @@ maximum  = binary("maximum",  np.maximum,  lambda ans, x, y: _tie(x > y, x == y,
                                            lambda ans, x, y: _tie(y > x, x == y, ans))
 minimum  = binary("minimum",  np.minimum,  lambda ans, x, y: _tie(x < y, x == y, ans),
                                            lambda ans, x, y: _tie(y < x, x == y, ans))
+fmax     = binary("fmax",     np.fmax,     lambda ans, x, y: _ftie(x > y, x == y, y, ans),
+                                           lambda ans, x, y: _ftie(y > x, x == y, x, ans))
+fmin     = binary("fmin",     np.fmin,     lambda ans, x, y: _ftie(x < y, x == y, y, ans),
+                                           lambda ans, x, y: _ftie(y < x, x == y, x, ans))
+hypot    = binary("hypot",    np.hypot,    lambda ans, x, y: x / ans, lambda ans, x, y: y / ans)
+arctan2  = binary("arctan2",  np.arctan2,  lambda ans, y, x: x / (x * x + y * y),
+                                           lambda ans, y, x: negative(y) / (x * x + y * y))
+logaddexp  = binary("logaddexp",  np.logaddexp,  lambda ans, x, y: exp(x - ans),
+                                                 lambda ans, x, y: exp(y - ans))
+logaddexp2 = binary("logaddexp2", np.logaddexp2, lambda ans, x, y: exp2(x - ans),
+                                                 lambda ans, x, y: exp2(y - ans))
+fmod      = binary("fmod",      np.fmod,      lambda ans, x, y: 1.0,
+                                              lambda ans, x, y: negative(_quotient(ans, x, y)))
+remainder = binary("remainder", np.remainder, lambda ans, x, y: 1.0,
+                                              lambda ans, x, y: negative(_quotient(ans, x, y)))
+mod = remainder
 
 greater       = binary("greater",       np.greater,       None, None)
 greater_equal = binary("greater_equal", np.greater_equal, None, None)
@@ -83,6 +152,17 @@ not_equal     = binary("not_equal",     np.not_equal,     None, None)
 def _tie(wins: Any, ties: Any, like: Any) -> Any:
     """Derivative of max/min with respect to one argument: 1 where it wins, 1/2 at ties."""
     return _mask(wins, like) + 0.5 * _mask(ties, like)
+
+
+def _ftie(wins: Any, ties: Any, other: Any, like: Any) -> Any:
+    """As :func:`_tie` for ``fmax``/``fmin``, where an argument also wins against a NaN."""
+    return _tie(wins, ties, like) + _mask(isnan(other), like)
+
+
+def _quotient(ans: Any, x: Any, y: Any) -> Any:
+    """The integer ``q`` with ``ans == x - q * y`` (a constant): ``fmod``'s and ``remainder``'s
+    derivative in ``y`` is ``-q``."""
+    return rint((x - ans) / y)
 
 
 # add and subtract: cotangents pass through (broadcasting is undone by broadcast_to)
@@ -108,6 +188,210 @@ def _power_dy(ans: Any, x: Any, y: Any) -> Any:
 
 
 power = binary("power", np.power, _power_dx, _power_dy)
+
+
+def _copysign_dx(ans: Any, x: Any) -> Any:
+    """+1 where ``copysign`` kept the sign of ``x``, -1 where it flipped it."""
+    return 1.0 - 2.0 * _mask(not_equal(signbit(ans), signbit(x)), x)
+
+
+copysign_p = new_primitive("copysign", np.copysign)
+defvjp(copysign_p, lambda g, ans, x, y: g * _copysign_dx(ans, x), _no_derivative)
+defjvp(copysign_p, lambda t, ans, x, y: t * _copysign_dx(ans, x), _no_derivative)
+copysign = binary("copysign", np.copysign, None, None, prim=copysign_p)
+
+
+# ----------------------------------------------------------------------------- sinc
+
+# sinc'(x) = sum_k c_k x**(2k-1), c_k = (-1)**k 2k pi**(2k) / (2k+1)!, used for |x| < 0.1
+# where (cos(pi x) - sinc(x)) / x would cancel; the series is differentiable to any order.
+_SINC_SERIES = [(-1) ** k * 2 * k * math.pi ** (2 * k) / math.factorial(2 * k + 1)
+                for k in range(1, 9)]
+
+
+def _sinc_derivative(ans: Any, x: Any) -> Any:
+    small = less(absolute(x), 0.1)
+    safe = where(small, 1.0, x)  # keeps the unused branch finite, so its derivatives are too
+    direct = (cos(math.pi * safe) - ans) / safe
+    x2 = x * x
+    series = _SINC_SERIES[-1]
+    for c in reversed(_SINC_SERIES[:-1]):
+        series = series * x2 + c
+    return where(small, series * x, direct)
+
+
+sinc = unary("sinc", np.sinc, _sinc_derivative)
+
+
+# ----------------------------------------------------------------------------- ldexp
+
+ldexp_p = new_primitive("ldexp", np.ldexp)
+deflinear(ldexp_p, lambda g, x, i: ldexp(g, i))
+
+
+@implements(np.ldexp)
+def ldexp(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.ldexp``: ``x1 * 2**x2`` for integer ``x2`` (linear in ``x1``).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.ldexp(np.array([1.5]), 3)
+        array([12.])
+    """
+    if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
+        return np.ldexp(x1, x2, **kwargs)
+    _check_kwargs("ldexp", kwargs)
+    if isinstance(x2, Tracer):
+        raise TypeError(
+            f"pullback.numpy.ldexp: argument 1 (x2) must be an integer exponent, got a traced "
+            f"value of dtype {x2.dtype}; use x1 * pnp.exp2(x2) to differentiate in the exponent"
+        )
+    shape = np.broadcast_shapes(x1.shape, np.shape(x2))
+    if x1.shape != shape:
+        x1 = broadcast_to(x1, shape)
+    return ldexp_p.bind(x1, x2)
+
+
+# ----------------------------------------------------------------------------- composites
+
+
+@implements(np.float_power)
+def float_power(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.float_power``: ``power`` computed in float64.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.float_power(np.float32(2.0), 3).dtype
+        dtype('float64')
+    """
+    if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
+        return np.float_power(x1, x2, **kwargs)
+    _check_kwargs("float_power", kwargs)
+    wide = np.result_type(dtype_of(x1), dtype_of(x2), np.float64)
+    return power(astype(x1, wide), astype(x2, wide))
+
+
+@implements(np.positive)
+def positive(x: Any, /, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.positive`` (``+x``): the identity.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.positive(np.array([-1.0]))
+        array([-1.])
+    """
+    if not isinstance(x, Tracer):
+        return np.positive(x, **kwargs)
+    _check_kwargs("positive", kwargs)
+    return x
+
+
+_NOVALUE = getattr(np, "_NoValue", None)
+
+
+@implements(np.clip)
+def clip(a: Any, a_min: Any = _NOVALUE, a_max: Any = _NOVALUE, out: Any = None, *,
+         min: Any = _NOVALUE, max: Any = _NOVALUE, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.clip``: ``minimum(maximum(a, a_min), a_max)``.
+
+    Differentiable in ``a`` and in the bounds; where ``a`` equals a bound each gets 1/2 (the
+    ``maximum``/``minimum`` convention).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.clip(np.array([-2.0, 0.5, 3.0]), 0.0, 1.0)
+        array([0. , 0.5, 1. ])
+    """
+    lo = min if a_min is _NOVALUE else a_min
+    hi = max if a_max is _NOVALUE else a_max
+    lo = None if lo is _NOVALUE else lo
+    hi = None if hi is _NOVALUE else hi
+    if not any(isinstance(v, Tracer) for v in (a, lo, hi)):
+        return np.clip(a, lo, hi, out=out, **kwargs)
+    _check_kwargs("clip", {"out": out, **kwargs})
+    if lo is None and hi is None:
+        raise ValueError("pullback.numpy.clip: at least one of a_min and a_max must be given")
+    result = a
+    if lo is not None:
+        result = maximum(result, lo)
+    if hi is not None:
+        result = minimum(result, hi)
+    return result
+
+
+@implements(np.nan_to_num)
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Any:
+    """Differentiable ``numpy.nan_to_num``: derivative 1 at finite entries, 0 at replaced ones.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nan_to_num(np.array([np.nan, 1.0, np.inf]), posinf=9.0)
+        array([0., 1., 9.])
+    """
+    if not isinstance(x, Tracer):
+        return np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
+    from pullback._api import stop_gradient
+
+    replaced = nan_to_num(stop_gradient(x), nan=nan, posinf=posinf, neginf=neginf)
+    return where(isfinite(x), x, replaced)
+
+
+def _real_only(name: str, x: Tracer) -> None:
+    if x.dtype.kind == "c":
+        raise NotImplementedError(
+            f"pullback.numpy.{name}: complex traced values are not supported yet (got dtype "
+            f"{x.dtype}); differentiate the real and imaginary parts as separate real arrays"
+        )
+
+
+@implements(np.real)
+def real(val: Any) -> Any:
+    """Differentiable ``numpy.real`` for real-valued arrays (the identity).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.real(np.array([1.5]))
+        array([1.5])
+    """
+    if not isinstance(val, Tracer):
+        return np.real(val)
+    _real_only("real", val)
+    return val
+
+
+@implements(np.imag)
+def imag(val: Any) -> Any:
+    """``numpy.imag`` for real-valued arrays: zeros, a constant.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.imag(np.array([1.5]))
+        array([0.])
+    """
+    if not isinstance(val, Tracer):
+        return np.imag(val)
+    _real_only("imag", val)
+    return np.zeros(val.shape, val.dtype)
+
+
+@implements(np.conjugate)
+def conjugate(x: Any, /, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.conjugate`` (``numpy.conj``) for real-valued arrays (the identity).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.conj(np.array([1.5]))
+        array([1.5])
+    """
+    if not isinstance(x, Tracer):
+        return np.conjugate(x, **kwargs)
+    _check_kwargs("conjugate", kwargs)
+    _real_only("conjugate", x)
+    return x
+
+
+conj = conjugate
 
 
 # ----------------------------------------------------------------------------- where
@@ -151,9 +435,20 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     x, y = promote(x, y)
     shape = np.broadcast_shapes(condition.shape, np.shape(x) if not isinstance(x, Tracer)
                                 else x.shape, np.shape(y) if not isinstance(y, Tracer) else y.shape)
-    from pullback.numpy.shape import broadcast_to
 
     x = broadcast_to(x, shape) if isinstance(x, Tracer) and x.shape != shape else x
     y = broadcast_to(y, shape) if isinstance(y, Tracer) and y.shape != shape else y
     return where_p.bind(condition, x, y)
 
+
+# ----------------------------------------------------------------------------- methods
+
+# fmt: off
+method("clip", lambda s, min=None, max=None: clip(s, min, max))
+method("conj", lambda s: conjugate(s))
+method("conjugate", lambda s: conjugate(s))
+method("real", property(lambda s: real(s)))
+method("imag", property(lambda s: imag(s)))
+method("__mod__", lambda s, o: remainder(s, o))
+method("__rmod__", lambda s, o: remainder(o, s))
+# fmt: on

@@ -1,20 +1,49 @@
-"""Reductions over axes: ``sum`` (linear) and those composed from it."""
+"""Reductions over axes: ``sum`` (linear), ``max``/``min`` (primitives), ``cumsum`` (linear)
+and the reductions composed from them.
+
+``axis`` may be an int, a tuple of ints, negative, or ``None`` (all axes); ``keepdims`` keeps
+the reduced axes with length 1. Conventions:
+
+- ``max``/``min``/``amax``/``amin``/``ptp``: where several entries attain the extremum (ties),
+  the cotangent is shared equally among them (``1/k`` each for ``k`` tied entries), as
+  ``maximum`` gives 1/2 to each argument at a tie; the derivatives still sum to 1.
+- ``prod`` and ``cumprod`` are built from products of pairs (a balanced tree, a prefix scan),
+  so their derivatives are exact when one or more entries are zero, at every order.
+- ``logsumexp`` is numerically stable (the maximum is factored out, ``log1p`` keeps small
+  sums exact), and ``std`` at a constant slice has an infinite derivative (``sqrt`` at 0).
+"""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, shape_of
-from pullback._rules import deflinear
-from pullback.numpy._registry import _check_kwargs, implements, new_primitive
-from pullback.numpy.shape import broadcast_to, reshape
+from pullback._core import Tracer, dtype_of, shape_of
+from pullback._rules import defjvp, deflinear, defvjp
+from pullback.numpy._nondiff import isnan
+from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive, promote
+from pullback.numpy.elementwise import equal, exp, log, log1p, sqrt, where
+from pullback.numpy.shape import (
+    astype,
+    broadcast_to,
+    concatenate,
+    getitem,
+    ravel,
+    reshape,
+    transpose,
+)
 
-__all__ = ["mean", "normalize_axes", "sum"]
+__all__ = [
+    "amax", "amin", "average", "cumprod", "cumsum", "logsumexp", "max", "mean", "min",
+    "nanmax", "nanmean", "nanmin", "nanprod", "nansum", "prod", "ptp", "std",
+    "sum", "var",
+]
 
 Axis = int | Sequence[int] | None
+_NOVALUE = getattr(np, "_NoValue", None)
 
 
 def normalize_axes(axis: Axis, ndim: int, who: str) -> tuple[int, ...]:
@@ -39,6 +68,35 @@ def expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdi
     if keepdims:
         return g
     return reshape(g, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
+def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple:
+    if keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
+    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+
+
+def _given(**kwargs: Any) -> dict:
+    """The keyword arguments that were actually passed (NumPy's ``_NoValue`` dropped)."""
+    return {k: v for k, v in kwargs.items() if v is not _NOVALUE}
+
+
+def _keep(keepdims: Any) -> bool:
+    return False if keepdims is _NOVALUE or keepdims is None else bool(keepdims)
+
+
+def _plain(x: Any) -> Any:
+    """The plain NumPy value under every level of tracing."""
+    while isinstance(x, Tracer):
+        x = x.primal
+    return x
+
+
+# ----------------------------------------------------------------------------- sum, mean
 
 
 def _sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
@@ -83,7 +141,524 @@ def mean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims
         return np.mean(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kwargs)
     _check_kwargs("mean", {"dtype": dtype, "out": out, **kwargs})
     axes = normalize_axes(axis, a.ndim, "mean")
-    count = int(np.prod([a.shape[i] for i in axes], dtype=np.int64))
+    count = _count(a.shape, axes)
     total = sum(a, axis=axes, keepdims=keepdims)
     return total / count if count else total * np.nan
 
+
+# ----------------------------------------------------------------------------- max, min
+
+
+def _share(ans: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """1/k on each of the k entries that attain the extremum of their slice, 0 elsewhere.
+
+    A constant (built from comparisons), so the rules below are linear in ``g`` and ``t``."""
+    hit = astype(equal(x, expand_reduced(ans, shape_of(x), axes, keepdims)), dtype_of(x))
+    return hit / sum(hit, axis=axes, keepdims=True)
+
+
+def _extremum_primitive(name: str, func: Any) -> Any:
+    prim = new_primitive(name, lambda x, axes, keepdims: func(x, axis=axes, keepdims=keepdims))
+    defvjp(prim, lambda g, ans, x, axes, keepdims:
+           _sum_transpose(g, x, axes, keepdims) * _share(ans, x, axes, keepdims))
+    defjvp(prim, lambda t, ans, x, axes, keepdims:
+           sum(t * _share(ans, x, axes, keepdims), axis=axes, keepdims=keepdims))
+    return prim
+
+
+max_p = _extremum_primitive("max", np.max)
+min_p = _extremum_primitive("min", np.min)
+
+
+def _extremum(prim: Any, who: str, a: Any, axis: Axis, out: Any, keepdims: Any, initial: Any,
+              where_: Any) -> Any:
+    func = np.max if prim is max_p else np.min
+    if not isinstance(a, Tracer):
+        return func(a, axis=axis, out=out,
+                    **_given(keepdims=keepdims, initial=initial, where=where_))
+    extra = _given(initial=initial, where=where_)
+    _check_kwargs(who, {"out": out, **extra})
+    keepdims = _keep(keepdims)
+    axes = normalize_axes(axis, a.ndim, who)
+    if not axes and not keepdims:
+        return a
+    if 0 in shape_of(a) and _count(a.shape, axes) == 0:
+        func(np.empty(a.shape), axis=axes)  # NumPy's error for an empty reduction
+    return prim.bind(a, axes=axes, keepdims=keepdims)
+
+
+@implements(np.max)
+def max(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
+        initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.max``; tied maxima share the cotangent equally.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> pb.grad(pnp.max)(np.array([1.0, 3.0, 3.0]))
+        array([0. , 0.5, 0.5])
+    """
+    return _extremum(max_p, "max", a, axis, out, keepdims, initial, where)
+
+
+@implements(np.min)
+def min(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
+        initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.min``; tied minima share the cotangent equally.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.min(np.array([[1.0, 3.0], [0.0, 2.0]]), axis=-1)
+        array([1., 0.])
+    """
+    return _extremum(min_p, "min", a, axis, out, keepdims, initial, where)
+
+
+@implements(np.amax)
+def amax(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
+         initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.amax`` (the same as :func:`max`).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.amax(np.array([1.0, 3.0]))
+        np.float64(3.0)
+    """
+    return _extremum(max_p, "amax", a, axis, out, keepdims, initial, where)
+
+
+@implements(np.amin)
+def amin(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
+         initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.amin`` (the same as :func:`min`).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.amin(np.array([1.0, 3.0]))
+        np.float64(1.0)
+    """
+    return _extremum(min_p, "amin", a, axis, out, keepdims, initial, where)
+
+
+@implements(np.ptp)
+def ptp(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.ptp``: ``max - min`` (ties share the cotangent equally).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.ptp(np.array([[1.0, 4.0], [2.0, 2.5]]), axis=1)
+        array([3. , 0.5])
+    """
+    if not isinstance(a, Tracer):
+        return np.ptp(a, axis=axis, out=out, **_given(keepdims=keepdims))
+    _check_kwargs("ptp", {"out": out})
+    return max(a, axis, keepdims=keepdims) - min(a, axis, keepdims=keepdims)
+
+
+# ----------------------------------------------------------------------------- prod
+
+
+def _to_front(a: Any, axes: tuple[int, ...]) -> tuple[Any, tuple[int, ...]]:
+    """``a`` with the reduced axes moved to the front and merged into one axis."""
+    rest = tuple(i for i in range(a.ndim) if i not in axes)
+    moved = transpose(a, axes + rest)
+    rest_shape = tuple(a.shape[i] for i in rest)
+    return reshape(moved, (_count(a.shape, axes),) + rest_shape), rest_shape
+
+
+def _product_tree(x: Any) -> Any:
+    """The product over axis 0 of ``x`` by multiplying pairs, level by level.
+
+    Made of multiplications only, so every derivative is exact with zeros among the entries
+    (no division by the product)."""
+    n = x.shape[0]
+    while n > 1:
+        half = n // 2
+        paired = getitem(x, slice(0, 2 * half, 2)) * getitem(x, slice(1, 2 * half, 2))
+        if n % 2:
+            paired = concatenate([paired, getitem(x, slice(n - 1, n))], axis=0)
+        x, n = paired, half + n % 2
+    return x
+
+
+@implements(np.prod)
+def prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+         keepdims: Any = _NOVALUE, initial: Any = _NOVALUE, where: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.prod``, exact when entries are zero (to every order).
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> pb.grad(pnp.prod)(np.array([2.0, 0.0, 3.0]))
+        array([0., 6., 0.])
+    """
+    if not isinstance(a, Tracer):
+        return np.prod(a, axis=axis, dtype=dtype, out=out,
+                       **_given(keepdims=keepdims, initial=initial, where=where))
+    _check_kwargs("prod", {"dtype": dtype, "out": out,
+                           **_given(initial=initial, where=where)})
+    keepdims = _keep(keepdims)
+    axes = normalize_axes(axis, a.ndim, "prod")
+    if not axes and not keepdims:
+        return a
+    out_shape = _reduced_shape(a.shape, axes, keepdims)
+    flat, _ = _to_front(a, axes)
+    if flat.shape[0] == 0:
+        return np.ones(out_shape, a.dtype)  # the empty product: a constant
+    return reshape(_product_tree(flat), out_shape)
+
+
+# ----------------------------------------------------------------------------- cumulative
+
+
+def _scan_axis(a: Any, axis: int | None, who: str) -> tuple[Any, int]:
+    if axis is None:
+        return ravel(a), 0
+    ndim = len(shape_of(a))
+    if not -ndim <= axis < ndim:
+        raise np.exceptions.AxisError(f"{who}: axis {axis} is out of bounds for {ndim} dimensions")
+    return a, int(axis) % ndim
+
+
+def _along(axis: int, index: Any) -> tuple:
+    return (slice(None),) * axis + (index,)
+
+
+def _reverse(x: Any, axis: int) -> Any:
+    return getitem(x, _along(axis, slice(None, None, -1)))
+
+
+cumsum_p = new_primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
+deflinear(cumsum_p, lambda g, x, axis: _reverse(cumsum_p.bind(_reverse(g, axis), axis=axis), axis))
+
+
+@implements(np.cumsum)
+def cumsum(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.cumsum`` (its transpose is the reversed cumulative sum).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.cumsum(np.array([1.0, 2.0, 3.0]))
+        array([1., 3., 6.])
+    """
+    if not isinstance(a, Tracer):
+        return np.cumsum(a, axis=axis, dtype=dtype, out=out)
+    _check_kwargs("cumsum", {"dtype": dtype, "out": out})
+    a, axis = _scan_axis(a, axis, "cumsum")
+    return cumsum_p.bind(a, axis=axis)
+
+
+@implements(np.cumprod)
+def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.cumprod``, exact when entries are zero (to every order).
+
+    A prefix scan by doubling: after step ``k`` each entry holds the product of the ``2**k``
+    entries ending at it; only multiplications, no division.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.cumprod(np.array([1.0, 2.0, 3.0]))
+        array([1., 2., 6.])
+    """
+    if not isinstance(a, Tracer):
+        return np.cumprod(a, axis=axis, dtype=dtype, out=out)
+    _check_kwargs("cumprod", {"dtype": dtype, "out": out})
+    y, axis = _scan_axis(a, axis, "cumprod")
+    n = y.shape[axis]
+    step = 1
+    while step < n:
+        head = getitem(y, _along(axis, slice(0, step)))
+        tail = (getitem(y, _along(axis, slice(step, n)))
+                * getitem(y, _along(axis, slice(0, n - step))))
+        y = concatenate([head, tail], axis=axis)
+        step *= 2
+    return y
+
+
+# ----------------------------------------------------------------------------- var, std
+
+
+@implements(np.var)
+def var(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+        keepdims: Any = _NOVALUE, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
+        correction: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.var``: ``sum((a - mean)**2) / (n - ddof)``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.var(np.array([1.0, 2.0, 3.0, 4.0]), ddof=1)
+        np.float64(1.6666666666666667)
+    """
+    if not isinstance(a, Tracer):
+        return np.var(a, axis=axis, dtype=dtype, out=out, ddof=ddof,
+                      **_given(keepdims=keepdims, where=where, mean=mean, correction=correction))
+    _check_kwargs("var", {"dtype": dtype, "out": out, **_given(where=where, mean=mean)})
+    if correction is not _NOVALUE:
+        if ddof != 0:
+            raise ValueError("var: ddof and correction can't be provided simultaneously")
+        ddof = correction
+    keepdims = _keep(keepdims)
+    axes = normalize_axes(axis, a.ndim, "var")
+    centred = a - _mean_keep(a, axes)
+    total = sum(centred * centred, axis=axes, keepdims=keepdims)
+    return total / builtins.max(_count(a.shape, axes) - ddof, 0)
+
+
+def _mean_keep(a: Any, axes: tuple[int, ...]) -> Any:
+    count = _count(a.shape, axes)
+    return sum(a, axis=axes, keepdims=True) / count if count else sum(a, axis=axes,
+                                                                     keepdims=True) * np.nan
+
+
+@implements(np.std)
+def std(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+        keepdims: Any = _NOVALUE, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
+        correction: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.std``: ``sqrt(var)`` (infinite derivative where the spread is 0).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.std(np.array([1.0, 3.0]))
+        np.float64(1.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof,
+                      **_given(keepdims=keepdims, where=where, mean=mean, correction=correction))
+    return sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                    correction=correction))
+
+
+# ----------------------------------------------------------------------------- average
+
+
+@implements(np.average)
+def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = False, *,
+            keepdims: Any = _NOVALUE) -> Any:
+    """Differentiable ``numpy.average``, in ``a`` and in ``weights``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.average(np.array([1.0, 2.0, 4.0]), weights=np.array([1.0, 1.0, 2.0]))
+        np.float64(2.75)
+    """
+    if not (isinstance(a, Tracer) or isinstance(weights, Tracer)):
+        return np.average(a, axis=axis, weights=weights, returned=returned,
+                          **_given(keepdims=keepdims))
+    keepdims = _keep(keepdims)
+    ndim = len(shape_of(a))
+    if weights is None:
+        avg = mean(a, axis=axis, keepdims=keepdims)
+        scale = np.full(shape_of(avg), a.size / builtins.max(np.size(_plain(avg)), 1),
+                        dtype_of(avg))
+        return (avg, scale) if returned else avg
+    wshape = shape_of(weights)
+    if wshape != shape_of(a):
+        if axis is None:
+            raise TypeError("average: axis must be specified when shapes of a and weights differ")
+        order = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        order = tuple(int(ax) % ndim for ax in order)
+        if wshape != tuple(shape_of(a)[ax] for ax in order):
+            raise ValueError(
+                f"average: weights of shape {wshape} are not consistent with a of shape "
+                f"{shape_of(a)} along axis {axis}: give weights shaped like a, or like a's "
+                "shape along those axes"
+            )
+        weights = transpose(weights, tuple(np.argsort(order)))
+        weights = reshape(weights, tuple(s if ax in order else 1
+                                         for ax, s in enumerate(shape_of(a))))
+    axes = normalize_axes(axis, ndim, "average")
+    scale = sum(weights, axis=axes, keepdims=keepdims)
+    if np.any(_plain(scale) == 0.0):
+        raise ZeroDivisionError("average: weights sum to zero, can't be normalized")
+    a, weights = promote(a, weights)
+    avg = sum(a * weights, axis=axes, keepdims=keepdims) / scale
+    if not returned:
+        return avg
+    if shape_of(scale) != shape_of(avg):
+        scale = broadcast_to(scale, shape_of(avg))
+    return avg, scale
+
+
+# ----------------------------------------------------------------------------- NaN-ignoring
+
+
+@implements(np.nansum)
+def nansum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+           keepdims: Any = _NOVALUE, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.nansum``: NaNs count as zero (and get no derivative).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nansum(np.array([1.0, np.nan, 2.0]))
+        np.float64(3.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.nansum(a, axis=axis, dtype=dtype, out=out, **_given(keepdims=keepdims),
+                         **kwargs)
+    _check_kwargs("nansum", {"dtype": dtype, "out": out, **kwargs})
+    return sum(where(isnan(a), 0.0, a), axis=axis, keepdims=_keep(keepdims))
+
+
+@implements(np.nanmean)
+def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+            keepdims: Any = _NOVALUE, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.nanmean``: the mean of the entries that are not NaN.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nanmean(np.array([1.0, np.nan, 2.0]))
+        np.float64(1.5)
+    """
+    if not isinstance(a, Tracer):
+        return np.nanmean(a, axis=axis, dtype=dtype, out=out, **_given(keepdims=keepdims),
+                          **kwargs)
+    _check_kwargs("nanmean", {"dtype": dtype, "out": out, **kwargs})
+    keepdims = _keep(keepdims)
+    missing = isnan(a)
+    count = np.sum(~missing, axis=axis, keepdims=keepdims).astype(a.dtype)
+    return sum(where(missing, 0.0, a), axis=axis, keepdims=keepdims) / count
+
+
+@implements(np.nanprod)
+def nanprod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+            keepdims: Any = _NOVALUE, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.nanprod``: NaNs count as one (and get no derivative).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nanprod(np.array([2.0, np.nan, 3.0]))
+        np.float64(6.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.nanprod(a, axis=axis, dtype=dtype, out=out, **_given(keepdims=keepdims),
+                          **kwargs)
+    _check_kwargs("nanprod", {"dtype": dtype, "out": out, **kwargs})
+    return prod(where(isnan(a), 1.0, a), axis=axis, keepdims=keepdims)
+
+
+def _nan_extremum(func: Any, plain: Any, fill: float, who: str, a: Any, axis: Axis,
+                  keepdims: Any) -> Any:
+    missing = isnan(a)
+    result = func(where(missing, fill, a), axis=axis, keepdims=keepdims)
+    empty = np.all(missing, axis=axis, keepdims=_keep(keepdims))
+    if np.any(empty):
+        plain(_plain(a), axis=axis, keepdims=_keep(keepdims))  # NumPy's warning
+        result = where(empty, np.nan, result)
+    return result
+
+
+@implements(np.nanmax)
+def nanmax(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
+           **kwargs: Any) -> Any:
+    """Differentiable ``numpy.nanmax``: the maximum of the entries that are not NaN.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nanmax(np.array([1.0, np.nan, 2.0]))
+        np.float64(2.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.nanmax(a, axis=axis, out=out, **_given(keepdims=keepdims), **kwargs)
+    _check_kwargs("nanmax", {"out": out, **kwargs})
+    return _nan_extremum(max, np.nanmax, -np.inf, "nanmax", a, axis, keepdims)
+
+
+@implements(np.nanmin)
+def nanmin(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
+           **kwargs: Any) -> Any:
+    """Differentiable ``numpy.nanmin``: the minimum of the entries that are not NaN.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nanmin(np.array([1.0, np.nan, 2.0]))
+        np.float64(1.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.nanmin(a, axis=axis, out=out, **_given(keepdims=keepdims), **kwargs)
+    _check_kwargs("nanmin", {"out": out, **kwargs})
+    return _nan_extremum(min, np.nanmin, np.inf, "nanmin", a, axis, keepdims)
+
+
+# ----------------------------------------------------------------------------- logsumexp
+
+
+def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """A boolean mask with exactly one True per reduced slice: its first maximum."""
+    rest = tuple(i for i in range(x.ndim) if i not in axes)
+    n = _count(x.shape, axes)
+    if n == 0 or x.size == 0:
+        return np.zeros(x.shape, dtype=bool)
+    moved = np.transpose(x, rest + axes)
+    flat = moved.reshape(moved.shape[: len(rest)] + (n,))
+    hot = np.arange(n) == np.argmax(flat, axis=-1)[..., None]
+    return np.transpose(hot.reshape(moved.shape), np.argsort(rest + axes))
+
+
+def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
+              return_sign: bool = False) -> Any:
+    """``log(sum(b * exp(a), axis))``, numerically stable; differentiable in ``a`` and ``b``.
+
+    SciPy's ``scipy.special.logsumexp`` (also ``pullback.scipy.special.logsumexp``). The
+    largest entry of each slice is factored out and, without ``b``, the rest is summed with
+    ``log1p``, so neither large inputs (1e3) nor sums close to 1 lose accuracy. With
+    ``return_sign=True`` returns ``(log|s|, sign(s))``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.logsumexp(np.array([1000.0, 1000.0]))
+        np.float64(1000.6931471805599)
+    """
+    if b is not None:
+        shape = np.broadcast_shapes(shape_of(a), shape_of(b))
+        if isinstance(a, Tracer) or isinstance(b, Tracer):
+            a, b = promote(a, b)
+        a, b = broadcast_to(a, shape), broadcast_to(b, shape)
+    elif not isinstance(a, Tracer):
+        a = np.asarray(a)
+        if a.dtype.kind not in "fc":
+            a = a.astype(np.float64)
+    ndim = len(shape_of(a))
+    axes = normalize_axes(axis, ndim, "logsumexp")
+    plain_a = np.asarray(_plain(a))
+    if b is not None:
+        plain_a = np.where(np.asarray(_plain(b)) != 0, plain_a, -np.inf)
+    top = np.max(plain_a, axis=axes, keepdims=True, initial=-np.inf)
+    finite = np.isfinite(top)
+    hot = _first_max_mask(plain_a, axes) & finite
+    # the maximum itself (differentiable) where it is finite, 0 elsewhere
+    pivot = sum(where(hot, a, 0.0), axis=axes, keepdims=True)
+    terms = exp(a - pivot)
+    sign = None
+    if b is None:
+        # log(1 + rest) for a finite maximum; log(sum of all terms) for an infinite one
+        rest = sum(where(hot, 0.0, terms), axis=axes, keepdims=True)
+        out = pivot + log1p(rest - (~finite).astype(dtype_of(rest)))
+    else:
+        total = sum(terms * b, axis=axes, keepdims=True)
+        if return_sign:
+            sign = np.sign(_plain(total))
+            total = total * sign
+        out = pivot + log(total)
+    if not keepdims:
+        out = reshape(out, _reduced_shape(shape_of(a), axes, False))
+        if sign is not None:
+            sign = sign.reshape(shape_of(out))
+    if isinstance(out, np.ndarray) and out.ndim == 0:
+        out = out[()]  # a NumPy scalar, as NumPy's reductions return
+    if return_sign:
+        return out, (np.ones(shape_of(out), dtype_of(out)) if sign is None else sign)
+    return out
+
+
+# ----------------------------------------------------------------------------- methods
+
+# fmt: off
+method("max",     lambda s, axis=None, out=None, keepdims=False: max(s, axis, out, keepdims))
+method("min",     lambda s, axis=None, out=None, keepdims=False: min(s, axis, out, keepdims))
+method("prod",    lambda s, axis=None, dtype=None, out=None, keepdims=False:
+                  prod(s, axis, dtype, out, keepdims))
+method("var",     lambda s, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
+                  var(s, axis, dtype, out, ddof, keepdims))
+method("std",     lambda s, axis=None, dtype=None, out=None, ddof=0, keepdims=False:
+                  std(s, axis, dtype, out, ddof, keepdims))
+method("cumsum",  lambda s, axis=None, dtype=None, out=None: cumsum(s, axis, dtype, out))
+method("cumprod", lambda s, axis=None, dtype=None, out=None: cumprod(s, axis, dtype, out))
+# fmt: on
