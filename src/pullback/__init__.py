@@ -29,6 +29,7 @@ from pullback._api import (
     value_and_grad,
     vjp,
 )
+from pullback._batching import vmap
 from pullback._core import RuleError, TracerConversionError
 from pullback.custom import custom_jvp, custom_vjp, primitive
 
@@ -57,4 +58,5 @@ __all__ = [
     "tree",
     "value_and_grad",
     "vjp",
+    "vmap",
 ]

@@ -386,74 +386,81 @@ def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
     return jac
 
 
+def _basis(shape: tuple, dtype: Any) -> np.ndarray:
+    """The standard basis of arrays of ``shape``, stacked: shape ``(size,) + shape``."""
+    size = int(np.prod(shape, dtype=np.int64))
+    return np.eye(size, dtype=dtype).reshape((size,) + tuple(shape))
+
+
 def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list, pnp: Any) -> tuple:
+    """Rows of the Jacobian: every basis cotangent pushed through one batched backward pass."""
+    from pullback._batching import vmap
+
     out, vjp_fn = vjp(f, *dyn)
     out_leaves, out_tree = tree_flatten(out)
     blocks = []
     for k, o in enumerate(out_leaves):
         shape, dtype = shape_of(o), dtype_of(o)
-        size = int(np.prod(shape, dtype=np.int64))
-        rows: list[list] = [[] for _ in in_leaves]
-        for e in range(size):
+        basis = _basis(shape, dtype)
+
+        def pull(ct: Any, k: int = k) -> list:
             cts = [np.zeros(shape_of(x), dtype_of(x)) for x in out_leaves]
-            basis = np.zeros(size, dtype)
-            basis[e] = 1
-            cts[k] = basis.reshape(shape)
+            cts[k] = ct
             grads = vjp_fn(tree_unflatten(out_tree, cts))
-            for j, gj in enumerate(x for g in grads for x in tree_flatten(g)[0]):
-                rows[j].append(gj)
-        blocks.append(
-            [
-                _assemble(pnp, r, shape, shape_of(x), dtype_of(x), axis=0)
-                for r, x in zip(rows, in_leaves)
-            ]
-        )
+            return [x for g in grads for x in tree_flatten(g)[0]]
+
+        if len(basis):
+            rows = vmap(pull)(basis)
+            blocks.append([pnp.reshape(r, shape + shape_of(x)) for r, x in zip(rows, in_leaves)])
+        else:
+            blocks.append([np.zeros(shape + shape_of(x), dtype_of(x)) for x in in_leaves])
     return blocks, out_tree
 
 
 def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list, pnp: Any) -> tuple:
+    """Columns of the Jacobian: every basis tangent pushed through one batched forward pass."""
+    from pullback._batching import vmap
+
     in_leaves = [x for leaves, _ in in_flat for x in leaves]
-    columns: list[list] = [[] for _ in in_leaves]
-    out_leaves, out_tree = None, None
+    found: list = []  # the output structure, seen in the first pass
+    columns = []  # columns[j][k]: output leaf k against input leaf j
     for j, x in enumerate(in_leaves):
-        shape = shape_of(x)
-        size = int(np.prod(shape, dtype=np.int64))
-        for e in range(size):
+        basis = _basis(shape_of(x), dtype_of(x))
+        if not len(basis):
+            columns.append(None)
+            continue
+
+        def push(t: Any, j: int = j) -> list:
             t_leaves = [np.zeros(shape_of(y), dtype_of(y)) for y in in_leaves]
-            basis = np.zeros(size, dtype_of(x))
-            basis[e] = 1
-            t_leaves[j] = basis.reshape(shape)
+            t_leaves[j] = t
             it = iter(t_leaves)
             tangents = tuple(tree_unflatten(tree, [next(it) for _ in ls]) for ls, tree in in_flat)
-            out, t_out = jvp(f, dyn, tangents)
-            columns[j].append(tree_flatten(t_out)[0])
-        if out_leaves is None and size:
-            out_leaves, out_tree = tree_flatten(out)
-    if out_leaves is None:
-        out_leaves, out_tree = tree_flatten(f(*dyn))
-    blocks = []
-    for k, o in enumerate(out_leaves):
-        blocks.append(
+            leaves, tree = tree_flatten(jvp(f, dyn, tangents)[1])
+            found[:] = [tree, [(shape_of(o), dtype_of(o)) for o in leaves]]
+            return leaves
+
+        cols = vmap(push)(basis)
+        columns.append(
             [
-                _assemble(
-                    pnp, [c[k] for c in cols], shape_of(x), shape_of(o), dtype_of(o), axis=-1
+                pnp.reshape(
+                    pnp.transpose(c, tuple(range(1, len(shape_of(c)))) + (0,)),
+                    shape_of(c)[1:] + shape_of(x),
                 )
-                for cols, x in zip(columns, in_leaves)
+                for c in cols
             ]
         )
+    if not found:  # no input has any element: evaluate once for the output structure
+        leaves, tree = tree_flatten(f(*dyn))
+        found[:] = [tree, [(shape_of(o), dtype_of(o)) for o in leaves]]
+    out_tree, out_avals = found
+    blocks = [
+        [
+            np.zeros(shape + shape_of(x), dtype) if columns[j] is None else columns[j][k]
+            for j, x in enumerate(in_leaves)
+        ]
+        for k, (shape, dtype) in enumerate(out_avals)
+    ]
     return blocks, out_tree
-
-
-def _assemble(pnp: Any, parts: list, lead: tuple, trail: tuple, dtype: Any, axis: int) -> Any:
-    """Stack per-basis-vector results into a block shaped ``out.shape + in.shape``."""
-    if axis == 0:  # rows of a reverse Jacobian: lead is the output shape
-        if not parts:
-            return np.zeros(lead + trail, dtype)
-        return pnp.reshape(pnp.stack(parts, axis=0), lead + trail)
-    # columns of a forward Jacobian: lead is the input shape, trail the output shape
-    if not parts:
-        return np.zeros(trail + lead, dtype)
-    return pnp.reshape(pnp.stack(parts, axis=-1), trail + lead)
 
 
 def jacrev(f: Callable, argnums: Argnums = 0) -> Callable:

@@ -103,7 +103,8 @@ class Primitive:
     """
 
     __slots__ = (
-        "name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "custom_rules", "__weakref__"
+        "name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "batch", "custom_rules",
+        "__weakref__",
     )
 
     def __init__(self, name: str, impl: Callable[..., Any], multiple_results: bool = False):
@@ -113,6 +114,8 @@ class Primitive:
         self.nondiff = False
         self.vjp: Callable[..., tuple] | None = None
         self.jvp: Callable[..., Any] | None = None
+        #: ``batch(vals, batched, params, size)`` for vmap; None: one call per batch entry
+        self.batch: Callable[..., Any] | None = None
         #: True when the subclass overrides the hooks below (the traces then call them)
         self.custom_rules = type(self).forward_for_vjp is not Primitive.forward_for_vjp
 

@@ -27,7 +27,7 @@ from numpy import (  # constants and dtypes, not differentiable
     pi,
 )
 
-from pullback.numpy import _tracer  # noqa: E402, F401, I001  installs methods on traced values
+from pullback.numpy import _batching_rules, _tracer
 from pullback.numpy._constructors import *  # noqa: F403
 from pullback.numpy._nondiff import *  # noqa: F403
 from pullback.numpy._registry import PRIMITIVES  # noqa: E402, F401
@@ -37,3 +37,7 @@ from pullback.numpy.reductions import *  # noqa: F403
 from pullback.numpy.shape import *  # noqa: F403
 
 _ = (e, euler_gamma, float16, float32, float64, inf, int32, int64, nan, newaxis, pi)
+
+# last, once every family has registered its primitives and methods
+_tracer.install()
+_batching_rules.install()

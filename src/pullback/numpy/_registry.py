@@ -154,6 +154,28 @@ def promote(*args: Any) -> tuple:
     return tuple(out)
 
 
+def batch_elementwise(prim: Primitive) -> Callable[..., Any]:
+    """The vmap rule of an elementwise primitive: align ranks after the batch axis, then
+    broadcast as the wrappers do."""
+
+    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        from pullback.numpy.shape import reshape
+
+        rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched))
+        aligned = []
+        for v, b in zip(vals, batched):
+            if b:
+                s = shape_of(v)
+                if len(s) - 1 < rank:
+                    v = reshape(v, (s[0],) + (1,) * (rank - len(s) + 1) + s[1:])
+            aligned.append(v)
+        if prim.nondiff or len(aligned) == 1:
+            return prim.bind(*aligned, **params)
+        return prim.bind(*promote(*aligned), **params)
+
+    return rule
+
+
 def unary(
     name: str,
     ufunc: Any,
@@ -163,6 +185,7 @@ def unary(
     """An elementwise function of one argument: ``derivative(ans, x)``, or ``None`` when the
     function is not differentiable (its outputs are constants)."""
     prim = new_primitive(name, ufunc)
+    prim.batch = batch_elementwise(prim)
     if derivative is None:
         defnondiff(prim)
     else:
@@ -195,6 +218,8 @@ def binary(
             defnondiff(prim)
         else:
             defelementwise(prim, dx, dy)
+    if prim.batch is None:
+        prim.batch = batch_elementwise(prim)
 
     def wrapper(x: Any, y: Any, /, **kwargs: Any) -> Any:
         if not (isinstance(x, Tracer) or isinstance(y, Tracer)):

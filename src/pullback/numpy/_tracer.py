@@ -117,6 +117,10 @@ _METHODS = {
 
 for _name, _impl in _METHODS.items():
     method(_name, _impl)
-for _name, _impl in METHODS.items():
-    setattr(Tracer, _name, _impl)
+
+
+def install() -> None:
+    """Give traced values every registered method; ``pullback.numpy`` calls it last."""
+    for name, impl in METHODS.items():
+        setattr(Tracer, name, impl)
 Tracer.__hash__ = lambda s: id(s)  # comparisons return arrays; identity still hashes

@@ -1,0 +1,174 @@
+"""vmap rules for the structural primitives (elementwise ones get theirs in ``_registry``).
+
+Each rule receives the raw values (batch axis first where ``batched[i]``) and returns the
+batched result, calling the pullback.numpy wrappers so that traced values of outer levels
+keep the invariants their own rules rely on (equal shapes after explicit broadcasting).
+A primitive with no rule here is applied once per batch entry (see ``pullback._batching``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pullback._core import shape_of
+from pullback.numpy._registry import PRIMITIVES, batch_elementwise
+
+
+def _front(size: int, v: Any, batched: bool) -> Any:
+    """``v`` with a batch axis in front (broadcast when it has none)."""
+    from pullback.numpy.shape import broadcast_to
+
+    return v if batched else broadcast_to(v, (size,) + tuple(shape_of(v)))
+
+
+def _is_basic(idx: tuple) -> bool:
+    return not any(isinstance(i, (np.ndarray, list)) or i is True or i is False for i in idx)
+
+
+def _reshape(vals, batched, params, size):
+    return PRIMITIVES["reshape"].bind(vals[0], shape=(size,) + tuple(params["shape"]))
+
+
+def _transpose(vals, batched, params, size):
+    axes = (0,) + tuple(a + 1 for a in params["axes"])
+    return PRIMITIVES["transpose"].bind(vals[0], axes=axes)
+
+
+def _broadcast_to(vals, batched, params, size):
+    from pullback.numpy.shape import reshape
+
+    (v,) = vals
+    s = shape_of(v)[1:]
+    target = tuple(params["shape"])
+    if len(s) < len(target):
+        v = reshape(v, (size,) + (1,) * (len(target) - len(s)) + tuple(s))
+    return PRIMITIVES["broadcast_to"].bind(v, shape=(size,) + target)
+
+
+def _sum(vals, batched, params, size):
+    axes = tuple(a + 1 for a in params["axes"])
+    return PRIMITIVES["sum"].bind(vals[0], axes=axes, keepdims=params["keepdims"])
+
+
+def _concatenate(vals, batched, params, size):
+    parts = [_front(size, v, b) for v, b in zip(vals, batched)]
+    return PRIMITIVES["concatenate"].bind(*parts, axis=params["axis"] + 1)
+
+
+def _getitem(vals, batched, params, size):
+    idx = params["idx"]
+    if not _is_basic(idx):
+        return None
+    return PRIMITIVES["getitem"].bind(vals[0], idx=(slice(None),) + tuple(idx))
+
+
+def _scatter_add(vals, batched, params, size):
+    idx = params["idx"]
+    if not _is_basic(idx):
+        return None
+    return PRIMITIVES["scatter_add"].bind(
+        vals[0], shape=(size,) + tuple(params["shape"]), dtype=params["dtype"],
+        idx=(slice(None),) + tuple(idx),
+    )
+
+
+def _matmul(vals, batched, params, size):
+    from pullback.numpy.products import matmul
+    from pullback.numpy.shape import reshape
+
+    (x, y), (bx, by) = vals, batched
+    sx, sy = shape_of(x)[bx:], shape_of(y)[by:]
+    if len(sx) == 1:
+        x = reshape(x, ((size,) if bx else ()) + (1,) + tuple(sx))
+    if len(sy) == 1:
+        y = reshape(y, ((size,) if by else ()) + tuple(sy) + (1,))
+    # pad the batched operand so its batch axis leads the result's batch axes
+    rx, ry = len(shape_of(x)) - bx, len(shape_of(y)) - by
+    rank = max(rx, ry)
+    if bx and rx < rank:
+        x = reshape(x, (size,) + (1,) * (rank - rx) + tuple(shape_of(x)[1:]))
+    if by and ry < rank:
+        y = reshape(y, (size,) + (1,) * (rank - ry) + tuple(shape_of(y)[1:]))
+    if not bx:
+        x = reshape(x, (1,) * (rank + 1 - len(shape_of(x))) + tuple(shape_of(x)))
+    if not by:
+        y = reshape(y, (1,) * (rank + 1 - len(shape_of(y))) + tuple(shape_of(y)))
+    out = matmul(x, y)
+    shape = shape_of(out)
+    if len(sx) == 1 and len(sy) == 1:
+        return reshape(out, shape[:-2])
+    if len(sx) == 1:
+        return reshape(out, shape[:-2] + shape[-1:])
+    if len(sy) == 1:
+        return reshape(out, shape[:-1])
+    return out
+
+
+def _where(vals, batched, params, size):
+    from pullback.numpy.shape import broadcast_to, reshape
+
+    rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched))
+    aligned = []
+    for v, b in zip(vals, batched):
+        s = tuple(shape_of(v))
+        if b and len(s) - 1 < rank:
+            v = reshape(v, (size,) + (1,) * (rank - len(s) + 1) + s[1:])
+        elif not b:
+            v = reshape(v, (1,) * (rank + 1 - len(s)) + s)
+        aligned.append(v)
+    full = np.broadcast_shapes(*(tuple(shape_of(v)) for v in aligned))
+    c, x, y = aligned
+    from pullback._core import Tracer
+    from pullback.numpy._registry import promote
+
+    x, y = promote(x, y)
+    x = broadcast_to(x, full) if isinstance(x, Tracer) else x
+    y = broadcast_to(y, full) if isinstance(y, Tracer) else y
+    return PRIMITIVES["where"].bind(c, x, y)
+
+
+def _with_fallback(rule):
+    """A rule that may return None (e.g. advanced indexing) falls back to the loop."""
+    from pullback._batching import batch_by_loop
+
+    def wrapped(vals, batched, params, size, rule=rule):
+        out = rule(vals, batched, params, size)
+        if out is None:
+            return batch_by_loop(wrapped.prim, vals, batched, params, size)
+        return out
+
+    return wrapped
+
+
+_RULES = {
+    "reshape": _reshape,
+    "transpose": _transpose,
+    "broadcast_to": _broadcast_to,
+    "sum": _sum,
+    "concatenate": _concatenate,
+    "getitem": _getitem,
+    "scatter_add": _scatter_add,
+    "matmul": _matmul,
+    "where": _where,
+}
+_ELEMENTWISE = ("negative", "astype", "astype_nondiff", "stop_gradient")
+
+
+def install() -> None:
+    """Attach the rules to the registered primitives (called once on import)."""
+    from pullback._api import stop_gradient_p
+
+    prims = dict(PRIMITIVES, stop_gradient=stop_gradient_p)
+    for name, rule in _RULES.items():
+        prim = prims.get(name)
+        if prim is not None and prim.batch is None:
+            wrapped = _with_fallback(rule)
+            wrapped.prim = prim
+            prim.batch = wrapped
+    for name in _ELEMENTWISE:
+        prim = prims.get(name)
+        if prim is not None and prim.batch is None:
+            prim.batch = batch_elementwise(prim)
+
