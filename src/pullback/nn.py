@@ -189,13 +189,9 @@ def _shift(logits: Any, axis: int) -> Any:
     """The largest logit along ``axis`` (kept), a constant for every derivative.
 
     Subtracting it changes neither ``log_softmax`` nor its derivatives, but keeps ``exp``
-    from overflowing. It is picked with a 0/1 mask from ``argmax`` (not differentiated).
+    from overflowing.
     """
-    n = shape_of(logits)[axis]
-    idx = pnp.argmax(logits, axis=axis, keepdims=True)
-    positions = np.arange(n).reshape([-1 if a == axis else 1 for a in range(len(shape_of(logits)))])
-    mask = positions == idx
-    return stop_gradient(pnp.sum(pnp.where(mask, logits, 0.0), axis=axis, keepdims=True))
+    return stop_gradient(pnp.max(logits, axis=axis, keepdims=True))
 
 
 def _check_axis(who: str, logits: Any, axis: int) -> int:

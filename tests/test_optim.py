@@ -1,0 +1,263 @@
+"""pullback.optim: each optimiser's updates against its formula written out in NumPy, the
+schedules, purity, dtypes, errors, a differentiated optimiser step, and short training runs
+whose loss falls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import oracle
+import pullback as pb
+from pullback import nn, optim
+
+
+def _params():
+    rng = np.random.default_rng(0)
+    return [{"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(3)},
+            (rng.standard_normal(4), 1.5)]
+
+
+def _grads(seed):
+    rng = np.random.default_rng(seed)
+    return [{"W": rng.standard_normal((3, 2)), "b": rng.standard_normal(3)},
+            (rng.standard_normal(4), float(rng.standard_normal()))]
+
+
+def _leaves(tree):
+    return [np.asarray(x) for x in pb.tree.tree_leaves(tree)]
+
+
+def _readonly(tree):
+    def freeze(x):
+        if isinstance(x, np.ndarray):
+            x = x.copy()
+            x.flags.writeable = False
+        return x
+
+    return pb.tree.tree_map(freeze, tree)
+
+
+def _run(opt, steps=3):
+    """``steps`` updates from _params() with gradients _grads(1), _grads(2), ..."""
+    params = _readonly(_params())
+    state = opt.init(params)
+    history = [params]
+    for t in range(1, steps + 1):
+        params, state = opt.update(_readonly(_grads(t)), state, params)
+        assert pb.tree.tree_structure(params) == pb.tree.tree_structure(_params())
+        history.append(params)
+    return history, state
+
+
+def _assert_close(tree, expected_leaves):
+    for got, want in zip(_leaves(tree), expected_leaves, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
+
+
+def test_sgd_matches_formula():
+    history, state = _run(optim.sgd(0.1))
+    p = _leaves(_params())
+    for t in range(1, 4):
+        p = [x - 0.1 * g for x, g in zip(p, _leaves(_grads(t)))]
+        _assert_close(history[t], p)
+    assert state.step == 3
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_matches_formula(nesterov):
+    history, state = _run(optim.momentum(0.1, beta=0.8, nesterov=nesterov))
+    p = _leaves(_params())
+    v = [np.zeros_like(x) for x in p]
+    for t in range(1, 4):
+        g = _leaves(_grads(t))
+        v = [0.8 * vi + gi for vi, gi in zip(v, g)]
+        step = [gi + 0.8 * vi for gi, vi in zip(g, v)] if nesterov else v
+        p = [x - 0.1 * s for x, s in zip(p, step)]
+        _assert_close(history[t], p)
+    _assert_close(state.velocity, v)
+
+
+@pytest.mark.parametrize("weight_decay", [None, 0.3])
+def test_adam_and_adamw_match_formula(weight_decay):
+    b1, b2, eps, lr = 0.8, 0.95, 1e-3, 0.05
+    if weight_decay is None:
+        opt = optim.adam(lr, b1=b1, b2=b2, eps=eps)
+    else:
+        opt = optim.adamw(lr, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
+    history, state = _run(opt)
+    p = _leaves(_params())
+    m = [np.zeros_like(x) for x in p]
+    v = [np.zeros_like(x) for x in p]
+    for t in range(1, 4):
+        g = _leaves(_grads(t))
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
+        v = [b2 * vi + (1 - b2) * gi**2 for vi, gi in zip(v, g)]
+        new = []
+        for x, mi, vi in zip(p, m, v):
+            direction = (mi / (1 - b1**t)) / (np.sqrt(vi / (1 - b2**t)) + eps)
+            if weight_decay is not None:
+                direction = direction + weight_decay * x
+            new.append(x - lr * direction)
+        p = new
+        _assert_close(history[t], p)
+    _assert_close(state.mu, m)
+    _assert_close(state.nu, v)
+    assert state.step == 3
+
+
+def test_adam_defaults_are_the_papers():
+    # first step of Adam: m_hat = g and v_hat = g^2, so each coordinate moves by
+    # lr * g / (|g| + eps) with lr = 1e-3 and eps = 1e-8
+    g = np.array([2.0, -0.5, 1e-8])
+    p, _ = optim.adam().update(g, optim.adam().init(np.zeros(3)), np.zeros(3))
+    np.testing.assert_allclose(p, -1e-3 * g / (np.abs(g) + 1e-8), rtol=1e-15)
+    # b2 = 0.999: the second step's v_hat mixes both squares with weights 0.999 : 1
+    init, update = optim.adam(1.0, b1=0.0)
+    p, s = update(np.array([1.0]), init(np.zeros(1)), np.zeros(1))
+    p, s = update(np.array([3.0]), s, p)
+    v_hat = (0.999 * 0.001 * 1.0 + 0.001 * 9.0) / (1 - 0.999**2)
+    np.testing.assert_allclose(p, -1.0 / (1.0 + 1e-8) - 3.0 / (np.sqrt(v_hat) + 1e-8),
+                               rtol=1e-15)
+
+
+def test_float32_parameters_stay_float32():
+    params = {"w": np.ones(3, np.float32)}
+    grads = {"w": np.full(3, 0.5, np.float32)}
+    for opt in (optim.sgd(0.1), optim.momentum(0.1, nesterov=True), optim.adam(0.1),
+                optim.adamw(0.1)):
+        state = opt.init(params)
+        new, state = opt.update(grads, state, params)
+        new, state = opt.update(grads, state, new)
+        assert new["w"].dtype == np.float32
+        assert all(leaf.dtype == np.float32 for leaf in pb.tree.tree_leaves(state)
+                   if isinstance(leaf, np.ndarray))
+
+
+def test_updates_are_pure():
+    params, grads = _params(), _grads(1)
+    before = [x.copy() for x in _leaves(params)]
+    opt = optim.adam(0.1)
+    state = opt.init(params)
+    new1, state1 = opt.update(grads, state, params)
+    new2, state2 = opt.update(grads, state, params)  # the same state gives the same step
+    _assert_close(new1, _leaves(new2))
+    assert state.step == 0 and state1.step == state2.step == 1
+    _assert_close(params, before)
+    assert not any(np.any(x) for x in _leaves(state.mu))
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def test_schedules():
+    s = optim.cosine_decay(1.0, decay_steps=4, final_lr=0.2)
+    np.testing.assert_allclose([s(k) for k in range(6)],
+                               [0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * min(k, 4) / 4))
+                                for k in range(6)], rtol=1e-15)
+    w = optim.cosine_decay(2.0, decay_steps=2, warmup_steps=2)
+    assert [w(k) for k in range(5)] == [1.0, 2.0, 2.0, 1.0, 0.0]
+    e = optim.exponential_decay(0.5, decay_rate=0.1, decay_steps=2)
+    np.testing.assert_allclose([e(k) for k in range(3)], [0.5, 0.5 * 0.1**0.5, 0.05],
+                               rtol=1e-15)
+    assert optim.constant(0.3)(10**6) == 0.3
+
+
+def test_a_schedule_sets_each_steps_rate():
+    rates = [0.5, 0.25, 0.125]
+    init, update = optim.sgd(lambda step: rates[step])
+    p, s = np.array([1.0]), init(np.array([1.0]))
+    for r in rates:
+        q, s = update(np.array([1.0]), s, p)
+        np.testing.assert_allclose(q, p - r, rtol=1e-15)
+        p = q
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_errors():
+    init, update = optim.adam(0.1)
+    params = {"w": np.ones(2)}
+    state = init(params)
+    with pytest.raises(TypeError, match=r"adam: grads have structure \[\*\] but params"):
+        update([np.ones(2)], state, params)
+    with pytest.raises(ValueError, match=r"adam: gradient leaf 0 has shape \(3,\)"):
+        update({"w": np.ones(3)}, state, params)
+    with pytest.raises(TypeError, match="adam: update expected the state returned by this "
+                                        "optimiser's init"):
+        update({"w": np.ones(2)}, optim.sgd(0.1).init(params), params)
+    with pytest.raises(TypeError, match="parameters must be floating-point"):
+        init({"w": np.ones(2, int)})
+    with pytest.raises(ValueError, match=r"adam: b1 must be in \[0, 1.0\)"):
+        optim.adam(b1=1.0)
+    with pytest.raises(ValueError, match="sgd: lr must be in a finite number >= 0"):
+        optim.sgd(-1.0)
+    with pytest.raises(TypeError, match="momentum: lr must be a number"):
+        optim.momentum("fast")
+    with pytest.raises(ValueError, match="cosine_decay: decay_steps must be an integer >= 1"):
+        optim.cosine_decay(0.1, 0)
+
+
+# ----------------------------------------------------------------------------- differentiable
+
+
+def test_an_optimiser_step_can_be_differentiated_with_respect_to_the_learning_rate():
+    """The hypergradient of one SGD step: d/dlr L(p - lr g(p)) = -<g(p - lr g(p)), g(p)>."""
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    p0 = np.array([1.0, -2.0])
+
+    def loss(p):
+        return 0.25 * (p @ A @ p) ** 2 / 10 + pb.numpy.sum(pb.numpy.sin(p))
+
+    def after_one_step(lr):
+        init, update = optim.sgd(lambda step: lr)
+        params, _ = update(pb.grad(loss)(p0), init(p0), p0)
+        return loss(params)
+
+    lr = np.float64(0.05)
+    want = oracle.jvp(after_one_step, [lr], [np.float64(1.0)])
+    g0 = pb.grad(loss)(p0)
+    closed = -pb.grad(loss)(p0 - lr * g0) @ g0
+    np.testing.assert_allclose(pb.grad(after_one_step)(lr), want, rtol=1e-9)
+    np.testing.assert_allclose(pb.grad(after_one_step)(lr), closed, rtol=1e-13)
+    np.testing.assert_allclose(pb.jvp(after_one_step, (lr,), (1.0,))[1], closed, rtol=1e-13)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def test_sgd_reaches_the_minimum_of_a_quadratic():
+    A = np.array([[2.0, 0.5], [0.5, 1.0]])
+    b = np.array([1.0, -1.0])
+    loss = lambda p: 0.5 * p @ A @ p - b @ p
+    init, update = optim.momentum(0.2, beta=0.5, nesterov=True)
+    p = np.zeros(2)
+    state = init(p)
+    for _ in range(200):
+        p, state = update(pb.grad(loss)(p), state, p)
+    np.testing.assert_allclose(p, np.linalg.solve(A, b), rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: optim.adam(1e-2), lambda: optim.adamw(1e-2),
+                                  lambda: optim.momentum(5e-2), lambda: optim.sgd(1e-1)],
+                         ids=["adam", "adamw", "momentum", "sgd"])
+def test_short_training_run_lowers_the_loss(make):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 3))
+    labels = (x[:, 0] + x[:, 1] * x[:, 2] > 0).astype(int)
+    params = nn.init_mlp([3, 16, 2], rng)
+
+    def loss(p):
+        return nn.softmax_cross_entropy(nn.mlp(p, x), labels)
+
+    init, update = make()
+    state = init(params)
+    first = float(loss(params))
+    for _ in range(150):
+        params, state = update(pb.grad(loss)(params), state, params)
+    last = float(loss(params))
+    assert last < 0.5 * first, (first, last)
+    assert nn.accuracy(nn.mlp(params, x), labels) > 0.85
