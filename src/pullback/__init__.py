@@ -31,11 +31,15 @@ from pullback._api import (
 )
 from pullback._batching import vmap
 from pullback._core import RuleError, TracerConversionError
+from pullback._graph import ConcretizationError, Graph, make_graph
 from pullback.custom import custom_jvp, custom_vjp, primitive
+from pullback.jit import jit
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConcretizationError",
+    "Graph",
     "RuleError",
     "TracerConversionError",
     "custom_jvp",
@@ -47,8 +51,10 @@ __all__ = [
     "jacfwd",
     "jacobian",
     "jacrev",
+    "jit",
     "jvp",
     "linearize",
+    "make_graph",
     "nn",
     "numpy",
     "optim",
