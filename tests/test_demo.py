@@ -4,6 +4,8 @@ determinism, its options, and its checks' ability to fail."""
 from __future__ import annotations
 
 import re
+import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +97,25 @@ def test_the_notebook_replay_passes_and_its_references_are_the_notebooks():
     np.testing.assert_allclose(ours[0], value, rtol=1e-15)
     for a, b in zip(ours[1](np.float64(0.7)), vjp(0.7)):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+# ----------------------------------------------------------------------------- examples
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _closed_forms_agree(out):
+    errors = [float(e) for e in re.findall(r"closed form off by (\S+)", out)]
+    return len(errors) == 6 and max(errors) < 1e-12
+
+
+@pytest.mark.parametrize("name,check", [
+    ("notebook_walkthrough.py", _closed_forms_agree),
+    ("regression.py", lambda out: re.search(r"test mse against the noiseless curve: 0\.00", out)),
+    ("classification.py", lambda out: re.search(r"saved and loaded again: 0\.9[5-9]", out)),
+    ("custom_primitive.py", lambda out: "RuleError: the pullback of 'broken' returned" in out),
+])
+def test_examples_run(name, check, capsys):
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    out = capsys.readouterr().out
+    assert check(out), out
