@@ -32,6 +32,7 @@ from pullback.numpy._constructors import *  # noqa: F403
 from pullback.numpy._nondiff import *  # noqa: F403
 from pullback.numpy._registry import PRIMITIVES  # noqa: E402, F401
 from pullback.numpy.elementwise import *  # noqa: F403
+from pullback.numpy.indexing import *  # noqa: F403
 from pullback.numpy.products import *  # noqa: F403
 from pullback.numpy.reductions import *  # noqa: F403
 from pullback.numpy.shape import *  # noqa: F403

@@ -46,8 +46,9 @@ def _array_function(self: Tracer, func: Any, types: Any, args: tuple, kwargs: di
 def _setitem(self: Tracer, idx: Any, value: Any) -> None:
     raise TypeError(
         "a traced value does not support item assignment (x[i] = v): it would lose the "
-        "derivative of what was overwritten; build a new array instead, for example "
-        "pnp.where(mask, v, x) or pnp.concatenate"
+        "derivative of what was overwritten; use the functional update x = x.at[i].set(v) "
+        "(or .add(v), .multiply(v); pnp.at(x)[i].set(v) also works on plain arrays), which "
+        "returns a new array"
     )
 
 

@@ -1,19 +1,75 @@
-"""Products: ``multiply`` lives with the elementwise functions; here ``matmul``, ``dot``,
-``outer``."""
+"""Products: ``matmul`` and ``einsum`` are the primitives; ``dot``, ``vdot``, ``inner``,
+``outer``, ``tensordot``, ``kron``, ``trace``, ``diag``, ``diagonal``, ``triu``, ``tril`` and
+``cross`` are exact composites of them and of the linear shape primitives.
+
+``einsum`` is multilinear: the cotangent of each operand is again an ``einsum`` (of the output
+cotangent with the other operands), so it is differentiable to any order. Indices that appear
+only in one operand are restored with a vector of ones, repeated indices (diagonals) with an
+identity matrix, both constants.
+"""
 
 from __future__ import annotations
 
+import string
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, shape_of
-from pullback._rules import defbilinear
-from pullback.numpy._registry import implements, new_primitive
+from pullback._core import Tracer, dtype_of, shape_of, zero
+from pullback._rules import add_tangents, defbilinear, defjvp_joint, defvjp_joint
+from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
 from pullback.numpy.reductions import sum as sum_
-from pullback.numpy.shape import expand_dims, reshape, swapaxes
+from pullback.numpy.shape import (
+    _normalize_axis,
+    astype,
+    broadcast_to,
+    expand_dims,
+    getitem,
+    moveaxis,
+    reshape,
+    scatter_add_p,
+    stack,
+    swapaxes,
+    transpose,
+)
 
-__all__ = ["dot", "matmul", "outer"]
+__all__ = [
+    "cross",
+    "diag",
+    "diagonal",
+    "dot",
+    "einsum",
+    "inner",
+    "kron",
+    "matmul",
+    "outer",
+    "tensordot",
+    "trace",
+    "tril",
+    "triu",
+    "vdot",
+]
+
+
+def _traced(*xs: Any) -> bool:
+    return any(isinstance(x, Tracer) for x in xs)
+
+
+def _common_dtype(*xs: Any) -> tuple:
+    """The arguments in NumPy's common dtype: traced ones by ``astype`` (differentiable),
+    constants by NumPy, so that every cotangent comes out in its primal's dtype."""
+    xs = tuple(x if isinstance(x, (Tracer, np.ndarray, np.generic, int, float, complex))
+               else np.asarray(x) for x in xs)
+    dtype = np.result_type(*(x.dtype if hasattr(x, "dtype") else x for x in xs))
+    return tuple(
+        (astype(x, dtype) if x.dtype != dtype else x) if isinstance(x, Tracer)
+        else np.asarray(x, dtype)
+        for x in xs
+    )
+
+
+# ----------------------------------------------------------------------------- matmul
 
 matmul_p = new_primitive("matmul", np.matmul)
 
@@ -61,7 +117,7 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
         >>> pnp.matmul(np.ones((2, 3)), np.ones(3))
         array([3., 3.])
     """
-    if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
+    if not _traced(x1, x2):
         return np.matmul(x1, x2, **kwargs)
     if (
         not kwargs
@@ -72,72 +128,547 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
         and 0 < x2.ndim <= 2
     ):
         return matmul_p.bind(x1, x2)  # nothing to promote or broadcast
-    from pullback.numpy._registry import _check_kwargs
-    from pullback.numpy.shape import broadcast_to
-
     _check_kwargs("matmul", kwargs)
     s1, s2 = shape_of(x1), shape_of(x2)
     if not s1 or not s2:
-        raise ValueError("matmul: input operand does not have enough dimensions (0-d array)")
+        raise ValueError("matmul: input operand does not have enough dimensions (0-d array); "
+                         "use multiply for scalars")
+    if s1[-1] != s2[0 if len(s2) == 1 else -2]:
+        raise ValueError(f"matmul: mismatch in the contracted dimension: shapes {s1} and {s2}")
     # one dtype for both; batch axes broadcast explicitly so the rules see equal batches
-    x1, x2 = _promote_dtypes(x1, x2)
-    if len(s1) > 2 or len(s2) > 2:
-        if len(s1) >= 2 and len(s2) >= 2:
-            batch = np.broadcast_shapes(s1[:-2], s2[:-2])
-            if isinstance(x1, Tracer) and s1[:-2] != batch:
-                x1 = broadcast_to(x1, batch + s1[-2:])
-            if isinstance(x2, Tracer) and s2[:-2] != batch:
-                x2 = broadcast_to(x2, batch + s2[-2:])
+    x1, x2 = _common_dtype(x1, x2)
+    if len(s1) >= 2 and len(s2) >= 2 and (len(s1) > 2 or len(s2) > 2):
+        batch = np.broadcast_shapes(s1[:-2], s2[:-2])
+        if s1[:-2] != batch:
+            x1 = broadcast_to(x1, batch + s1[-2:])
+        if s2[:-2] != batch:
+            x2 = broadcast_to(x2, batch + s2[-2:])
     return matmul_p.bind(x1, x2)
 
 
-def _promote_dtypes(x: Any, y: Any) -> tuple[Any, Any]:
-    from pullback.numpy.shape import astype
+# ----------------------------------------------------------------------------- einsum
 
-    dtype = np.result_type(*(a.dtype if hasattr(a, "dtype") else a for a in (x, y)))
+_LETTERS = string.ascii_letters
+
+
+def _einsum_optimize(operands: Sequence[Any]) -> Any:
+    # NumPy's plain loop for two small operands (exactly NumPy's default result); a
+    # contraction path with BLAS where it pays: many operands or a large contraction
+    return "greedy" if len(operands) > 2 or sum(np.size(o) for o in operands) > 4096 else False
+
+
+def _einsum_impl(*operands: Any, subscripts: str) -> Any:
+    return np.einsum(subscripts, *operands, optimize=_einsum_optimize(operands))
+
+
+einsum_p = new_primitive("einsum", _einsum_impl)
+
+
+def _split_subscripts(subscripts: str) -> tuple[list[str], str]:
+    ins, out = subscripts.split("->")
+    return ins.split(","), out
+
+
+def _einsum_transpose(g: Any, args: tuple, k: int, subscripts: str) -> Any:
+    """The cotangent of operand ``k``: ``g`` contracted with every other operand."""
+    ins, out = _split_subscripts(subscripts)
+    sizes = {c: n for term, a in zip(ins, args) for c, n in zip(term, shape_of(a))}
+    fresh = iter(c for c in _LETTERS if c not in sizes)
+    ops = [g] + [a for j, a in enumerate(args) if j != k]
+    terms = [out] + [t for j, t in enumerate(ins) if j != k]
+    present = set("".join(terms))
+    dtype = dtype_of(g)
+    target = []
+    for c in ins[k]:
+        if c in target:  # a repeated index (a diagonal): an identity matrix puts it back
+            d = next(fresh)
+            ops.append(np.eye(sizes[c], dtype=dtype))
+            terms.append(c + d)
+            target.append(d)
+            continue
+        if c not in present:  # summed in this operand alone: broadcast back with ones
+            ops.append(np.ones(sizes[c], dtype=dtype))
+            terms.append(c)
+            present.add(c)
+        target.append(c)
+    return einsum_p.bind(*ops, subscripts=",".join(terms) + "->" + "".join(target))
+
+
+def _einsum_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
     return tuple(
-        astype(a, dtype) if isinstance(a, Tracer) and a.dtype != dtype else a for a in (x, y)
+        _einsum_transpose(g, args, k, params["subscripts"]) if need else zero
+        for k, need in enumerate(needs)
     )
+
+
+def _einsum_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    out = zero
+    for k, t in enumerate(tangents):
+        if t is not zero:
+            ops = list(args)
+            ops[k] = t
+            out = add_tangents(out, einsum_p.bind(*ops, **params))
+    return out
+
+
+defvjp_joint(einsum_p, _einsum_vjp)
+defjvp_joint(einsum_p, _einsum_jvp)
+
+
+def _from_sublists(args: tuple) -> tuple[str, list]:
+    """NumPy's interleaved form ``einsum(op0, sublist0, op1, sublist1, ..., [out])``."""
+
+    def letters(sub: Sequence[Any]) -> str:
+        out = []
+        for s in sub:
+            if s is Ellipsis:
+                out.append("...")
+            elif isinstance(s, (int, np.integer)) and 0 <= s < len(_LETTERS):
+                out.append(_LETTERS[s])
+            else:
+                raise ValueError(f"einsum: subscript {s!r} in a sublist must be an integer in "
+                                 f"[0, {len(_LETTERS)}) or Ellipsis")
+        return "".join(out)
+
+    n = len(args) // 2
+    spec = ",".join(letters(s) for s in args[1 : 2 * n : 2])
+    if len(args) % 2:
+        spec += "->" + letters(args[-1])
+    return spec, list(args[0 : 2 * n : 2])
+
+
+def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[str], str]:
+    """Explicit subscripts: ellipses replaced by letters, the implicit output made explicit."""
+    spec = subscripts.replace(" ", "")
+    if "->" in spec:
+        lhs, out = spec.split("->")
+        if "->" in out:
+            raise ValueError(f"einsum: subscripts {subscripts!r} contain more than one '->'")
+    else:
+        lhs, out = spec, None
+    terms = lhs.split(",")
+    if len(terms) != len(shapes):
+        raise ValueError(
+            f"einsum: subscripts {subscripts!r} name {len(terms)} operands, but {len(shapes)} "
+            "were given"
+        )
+    for term in terms + ([out] if out is not None else []):
+        bad = set(term.replace("...", "")) - set(_LETTERS)
+        if bad or term.count("...") > 1:
+            raise ValueError(f"einsum: invalid subscript(s) {sorted(bad) or ['...']} in "
+                             f"{subscripts!r}: use letters a-z, A-Z and at most one '...'")
+    used = set(lhs)
+    spare = [c for c in _LETTERS if c not in used]
+    ell_nd = 0
+    for term, shape in zip(terms, shapes):
+        named = len(term.replace("...", ""))
+        if ("..." in term and named > len(shape)) or ("..." not in term and named != len(shape)):
+            raise ValueError(
+                f"einsum: operand of shape {shape} does not match its subscripts {term!r}"
+            )
+        if "..." in term:
+            ell_nd = max(ell_nd, len(shape) - named)
+    if ell_nd > len(spare):
+        raise ValueError("einsum: too many dimensions under '...' for the letters left")
+    ell = "".join(spare[:ell_nd])
+    ins = []
+    for term, shape in zip(terms, shapes):
+        if "..." in term:  # right-aligned: an operand with fewer such dims takes the last ones
+            n = len(shape) - (len(term) - 3)
+            term = term.replace("...", ell[len(ell) - n:])
+        ins.append(term)
+    if out is None:
+        counts = {c: lhs.count(c) for c in set(lhs) - {".", ","}}
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
+    else:
+        if "..." not in out and any(len(shape) > len(t.replace("...", ""))
+                                    for t, shape in zip(terms, shapes) if "..." in t):
+            raise ValueError(
+                "einsum: output has more dimensions than subscripts given in einstein sum, but "
+                "no '...' ellipsis provided to broadcast the extra dimensions"
+            )
+        out = out.replace("...", ell)
+        if len(set(out)) != len(out):
+            raise ValueError(f"einsum: output subscripts {out!r} repeat an index")
+        missing = set(out) - set("".join(ins))
+        if missing:
+            raise ValueError(f"einsum: output subscript(s) {sorted(missing)} appear in no input")
+    return ins, out
+
+
+@implements(np.einsum)
+def einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.einsum``: any subscripts (repeated indices, ``...``, implicit
+    output, the interleaved sublist form) and any number of operands, differentiable in each.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.einsum("ij,j->i", np.ones((2, 3)), np.arange(3.0))
+        array([3., 3.])
+    """
+    if operands and not isinstance(operands[0], str):
+        spec, ops = _from_sublists(operands)
+    else:
+        spec, ops = operands[0], list(operands[1:])
+    if not _traced(*ops):
+        return np.einsum(*operands, out=out, optimize=optimize, **kwargs)
+    _check_kwargs("einsum", {"out": out, "dtype": kwargs.pop("dtype", None)})
+    kwargs.pop("order", None), kwargs.pop("casting", None)
+    if kwargs:
+        raise TypeError(f"einsum: unexpected keyword argument(s) {sorted(kwargs)}")
+    ops = list(_common_dtype(*ops))
+    ins, out_sub = _parse_einsum(spec, [shape_of(o) for o in ops])
+    # indices of size 1 broadcast, as in NumPy: make that explicit so the rules see full sizes
+    sizes: dict[str, int] = {}
+    for term, o in zip(ins, ops):
+        for c, n in zip(term, shape_of(o)):
+            m = sizes.get(c)
+            if m is None or m == 1:
+                sizes[c] = n
+            elif n not in (1, m):
+                raise ValueError(
+                    f"einsum: index {c!r} of {spec!r} has inconsistent sizes {m} and {n}"
+                )
+    ops = [
+        broadcast_to(o, tuple(sizes[c] for c in term))
+        if shape_of(o) != tuple(sizes[c] for c in term) else o
+        for term, o in zip(ins, ops)
+    ]
+    return einsum_p.bind(*ops, subscripts=",".join(ins) + "->" + out_sub)
+
+
+# ----------------------------------------------------------------------------- tensordot & co
+
+
+def _axes_list(axes: Any) -> list[int]:
+    return [int(axes)] if isinstance(axes, (int, np.integer)) else [int(a) for a in axes]
+
+
+@implements(np.tensordot)
+def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Any:
+    """Differentiable ``numpy.tensordot``: ``axes`` an integer (the last ``axes`` of ``a``
+    with the first of ``b``) or a pair of axis sequences. Computed as NumPy does, by a
+    transpose, a reshape and one matrix product.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.tensordot(np.ones((2, 3, 4)), np.ones((4, 3)), axes=([1, 2], [1, 0]))
+        array([12., 12.])
+    """
+    if not _traced(a, b):
+        return np.tensordot(a, b, axes)
+    sa, sb = shape_of(a), shape_of(b)
+    if isinstance(axes, (int, np.integer)):
+        n = int(axes)
+        if n < 0 or n > min(len(sa), len(sb)):
+            raise ValueError(f"tensordot: axes={n} does not fit shapes {sa} and {sb}")
+        axes_a, axes_b = list(range(len(sa) - n, len(sa))), list(range(n))
+    else:
+        try:
+            axes_a, axes_b = axes
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"tensordot: axes must be an integer or a pair of sequences, got {axes!r}"
+            ) from None
+        axes_a, axes_b = _axes_list(axes_a), _axes_list(axes_b)
+    if len(axes_a) != len(axes_b):
+        raise ValueError(f"tensordot: axes {axes!r} pair {len(axes_a)} axes of a with "
+                         f"{len(axes_b)} of b")
+    axes_a = [_normalize_axis(i, len(sa), "tensordot") for i in axes_a]
+    axes_b = [_normalize_axis(i, len(sb), "tensordot") for i in axes_b]
+    for i, j in zip(axes_a, axes_b):
+        if sa[i] != sb[j]:
+            raise ValueError(f"tensordot: shape-mismatch for sum: axis {i} of a has length "
+                             f"{sa[i]}, axis {j} of b has length {sb[j]}")
+    free_a = [i for i in range(len(sa)) if i not in axes_a]
+    free_b = [j for j in range(len(sb)) if j not in axes_b]
+    size = lambda shape, axes: int(np.prod([shape[i] for i in axes], dtype=np.int64))  # noqa: E731
+    k = size(sa, axes_a)
+    a2 = reshape(transpose(a, free_a + axes_a), (size(sa, free_a), k))
+    b2 = reshape(transpose(b, axes_b + free_b), (k, size(sb, free_b)))
+    return reshape(matmul(a2, b2), tuple(sa[i] for i in free_a) + tuple(sb[j] for j in free_b))
+
+
+def _dot_lhs(g: Any, a: Any, b: Any) -> Any:
+    # g: a.shape[:-1] + b.shape[:-2] + b.shape[-1:]; contract b's batch and last axes
+    na, nb = len(shape_of(a)), len(shape_of(b))
+    b_axes = [i for i in range(nb) if i != nb - 2]
+    return tensordot(g, b, axes=(list(range(na - 1, na - 1 + len(b_axes))), b_axes))
+
+
+def _dot_rhs(g: Any, a: Any, b: Any) -> Any:
+    na = len(shape_of(a))
+    gb = tensordot(a, g, axes=(list(range(na - 1)), list(range(na - 1))))  # (k,) + b's others
+    return moveaxis(gb, 0, -2)
+
+
+# N-d dot is a primitive so that its value is NumPy's own (its summation order differs from a
+# matrix product's); its transposes are tensordots
+dot_p = new_primitive("dot", np.dot)
+defbilinear(dot_p, _dot_lhs, _dot_rhs)
 
 
 @implements(np.dot)
 def dot(a: Any, b: Any, out: Any = None) -> Any:
-    """Differentiable ``numpy.dot`` for scalars, vectors and matrices.
+    """Differentiable ``numpy.dot``: scalars, vectors, matrices and N-d arrays (a sum over
+    the last axis of ``a`` and the second-to-last of ``b``).
 
     Example:
         >>> import pullback.numpy as pnp
         >>> pnp.dot(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
         np.float64(11.0)
     """
-    if not (isinstance(a, Tracer) or isinstance(b, Tracer)):
+    if not _traced(a, b):
         return np.dot(a, b, out=out)
+    _check_kwargs("dot", {"out": out})
     from pullback.numpy.elementwise import multiply
 
-    if out is not None:
-        raise TypeError("pullback.numpy.dot: out= is not supported on traced values")
     na, nb = len(shape_of(a)), len(shape_of(b))
     if na == 0 or nb == 0:
         return multiply(a, b)
     if na <= 2 and nb <= 2:
         return matmul(a, b)
-    raise NotImplementedError(
-        f"pullback.numpy.dot of {na}-d and {nb}-d arrays has no derivative rule yet; "
-        "use pullback.numpy.matmul, or define one with pullback.primitive"
-    )
+    sa, sb = shape_of(a), shape_of(b)
+    if sa[-1] != sb[-2 if nb >= 2 else 0]:
+        raise ValueError(f"dot: shapes {sa} and {sb} not aligned: {sa[-1]} (dim {na - 1}) != "
+                         f"{sb[-2 if nb >= 2 else 0]} (dim {nb - 2 if nb >= 2 else 0})")
+    if nb == 1:
+        return tensordot(a, b, axes=([-1], [0]))
+    return dot_p.bind(*_common_dtype(a, b))
+
+
+@implements(np.vdot)
+def vdot(a: Any, b: Any, /) -> Any:
+    """Differentiable ``numpy.vdot`` for real arrays: the dot product of the flattened inputs.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.vdot(np.ones((2, 2)), np.ones((4,)))
+        np.float64(4.0)
+    """
+    if not _traced(a, b):
+        return np.vdot(a, b)
+    if any(dtype_of(x).kind == "c" for x in (a, b)):
+        raise NotImplementedError("pullback.numpy.vdot: complex inputs are not supported yet")
+    a, b = reshape(a, (-1,)), reshape(b, (-1,))
+    if shape_of(a) != shape_of(b):
+        raise ValueError(f"vdot: vectors have different lengths {shape_of(a)[0]} and "
+                         f"{shape_of(b)[0]}")
+    return matmul(a, b)
+
+
+@implements(np.inner)
+def inner(a: Any, b: Any, /) -> Any:
+    """Differentiable ``numpy.inner``: a sum over the last axes of ``a`` and ``b``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.inner(np.ones((2, 3)), np.ones((4, 3))).shape
+        (2, 4)
+    """
+    if not _traced(a, b):
+        return np.inner(a, b)
+    from pullback.numpy.elementwise import multiply
+
+    if len(shape_of(a)) == 0 or len(shape_of(b)) == 0:
+        return multiply(a, b)
+    return tensordot(a, b, axes=([-1], [-1]))
 
 
 @implements(np.outer)
 def outer(a: Any, b: Any, out: Any = None) -> Any:
-    """Differentiable ``numpy.outer``.
+    """Differentiable ``numpy.outer`` (inputs are flattened).
 
     Example:
         >>> import pullback.numpy as pnp
         >>> pnp.outer(np.array([1.0, 2.0]), np.array([3.0, 4.0, 5.0])).shape
         (2, 3)
     """
-    if not (isinstance(a, Tracer) or isinstance(b, Tracer)):
+    if not _traced(a, b):
         return np.outer(a, b, out=out)
+    _check_kwargs("outer", {"out": out})
     from pullback.numpy.elementwise import multiply
 
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
+
+@implements(np.kron)
+def kron(a: Any, b: Any) -> Any:
+    """Differentiable ``numpy.kron``: every product ``a[i] * b[j]``, laid out in blocks.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.kron(np.eye(2), np.ones((1, 2)))
+        array([[1., 1., 0., 0.],
+               [0., 0., 1., 1.]])
+    """
+    if not _traced(a, b):
+        return np.kron(a, b)
+    from pullback.numpy.elementwise import multiply
+
+    sa, sb = shape_of(a), shape_of(b)
+    nd = max(len(sa), len(sb))
+    sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
+    a2 = reshape(a, tuple(d for n in sa for d in (n, 1)))
+    b2 = reshape(b, tuple(d for n in sb for d in (1, n)))
+    return reshape(multiply(a2, b2), tuple(m * n for m, n in zip(sa, sb)))
+
+
+# ----------------------------------------------------------------------------- diagonals
+
+
+def _diag_index(n: int, m: int, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the ``offset`` diagonal of an ``n x m`` matrix."""
+    k = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
+    i = np.arange(k)
+    return (i, i + offset) if offset >= 0 else (i - offset, i)
+
+
+@implements(np.diagonal)
+def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """Differentiable ``numpy.diagonal``: the diagonal becomes the last axis.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.diagonal(np.arange(4.0).reshape(2, 2))
+        array([0., 3.])
+    """
+    if not isinstance(a, Tracer):
+        return np.diagonal(a, offset, axis1, axis2)
+    if a.ndim < 2:
+        raise ValueError(f"diagonal requires an array of at least two dimensions, got {a.shape}")
+    i, j = _normalize_axis(axis1, a.ndim, "diagonal"), _normalize_axis(axis2, a.ndim, "diagonal")
+    if i == j:
+        raise ValueError("diagonal: axis1 and axis2 cannot be the same")
+    a = moveaxis(a, (i, j), (-2, -1))
+    rows, cols = _diag_index(a.shape[-2], a.shape[-1], int(offset))
+    return getitem(a, (Ellipsis, rows, cols))
+
+
+@implements(np.trace)
+def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
+          out: Any = None) -> Any:
+    """Differentiable ``numpy.trace``: the sum of a diagonal.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.trace(np.arange(4.0).reshape(2, 2))
+        np.float64(3.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.trace(a, offset, axis1, axis2, dtype, out)
+    _check_kwargs("trace", {"dtype": dtype, "out": out})
+    return sum_(diagonal(a, offset, axis1, axis2), axis=-1)
+
+
+@implements(np.diag)
+def diag(v: Any, k: int = 0) -> Any:
+    """Differentiable ``numpy.diag``: a 2-d array's ``k``-th diagonal, or a 2-d array with a
+    1-d input on its ``k``-th diagonal.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.diag(np.array([1.0, 2.0]))
+        array([[1., 0.],
+               [0., 2.]])
+    """
+    if not isinstance(v, Tracer):
+        return np.diag(v, k)
+    if v.ndim == 2:
+        return diagonal(v, k)
+    if v.ndim != 1:
+        raise ValueError(f"diag: input must be 1- or 2-d, got shape {v.shape}")
+    n = v.shape[0] + abs(int(k))
+    return scatter_add_p.bind(v, shape=(n, n), dtype=v.dtype,
+                              idx=_diag_index(n, n, int(k)))
+
+
+def _triangle(m: Any, k: int, lower: bool, who: str) -> Any:
+    from pullback.numpy.elementwise import where
+
+    shape = m.shape
+    if len(shape) == 0:
+        raise ValueError(f"{who}: the input must be at least 1-d, got a 0-d array")
+    rows, cols = shape[-2:] if len(shape) >= 2 else (shape[-1], shape[-1])
+    keep = np.tri(rows, cols, int(k) if lower else int(k) - 1, dtype=np.bool_)
+    if not lower:
+        keep = ~keep
+    return where(keep, m, np.zeros((), m.dtype))
+
+
+@implements(np.tril)
+def tril(m: Any, k: int = 0) -> Any:
+    """Differentiable ``numpy.tril``: zeros above the ``k``-th diagonal.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.tril(np.ones((2, 2)))
+        array([[1., 0.],
+               [1., 1.]])
+    """
+    if not isinstance(m, Tracer):
+        return np.tril(m, k)
+    return _triangle(m, k, True, "tril")
+
+
+@implements(np.triu)
+def triu(m: Any, k: int = 0) -> Any:
+    """Differentiable ``numpy.triu``: zeros below the ``k``-th diagonal.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.triu(np.ones((2, 2)))
+        array([[1., 1.],
+               [0., 1.]])
+    """
+    if not isinstance(m, Tracer):
+        return np.triu(m, k)
+    return _triangle(m, k, False, "triu")
+
+
+# ----------------------------------------------------------------------------- cross
+
+
+@implements(np.cross)
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+          axis: int | None = None) -> Any:
+    """Differentiable ``numpy.cross`` of 3-vectors (a 2-vector has a zero third component;
+    two 2-vectors give the scalar third component, as in NumPy).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.cross(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+        array([0., 0., 1.])
+    """
+    if not _traced(a, b):
+        return np.cross(a, b, axisa, axisb, axisc, axis)
+    from pullback.numpy.elementwise import multiply, negative, subtract
+
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = moveaxis(a, _normalize_axis(axisa, len(shape_of(a)), "cross"), -1)
+    b = moveaxis(b, _normalize_axis(axisb, len(shape_of(b)), "cross"), -1)
+    na, nb = shape_of(a)[-1], shape_of(b)[-1]
+    if na not in (2, 3) or nb not in (2, 3):
+        raise ValueError("cross: incompatible dimensions for cross product (dimension must be "
+                         f"2 or 3), got {na} and {nb}")
+    ca = [getitem(a, (Ellipsis, i)) for i in range(na)]
+    cb = [getitem(b, (Ellipsis, i)) for i in range(nb)]
+    a0, a1, b0, b1 = ca[0], ca[1], cb[0], cb[1]
+    c2 = subtract(multiply(a0, b1), multiply(a1, b0))
+    if na == 2 and nb == 2:
+        return c2
+    if na == 2:
+        c0, c1 = multiply(a1, cb[2]), negative(multiply(a0, cb[2]))
+    elif nb == 2:
+        c0, c1 = negative(multiply(ca[2], b1)), multiply(ca[2], b0)
+    else:
+        c0 = subtract(multiply(a1, cb[2]), multiply(ca[2], b1))
+        c1 = subtract(multiply(ca[2], b0), multiply(a0, cb[2]))
+    shape = np.broadcast_shapes(shape_of(c0), shape_of(c1), shape_of(c2))
+    c = stack([broadcast_to(c, shape) for c in (c0, c1, c2)], axis=-1)
+    return moveaxis(c, -1, _normalize_axis(axisc, len(shape) + 1, "cross"))
+
+
+method("diagonal", lambda s, offset=0, axis1=0, axis2=1: diagonal(s, offset, axis1, axis2))
+method("trace", lambda s, offset=0, axis1=0, axis2=1: trace(s, offset, axis1, axis2))

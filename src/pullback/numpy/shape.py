@@ -1,4 +1,11 @@
-"""Shapes, dtypes and indexing: linear primitives whose rules are their transposes."""
+"""Shapes, dtypes and indexing: linear primitives whose rules are their transposes.
+
+A handful of linear primitives (``reshape``, ``transpose``, ``broadcast_to``, ``astype``,
+``concatenate``, ``split``, ``pad``, ``getitem`` and its transpose ``scatter_add``) carry every
+function of this family; the rest (``moveaxis``, ``stack``, ``tile``, ``repeat``, ``flip``,
+``roll``, ``sort``, ``take``, ``select``, ``diff``, ``interp``...) are exact composites of them,
+so their derivatives, in both modes and to any order, come from those few rules.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +14,75 @@ from typing import Any
 
 import numpy as np
 
+from pullback._api import stop_gradient
 from pullback._core import Tracer, dtype_of, is_differentiable_dtype, shape_of, zero
 from pullback._rules import defjvp_joint, deflinear, defnondiff, defvjp_joint
-from pullback.numpy._registry import implements, new_primitive
+from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
 
 __all__ = [
+    "array_split",
     "astype",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
+    "broadcast_arrays",
     "broadcast_to",
+    "column_stack",
     "concatenate",
+    "diff",
+    "dstack",
     "expand_dims",
+    "flip",
+    "fliplr",
+    "flipud",
     "getitem",
+    "hstack",
+    "interp",
+    "moveaxis",
+    "pad",
     "ravel",
+    "repeat",
     "reshape",
+    "roll",
+    "select",
+    "sort",
+    "split",
     "squeeze",
     "stack",
     "swapaxes",
+    "take",
+    "take_along_axis",
+    "tile",
     "transpose",
+    "vstack",
 ]
+
+_NoValue = np._NoValue
+
+
+def _traced(*xs: Any) -> bool:
+    return any(isinstance(x, Tracer) for x in xs)
 
 
 def _normalize_axis(axis: int, ndim: int, who: str) -> int:
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{who}: axis must be an integer, got {type(axis).__name__}")
     if not -ndim <= axis < ndim:
         raise np.exceptions.AxisError(f"{who}: axis {axis} is out of bounds for {ndim} dimensions")
-    return axis % ndim
+    return int(axis) % ndim
+
+
+def _axis_tuple(axis: int | Sequence[int], ndim: int, who: str) -> tuple[int, ...]:
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = tuple(_normalize_axis(a, ndim, who) for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{who}: repeated axis in {axis!r}")
+    return out
+
+
+def _along(axis: int, index: Any) -> tuple:
+    """An index that applies ``index`` to dimension ``axis`` and leaves the others whole."""
+    return (slice(None),) * axis + (index,)
 
 
 # ----------------------------------------------------------------------------- reshape
@@ -40,7 +93,7 @@ deflinear(reshape_p, lambda g, x, shape: reshape(g, shape_of(x)))
 
 @implements(np.reshape)
 def reshape(a: Any, shape: int | Sequence[int] | None = None, /, *args: Any, **kwargs: Any) -> Any:
-    """Differentiable ``numpy.reshape``.
+    """Differentiable ``numpy.reshape`` (``order`` ``'C'`` or ``'F'``).
 
     Example:
         >>> import pullback.numpy as pnp
@@ -51,16 +104,23 @@ def reshape(a: Any, shape: int | Sequence[int] | None = None, /, *args: Any, **k
         shape = kwargs.pop("newshape", None) if "newshape" in kwargs else kwargs.pop("shape")
     if not isinstance(a, Tracer):
         return np.reshape(a, shape, *args, **kwargs)
-    if args or kwargs.get("order", "C") != "C":
-        raise NotImplementedError("pullback.numpy.reshape supports order='C' only")
+    order = args[0] if args else kwargs.pop("order", "C")
+    _check_kwargs("reshape", {k: v for k, v in kwargs.items() if k != "copy"})
     shape = np.empty(shape_of(a), dtype=np.bool_).reshape(shape).shape  # resolve -1
+    if order == "F":
+        return transpose(reshape(transpose(a), shape[::-1]))
+    if order != "C":
+        raise NotImplementedError(
+            f"pullback.numpy.reshape: order={order!r} is not supported on traced values; "
+            "use 'C' or 'F'"
+        )
     if shape == a.shape:
         return a
     return reshape_p.bind(a, shape=shape)
 
 
 def ravel(a: Any, order: str = "C") -> Any:
-    """Differentiable ``numpy.ravel``.
+    """Differentiable ``numpy.ravel`` (``order`` ``'C'`` or ``'F'``).
 
     Example:
         >>> import pullback.numpy as pnp
@@ -69,7 +129,7 @@ def ravel(a: Any, order: str = "C") -> Any:
     """
     if not isinstance(a, Tracer):
         return np.ravel(a, order)
-    return reshape(a, (-1,))
+    return reshape(a, (-1,), order=order)
 
 
 implements(np.ravel)(ravel)
@@ -93,9 +153,12 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     if not isinstance(a, Tracer):
         return np.transpose(a, axes)
     nd = a.ndim
-    axes = tuple(range(nd))[::-1] if axes is None else tuple(
-        _normalize_axis(ax, nd, "transpose") for ax in axes
-    )
+    if axes is None:
+        axes = tuple(range(nd))[::-1]
+    else:
+        axes = _axis_tuple(axes, nd, "transpose")
+        if len(axes) != nd:
+            raise ValueError(f"transpose: axes {axes} don't match an array of {nd} dimensions")
     if axes == tuple(range(nd)):
         return a
     return transpose_p.bind(a, axes=axes)
@@ -118,6 +181,27 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
 
 
 implements(np.swapaxes)(swapaxes)
+
+
+@implements(np.moveaxis)
+def moveaxis(a: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
+    """Differentiable ``numpy.moveaxis``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.moveaxis(np.ones((2, 3, 4)), 0, -1).shape
+        (3, 4, 2)
+    """
+    if not isinstance(a, Tracer):
+        return np.moveaxis(a, source, destination)
+    src = _axis_tuple(source, a.ndim, "moveaxis")
+    dst = _axis_tuple(destination, a.ndim, "moveaxis")
+    if len(src) != len(dst):
+        raise ValueError("moveaxis: `source` and `destination` must have the same number of axes")
+    order = [n for n in range(a.ndim) if n not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return transpose(a, order)
 
 
 # ----------------------------------------------------------------------------- broadcasting
@@ -156,14 +240,45 @@ def broadcast_to(array: Any, shape: int | Sequence[int], subok: bool = False) ->
     if shape == array.shape:
         return array
     np.broadcast_shapes(array.shape, shape)  # NumPy's error for impossible shapes
+    if len(shape) < array.ndim:
+        raise ValueError(
+            f"broadcast_to: cannot broadcast an array of shape {array.shape} to the shorter "
+            f"shape {shape}"
+        )
     return broadcast_to_p.bind(array, shape=shape)
+
+
+@implements(np.broadcast_arrays)
+def broadcast_arrays(*args: Any, subok: bool = False) -> tuple:
+    """Differentiable ``numpy.broadcast_arrays``: the arguments broadcast to one shape.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> [a.shape for a in pnp.broadcast_arrays(np.ones(3), np.ones((2, 1)))]
+        [(2, 3), (2, 3)]
+    """
+    if not _traced(*args):
+        return tuple(np.broadcast_arrays(*args, subok=subok))
+    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    return tuple(broadcast_to(a, shape) for a in args)
 
 
 # ----------------------------------------------------------------------------- dtypes
 
 astype_p = new_primitive("astype", lambda x, dtype: x.astype(dtype) if hasattr(x, "astype") else
                          np.asarray(x, dtype=dtype))
-deflinear(astype_p, lambda g, x, dtype: astype(g, dtype_of(x)))
+
+
+def _astype_transpose(g: Any, x: Any, dtype: Any) -> Any:
+    if dtype_of(g).kind == "c" and dtype_of(x).kind != "c":
+        # real -> complex: the cotangent is the real part (JAX's convention, see fft.py)
+        from pullback.numpy.elementwise import real
+
+        g = real(g)
+    return astype(g, dtype_of(x))
+
+
+deflinear(astype_p, _astype_transpose)
 astype_nondiff_p = new_primitive("astype_nondiff", astype_p.impl)  # to integer or bool
 defnondiff(astype_nondiff_p)
 
@@ -221,6 +336,61 @@ implements(np.expand_dims)(expand_dims)
 implements(np.squeeze)(squeeze)
 
 
+def _atleast(arys: tuple, ndim: int) -> Any:
+    """NumPy's layouts: () -> (1, ...); (n,) -> (1, n) or (1, n, 1); (m, n) -> (m, n, 1)."""
+    out = []
+    for a in arys:
+        s = shape_of(a)
+        if len(s) < ndim:
+            if len(s) == 0:
+                new = (1,) * ndim
+            elif len(s) == 1:
+                new = (1,) + s + (1,) * (ndim - 2)
+            else:
+                new = s + (1,)
+            a = reshape(a, new) if isinstance(a, Tracer) else np.reshape(a, new)
+        elif not isinstance(a, Tracer):
+            a = np.asanyarray(a)
+        out.append(a)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+@implements(np.atleast_1d)
+def atleast_1d(*arys: Any) -> Any:
+    """Differentiable ``numpy.atleast_1d``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.atleast_1d(np.float64(2.0)).shape
+        (1,)
+    """
+    return _atleast(arys, 1)
+
+
+@implements(np.atleast_2d)
+def atleast_2d(*arys: Any) -> Any:
+    """Differentiable ``numpy.atleast_2d``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.atleast_2d(np.ones(3)).shape
+        (1, 3)
+    """
+    return _atleast(arys, 2)
+
+
+@implements(np.atleast_3d)
+def atleast_3d(*arys: Any) -> Any:
+    """Differentiable ``numpy.atleast_3d``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.atleast_3d(np.ones(3)).shape
+        (1, 3, 1)
+    """
+    return _atleast(arys, 3)
+
+
 # ----------------------------------------------------------------------------- concatenate
 
 concatenate_p = new_primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis))
@@ -231,11 +401,7 @@ def _concatenate_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) 
     out, start = [], 0
     for x, need in zip(args, needs):
         n = shape_of(x)[axis]
-        if need:
-            idx = (slice(None),) * axis + (slice(start, start + n),)
-            out.append(getitem(g, idx))
-        else:
-            out.append(zero)
+        out.append(getitem(g, _along(axis, slice(start, start + n))) if need else zero)
         start += n
     return tuple(out)
 
@@ -261,16 +427,28 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> A
         (5,)
     """
     arrays = list(arrays)
-    if not any(isinstance(a, Tracer) for a in arrays):
+    if not _traced(*arrays):
         return np.concatenate(arrays, axis=axis, **kwargs)
-    from pullback.numpy._registry import _check_kwargs
-
-    _check_kwargs("concatenate", kwargs)
+    _check_kwargs("concatenate", {k: v for k, v in kwargs.items() if k != "casting"})
     if axis is None:
         arrays, axis = [ravel(a) for a in arrays], 0
-    dtype = np.result_type(*(dtype_of(a) for a in arrays))
-    arrays = [astype(a, dtype) if isinstance(a, Tracer) else a for a in arrays]
-    axis = _normalize_axis(axis, len(shape_of(arrays[0])), "concatenate")
+    dtype = np.result_type(*(a.dtype if hasattr(a, "dtype") else a for a in arrays))
+    arrays = [astype(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype)
+              for a in arrays]
+    ndim = arrays[0].ndim
+    if ndim == 0:
+        raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
+    axis = _normalize_axis(axis, ndim, "concatenate")
+    for i, a in enumerate(arrays):
+        s = a.shape
+        if len(s) != ndim or s[:axis] + s[axis + 1:] != arrays[0].shape[:axis] + \
+                arrays[0].shape[axis + 1:]:
+            raise ValueError(
+                f"concatenate: array {i} has shape {s}, which does not match the shape "
+                f"{arrays[0].shape} of array 0 except along axis {axis}"
+            )
+    if len(arrays) == 1:
+        return arrays[0]
     return concatenate_p.bind(*arrays, axis=axis)
 
 
@@ -284,7 +462,7 @@ def stack(arrays: Sequence[Any], axis: int = 0, **kwargs: Any) -> Any:
         (2, 2)
     """
     arrays = list(arrays)
-    if not any(isinstance(a, Tracer) for a in arrays):
+    if not _traced(*arrays):
         return np.stack(arrays, axis=axis, **kwargs)
     shapes = {shape_of(a) for a in arrays}
     if len(shapes) != 1:
@@ -293,11 +471,332 @@ def stack(arrays: Sequence[Any], axis: int = 0, **kwargs: Any) -> Any:
     return concatenate([expand_dims(a, axis) for a in arrays], axis=axis, **kwargs)
 
 
+@implements(np.hstack)
+def hstack(tup: Sequence[Any], **kwargs: Any) -> Any:
+    """Differentiable ``numpy.hstack``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.hstack([np.ones((2, 1)), np.zeros((2, 3))]).shape
+        (2, 4)
+    """
+    if not _traced(*tup):
+        return np.hstack(tup, **kwargs)
+    arrs = [atleast_1d(a) for a in tup]
+    return concatenate(arrs, axis=0 if arrs and arrs[0].ndim == 1 else 1, **kwargs)
+
+
+@implements(np.vstack)
+def vstack(tup: Sequence[Any], **kwargs: Any) -> Any:
+    """Differentiable ``numpy.vstack``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.vstack([np.ones(3), np.zeros(3)]).shape
+        (2, 3)
+    """
+    if not _traced(*tup):
+        return np.vstack(tup, **kwargs)
+    return concatenate([atleast_2d(a) for a in tup], axis=0, **kwargs)
+
+
+@implements(np.dstack)
+def dstack(tup: Sequence[Any]) -> Any:
+    """Differentiable ``numpy.dstack``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.dstack([np.ones((2, 3)), np.zeros((2, 3))]).shape
+        (2, 3, 2)
+    """
+    if not _traced(*tup):
+        return np.dstack(tup)
+    return concatenate([atleast_3d(a) for a in tup], axis=2)
+
+
+@implements(np.column_stack)
+def column_stack(tup: Sequence[Any]) -> Any:
+    """Differentiable ``numpy.column_stack``: 1-d arrays become columns.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.column_stack([np.ones(3), np.zeros((3, 2))]).shape
+        (3, 3)
+    """
+    if not _traced(*tup):
+        return np.column_stack(tup)
+    cols = [reshape(a, (-1, 1)) if len(shape_of(a)) < 2 else a for a in tup]
+    return concatenate(cols, axis=1)
+
+
+# ----------------------------------------------------------------------------- split
+
+def _split_impl(x: Any, sizes: tuple[int, ...], axis: int) -> tuple:
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+split_p = new_primitive("split", _split_impl, multiple_results=True)
+deflinear(split_p, lambda gs, x, sizes, axis: concatenate_p.bind(*gs, axis=axis))
+
+
+def _split(ary: Any, indices_or_sections: Any, axis: int, who: str, even: bool) -> list:
+    axis = _normalize_axis(axis, len(shape_of(ary)), who)
+    n = shape_of(ary)[axis]
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise ValueError(f"{who}: number of sections must be larger than 0, got {k}")
+        if even and n % k:
+            raise ValueError(
+                f"{who}: array split does not result in an equal division ({n} along axis "
+                f"{axis} into {k} sections); use array_split for unequal pieces"
+            )
+        q, r = divmod(n, k)
+        sizes = (q + 1,) * r + (q,) * (k - r)
+        bounds = [(s - z, s) for s, z in zip(np.cumsum(sizes).tolist(), sizes)]
+    else:
+        cuts = [0] + [int(i) for i in indices_or_sections] + [n]
+        bounds = [slice(a, b).indices(n)[:2] for a, b in zip(cuts[:-1], cuts[1:])]
+        bounds = [(a, max(a, b)) for a, b in bounds]
+    tiles = bounds[0][0] == 0 and bounds[-1][1] == n and all(
+        b0[1] == b1[0] for b0, b1 in zip(bounds[:-1], bounds[1:]))
+    if not tiles:  # overlapping or gapped pieces, as NumPy allows: plain slices
+        return [getitem(ary, _along(axis, slice(a, b))) for a, b in bounds]
+    return list(split_p.bind(ary, sizes=tuple(b - a for a, b in bounds), axis=axis))
+
+
+@implements(np.split)
+def split(ary: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list:
+    """Differentiable ``numpy.split``: equal sections, or pieces between given indices.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> [p.shape for p in pnp.split(np.ones(6), 3)]
+        [(2,), (2,), (2,)]
+    """
+    if not isinstance(ary, Tracer):
+        return np.split(ary, indices_or_sections, axis)
+    return _split(ary, indices_or_sections, axis, "split", True)
+
+
+@implements(np.array_split)
+def array_split(ary: Any, indices_or_sections: int | Sequence[int], axis: int = 0) -> list:
+    """Differentiable ``numpy.array_split``: like ``split``, sections may be unequal.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> [p.shape for p in pnp.array_split(np.ones(5), 2)]
+        [(3,), (2,)]
+    """
+    if not isinstance(ary, Tracer):
+        return np.array_split(ary, indices_or_sections, axis)
+    return _split(ary, indices_or_sections, axis, "array_split", False)
+
+
+# ----------------------------------------------------------------------------- tile, repeat
+
+
+@implements(np.tile)
+def tile(A: Any, reps: int | Sequence[int]) -> Any:
+    """Differentiable ``numpy.tile`` (a broadcast between two reshapes).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.tile(np.ones((2, 3)), (2, 1, 2)).shape
+        (2, 2, 6)
+    """
+    if not isinstance(A, Tracer):
+        return np.tile(A, reps)
+    reps = (int(reps),) if isinstance(reps, (int, np.integer)) else tuple(int(r) for r in reps)
+    nd = max(len(reps), A.ndim)
+    reps = (1,) * (nd - len(reps)) + reps
+    shape = (1,) * (nd - A.ndim) + A.shape
+    inter = reshape(A, tuple(d for n in shape for d in (1, n)))
+    inter = broadcast_to(inter, tuple(d for r, n in zip(reps, shape) for d in (r, n)))
+    return reshape(inter, tuple(r * n for r, n in zip(reps, shape)))
+
+
+@implements(np.repeat)
+def repeat(a: Any, repeats: int | Sequence[int], axis: int | None = None) -> Any:
+    """Differentiable ``numpy.repeat``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.repeat(np.array([1.0, 2.0]), 2)
+        array([1., 1., 2., 2.])
+    """
+    if not isinstance(a, Tracer):
+        return np.repeat(a, repeats, axis)
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = _normalize_axis(axis, a.ndim, "repeat")
+    reps = np.asarray(stop_gradient(repeats))
+    n = a.shape[axis]
+    if reps.size == 1:
+        r = int(reps.reshape(()))
+        if r < 0:
+            raise ValueError(f"repeat: repeats may not contain negative values, got {r}")
+        inter = expand_dims(a, axis + 1)
+        inter = broadcast_to(inter, a.shape[:axis + 1] + (r,) + a.shape[axis + 1:])
+        return reshape(inter, a.shape[:axis] + (n * r,) + a.shape[axis + 1:])
+    index = np.repeat(np.arange(n), reps)  # NumPy's own checks of the counts
+    return getitem(a, _along(axis, index))
+
+
+# ----------------------------------------------------------------------------- flip, roll
+
+
+@implements(np.flip)
+def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
+    """Differentiable ``numpy.flip``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.flip(np.array([1.0, 2.0, 3.0]))
+        array([3., 2., 1.])
+    """
+    if not isinstance(m, Tracer):
+        return np.flip(m, axis)
+    axes = tuple(range(m.ndim)) if axis is None else _axis_tuple(axis, m.ndim, "flip")
+    if not axes:
+        return m
+    return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None)
+                            for i in range(m.ndim)))
+
+
+@implements(np.fliplr)
+def fliplr(m: Any) -> Any:
+    """Differentiable ``numpy.fliplr`` (reverse axis 1).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.fliplr(np.array([[1.0, 2.0]]))
+        array([[2., 1.]])
+    """
+    if not isinstance(m, Tracer):
+        return np.fliplr(m)
+    if m.ndim < 2:
+        raise ValueError(f"fliplr: the input must be at least 2-d, got shape {m.shape}")
+    return flip(m, 1)
+
+
+@implements(np.flipud)
+def flipud(m: Any) -> Any:
+    """Differentiable ``numpy.flipud`` (reverse axis 0).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.flipud(np.array([1.0, 2.0]))
+        array([2., 1.])
+    """
+    if not isinstance(m, Tracer):
+        return np.flipud(m)
+    if m.ndim < 1:
+        raise ValueError("flipud: the input must be at least 1-d, got a 0-d array")
+    return flip(m, 0)
+
+
+@implements(np.roll)
+def roll(a: Any, shift: int | Sequence[int], axis: int | Sequence[int] | None = None) -> Any:
+    """Differentiable ``numpy.roll`` (a concatenation of two slices per rolled axis).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.roll(np.array([1.0, 2.0, 3.0]), 1)
+        array([3., 1., 2.])
+    """
+    if not isinstance(a, Tracer):
+        return np.roll(a, shift, axis)
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), a.shape)
+    shifts: dict[int, int] = {}
+    for s, ax in np.broadcast(np.asarray(shift), np.asarray(axis)):
+        ax = _normalize_axis(int(ax), a.ndim, "roll")
+        shifts[ax] = shifts.get(ax, 0) + int(s)
+    for ax, s in shifts.items():
+        n = a.shape[ax]
+        s = s % n if n else 0
+        if s:
+            a = concatenate([getitem(a, _along(ax, slice(n - s, None))),
+                             getitem(a, _along(ax, slice(0, n - s)))], axis=ax)
+    return a
+
+
+# ----------------------------------------------------------------------------- pad
+
+def _pad_zeros_impl(x: Any, widths: tuple) -> np.ndarray:
+    return np.pad(x, widths, mode="constant")
+
+
+pad_p = new_primitive("pad", _pad_zeros_impl)
+deflinear(pad_p, lambda g, x, widths: getitem(
+    g, tuple(slice(b, b + n) for (b, _), n in zip(widths, shape_of(x)))))
+
+_INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
+
+
+@implements(np.pad)
+def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
+    """Differentiable ``numpy.pad`` for modes ``constant``, ``edge``, ``reflect``,
+    ``symmetric`` and ``wrap`` (differentiable in ``array``; ``constant_values`` are constants).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.pad(np.array([1.0, 2.0]), (1, 2), mode="edge")
+        array([1., 1., 2., 2., 2.])
+    """
+    if not isinstance(array, Tracer):
+        return np.pad(array, pad_width, mode=mode, **kwargs)
+    nd = array.ndim
+    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
+    if (widths < 0).any():
+        raise ValueError(f"pad: pad_width must not contain negative values, got {pad_width!r}")
+    widths = tuple((int(b), int(e)) for b, e in widths.tolist())
+    if mode == "constant":
+        unknown = set(kwargs) - {"constant_values"}
+        if unknown:
+            raise TypeError(f"pad: unsupported keyword argument(s) {sorted(unknown)} for "
+                            "mode 'constant'")
+        cv = stop_gradient(kwargs.get("constant_values", 0))
+        out = pad_p.bind(array, widths=widths) if any(b or e for b, e in widths) else array
+        if np.any(np.asarray(cv) != 0):
+            border = np.pad(np.zeros(array.shape, array.dtype), widths, constant_values=cv)
+            from pullback.numpy.elementwise import add
+
+            out = add(out, border)
+        return out
+    if mode not in _INDEX_MODES:
+        raise NotImplementedError(
+            f"pullback.numpy.pad: mode {mode!r} has no derivative rule yet; use one of "
+            f"'constant', {', '.join(repr(m) for m in _INDEX_MODES)}"
+        )
+    if kwargs.get("reflect_type", "even") != "even":
+        raise NotImplementedError(
+            "pullback.numpy.pad: reflect_type='odd' is not supported on traced values; "
+            "use the default 'even'"
+        )
+    unknown = set(kwargs) - {"reflect_type"}
+    if unknown:
+        raise TypeError(f"pad: unsupported keyword argument(s) {sorted(unknown)} for mode "
+                        f"{mode!r}")
+    out = array
+    for ax, (b, e) in enumerate(widths):
+        if b or e:
+            # which source element each output position copies, by NumPy's own rules
+            index = np.pad(np.arange(array.shape[ax]), (b, e), mode=mode)
+            out = getitem(out, _along(ax, index))
+    return out
+
+
 # ----------------------------------------------------------------------------- indexing
 
 
+def _is_advanced(i: Any) -> bool:
+    return isinstance(i, (np.ndarray, list))
+
+
 def _has_advanced(idx: tuple) -> bool:
-    return any(isinstance(i, (np.ndarray, list)) for i in idx)
+    return any(_is_advanced(i) for i in idx)
 
 
 def _scatter_add_impl(g: Any, shape: tuple, dtype: Any, idx: tuple) -> np.ndarray:
@@ -316,7 +815,8 @@ deflinear(getitem_p, lambda g, x, idx: scatter_add_p.bind(g, shape=shape_of(x),
 deflinear(scatter_add_p, lambda g, u, shape, dtype, idx: getitem_p.bind(g, idx=idx))
 
 
-def _normalize_index(idx: Any) -> tuple:
+def _normalize_index(idx: Any, who: str = "getitem") -> tuple:
+    """``idx`` as a tuple of ints, slices, ``None``, ``Ellipsis`` and constant arrays."""
     if not isinstance(idx, tuple):
         idx = (idx,)
     out = []
@@ -324,20 +824,23 @@ def _normalize_index(idx: Any) -> tuple:
         if isinstance(i, Tracer):
             if not np.issubdtype(i.dtype, np.integer) and i.dtype != np.bool_:
                 raise IndexError(
-                    "getitem: a traced floating-point value cannot be used as an index; "
-                    "indices must be integers, slices or boolean masks"
+                    f"{who}: a traced value of dtype {i.dtype} cannot be used as an index; "
+                    "indices must be integers, slices or boolean masks (use .astype(int))"
                 )
-            from pullback._api import stop_gradient
-
             i = stop_gradient(i)
         if isinstance(i, list):
             i = np.asarray(i)
+            if i.size == 0:  # NumPy reads an empty list as an empty integer index
+                i = i.astype(np.intp)
         out.append(i)
     return tuple(out)
 
 
 def getitem(x: Any, idx: Any) -> Any:
-    """``x[idx]``, differentiable: basic and advanced indexing.
+    """``x[idx]``, differentiable: basic indexing (ints, slices with any step, ``None``,
+    ``Ellipsis``) and advanced indexing (integer arrays, repeated entries allowed, and boolean
+    masks), as in NumPy. The transpose of a gather is a scatter-add, so repeated indices
+    accumulate their cotangents.
 
     Example:
         >>> import pullback.numpy as pnp
@@ -346,4 +849,248 @@ def getitem(x: Any, idx: Any) -> Any:
     """
     if not isinstance(x, Tracer):
         return x[idx]
-    return getitem_p.bind(x, idx=_normalize_index(idx))
+    idx = _normalize_index(idx)
+    if len(idx) <= x.ndim and all(isinstance(i, slice) and i == slice(None) for i in idx):
+        return x
+    return getitem_p.bind(x, idx=idx)
+
+
+@implements(np.take)
+def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
+         mode: str = "raise") -> Any:
+    """Differentiable ``numpy.take`` (in ``a``; ``mode`` ``'raise'``, ``'wrap'`` or ``'clip'``).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.take(np.array([[1.0, 2.0], [3.0, 4.0]]), [1, 1], axis=1)
+        array([[2., 2.],
+               [4., 4.]])
+    """
+    if not isinstance(a, Tracer):
+        return np.take(a, stop_gradient(indices), axis=axis, out=out, mode=mode)
+    _check_kwargs("take", {"out": out})
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = _normalize_axis(axis, a.ndim, "take")
+    ind = np.asarray(stop_gradient(indices))
+    n = a.shape[axis]
+    if mode == "wrap":
+        ind = ind % n
+    elif mode == "clip":
+        ind = np.clip(ind, 0, max(n - 1, 0))
+    elif mode != "raise":
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
+    return getitem(a, _along(axis, ind if ind.ndim else int(ind)))
+
+
+@implements(np.take_along_axis)
+def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
+    """Differentiable ``numpy.take_along_axis`` (in ``arr``).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.take_along_axis(np.array([[3.0, 1.0]]), np.array([[1, 0]]), axis=1)
+        array([[1., 3.]])
+    """
+    if not isinstance(arr, Tracer):
+        return np.take_along_axis(arr, stop_gradient(indices), axis=axis)
+    ind = np.asarray(stop_gradient(indices))
+    if axis is None:
+        arr, axis = ravel(arr), 0
+        if ind.ndim != 1:
+            raise ValueError("take_along_axis: with axis=None, indices must be 1-d")
+    axis = _normalize_axis(axis, arr.ndim, "take_along_axis")
+    if ind.ndim != arr.ndim:
+        raise ValueError(
+            f"take_along_axis: indices has {ind.ndim} dimensions and arr {arr.ndim}; they "
+            "must match (add axes of length 1 to indices)"
+        )
+    if ind.dtype.kind not in "iu":
+        raise IndexError(f"take_along_axis: indices must be integers, got dtype {ind.dtype}")
+    fancy = tuple(
+        ind if d == axis else np.arange(n).reshape((1,) * d + (n,) + (1,) * (arr.ndim - d - 1))
+        for d, n in enumerate(arr.shape)
+    )
+    return getitem(arr, fancy)
+
+
+# ----------------------------------------------------------------------------- sort, select
+
+
+@implements(np.sort)
+def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
+         stable: bool | None = None) -> Any:
+    """Differentiable ``numpy.sort``: the sorted values, gathered by a stable ``argsort``
+    (tied values each receive their own cotangent).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.sort(np.array([3.0, 1.0, 2.0]))
+        array([1., 2., 3.])
+    """
+    if not isinstance(a, Tracer):
+        return np.sort(a, axis=axis, kind=kind, order=order, stable=stable)
+    if order is not None:
+        raise NotImplementedError("pullback.numpy.sort: order= (structured arrays) is not "
+                                  "supported on traced values")
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = _normalize_axis(axis, a.ndim, "sort")
+    perm = np.argsort(stop_gradient(a), axis=axis, kind="stable")
+    return take_along_axis(a, perm, axis)
+
+
+@implements(np.select)
+def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Any:
+    """Differentiable ``numpy.select`` (in the choices and ``default``): where several
+    conditions hold, the first wins.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> x = np.array([-1.0, 0.5, 2.0])
+        >>> pnp.select([x < 0, x > 1], [-x, x * 10], default=x)
+        array([ 1. ,  0.5, 20. ])
+    """
+    condlist, choicelist = list(condlist), list(choicelist)
+    if not _traced(*choicelist, default):
+        return np.select([stop_gradient(c) for c in condlist], choicelist, default)
+    if len(condlist) != len(choicelist):
+        raise ValueError(
+            f"select: list of cases ({len(condlist)}) must be same length as list of "
+            f"conditions ({len(choicelist)})"
+        )
+    if not condlist:
+        raise ValueError("select with an empty condition list is not possible")
+    from pullback.numpy.elementwise import where
+
+    conds = [np.asarray(stop_gradient(c)) for c in condlist]
+    for i, c in enumerate(conds):
+        if c.dtype != np.bool_:
+            raise TypeError(f"select: invalid entry {i} in condlist: should be a boolean "
+                            f"array, got dtype {c.dtype}")
+    choices = choicelist + [default]
+    dtype = np.result_type(*(c.dtype if hasattr(c, "dtype") else c for c in choices))
+    choices = [astype(c, dtype) if isinstance(c, Tracer) else np.asarray(c, dtype)
+               for c in choices]
+    shape = np.broadcast_shapes(*(c.shape for c in conds), *(shape_of(c) for c in choices))
+    result = broadcast_to(choices[-1], shape)
+    for cond, choice in zip(conds[::-1], choices[-2::-1]):
+        result = where(cond, choice, result)
+    return result
+
+
+# ----------------------------------------------------------------------------- diff, interp
+
+
+@implements(np.diff)
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,
+         append: Any = _NoValue) -> Any:
+    """Differentiable ``numpy.diff`` (in ``a``, ``prepend`` and ``append``).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.diff(np.array([1.0, 4.0, 9.0]))
+        array([3., 5.])
+    """
+    if not _traced(a, prepend, append):
+        return np.diff(a, n, axis, prepend, append)
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative but got {n!r}")
+    if n == 0:
+        return a
+    nd = len(shape_of(a))
+    if nd == 0:
+        raise ValueError("diff requires input that is at least one dimensional")
+    axis = _normalize_axis(axis, nd, "diff")
+    parts = []
+    for extra in (prepend, a, append):
+        if extra is _NoValue:
+            continue
+        if extra is not a and len(shape_of(extra)) == 0:
+            shape = list(shape_of(a))
+            shape[axis] = 1
+            extra = broadcast_to(extra, tuple(shape))
+        parts.append(extra)
+    if len(parts) > 1:
+        a = concatenate(parts, axis=axis)
+    from pullback.numpy.elementwise import subtract
+
+    for _ in range(n):
+        m = shape_of(a)[axis]
+        a = subtract(getitem(a, _along(axis, slice(1, None))),
+                     getitem(a, _along(axis, slice(None, max(m - 1, 0)))))
+    return a
+
+
+@implements(np.interp)
+def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
+           period: float | None = None) -> Any:
+    """Differentiable ``numpy.interp``: piecewise-linear interpolation, differentiable in the
+    query points ``x``, the values ``fp``, the sample points ``xp`` and ``left``/``right``.
+
+    At a sample point the derivative in ``x`` is the slope of the segment to its right.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.interp(np.array([0.5, 1.5]), np.array([0.0, 1.0, 2.0]), np.array([0.0, 2.0, 3.0]))
+        array([1. , 2.5])
+    """
+    if not _traced(x, xp, fp, left, right):
+        return np.interp(x, xp, fp, left, right, period)
+    from pullback.numpy.elementwise import add, divide, multiply, subtract, where
+
+    if len(shape_of(xp)) != 1 or len(shape_of(fp)) != 1:
+        raise ValueError("interp: xp and fp must be 1-d sequences")
+    if shape_of(xp) != shape_of(fp):
+        raise ValueError(f"interp: fp and xp are not of the same length ({shape_of(fp)[0]} "
+                         f"and {shape_of(xp)[0]})")
+    if shape_of(xp)[0] == 0:
+        raise ValueError("interp: array of sample points is empty")
+    f64 = np.float64
+    x, xp, fp = (astype(v, f64) if isinstance(v, Tracer) else np.asarray(v, f64)
+                 for v in (x, xp, fp))
+    if period is not None:
+        if period == 0:
+            raise ValueError("interp: period must be a non-zero value")
+        period = abs(float(period))
+        left = right = None
+        xv = np.asarray(stop_gradient(x))
+        x = add(x, np.mod(xv, period) - xv)  # x mod period, derivative 1
+        xpv = np.asarray(stop_gradient(xp))
+        xp = add(xp, np.mod(xpv, period) - xpv)
+        order = np.argsort(np.mod(xpv, period), kind="stable")
+        xp, fp = getitem(xp, order), getitem(fp, order)
+        xp = concatenate([subtract(getitem(xp, slice(-1, None)), period), xp,
+                          add(getitem(xp, slice(0, 1)), period)])
+        fp = concatenate([getitem(fp, slice(-1, None)), fp, getitem(fp, slice(0, 1))])
+    xv, xpv = np.asarray(stop_gradient(x)), np.asarray(stop_gradient(xp))
+    m = xpv.shape[0]
+    if m == 1:
+        y = broadcast_to(getitem(fp, 0), xv.shape)
+    else:
+        # NumPy's formula: slope * (x - xp[j]) + fp[j], and fp[j] exactly at a sample point
+        j_exact = np.clip(np.searchsorted(xpv, xv, side="right") - 1, 0, m - 1)
+        j = np.minimum(j_exact, m - 2)
+        x0, x1 = getitem(xp, j), getitem(xp, j + 1)
+        f0, f1 = getitem(fp, j), getitem(fp, j + 1)
+        slope = divide(subtract(f1, f0), subtract(x1, x0))
+        y = add(multiply(slope, subtract(x, x0)), f0)
+        y = where(xv == xpv[j_exact], getitem(fp, j_exact), y)
+    lo = getitem(fp, 0) if left is None else left
+    hi = getitem(fp, -1) if right is None else right
+    y = where(xv < xpv[0], lo, y)
+    return where(xv > xpv[-1], hi, y)
+
+
+# ----------------------------------------------------------------------------- methods
+
+
+def _at_property(self: Tracer) -> Any:
+    from pullback.numpy.indexing import at
+
+    return at(self)
+
+
+method("at", property(_at_property, doc="Functional updates: ``x.at[idx].set(v)``."))
+method("repeat", lambda s, repeats, axis=None: repeat(s, repeats, axis))
+method("take", lambda s, indices, axis=None, mode="raise": take(s, indices, axis, mode=mode))

@@ -1,0 +1,293 @@
+"""Functional index updates: ``pnp.at(x)[idx].set(v)``, and ``x.at[idx].set(v)`` on traced
+values (JAX's spelling).
+
+A traced value cannot be assigned to in place (``x[i] = v`` raises): the update returns a new
+array instead, differentiable in both ``x`` and ``v``. ``idx`` is any NumPy index: integers,
+slices (any step), ``None``, ``Ellipsis``, integer arrays and boolean masks. ``v`` broadcasts
+to the shape of ``x[idx]`` and is cast to ``x``'s dtype, as in NumPy's assignment.
+
+Repeated indices (an integer array naming one element several times):
+
+- ``add`` accumulates every occurrence, like ``numpy.add.at``;
+- ``multiply`` multiplies by every occurrence, in order, like ``numpy.multiply.at``;
+- ``set`` keeps the **last** occurrence, in the C order of ``x[idx]`` (what NumPy's
+  ``x[idx] = v`` does in practice, here guaranteed); the earlier occurrences are overwritten
+  and receive a zero derivative.
+
+Out-of-bounds indices raise ``IndexError`` as in NumPy (JAX clips or drops them instead).
+
+Example:
+    >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+    >>> pnp.at(np.zeros(3))[np.array([0, 0, 2])].add(1.0)
+    array([2., 0., 1.])
+    >>> pb.grad(lambda v: pnp.sum(pnp.at(np.zeros(3))[1].set(v) ** 2))(3.0)
+    np.float64(6.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pullback._core import Tracer, dtype_of, shape_of, zero
+from pullback._rules import defjvp_joint, defvjp_joint
+from pullback.numpy._registry import new_primitive
+from pullback.numpy.shape import (
+    _has_advanced,
+    _normalize_index,
+    astype,
+    broadcast_to,
+    getitem,
+    getitem_p,
+    reshape,
+    scatter_add_p,
+)
+
+__all__ = ["at"]
+
+
+# ----------------------------------------------------------------------------- primitives
+
+
+def _set_impl(x: Any, v: Any, idx: tuple) -> np.ndarray:
+    out = np.array(x, copy=True)
+    out[idx] = v
+    return out
+
+
+def _add_impl(x: Any, v: Any, idx: tuple) -> np.ndarray:
+    out = np.array(x, copy=True)
+    if _has_advanced(idx):
+        np.add.at(out, idx, v)
+    else:
+        out[idx] += v
+    return out
+
+
+#: ``x`` with ``x[idx]`` replaced by ``v``; ``idx`` names each element at most once (the
+#: wrapper keeps the last of repeated ones), so the update is linear in ``(x, v)`` jointly
+at_set_p = new_primitive("at_set", _set_impl)
+#: ``x`` with ``v`` added at ``idx``, repeated indices accumulating (``numpy.add.at``)
+at_add_p = new_primitive("at_add", _add_impl)
+
+
+def _zeros(like: Any) -> np.ndarray:
+    return np.zeros(shape_of(like), dtype_of(like))
+
+
+def _set_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    x, v = args
+    idx = params["idx"]
+    gx = at_set_p.bind(g, np.zeros(shape_of(v), dtype_of(g)), idx=idx) if needs[0] else zero
+    gv = getitem_p.bind(g, idx=idx) if needs[1] else zero
+    return gx, gv
+
+
+def _set_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    tx, tv = tangents
+    if tx is zero and tv is zero:
+        return zero
+    x, v = args
+    return at_set_p.bind(_zeros(x) if tx is zero else tx, _zeros(v) if tv is zero else tv,
+                         **params)
+
+
+def _add_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    return (g if needs[0] else zero), (getitem_p.bind(g, idx=params["idx"]) if needs[1] else zero)
+
+
+def _add_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    tx, tv = tangents
+    if tv is zero:
+        return tx
+    x = args[0]
+    if tx is zero:
+        return scatter_add_p.bind(tv, shape=shape_of(x), dtype=dtype_of(x), idx=params["idx"])
+    return at_add_p.bind(tx, tv, **params)
+
+
+defvjp_joint(at_set_p, _set_vjp)
+defjvp_joint(at_set_p, _set_jvp)
+defvjp_joint(at_add_p, _add_vjp)
+defjvp_joint(at_add_p, _add_jvp)
+
+
+# ----------------------------------------------------------------------------- the updates
+
+
+def _prepare(x: Any, idx: Any, v: Any, who: str) -> tuple[Any, tuple, Any, np.ndarray | None]:
+    """``x`` as an array, the normalized index, ``v`` cast and broadcast to ``x[idx]``'s shape,
+    and (for advanced indices) the flat position in ``x`` of each element of ``x[idx]``."""
+    if not isinstance(x, Tracer):
+        x = np.asarray(x)
+    idx = _normalize_index(idx, who)
+    shape = shape_of(x)
+    try:
+        if _has_advanced(idx):
+            pos = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape)[idx]
+            sub = pos.shape
+        else:
+            pos, sub = None, np.empty(shape, np.bool_)[idx].shape
+    except IndexError as e:
+        raise IndexError(f"{who}: {e} (index {idx!r} into an array of shape {shape})") from None
+    dtype = dtype_of(x)
+    if isinstance(v, Tracer):
+        v = astype(v, dtype)
+    else:
+        v = np.asarray(v).astype(dtype, copy=False)
+    vs = shape_of(v)
+    if len(vs) > len(sub):  # NumPy's assignment drops leading axes of length 1
+        extra = len(vs) - len(sub)
+        if any(n != 1 for n in vs[:extra]):
+            raise ValueError(f"{who}: values of shape {vs} cannot be broadcast to the indexed "
+                             f"shape {sub}")
+        v = reshape(v, vs[extra:])
+    try:
+        v = broadcast_to(v, sub)
+    except ValueError:
+        raise ValueError(f"{who}: values of shape {vs} cannot be broadcast to the indexed "
+                         f"shape {sub}") from None
+    return x, idx, v, pos
+
+
+def _flat_take(v: Any, keep: np.ndarray) -> Any:
+    return getitem(reshape(v, (-1,)), keep)
+
+
+def _set(x: Any, idx: Any, v: Any) -> Any:
+    x, idx, v, pos = _prepare(x, idx, v, "at[...].set")
+    if pos is not None:
+        flat = pos.reshape(-1)
+        # the last occurrence of each position wins: first occurrences in the reversed order
+        _, first_rev = np.unique(flat[::-1], return_index=True)
+        if first_rev.size < flat.size:
+            keep = np.sort(flat.size - 1 - first_rev)
+            idx = np.unravel_index(flat[keep], shape_of(x))
+            v = _flat_take(v, keep)
+    if not (isinstance(x, Tracer) or isinstance(v, Tracer)):
+        return _set_impl(x, v, idx)
+    return at_set_p.bind(x, v, idx=idx)
+
+
+def _add(x: Any, idx: Any, v: Any) -> Any:
+    x, idx, v, _ = _prepare(x, idx, v, "at[...].add")
+    if not (isinstance(x, Tracer) or isinstance(v, Tracer)):
+        return _add_impl(x, v, idx)
+    return at_add_p.bind(x, v, idx=idx)
+
+
+def _multiply(x: Any, idx: Any, v: Any) -> Any:
+    x, idx, v, pos = _prepare(x, idx, v, "at[...].multiply")
+    if not (isinstance(x, Tracer) or isinstance(v, Tracer)):
+        out = np.array(x, copy=True)
+        np.multiply.at(out, idx, v)
+        return out
+    from pullback.numpy.elementwise import multiply
+
+    # x times a factor that is v at idx and 1 elsewhere; repeated indices are split into
+    # layers that each name a position once (the k-th occurrences of every position form
+    # layer k) and applied in order, as numpy.multiply.at does
+    layers = [(idx, v)]
+    if pos is not None:
+        flat = pos.reshape(-1)
+        order = np.argsort(flat, kind="stable")
+        sorted_flat = flat[order]
+        run_start = np.r_[0, np.flatnonzero(sorted_flat[1:] != sorted_flat[:-1]) + 1]
+        rank = np.empty(flat.size, np.int64)
+        rank[order] = np.arange(flat.size) - np.repeat(run_start, np.diff(np.r_[run_start,
+                                                                                flat.size]))
+        if flat.size and rank.max() > 0:
+            layers = []
+            for r in range(int(rank.max()) + 1):
+                keep = np.flatnonzero(rank == r)
+                layers.append((np.unravel_index(flat[keep], shape_of(x)), _flat_take(v, keep)))
+    ones = np.ones(shape_of(x), dtype_of(x))
+    for layer_idx, layer_v in layers:
+        x = multiply(x, at_set_p.bind(ones, layer_v, idx=layer_idx))
+    return x
+
+
+class _AtRef:
+    """``at(x)[idx]``: the update methods for one index."""
+
+    __slots__ = ("_x", "_idx")
+
+    def __init__(self, x: Any, idx: Any):
+        self._x = x
+        self._idx = idx
+
+    def get(self) -> Any:
+        """``x[idx]``.
+
+        Example:
+            >>> import numpy as np, pullback.numpy as pnp
+            >>> pnp.at(np.arange(3.0))[1:].get()
+            array([1., 2.])
+        """
+        return getitem(self._x, self._idx)
+
+    def set(self, values: Any) -> Any:
+        """A copy of ``x`` with ``x[idx] = values`` (the last of repeated indices wins).
+
+        Example:
+            >>> import numpy as np, pullback.numpy as pnp
+            >>> pnp.at(np.zeros(3))[np.array([1, 1])].set(np.array([5.0, 7.0]))
+            array([0., 7., 0.])
+        """
+        return _set(self._x, self._idx, values)
+
+    def add(self, values: Any) -> Any:
+        """A copy of ``x`` with ``values`` added at ``idx`` (repeated indices accumulate).
+
+        Example:
+            >>> import numpy as np, pullback.numpy as pnp
+            >>> pnp.at(np.zeros(2))[np.array([1, 1])].add(1.0)
+            array([0., 2.])
+        """
+        return _add(self._x, self._idx, values)
+
+    def multiply(self, values: Any) -> Any:
+        """A copy of ``x`` with ``x[idx]`` multiplied by ``values`` (repeated indices multiply
+        once per occurrence).
+
+        Example:
+            >>> import numpy as np, pullback.numpy as pnp
+            >>> pnp.at(np.ones(2))[np.array([0, 0])].multiply(3.0)
+            array([9., 1.])
+        """
+        return _multiply(self._x, self._idx, values)
+
+    def __repr__(self) -> str:
+        return f"at(...)[{self._idx!r}]"
+
+
+class _AtIndexer:
+    """``at(x)``: index it to choose what to update."""
+
+    __slots__ = ("_x",)
+
+    def __init__(self, x: Any):
+        self._x = x
+
+    def __getitem__(self, idx: Any) -> _AtRef:
+        return _AtRef(self._x, idx)
+
+    def __repr__(self) -> str:
+        return f"at({self._x!r})"
+
+
+def at(x: Any) -> _AtIndexer:
+    """Functional index updates of ``x``: ``at(x)[idx].set(v)``, ``.add(v)``,
+    ``.multiply(v)``, ``.get()``, each returning a new array (``x`` is left unchanged).
+
+    On traced values the same is spelled ``x.at[idx].set(v)``, as in JAX. See the module
+    documentation for repeated indices.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> x = np.zeros(3)
+        >>> pnp.at(x)[0].set(1.0), x
+        (array([1., 0., 0.]), array([0., 0., 0.]))
+    """
+    return _AtIndexer(x)
