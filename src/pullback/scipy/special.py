@@ -25,6 +25,7 @@ import numpy as np
 
 from pullback._core import Tracer
 from pullback._rules import defelementwise
+from pullback.numpy._nondiff import logical_and
 from pullback.numpy._registry import new_primitive, promote
 from pullback.numpy.elementwise import equal, exp, negative, where
 from pullback.numpy.reductions import logsumexp
@@ -141,28 +142,28 @@ def _polygamma_impl(x: Any, n: int) -> Any:
 
 def _expit_impl(x: Any) -> Any:
     arr = np.asarray(x)
-    z = arr.astype(_float_dtype(arr))
-    with np.errstate(over="ignore"):
-        e = np.exp(-np.abs(z))  # never overflows
-        out = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return _result(out, z.dtype)
+    z = arr.astype(np.float64)  # float32 too is computed in float64 and rounded once
+    e = np.exp(-np.abs(z))  # never overflows
+    out = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return _result(out, _float_dtype(arr))
 
 
 def _logit_impl(p: Any) -> Any:
     arr = np.asarray(p)
-    q = arr.astype(_float_dtype(arr))
+    q = arr.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         near_half = np.abs(q - 0.5) < 0.25
         # near 1/2, log1p of (2p - 1) / (1 - p) (both exact there) avoids cancellation
         out = np.where(near_half, np.log1p((2.0 * q - 1.0) / (1.0 - q)), np.log(q / (1.0 - q)))
-    return _result(out, q.dtype)
+    return _result(out, _float_dtype(arr))
 
 
 def _xlogy_impl(x: Any, y: Any) -> Any:
     x, y = np.asarray(x), np.asarray(y)
     dtype = np.result_type(_float_dtype(x), _float_dtype(y))
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where((x == 0) & ~np.isnan(y), 0.0, x * np.log(y))
+        out = np.where((x64 == 0) & ~np.isnan(y64), 0.0, x64 * np.log(y64))
     return _result(out, dtype)
 
 
@@ -266,8 +267,8 @@ def polygamma(n: int, x: Any) -> Any:
 
 
 def _xlogy_dy(ans: Any, x: Any, y: Any) -> Any:
-    zero_x = equal(x, 0)
-    return where(zero_x, 0.0, x / where(zero_x, 1.0, y))
+    # x / y, which is 0 where x == 0 (also at y == 0, where the division would give NaN)
+    return x / where(logical_and(equal(x, 0), equal(y, 0)), 1.0, y)
 
 
 xlogy_p = new_primitive("special.xlogy", _xlogy_impl)
@@ -282,7 +283,8 @@ def _log(y: Any) -> Any:
 
 def xlogy(x: Any, y: Any) -> Any:
     """``x * log(y)``, taken as 0 where ``x == 0`` (so ``xlogy(0, 0) == 0``); differentiable in
-    both arguments (the derivative in ``y`` is 0 where ``x == 0``); ``scipy.special.xlogy``.
+    both arguments (the derivative in ``y``, ``x / y``, is 0 where ``x == 0``, also at
+    ``y == 0``); ``scipy.special.xlogy``.
 
     Example:
         >>> from pullback.scipy import special

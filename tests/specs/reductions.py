@@ -1,0 +1,154 @@
+"""Rows for reductions: axis as int, tuple, negative or None, keepdims, 0-d and size-0 arrays;
+products with exact zeros among the entries; max/min on distinct values (ties have their
+own tests in ``tests/test_special_values.py``); NaN-ignoring reductions with NaNs."""
+
+import numpy as np
+
+import pullback.numpy as pnp
+from specs import spec
+
+
+def _with_zeros(rng, shape):
+    """Values in (-2, 2) with about a third of the entries exactly zero."""
+    x = rng.uniform(-2.0, 2.0, shape)
+    return np.where(rng.random(shape) < 0.35, 0.0, x)
+
+
+def _distinct(rng, shape):
+    """Values at least 0.3 apart, in random order."""
+    n = int(np.prod(shape, dtype=np.int64))
+    return ((rng.permutation(n) - n / 2 + 0.5) * 0.4 + rng.uniform(-0.05, 0.05, n)).reshape(shape)
+
+
+def _with_nans(sampler):
+    def sample(rng, shape):
+        x = np.asarray(sampler(rng, shape), dtype=float)
+        return np.where(rng.random(shape) < 0.25, np.nan, x)
+
+    return sample
+
+
+def _real(rng, shape):
+    return rng.uniform(-2.0, 2.0, shape)
+
+
+def _rows(name, fn, ref, cases, *domains, **kw):
+    """One row per ``(tag, shapes, kwargs)`` case."""
+    return [spec(name, fn, ref, shapes, *domains, kwargs=kwargs, tag=tag, **kw)
+            for tag, shapes, kwargs in cases]
+
+
+def _logsumexp(a, axis=None, b=None, keepdims=False):
+    """A reference independent of pullback: the direct formula, shifted by the maximum."""
+    a = np.asarray(a, dtype=float)
+    m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)
+    m = np.where(np.isfinite(m), m, 0.0)
+    e = np.exp(a - m) if b is None else b * np.exp(a - m)
+    with np.errstate(divide="ignore"):
+        out = np.log(np.sum(e, axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+
+R3 = [((3, 4, 2),)]
+AXES = [
+    ("axis-none",     [((3, 4),), ((5,),), ((),)],  {}),
+    ("axis1",         R3,                           {"axis": 1}),
+    ("neg-axis",      R3,                           {"axis": -1}),
+    ("tuple-keepdims", R3,                          {"axis": (0, -1), "keepdims": True}),
+    ("none-keepdims", [((3, 4),)],                  {"axis": None, "keepdims": True}),
+    ("empty-kept",    [((0, 3),)],                  {"axis": 1}),
+]
+# slices of 5 or more: an all-NaN slice (a NaN result) is left to the special-values tests
+NAN_EXTREMA = [
+    ("axis-none",     [((3, 4),)],    {}),
+    ("axis1",         [((3, 5, 2),)], {"axis": 1}),
+    ("neg-axis",      [((3, 2, 5),)], {"axis": -1}),
+    ("tuple-keepdims", R3,            {"axis": (0, -1), "keepdims": True}),
+]
+EMPTY_REDUCED = [("empty-reduced", [((0, 3),), ((2, 0),)], {"axis": 0})]
+
+# fmt: off
+SPECS = (
+    _rows("sum",   pnp.sum,   np.sum,   AXES[1:] + EMPTY_REDUCED)
+    + _rows("mean",  pnp.mean,  np.mean,  AXES[2:])
+    + _rows("prod",  pnp.prod,  np.prod,  AXES + EMPTY_REDUCED
+            + [("odd", [((7, 3),), ((5,),)], {"axis": 0})], _with_zeros)
+    + _rows("prod",  pnp.prod,  np.prod,  [("no-zeros", [((3, 5),)], {"axis": -1})])
+    + _rows("max",   pnp.max,   np.max,   AXES, _distinct)
+    + _rows("min",   pnp.min,   np.min,   AXES, _distinct)
+    + _rows("amax",  pnp.amax,  np.amax,  AXES[:3], _distinct)
+    + _rows("amin",  pnp.amin,  np.amin,  AXES[:3], _distinct)
+    + _rows("ptp",   pnp.ptp,   np.ptp,   AXES, _distinct)
+    + _rows("var",   pnp.var,   np.var,   AXES + [
+            ("ddof1", [((3, 4, 2),)], {"axis": 1, "ddof": 1}),
+            ("ddof1-none", [((5,),)], {"ddof": 1})])
+    + _rows("std",   pnp.std,   np.std,   [
+            ("axis-none", [((3, 4),), ((5,),)], {}), *AXES[1:],
+            ("ddof1", [((3, 4, 2),)], {"axis": -2, "ddof": 1})], _distinct)
+    + _rows("cumsum", pnp.cumsum, np.cumsum, [
+            ("axis-none", [((3, 4),), ((),), ((0,),)], {}),
+            ("axis0", [((3, 4),), ((0, 2),)], {"axis": 0}),
+            ("neg-axis", [((2, 3, 4),)], {"axis": -2})])
+    + _rows("cumprod", pnp.cumprod, np.cumprod, [
+            ("axis-none", [((3, 4),), ((),), ((0,),), ((5,),)], {}),
+            ("axis1-odd", [((3, 7),)], {"axis": 1}),
+            ("neg-axis", [((2, 3, 4),), ((0, 3, 2),)], {"axis": -2})], _with_zeros)
+    + _rows("nansum",  pnp.nansum,  np.nansum,  AXES[:4], _with_nans(_real))
+    + _rows("nanmean", pnp.nanmean, np.nanmean, [("axis-none", [((3, 4),)], {}), *AXES[2:5]],
+            _with_nans(_real))
+    + _rows("nanprod", pnp.nanprod, np.nanprod, AXES[:4], _with_nans(_with_zeros))
+    + _rows("nanmax",  pnp.nanmax,  np.nanmax,  NAN_EXTREMA, _with_nans(_distinct))
+    + _rows("nanmin",  pnp.nanmin,  np.nanmin,  NAN_EXTREMA, _with_nans(_distinct))
+    + _rows("logsumexp", pnp.logsumexp, _logsumexp, AXES)
+    + [
+    spec("average", lambda a, w: pnp.average(a, axis=1, weights=w),
+         lambda a, w: np.average(a, axis=1, weights=w), [((3, 4), (4,)), ((0, 2), (2,))],
+         "real", "positive", tag="1d-weights"),
+    spec("average", lambda a, w: pnp.average(a, axis=-1, weights=w, keepdims=True),
+         lambda a, w: np.average(a, axis=-1, weights=w, keepdims=True), [((2, 3, 4), (4,))],
+         "real", "positive", tag="neg-axis-keepdims"),
+    spec("average", lambda a, w: pnp.average(a, axis=(0, 2), weights=w),
+         lambda a, w: np.average(a, axis=(0, 2), weights=w), [((3, 4, 2), (3, 2))],
+         "real", "positive", tag="tuple-axis"),
+    spec("average", lambda a, w: pnp.average(a, weights=w), lambda a, w: np.average(a, weights=w),
+         [((3, 4), (3, 4)), ((), ())], "real", "positive", tag="full-weights"),
+    spec("average", lambda a, w: np.multiply(*pnp.average(a, axis=0, weights=w, returned=True)),
+         lambda a, w: np.multiply(*np.average(a, axis=0, weights=w, returned=True)),
+         [((3, 4), (3,))], "real", "positive", tag="returned"),
+    spec("average", pnp.average, np.average, [((3, 4),), ((),)], tag="unweighted"),
+    spec("logsumexp", lambda a, b: pnp.logsumexp(a, axis=-1, b=b),
+         lambda a, b: _logsumexp(a, axis=-1, b=b), [((3, 4), (4,)), ((3, 4), (3, 4))],
+         "real", "positive", tag="b"),
+    spec("logsumexp", lambda a, b: pnp.logsumexp(a, b=b, return_sign=True)[0],
+         lambda a, b: _logsumexp(a, b=b), [((5,), (5,))], "real", "positive", tag="sign"),
+    # methods on traced values
+    spec("max",     lambda x: x.max(axis=0), lambda x: x.max(axis=0), [((3, 4),)], _distinct,
+         tag="method"),
+    spec("min",     lambda x: x.min(-1, keepdims=True), lambda x: x.min(-1, keepdims=True),
+         [((3, 4),)], _distinct, tag="method"),
+    spec("prod",    lambda x: x.prod(axis=1), lambda x: x.prod(axis=1), [((3, 4),)], _with_zeros,
+         tag="method"),
+    spec("var",     lambda x: x.var(ddof=1), lambda x: x.var(ddof=1), [((3, 4),)], tag="method"),
+    spec("std",     lambda x: x.std(axis=0), lambda x: x.std(axis=0), [((3, 4),)], tag="method"),
+    spec("cumsum",  lambda x: x.cumsum(axis=1), lambda x: x.cumsum(axis=1), [((3, 4),)],
+         tag="method"),
+    spec("cumprod", lambda x: x.cumprod(), lambda x: x.cumprod(), [((3, 4),)], _with_zeros,
+         tag="method"),
+    ]
+)
+
+# the same reductions through plain numpy on traced values (__array_function__)
+_DISPATCH = [
+    ("sum", {"axis": (0, 1)}, "real"), ("mean", {"axis": 0}, "real"),
+    ("prod", {"axis": 1}, _with_zeros), ("max", {"axis": 1}, _distinct),
+    ("min", {}, _distinct), ("amax", {"axis": 0}, _distinct), ("amin", {}, _distinct),
+    ("ptp", {"axis": 1}, _distinct), ("var", {"axis": 1, "ddof": 1}, "real"),
+    ("std", {}, "real"), ("cumsum", {"axis": 0}, "real"), ("cumprod", {"axis": 1}, _with_zeros),
+    ("average", {"axis": 1}, "real"), ("nansum", {"axis": 1}, _with_nans(_real)),
+    ("nanmean", {}, _with_nans(_real)), ("nanprod", {}, _with_nans(_real)),
+    ("nanmax", {"axis": 0}, _with_nans(_distinct)), ("nanmin", {}, _with_nans(_distinct)),
+]
+SPECS += [spec(name, getattr(np, name), getattr(np, name), [((3, 4),)], dom, kwargs=kw,
+               tag="np-dispatch") for name, kw, dom in _DISPATCH]
+# fmt: on
