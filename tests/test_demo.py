@@ -119,3 +119,13 @@ def test_examples_run(name, check, capsys):
     runpy.run_path(str(EXAMPLES / name), run_name="__main__")
     out = capsys.readouterr().out
     assert check(out), out
+
+
+def test_tutorial_code_blocks_run_in_order(capsys):
+    text = (EXAMPLES.parent / "docs" / "tutorial.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 10
+    exec(compile("\n".join(blocks), "docs/tutorial.md", "exec"), {})
+    printed = capsys.readouterr().out.split()
+    assert float(printed[0]) < 1e-13 and 1e-5 < float(printed[1]) < 1e-2  # complex step, fwd
+    assert float(printed[-1]) > 0.95  # the accuracy of the XOR network
