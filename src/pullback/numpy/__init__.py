@@ -27,6 +27,7 @@ from numpy import (  # constants and dtypes, not differentiable
     pi,
 )
 
+from pullback.numpy import fft, linalg  # noqa: E402
 from pullback.numpy import _batching_rules, _tracer
 from pullback.numpy._constructors import *  # noqa: F403
 from pullback.numpy._nondiff import *  # noqa: F403

@@ -24,6 +24,7 @@ from pullback._core import Tracer, dtype_of, zero
 from pullback._rules import defjvp, deflinear, defvjp
 from pullback.numpy._nondiff import isfinite, isnan, rint, signbit
 from pullback.numpy._registry import (
+    PRIMITIVES,
     _check_kwargs,
     binary,
     implements,
@@ -337,58 +338,79 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
     return where(isfinite(x), x, replaced)
 
 
-def _real_only(name: str, x: Tracer) -> None:
-    if x.dtype.kind == "c":
-        raise NotImplementedError(
-            f"pullback.numpy.{name}: complex traced values are not supported yet (got dtype "
-            f"{x.dtype}); differentiate the real and imaginary parts as separate real arrays"
-        )
+# Complex values (for real-valued functions of real inputs, as FFTs produce): a cotangent g
+# of a complex value pairs with a tangent t as Re(sum(g * t)), JAX's convention, so rules of
+# holomorphic functions (g * f'(z)) hold unchanged, and these three are linear with:
+#   real: t -> Re t, transpose g -> g + 0j;  imag: t -> Im t, transpose g -> -1j * g;
+#   conjugate: transpose g -> conj(g).
+real_p = new_primitive("real", np.real)
+deflinear(real_p, lambda g, x: astype(g, dtype_of(x)))
+imag_p = new_primitive("imag", np.imag)
+deflinear(imag_p, lambda g, x: multiply(astype(g, dtype_of(x)), -1j))
+conjugate_p = new_primitive("conjugate", np.conjugate)
+deflinear(conjugate_p, lambda g, x: conjugate(g))
+
+
+def _abs_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if dtype_of(x).kind != "c":
+        return g * sign(x)
+    # d|z| = Re(conj(z) dz) / |z|: the cotangent is g conj(z) / |z| (0 at z = 0)
+    return astype(g, dtype_of(x)) * conjugate(x) / where(equal(ans, 0), 1.0, ans)
+
+
+def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
+    if dtype_of(x).kind != "c":
+        return t * sign(x)
+    return real(conjugate(x) * t) / where(equal(ans, 0), 1.0, ans)
+
+
+defvjp(PRIMITIVES["absolute"], _abs_vjp)
+defjvp(PRIMITIVES["absolute"], _abs_jvp)
 
 
 @implements(np.real)
 def real(val: Any) -> Any:
-    """Differentiable ``numpy.real`` for real-valued arrays (the identity).
+    """Differentiable ``numpy.real``: the real part (the identity for real arrays).
 
     Example:
         >>> import pullback.numpy as pnp
-        >>> pnp.real(np.array([1.5]))
+        >>> pnp.real(np.array([1.5 + 2.0j]))
         array([1.5])
     """
     if not isinstance(val, Tracer):
         return np.real(val)
-    _real_only("real", val)
-    return val
+    return real_p.bind(val) if val.dtype.kind == "c" else val
 
 
 @implements(np.imag)
 def imag(val: Any) -> Any:
-    """``numpy.imag`` for real-valued arrays: zeros, a constant.
+    """Differentiable ``numpy.imag``: the imaginary part (zeros, a constant, for real arrays).
 
     Example:
         >>> import pullback.numpy as pnp
-        >>> pnp.imag(np.array([1.5]))
-        array([0.])
+        >>> pnp.imag(np.array([1.5 + 2.0j]))
+        array([2.])
     """
     if not isinstance(val, Tracer):
         return np.imag(val)
-    _real_only("imag", val)
+    if val.dtype.kind == "c":
+        return imag_p.bind(val)
     return np.zeros(val.shape, val.dtype)
 
 
 @implements(np.conjugate)
 def conjugate(x: Any, /, **kwargs: Any) -> Any:
-    """Differentiable ``numpy.conjugate`` (``numpy.conj``) for real-valued arrays (the identity).
+    """Differentiable ``numpy.conjugate`` (``numpy.conj``; the identity for real arrays).
 
     Example:
         >>> import pullback.numpy as pnp
-        >>> pnp.conj(np.array([1.5]))
-        array([1.5])
+        >>> pnp.conj(np.array([1.5 + 2.0j]))
+        array([1.5-2.j])
     """
     if not isinstance(x, Tracer):
         return np.conjugate(x, **kwargs)
     _check_kwargs("conjugate", kwargs)
-    _real_only("conjugate", x)
-    return x
+    return conjugate_p.bind(x) if x.dtype.kind == "c" else x
 
 
 conj = conjugate

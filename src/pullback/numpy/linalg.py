@@ -1,0 +1,1027 @@
+"""``pullback.numpy.linalg``: NumPy's linear algebra, differentiable in both modes, any order.
+
+Every rule is written with pullback's own operations (``matmul``, ``solve``, ``inv``, masks),
+so the derivative of a rule is again a rule: Hessians of ``det``, ``eigh`` or ``svd`` come for
+free. Batched (leading-axis) arguments work wherever NumPy accepts them.
+
+Conventions (each has a test in ``tests/test_linalg.py``):
+
+- ``cholesky`` and ``eigh``/``eigvalsh`` read one triangle of their argument, as NumPy does
+  (the lower one; the upper one for ``upper=True`` / ``UPLO="U"``): their derivatives with
+  respect to the other triangle are zero, and finite differences of NumPy agree.
+- ``eigh`` and ``svd`` derivatives assume distinct eigenvalues / singular values (and, for
+  the extra columns of a rectangular ``svd``, nonzero singular values). Where two are exactly
+  equal, the derivatives that involve the vectors' coupling ``1/(w_j - w_i)`` are NaN
+  (undefined, as in JAX), not a silently wrong number; first derivatives of the eigenvalues
+  or singular values alone (``eigvalsh``, ``svd(compute_uv=False)``, nuclear and 2-norms)
+  do not involve it and stay finite there.
+- ``pinv`` and ``lstsq`` derivatives assume the rank is locally constant (full rank in
+  practice); ``qr`` assumes full rank; ``inv``, ``solve``, ``det`` and ``slogdet`` need a
+  nonsingular matrix for their derivatives (``det`` of a singular matrix is 0, its derivative
+  raises ``LinAlgError``).
+- ``norm`` at 0 has derivative 0, not NaN (vector norms, Frobenius, nuclear, 2-norm); all its
+  higher derivatives there are 0 too. ``ord=0`` (the count of nonzeros) is piecewise
+  constant: its derivative is 0. Ties of ``inf``/``-inf``/``1``/``-1`` norms share the
+  derivative equally.
+- ``svd`` with ``full_matrices=True`` is differentiable only for square matrices (the extra
+  singular vectors of a rectangular matrix are not unique): pass ``full_matrices=False``.
+  ``qr`` with ``mode="complete"`` likewise needs ``m <= n``.
+
+Example:
+    >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+    >>> pb.grad(lambda a: pnp.linalg.det(a))(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    array([[ 3., -1.],
+           [-1.,  2.]])
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from pullback._core import Tracer, dtype_of, shape_of, zero
+from pullback._rules import add_tangents, defjvp, defjvp_joint, defvjp, defvjp_joint
+from pullback.numpy._registry import implements, new_primitive
+from pullback.numpy.elementwise import absolute, equal, power, sqrt, where
+from pullback.numpy.reductions import normalize_axes
+from pullback.numpy.reductions import sum as _sum
+from pullback.numpy.shape import (
+    astype,
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    getitem,
+    reshape,
+    swapaxes,
+    transpose,
+)
+
+__all__ = [
+    "LinAlgError",
+    "cholesky",
+    "det",
+    "eigh",
+    "eigvalsh",
+    "inv",
+    "lstsq",
+    "matrix_power",
+    "norm",
+    "pinv",
+    "qr",
+    "slogdet",
+    "solve",
+    "svd",
+]
+
+LinAlgError = np.linalg.LinAlgError
+
+# NumPy's named result tuples, so traced results unpack and read like NumPy's
+_EighResult = type(np.linalg.eigh(np.eye(1)))
+_QRResult = type(np.linalg.qr(np.eye(1)))
+_SVDResult = type(np.linalg.svd(np.eye(1)))
+_SlogdetResult = type(np.linalg.slogdet(np.eye(1)))
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _mT(x: Any) -> Any:
+    """The matrix transpose of a stack of matrices (the last two axes swapped)."""
+    return swapaxes(x, -1, -2)
+
+
+def _eye(n: int, like: Any) -> np.ndarray:
+    return np.eye(n, dtype=dtype_of(like))
+
+
+def _diagonal(x: Any) -> Any:
+    """The diagonals of a stack of square matrices, shape ``(..., n)``."""
+    return _sum(x * _eye(shape_of(x)[-1], x), axis=-1)
+
+
+def _diag(v: Any) -> Any:
+    """Square matrices with the vectors ``v`` (shape ``(..., n)``) on their diagonals."""
+    return expand_dims(v, -1) * _eye(shape_of(v)[-1], v)
+
+
+def _trace(x: Any) -> Any:
+    return _sum(_diagonal(x), axis=-1)
+
+
+def _as_matrix(s: Any) -> Any:
+    """A stack of scalars ``(...)`` shaped ``(..., 1, 1)`` to scale a stack of matrices."""
+    return expand_dims(expand_dims(s, -1), -1)
+
+
+def _tri_mask(n: int, like: Any, k: int, lower: bool = True) -> np.ndarray:
+    ones = np.ones((n, n), dtype_of(like))
+    return np.tril(ones, k) if lower else np.triu(ones, -k)
+
+
+def _is_zero(g: Any) -> bool:
+    """Whether ``g`` is a plain array of zeros (an output whose cotangent was filled in)."""
+    return isinstance(g, (np.ndarray, np.generic)) and not np.any(g)
+
+
+def _inverse_or_nan(d: Any) -> Any:
+    """``1 / d`` where ``d != 0``, NaN (undefined) where ``d == 0``, without NumPy warnings."""
+    tie = equal(d, 0)
+    return where(tie, np.nan, 1.0 / where(tie, 1.0, d))
+
+
+def _promote_float(*args: Any) -> tuple:
+    """Cast the traced arguments to the floating dtype NumPy's linear algebra would use."""
+    dtype = np.result_type(*(dtype_of(a) for a in args))
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float64)
+    return tuple(astype(a, dtype) if isinstance(a, Tracer) and a.dtype != dtype else a
+                 for a in args)
+
+
+def _shape_text(a: Any) -> str:
+    try:
+        return str(shape_of(a))
+    except Exception:  # pragma: no cover - an object NumPy could not read either
+        return "unknown"
+
+
+def _require_square(name: str, a: Any, arg: str = "a") -> None:
+    shape = shape_of(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise LinAlgError(
+            f"pullback.numpy.linalg.{name}: argument '{arg}' must be a square matrix or a stack "
+            f"of square matrices (the last two axes equal), got shape {shape}; for a "
+            "rectangular matrix use pinv or lstsq"
+        )
+
+
+def _require_matrix(name: str, a: Any, arg: str = "a") -> None:
+    shape = shape_of(a)
+    if len(shape) < 2:
+        raise LinAlgError(
+            f"pullback.numpy.linalg.{name}: argument '{arg}' must be a matrix or a stack of "
+            f"matrices (at least 2 dimensions), got shape {shape}"
+        )
+
+
+_SINGULAR_ADVICE = {
+    "inv": "its inverse does not exist; use pinv for a pseudo-inverse",
+    "solve": "the system has no unique solution; use lstsq for a least-squares solution",
+}
+
+
+def _lapack(name: str, func: Callable[..., Any], square: bool = True) -> Callable[..., Any]:
+    """``func`` with NumPy's ``LinAlgError`` messages made to name the function and argument."""
+
+    def call(a: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(a, *args, **kwargs)
+        except LinAlgError as err:
+            text = str(err)
+            if (square and "square" in text.lower()) or "dimension" in text.lower():
+                shape = _shape_text(a)
+                what = "a square matrix or a stack of square matrices" if square else "a matrix"
+                raise LinAlgError(
+                    f"pullback.numpy.linalg.{name}: argument 'a' must be {what}, got shape "
+                    f"{shape} (NumPy: {text})"
+                ) from None
+            if "singular" in text.lower():
+                advice = _SINGULAR_ADVICE.get(name, "")
+                raise LinAlgError(
+                    f"pullback.numpy.linalg.{name}: argument 'a' is a singular matrix "
+                    f"(NumPy: {text}); {advice}".rstrip("; ")
+                ) from None
+            if "positive definite" in text.lower():
+                raise LinAlgError(
+                    f"pullback.numpy.linalg.{name}: argument 'a' is not positive definite "
+                    f"(NumPy: {text}); only one triangle of 'a' is read (the lower one, the "
+                    "upper one with upper=True): check that it holds a symmetric positive "
+                    "definite matrix"
+                ) from None
+            raise LinAlgError(f"pullback.numpy.linalg.{name}: {text}") from None
+
+    call.__name__ = f"{name}_impl"
+    return call
+
+
+def _singular_derivative(name: str, rule: Callable[..., Any]) -> Callable[..., Any]:
+    """A rule that needs an inverse: a singular argument raises an error naming ``name``."""
+
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return rule(*args, **kwargs)
+        except LinAlgError as err:
+            raise LinAlgError(
+                f"pullback.numpy.linalg.{name}: the derivative at a singular matrix 'a' is not "
+                f"implemented (it needs the inverse of 'a'; {err})"
+            ) from None
+
+    return checked
+
+
+def _symmetric_from(a: Any, lower: bool) -> Any:
+    """The symmetric matrix NumPy reads from one triangle of ``a`` (differentiably).
+
+    ``cholesky`` and ``eigh`` read only one triangle; building the symmetric matrix from it
+    gives their derivatives with respect to the other triangle (zero) for free.
+    """
+    n = shape_of(a)[-1]
+    keep = _tri_mask(n, a, 0, lower)
+    mirror = _tri_mask(n, a, -1, lower)
+    return a * keep + _mT(a * mirror)
+
+
+# ----------------------------------------------------------------------------- inv, solve
+
+_inv_impl = _lapack("inv", np.linalg.inv)
+inv_p = new_primitive("linalg.inv", _inv_impl)
+defvjp(inv_p, lambda g, ans, a: -(_mT(ans) @ g @ _mT(ans)))
+defjvp(inv_p, lambda t, ans, a: -(ans @ t @ ans))
+
+
+@implements(np.linalg.inv)
+def inv(a: Any) -> Any:
+    """Differentiable ``numpy.linalg.inv``: the inverse of a (stack of) square matrices.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.inv(np.array([[2.0, 0.0], [0.0, 4.0]]))
+        array([[0.5 , 0.  ],
+               [0.  , 0.25]])
+    """
+    if not isinstance(a, Tracer):
+        return _inv_impl(a)
+    _require_square("inv", a)
+    return inv_p.bind(a)
+
+
+_solve_impl = _lapack("solve", np.linalg.solve)
+solve_p = new_primitive("linalg.solve", _solve_impl)
+
+
+def _solve_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    a, _ = args
+    gb = solve_p.bind(_mT(a), g)
+    ga = -(gb @ _mT(ans)) if needs[0] else zero
+    return ga, gb if needs[1] else zero
+
+
+def _solve_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    ta, tb = tangents
+    rhs = zero if ta is zero else -(ta @ ans)
+    rhs = add_tangents(rhs, tb)
+    return zero if rhs is zero else solve_p.bind(args[0], rhs)
+
+
+defvjp_joint(solve_p, _solve_vjp)
+defjvp_joint(solve_p, _solve_jvp)
+
+
+@implements(np.linalg.solve)
+def solve(a: Any, b: Any) -> Any:
+    """Differentiable ``numpy.linalg.solve``: ``x`` with ``a @ x == b``.
+
+    As in NumPy 2, ``b`` is a vector only when it is 1-d (shape ``(M,)``); otherwise it is a
+    (stack of) ``(M, K)`` matrices. Leading axes broadcast.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.solve(np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([1.0, 1.0]))
+        array([0.5 , 0.25])
+    """
+    if not (isinstance(a, Tracer) or isinstance(b, Tracer)):
+        return _solve_impl(a, b)
+    _require_square("solve", a)
+    a, b = _promote_float(a, b)
+    vector = len(shape_of(b)) == 1
+    if vector:
+        b = expand_dims(b, -1)
+    sa, sb = shape_of(a), shape_of(b)
+    if sb[-2] != sa[-1]:
+        raise ValueError(
+            f"pullback.numpy.linalg.solve: argument 'b' has {sb[-2]} rows but 'a' is "
+            f"{sa[-1]}x{sa[-1]}: they must match (b of shape (M,) or (..., M, K))"
+        )
+    batch = np.broadcast_shapes(sa[:-2], sb[:-2])
+    if isinstance(a, Tracer) and sa[:-2] != batch:
+        a = broadcast_to(a, batch + sa[-2:])
+    if isinstance(b, Tracer) and sb[:-2] != batch:
+        b = broadcast_to(b, batch + sb[-2:])
+    x = solve_p.bind(a, b)
+    return getitem(x, (Ellipsis, 0)) if vector else x
+
+
+# ----------------------------------------------------------------------------- det, slogdet
+
+_det_impl = _lapack("det", np.linalg.det)
+det_p = new_primitive("linalg.det", _det_impl)
+# d det = det * tr(a^-1 da)
+defjvp(det_p, _singular_derivative("det", lambda t, ans, a: ans * _trace(solve_p.bind(a, t))))
+defvjp(det_p, _singular_derivative("det", lambda g, ans, a: _as_matrix(g * ans) * _mT(inv(a))))
+
+
+@implements(np.linalg.det)
+def det(a: Any) -> Any:
+    """Differentiable ``numpy.linalg.det``: the determinant of a (stack of) square matrices.
+
+    Its derivative needs ``a`` nonsingular (``det(a) * inv(a).T``).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> float(pnp.linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]])))
+        5.000000000000001
+    """
+    if not isinstance(a, Tracer):
+        return _det_impl(a)
+    _require_square("det", a)
+    return det_p.bind(a)
+
+
+_slogdet_impl = _lapack("slogdet", np.linalg.slogdet)
+slogdet_p = new_primitive("linalg.slogdet", lambda a: tuple(_slogdet_impl(a)),
+                          multiple_results=True)
+
+
+def _slogdet_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    (t,) = tangents
+    if t is zero:
+        return zero
+    return zero, _trace(solve_p.bind(args[0], t))
+
+
+def _slogdet_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    # the sign is piecewise constant: only the log-determinant's cotangent contributes
+    return (_as_matrix(g[1]) * _mT(inv(args[0])),)
+
+
+defjvp_joint(slogdet_p, _singular_derivative("slogdet", _slogdet_jvp))
+defvjp_joint(slogdet_p, _singular_derivative("slogdet", _slogdet_vjp))
+
+
+@implements(np.linalg.slogdet)
+def slogdet(a: Any) -> Any:
+    """Differentiable ``numpy.linalg.slogdet``: ``(sign, logabsdet)`` of square matrices.
+
+    The sign is a constant (its derivative is zero); ``logabsdet`` has derivative
+    ``inv(a).T``, which needs ``a`` nonsingular.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> sign, logdet = pnp.linalg.slogdet(np.array([[-2.0, 0.0], [0.0, 3.0]]))
+        >>> float(sign), round(float(logdet), 6)
+        (-1.0, 1.791759)
+    """
+    if not isinstance(a, Tracer):
+        return _slogdet_impl(a)
+    _require_square("slogdet", a)
+    from pullback._api import stop_gradient
+
+    sign, logabsdet = slogdet_p.bind(a)
+    return _SlogdetResult(stop_gradient(sign), logabsdet)
+
+
+# ----------------------------------------------------------------------------- pinv
+
+
+def _pinv_jvp_map(P: Any, A: Any, dA: Any) -> Any:
+    """The derivative of ``pinv`` at ``A`` (of locally constant rank) along ``dA``.
+
+    d(A+) = -A+ dA A+ + A+ A+^T dA^T (I - A A+) + (I - A+ A) dA^T A+^T A+.
+    """
+    dAT = _mT(dA)
+    out = -(P @ dA @ P)
+    out = out + P @ (_mT(P) @ (dAT - (dAT @ A) @ P))
+    Y = dAT @ (_mT(P) @ P)
+    return out + (Y - P @ (A @ Y))
+
+
+def _pinv_vjp_map(P: Any, A: Any, G: Any) -> Any:
+    """The transpose of :func:`_pinv_jvp_map` (Frobenius inner product), applied to ``G``."""
+    GT = _mT(G)
+    out = -(_mT(P) @ G @ _mT(P))
+    Z = GT @ (P @ _mT(P))
+    out = out + (Z - A @ (P @ Z))
+    W = (_mT(P) @ P) @ GT
+    return out + (W - (W @ P) @ A)
+
+
+def _pinv_impl(a: Any, **params: Any) -> Any:
+    return _lapack("pinv", np.linalg.pinv, square=False)(a, **params)
+
+
+pinv_p = new_primitive("linalg.pinv", _pinv_impl)
+defjvp(pinv_p, lambda t, ans, a, **p: _pinv_jvp_map(ans, a, t))
+defvjp(pinv_p, lambda g, ans, a, **p: _pinv_vjp_map(ans, a, g))
+
+
+@implements(np.linalg.pinv)
+def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
+    """Differentiable ``numpy.linalg.pinv``: the Moore-Penrose pseudo-inverse.
+
+    The derivative (Golub and Pereyra's formula) assumes the rank of ``a`` is locally
+    constant, as it is for a matrix of full rank.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.pinv(np.array([[2.0, 0.0, 0.0], [0.0, 4.0, 0.0]]))
+        array([[0.5 , 0.  ],
+               [0.  , 0.25],
+               [0.  , 0.  ]])
+    """
+    params = {"rcond": rcond} if rcond is not None else {}
+    if rtol is not None:
+        params["rtol"] = rtol
+    if hermitian:
+        params["hermitian"] = True
+    if not isinstance(a, Tracer):
+        return _pinv_impl(a, **params)
+    _require_matrix("pinv", a)
+    return pinv_p.bind(a, **params)
+
+
+# ----------------------------------------------------------------------------- cholesky
+
+_cholesky_impl = _lapack("cholesky", np.linalg.cholesky)
+cholesky_p = new_primitive("linalg.cholesky", _cholesky_impl)
+
+
+def _cholesky_phi(x: Any) -> Any:
+    """The strictly lower triangle of ``x`` plus half its diagonal."""
+    n = shape_of(x)[-1]
+    return x * (_tri_mask(n, x, -1) + 0.5 * _eye(n, x))
+
+
+def _cholesky_jvp(t: Any, L: Any, a: Any) -> Any:
+    # a symmetric tangent t: dL = L phi(L^-1 t L^-T)
+    X = solve_p.bind(L, _mT(solve_p.bind(L, t)))
+    return L @ _cholesky_phi(X)
+
+
+def _cholesky_vjp(g: Any, L: Any, a: Any) -> Any:
+    # L^-T phi(L^T g) L^-1; only its symmetric part matters (the wrapper symmetrizes)
+    P = _cholesky_phi(_mT(L) @ g)
+    return solve_p.bind(_mT(L), _mT(solve_p.bind(_mT(L), _mT(P))))
+
+
+defjvp(cholesky_p, _cholesky_jvp)
+defvjp(cholesky_p, _cholesky_vjp)
+
+
+@implements(np.linalg.cholesky)
+def cholesky(a: Any, /, *, upper: bool = False) -> Any:
+    """Differentiable ``numpy.linalg.cholesky``: ``L`` with ``a == L @ L.T`` (lower).
+
+    As in NumPy only the lower triangle of ``a`` is read (the upper one with ``upper=True``,
+    which returns ``L.T``): the derivative with respect to the other triangle is zero.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.cholesky(np.array([[4.0, 2.0], [2.0, 5.0]]))
+        array([[2., 0.],
+               [1., 2.]])
+    """
+    if not isinstance(a, Tracer):
+        return _cholesky_impl(a, upper=upper)
+    _require_square("cholesky", a)
+    L = cholesky_p.bind(_symmetric_from(a, lower=not upper))
+    return _mT(L) if upper else L
+
+
+# ----------------------------------------------------------------------------- qr
+
+_qr_impl = _lapack("qr", np.linalg.qr, square=False)
+qr_p = new_primitive("linalg.qr", lambda a: tuple(_qr_impl(a, mode="reduced")),
+                     multiple_results=True)
+
+
+def _qr_tall_jvp(Q: Any, R: Any, dA: Any) -> tuple[Any, Any]:
+    """Tangents of ``Q`` (m x n) and ``R`` (n x n, invertible) for ``A = QR``, ``m >= n``."""
+    B = _mT(solve_p.bind(_mT(R), _mT(dA)))  # dA R^-1
+    C = _mT(Q) @ B
+    low = C * _tri_mask(shape_of(C)[-1], C, -1)
+    C_minus_omega = C - (low - _mT(low))  # Q^T dQ is antisymmetric; dR R^-1 upper
+    return B - Q @ C_minus_omega, C_minus_omega @ R
+
+
+def _qr_tall_vjp(Q: Any, R: Any, gQ: Any, gR: Any) -> Any:
+    """The transpose of :func:`_qr_tall_jvp`: the cotangent of ``A``."""
+    M = gR @ _mT(R) - _mT(Q) @ gQ
+    skew = M - _mT(M)
+    gC = M - skew * _tri_mask(shape_of(M)[-1], M, -1)
+    return _mT(solve_p.bind(R, _mT(gQ + Q @ gC)))  # (gQ + Q gC) R^-T
+
+
+def _qr_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    (t,) = tangents
+    if t is zero:
+        return zero
+    Q, R = ans
+    m, n = shape_of(args[0])[-2:]
+    if m >= n:
+        return _qr_tall_jvp(Q, R, t)
+    # wide: a = [X | Y], R = [R_X | Q^T Y]
+    dQ, dRX = _qr_tall_jvp(Q, getitem(R, (Ellipsis, slice(None, m))),
+                           getitem(t, (Ellipsis, slice(None, m))))
+    Y = getitem(args[0], (Ellipsis, slice(m, None)))
+    dRY = _mT(dQ) @ Y + _mT(Q) @ getitem(t, (Ellipsis, slice(m, None)))
+    return dQ, concatenate([dRX, dRY], axis=-1)
+
+
+def _qr_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    gQ, gR = g
+    Q, R = ans
+    a = args[0]
+    m, n = shape_of(a)[-2:]
+    if m >= n:
+        return (_qr_tall_vjp(Q, R, gQ, gR),)
+    first, rest = (Ellipsis, slice(None, m)), (Ellipsis, slice(m, None))
+    gRY = getitem(gR, rest)
+    gQ = gQ + getitem(a, rest) @ _mT(gRY)
+    gX = _qr_tall_vjp(Q, getitem(R, first), gQ, getitem(gR, first))
+    return (concatenate([gX, Q @ gRY], axis=-1),)
+
+
+defjvp_joint(qr_p, _qr_jvp)
+defvjp_joint(qr_p, _qr_vjp)
+
+
+@implements(np.linalg.qr)
+def qr(a: Any, mode: str = "reduced") -> Any:
+    """Differentiable ``numpy.linalg.qr`` (modes ``"reduced"``, ``"complete"``, ``"r"``).
+
+    The derivative assumes ``a`` has full rank; it covers tall, square and wide matrices.
+    ``mode="complete"`` of a tall matrix is not differentiable (its extra columns of ``Q``
+    are not unique) and ``mode="raw"`` neither.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> q, r = pnp.linalg.qr(np.array([[3.0, 1.0], [4.0, 2.0]]))
+        >>> np.allclose(q @ r, [[3.0, 1.0], [4.0, 2.0]])
+        True
+    """
+    if not isinstance(a, Tracer):
+        return _qr_impl(a, mode=mode)
+    _require_matrix("qr", a)
+    m, n = a.shape[-2:]
+    if mode not in ("reduced", "complete", "r") or (mode == "complete" and m > n):
+        raise NotImplementedError(
+            f"pullback.numpy.linalg.qr: mode={mode!r} is not differentiable for argument 'a' "
+            f"of shape {a.shape}: use mode='reduced' (or 'r')"
+        )
+    Q, R = qr_p.bind(a)
+    return R if mode == "r" else _QRResult(Q, R)
+
+
+# ----------------------------------------------------------------------------- eigh, eigvalsh
+
+_eigh_impl = _lapack("eigh", np.linalg.eigh)
+eigh_p = new_primitive("linalg.eigh", lambda a, UPLO: tuple(_eigh_impl(a, UPLO=UPLO)),
+                       multiple_results=True)
+
+
+def _gaps(w: Any) -> Any:
+    """``F[..., i, j] = 1 / (w_j - w_i)`` off the diagonal (NaN at exact ties), 0 on it."""
+    n = shape_of(w)[-1]
+    off = 1.0 - _eye(n, w)
+    return _inverse_or_nan(expand_dims(w, -2) - expand_dims(w, -1) + _eye(n, w)) * off
+
+
+def _eigh_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    (t,) = tangents
+    if t is zero:
+        return zero
+    w, V = ans
+    X = _mT(V) @ t @ V
+    return _diagonal(X), V @ (_gaps(w) * X)
+
+
+def _eigh_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    gw, gV = g
+    w, V = ans
+    inner = _diag(gw)
+    if not _is_zero(gV):
+        inner = inner + _gaps(w) * (_mT(V) @ gV)
+    return (V @ inner @ _mT(V),)
+
+
+defjvp_joint(eigh_p, _eigh_jvp)
+defvjp_joint(eigh_p, _eigh_vjp)
+
+
+def _check_uplo(name: str, UPLO: str) -> str:
+    uplo = str(UPLO).upper()
+    if uplo not in ("L", "U"):
+        raise ValueError(f"pullback.numpy.linalg.{name}: UPLO must be 'L' or 'U', got {UPLO!r}")
+    return uplo
+
+
+@implements(np.linalg.eigh)
+def eigh(a: Any, UPLO: str = "L") -> Any:
+    """Differentiable ``numpy.linalg.eigh``: eigenvalues (ascending) and eigenvectors of
+    symmetric matrices, ``(eigenvalues, eigenvectors)``.
+
+    Only the lower triangle of ``a`` is read (the upper one with ``UPLO="U"``). Derivatives
+    assume distinct eigenvalues; eigenvectors are defined up to sign, so differentiate
+    functions of them that do not depend on the sign (``V**2``, ``V @ diag(f(w)) @ V.T``).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> w, v = pnp.linalg.eigh(np.array([[2.0, 1.0], [1.0, 2.0]]))
+        >>> w
+        array([1., 3.])
+    """
+    if not isinstance(a, Tracer):
+        return _eigh_impl(a, UPLO=UPLO)
+    _require_square("eigh", a)
+    uplo = _check_uplo("eigh", UPLO)
+    w, V = eigh_p.bind(_symmetric_from(a, lower=uplo == "L"), UPLO=uplo)
+    return _EighResult(w, V)
+
+
+@implements(np.linalg.eigvalsh)
+def eigvalsh(a: Any, UPLO: str = "L") -> Any:
+    """Differentiable ``numpy.linalg.eigvalsh``: the eigenvalues (ascending) of symmetric
+    matrices, reading one triangle as :func:`eigh` does.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.eigvalsh(np.array([[2.0, 1.0], [1.0, 2.0]]))
+        array([1., 3.])
+    """
+    if not isinstance(a, Tracer):
+        return _lapack("eigvalsh", np.linalg.eigvalsh)(a, UPLO=UPLO)
+    _require_square("eigvalsh", a)
+    return eigh(a, UPLO)[0]
+
+
+# ----------------------------------------------------------------------------- svd
+
+_svd_impl = _lapack("svd", np.linalg.svd, square=False)
+svd_p = new_primitive("linalg.svd", lambda a: tuple(_svd_impl(a, full_matrices=False)),
+                      multiple_results=True)
+
+
+def _svd_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    (t,) = tangents
+    if t is zero:
+        return zero
+    U, s, Vh = ans
+    V = _mT(Vh)
+    m, n = shape_of(args[0])[-2:]
+    dP = _mT(U) @ t @ V
+    s_row, s_col = expand_dims(s, -2), expand_dims(s, -1)
+    F = _gaps(s * s)
+    dPS = dP * s_row  # dP @ diag(s)
+    SdP = s_col * dP  # diag(s) @ dP
+    dU = U @ (F * (dPS + _mT(dPS)))
+    dV = V @ (F * (SdP + _mT(SdP)))
+    if m > n:
+        tV = t @ V
+        dU = dU + (tV - U @ (_mT(U) @ tV)) * _inverse_or_nan(s_row)
+    if n > m:
+        tU = _mT(t) @ U
+        dV = dV + (tU - V @ (_mT(V) @ tU)) * _inverse_or_nan(s_row)
+    return dU, _diagonal(dP), _mT(dV)
+
+
+def _svd_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    gU, gs, gVh = g
+    U, s, Vh = ans
+    m, n = shape_of(args[0])[-2:]
+    inner = _diag(gs)
+    s_row = expand_dims(s, -2)
+    if not (_is_zero(gU) and _is_zero(gVh)):
+        F = _gaps(s * s)
+        J = F * (_mT(U) @ gU)
+        K = F * (Vh @ _mT(gVh))  # V^T gV
+        inner = inner + (J + _mT(J)) * s_row + expand_dims(s, -1) * (K + _mT(K))
+    ga = U @ inner @ Vh
+    if m > n and not _is_zero(gU):
+        gU_s = gU * _inverse_or_nan(s_row)
+        ga = ga + (gU_s - U @ (_mT(U) @ gU_s)) @ Vh
+    if n > m and not _is_zero(gVh):
+        ga = ga + (U * _inverse_or_nan(s_row)) @ (gVh - (gVh @ _mT(Vh)) @ Vh)
+    return (ga,)
+
+
+defjvp_joint(svd_p, _svd_jvp)
+defvjp_joint(svd_p, _svd_vjp)
+
+
+@implements(np.linalg.svd)
+def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
+        hermitian: bool = False) -> Any:
+    """Differentiable ``numpy.linalg.svd``: ``(U, S, Vh)`` with ``a == U @ diag(S) @ Vh``,
+    or the singular values alone with ``compute_uv=False``.
+
+    Derivatives assume distinct singular values (and nonzero ones for the extra columns of
+    a rectangular matrix). Singular vectors are defined up to sign: differentiate functions
+    that do not depend on it, such as ``U @ diag(f(S)) @ Vh`` or ``U**2``. With
+    ``full_matrices=True`` (NumPy's default) only square matrices are differentiable.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.svd(np.array([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False)
+        array([4., 3.])
+    """
+    if not isinstance(a, Tracer):
+        return _svd_impl(a, full_matrices=full_matrices, compute_uv=compute_uv,
+                         hermitian=hermitian)
+    _require_matrix("svd", a)
+    m, n = a.shape[-2:]
+    if compute_uv and full_matrices and m != n:
+        raise NotImplementedError(
+            f"pullback.numpy.linalg.svd: full_matrices=True is not differentiable for argument "
+            f"'a' of shape {a.shape} (the extra singular vectors are not unique): pass "
+            "full_matrices=False"
+        )
+    U, s, Vh = svd_p.bind(a)
+    return _SVDResult(U, s, Vh) if compute_uv else s
+
+
+# ----------------------------------------------------------------------------- norm
+
+
+def _safe_root(s: Any, p: float = 2.0) -> Any:
+    """``s ** (1/p)`` for ``s >= 0``, with derivative 0 (not infinity) where ``s == 0``."""
+    at_zero = equal(s, 0)
+    safe = where(at_zero, 1.0, s)
+    root = sqrt(safe) if p == 2.0 else power(safe, 1.0 / p)
+    return where(at_zero, 0.0, root)
+
+
+def _extreme(x: Any, axis: int, keepdims: bool, largest: bool) -> Any:
+    """``max`` (or ``min``) over one axis; tied entries share the derivative equally."""
+    from pullback._api import stop_gradient
+
+    value = stop_gradient(x)
+    best = (np.max if largest else np.min)(value, axis=axis, keepdims=True)
+    hits = (value == best).astype(dtype_of(x))
+    weights = hits / np.sum(hits, axis=axis, keepdims=True)
+    return _sum(x * weights, axis=axis, keepdims=keepdims)
+
+
+def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:
+    if ord is None or ord == 2:
+        return _safe_root(_sum(x * x, axis=axis, keepdims=keepdims))
+    if isinstance(ord, str):
+        raise ValueError(
+            f"pullback.numpy.linalg.norm: invalid norm order {ord!r} for vectors (argument "
+            "'ord'); use a number, inf or -inf"
+        )
+    if ord == np.inf or ord == -np.inf:
+        return _extreme(absolute(x), axis, keepdims, largest=ord > 0)
+    if ord == 0:
+        # the count of nonzero entries: piecewise constant, derivative 0
+        from pullback._api import stop_gradient
+
+        value = stop_gradient(x)
+        return np.sum(value != 0, axis=axis, keepdims=keepdims).astype(dtype_of(x))
+    if ord == 1:
+        return _sum(absolute(x), axis=axis, keepdims=keepdims)
+    ord = float(ord)
+    return _safe_root(_sum(power(absolute(x), ord), axis=axis, keepdims=keepdims), ord)
+
+
+def _keep_dims(out: Any, shape: tuple[int, ...], axes: tuple[int, int]) -> Any:
+    return reshape(out, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+
+
+def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any:
+    row, col = axes
+    if ord is None or ord == "fro":
+        return _safe_root(_sum(x * x, axis=axes, keepdims=keepdims))
+    nd = len(shape_of(x))
+    if ord in ("nuc", 2, -2):
+        # singular values of the matrices moved to the last two axes; a zero matrix is
+        # swapped for a constant one with distinct singular values before the svd and its
+        # norm set to 0 after (so every derivative there is 0, not NaN)
+        rest = tuple(i for i in range(nd) if i not in axes)
+        y = transpose(x, rest + (row, col))
+        m, n = shape_of(y)[-2:]
+        is_zero = equal(_sum(y * y, axis=(-2, -1), keepdims=True), 0)
+        stand_in = np.eye(m, n, dtype=dtype_of(y)) * np.arange(1, n + 1, dtype=dtype_of(y))
+        s = svd(where(is_zero, stand_in, y), compute_uv=False)
+        # an exactly zero singular value contributes no derivative (the least-norm choice)
+        s = where(equal(s, 0), 0.0, s)
+        if ord == "nuc":
+            out = _sum(s, axis=-1)
+        else:
+            out = getitem(s, (Ellipsis, 0 if ord == 2 else -1))
+        out = where(reshape(is_zero, shape_of(out)), 0.0, out)
+    elif ord in (1, -1, np.inf, -np.inf):
+        summed, other = (row, col) if ord in (1, -1) else (col, row)
+        sums = _sum(absolute(x), axis=summed, keepdims=True)
+        out = _extreme(sums, other, keepdims=True, largest=ord > 0)
+        out = reshape(out, tuple(n for i, n in enumerate(shape_of(out)) if i not in axes))
+    else:
+        raise ValueError(
+            f"pullback.numpy.linalg.norm: invalid norm order {ord!r} for matrices (argument "
+            "'ord'); use None, 'fro', 'nuc', 1, -1, 2, -2, inf or -inf"
+        )
+    return _keep_dims(out, shape_of(x), axes) if keepdims else out
+
+
+@implements(np.linalg.norm)
+def norm(x: Any, ord: Any = None, axis: int | Sequence[int] | None = None,
+         keepdims: bool = False) -> Any:
+    """Differentiable ``numpy.linalg.norm``: vector norms (``ord`` a number, ``inf``,
+    ``-inf``, ``0``), matrix norms (``"fro"``, ``"nuc"``, ``1``, ``-1``, ``2``, ``-2``, ``inf``,
+    ``-inf``), over ``axis`` (an int or a pair) with ``keepdims``.
+
+    At 0 the derivative is 0, not NaN (and so are the higher ones); ``ord=0`` counts the
+    nonzero entries and has derivative 0. Ties of the max/min-based norms share the
+    derivative equally.
+
+    Example:
+        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+        >>> pb.grad(pnp.linalg.norm)(np.array([3.0, 4.0]))
+        array([0.6, 0.8])
+        >>> pb.grad(pnp.linalg.norm)(np.zeros(2))
+        array([0., 0.])
+    """
+    if not isinstance(x, Tracer):
+        return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
+    if dtype_of(x).kind not in "f":
+        raise TypeError(
+            f"pullback.numpy.linalg.norm: argument 'x' of dtype {dtype_of(x)} is not supported "
+            "on traced values; pass real floating-point arrays"
+        )
+    nd = x.ndim
+    if axis is None:
+        if ord is None:  # the 2-norm of all entries
+            return _safe_root(_sum(x * x, axis=tuple(range(nd)), keepdims=keepdims))
+        if nd not in (1, 2):
+            raise ValueError(
+                f"pullback.numpy.linalg.norm: argument 'x' has {nd} dimensions: with ord="
+                f"{ord!r} and axis=None it must be 1-d or 2-d; pass axis"
+            )
+        axes = tuple(range(nd))
+    else:
+        single = isinstance(axis, (int, np.integer))
+        axes = (operator.index(axis),) if single else tuple(operator.index(a) for a in axis)
+        resolved = normalize_axes(axes, nd, "pullback.numpy.linalg.norm")
+        axes = tuple(a % nd for a in axes)  # keep the order given (row axis first)
+        if len(resolved) != len(axes):
+            raise ValueError("pullback.numpy.linalg.norm: duplicate axes given (argument 'axis')")
+    if len(axes) == 1:
+        return _vector_norm(x, ord, axes[0], keepdims)
+    if len(axes) == 2:
+        return _matrix_norm(x, ord, axes, keepdims)
+    raise ValueError(
+        f"pullback.numpy.linalg.norm: argument 'axis' must name 1 or 2 axes, got {axis!r}"
+    )
+
+
+# ----------------------------------------------------------------------------- matrix_power
+
+
+@implements(np.linalg.matrix_power)
+def matrix_power(a: Any, n: int) -> Any:
+    """Differentiable ``numpy.linalg.matrix_power``: ``a`` multiplied by itself ``n`` times
+    (``inv(a)`` for negative ``n``, the identity, a constant, for ``n == 0``).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.matrix_power(np.array([[1.0, 1.0], [0.0, 1.0]]), 3)
+        array([[1., 3.],
+               [0., 1.]])
+    """
+    if not isinstance(a, Tracer):
+        return np.linalg.matrix_power(a, n)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(
+            f"pullback.numpy.linalg.matrix_power: argument 'n' must be an integer, got "
+            f"{type(n).__name__}"
+        ) from None
+    _require_square("matrix_power", a)
+    if n == 0:
+        return np.broadcast_to(_eye(a.shape[-1], a), a.shape).copy()
+    if n < 0:
+        a, n = inv(a), -n
+    if n <= 3:
+        out = a
+        for _ in range(n - 1):
+            out = out @ a
+        return out
+    result = square = None
+    while n:  # binary powering, in NumPy's order of products
+        square = a if square is None else square @ square
+        n, bit = divmod(n, 2)
+        if bit:
+            result = square if result is None else result @ square
+    return result
+
+
+# ----------------------------------------------------------------------------- lstsq
+
+
+def _lstsq_impl(a: Any, b: Any, rcond: Any) -> tuple:
+    x, residuals, rank, s = _lapack("lstsq", np.linalg.lstsq, square=False)(a, b, rcond=rcond)
+    return x, residuals, np.asarray(rank), s
+
+
+lstsq_p = new_primitive("linalg.lstsq", _lstsq_impl, multiple_results=True)
+
+
+def _columns(v: Any) -> Any:
+    """A vector right-hand side or solution as a one-column matrix."""
+    return expand_dims(v, -1) if len(shape_of(v)) == 1 else v
+
+
+def _lstsq_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    ta, tb = tangents
+    if ta is zero and tb is zero:
+        return zero
+    a, b = args
+    x, residuals, _, s = ans
+    vector = len(shape_of(b)) == 1
+    P = pinv(a)
+    X = _columns(x)
+    # x = pinv(a) b
+    dX = zero if ta is zero else _pinv_jvp_map(P, a, ta) @ _columns(b)
+    if tb is not zero:
+        dX = add_tangents(dX, P @ _columns(tb))
+    dx = getitem(dX, (Ellipsis, 0)) if vector else dX
+    dres = zero
+    if shape_of(residuals)[-1]:
+        # r = sum((b - a x)^2, rows); a^T (b - a x) = 0 removes the dx term
+        e = _columns(b) - a @ X
+        de = zero if tb is zero else _columns(tb)
+        if ta is not zero:
+            de = add_tangents(de, -(ta @ X))
+        dres = 2.0 * _sum(e * de, axis=0)
+    ds = zero
+    if ta is not zero:
+        U, _, Vh = svd_p.bind(a)
+        ds = _diagonal(_mT(U) @ ta @ _mT(Vh))
+    return dx, dres, zero, ds
+
+
+def _lstsq_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    gx, gres, _, gs = g
+    a, b = args
+    x, residuals, _, s = ans
+    ga, gb = zero, zero
+    X, B = _columns(x), _columns(b)
+    if not _is_zero(gx):
+        P = pinv(a)
+        GX = _columns(gx)
+        if needs[0]:
+            ga = _pinv_vjp_map(P, a, GX @ _mT(B))
+        if needs[1]:
+            gb = _mT(P) @ GX
+    if shape_of(residuals)[-1] and not _is_zero(gres):
+        ge = 2.0 * (B - a @ X) * gres  # broadcast over the rows
+        if needs[0]:
+            ga = add_tangents(ga, -(ge @ _mT(X)))
+        if needs[1]:
+            gb = add_tangents(gb, ge)
+    if needs[0] and not _is_zero(gs):
+        U, _, Vh = svd_p.bind(a)
+        ga = add_tangents(ga, U @ _diag(gs) @ Vh)
+    if gb is not zero and len(shape_of(b)) == 1:
+        gb = getitem(gb, (Ellipsis, 0))
+    return ga, gb
+
+
+defjvp_joint(lstsq_p, _lstsq_jvp)
+defvjp_joint(lstsq_p, _lstsq_vjp)
+
+
+@implements(np.linalg.lstsq)
+def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
+    """Differentiable ``numpy.linalg.lstsq``: ``(x, residuals, rank, s)`` minimising
+    ``|b - a @ x|``.
+
+    ``x``, ``residuals`` and ``s`` are differentiable in ``a`` and ``b``; ``rank`` is an
+    integer constant. Derivatives assume the rank of ``a`` is locally constant (full rank).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> x, res, rank, s = pnp.linalg.lstsq(np.array([[1.0], [1.0]]), np.array([1.0, 3.0]))
+        >>> x, res, int(rank)
+        (array([2.]), array([2.]), 1)
+    """
+    if not (isinstance(a, Tracer) or isinstance(b, Tracer)):
+        return _lapack("lstsq", np.linalg.lstsq, square=False)(a, b, rcond=rcond)
+    if len(shape_of(a)) != 2 or len(shape_of(b)) not in (1, 2):
+        raise LinAlgError(
+            f"pullback.numpy.linalg.lstsq: argument 'a' must be a matrix and 'b' a vector or "
+            f"a matrix, got shapes {shape_of(a)} and {shape_of(b)}"
+        )
+    if shape_of(b)[0] != shape_of(a)[0]:
+        raise LinAlgError(
+            f"pullback.numpy.linalg.lstsq: argument 'b' has {shape_of(b)[0]} rows but 'a' has "
+            f"{shape_of(a)[0]}: they must match"
+        )
+    from pullback._api import stop_gradient
+
+    a, b = _promote_float(a, b)
+    x, residuals, rank, s = lstsq_p.bind(a, b, rcond=rcond)
+    return x, residuals, stop_gradient(rank)[()], s
