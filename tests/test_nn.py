@@ -280,6 +280,9 @@ def test_accuracy():
     assert nn.accuracy(logits, np.array([0, 2, 1, 1])) == 0.75
     assert nn.accuracy(logits, np.eye(3)[[0, 2, 1, 1]]) == 0.75
     assert isinstance(nn.accuracy(logits, np.array([0, 2, 1, 1])), float)
+    assert nn.accuracy(logits, [0, 2, 1, 1]) == 0.75  # a list of classes works too
+    assert nn.softmax_cross_entropy(logits, [0, 2, 1, 1]) == nn.softmax_cross_entropy(
+        logits, np.array([0, 2, 1, 1]))
 
 
 # ----------------------------------------------------------------------------- errors

@@ -268,6 +268,8 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
         0.0634...
     """
     who = "softmax_cross_entropy"
+    if isinstance(labels, (list, tuple)):
+        labels = np.asarray(labels)
     logp = log_softmax(logits, axis=-1)
     classes = _integer_labels(who, logits, labels)
     if classes is not None:
@@ -300,6 +302,8 @@ def accuracy(logits: Any, labels: Any) -> float:
         0.6666666666666666
     """
     who = "accuracy"
+    if isinstance(labels, (list, tuple)):
+        labels = np.asarray(labels)
     _check_axis(who, logits, -1)
     classes = _integer_labels(who, logits, labels)
     if classes is None:
