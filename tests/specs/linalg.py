@@ -158,6 +158,8 @@ SPECS = [
     spec("linalg.solve", np.linalg.solve, np.linalg.solve, [((3, 3), (3, 2))], WELL, "real",
          tag="numpy-dispatch"),
     spec("linalg.pinv", pnp.linalg.pinv, np.linalg.pinv, RECT, SV),
+    spec("linalg.pinv", pnp.linalg.pinv, np.linalg.pinv, [((3, 3),)], SPD,
+         kwargs={"hermitian": True}, tag="hermitian"),
     spec("linalg.cholesky", pnp.linalg.cholesky, np.linalg.cholesky, SQUARE, SPD),
     spec("linalg.cholesky", pnp.linalg.cholesky, np.linalg.cholesky, [((3, 3),), ((2, 2, 2),)],
          SPD, kwargs={"upper": True}, tag="upper"),

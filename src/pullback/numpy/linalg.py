@@ -133,7 +133,9 @@ def _inverse_or_nan(d: Any) -> Any:
 
 
 def _promote_float(*args: Any) -> tuple:
-    """Cast the traced arguments to the floating dtype NumPy's linear algebra would use."""
+    """Cast the traced arguments to the floating dtype NumPy's linear algebra would use
+    (untraced ones, lists included, become arrays)."""
+    args = tuple(a if isinstance(a, Tracer) else np.asarray(a) for a in args)
     dtype = np.result_type(*(dtype_of(a) for a in args))
     if dtype.kind not in "fc":
         dtype = np.dtype(np.float64)
@@ -294,8 +296,8 @@ def solve(a: Any, b: Any) -> Any:
     """
     if not (isinstance(a, Tracer) or isinstance(b, Tracer)):
         return _solve_impl(a, b)
-    _require_square("solve", a)
     a, b = _promote_float(a, b)
+    _require_square("solve", a)
     vector = len(shape_of(b)) == 1
     if vector:
         b = expand_dims(b, -1)
@@ -439,6 +441,9 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None
     if not isinstance(a, Tracer):
         return _pinv_impl(a, **params)
     _require_matrix("pinv", a)
+    if hermitian:  # NumPy then reads the lower triangle only
+        _require_square("pinv", a)
+        a = _symmetric_from(a, lower=True)
     return pinv_p.bind(a, **params)
 
 
@@ -720,7 +725,9 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     Derivatives assume distinct singular values (and nonzero ones for the extra columns of
     a rectangular matrix). Singular vectors are defined up to sign: differentiate functions
     that do not depend on it, such as ``U @ diag(f(S)) @ Vh`` or ``U**2``. With
-    ``full_matrices=True`` (NumPy's default) only square matrices are differentiable.
+    ``full_matrices=True`` (NumPy's default) only square matrices are differentiable. On
+    traced values ``hermitian`` is ignored: the general SVD gives the same singular values,
+    and singular vectors that may differ from NumPy's hermitian ones in sign.
 
     Example:
         >>> import numpy as np, pullback.numpy as pnp
@@ -1010,6 +1017,7 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
     """
     if not (isinstance(a, Tracer) or isinstance(b, Tracer)):
         return _lapack("lstsq", np.linalg.lstsq, square=False)(a, b, rcond=rcond)
+    a, b = _promote_float(a, b)
     if len(shape_of(a)) != 2 or len(shape_of(b)) not in (1, 2):
         raise LinAlgError(
             f"pullback.numpy.linalg.lstsq: argument 'a' must be a matrix and 'b' a vector or "
@@ -1022,6 +1030,5 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
         )
     from pullback._api import stop_gradient
 
-    a, b = _promote_float(a, b)
     x, residuals, rank, s = lstsq_p.bind(a, b, rcond=rcond)
     return x, residuals, stop_gradient(rank)[()], s
