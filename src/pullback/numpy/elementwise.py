@@ -131,10 +131,10 @@ fmin     = binary("fmin",     np.fmin,     lambda ans, x, y: _ftie(x < y, x == y
 hypot    = binary("hypot",    np.hypot,    lambda ans, x, y: x / ans, lambda ans, x, y: y / ans)
 arctan2  = binary("arctan2",  np.arctan2,  lambda ans, y, x: x / (x * x + y * y),
                                            lambda ans, y, x: negative(y) / (x * x + y * y))
-logaddexp  = binary("logaddexp",  np.logaddexp,  lambda ans, x, y: exp(x - ans),
-                                                 lambda ans, x, y: exp(y - ans))
-logaddexp2 = binary("logaddexp2", np.logaddexp2, lambda ans, x, y: exp2(x - ans),
-                                                 lambda ans, x, y: exp2(y - ans))
+logaddexp  = binary("logaddexp",  np.logaddexp,  lambda ans, x, y: _weight(x - y),
+                                                 lambda ans, x, y: _weight(y - x))
+logaddexp2 = binary("logaddexp2", np.logaddexp2, lambda ans, x, y: _weight((x - y) * _LN2),
+                                                 lambda ans, x, y: _weight((y - x) * _LN2))
 fmod      = binary("fmod",      np.fmod,      lambda ans, x, y: 1.0,
                                               lambda ans, x, y: negative(_quotient(ans, x, y)))
 remainder = binary("remainder", np.remainder, lambda ans, x, y: 1.0,
@@ -158,6 +158,13 @@ def _tie(wins: Any, ties: Any, like: Any) -> Any:
 def _ftie(wins: Any, ties: Any, other: Any, like: Any) -> Any:
     """As :func:`_tie` for ``fmax``/``fmin``, where an argument also wins against a NaN."""
     return _tie(wins, ties, like) + _mask(isnan(other), like)
+
+
+def _weight(z: Any) -> Any:
+    """The logistic function ``1 / (1 + exp(-z))``: ``logaddexp``'s derivative in ``x`` for
+    ``z = x - y``. Written so that no exponential overflows (then no derivative of it is NaN)
+    and exact at ties (``exp(x - ans)`` would carry the rounding of ``ans``)."""
+    return exp(minimum(z, 0.0)) / (1.0 + exp(negative(absolute(z))))
 
 
 def _quotient(ans: Any, x: Any, y: Any) -> Any:

@@ -330,4 +330,10 @@ def log_softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
         x = np.asarray(x)
         if x.dtype.kind not in "fc":
             x = x.astype(np.float64)
-    return x - logsumexp(x, axis=axis, keepdims=True)
+    # shifted by the (constant) maximum first, so that x - logsumexp(x) does not cancel
+    plain = x
+    while isinstance(plain, Tracer):
+        plain = plain.primal
+    top = np.max(plain, axis=axis, keepdims=True, initial=-np.inf)
+    shifted = x - np.where(np.isfinite(top), top, 0.0).astype(plain.dtype)
+    return shifted - logsumexp(shifted, axis=axis, keepdims=True)
