@@ -392,6 +392,16 @@ def main(argv: list[str]) -> int:
         print(f"pullback demo needs the 'demo' extra ({err.name} is missing): "
               "pip install 'pullback[demo]'", file=sys.stderr)
         return 2
+    # The demo's matrices are small (a batch of 32 against 256 hidden units): BLAS threads
+    # cost more than they save there, and on a busy machine they contend for the cores and
+    # slow training several times over. threadpoolctl comes with scikit-learn.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     print(f"pullback demo: seed {args.seed}, {args.epochs} epochs, hidden {args.hidden}, "
