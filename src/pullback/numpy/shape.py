@@ -738,16 +738,16 @@ _INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
 @implements(np.pad)
 def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
     """Differentiable ``numpy.pad`` for modes ``constant``, ``edge``, ``reflect``,
-    ``symmetric`` and ``wrap`` (differentiable in ``array``; ``constant_values`` are constants).
+    ``symmetric`` and ``wrap``: in ``array``, and in a scalar ``constant_values``.
 
     Example:
         >>> import pullback.numpy as pnp
         >>> pnp.pad(np.array([1.0, 2.0]), (1, 2), mode="edge")
         array([1., 1., 2., 2., 2.])
     """
-    if not isinstance(array, Tracer):
+    if not _traced(array, kwargs.get("constant_values")):
         return np.pad(array, pad_width, mode=mode, **kwargs)
-    nd = array.ndim
+    nd = len(shape_of(array))
     widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64), (nd, 2))
     if (widths < 0).any():
         raise ValueError(f"pad: pad_width must not contain negative values, got {pad_width!r}")
@@ -757,13 +757,26 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         if unknown:
             raise TypeError(f"pad: unsupported keyword argument(s) {sorted(unknown)} for "
                             "mode 'constant'")
-        cv = stop_gradient(kwargs.get("constant_values", 0))
-        out = pad_p.bind(array, widths=widths) if any(b or e for b, e in widths) else array
-        if np.any(np.asarray(cv) != 0):
-            border = np.pad(np.zeros(array.shape, array.dtype), widths, constant_values=cv)
-            from pullback.numpy.elementwise import add
+        from pullback.numpy.elementwise import add, multiply
 
-            out = add(out, border)
+        cv = kwargs.get("constant_values", 0)
+        padded = any(b or e for b, e in widths)
+        if not isinstance(array, Tracer):
+            array = np.asarray(array)
+            out = np.pad(array, widths)
+        else:
+            out = pad_p.bind(array, widths=widths) if padded else array
+        zeros = np.zeros(shape_of(array), dtype_of(array))
+        if isinstance(cv, Tracer):  # a traced scalar fill value: differentiable too
+            if cv.ndim:
+                raise NotImplementedError(
+                    "pullback.numpy.pad: a traced constant_values must be a scalar; pass "
+                    f"per-axis values as constants (got shape {cv.shape})"
+                )
+            border = np.pad(zeros, widths, constant_values=1)
+            return add(out, multiply(border, astype(cv, dtype_of(array))))
+        if np.any(np.asarray(cv) != 0):
+            out = add(out, np.pad(zeros, widths, constant_values=cv))
         return out
     if mode not in _INDEX_MODES:
         raise NotImplementedError(
