@@ -202,3 +202,18 @@ def test_values_of_the_wrong_shape_are_rejected():
 def test_float_index_on_traced_value_is_rejected():
     with pytest.raises(IndexError, match="cannot be used as an index"):
         pb.grad(lambda x: x[x])(np.array([0.0]))
+
+
+def test_third_order_through_updates_and_gathers():
+    idx = np.array([1, 1, 0])
+    x0 = RNG.uniform(-1, 1, 3)
+
+    def f(x):
+        y = pnp.at(x)[idx].multiply(x[::-1]).at[idx].add(x[np.array([2, 2, 1])] ** 2)
+        return pnp.sum(pnp.sin(y.at[2].set(x[0] * x[1])))
+
+    third = pb.jacfwd(pb.hessian(f))(x0)
+    hess = pb.hessian(f)
+    want = oracle.jacobian(lambda x: hess(x), [x0], 0)
+    np.testing.assert_allclose(third, want, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(pb.jacrev(hess)(x0), third, rtol=1e-12, atol=1e-13)
