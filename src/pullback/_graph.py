@@ -257,17 +257,17 @@ class Graph:
         return len(self.eqns)
 
     def names(self) -> dict[Var, str]:
-        """The printed name of every variable: inputs first, then outputs in order."""
+        """The printed name of every variable: inputs, array constants, then equation outputs."""
         names: dict[Var, str] = {}
 
         def add(v: Var) -> None:
             if v not in names:
                 names[v] = _letters(len(names))
 
-        for c in self.constvars():
-            add(c)
         for v in self.invars:
             add(v)
+        for c in self.constvars():
+            add(c)
         for e in self.eqns:
             for v in e.outvars:
                 add(v)
@@ -537,54 +537,84 @@ def _dot_escape(s: str) -> str:
 class GraphTracer(Tracer):
     """A traced value of a :class:`GraphTrace`: its primal is a :class:`ShapedArray`."""
 
-    __slots__ = ("var",)
+    __slots__ = ("_var",)
 
     def __init__(self, trace: GraphTrace, var: Var):
         self._trace = trace
         self._primal = var.aval
-        self.var = var
+        self._var = var
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.var.aval.shape
+        return self._var.aval.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.var.aval.dtype
+        return self._var.aval.dtype
 
     def __bool__(self) -> bool:
-        raise _concretization_error("bool() (an `if`, `while`, `and` or `or`)", self.var.aval)
+        raise _concretization_error("bool() (an `if`, `while`, `and` or `or`)", self._var.aval)
 
     def __float__(self) -> float:
-        raise _concretization_error("float()", self.var.aval)
+        raise _concretization_error("float()", self._var.aval)
 
     def __int__(self) -> int:
-        raise _concretization_error("int()", self.var.aval)
+        raise _concretization_error("int()", self._var.aval)
 
     def __index__(self) -> int:
         raise _concretization_error(
-            "using it as an integer (an index, a size, range())", self.var.aval
+            "using it as an integer (an index, a size, range())", self._var.aval
         )
 
     def __complex__(self) -> complex:
-        raise _concretization_error("complex()", self.var.aval)
+        raise _concretization_error("complex()", self._var.aval)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise _concretization_error(
             "numpy.asarray() (NumPy code run on a traced value: a NumPy function without a "
             "pullback rule, a constant array indexed by a traced index, or a pullback.numpy "
             "function that computes from concrete values)",
-            self.var.aval,
+            self._var.aval,
         )
 
     def item(self) -> Any:
-        raise _concretization_error(".item()", self.var.aval)
+        raise _concretization_error(".item()", self._var.aval)
 
     def tolist(self) -> Any:
-        raise _concretization_error(".tolist()", self.var.aval)
+        raise _concretization_error(".tolist()", self._var.aval)
 
     def __repr__(self) -> str:
-        return f"GraphTracer({self.var.aval})"
+        return f"GraphTracer({self._var.aval})"
+
+    # Masks are NumPy arrays in eager mode (non-differentiable results are plain), so code
+    # writes ~mask and mask & other on them; under this trace they are tracers.
+    def __invert__(self) -> Any:
+        return _logical("logical_not", self)
+
+    def __and__(self, other: Any) -> Any:
+        return _logical("logical_and", self, other)
+
+    def __rand__(self, other: Any) -> Any:
+        return _logical("logical_and", other, self)
+
+    def __xor__(self, other: Any) -> Any:
+        return _logical("logical_xor", self, other)
+
+    def __rxor__(self, other: Any) -> Any:
+        return _logical("logical_xor", other, self)
+
+
+def _logical(name: str, *args: Any) -> Any:
+    """``~``, ``&``, ``^`` on boolean traced values, as NumPy's logical functions."""
+    import pullback.numpy as pnp
+
+    dtypes = [np.result_type(a.dtype if isinstance(a, Tracer) else a) for a in args]
+    if not all(dt == np.bool_ for dt in dtypes):
+        raise TypeError(
+            f"bitwise operators on traced values are supported for booleans only (as "
+            f"numpy.{name}); got dtypes {[str(dt) for dt in dtypes]}"
+        )
+    return getattr(pnp, name)(*args)
 
 
 # Probes, in order: floats and complex 1, then 0, then identity matrices (on the last two
@@ -614,7 +644,7 @@ def _freeze(obj: Any) -> Hashable:
     if isinstance(obj, Var):
         return ("var", id(obj))
     if isinstance(obj, GraphTracer):
-        return ("aval", obj.var.aval)
+        return ("aval", obj._var.aval)
     if isinstance(obj, (tuple, list)):
         return (type(obj).__name__, tuple(_freeze(o) for o in obj))
     if isinstance(obj, dict):
@@ -657,7 +687,7 @@ class GraphTrace(Trace):
                     f"{prim.name}: a value traced by another make_graph/jit escaped into this "
                     "one (stored in a global or a closure); pass it as an argument instead"
                 )
-            return x.var
+            return x._var
         if isinstance(x, Tracer):
             raise TypeError(
                 f"{prim.name}: the function traced by make_graph closes over a value traced "
@@ -690,9 +720,9 @@ class GraphTrace(Trace):
             return hit
         outs, errors = [], []
         for probe in _PROBES:
-            vals = [_probe_value(a.var.aval, probe) if isinstance(a, GraphTracer) else a
+            vals = [_probe_value(a._var.aval, probe) if isinstance(a, GraphTracer) else a
                     for a in args]
-            ps = map_vars(params, lambda t, p=probe: _probe_value(t.var.aval, p), GraphTracer)
+            ps = map_vars(params, lambda t, p=probe: _probe_value(t._var.aval, p), GraphTracer)
             try:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -760,7 +790,7 @@ def args_avals(args: tuple) -> list[Any]:
     out = []
     for a in args:
         if isinstance(a, GraphTracer):
-            out.append(a.var.aval)
+            out.append(a._var.aval)
         else:
             aval = _aval_of(a)
             out.append(aval if aval is not None else type(a).__name__)
@@ -836,7 +866,7 @@ def trace(
         for x in leaves:
             if is_traced_leaf(x):
                 t = tr.new_input(ShapedArray(np.shape(x), x.dtype))
-                invars.append(t.var)
+                invars.append(t._var)
                 new_leaves.append(t)
             else:
                 new_leaves.append(x)
@@ -849,7 +879,7 @@ def trace(
         outvars: list[Atom] = []
         for leaf in out_leaves:
             if isinstance(leaf, GraphTracer) and leaf._trace is tr:
-                outvars.append(leaf.var)
+                outvars.append(leaf._var)
             elif isinstance(leaf, Tracer):
                 raise TypeError(
                     f"make_graph of {name}: the output holds a value traced by another "
@@ -876,15 +906,15 @@ def make_graph(f: Callable, *args: Any, static_argnums: int | Sequence[int] = ()
     Example:
         >>> import numpy as np, pullback as pb, pullback.numpy as pnp
         >>> print(pb.make_graph(pb.grad(lambda x: pnp.sum(x * x)), np.ones(2)))
-        { lambda a:f64[2] ; b:f64[2]. let
-            c:f64[2] = multiply b b
+        { lambda b:f64[2] ; a:f64[2]. let
+            c:f64[2] = multiply a a
             d:f64[] = sum[axes=(0,) keepdims=False] c
-            e:f64[2] = multiply a b
-            f:f64[2] = multiply a b
+            e:f64[2] = multiply b a
+            f:f64[2] = multiply b a
             g:f64[2] = add e f
           in (g,) }
 
-        Here ``a`` is a constant (the cotangent of the sum, ones) and ``b`` the input; the
+        Here ``a`` is the input and ``b`` a constant (the cotangent of the sum, ones); the
         forward pass computes ``d``, which the gradient does not use.
     """
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
