@@ -10,6 +10,7 @@ Example:
     array([0., 0., 0.])
 """
 
+from pullback import check as check
 from pullback import io as io
 from pullback import nn as nn
 from pullback import numpy as numpy  # installs operators and dispatch on traced values
@@ -32,6 +33,7 @@ from pullback._api import (
 from pullback._batching import vmap
 from pullback._core import RuleError, TracerConversionError
 from pullback._graph import ConcretizationError, Graph, make_graph
+from pullback.check import GradientCheckError, check_grads
 from pullback.custom import custom_jvp, custom_vjp, primitive
 from pullback.jit import jit
 
@@ -39,9 +41,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConcretizationError",
+    "GradientCheckError",
     "Graph",
     "RuleError",
     "TracerConversionError",
+    "check",
+    "check_grads",
     "custom_jvp",
     "custom_vjp",
     "grad",

@@ -1,0 +1,619 @@
+"""The rule audit: every registered derivative rule, checked on inputs from its domain.
+
+The registry does not store input domains, so this module keeps its own table of audit
+cases: a public function's name (``"sin"``, ``"linalg.inv"``, ``"scipy.special.erf"``) ->
+how to call it (argument shapes, domains, keyword arguments, or a ``call``/``make`` for
+functions that take lists or need structured inputs). Functions are discovered at run time
+(the public names of ``pullback.numpy``, its submodules and ``pullback.scipy``); a function
+without a case is reported as "no case", not as a failure. Each case runs through
+:func:`pullback.check.report` (both modes, the dot-product test, up to the audit's order);
+the primitives each case exercises (its own and those of its derivative rules) are recorded,
+which gives the coverage of ``pullback.numpy._registry.PRIMITIVES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pullback._check_locate import RecordTrace, RecordTracer
+from pullback._check_report import VERDICTS
+from pullback._core import Primitive, dtype_of, new_trace
+from pullback._tree import tree_flatten, tree_unflatten
+
+__all__ = ["CASES", "AuditCase", "AuditReport", "AuditRow", "discover", "run_audit", "sample"]
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class AuditCase:
+    """How to call one function for the audit.
+
+    ``shapes``: one shape per positional argument; ``domains``: per argument (a single
+    string applies to all) one of ``"real"`` (uniform in (-2, 2)), ``"positive"``
+    ((0.5, 2)), ``"nonzero"`` (|x| in (0.5, 2)), ``"unit"`` ((-0.9, 0.9)), ``"gt1"``
+    ((1.2, 3)), ``"int"`` (0, 1, 2; held fixed), ``"bool"`` (held fixed), ``(lo, hi)`` or a
+    callable ``(rng, shape) -> array``; ``make(rng) -> args`` replaces both. ``call(fn,
+    *args, **kwargs)`` calls the function (default ``fn(*args, **kwargs)``). ``label`` names
+    a special case (``"at 0"``), ``order`` caps the order, ``dtype`` is the floating dtype.
+
+    Example:
+        >>> AuditCase(((3,), (3,)), ("real", "nonzero")).domain(1)
+        'nonzero'
+    """
+
+    shapes: tuple[Shape, ...] = ((3, 2),)
+    domains: Any = "real"
+    kwargs: dict = field(default_factory=dict)
+    call: Callable[..., Any] | None = None
+    make: Callable[[np.random.Generator], tuple] | None = None
+    label: str = ""
+    order: int | None = None
+    dtype: str = "float64"
+
+    def domain(self, i: int) -> Any:
+        d = self.domains
+        if isinstance(d, str) or callable(d) or (
+            isinstance(d, tuple) and len(d) == 2 and all(isinstance(b, float) for b in d)
+        ):
+            return d
+        return self.domains[i] if i < len(self.domains) else "real"
+
+    def args(self, rng: np.random.Generator) -> tuple:
+        if self.make is not None:
+            return tuple(self.make(rng))
+        return tuple(
+            sample(rng, self.domain(i), s, self.dtype) for i, s in enumerate(self.shapes)
+        )
+
+    def function(self, fn: Callable) -> Callable:
+        call, kwargs = self.call, self.kwargs
+        name = getattr(fn, "__name__", "function")
+        if call is None:
+
+            def g(*args: Any) -> Any:
+                return fn(*args, **kwargs)
+
+        else:
+
+            def g(*args: Any) -> Any:
+                return call(fn, *args, **kwargs)
+
+        g.__name__ = name
+        return g
+
+
+def sample(rng: np.random.Generator, domain: Any, shape: Shape, dtype: str = "float64") -> Any:
+    """An input drawn from ``domain`` (see :class:`AuditCase`).
+
+    Example:
+        >>> x = sample(np.random.default_rng(0), "positive", (2,))
+        >>> bool(np.all((x > 0.5) & (x < 2)))
+        True
+    """
+    if callable(domain):
+        return np.asarray(domain(rng, shape))
+    if domain == "int":
+        return rng.integers(0, 3, shape)
+    if domain == "bool":
+        return rng.random(shape) < 0.5
+    bounds = {"real": (-2.0, 2.0), "positive": (0.5, 2.0), "unit": (-0.9, 0.9),
+              "gt1": (1.2, 3.0), "nonzero": (0.5, 2.0)}
+    lo, hi = bounds[domain] if isinstance(domain, str) else domain
+    x = rng.uniform(lo, hi, shape)
+    if domain == "nonzero":
+        x = x * rng.choice([-1.0, 1.0], shape)
+    return np.asarray(x).astype(dtype)
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def C(*shapes: Shape, dom: Any = "real", kw: dict | None = None, **opts: Any) -> AuditCase:
+    return AuditCase(tuple(shapes), dom, kw or {}, **opts)
+
+
+def _sym(f: Callable, a: Any, **kw: Any) -> Any:
+    """``f`` of the symmetric positive definite matrix ``(a + a.T) / 2 + 3 I``."""
+    import pullback.numpy as pnp
+
+    n = a.shape[-1]
+    return f((a + pnp.swapaxes(a, -1, -2)) * 0.5 + 3.0 * np.eye(n), **kw)
+
+
+def _fix_sign(v: Any) -> Any:
+    """Columns of ``v`` with their first entry made positive (eigenvector gauge)."""
+    import pullback.numpy as pnp
+
+    return v * pnp.sign(v[..., :1, :])
+
+
+def _eigh(f: Callable, a: Any, **kw: Any) -> Any:
+    w, v = _sym(f, a, **kw)
+    return w, _fix_sign(v)
+
+
+def _svd(f: Callable, a: Any) -> Any:
+    import pullback.numpy as pnp
+
+    u, s, vh = f(a, full_matrices=False)
+    sign = pnp.sign(u[..., :1, :])
+    return u * sign, s, vh * pnp.swapaxes(sign, -1, -2)
+
+
+def _wellcond(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    return rng.uniform(-1.0, 1.0, shape) + 3.0 * np.eye(shape[-1])
+
+
+def _ties(rng: np.random.Generator) -> tuple:
+    return np.array([1.0, 0.0, -0.5, 0.7]), np.array([1.0, 0.0, 0.3, -0.5])
+
+
+UNARY = C((3, 2))
+SCALAR = C(())
+BINARY = C((3, 2), (2,))
+NONDIFF_1 = C((3, 2))
+NONDIFF_2 = C((3, 2), (3, 2))
+
+# fmt: off
+CASES: dict[str, list[AuditCase]] = {
+    # elementwise, smooth on the reals
+    **{n: [UNARY, SCALAR] for n in (
+        "exp", "exp2", "expm1", "sin", "cos", "tanh", "sinh", "cosh", "arctan", "arcsinh",
+        "negative", "positive", "square", "deg2rad", "degrees", "rad2deg", "radians",
+        "nan_to_num", "real", "imag", "conj", "conjugate", "sinc")},
+    **{n: [UNARY, C((3, 2), call=lambda f, x: f(x * (1.0 + 2.0j)), label="complex")]
+       for n in ("real", "imag", "conj", "conjugate")},
+    "tan": [C((3, 2), dom=(-1.2, 1.2))],
+    "cbrt": [C((3, 2), dom="nonzero")],
+    "reciprocal": [C((3, 2), dom="nonzero")],
+    **{n: [C((3, 2), dom="positive")] for n in ("log", "log10", "log2", "sqrt")},
+    "log1p": [C((3, 2), dom=(-0.5, 2.0))],
+    **{n: [C((3, 2), dom="unit")] for n in ("arcsin", "arccos", "arctanh")},
+    "arccosh": [C((3, 2), dom="gt1")],
+    "abs": [C((3, 2), dom="nonzero"),
+            C(make=lambda rng: (np.array([0.0, 1.5, -0.7]),), label="at 0")],
+    "fabs": [C((3, 2), dom="nonzero"),
+             C(make=lambda rng: (np.array([0.0, 1.5, -0.7]),), label="at 0")],
+    # elementwise, two arguments
+    **{n: [BINARY, C((), (4,))] for n in ("add", "subtract", "multiply", "logaddexp",
+                                         "logaddexp2")},
+    **{n: [BINARY, C(make=_ties, label="ties")] for n in ("maximum", "minimum", "fmax", "fmin")},
+    "divide": [C((3, 2), (2,), dom=("real", "nonzero"))],
+    "hypot": [C((3, 2), (2,), dom="nonzero")],
+    "arctan2": [C((3, 2), (2,), dom=("real", "nonzero"))],
+    "copysign": [C((3, 2), (3, 2), dom="nonzero")],
+    "power": [C((3, 2), (2,), dom=("positive", "real")),
+              C((3, 2), (), dom=("real", "int"), label="integer exponent")],
+    "float_power": [C((3, 2), (2,), dom=("positive", "real"))],
+    **{n: [C((3, 2), (2,), dom=((0.1, 2.9), (1.0, 1.3)))] for n in ("fmod", "mod", "remainder")},
+    "ldexp": [C((3, 2), (3, 2), dom=("real", "int"))],
+    "clip": [C((3, 2), call=lambda f, x: f(x, -0.5, 0.5))],
+    "where": [C((3, 2), (3, 2), (2,), dom=("bool", "real", "real"))],
+    # reductions
+    **{n: [C((3, 4), kw={"axis": 1}), C((3, 4))] for n in (
+        "sum", "mean", "nansum", "nanmean", "logsumexp", "max", "min", "amax", "amin",
+        "nanmax", "nanmin", "ptp")},
+    **{n: [C((3, 4), kw={"axis": 1}, dom="nonzero"), C((3, 4), dom="nonzero")]
+       for n in ("prod", "nanprod")},
+    **{n: [C((3, 4), kw={"axis": 0}), C((3, 4), kw={"ddof": 1})] for n in ("std", "var")},
+    "cumsum": [C((3, 4), kw={"axis": 1}), C((3, 4))],
+    "cumprod": [C((3, 4), kw={"axis": 1}, dom="nonzero")],
+    "average": [C((3, 4), (4,), dom=("real", "positive"),
+                  call=lambda f, x, w: f(x, axis=1, weights=w))],
+    # shapes and indexing
+    "astype": [C((3, 2), call=lambda f, x: f(x, np.float32)),
+               C((3, 2), call=lambda f, x: f(x, np.int32), label="to int")],
+    "atleast_1d": [C(())],
+    "atleast_2d": [C((3,))],
+    "atleast_3d": [C((3, 2))],
+    "broadcast_arrays": [C((3, 1), (2,))],
+    "broadcast_to": [C((3, 1), kw={"shape": (2, 3, 4)})],
+    **{n: [C((2, 3), (2, 3), call=lambda f, x, y: f([x, y]))]
+       for n in ("column_stack", "hstack", "vstack", "dstack", "array", "asarray")},
+    "concatenate": [C((2, 3), (2, 1), call=lambda f, x, y: f([x, y], axis=1))],
+    "stack": [C((2, 3), (2, 3), call=lambda f, x, y: f([x, y], axis=-1))],
+    "array_split": [C((5, 2), call=lambda f, x: f(x, 3))],
+    "split": [C((4, 2), call=lambda f, x: f(x, 2))],
+    "diff": [C((4, 3), kw={"axis": 0}), C((5,), kw={"n": 2})],
+    "expand_dims": [C((3, 2), kw={"axis": 1})],
+    "flip": [C((3, 2), kw={"axis": 0})],
+    "fliplr": [C((3, 2))],
+    "flipud": [C((3, 2))],
+    "getitem": [C((3, 4), call=lambda f, x: f(x, (slice(1, None), slice(None, None, -1))),
+                  label="slices"),
+                C((3, 4), call=lambda f, x: f(x, np.array([0, 2, 0])), label="repeated")],
+    "take": [C((3, 4), call=lambda f, x: f(x, np.array([0, 2, 0]), axis=0))],
+    "take_along_axis": [C((3, 2), call=lambda f, x: f(x, np.array([[0, 1], [2, 2]]), axis=0))],
+    "interp": [C((4,), (6,), call=lambda f, x, fp: f(x, np.linspace(-2.5, 2.5, 6), fp))],
+    "moveaxis": [C((2, 3, 4), call=lambda f, x: f(x, 0, -1))],
+    "pad": [C((3, 2), call=lambda f, x: f(x, ((1, 0), (0, 2)))),
+            C((4,), call=lambda f, x: f(x, 2, mode="reflect"), label="reflect")],
+    "ravel": [C((3, 2))],
+    "repeat": [C((3, 2), call=lambda f, x: f(x, 2, axis=0))],
+    "reshape": [C((3, 4), call=lambda f, x: f(x, (2, -1)))],
+    "roll": [C((3, 2), call=lambda f, x: f(x, 1, axis=1))],
+    "select": [C((3, 2), (3, 2), call=lambda f, x, y: f([x > 0.5, x < -0.5], [x, y], 0.25))],
+    "sort": [C((3, 4), kw={"axis": -1})],
+    "squeeze": [C((3, 1, 2))],
+    "swapaxes": [C((2, 3, 4), call=lambda f, x: f(x, 0, 2))],
+    "tile": [C((3, 2), call=lambda f, x: f(x, (2, 1)))],
+    "transpose": [C((2, 3, 4)), C((2, 3, 4), kw={"axes": (1, -1, 0)}, label="axes")],
+    "at": [C((4,), (3,), call=lambda f, x, v: f(x)[np.array([0, 2, 0])].add(v), label="add"),
+           C((4,), (2,), call=lambda f, x, v: f(x)[1:3].set(v), label="set"),
+           C((4,), (2,), dom="nonzero", call=lambda f, x, v: f(x)[::2].multiply(v),
+             label="multiply")],
+    # products
+    "cross": [C((3,), (3,)), C((2, 3), (2, 3))],
+    "diag": [C((3,)), C((3, 3))],
+    "diagonal": [C((3, 3))],
+    "dot": [C((3, 4), (4,)), C((2, 3), (3, 2)), C((2, 3, 4), (4, 2), label="3-d")],
+    "einsum": [C((2, 3), (3, 4), call=lambda f, x, y: f("ij,jk->ik", x, y)),
+               C((3, 3), call=lambda f, x: f("ii->", x), label="trace")],
+    "inner": [C((3,), (3,)), C((2, 3), (4, 3))],
+    "kron": [C((2, 2), (2, 3))],
+    "matmul": [C((2, 3, 4), (4, 2)), C((4,), (4, 3)),
+               C((3, 4), (4, 2), dtype="float32", label="float32")],
+    "outer": [C((3,), (4,))],
+    "tensordot": [C((2, 3, 4), (3, 4, 2))],
+    "trace": [C((3, 3))],
+    "tril": [C((3, 3))],
+    "triu": [C((3, 3))],
+    "vdot": [C((2, 3), (2, 3))],
+    # linear algebra
+    "linalg.cholesky": [C((3, 3), call=_sym)],
+    "linalg.det": [C((3, 3), dom=_wellcond)],
+    "linalg.eigh": [C((3, 3), call=_eigh)],
+    "linalg.eigvalsh": [C((3, 3), call=_sym)],
+    "linalg.inv": [C((3, 3), dom=_wellcond)],
+    "linalg.lstsq": [C((4, 3), (4,), call=lambda f, a, b: f(a, b)[0])],
+    "linalg.matrix_power": [C((3, 3), call=lambda f, a: f(a, 3))],
+    "linalg.norm": [C((3, 4)), C((5,), kw={"ord": 2}, label="vector")],
+    "linalg.pinv": [C((3, 2))],
+    "linalg.qr": [C((4, 3))],
+    "linalg.slogdet": [C((3, 3), dom=_wellcond)],
+    "linalg.solve": [C((3, 3), (3,), dom=(_wellcond, "real")),
+                     C((3, 3), (3, 2), dom=(_wellcond, "real"), label="matrix")],
+    "linalg.svd": [C((3, 2), call=_svd)],
+    # Fourier transforms (real input; complex outputs)
+    "fft.fft": [C((4,))], "fft.ifft": [C((4,))], "fft.rfft": [C((5,))],
+    "fft.irfft": [C((3,))], "fft.fft2": [C((3, 4))], "fft.ifft2": [C((3, 4))],
+    "fft.fftn": [C((2, 3, 2))], "fft.ifftn": [C((2, 3, 2))],
+    # scipy.special
+    "scipy.special.digamma": [C((3, 2), dom="positive")],
+    "scipy.special.erf": [UNARY], "scipy.special.erfc": [UNARY], "scipy.special.expit": [UNARY],
+    "scipy.special.gammaln": [C((3, 2), dom="positive")],
+    "scipy.special.log_softmax": [C((3, 4), kw={"axis": 1})],
+    "scipy.special.softmax": [C((3, 4), kw={"axis": -1})],
+    "scipy.special.logit": [C((3, 2), dom=(0.1, 0.9))],
+    "scipy.special.polygamma": [C((3, 2), dom="positive", call=lambda f, x: f(1, x))],
+    "scipy.special.xlogy": [C((3, 2), (3, 2), dom="positive")],
+    # no derivative: the audit checks that their outputs are constants with zero derivative
+    **{n: [NONDIFF_1] for n in (
+        "floor", "ceil", "rint", "trunc", "fix", "around", "round", "sign", "signbit",
+        "isfinite", "isinf", "isnan", "isneginf", "isposinf", "logical_not", "argmax",
+        "argmin", "argsort", "argwhere", "nonzero", "flatnonzero", "count_nonzero", "all",
+        "any", "zeros_like", "ones_like", "shape", "ndim", "size", "iscomplexobj",
+        "isrealobj")},
+    **{n: [NONDIFF_2] for n in (
+        "allclose", "isclose", "array_equal", "greater", "greater_equal", "less",
+        "less_equal", "equal", "not_equal", "logical_and", "logical_or", "logical_xor",
+        "heaviside")},
+    "floor_divide": [C((3, 2), (3, 2), dom=("real", "nonzero"))],
+    "full_like": [C((3, 2), call=lambda f, x: f(x, 2.0))],
+    "empty_like": [C((3, 2), call=lambda f, x: f(x).shape)],
+    "result_type": [C((3, 2), call=lambda f, x: f(x) == np.float64)],
+}
+# fmt: on
+
+# special points and precisions, reported as their own rows
+SPECIAL: dict[str, list[AuditCase]] = {
+    "exp": [C(make=lambda rng: (np.array([700.0, 705.0, -700.0]),), label="near overflow"),
+            C(make=lambda rng: (np.array([85.0, 88.0, -80.0], np.float32),),
+              label="float32 near overflow")],
+    "tanh": [C((3, 2), dtype="float32", label="float32"),
+             C(make=lambda rng: (np.array([1000.0, -1000.0, 20.0]),), label="saturated")],
+    "max": [C(make=lambda rng: (np.array([1.0, 2.0, 2.0, -1.0]),), label="tie")],
+    "maximum": [C(make=lambda rng: (np.array([0.0, -1.0, 2.0]), np.zeros(3)), label="relu at 0")],
+    "sqrt": [C(make=lambda rng: (np.array([1e-8, 1e-4, 4.0]),), label="near 0")],
+}
+for _name, _extra in SPECIAL.items():
+    CASES.setdefault(_name, []).extend(_extra)
+CASES["absolute"] = CASES["abs"]
+CASES["true_divide"] = CASES["divide"]
+
+#: public names that are not array functions (no derivative to audit)
+HELPERS = {"normalize_axes": "a helper that normalises axis arguments"}
+
+
+# ----------------------------------------------------------------------------- discovery
+
+
+def _public(module: Any) -> list[tuple[str, Any]]:
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [n for n in dir(module) if not n.startswith("_")]
+    out = []
+    for n in names:
+        obj = getattr(module, n, None)
+        if obj is None or isinstance(obj, type) or inspect.ismodule(obj) or not callable(obj):
+            continue
+        out.append((n, obj))
+    return out
+
+
+def discover() -> list[tuple[str, Callable, list[str]]]:
+    """``(name, function, aliases)`` for every public function of ``pullback.numpy`` (and
+    its public submodules) and ``pullback.scipy``, found at run time.
+
+    Example:
+        >>> names = [n for n, _, _ in discover()]
+        >>> "sin" in names and "sum" in names
+        True
+    """
+    import pullback.numpy as pnp
+
+    found: dict[int, tuple[str, Callable, list[str]]] = {}
+    order: list[int] = []
+
+    def add(name: str, obj: Callable) -> None:
+        key = id(obj)
+        if key in found:
+            found[key][2].append(name)
+            return
+        found[key] = (name, obj, [])
+        order.append(key)
+
+    for n, obj in _public(pnp):
+        add(n, obj)
+    roots = [("", pnp)]
+    try:
+        roots.append(("scipy.", importlib.import_module("pullback.scipy")))
+    except ImportError:
+        pass
+    for prefix, root in roots:
+        for info in pkgutil.walk_packages(root.__path__, root.__name__ + "."):
+            rel = info.name[len(root.__name__) + 1 :]
+            if any(part.startswith("_") for part in rel.split(".")):
+                continue
+            try:
+                mod = importlib.import_module(info.name)
+            except ImportError:
+                continue
+            for n, obj in _public(mod):
+                if getattr(obj, "__module__", "") in ("numpy",) or id(obj) in found:
+                    continue
+                add(f"{prefix}{rel}.{n}", obj)
+    return [found[k] for k in order]
+
+
+# ----------------------------------------------------------------------------- running
+
+
+@dataclass
+class AuditRow:
+    """One function's health: its cases, checks, worst verdict and relative error."""
+
+    name: str
+    aliases: list[str]
+    kind: str
+    cases: int
+    checks: int
+    verdict: str
+    worst_rel_error: float
+    note: str = ""
+    primitives: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in ("fail", "error")
+
+
+@dataclass
+class AuditReport:
+    """The audit's table: one row per function, the coverage of registered primitives."""
+
+    rows: list[AuditRow]
+    registered: list[str]
+    exercised: list[str]
+    seed: int
+    order: int
+
+    @property
+    def ok(self) -> bool:
+        """No function failed or raised (``no case`` is not a failure)."""
+        return not any(r.failed for r in self.rows)
+
+    @property
+    def uncovered(self) -> list[str]:
+        return sorted(set(self.registered) - set(self.exercised))
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.verdict] = out.get(r.verdict, 0) + 1
+        return out
+
+    def __str__(self) -> str:
+        header = ("function", "kind", "cases", "checks", "worst rel err", "verdict", "note")
+        body = []
+        for r in self.rows:
+            name = r.name + (f" (= {', '.join(r.aliases)})" if r.aliases else "")
+            rel = "-" if not np.isfinite(r.worst_rel_error) else f"{r.worst_rel_error:.1e}"
+            verdict = r.verdict.upper() if r.failed else r.verdict
+            body.append((name, r.kind, str(r.cases), str(r.checks), rel, verdict, r.note))
+        widths = [max(len(x) for x in col) for col in zip(header, *body)]
+        lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in body]
+        counts = ", ".join(f"{n} {v}" for v, n in sorted(self.counts().items()))
+        covered = len(set(self.registered) & set(self.exercised))
+        lines.append("")
+        lines.append(f"functions: {len(self.rows)} ({counts}); order {self.order}, "
+                     f"seed {self.seed}")
+        lines.append(f"registered primitives exercised: {covered} of {len(self.registered)}")
+        if self.uncovered:
+            lines.append("not exercised by any case: " + ", ".join(self.uncovered))
+        lines.append("health: " + ("OK" if self.ok else "FAILURES (see the rows marked FAIL "
+                                                     "or ERROR)"))
+        return "\n".join(lines)
+
+
+def _exercised(g: Callable, args: tuple, nums: tuple[int, ...]) -> set[str]:
+    """Names of the primitives ``g`` applies, in its evaluation and in both modes' rules."""
+    from pullback._api import jvp, vjp
+
+    with new_trace(RecordTrace) as trace:
+        full = list(args)
+        for i in nums:
+            leaves, tree = tree_flatten(args[i])
+            full[i] = tree_unflatten(tree, [RecordTracer(trace, x) for x in leaves])
+        dargs = tuple(full[i] for i in nums)
+
+        def h(*d: Any) -> Any:
+            new = list(full)
+            for i, x in zip(nums, d):
+                new[i] = x
+            return g(*new)
+
+        try:
+            out = h(*dargs)
+            tangents = tuple(tree_unflatten(tree_flatten(a)[1], [np.ones(np.shape(x), dtype_of(x))
+                             for x in tree_flatten(a)[0]]) for a in (args[i] for i in nums))
+            jvp(h, dargs, tangents)
+            out, back = vjp(h, *dargs)
+            leaves, tree = tree_flatten(out)
+            back(tree_unflatten(tree, [np.ones(np.shape(x), dtype_of(x)) for x in leaves]))
+        except Exception:  # coverage is best effort; the checks report real errors
+            pass
+    return {r.prim.name for r in trace.records}
+
+
+def _nondiff_only(g: Callable, args: tuple, nums: tuple[int, ...]) -> bool:
+    with new_trace(RecordTrace) as trace:
+        full = list(args)
+        for i in nums:
+            leaves, tree = tree_flatten(args[i])
+            full[i] = tree_unflatten(tree, [RecordTracer(trace, x) for x in leaves])
+        try:
+            g(*full)
+        except Exception:
+            return False
+    return bool(trace.records) and all(r.prim.nondiff for r in trace.records)
+
+
+def _default_case(fn: Callable) -> AuditCase:
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                  and p.default is p.empty]
+        n = max(len(params), 1)
+    except (TypeError, ValueError):
+        n = 1
+    return AuditCase(tuple((3,) for _ in range(n)))
+
+
+def _run_case(name: str, fn: Callable, case: AuditCase, order: int, probes: int,
+              seed: int) -> tuple[str, int, str, float, str, set[str]]:
+    """(verdict, checks, kind, worst relative error, note, primitives) of one case."""
+    from pullback._check_numeric import is_float_tree as _is_float
+    from pullback.check import report
+
+    rng = np.random.default_rng(zlib.crc32(f"{name}|{case.label}|{seed}".encode()))
+    g = case.function(fn)
+    try:
+        args = case.args(rng)
+        nums = tuple(i for i, a in enumerate(args) if _is_float(a))
+        prims = _exercised(g, args, nums)
+        kind = "nondiff" if _nondiff_only(g, args, nums) else "rule"
+        rep = report(g, args, order=case.order or order, probes=probes, seed=seed,
+                     argnums=nums)
+    except Exception as err:
+        return "error", 0, "rule", float("nan"), f"{type(err).__name__}: {err}"[:200], set()
+    rank = {v: i for i, v in enumerate(VERDICTS)}
+    worst = max(rep.rows, key=lambda r: (rank[r.verdict], np.nan_to_num(r.rel_error)))
+    verdict = worst.verdict
+    rels = [r.rel_error for r in rep.rows if r.mode != "taylor" and np.isfinite(r.rel_error)]
+    note = ""
+    if verdict in ("fail", "error", "uncertain"):
+        note = f"{worst.argument}, {worst.mode}, order {worst.order}: "
+        note += worst.detail if worst.verdict == "error" else (
+            f"rel error {worst.rel_error:.1e} > tol {worst.tolerance:.1e} at {worst.where}")
+        if rep.localisation is not None and rep.localisation.primitive:
+            note += f"; first wrong rule: '{rep.localisation.primitive}'"
+    elif verdict == "kink":
+        note = worst.detail or f"kink at {worst.where}"
+    return verdict, len(rep.rows), kind, max(rels, default=0.0), note[:200], prims
+
+
+def run_audit(
+    functions: Sequence[Callable],
+    cases: dict[str, Any],
+    registry: bool,
+    order: int,
+    probes: int,
+    seed: int,
+    only: Sequence[str] | None,
+) -> AuditReport:
+    """The body of :func:`pullback.check.audit`."""
+    from pullback.numpy._registry import PRIMITIVES
+
+    entries: list[tuple[str, Callable, list[str], str]] = []
+    if registry:
+        entries += [(n, f, aliases, "") for n, f, aliases in discover()]
+    for fn in functions:
+        if isinstance(fn, Primitive):
+            prim = fn
+
+            def bound(*a: Any, prim: Primitive = prim) -> Any:
+                return prim.bind(*a)
+
+            bound.__name__ = prim.name
+            entries.append((prim.name, bound, [], "user"))
+        else:
+            entries.append((getattr(fn, "__name__", repr(fn)), fn, [], "user"))
+    if only is not None:
+        wanted = set(only)
+        entries = [e for e in entries if e[0] in wanted or wanted & set(e[2])]
+    rows, exercised = [], set()
+    for name, fn, aliases, origin in entries:
+        own = cases.get(name)
+        if own is None:
+            own = next((cases[a] for a in aliases if a in cases), None)
+        table = own if own is not None else CASES.get(name)
+        if table is None:
+            table = next((CASES[a] for a in aliases if a in CASES), None)
+        if table is None and origin == "user":
+            table = [_default_case(fn)]
+        if isinstance(table, AuditCase):
+            table = [table]
+        if table is None:
+            if name in HELPERS:
+                rows.append(AuditRow(name, aliases, "helper", 0, 0, "ok", float("nan"),
+                                     HELPERS[name]))
+            else:
+                rows.append(AuditRow(name, aliases, "-", 0, 0, "no case", float("nan"),
+                                     "no audit case: add one to pullback._check_audit.CASES"))
+            continue
+        results = [(_run_case(name, fn, c, order, probes, seed), c) for c in table]
+        rank = {v: i for i, v in enumerate(VERDICTS)}
+        (verdict, _, kind, _, note, _), _ = max(results, key=lambda r: rank[r[0][0]])
+        worst_case = max(results, key=lambda r: rank[r[0][0]])[1]
+        prims = set().union(*(r[0][5] for r in results))
+        exercised |= prims
+        if note and worst_case.label:
+            note = f"[{worst_case.label}] {note}"
+        kinds = {r[0][2] for r in results}
+        rows.append(AuditRow(
+            name, aliases, origin or ("nondiff" if kinds == {"nondiff"} else "rule"),
+            len(table), sum(r[0][1] for r in results), verdict,
+            max((r[0][3] for r in results), default=0.0), note, sorted(prims),
+        ))
+    return AuditReport(rows, sorted(PRIMITIVES), sorted(exercised), seed, order)

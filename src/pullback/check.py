@@ -1,0 +1,1006 @@
+"""Checking derivatives: numerical derivatives with error estimates, ``check_grads``,
+the dot-product and Taylor tests, kinks, the rule audit and the wrong rule named.
+
+- :func:`numerical_jvp`, :func:`numerical_vjp`, :func:`numerical_jacobian`: numerical
+  derivatives by ``method`` ``"forward"`` (the notebook's), ``"central"``, ``"richardson"``
+  (extrapolated, with an error estimate), ``"complex"`` (the complex step) or ``"auto"``.
+- :func:`report` compares pullback's derivatives with numerical ones, per argument, mode
+  and order, and returns a :class:`Report`; :func:`check_grads` raises
+  :class:`GradientCheckError` carrying it when a check fails.
+- :func:`taylor_test`: the observed convergence order of the first-order Taylor remainder.
+- :func:`audit`: every registered rule, checked on inputs drawn from its domain.
+
+Example:
+    >>> import numpy as np, pullback.numpy as pnp
+    >>> check_grads(lambda x: pnp.sum(pnp.tanh(x) ** 2), (np.array([0.3, -1.2]),), order=2)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from pullback._api import _arg_label, _fun_name, jvp, vjp
+from pullback._check_locate import record
+from pullback._check_numeric import METHODS, Estimate, Flat, directional, is_float_tree
+from pullback._check_report import (
+    CheckRow,
+    GradientCheckError,
+    Item,
+    Localisation,
+    Report,
+    compare_scalar,
+    compare_vector,
+    default_rtol,
+    dot_rtol,
+    error_item,
+    format_table,
+)
+from pullback._core import dtype_of, shape_of
+from pullback._tree import tree_flatten, tree_unflatten
+
+__all__ = [
+    "AuditCase",
+    "AuditReport",
+    "CheckRow",
+    "GradientCheckError",
+    "Localisation",
+    "Report",
+    "TaylorResult",
+    "audit",
+    "check_grads",
+    "cli_audit",
+    "cli_check",
+    "default_rtol",
+    "format_table",
+    "numerical_jacobian",
+    "numerical_jvp",
+    "numerical_vjp",
+    "report",
+    "taylor_test",
+]
+
+MODES = ("fwd", "rev")
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _as_args(who: str, args: Any) -> tuple:
+    if isinstance(args, (tuple, list)):
+        return tuple(args)
+    if isinstance(args, dict):
+        raise TypeError(f"{who}: args must be a tuple of positional arguments, got a dict")
+    return (args,)
+
+
+def _check_method(who: str, method: str) -> None:
+    if method not in METHODS:
+        raise ValueError(f"{who}: unknown method {method!r}; use one of {', '.join(METHODS)}")
+
+
+def _float_argnums(who: str, f: Callable, args: tuple, argnums: Any) -> tuple[int, ...]:
+    if argnums is None:
+        nums = tuple(i for i, a in enumerate(args) if is_float_tree(a))
+        if not nums:
+            raise TypeError(
+                f"{who}: none of the {len(args)} arguments of {_fun_name(f)} is a floating-point "
+                "array or pytree of them, so there is no derivative to check: pass float inputs "
+                "(for example x.astype(float))"
+            )
+        return nums
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    out = []
+    for i in nums:
+        if not isinstance(i, int) or not -len(args) <= i < len(args):
+            raise ValueError(f"{who}: argnums {argnums!r} does not fit {len(args)} arguments")
+        i %= len(args)
+        if not is_float_tree(args[i]):
+            leaves = tree_flatten(args[i])[0]
+            found = sorted({str(dtype_of(x)) for x in leaves}) or ["no leaves"]
+            raise TypeError(
+                f"{who}: {_arg_label(f, i)} of {_fun_name(f)} has dtype {', '.join(found)}; "
+                "derivatives are checked only for real floating-point inputs: cast it to "
+                "float or leave it out of argnums"
+            )
+        out.append(i)
+    return tuple(out)
+
+
+def _partial(f: Callable, args: tuple, nums: tuple[int, ...]) -> Callable:
+    def f_partial(*dargs: Any) -> Any:
+        full = list(args)
+        for i, d in zip(nums, dargs):
+            full[i] = d
+        return f(*full)
+
+    f_partial.__name__ = _fun_name(f)
+    return f_partial
+
+
+def _cast_like(v: Any, ref: Any) -> Any:
+    """``v`` with each leaf cast to the dtype of the matching leaf of ``ref``."""
+    v_leaves, _ = tree_flatten(v)
+    r_leaves, r_tree = tree_flatten(ref)
+    return tree_unflatten(
+        r_tree, [np.asarray(a).astype(dtype_of(r)) for a, r in zip(v_leaves, r_leaves)]
+    )
+
+
+def _random_like(rng: np.random.Generator, tree: Any) -> Any:
+    """Standard normal leaves shaped like ``tree``'s (zeros for non-float leaves)."""
+    leaves, t = tree_flatten(tree)
+    out = []
+    for x in leaves:
+        dt = dtype_of(x)
+        if dt.kind == "c":
+            out.append((rng.standard_normal(shape_of(x))
+                        + 1j * rng.standard_normal(shape_of(x))).astype(dt))
+        elif dt.kind == "f":
+            out.append(rng.standard_normal(shape_of(x)).astype(dt))
+        else:
+            out.append(np.zeros(shape_of(x), dt))
+    return tree_unflatten(t, out)
+
+
+def _restrict(v: tuple, ai: int) -> tuple:
+    """The direction ``v`` (one pytree per argument) with every argument but ``ai`` zeroed."""
+    out = []
+    for i, x in enumerate(v):
+        leaves, t = tree_flatten(x)
+        out.append(x if i == ai else tree_unflatten(t, [np.zeros_like(y) for y in leaves]))
+    return tuple(out)
+
+
+def _leaves64(tree: Any) -> list[np.ndarray]:
+    return [np.asarray(x, np.float64) for x in tree_flatten(tree)[0]]
+
+
+def _vec(tree: Any) -> np.ndarray:
+    leaves = [np.asarray(x) for x in tree_flatten(tree)[0]]
+    leaves = [x for x in leaves if x.dtype.kind in "fc"]
+    if not leaves:
+        return np.zeros(0)
+    return np.concatenate([x.astype(np.result_type(x, np.float64)).ravel() for x in leaves])
+
+
+def _lowest_precision(trees: Sequence[Any]) -> np.dtype:
+    dts = [dtype_of(x) for t in trees for x in tree_flatten(t)[0] if dtype_of(x).kind in "fc"]
+    if not dts:
+        return np.dtype(np.float64)
+    return max(dts, key=lambda d: float(np.finfo(d).eps))
+
+
+def _jvp_of(D: Callable, u: tuple) -> Callable:
+    def D_next(*x: Any) -> Any:
+        return jvp(D, x, _cast_like(u, x))[1]
+
+    return D_next
+
+
+def _vjp_of(R: Callable, w: Any) -> Callable:
+    def R_next(*x: Any) -> Any:
+        out, back = vjp(R, *x)
+        return back(_cast_like(w, out))
+
+    return R_next
+
+
+def _leaf_label(tree: Any, j: int) -> str:
+    """The input entry at flat position ``j`` of one argument's leaves."""
+    leaves = tree_flatten(tree)[0]
+    start = 0
+    for k, x in enumerate(leaves):
+        n = int(np.prod(shape_of(x), dtype=np.int64))
+        if j < start + n:
+            idx = np.unravel_index(j - start, shape_of(x)) if shape_of(x) else ()
+            body = "[" + ", ".join(str(int(i)) for i in idx) + "]"
+            return body if len(leaves) == 1 else f"leaf {k} {body}"
+        start += n
+    return f"[{j}]"
+
+
+def _basis(tree: Any, j: int) -> Any:
+    """The unit vector number ``j`` of one argument (a pytree like it, float64)."""
+    leaves, t = tree_flatten(tree)
+    out, start = [], 0
+    for x in leaves:
+        n = int(np.prod(shape_of(x), dtype=np.int64))
+        e = np.zeros(n)
+        if start <= j < start + n:
+            e[j - start] = 1.0
+        out.append(e.reshape(shape_of(x)))
+        start += n
+    return tree_unflatten(t, out)
+
+
+def _zeros_tree(tree: Any) -> Any:
+    leaves, t = tree_flatten(tree)
+    return tree_unflatten(t, [np.zeros(shape_of(x)) for x in leaves])
+
+
+def _size(tree: Any) -> int:
+    return sum(int(np.prod(shape_of(x), dtype=np.int64)) for x in tree_flatten(tree)[0])
+
+
+# ----------------------------------------------------------------------------- numerical
+
+
+def numerical_jvp(
+    f: Callable,
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    method: str = "auto",
+    eps: float | None = None,
+    return_error: bool = False,
+) -> Any:
+    """The directional derivative of ``f`` at ``primals`` along ``tangents``, numerically.
+
+    Returns the output tangent, shaped like ``f``'s output (in its dtype; the evaluations
+    are done in float64 on up-cast copies). With ``return_error=True`` returns
+    ``(tangent, error_estimate)``. Non-float arguments are held fixed (their tangent may be
+    ``None``). ``eps`` is an absolute step along the tangent; by default steps are relative
+    to the inputs and chosen from the dtype.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> t = numerical_jvp(pnp.sin, (np.array([0.0, 1.0]),), (np.array([1.0, 1.0]),))
+        >>> np.allclose(t, np.cos([0.0, 1.0]), rtol=1e-14, atol=0)
+        True
+    """
+    who = "numerical_jvp"
+    _check_method(who, method)
+    primals, tangents = _as_args(who, primals), _as_args(who, tangents)
+    if len(primals) != len(tangents):
+        raise TypeError(f"{who}: got {len(primals)} primals but {len(tangents)} tangents")
+    nums = tuple(i for i, p in enumerate(primals) if is_float_tree(p))
+    flat = Flat(_partial(f, primals, nums), tuple(primals[i] for i in nums), _fun_name(f))
+    d = [leaf for i in nums for leaf in _leaves64(tangents[i])]
+    if [x.shape for x in d] != [x.shape for x in flat.leaves]:
+        raise ValueError(
+            f"{who}: tangent shapes {[x.shape for x in d]} do not match the primals' "
+            f"{[x.shape for x in flat.leaves]}"
+        )
+    est = directional(flat, d, method, eps)
+    value = flat.outputs.unflatten(est.value)
+    if return_error:
+        return value, flat.outputs.unflatten(est.error, cast=False)
+    return value
+
+
+def _columns(flat: Flat, method: str, eps: float | None) -> list[Estimate]:
+    """One numerical directional derivative per coordinate of the flat inputs."""
+    cols = []
+    for k, x in enumerate(flat.leaves):
+        for j in range(x.size):
+            d = [np.zeros(y.shape) for y in flat.leaves]
+            d[k].reshape(-1)[j] = 1.0
+            cols.append(directional(flat, d, method, eps))
+    return cols
+
+
+def numerical_vjp(
+    f: Callable,
+    primals: Sequence[Any],
+    cotangent: Any,
+    method: str = "auto",
+    eps: float | None = None,
+) -> tuple:
+    """The vector-Jacobian product of ``f`` at ``primals`` with ``cotangent``, numerically.
+
+    Returns a tuple with one cotangent per primal (shaped and typed like it; ``None`` for a
+    non-float argument), like ``vjp_fn``. The Jacobian is built column by column from
+    coordinate directions, each step relative to its own entry. The notebook's
+    ``test_vjp(f, x, u, eps=1e-3)`` is
+    ``numerical_vjp(f, (x,), u, method="forward", eps=1e-3)[0]``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> x = np.array([0.5, 2.0])
+        >>> g, = numerical_vjp(lambda x: x * x, (x,), np.array([1.0, 1.0]))
+        >>> np.allclose(g, 2 * x, rtol=1e-14, atol=0)
+        True
+    """
+    who = "numerical_vjp"
+    _check_method(who, method)
+    primals = _as_args(who, primals)
+    nums = tuple(i for i, p in enumerate(primals) if is_float_tree(p))
+    flat = Flat(_partial(f, primals, nums), tuple(primals[i] for i in nums), _fun_name(f))
+    w, _ = flat.outputs.vector(cotangent, "the cotangent")
+    if w.shape != flat.phi0.shape:
+        raise ValueError(
+            f"{who}: the cotangent has {w.size} floating entries, but {_fun_name(f)}'s output "
+            f"has {flat.phi0.size}: give a cotangent shaped like the output"
+        )
+    values = np.array([est.dot(w)[0] for est in _columns(flat, method, eps)])
+    out, start = [], 0
+    for i, p in enumerate(primals):
+        if i not in nums:
+            out.append(None)
+            continue
+        leaves, tree = tree_flatten(p)
+        parts = []
+        for x in leaves:
+            n = int(np.prod(shape_of(x), dtype=np.int64))
+            parts.append(np.real_if_close(values[start : start + n]).reshape(shape_of(x))
+                         .astype(dtype_of(x)))
+            start += n
+        out.append(tree_unflatten(tree, parts))
+    return tuple(out)
+
+
+def numerical_jacobian(
+    f: Callable,
+    x: Any,
+    method: str = "auto",
+    eps: float | None = None,
+    return_error: bool = False,
+) -> Any:
+    """The Jacobian of ``f`` at the array ``x``, numerically, shaped ``out.shape + x.shape``.
+
+    With ``return_error=True`` returns ``(jacobian, error_estimate)`` (same shape).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> J = numerical_jacobian(lambda x: x ** 2, np.array([1.0, 3.0]))
+        >>> np.allclose(J, [[2.0, 0.0], [0.0, 6.0]], rtol=1e-14, atol=1e-14)
+        True
+    """
+    who = "numerical_jacobian"
+    _check_method(who, method)
+    if not is_float_tree(x) or len(tree_flatten(x)[0]) != 1:
+        raise TypeError(
+            f"{who}: x must be one floating-point array, got {type(x).__name__} of dtype "
+            f"{dtype_of(x) if not isinstance(x, (list, tuple, dict)) else 'pytree'}; "
+            "use numerical_vjp or numerical_jvp for pytrees"
+        )
+    flat = Flat(f, (x,), _fun_name(f))
+    out = flat.call(flat.leaves)
+    if len(tree_flatten(out)[0]) != 1:
+        raise TypeError(
+            f"{who}: {_fun_name(f)} must return one array, got a {type(out).__name__} pytree"
+        )
+    out_shape, x_shape = shape_of(out), shape_of(x)
+    cols = _columns(flat, method, eps)
+    n_out = int(np.prod(out_shape, dtype=np.int64))
+    vals = np.stack([c.value for c in cols], axis=-1) if cols else np.zeros((n_out, 0))
+    errs = np.stack([c.error for c in cols], axis=-1) if cols else np.zeros((n_out, 0))
+    jac = vals.reshape(out_shape + x_shape).astype(np.result_type(dtype_of(out), dtype_of(x)))
+    if return_error:
+        return jac, errs.reshape(out_shape + x_shape)
+    return jac
+
+
+# ----------------------------------------------------------------------------- the checker
+
+
+@dataclass
+class _Setup:
+    f: Callable
+    name: str
+    args: tuple
+    nums: tuple[int, ...]
+    dargs: tuple
+    out: Any
+    labels: list[str]
+    rtol: float
+    atol: float
+    dtype: np.dtype
+    method: str
+    eps: float | None
+    probes: int
+    full: bool
+    # directions per probe: us[p][k] (k = 0..order-1), ws[p][k]
+    us: list[list[tuple]] = field(default_factory=list)
+    ws: list[list[Any]] = field(default_factory=list)
+    flats: dict = field(default_factory=dict)
+
+    @property
+    def fd(self) -> Callable:
+        return _partial(self.f, self.args, self.nums)
+
+    def chain(self, mode: str, p: int, k: int) -> Callable:
+        """The derivative of order ``k`` computed by pullback in ``mode``, along probe p's
+        directions: a function of the differentiated arguments."""
+        D = self.fd
+        for j in range(k):
+            D = _jvp_of(D, self.us[p][j]) if mode == "fwd" else _vjp_of(D, self.ws[p][j])
+        return D
+
+    def flat(self, mode: str, p: int, k: int) -> Flat:
+        key = ("fd",) if k == 0 else (mode, p, k)
+        if key not in self.flats:
+            self.flats[key] = Flat(self.chain(mode, p, k), self.dargs, self.name)
+        return self.flats[key]
+
+
+def _numeric_row(s: _Setup, mode: str, k: int, ai: int) -> CheckRow:
+    """Order ``k`` (from 1) in ``mode`` for argument ``ai``: pullback's derivative of the
+    order k-1 derivative against a numerical derivative of it."""
+    items: list[Item] = []
+    ests: list[Estimate] = []
+    probes = range(1 if s.full else s.probes)
+    for p in probes:
+        try:
+            flat = s.flat(mode, p, k - 1)
+        except Exception as err:
+            items.append(error_item(err, f"probe {p}: the order {k - 1} derivative"))
+            continue
+        D = s.chain(mode, p, k - 1)
+        u = _restrict(s.us[p][k - 1], ai)
+        try:
+            if mode == "fwd":
+                items.extend(_fwd_items(s, flat, D, u, ai, p, ests))
+            else:
+                items.extend(_rev_items(s, flat, D, u, s.ws[p][k - 1], ai, p, ests))
+        except Exception as err:
+            items.append(error_item(err, f"probe {p}"))
+    methods = sorted({e.method for e in ests if e.method != "exact"}) or ["exact"]
+    step = float(np.median([e.step for e in ests])) if ests else float("nan")
+    return CheckRow.from_items(s.labels[ai], mode, k, "+".join(methods), step, items)
+
+
+def _directions(s: _Setup, flat: Flat, u: tuple, ai: int) -> list[tuple[str, list, tuple]]:
+    """(label, flat direction, pytree direction) for the probe ``u`` or, with ``full``,
+    every coordinate of argument ``ai``."""
+    if not s.full:
+        return [("", [leaf for x in u for leaf in _leaves64(x)], u)]
+    out = []
+    for j in range(_size(s.dargs[ai])):
+        e = tuple(_basis(x, j) if i == ai else _zeros_tree(x) for i, x in enumerate(s.dargs))
+        label = "input " + _leaf_label(s.dargs[ai], j)
+        out.append((label, [leaf for x in e for leaf in _leaves64(x)], e))
+    return out
+
+
+def _fwd_items(
+    s: _Setup, flat: Flat, D: Callable, u: tuple, ai: int, p: int, ests: list
+) -> list[Item]:
+    items = []
+    for label, d, tree in _directions(s, flat, u, ai):
+        est = directional(flat, d, s.method, s.eps)
+        ests.append(est)
+        t_out = jvp(D, s.dargs, _cast_like(tree, s.dargs))[1]
+        c, _ = flat.outputs.vector(t_out, s.name)
+        c = c.astype(np.result_type(c, np.float64))
+        where = (lambda i, label=label: (f"probe {p}, " if not s.full else "")
+                 + ("output " + flat.outputs.label(i)).rstrip()
+                 + (f" / {label}" if label else ""))
+        item = compare_vector(c, est, s.rtol, s.atol, where)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _rev_items(
+    s: _Setup, flat: Flat, D: Callable, u: tuple, w: Any, ai: int, p: int, ests: list
+) -> list[Item]:
+    out, back = vjp(D, *s.dargs)
+    ct = back(_cast_like(w, out))[ai]
+    c_vec = _vec(ct)
+    w_vec, _ = flat.outputs.vector(_cast_like(w, out), "the cotangent")
+    w_vec = w_vec.astype(np.result_type(w_vec, np.float64))
+    items = []
+    if not s.full:
+        u_vec = _vec(u[ai]).astype(np.float64)
+        d = [leaf for x in u for leaf in _leaves64(x)]
+        est = directional(flat, d, s.method, s.eps)
+        ests.append(est)
+        computed = float(np.real(np.sum(u_vec * c_vec)))
+        extra = float(np.sum(np.abs(u_vec) * np.abs(c_vec)))
+        items.append(compare_scalar(computed, w_vec, est, s.rtol, s.atol, extra, f"probe {p}"))
+        return items
+    for j, (label, d, _) in enumerate(_directions(s, flat, u, ai)):
+        est = directional(flat, d, s.method, s.eps)
+        ests.append(est)
+        computed = float(np.real(c_vec[j]))
+        items.append(compare_scalar(computed, w_vec, est, s.rtol, s.atol, abs(computed), label))
+    return items
+
+
+def _dot_row(s: _Setup, k: int, ai: int) -> CheckRow:
+    """Order ``k``: forward against reverse mode on the order k-1 (forward) derivative."""
+    items = []
+    tol_rel = dot_rtol(s.dtype)
+    for p in range(s.probes):
+        try:
+            D = s.chain("fwd", p, k - 1)
+            u = _restrict(s.us[p][k - 1], ai)
+            out, t_out = jvp(D, s.dargs, _cast_like(u, s.dargs))
+            w = _cast_like(s.ws[p][0], out)
+            _, back = vjp(D, *s.dargs)
+            ct = back(w)[ai]
+            tv, wv, cv, uv = _vec(t_out), _vec(w), _vec(ct), _vec(u[ai])
+            # real inputs: a complex output pairs with w through the real part
+            a = float(np.real(np.sum(tv * wv)))
+            b = float(np.real(np.sum(uv * cv)))
+            mag = float(np.sum(np.abs(tv) * np.abs(wv)) + np.sum(np.abs(uv) * np.abs(cv)))
+            tol = s.atol + tol_rel * mag
+            err = abs(a - b)
+            verdict = "ok" if err <= tol else "fail"
+            if not (np.isfinite(a) and np.isfinite(b)):
+                verdict = "uncertain" if not np.isfinite(mag) else "fail"
+            items.append(Item(verdict, f"probe {p}", a, b, err,
+                              err / mag if mag > 0 else 0.0, 0.0, tol,
+                              "<J u, w> by forward mode against <u, J^T w> by reverse mode"))
+        except Exception as err:
+            items.append(error_item(err, f"probe {p}"))
+    return CheckRow.from_items(s.labels[ai], "dot", k, "exact", 0.0, items)
+
+
+def _taylor_row(s: _Setup, ai: int, mode: str) -> CheckRow:
+    try:
+        res = _taylor(s.fd, s.dargs, _restrict(s.us[0][0], ai), mode, s.ws[0][0], s.rtol)
+    except Exception as err:
+        return CheckRow.from_items(s.labels[ai], "taylor", 1, "-", 0.0, [error_item(err)])
+    item = Item(res.verdict, f"observed order {res.order:.2f}", 2.0, res.order, 0.0, 0.0, 0.0,
+                0.0, res.detail)
+    row = CheckRow.from_items(s.labels[ai], "taylor", 1, mode, float(res.steps[0]), [item])
+    row.abs_error = row.rel_error = row.tolerance = float("nan")
+    return row
+
+
+def report(
+    f: Callable,
+    args: Sequence[Any],
+    order: int = 1,
+    modes: Sequence[str] = MODES,
+    method: str = "auto",
+    atol: float | None = None,
+    rtol: float | None = None,
+    eps: float | None = None,
+    probes: int = 3,
+    full: bool = False,
+    seed: int = 0,
+    argnums: int | Sequence[int] | None = None,
+    dot: bool = True,
+    taylor: bool = False,
+    locate: bool = True,
+) -> Report:
+    """Check ``f``'s derivatives at ``args`` and return a structured :class:`Report`.
+
+    One row per argument, mode (``"fwd"``, ``"rev"``; ``"dot"`` for the dot-product test,
+    ``"taylor"`` for the Taylor test) and order, with the method used, the step, the worst
+    entry, expected and computed values, absolute and relative error, the numerical error
+    estimate, the tolerance and a verdict (``ok``, ``kink``, ``uncertain``, ``fail``,
+    ``error``). ``probes`` seeded random directions are used (``seed`` is in the report), or
+    with ``full=True`` every coordinate. The derivative of order k is checked by differencing
+    pullback's derivative of order k-1 in the same mode. When a check fails and ``locate``
+    is true, each primitive ``f`` applies is checked at the inputs it saw, and the first
+    wrong rule and the line that called it are in ``report.localisation``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> rep = report(lambda x: pnp.sin(x) * x, (np.array([0.5, 1.5]),), order=2)
+        >>> rep.ok, sorted({r.verdict for r in rep.rows})
+        (True, ['ok'])
+    """
+    who = f"pullback.check of {_fun_name(f)}"
+    _check_method(who, method)
+    args = _as_args(who, args)
+    if not isinstance(order, int) or order < 1:
+        raise ValueError(f"{who}: order must be a positive integer, got {order!r}")
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise ValueError(f"{who}: modes must be a subset of {MODES}, got {modes!r}")
+    if probes < 1:
+        raise ValueError(f"{who}: probes must be at least 1, got {probes}")
+    nums = _float_argnums(who, f, args, argnums)
+    dargs = tuple(args[i] for i in nums)
+    out = f(*args)
+    dtype = _lowest_precision([*dargs, out])
+    s = _Setup(
+        f, _fun_name(f), args, nums, dargs, out, [_arg_label(f, i) for i in nums],
+        default_rtol(dtype) if rtol is None else float(rtol), 0.0 if atol is None else float(atol),
+        dtype, method, eps, probes, full,
+    )
+    rng = np.random.default_rng(seed)
+    for _ in range(probes):
+        s.us.append([_random_like(rng, dargs) for _ in range(order)])
+        s.ws.append([_random_like(rng, out)] + [_random_like(rng, dargs)
+                                                for _ in range(order - 1)])
+    rows = []
+    for k in range(1, order + 1):
+        for mode in modes:
+            for ai in range(len(nums)):
+                rows.append(_numeric_row(s, mode, k, ai))
+        if dot:
+            for ai in range(len(nums)):
+                rows.append(_dot_row(s, k, ai))
+    if taylor:
+        for ai in range(len(nums)):
+            rows.append(_taylor_row(s, ai, "rev" if "rev" in modes else "fwd"))
+    rep = Report(s.name, seed, str(dtype), s.rtol, s.atol, order, modes, method, rows)
+    if locate and not rep.ok:
+        rep.localisation = _localise(f, args, nums, rep, method, rtol, atol, eps, seed)
+    return rep
+
+
+def check_grads(
+    f: Callable,
+    args: Sequence[Any],
+    order: int = 1,
+    modes: Sequence[str] = MODES,
+    method: str = "auto",
+    atol: float | None = None,
+    rtol: float | None = None,
+    eps: float | None = None,
+    probes: int = 3,
+    full: bool = False,
+    seed: int = 0,
+    argnums: int | Sequence[int] | None = None,
+    dot: bool = True,
+    taylor: bool = False,
+    locate: bool = True,
+) -> None:
+    """Check ``f``'s derivatives at ``args`` up to ``order``; raise if one is wrong.
+
+    Returns nothing on success; raises :class:`GradientCheckError` (an ``AssertionError``)
+    carrying the :class:`Report` (``err.report``), its message a table naming the argument,
+    mode and order that failed, the worst entry, expected and computed values, and the error
+    against the tolerance, then the first wrong rule and the line that called it. Default
+    tolerances come from the dtype: in float64 a derivative wrong by a relative 1e-6 is
+    caught; a correct float32 derivative passes. See :func:`report` for the arguments.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> check_grads(lambda x, y: pnp.sum(x * pnp.exp(y)),
+        ...             (np.array([1.0, 2.0]), np.array([0.1, -0.3])), order=2)
+    """
+    rep = report(f, args, order, modes, method, atol, rtol, eps, probes, full, seed, argnums,
+                 dot, taylor, locate)
+    if not rep.ok:
+        raise GradientCheckError(rep)
+
+
+# ----------------------------------------------------------------------------- localisation
+
+
+def _localise(
+    f: Callable,
+    args: tuple,
+    nums: tuple[int, ...],
+    rep: Report,
+    method: str,
+    rtol: float | None,
+    atol: float | None,
+    eps: float | None,
+    seed: int,
+    limit: int = 200,
+) -> Localisation:
+    failing = rep.failures
+    order = max(r.order for r in failing)
+    modes = tuple(m for m in MODES if any(r.mode in (m, "dot", "taylor") for r in failing))
+    try:
+        records = record(f, args, nums)
+    except Exception as err:
+        return Localisation("", "", "", note=(
+            f"the function could not be re-run under the recording trace "
+            f"({type(err).__name__}: {err})"))
+    seen: set = set()
+    checked = 0
+    for rec in records:
+        positions = rec.float_traced
+        if rec.prim.nondiff or not positions:
+            continue
+        key = (id(rec.prim), rec.site, rec.shapes, repr(sorted(rec.params)))
+        if key in seen:
+            continue
+        seen.add(key)
+        if checked >= limit:
+            break
+        checked += 1
+
+        def g(*xs: Any, rec: Any = rec) -> Any:
+            return rec.prim.bind(*xs, **rec.params)
+
+        g.__name__ = f"primitive '{rec.prim.name}'"
+        try:
+            sub = report(g, rec.args, order, modes or MODES, method, atol, rtol, eps,
+                         probes=2, seed=seed, argnums=positions, locate=False)
+        except Exception as err:
+            return Localisation(rec.prim.name, rec.site, rec.function, None, checked,
+                                note=f"checking it raised {type(err).__name__}: {err}")
+        if not sub.ok:
+            return Localisation(rec.prim.name, rec.site, rec.function, sub, checked)
+    return Localisation(
+        "", "", "", None, checked,
+        note=f"each of the {checked} primitive applications passed its own check at the "
+        "inputs it saw: the error is in how they are combined (for example a stop_gradient, "
+        "or a value computed outside pullback and fed back in)",
+    )
+
+
+# ----------------------------------------------------------------------------- Taylor test
+
+
+@dataclass
+class TaylorResult:
+    """The Taylor-remainder test: residuals ``r(h)`` and their observed orders.
+
+    ``r(h) = |f(x + h d) - f(x) - h <g, d>|`` shrinks like ``h**2`` when the derivative is
+    right and like ``h`` when it is wrong; ``order`` is the order observed at the smallest
+    steps where ``r`` stands above rounding noise (``nan`` when it never does: the
+    linearisation is exact to rounding, verdict ``ok``).
+    """
+
+    steps: np.ndarray
+    residuals: np.ndarray
+    orders: np.ndarray
+    order: float
+    verdict: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        lines = [f"Taylor test: observed order {self.order:.2f}, verdict {self.verdict}"]
+        lines.append("         h      residual  order")
+        for h, r, o in zip(self.steps, self.residuals, self.orders):
+            lines.append(f"  {h:8.2e}  {r:12.4e}  {'' if np.isnan(o) else f'{o:5.2f}'}")
+        return "\n".join(lines)
+
+
+def taylor_test(
+    f: Callable,
+    args: Sequence[Any],
+    direction: Sequence[Any] | None = None,
+    mode: str = "rev",
+    argnums: int | Sequence[int] | None = None,
+    rtol: float | None = None,
+    seed: int = 0,
+) -> TaylorResult:
+    """The Taylor-remainder test of ``f``'s first derivative at ``args``.
+
+    Computes ``r(h) = |F(x + h d) - F(x) - h F'(x) d|`` for ``h`` halving from a tenth of
+    the input scale down over 40 steps (``F = <w, f>`` with a random ``w`` and ``F'`` by
+    reverse mode for ``mode="rev"``; ``f`` itself with the JVP, in the max norm, for
+    ``mode="fwd"``). The observed order is 2 (or more) for a right derivative and 1 for a
+    wrong one, whatever the step: a verdict that depends on no step size. ``direction`` is a
+    tuple like the differentiated arguments (random by default).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> res = taylor_test(lambda x: pnp.sum(pnp.exp(x)), (np.array([0.1, 0.7]),))
+        >>> res.verdict, bool(1.8 < res.order < 2.2)
+        ('ok', True)
+    """
+    who = f"taylor_test of {_fun_name(f)}"
+    if mode not in MODES:
+        raise ValueError(f"{who}: mode must be 'fwd' or 'rev', got {mode!r}")
+    args = _as_args(who, args)
+    nums = _float_argnums(who, f, args, argnums)
+    dargs = tuple(args[i] for i in nums)
+    rng = np.random.default_rng(seed)
+    d = _random_like(rng, dargs) if direction is None else _as_args(who, direction)
+    out = f(*args)
+    w = _random_like(rng, out)
+    dtype = _lowest_precision([*dargs, out])
+    rt = default_rtol(dtype) if rtol is None else rtol
+    return _taylor(_partial(f, args, nums), dargs, d, mode, w, rt)
+
+
+def _taylor(fd: Callable, dargs: tuple, d: tuple, mode: str, w: Any, rtol: float) -> TaylorResult:
+    flat = Flat(fd, dargs, _fun_name(fd))
+    dl = [leaf for x in d for leaf in _leaves64(x)]
+    if [x.shape for x in dl] != [x.shape for x in flat.leaves]:
+        raise ValueError("taylor_test: the direction must be shaped like the arguments")
+    out = fd(*dargs)
+    w_vec, _ = flat.outputs.vector(_cast_like(w, out), "the cotangent")
+    w_vec = np.asarray(w_vec, np.float64)
+    u_vec = np.concatenate([x.ravel() for x in dl]) if dl else np.zeros(0)
+    if mode == "rev":
+        _, back = vjp(fd, *dargs)
+        g = np.concatenate([_vec(c).astype(np.float64) for c in back(_cast_like(w, out))])
+        slope = float(np.sum(g * u_vec))
+        size = float(np.sum(np.abs(g * u_vec)))
+
+        def resid(vec: np.ndarray, h: float) -> float:
+            return abs(float(np.sum(w_vec * (vec - flat.phi0))) - h * slope)
+
+        noise = float(np.sum(np.abs(w_vec * flat.phi0)))
+    else:
+        t = jvp(fd, dargs, _cast_like(d, dargs))[1]
+        slope_v, _ = flat.outputs.vector(t, "the tangent")
+        slope_v = np.asarray(slope_v, np.float64)
+        size = float(np.max(np.abs(slope_v), initial=0.0))
+
+        def resid(vec: np.ndarray, h: float) -> float:
+            return float(np.max(np.abs(vec - flat.phi0 - h * slope_v), initial=0.0))
+
+        noise = float(np.max(np.abs(flat.phi0), initial=0.0))
+    xv = np.concatenate([x.ravel() for x in flat.x64]) if flat.x64 else np.zeros(0)
+    mask = u_vec != 0
+    if not mask.any():
+        return TaylorResult(np.zeros(1), np.zeros(1), np.full(1, np.nan), float("nan"), "ok",
+                            "zero direction")
+    scale = float(np.min(np.maximum(np.abs(xv[mask]), 1.0) / np.abs(u_vec[mask])))
+    hs = 0.1 * scale * 2.0 ** -np.arange(40)
+    res = np.array([resid(flat.phi(dl, h)[0].real, h) for h in hs])
+    floor = 16 * flat.eval_eps * noise + hs * (rtol / 10) * size
+    significant = np.isfinite(res) & (res > 4 * floor)
+    orders = np.full(hs.shape, np.nan)
+    for j in range(len(hs) - 1):
+        if significant[j] and significant[j + 1] and res[j + 1] > 0:
+            orders[j] = np.log2(res[j] / res[j + 1])
+    valid = np.flatnonzero(~np.isnan(orders))
+    if valid.size == 0:
+        return TaylorResult(hs, res, orders, float("nan"), "ok",
+                            "the linearisation is exact to rounding at every step")
+    observed = float(np.median(orders[valid[-3:]]))
+    if observed >= 1.75:
+        verdict, detail = "ok", "the remainder shrinks like h**2 or faster"
+    elif observed <= 1.25:
+        verdict, detail = "fail", "the remainder shrinks like h: the derivative is wrong"
+    else:
+        verdict, detail = "uncertain", "the observed order is between 1 and 2"
+    return TaylorResult(hs, res, orders, observed, verdict, detail)
+
+
+# ----------------------------------------------------------------------------- audit
+
+
+def audit(
+    *functions: Callable,
+    cases: dict[str, Any] | None = None,
+    registry: bool = True,
+    order: int = 2,
+    probes: int = 2,
+    seed: int = 0,
+    only: Sequence[str] | None = None,
+) -> AuditReport:
+    """Check every registered derivative rule (and ``functions``) on inputs from its domain.
+
+    Every public function of ``pullback.numpy`` and its submodules, discovered at run
+    time, is run through :func:`report` (both modes, the dot-product test, up to ``order``)
+    on the inputs its audit case describes; user functions or primitives passed in are
+    checked too (``cases`` maps their names to :class:`AuditCase` objects; by default every
+    positional parameter is a (3,) array in (-2, 2)). Functions without a case are listed as
+    "no case", not as failures. Returns an :class:`AuditReport`: one row per function,
+    coverage of the registered primitives, and ``ok``.
+
+    Example:
+        >>> rep = audit(only=["sin", "multiply"], order=1)
+        >>> rep.ok, [r.verdict for r in rep.rows]
+        (True, ['ok', 'ok'])
+    """
+    return run_audit(functions, cases or {}, registry, order, probes, seed, only)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    text = text.strip().strip("()[]")
+    if text in ("", "scalar"):
+        return ()
+    try:
+        return tuple(int(p) for p in text.split(",") if p.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--shape {text!r}: write dimensions separated by commas, like 3,4 (or '' for a "
+            "scalar)"
+        ) from None
+
+
+def _load_function(spec: str) -> Callable:
+    if ":" not in spec:
+        raise SystemExit(
+            f"pullback check: expected MODULE:FUNCTION (for example mymodel:loss), got {spec!r}"
+        )
+    mod_name, _, attr = spec.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        if mod_name.endswith(".py") or os.sep in mod_name:
+            path = mod_name
+            module_spec = importlib.util.spec_from_file_location(
+                os.path.splitext(os.path.basename(path))[0], path)
+            if module_spec is None or module_spec.loader is None:
+                raise ImportError(f"cannot load {path}")
+            module = importlib.util.module_from_spec(module_spec)
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(mod_name)
+    except ImportError as err:
+        raise SystemExit(f"pullback check: cannot import {mod_name!r}: {err}") from err
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise SystemExit(
+                f"pullback check: module {mod_name!r} has no attribute {attr!r}"
+            ) from None
+    if not callable(obj):
+        raise SystemExit(f"pullback check: {spec} is not callable")
+    return obj
+
+
+def _sample(rng: np.random.Generator, domain: str, shape: tuple, dtype: Any) -> np.ndarray:
+    if domain == "positive":
+        x = rng.uniform(0.5, 2.0, shape)
+    elif domain == "normal":
+        x = rng.standard_normal(shape)
+    else:
+        x = rng.uniform(-2.0, 2.0, shape)
+    return np.asarray(x).astype(dtype)
+
+
+def cli_check(argv: Sequence[str]) -> int:
+    """``pullback check MODULE:FUNCTION --shape 3,4 [--shape ...] [--dtype float32]``.
+
+    Draws one input per ``--shape`` (uniform in (-2, 2), seeded), checks the function's
+    derivatives and prints the report; returns 0 when every check passes, 1 otherwise.
+
+    Example:
+        >>> cli_check(["numpy:sin", "--shape", "3"])  # doctest: +ELLIPSIS
+        derivative check of sin: ...
+        0
+    """
+    parser = argparse.ArgumentParser(
+        prog="pullback check",
+        description="Check a function's derivatives (pullback's against numerical ones).",
+    )
+    parser.add_argument("function", help="MODULE:FUNCTION, or path/to/file.py:FUNCTION")
+    parser.add_argument("--shape", action="append", type=_parse_shape, default=None,
+                        help="shape of one positional argument, like 3,4 ('' for a scalar); "
+                        "repeat for each argument")
+    parser.add_argument("--dtype", default="float64", choices=("float64", "float32", "float16"))
+    parser.add_argument("--order", type=int, default=1)
+    parser.add_argument("--modes", default="fwd,rev", help="fwd, rev or fwd,rev")
+    parser.add_argument("--method", default="auto", choices=METHODS)
+    parser.add_argument("--probes", type=int, default=3)
+    parser.add_argument("--full", action="store_true", help="every coordinate, not probes")
+    parser.add_argument("--domain", default="real", choices=("real", "positive", "normal"),
+                        help="inputs uniform in (-2, 2), (0.5, 2), or standard normal")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--taylor", action="store_true", help="add the Taylor-remainder test")
+    opts = parser.parse_args(list(argv))
+    f = _load_function(opts.function)
+    rng = np.random.default_rng(opts.seed)
+    shapes = opts.shape or [(3,)]
+    args = tuple(_sample(rng, opts.domain, s, opts.dtype) for s in shapes)
+    modes = tuple(m.strip() for m in opts.modes.split(",") if m.strip())
+    try:
+        rep = report(f, args, order=opts.order, modes=modes, method=opts.method,
+                     probes=opts.probes, full=opts.full, seed=opts.seed, taylor=opts.taylor)
+    except (TypeError, ValueError) as err:
+        print(f"pullback check: {err}", file=sys.stderr)
+        return 2
+    print(rep)
+    return 0 if rep.ok else 1
+
+
+def cli_audit(argv: Sequence[str]) -> int:
+    """``pullback audit``: check every registered rule and print the health table.
+
+    Returns 0 when no rule fails, 1 otherwise (functions without a case do not fail).
+
+    Example:
+        >>> cli_audit(["--only", "sin", "--order", "1"])  # doctest: +ELLIPSIS
+        function ...
+        0
+    """
+    parser = argparse.ArgumentParser(
+        prog="pullback audit",
+        description="Check every registered derivative rule on inputs from its domain.",
+    )
+    parser.add_argument("--order", type=int, default=2)
+    parser.add_argument("--probes", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", action="append", default=None,
+                        help="audit only this function (repeatable)")
+    opts = parser.parse_args(list(argv))
+    rep = audit(order=opts.order, probes=opts.probes, seed=opts.seed, only=opts.only)
+    print(rep)
+    return 0 if rep.ok else 1
+
+
+from pullback._check_audit import AuditCase, AuditReport, run_audit  # noqa: E402
