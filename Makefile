@@ -23,6 +23,9 @@ bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[bench]'
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python benchmarks/run.py
 
+coverage: $(STAMP)
+	$(BIN)/python tools/coverage.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples
 

@@ -233,6 +233,20 @@ _ND = [
 ]
 SPECS += [spec(name, fn, ref, SMALL, dom, tag="constant", covers=(name,))
           for name, fn, ref, dom in _ND]
+SPECS += [
+    spec("asarray", lambda x, y: pnp.asarray([x, y]) * 2.0, lambda x, y: np.asarray([x, y]) * 2.0,
+         [((3,), (3,)), ((), ())]),
+    spec("array", lambda x, y: pnp.array([[x, 1.0], [2.0, y]]),
+         lambda x, y: np.array([[x, 1.0], [2.0, y]]), [((), ())]),
+    spec("asarray", lambda x: pnp.asarray(x, dtype=np.float32),
+         lambda x: np.asarray(x, dtype=np.float32), [((3,),)], tag="float32", order=1,
+         smooth=lambda x: x, rtol=1e-6, atol=1e-7),
+    spec("astype", lambda x: x * pnp.astype(x, np.int64), lambda x: x * x.astype(np.int64),
+         SMALL, _off_int, tag="to-int", covers=("astype_nondiff",)),
+    spec("where", lambda c, x: pnp.where(c, x, 0.0), lambda c, x: np.where(c, x, 0.0),
+         [((3, 2), (3, 2)), ((2,), (3, 2))], "nonzero", "real", tag="float-condition",
+         covers=("astype_nondiff",)),
+]
 
 _ND_INDEX = [
     ("argmax",   lambda x: x * pnp.argmax(x, axis=-1, keepdims=True),

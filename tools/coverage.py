@@ -1,0 +1,290 @@
+"""Generate ``docs/coverage.md``: every public function and primitive, and what the spec
+table checks of it.
+
+Run ``make coverage`` (or ``python tools/coverage.py``; ``--check`` only compares and exits
+with status 1 when the page is stale). ``tests/test_coverage.py`` fails when the page is
+stale or when a registered primitive has no spec row.
+
+A function counts as covered in a mode when a spec row exercises it and ``tests/test_ops.py``
+checks that mode for the row: every row with a differentiable argument is checked in reverse
+and forward mode, and to second order unless the row says ``order=1``. A row exercises the
+function whose name it carries (``linalg.``, ``fft.``, ``special.`` prefixes for the
+submodules) or whose object it calls directly. Which primitives a row exercises is found by
+tracing it: its function, its reverse-mode pullback and its forward-mode derivative are
+evaluated under ``pb.vjp``, and the recorded nodes are walked back from the outputs;
+non-differentiable primitives, which are never recorded, are named by the row's ``covers``.
+
+Example:
+    >>> import coverage_tool  # doctest: +SKIP
+    >>> print(coverage_tool.render(coverage_tool.collect()))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import warnings
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "coverage.md"
+if str(ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(ROOT / "tests"))
+
+import pullback as pb  # noqa: E402
+from pullback._reverse import VJPTracer  # noqa: E402
+from pullback.numpy._registry import PRIMITIVES  # noqa: E402
+
+#: (module, prefix of row and primitive names)
+MODULES = [
+    ("pullback.numpy", ""),
+    ("pullback.numpy.linalg", "linalg."),
+    ("pullback.numpy.fft", "fft."),
+    ("pullback.scipy.special", "special."),
+]
+
+
+@dataclass
+class Function:
+    """One public function and what the spec table checks of it."""
+
+    module: str
+    name: str  # qualified: "sin", "linalg.inv", "special.erf"
+    obj: Any
+    constant: bool = False  # no derivative: outputs are constants
+    rows: int = 0  # rows that exercise it
+    rev: bool = False
+    fwd: bool = False
+    second: bool = False
+
+
+@dataclass
+class Coverage:
+    functions: list[Function] = field(default_factory=list)
+    #: primitive name -> ids of the rows that exercise it
+    primitives: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # row id -> why it could not be traced
+
+    @property
+    def missing_primitives(self) -> list[str]:
+        return sorted(name for name, rows in self.primitives.items() if not rows)
+
+
+def public_functions() -> list[Function]:
+    """The public callables of each module that exists (classes and constants excluded)."""
+    out, seen = [], set()
+    for modname, prefix in MODULES:
+        try:
+            module = importlib.import_module(modname)
+        except ImportError:
+            continue
+        names = getattr(module, "__all__", None) or [n for n in dir(module)
+                                                      if not n.startswith("_")]
+        for name in sorted(set(names)):
+            obj = getattr(module, name, None)
+            if obj is None or isinstance(obj, type) or not callable(obj):
+                continue
+            qualified = prefix + name
+            if qualified in seen:
+                continue
+            seen.add(qualified)
+            prim = PRIMITIVES.get(qualified)
+            out.append(Function(modname, qualified, obj, constant=bool(prim and prim.nondiff)))
+    return out
+
+
+def _sample_args(row: Any, shapes: tuple) -> list:
+    from specs import sample
+
+    rng = np.random.default_rng(zlib.crc32(f"{row.id}{shapes}args".encode()))
+    return [sample(rng, row.domain(i), s) for i, s in enumerate(shapes)]
+
+
+def _walk(leaves: list, found: set[str]) -> None:
+    stack = [leaf.node for leaf in leaves if isinstance(leaf, VJPTracer)]
+    seen = set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.prim is not None and PRIMITIVES.get(node.prim.name) is node.prim:
+            found.add(node.prim.name)
+        stack.extend(p[0] for p in node.parents if p is not None)
+
+
+def _trace(row: Any, shapes: tuple, found: set[str]) -> None:
+    """Add to ``found`` the primitives recorded for ``row`` at argument shapes ``shapes``."""
+    args = _sample_args(row, shapes)
+    diff = [i for i in range(len(args)) if row.differentiable(i)]
+    if not diff:
+        return
+    n = len(diff)
+
+    def f(*dargs: Any) -> Any:
+        full = list(args)
+        for i, d in zip(diff, dargs):
+            full[i] = d
+        return row.fn(*full, **row.kwargs)
+
+    captured: list = []
+
+    def traced(*inputs: Any) -> Any:
+        # the cotangent and the tangents are inputs too, so that every rule's work (not
+        # only the work that involves the primals) is recorded
+        dargs, w, tangents = inputs[:n], inputs[n], inputs[n + 1 :]
+        out, vjp_fn = pb.vjp(f, *dargs)
+        cts = vjp_fn(w)
+        _, t_out = pb.jvp(f, dargs, tangents)
+        captured.extend([out, *cts, t_out])
+        return out
+
+    dargs = [args[i] for i in diff]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        out = f(*dargs)
+        w = np.ones(np.shape(out), np.result_type(out))
+        pb.vjp(traced, *dargs, w, *(np.ones(np.shape(d), d.dtype) for d in dargs))
+    _walk(captured, found)
+
+
+def exercised(row: Any) -> set[str]:
+    """The registered primitives that ``row`` exercises: its function, pullback and forward
+    derivative, traced on every shape of the row, plus ``row.covers``."""
+    found = set(row.covers)
+    for shapes in row.shapes:
+        _trace(row, shapes, found)
+    return found
+
+
+def collect() -> Coverage:
+    """Trace every spec row and match rows to public functions and primitives."""
+    from specs import ALL_SPECS
+
+    cov = Coverage(functions=public_functions())
+    cov.primitives = {name: [] for name in PRIMITIVES}
+    by_name: dict[str, list] = {}
+    by_obj: dict[int, list] = {}
+    for row in ALL_SPECS:
+        by_name.setdefault(row.name, []).append(row)
+        by_obj.setdefault(id(row.fn), []).append(row)
+        try:
+            prims = exercised(row)
+        except Exception as exc:  # reported on the page and by the test, not hidden
+            cov.errors[row.id] = f"{type(exc).__name__}: {exc}"
+            prims = set(row.covers)
+        for name in prims:
+            if name in cov.primitives and row.id not in cov.primitives[name]:
+                cov.primitives[name].append(row.id)
+    for fn in cov.functions:
+        rows = by_name.get(fn.name, []) + by_obj.get(id(fn.obj), [])
+        if fn.constant:
+            rows += [r for r in ALL_SPECS if fn.name in r.covers]
+        rows = list({id(r): r for r in rows}.values())
+        fn.rows = len(rows)
+        for r in rows:
+            if any(r.differentiable(i) for i in range(len(r.shapes[0]))):
+                fn.rev = fn.fwd = True
+                fn.second = fn.second or r.order >= 2
+    return cov
+
+
+def _mark(ok: bool) -> str:
+    return "yes" if ok else "**no row**"
+
+
+def render(cov: Coverage) -> str:
+    """The Markdown page."""
+    diff = [f for f in cov.functions if not f.constant]
+    const = [f for f in cov.functions if f.constant]
+    both = [f for f in diff if f.rev and f.fwd]
+    second = [f for f in diff if f.second]
+    distinct = {id(f.obj) for f in both}
+    lines = [
+        "# Coverage",
+        "",
+        "Generated by `tools/coverage.py` (`make coverage`) from the registry of",
+        "`pullback.numpy` and the spec table in `tests/specs/`: do not edit by hand.",
+        "`tests/test_coverage.py` fails when this page is stale or when a registered primitive",
+        "has no spec row.",
+        "",
+        "A function is covered in a mode when a spec row exercises it and `tests/test_ops.py`",
+        "checks that mode for the row: reverse mode (`vjp`) and forward mode (`jvp`) against",
+        "finite differences of NumPy's own function, second order three ways (forward over",
+        "reverse, reverse over reverse, reverse over forward). Functions without a derivative",
+        "(comparisons, rounding, `argmax`, ...) are checked to pass traced values through as",
+        "constants.",
+        "",
+        "## Summary",
+        "",
+        f"- differentiable functions: {len(diff)}",
+        f"- **with both modes (reverse and forward): {len(both)}** "
+        f"({len(distinct)} distinct functions, aliases such as `abs`/`absolute` counted once)",
+        f"- to second order: {len(second)}",
+        f"- without a derivative (constants): {len(const)}, "
+        f"with a row: {sum(1 for f in const if f.rows)}",
+        f"- without a spec row: {sum(1 for f in cov.functions if not f.rows)}",
+        f"- registered primitives: {len(cov.primitives)}, "
+        f"without a spec row: {len(cov.missing_primitives)}",
+        "",
+    ]
+    for modname, _ in MODULES:
+        fns = [f for f in cov.functions if f.module == modname]
+        if not fns:
+            continue
+        lines += [f"## `{modname}`", "", "| function | reverse | forward | second order |",
+                  "|---|---|---|---|"]
+        for f in fns:
+            if f.constant:
+                status = ["constant" if f.rows else "**no row**"] * 3
+            elif not f.rows:
+                status = ["**no row**"] * 3
+            else:
+                status = [_mark(f.rev), _mark(f.fwd), "yes" if f.second else "first order only"]
+            lines.append(f"| `{f.name}` | " + " | ".join(status) + " |")
+        lines.append("")
+    lines += ["## Primitives", "",
+              "Each registered primitive and the number of spec rows that exercise it.", "",
+              "| primitive | kind | rows |", "|---|---|---|"]
+    for name in sorted(cov.primitives):
+        kind = "constant" if PRIMITIVES[name].nondiff else "differentiable"
+        count = len(cov.primitives[name])
+        lines.append(f"| `{name}` | {kind} | {count if count else '**none**'} |")
+    lines.append("")
+    if cov.errors:
+        lines += ["## Rows that could not be traced", ""]
+        lines += [f"- `{rid}`: {msg}" for rid, msg in sorted(cov.errors.items())]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the page (or, with ``--check``, report whether it is current)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare only; exit 1 if stale")
+    args = parser.parse_args(argv)
+    cov = collect()
+    text = render(cov)
+    if args.check:
+        current = PAGE.read_text() if PAGE.exists() else ""
+        if current != text:
+            print(f"{PAGE.relative_to(ROOT)} is stale: run `make coverage`", file=sys.stderr)
+            return 1
+        return 0
+    PAGE.parent.mkdir(parents=True, exist_ok=True)
+    PAGE.write_text(text)
+    both = sum(1 for f in cov.functions if not f.constant and f.rev and f.fwd)
+    print(f"wrote {PAGE.relative_to(ROOT)}: {both} functions with both modes; "
+          f"{len(cov.missing_primitives)} primitives without a spec row"
+          + (f": {', '.join(cov.missing_primitives)}" if cov.missing_primitives else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
