@@ -193,3 +193,21 @@ def test_erf_and_erfc_against_scipy_over_a_wide_range() -> None:
     # math.erfc keeps subnormal results (x > 26.5) that SciPy flushes to 0
     np.testing.assert_allclose(ps.erfc(x), sps.erfc(x), rtol=1e-13, atol=1e-300)
     np.testing.assert_allclose(ps.expit(x * 30), sps.expit(x * 30), rtol=1e-15, atol=1e-300)
+
+
+def test_special_imports_without_scipy() -> None:
+    """SciPy is not a runtime dependency: pullback.scipy.special works with it blocked."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['scipy'] = None\n"
+        "import numpy as np, pullback as pb\n"
+        "from pullback.scipy import special\n"
+        "assert abs(pb.grad(special.gammaln)(3.0) - (1.5 - 0.5772156649015329)) < 1e-14\n"
+        "print(float(special.erf(1.0)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr(math.erf(1.0))

@@ -10,7 +10,11 @@ the reduced axes with length 1. Conventions:
 - ``prod`` and ``cumprod`` are built from products of pairs (a balanced tree, a prefix scan),
   so their derivatives are exact when one or more entries are zero, at every order.
 - ``logsumexp`` is numerically stable (the maximum is factored out, ``log1p`` keeps small
-  sums exact), and ``std`` at a constant slice has an infinite derivative (``sqrt`` at 0).
+  sums exact).
+- ``std`` of a slice whose entries are all equal has no derivative: it is NaN there (the
+  slope of ``sqrt`` at 0 is infinite, the slope of the variance is 0), as in JAX.
+- NaN-ignoring reductions give NaN entries no derivative; ``nanmax``/``nanmin`` of an all-NaN
+  slice is NaN (with NumPy's warning) and passes no derivative.
 """
 
 from __future__ import annotations
@@ -412,7 +416,7 @@ def _mean_keep(a: Any, axes: tuple[int, ...]) -> Any:
 def std(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
         keepdims: Any = _NOVALUE, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
         correction: Any = _NOVALUE) -> Any:
-    """Differentiable ``numpy.std``: ``sqrt(var)`` (infinite derivative where the spread is 0).
+    """Differentiable ``numpy.std``: ``sqrt(var)`` (its derivative is NaN where the spread is 0).
 
     Example:
         >>> import pullback.numpy as pnp
