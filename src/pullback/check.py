@@ -823,7 +823,11 @@ def _taylor(fd: Callable, dargs: tuple, d: tuple, mode: str, w: Any, rtol: float
     scale = float(np.min(np.maximum(np.abs(xv[mask]), 1.0) / np.abs(u_vec[mask])))
     hs = 0.1 * scale * 2.0 ** -np.arange(40)
     res = np.array([resid(flat.phi(dl, h)[0].real, h) for h in hs])
-    floor = 16 * flat.eval_eps * noise + hs * (rtol / 10) * size
+    # the noise floor: rounding in F's values (bounded a priori, and measured at the
+    # smallest steps, where any derivative's remainder is far below rounding), plus the
+    # rounding of the computed derivative itself (a relative rtol / 10)
+    measured = float(np.max(res[-10:][np.isfinite(res[-10:])], initial=0.0))
+    floor = np.minimum(16 * flat.eval_eps * noise, measured) + hs * (rtol / 10) * size
     significant = np.isfinite(res) & (res > 4 * floor)
     orders = np.full(hs.shape, np.nan)
     for j in range(len(hs) - 1):

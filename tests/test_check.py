@@ -1,0 +1,488 @@
+"""pullback.check: the detection matrix, reports, kinks, localisation, Taylor test, CLI.
+
+Planted errors (a factor 1 + 1e-6, a flipped sign, a transposed matrix, a missing broadcast
+sum, the wrong axis, an error only at second order) must all be caught; correct rules at
+kinks, in float32 and float16, and near overflow must not be flagged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import textwrap
+
+import numpy as np
+import pytest
+
+import pullback as pb
+import pullback.numpy as pnp
+from pullback.check import (
+    GradientCheckError,
+    check_grads,
+    cli_audit,
+    cli_check,
+    report,
+    taylor_test,
+)
+from pullback.cli import main as cli_main
+from pullback.numpy._registry import PRIMITIVES
+
+X = np.array([0.3, -1.1, 0.8, 1.7])
+RNG = np.random.default_rng(1234)
+A = RNG.standard_normal((3, 3))  # not symmetric: A.T != A
+
+
+@contextlib.contextmanager
+def swapped(prim_name: str, attr: str, rule):
+    """Temporarily replace a registered primitive's ``vjp`` or ``jvp`` rule."""
+    prim = PRIMITIVES[prim_name]
+    old = getattr(prim, attr)
+    setattr(prim, attr, rule)
+    try:
+        yield prim
+    finally:
+        setattr(prim, attr, old)
+
+
+def _failing_modes(f, args, **kw) -> set[tuple[str, int]]:
+    rep = report(f, args, locate=False, **kw)
+    return {(r.mode, r.order) for r in rep.rows if not r.passed}
+
+
+# ----------------------------------------------------------------------------- planted errors
+
+
+def _sin_times(factor):
+    @pb.custom_vjp
+    def sin_f(x):
+        return pnp.sin(x)
+
+    sin_f.defvjp(lambda x: (pnp.sin(x), x), lambda x, g: (g * pnp.cos(x) * factor,))
+    return sin_f
+
+
+@pytest.mark.parametrize("method", ["auto", "complex", "richardson", "central"])
+def test_relative_error_of_1e_6_is_caught_by_every_accurate_method(method):
+    f = _sin_times(1 + 1e-6)
+    assert _failing_modes(lambda x: pnp.sum(f(x) * x), (X,), method=method) == {
+        ("fwd", 1),
+        ("rev", 1),
+    }
+    with pytest.raises(GradientCheckError):
+        check_grads(f, (X,), method=method)
+
+
+def test_correct_rule_passes_with_every_method():
+    f = _sin_times(1.0)
+    for method in ("auto", "complex", "richardson", "central", "forward"):
+        rep = report(lambda x: f(x) * x, (X,), method=method, order=2)
+        assert rep.ok, (method, str(rep))
+        # one-sided differences are accurate to ~1e-8 only: some checks cannot decide
+        allowed = {"ok", "uncertain"} if method == "forward" else {"ok"}
+        assert {r.verdict for r in rep.rows} <= allowed, (method, str(rep))
+
+
+def test_flipped_sign_in_a_custom_jvp_is_caught_in_both_modes():
+    @pb.custom_jvp
+    def f(x):
+        return pnp.exp(x) * x
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return f(x), -(pnp.exp(x) * (1.0 + x)) * t
+
+    assert _failing_modes(f, (X,)) == {("fwd", 1), ("rev", 1)}
+
+
+def test_transposed_matrix_is_caught_though_both_modes_agree():
+    @pb.primitive
+    def lin(x):
+        return A @ x, lambda u: (A @ u,)  # should be A.T @ u
+
+    rep = report(lin, (X[:3],), locate=False)
+    failing = {(r.mode, r.order) for r in rep.rows if not r.passed}
+    # the JVP is derived from the (wrong) pullback, so the dot-product test cannot see it
+    assert failing == {("fwd", 1), ("rev", 1)}
+    assert [r.verdict for r in rep.rows if r.mode == "dot"] == ["ok"]
+
+
+def test_missing_broadcast_sum_is_caught():
+    # a bias add whose pullback hands back one row instead of the sum over the batch axis
+    @pb.custom_vjp
+    def add_bias(x, b):
+        return x + b
+
+    add_bias.defvjp(lambda x, b: (x + b, None), lambda _, g: (g, g[0]))
+    x, b = RNG.standard_normal((4, 3)), RNG.standard_normal(3)
+    failing = _failing_modes(lambda x, b: pnp.sum(pnp.sin(add_bias(x, b))), (x, b))
+    assert ("rev", 1) in failing and ("fwd", 1) in failing
+    rep = report(lambda x, b: pnp.sum(pnp.sin(add_bias(x, b))), (x, b), locate=False)
+    assert {r.argument for r in rep.rows if not r.passed} == {"argument 1 ('b')"}
+
+
+def test_missing_broadcast_sum_in_the_registry_rule_is_caught():
+    # the registered broadcast_to transpose, replaced by one that forgets to sum
+    def first_slice(g, ans, args, params, needs):
+        (x,) = args
+        lead = g.ndim - x.ndim
+        return (pnp.reshape(g[(0,) * lead], x.shape),)
+
+    x, b = RNG.standard_normal((4, 3)), RNG.standard_normal(3)
+    with swapped("broadcast_to", "vjp", first_slice):
+        rep = report(lambda x, b: pnp.sum(pnp.tanh(x + b) ** 2), (x, b))
+    bad = {(r.argument, r.mode) for r in rep.rows if not r.passed}
+    # forward mode is untouched: the numerical check of rev and the dot test both see it
+    assert bad == {("argument 1 ('b')", "rev"), ("argument 1 ('b')", "dot")}
+    assert rep.localisation is not None and rep.localisation.primitive == "broadcast_to"
+
+
+def test_cotangent_of_the_wrong_shape_is_reported_as_an_error():
+    @pb.custom_vjp
+    def add_bias(x, b):
+        return x + b
+
+    add_bias.defvjp(lambda x, b: (x + b, None), lambda _, g: (g, g))  # no sum at all
+    x, b = RNG.standard_normal((4, 3)), RNG.standard_normal(3)
+    with pytest.raises(GradientCheckError) as info:
+        check_grads(lambda x, b: pnp.sum(add_bias(x, b) ** 2), (x, b), modes=("rev",))
+    rows = info.value.report.failures
+    assert {r.verdict for r in rows} == {"error"}
+    assert "RuleError" in str(info.value) and "shape (4, 3)" in str(info.value)
+
+
+def test_wrong_axis_is_caught():
+    @pb.primitive
+    def colsum(x):
+        # the pullback of x.sum(axis=0) broadcasts u along axis 0: u[None, :], not u[:, None]
+        return x.sum(axis=0), lambda u: (np.broadcast_to(u[:, None], x.shape),)
+
+    x = RNG.standard_normal((3, 3))
+    assert _failing_modes(lambda x: colsum(x) ** 2, (x,)) == {("fwd", 1), ("rev", 1)}
+
+
+def test_swapped_registry_jvp_is_caught_by_fwd_and_dot_and_localised():
+    def slightly_wrong(tangents, ans, args, params):
+        (t,), (x,) = tangents, args
+        return t * pnp.cos(x) * (1 + 1e-6)
+
+    def model(x):
+        return pnp.sum(pnp.exp(pnp.sin(x)))
+
+    with swapped("sin", "jvp", slightly_wrong):
+        rep = report(model, (X,))
+    assert {(r.mode, r.order) for r in rep.rows if not r.passed} == {("fwd", 1), ("dot", 1)}
+    loc = rep.localisation
+    line = inspect.getsourcelines(model)[1] + 1
+    assert loc.primitive == "sin" and loc.site == f"{__file__}:{line}"
+
+
+def test_error_only_at_second_order_is_caught_at_order_two():
+    @pb.custom_jvp
+    def f(x):
+        return pnp.sin(x)
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return pnp.sin(x), pnp.cos(pb.stop_gradient(x)) * t  # right value, no 2nd derivative
+
+    check_grads(f, (X,), order=1)
+    assert _failing_modes(f, (X,), order=2) == {("fwd", 2), ("rev", 2)}
+
+
+def test_inconsistent_modes_fail_the_dot_product_test():
+    @pb.custom_vjp
+    def f(x):
+        return pnp.sin(x)
+
+    f.defvjp(lambda x: (pnp.sin(x), x), lambda x, g: (-g * pnp.cos(x),))
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return pnp.sin(x), pnp.cos(x) * t
+
+    rep = report(f, (X,), locate=False)
+    assert {(r.mode, r.verdict) for r in rep.rows} == {
+        ("fwd", "ok"),
+        ("rev", "fail"),
+        ("dot", "fail"),
+    }
+
+
+def test_float32_wrong_rules_fail():
+    x = X.astype(np.float32)
+    assert _failing_modes(_sin_times(-1.0), (x,)) == {("fwd", 1), ("rev", 1)}
+    assert _failing_modes(_sin_times(1.01), (x,)) == {("fwd", 1), ("rev", 1)}
+
+
+# ----------------------------------------------------------------------------- not flagged
+
+
+def relu_where(x):
+    return pnp.where(x > 0, x, 0.0)
+
+
+KINKS = [
+    ("abs", lambda x: pnp.abs(x) * x[::-1], (np.array([0.0, 1.5, -0.7]),)),
+    ("relu-maximum", lambda x: pnp.maximum(x, 0.0) ** 2 + pnp.maximum(x, 0.0),
+     (np.array([0.0, 1.5, -0.7]),)),
+    ("relu-where", lambda x: relu_where(x) + pnp.sin(x), (np.array([0.0, 1.5, -0.7]),)),
+    ("maximum-ties", lambda x, y: pnp.maximum(x, y) * y,
+     (np.array([1.0, 0.5, -0.2]), np.array([1.0, -0.5, -0.2]))),
+    ("max-tie", lambda x: pnp.max(x) * x, (np.array([2.0, -1.0, 2.0]),)),
+    ("relu-net", lambda W, x: pnp.sum(pb.nn.relu(W @ x) ** 2),
+     (np.array([[1.0, -1.0], [0.5, 0.5]]), np.array([1.0, 1.0]))),
+]
+
+
+@pytest.mark.parametrize("name,f,args", KINKS, ids=[k[0] for k in KINKS])
+def test_correct_rules_at_kinks_are_not_flagged(name, f, args):
+    rep = report(f, args, order=2)
+    assert rep.ok, str(rep)
+    assert "kink" in {r.verdict for r in rep.rows}, str(rep)
+    check_grads(f, args, order=2)
+
+
+def test_kink_accepts_only_values_between_the_one_sided_derivatives():
+    @pb.primitive
+    def bad_abs(x):
+        return np.abs(x), lambda u: (u * (np.sign(x) + 2.0 * (x == 0)),)  # 2 at 0
+
+    rep = report(bad_abs, (np.array([0.0, 1.5, -0.7]),), modes=("rev",), locate=False)
+    (row,) = [r for r in rep.rows if r.mode == "rev"]
+    assert row.verdict == "fail" and "kink: between" in row.detail
+
+
+FLOAT32 = [
+    ("tanh-mlp", lambda W, x: pnp.sum(pnp.tanh(W @ x) ** 2),
+     (RNG.standard_normal((4, 3)), RNG.standard_normal(3))),
+    ("softmax-xent", lambda z: pnp.log(pnp.sum(pnp.exp(z))) - z[1], (RNG.standard_normal(5),)),
+    ("normalise", lambda x: x / pnp.sqrt(pnp.sum(x * x)), (RNG.standard_normal(4),)),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("name,f,args", FLOAT32, ids=[k[0] for k in FLOAT32])
+def test_correct_low_precision_derivatives_pass(name, f, args, dtype):
+    args = tuple(a.astype(dtype) for a in args)
+    rep = report(f, args, order=2)
+    assert rep.dtype == np.dtype(dtype).name
+    assert {r.verdict for r in rep.rows} == {"ok"}, str(rep)
+
+
+NEAR_OVERFLOW = [
+    ("exp-700", lambda x: pnp.exp(x) * 2.0, np.array([700.0, 705.0, -700.0])),
+    ("exp-88-float32", lambda x: pnp.exp(x), np.array([85.0, 88.0, -80.0], np.float32)),
+    ("tanh-1000", lambda x: pnp.tanh(x) * x, np.array([1000.0, -1000.0, 3.0])),
+    ("logsumexp-large", lambda x: pnp.log(pnp.sum(pnp.exp(x - pnp.max(x)))) + pnp.max(x),
+     np.array([1000.0, 999.0, 990.0])),
+    ("square-1e150", lambda x: x * x, np.array([1e150, -3e150])),
+]
+
+
+@pytest.mark.parametrize("name,f,x", NEAR_OVERFLOW, ids=[k[0] for k in NEAR_OVERFLOW])
+def test_near_overflow_is_not_flagged(name, f, x):
+    rep = report(f, (x,), order=2)
+    assert {r.verdict for r in rep.rows} == {"ok"}, str(rep)
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def test_report_has_one_row_per_argument_mode_and_order():
+    rep = report(lambda x, y: pnp.sum(pnp.sin(x) * y), (X, X[::-1].copy()), order=2, seed=7)
+    keys = [(r.argument, r.mode, r.order) for r in rep.rows]
+    expected = [
+        (f"argument {i} ('{n}')", m, k)
+        for k in (1, 2)
+        for m in ("fwd", "rev", "dot")
+        for i, n in enumerate("xy")
+    ]
+    assert sorted(keys) == sorted(expected)
+    assert rep.seed == 7 and rep.ok and rep.rtol == 1e-7
+    d = rep.to_dict()
+    assert d["ok"] is True and len(d["rows"]) == 12
+    for key in ("method", "step", "abs_error", "rel_error", "error_estimate", "tolerance",
+                "verdict", "where", "expected", "computed"):
+        assert key in d["rows"][0]
+    assert all(r.compared == 3 for r in rep.rows)  # three probes by default
+
+
+def test_full_compares_every_coordinate():
+    x = RNG.standard_normal((2, 3))
+    rep = report(lambda x: pnp.tanh(x) @ np.ones(3), (x,), full=True, dot=False)
+    assert [(r.mode, r.compared) for r in rep.rows] == [("fwd", 6), ("rev", 6)]
+    bad = report(lambda x: _sin_times(1 + 1e-6)(x), (x,), full=True, dot=False, locate=False)
+    assert {r.verdict for r in bad.rows} == {"fail"}
+    assert bad.rows[1].where.startswith("input [")
+
+
+def test_error_message_is_a_readable_table():
+    f = _sin_times(-1.0)
+    with pytest.raises(GradientCheckError) as info:
+        check_grads(lambda x, y: pnp.sum(f(x) * y), (X, X + 1.0), modes=("rev",))
+    err = info.value
+    assert isinstance(err, AssertionError)
+    text = str(err)
+    header = text.splitlines()[1]
+    for col in ("argument", "mode", "order", "worst entry", "expected", "computed",
+                "abs error", "tolerance", "rel error", "verdict"):
+        assert col in header
+    assert "argument 0 ('x')  rev" in text and "FAIL" in text
+    assert "first wrong rule: primitive 'sin_f'" in text
+    assert err.report.failures[0].rel_error > 1.0
+
+
+def test_pb_check_grads_is_exported():
+    assert pb.check_grads is check_grads and pb.GradientCheckError is GradientCheckError
+    assert pb.check.report is report
+    assert pb.check_grads(lambda x: pnp.sum(x ** 3), (X,), order=3) is None
+
+
+def test_pytree_and_integer_arguments():
+    params = {"W": RNG.standard_normal((2, 3)), "b": RNG.standard_normal(2)}
+
+    def f(p, x, n):
+        return pnp.sum(pnp.tanh(p["W"] @ x + p["b"]) ** n)
+
+    rep = report(f, (params, X[:3], 2), order=2)
+    assert rep.ok and {r.argument for r in rep.rows} == {"argument 0 ('p')", "argument 1 ('x')"}
+    with pytest.raises(TypeError, match="argument 2 \\('n'\\)"):
+        report(f, (params, X[:3], 2), argnums=2)
+
+
+def test_input_errors_name_what_to_do():
+    with pytest.raises(ValueError, match="unknown method 'fd'"):
+        check_grads(pnp.sin, (X,), method="fd")
+    with pytest.raises(ValueError, match="modes must be a subset"):
+        check_grads(pnp.sin, (X,), modes=("forward",))
+    with pytest.raises(ValueError, match="order must be a positive integer"):
+        check_grads(pnp.sin, (X,), order=0)
+    with pytest.raises(TypeError, match="no derivative to check"):
+        check_grads(lambda n: n * 2, (np.arange(3),))
+
+
+# ----------------------------------------------------------------------------- localisation
+
+
+def test_localisation_names_the_first_wrong_rule_and_the_calling_line():
+    @pb.custom_vjp
+    def bad_square(x):
+        return x * x
+
+    bad_square.defvjp(lambda x: (x * x, x), lambda x, g: (g * x,))  # should be 2 x g
+
+    def model(x):
+        h = pnp.tanh(x)
+        y = bad_square(h)
+        return pnp.sum(pnp.sin(y) * h)
+
+    source, start = inspect.getsourcelines(model)
+    line = start + next(i for i, s in enumerate(source) if "bad_square(h)" in s)
+    with pytest.raises(GradientCheckError) as info:
+        check_grads(model, (X,))
+    loc = info.value.report.localisation
+    assert loc.primitive == "bad_square" and loc.function == "model"
+    assert loc.site == f"{__file__}:{line}"
+    assert f"called at {__file__}:{line} (in model)" in str(info.value)
+    assert not loc.report.ok
+
+
+def test_localisation_says_when_every_rule_is_right():
+    def f(x):  # the derivative of x * x with one factor held constant: wrong, yet no rule is
+        return pnp.sum(x * pb.stop_gradient(x))
+
+    with pytest.raises(GradientCheckError) as info:
+        check_grads(f, (X,))
+    loc = info.value.report.localisation
+    assert loc.primitive == "" and loc.checked >= 2
+    assert "how they are combined" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- Taylor test
+
+
+def test_taylor_test_observes_order_two_for_a_right_derivative():
+    res = taylor_test(lambda x: pnp.sum(pnp.sin(x) * pnp.exp(x)), (X,))
+    assert res.verdict == "ok" and abs(res.order - 2.0) < 0.05
+    res = taylor_test(lambda x: pnp.sin(x) * pnp.exp(x), (X,), mode="fwd")
+    assert res.verdict == "ok" and abs(res.order - 2.0) < 0.05
+
+
+@pytest.mark.parametrize("factor", [-1.0, 1 + 1e-6])
+def test_taylor_test_observes_order_one_for_a_wrong_derivative(factor):
+    f = _sin_times(factor)
+    res = taylor_test(lambda x: pnp.sum(f(x) * x), (X,))
+    # a 1e-6 error shows only just above rounding, where residuals carry a few % of noise
+    assert res.verdict == "fail" and abs(res.order - 1.0) < 0.15, str(res)
+
+
+def test_taylor_test_of_a_linear_function_is_exact():
+    res = taylor_test(lambda x: pnp.sum(x * 3.0), (X,))
+    assert res.verdict == "ok" and np.isnan(res.order)
+    res32 = taylor_test(lambda x: pnp.sum(pnp.tanh(x)), (X.astype(np.float32),))
+    assert res32.verdict == "ok"
+
+
+def test_taylor_rows_in_the_report():
+    rep = report(lambda x: pnp.sum(pnp.exp(x)), (X,), taylor=True)
+    (row,) = [r for r in rep.rows if r.mode == "taylor"]
+    assert row.verdict == "ok" and abs(row.computed - 2.0) < 0.05
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    path = tmp_path / "usermodel.py"
+    path.write_text(textwrap.dedent("""
+        import numpy as np
+        import pullback as pb
+        import pullback.numpy as pnp
+
+        def good(x, y):
+            return pnp.sum(pnp.tanh(x @ y) ** 2)
+
+        @pb.primitive
+        def _bad_exp(x):
+            return np.exp(x), lambda u: (u * np.exp(x) * 1.01,)
+
+        def bad(x):
+            return pnp.sum(_bad_exp(x))
+    """))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def test_cli_check_passes_a_good_function(user_module, capsys):
+    assert cli_check(["usermodel:good", "--shape", "3,4", "--shape", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "derivative check of good" in out and "argument 1 ('y')" in out
+
+
+def test_cli_check_fails_a_bad_function_and_names_it(user_module, capsys):
+    assert cli_check([f"{user_module}:bad", "--shape", "3", "--dtype", "float32"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "dtype float32" in out and "primitive '_bad_exp'" in out
+    line = user_module.read_text().splitlines().index("    return pnp.sum(_bad_exp(x))") + 1
+    assert f"usermodel.py:{line}" in out
+
+
+def test_cli_dispatch_and_options(user_module, capsys):
+    assert cli_main(["check", "usermodel:good", "--shape", "2,3", "--shape", "3",
+                     "--order", "2", "--modes", "rev", "--method", "richardson"]) == 0
+    out = capsys.readouterr().out
+    assert "richardson" in out and "  fwd  " not in out
+    with pytest.raises(SystemExit, match="has no attribute 'nothere'"):
+        cli_check(["usermodel:nothere"])
+    with pytest.raises(SystemExit, match="expected MODULE:FUNCTION"):
+        cli_check(["usermodel"])
+
+
+def test_cli_audit_exit_status(capsys):
+    assert cli_audit(["--only", "sin", "--only", "abs", "--order", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "sin" in out and "health: OK" in out
