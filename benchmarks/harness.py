@@ -48,13 +48,7 @@ class Target:
 
 
 def _num(x: float) -> str:
-    if x >= 1000:
-        return f"{x:,.0f}"
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}".rstrip("0").rstrip(".") if x >= 1 else f"{x:.2g}"
+    return format(x, ",.6g")
 
 
 @dataclass

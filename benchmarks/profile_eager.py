@@ -33,6 +33,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -81,7 +83,7 @@ class _Frame:
             name = self.func
             if name.startswith(("ufunc.", "ndarray.", "generic.")):
                 return True
-            return "." not in name and not hasattr(builtins, name)
+            return "." not in name and hasattr(np, name) and not hasattr(builtins, name)
         return "/numpy/" in self.file and "/pullback/" not in self.file
 
     def label(self) -> str:
@@ -117,7 +119,11 @@ def classify(stack: list[_Frame]) -> str:
     if foreign:
         kernel = foreign[0].numpy and own.func not in _BOOKKEEPING_NUMPY
     else:
-        kernel = bool(_KERNEL_LINE.search(_source(own))) and own.func not in _BOOKKEEPING_NUMPY
+        kernel = (
+            not own.bench
+            and bool(_KERNEL_LINE.search(_source(own)))
+            and own.func not in _BOOKKEEPING_NUMPY
+        )
     backward = next(
         (i for i, f in enumerate(frames) if f.func == "backward_pass" and "/pullback/" in f.file),
         None,
