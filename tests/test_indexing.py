@@ -217,3 +217,14 @@ def test_third_order_through_updates_and_gathers():
     want = oracle.jacobian(lambda x: hess(x), [x0], 0)
     np.testing.assert_allclose(third, want, rtol=1e-7, atol=1e-9)
     np.testing.assert_allclose(pb.jacrev(hess)(x0), third, rtol=1e-12, atol=1e-13)
+
+
+def test_indices_computed_from_the_data_under_vmap():
+    xs = RNG.standard_normal((4, 5))
+    f = lambda x: x[pnp.argmax(x)] * pnp.take(x, pnp.argmin(x)) + pnp.sort(x)[1]  # noqa: E731
+    want = np.array([x.max() * x.min() + np.sort(x)[1] for x in xs])
+    np.testing.assert_allclose(pb.vmap(f)(xs), want, rtol=1e-15)
+    grads = pb.vmap(pb.grad(f))(xs)
+    np.testing.assert_allclose(grads, np.stack([pb.grad(f)(x) for x in xs]), rtol=1e-15)
+    with pytest.raises(NotImplementedError, match="differ between vmap entries"):
+        pb.vmap(lambda x: x.at[pnp.argmax(x)].set(0.0))(xs)

@@ -122,6 +122,11 @@ def _prepare(x: Any, idx: Any, v: Any, who: str) -> tuple[Any, tuple, Any, np.nd
     if not isinstance(x, Tracer):
         x = np.asarray(x)
     idx = _normalize_index(idx, who)
+    if any(isinstance(i, Tracer) for i in idx):
+        raise NotImplementedError(
+            f"{who}: indices that differ between vmap entries are not supported; index "
+            "with constants, or update each entry in a loop"
+        )
     shape = shape_of(x)
     try:
         if _has_advanced(idx):

@@ -17,6 +17,7 @@ import numpy as np
 from pullback._api import stop_gradient
 from pullback._core import Tracer, dtype_of, is_differentiable_dtype, shape_of, zero
 from pullback._rules import defjvp_joint, deflinear, defnondiff, defvjp_joint
+from pullback.numpy._nondiff import argsort
 from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
 
 __all__ = [
@@ -840,7 +841,7 @@ def _normalize_index(idx: Any, who: str = "getitem") -> tuple:
                     f"{who}: a traced value of dtype {i.dtype} cannot be used as an index; "
                     "indices must be integers, slices or boolean masks (use .astype(int))"
                 )
-            i = stop_gradient(i)
+            i = stop_gradient(i)  # a constant, or still a value under vmap
         if isinstance(i, list):
             i = np.asarray(i)
             if i.size == 0:  # NumPy reads an empty list as an empty integer index
@@ -861,11 +862,112 @@ def getitem(x: Any, idx: Any) -> Any:
         array([1., 2.])
     """
     if not isinstance(x, Tracer):
-        return x[idx]
+        if not (isinstance(idx, Tracer) or isinstance(idx, tuple) and _traced(*idx)):
+            return x[idx]
+        idx = _normalize_index(idx)
+        if not _traced(*idx):
+            return x[idx]
     idx = _normalize_index(idx)
+    if any(isinstance(i, Tracer) for i in idx):  # indices that are values (under vmap)
+        dyn = tuple(i for i in idx if isinstance(i, Tracer))
+        slots = iter(range(len(dyn)))
+        template = tuple(_Slot(next(slots)) if isinstance(i, Tracer) else i for i in idx)
+        return getitem_dyn_p.bind(x, *dyn, template=template)
     if len(idx) <= x.ndim and all(isinstance(i, slice) and i == slice(None) for i in idx):
         return x
     return getitem_p.bind(x, idx=idx)
+
+
+# ----------------------------------------------------------------------------- index operands
+#
+# Gathers whose integer indices are operands rather than static parameters: the indices may
+# then be computed from the data (argsort, searchsorted) under every transformation, vmap
+# included, where they are values rather than constants. Linear in the first operand; the
+# index operands carry no derivative.
+
+
+class _Slot:
+    """A placeholder in an index template for the ``k``-th index operand."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def __repr__(self) -> str:
+        return f"<index operand {self.k}>"
+
+
+def _fill(template: tuple, dyn: tuple) -> tuple:
+    return tuple(dyn[i.k] if isinstance(i, _Slot) else i for i in template)
+
+
+def _scatter_dyn_impl(g: Any, *dyn: Any, shape: tuple, dtype: Any, template: tuple) -> Any:
+    out = np.zeros(shape, dtype)
+    np.add.at(out, _fill(template, dyn), g)
+    return out
+
+
+getitem_dyn_p = new_primitive("getitem_dyn", lambda x, *dyn, template: x[_fill(template, dyn)])
+scatter_dyn_p = new_primitive("scatter_dyn", _scatter_dyn_impl)
+deflinear(getitem_dyn_p, lambda g, x, *dyn, template: scatter_dyn_p.bind(
+    g, *dyn, shape=shape_of(x), dtype=dtype_of(x), template=template))
+deflinear(scatter_dyn_p, lambda g, u, *dyn, shape, dtype, template: getitem_dyn_p.bind(
+    g, *dyn, template=template))
+
+
+def _take_add_impl(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int,
+                   mode: str) -> np.ndarray:
+    out = np.zeros(shape, dtype)
+    where = np.take(np.arange(shape[axis]), indices, mode=mode)  # wrapped, clipped, checked
+    np.add.at(out, _along(axis, where), g)
+    return out
+
+
+take_p = new_primitive("take", lambda x, indices, axis, mode: np.take(x, indices, axis, mode=mode))
+take_add_p = new_primitive("take_add", _take_add_impl)
+deflinear(take_p, lambda g, x, indices, axis, mode: take_add_p.bind(
+    g, indices, shape=shape_of(x), dtype=dtype_of(x), axis=axis, mode=mode))
+deflinear(take_add_p, lambda g, u, indices, shape, dtype, axis, mode: take_p.bind(
+    g, indices, axis=axis, mode=mode))
+
+
+def _along_index(indices: np.ndarray, shape: tuple, axis: int) -> tuple:
+    """The advanced index of ``take_along_axis``: ``indices`` on ``axis``, ranges elsewhere."""
+    nd = len(shape)
+    return tuple(
+        indices if d == axis else np.arange(n).reshape((1,) * d + (n,) + (1,) * (nd - d - 1))
+        for d, n in enumerate(shape)
+    )
+
+
+def _take_along_add_impl(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int) -> Any:
+    out = np.zeros(shape, dtype)
+    np.add.at(out, _along_index(indices, shape, axis), g)
+    return out
+
+
+take_along_p = new_primitive("take_along_axis", lambda x, indices, axis: np.take_along_axis(
+    x, indices, axis=axis))
+take_along_add_p = new_primitive("take_along_axis_add", _take_along_add_impl)
+deflinear(take_along_p, lambda g, x, indices, axis: take_along_add_p.bind(
+    g, indices, shape=shape_of(x), dtype=dtype_of(x), axis=axis))
+deflinear(take_along_add_p, lambda g, u, indices, shape, dtype, axis: take_along_p.bind(
+    g, indices, axis=axis))
+
+
+def _index_operand(indices: Any, who: str) -> Any:
+    """Integer indices as an operand: a constant array, or a value (under vmap)."""
+    ind = stop_gradient(indices)
+    if not isinstance(ind, Tracer):
+        ind = np.asarray(ind)
+        if ind.dtype.kind not in "iu":
+            if ind.size:
+                raise IndexError(f"{who}: indices must be integers, got dtype {ind.dtype}")
+            ind = ind.astype(np.intp)
+    elif dtype_of(ind).kind not in "iu":
+        raise IndexError(f"{who}: indices must be integers, got dtype {dtype_of(ind)}")
+    return ind
 
 
 @implements(np.take)
@@ -879,21 +981,16 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
         array([[2., 2.],
                [4., 4.]])
     """
-    if not isinstance(a, Tracer):
-        return np.take(a, stop_gradient(indices), axis=axis, out=out, mode=mode)
+    ind = _index_operand(indices, "take")
+    if not _traced(a, ind):
+        return np.take(a, ind, axis=axis, out=out, mode=mode)
     _check_kwargs("take", {"out": out})
+    if mode not in ("raise", "wrap", "clip"):
+        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     if axis is None:
         a, axis = ravel(a), 0
-    axis = _normalize_axis(axis, a.ndim, "take")
-    ind = np.asarray(stop_gradient(indices))
-    n = a.shape[axis]
-    if mode == "wrap":
-        ind = ind % n
-    elif mode == "clip":
-        ind = np.clip(ind, 0, max(n - 1, 0))
-    elif mode != "raise":
-        raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
-    return getitem(a, _along(axis, ind if ind.ndim else int(ind)))
+    axis = _normalize_axis(axis, len(shape_of(a)), "take")
+    return take_p.bind(a, ind, axis=axis, mode=mode)
 
 
 @implements(np.take_along_axis)
@@ -905,26 +1002,21 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
         >>> pnp.take_along_axis(np.array([[3.0, 1.0]]), np.array([[1, 0]]), axis=1)
         array([[1., 3.]])
     """
-    if not isinstance(arr, Tracer):
-        return np.take_along_axis(arr, stop_gradient(indices), axis=axis)
-    ind = np.asarray(stop_gradient(indices))
+    ind = _index_operand(indices, "take_along_axis")
+    if not _traced(arr, ind):
+        return np.take_along_axis(arr, ind, axis=axis)
     if axis is None:
         arr, axis = ravel(arr), 0
-        if ind.ndim != 1:
+        if len(shape_of(ind)) != 1:
             raise ValueError("take_along_axis: with axis=None, indices must be 1-d")
-    axis = _normalize_axis(axis, arr.ndim, "take_along_axis")
-    if ind.ndim != arr.ndim:
+    nd = len(shape_of(arr))
+    axis = _normalize_axis(axis, nd, "take_along_axis")
+    if len(shape_of(ind)) != nd:
         raise ValueError(
-            f"take_along_axis: indices has {ind.ndim} dimensions and arr {arr.ndim}; they "
-            "must match (add axes of length 1 to indices)"
+            f"take_along_axis: indices has {len(shape_of(ind))} dimensions and arr {nd}; "
+            "they must match (add axes of length 1 to indices)"
         )
-    if ind.dtype.kind not in "iu":
-        raise IndexError(f"take_along_axis: indices must be integers, got dtype {ind.dtype}")
-    fancy = tuple(
-        ind if d == axis else np.arange(n).reshape((1,) * d + (n,) + (1,) * (arr.ndim - d - 1))
-        for d, n in enumerate(arr.shape)
-    )
-    return getitem(arr, fancy)
+    return take_along_p.bind(arr, ind, axis=axis)
 
 
 # ----------------------------------------------------------------------------- sort, select
@@ -949,8 +1041,7 @@ def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = No
     if axis is None:
         a, axis = ravel(a), 0
     axis = _normalize_axis(axis, a.ndim, "sort")
-    perm = np.argsort(stop_gradient(a), axis=axis, kind="stable")
-    return take_along_axis(a, perm, axis)
+    return take_along_p.bind(a, argsort(a, axis=axis, kind="stable"), axis=axis)
 
 
 @implements(np.select)
@@ -965,8 +1056,8 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         array([ 1. ,  0.5, 20. ])
     """
     condlist, choicelist = list(condlist), list(choicelist)
-    if not _traced(*choicelist, default):
-        return np.select([stop_gradient(c) for c in condlist], choicelist, default)
+    if not _traced(*condlist, *choicelist, default):
+        return np.select(condlist, choicelist, default)
     if len(condlist) != len(choicelist):
         raise ValueError(
             f"select: list of cases ({len(condlist)}) must be same length as list of "
@@ -976,20 +1067,25 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         raise ValueError("select with an empty condition list is not possible")
     from pullback.numpy.elementwise import where
 
-    conds = [np.asarray(stop_gradient(c)) for c in condlist]
+    conds = [c if isinstance(c, Tracer) else np.asarray(c) for c in condlist]
     for i, c in enumerate(conds):
-        if c.dtype != np.bool_:
+        if dtype_of(c) != np.bool_:
             raise TypeError(f"select: invalid entry {i} in condlist: should be a boolean "
-                            f"array, got dtype {c.dtype}")
+                            f"array, got dtype {dtype_of(c)}")
     choices = choicelist + [default]
     dtype = np.result_type(*(c.dtype if hasattr(c, "dtype") else c for c in choices))
     choices = [astype(c, dtype) if isinstance(c, Tracer) else np.asarray(c, dtype)
                for c in choices]
-    shape = np.broadcast_shapes(*(c.shape for c in conds), *(shape_of(c) for c in choices))
+    shape = np.broadcast_shapes(*(shape_of(c) for c in conds + choices))
+    from pullback.numpy.elementwise import where_p
+
     result = broadcast_to(choices[-1], shape)
     for cond, choice in zip(conds[::-1], choices[-2::-1]):
-        result = where(cond, choice, result)
-    return result
+        if _traced(choice, result):
+            result = where(cond, choice, result)
+        else:  # constant choices, a condition that is a value (under vmap)
+            result = where_p.bind(astype(cond, np.bool_), choice, result)
+    return result if isinstance(result, Tracer) else np.array(result)
 
 
 # ----------------------------------------------------------------------------- diff, interp
@@ -1035,6 +1131,17 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,
     return a
 
 
+def _interp_locate_impl(x: Any, xp: Any) -> tuple[np.ndarray, np.ndarray]:
+    # the segment j of each query (xp[j] <= x < xp[j + 1], clipped to the end segments) and
+    # the last sample point at or left of it (clipped to the ends)
+    k = np.searchsorted(xp, x, side="right") - 1
+    return np.clip(k, 0, xp.shape[0] - 2), np.clip(k, 0, xp.shape[0] - 1)
+
+
+interp_locate_p = new_primitive("interp_locate", _interp_locate_impl, multiple_results=True)
+defnondiff(interp_locate_p)
+
+
 @implements(np.interp)
 def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
            period: float | None = None) -> Any:
@@ -1050,7 +1157,17 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     """
     if not _traced(x, xp, fp, left, right):
         return np.interp(x, xp, fp, left, right, period)
-    from pullback.numpy.elementwise import add, divide, multiply, subtract, where
+    from pullback.numpy.elementwise import (
+        add,
+        divide,
+        equal,
+        greater,
+        less,
+        multiply,
+        remainder,
+        subtract,
+        where,
+    )
 
     if len(shape_of(xp)) != 1 or len(shape_of(fp)) != 1:
         raise ValueError("interp: xp and fp must be 1-d sequences")
@@ -1062,37 +1179,35 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     f64 = np.float64
     x, xp, fp = (astype(v, f64) if isinstance(v, Tracer) else np.asarray(v, f64)
                  for v in (x, xp, fp))
+
+    def gather(v: Any, i: Any) -> Any:
+        return take(v, i, axis=0)
+
     if period is not None:
         if period == 0:
             raise ValueError("interp: period must be a non-zero value")
         period = abs(float(period))
         left = right = None
-        xv = np.asarray(stop_gradient(x))
-        x = add(x, np.mod(xv, period) - xv)  # x mod period, derivative 1
-        xpv = np.asarray(stop_gradient(xp))
-        xp = add(xp, np.mod(xpv, period) - xpv)
-        order = np.argsort(np.mod(xpv, period), kind="stable")
-        xp, fp = getitem(xp, order), getitem(fp, order)
+        x, xp = remainder(x, period), remainder(xp, period)
+        order = argsort(xp, kind="stable")
+        xp, fp = gather(xp, order), gather(fp, order)
         xp = concatenate([subtract(getitem(xp, slice(-1, None)), period), xp,
                           add(getitem(xp, slice(0, 1)), period)])
         fp = concatenate([getitem(fp, slice(-1, None)), fp, getitem(fp, slice(0, 1))])
-    xv, xpv = np.asarray(stop_gradient(x)), np.asarray(stop_gradient(xp))
-    m = xpv.shape[0]
-    if m == 1:
-        y = broadcast_to(getitem(fp, 0), xv.shape)
+    if shape_of(xp)[0] == 1:
+        y = broadcast_to(getitem(fp, 0), shape_of(x))
     else:
         # NumPy's formula: slope * (x - xp[j]) + fp[j], and fp[j] exactly at a sample point
-        j_exact = np.clip(np.searchsorted(xpv, xv, side="right") - 1, 0, m - 1)
-        j = np.minimum(j_exact, m - 2)
-        x0, x1 = getitem(xp, j), getitem(xp, j + 1)
-        f0, f1 = getitem(fp, j), getitem(fp, j + 1)
+        j, j_exact = interp_locate_p.bind(x, xp)
+        x0, x1 = gather(xp, j), gather(xp, add(j, 1))
+        f0, f1 = gather(fp, j), gather(fp, add(j, 1))
         slope = divide(subtract(f1, f0), subtract(x1, x0))
         y = add(multiply(slope, subtract(x, x0)), f0)
-        y = where(xv == xpv[j_exact], getitem(fp, j_exact), y)
+        y = where(equal(x, gather(xp, j_exact)), gather(fp, j_exact), y)
     lo = getitem(fp, 0) if left is None else left
     hi = getitem(fp, -1) if right is None else right
-    y = where(xv < xpv[0], lo, y)
-    return where(xv > xpv[-1], hi, y)
+    y = where(less(x, getitem(xp, 0)), lo, y)
+    return where(greater(x, getitem(xp, -1)), hi, y)
 
 
 # ----------------------------------------------------------------------------- methods
