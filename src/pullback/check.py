@@ -243,8 +243,9 @@ def numerical_jvp(
 ) -> Any:
     """The directional derivative of ``f`` at ``primals`` along ``tangents``, numerically.
 
-    Returns the output tangent, shaped like ``f``'s output (in its dtype; the evaluations
-    are done in float64 on up-cast copies). With ``return_error=True`` returns
+    Returns the output tangent, shaped like ``f``'s output, in float64: the evaluations are
+    done on float64 copies of the inputs (the oracle of a float32 function is computed in
+    float64). With ``return_error=True`` returns
     ``(tangent, error_estimate)``. Non-float arguments are held fixed (their tangent may be
     ``None``). ``eps`` is an absolute step along the tangent; by default steps are relative
     to the inputs and chosen from the dtype.
@@ -295,8 +296,8 @@ def numerical_vjp(
 ) -> tuple:
     """The vector-Jacobian product of ``f`` at ``primals`` with ``cotangent``, numerically.
 
-    Returns a tuple with one cotangent per primal (shaped and typed like it; ``None`` for a
-    non-float argument), like ``vjp_fn``. The Jacobian is built column by column from
+    Returns a tuple with one cotangent per primal (shaped like it, in float64; ``None`` for
+    a non-float argument), like ``vjp_fn``. The Jacobian is built column by column from
     coordinate directions, each step relative to its own entry. The notebook's
     ``test_vjp(f, x, u, eps=1e-3)`` is
     ``numerical_vjp(f, (x,), u, method="forward", eps=1e-3)[0]``.
@@ -329,8 +330,7 @@ def numerical_vjp(
         parts = []
         for x in leaves:
             n = int(np.prod(shape_of(x), dtype=np.int64))
-            parts.append(np.real_if_close(values[start : start + n]).reshape(shape_of(x))
-                         .astype(dtype_of(x)))
+            parts.append(np.real(values[start : start + n]).reshape(shape_of(x)))
             start += n
         out.append(tree_unflatten(tree, parts))
     return tuple(out)
@@ -343,7 +343,8 @@ def numerical_jacobian(
     eps: float | None = None,
     return_error: bool = False,
 ) -> Any:
-    """The Jacobian of ``f`` at the array ``x``, numerically, shaped ``out.shape + x.shape``.
+    """The Jacobian of ``f`` at the array ``x``, numerically, shaped ``out.shape + x.shape``
+    (in float64, or complex128 for a complex output).
 
     With ``return_error=True`` returns ``(jacobian, error_estimate)`` (same shape).
 
@@ -372,7 +373,7 @@ def numerical_jacobian(
     n_out = int(np.prod(out_shape, dtype=np.int64))
     vals = np.stack([c.value for c in cols], axis=-1) if cols else np.zeros((n_out, 0))
     errs = np.stack([c.error for c in cols], axis=-1) if cols else np.zeros((n_out, 0))
-    jac = vals.reshape(out_shape + x_shape).astype(np.result_type(dtype_of(out), dtype_of(x)))
+    jac = vals.reshape(out_shape + x_shape)
     if return_error:
         return jac, errs.reshape(out_shape + x_shape)
     return jac
