@@ -101,6 +101,30 @@ SPECS = (
     + _rows("nanmax",  pnp.nanmax,  np.nanmax,  NAN_EXTREMA, _with_nans(_distinct))
     + _rows("nanmin",  pnp.nanmin,  np.nanmin,  NAN_EXTREMA, _with_nans(_distinct))
     + _rows("logsumexp", pnp.logsumexp, _logsumexp, AXES)
+    + _rows("nancumsum",  pnp.nancumsum,  np.nancumsum,  [
+            ("axis-none", [((3, 4),), ((),)], {}), ("neg-axis", [((2, 3, 4),)], {"axis": -1})],
+            _with_nans(_real))
+    + _rows("nancumprod", pnp.nancumprod, np.nancumprod, [
+            ("axis-none", [((3, 4),)], {}), ("axis0", [((5, 3),)], {"axis": 0})],
+            _with_nans(_with_zeros))
+    + _rows("nanvar", pnp.nanvar, np.nanvar, NAN_EXTREMA[:3] + [
+            ("ddof1-keepdims", [((3, 6),)], {"axis": 1, "ddof": 1, "keepdims": True})],
+            _with_nans(_real))
+    + _rows("nanstd", pnp.nanstd, np.nanstd, NAN_EXTREMA[:3], _with_nans(_distinct))
+    + _rows("median", pnp.median, np.median, [
+            ("axis-none", [((3, 4),), ((5,),), ((),)], {}),
+            ("axis1-odd", [((3, 5, 2),)], {"axis": 1}),
+            ("neg-axis-even", [((3, 2, 4),)], {"axis": -1}),
+            ("tuple-keepdims", R3, {"axis": (0, -1), "keepdims": True}),
+            ("empty-kept", [((0, 3),)], {"axis": 1})], _distinct)
+    + _rows("quantile", pnp.quantile, np.quantile, [
+            ("scalar-q", [((3, 4),), ((7,),)], {"q": 0.3}),
+            ("q-array-axis", [((3, 5, 2),)], {"q": [0.0, 0.25, 0.6, 1.0], "axis": 1}),
+            ("q-2d-tuple-keepdims", R3, {"q": [[0.1], [0.9]], "axis": (0, 2),
+                                         "keepdims": True})], _distinct)
+    + _rows("percentile", pnp.percentile, np.percentile, [
+            ("scalar-q", [((3, 4),)], {"q": 75}),
+            ("q-list-neg-axis", [((3, 5),)], {"q": [10, 50, 95], "axis": -1})], _distinct)
     + [
     spec("average", lambda a, w: pnp.average(a, axis=1, weights=w),
          lambda a, w: np.average(a, axis=1, weights=w), [((3, 4), (4,)), ((0, 2), (2,))],
@@ -148,6 +172,10 @@ _DISPATCH = [
     ("average", {"axis": 1}, "real"), ("nansum", {"axis": 1}, _with_nans(_real)),
     ("nanmean", {}, _with_nans(_real)), ("nanprod", {}, _with_nans(_real)),
     ("nanmax", {"axis": 0}, _with_nans(_distinct)), ("nanmin", {}, _with_nans(_distinct)),
+    ("nancumsum", {"axis": 1}, _with_nans(_real)), ("nancumprod", {}, _with_nans(_real)),
+    ("nanvar", {"axis": 1}, _with_nans(_real)), ("nanstd", {}, _with_nans(_distinct)),
+    ("median", {"axis": 0}, _distinct), ("quantile", {"q": 0.4, "axis": 1}, _distinct),
+    ("percentile", {"q": [20, 80]}, _distinct),
 ]
 SPECS += [spec(name, getattr(np, name), getattr(np, name), [((3, 4),)], dom, kwargs=kw,
                tag="np-dispatch") for name, kw, dom in _DISPATCH]

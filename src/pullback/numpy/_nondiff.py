@@ -42,6 +42,8 @@ __all__ = [
     "logical_not",
     "logical_or",
     "logical_xor",
+    "nanargmax",
+    "nanargmin",
     "ndim",
     "nonzero",
     "ones_like",
@@ -79,6 +81,8 @@ round      = nondiff_function("round",      np.round)
 around     = nondiff_function("around",     np.around)
 argmax     = nondiff_function("argmax",     np.argmax)
 argmin     = nondiff_function("argmin",     np.argmin)
+nanargmax  = nondiff_function("nanargmax",  np.nanargmax)
+nanargmin  = nondiff_function("nanargmin",  np.nanargmin)
 argsort    = nondiff_function("argsort",    np.argsort)
 argwhere   = nondiff_function("argwhere",   np.argwhere)
 nonzero    = nondiff_function("nonzero",    np.nonzero)

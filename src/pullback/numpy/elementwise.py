@@ -22,7 +22,7 @@ import numpy as np
 
 from pullback._core import Tracer, dtype_of, zero
 from pullback._rules import defjvp, deflinear, defvjp
-from pullback.numpy._nondiff import isfinite, isnan, rint, signbit
+from pullback.numpy._nondiff import floor_divide, isfinite, isnan, rint, signbit, trunc
 from pullback.numpy._registry import (
     PRIMITIVES,
     _check_kwargs,
@@ -38,12 +38,12 @@ from pullback.numpy.shape import astype, broadcast_to
 __all__ = [
     "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
     "arctanh", "cbrt", "clip", "conj", "conjugate", "copysign", "cos", "cosh", "deg2rad",
-    "degrees", "divide", "equal", "exp", "exp2", "expm1", "fabs", "float_power", "fmax", "fmin",
-    "fmod", "greater", "greater_equal", "hypot", "imag", "ldexp", "less", "less_equal", "log",
-    "log10", "log1p", "log2", "logaddexp", "logaddexp2", "maximum", "minimum", "mod",
-    "multiply", "nan_to_num", "negative", "not_equal", "positive", "power", "rad2deg",
-    "radians", "real", "reciprocal", "remainder", "sign", "sin", "sinc", "sinh", "sqrt",
-    "square", "subtract", "tan", "tanh", "true_divide", "where",
+    "degrees", "divide", "divmod", "equal", "exp", "exp2", "expm1", "fabs", "float_power",
+    "fmax", "fmin", "fmod", "frexp", "greater", "greater_equal", "hypot", "imag", "ldexp",
+    "less", "less_equal", "log", "log10", "log1p", "log2", "logaddexp", "logaddexp2", "maximum",
+    "minimum", "mod", "modf", "multiply", "nan_to_num", "negative", "not_equal", "positive",
+    "power", "rad2deg", "radians", "real", "reciprocal", "remainder", "sign", "sin", "sinc",
+    "sinh", "sqrt", "square", "subtract", "tan", "tanh", "true_divide", "where",
 ]
 
 _LN2 = math.log(2.0)
@@ -258,6 +258,62 @@ def ldexp(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
     if x1.shape != shape:
         x1 = broadcast_to(x1, shape)
     return ldexp_p.bind(x1, x2)
+
+
+# ----------------------------------------------------------------------------- two outputs
+
+
+@implements(np.modf)
+def modf(x: Any, /, **kwargs: Any) -> tuple[Any, Any]:
+    """Differentiable ``numpy.modf``: ``(x - trunc(x), trunc(x))``; the integral part is a
+    constant, the fractional part has derivative 1.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.modf(np.array([2.5, -1.25]))
+        (array([ 0.5 , -0.25]), array([ 2., -1.]))
+    """
+    if not isinstance(x, Tracer):
+        return np.modf(x, **kwargs)
+    _check_kwargs("modf", kwargs)
+    whole = trunc(x)
+    return x - whole, whole
+
+
+@implements(np.frexp)
+def frexp(x: Any, /, **kwargs: Any) -> tuple[Any, Any]:
+    """Differentiable ``numpy.frexp``: ``(mantissa, exponent)`` with ``x = mantissa * 2**exponent``;
+    the mantissa is ``ldexp(x, -exponent)`` (the exponent is a constant).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.frexp(np.array([8.0, 0.75]))
+        (array([0.5 , 0.75]), array([4, 0], dtype=int32))
+    """
+    if not isinstance(x, Tracer):
+        return np.frexp(x, **kwargs)
+    _check_kwargs("frexp", kwargs)
+    plain = x
+    while isinstance(plain, Tracer):
+        plain = plain.primal
+    exponent = np.frexp(plain)[1]
+    return ldexp(x, -exponent), exponent
+
+
+@implements(np.divmod)
+def divmod(x1: Any, x2: Any, /, **kwargs: Any) -> tuple[Any, Any]:
+    """Differentiable ``numpy.divmod``: ``(floor_divide(x1, x2), remainder(x1, x2))``; the
+    quotient is a constant.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.divmod(np.array([7.0, -7.0]), 2.0)
+        (array([ 3., -4.]), array([1., 1.]))
+    """
+    if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
+        return np.divmod(x1, x2, **kwargs)
+    _check_kwargs("divmod", kwargs)
+    return floor_divide(x1, x2), remainder(x1, x2)
 
 
 # ----------------------------------------------------------------------------- composites
@@ -480,4 +536,6 @@ method("real", property(lambda s: real(s)))
 method("imag", property(lambda s: imag(s)))
 method("__mod__", lambda s, o: remainder(s, o))
 method("__rmod__", lambda s, o: remainder(o, s))
+method("__divmod__", lambda s, o: divmod(s, o))
+method("__rdivmod__", lambda s, o: divmod(o, s))
 # fmt: on

@@ -13,6 +13,9 @@ the reduced axes with length 1. Conventions:
   sums exact).
 - ``std`` of a slice whose entries are all equal has no derivative: it is NaN there (the
   slope of ``sqrt`` at 0 is infinite, the slope of the variance is 0), as in JAX.
+- ``median``, ``quantile`` and ``percentile`` pass the cotangent to the entries at the
+  selected sorted positions (linear interpolation between two of them); among tied entries
+  it goes to the one a stable sort puts at that position.
 - NaN-ignoring reductions give NaN entries no derivative; ``nanmax``/``nanmin`` of an all-NaN
   slice is NaN (with NumPy's warning) and passes no derivative.
 """
@@ -41,9 +44,9 @@ from pullback.numpy.shape import (
 )
 
 __all__ = [
-    "amax", "amin", "average", "cumprod", "cumsum", "logsumexp", "max", "mean", "min",
-    "nanmax", "nanmean", "nanmin", "nanprod", "nansum", "prod", "ptp", "std",
-    "sum", "var",
+    "amax", "amin", "average", "cumprod", "cumsum", "logsumexp", "max", "mean", "median", "min",
+    "nancumprod", "nancumsum", "nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum",
+    "nanvar", "percentile", "prod", "ptp", "quantile", "std", "sum", "var",
 ]
 
 Axis = int | Sequence[int] | None
@@ -579,6 +582,199 @@ def nanmin(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
         return np.nanmin(a, axis=axis, out=out, **_given(keepdims=keepdims), **kwargs)
     _check_kwargs("nanmin", {"out": out, **kwargs})
     return _nan_extremum(min, np.nanmin, np.inf, "nanmin", a, axis, keepdims)
+
+
+@implements(np.nancumsum)
+def nancumsum(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.nancumsum``: NaNs count as zero (and get no derivative).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nancumsum(np.array([1.0, np.nan, 2.0]))
+        array([1., 1., 3.])
+    """
+    if not isinstance(a, Tracer):
+        return np.nancumsum(a, axis=axis, dtype=dtype, out=out)
+    _check_kwargs("nancumsum", {"dtype": dtype, "out": out})
+    return cumsum(where(isnan(a), 0.0, a), axis=axis)
+
+
+@implements(np.nancumprod)
+def nancumprod(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.nancumprod``: NaNs count as one (and get no derivative).
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nancumprod(np.array([2.0, np.nan, 3.0]))
+        array([2., 2., 6.])
+    """
+    if not isinstance(a, Tracer):
+        return np.nancumprod(a, axis=axis, dtype=dtype, out=out)
+    _check_kwargs("nancumprod", {"dtype": dtype, "out": out})
+    return cumprod(where(isnan(a), 1.0, a), axis=axis)
+
+
+@implements(np.nanvar)
+def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+           keepdims: Any = _NOVALUE, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.nanvar``: the variance of the entries that are not NaN.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nanvar(np.array([1.0, np.nan, 3.0]))
+        np.float64(1.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.nanvar(a, axis=axis, dtype=dtype, out=out, ddof=ddof,
+                         **_given(keepdims=keepdims), **kwargs)
+    _check_kwargs("nanvar", {"dtype": dtype, "out": out, **kwargs})
+    missing = isnan(a)
+    count = np.sum(~missing, axis=axis, keepdims=True).astype(a.dtype)
+    filled = where(missing, 0.0, a)
+    centred = where(missing, 0.0, a - sum(filled, axis=axis, keepdims=True) / count)
+    total = sum(centred * centred, axis=axis, keepdims=_keep(keepdims))
+    dof = np.sum(~missing, axis=axis, keepdims=_keep(keepdims)) - ddof
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return total / np.maximum(dof, 0).astype(a.dtype)
+
+
+@implements(np.nanstd)
+def nanstd(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+           keepdims: Any = _NOVALUE, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.nanstd``: ``sqrt(nanvar)``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.nanstd(np.array([1.0, np.nan, 3.0]))
+        np.float64(1.0)
+    """
+    if not isinstance(a, Tracer):
+        return np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof,
+                         **_given(keepdims=keepdims), **kwargs)
+    return sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, **kwargs))
+
+
+# ----------------------------------------------------------------------------- order statistics
+
+
+def _sorted_slices(a: Any, axis: Axis, who: str) -> tuple[Any, tuple[int, ...]]:
+    """``a`` with the reduced axes moved last and merged, sorted along that last axis."""
+    from pullback.numpy.shape import sort
+
+    axes = normalize_axes(axis, a.ndim, who)
+    rest = tuple(i for i in range(a.ndim) if i not in axes)
+    moved = transpose(a, rest + axes)
+    n = _count(a.shape, axes)
+    merged = reshape(moved, tuple(a.shape[i] for i in rest) + (n,))
+    if n == 0:
+        raise ValueError(f"{who}: cannot reduce an empty slice on a traced value")
+    return sort(merged, axis=-1), axes
+
+
+def _interpolate(x: Any, q: np.ndarray, a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """NumPy's 'linear' quantiles of the sorted slices ``x`` (last axis), q's axes first."""
+    n = x.shape[-1]
+    pos = q * (n - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, n - 1)
+    t = (pos - lo).astype(dtype_of(a))
+    below, above = getitem(x, (Ellipsis, lo)), getitem(x, (Ellipsis, hi))
+    step = above - below
+    # as NumPy's _lerp: from the nearer end, so that t = 0 and t = 1 are exact
+    result = where(t >= 0.5, above - step * (1.0 - t), below + step * t)
+    rest_nd = result.ndim - q.ndim
+    if q.ndim:  # the quantile axes first, as NumPy puts them
+        result = transpose(result, tuple(range(rest_nd, result.ndim)) + tuple(range(rest_nd)))
+    out_shape = q.shape + _reduced_shape(shape_of(a), axes, keepdims)
+    return reshape(result, out_shape)
+
+
+def _nan_slices(result: Any, a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """NaN where a slice holds a NaN, as NumPy's median and quantile give."""
+    bad = np.any(np.isnan(_plain(a)), axis=axes, keepdims=keepdims)
+    if np.any(bad):
+        result = where(np.broadcast_to(bad, shape_of(result)), np.nan, result)
+    return result
+
+
+@implements(np.quantile)
+def quantile(a: Any, q: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = False,
+             method: str = "linear", keepdims: bool = False, **kwargs: Any) -> Any:
+    """Differentiable ``numpy.quantile`` (``method='linear'``), in ``a``; ``q`` is a constant.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> x = np.array([4.0, 1.0, 3.0, 2.0])
+        >>> pnp.quantile(x, 0.5), pb.grad(lambda v: pnp.quantile(v, 0.5))(x)
+        (np.float64(2.5), array([0. , 0. , 0.5, 0.5]))
+    """
+    if not isinstance(a, Tracer):
+        return np.quantile(a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+                           method=method, keepdims=keepdims, **kwargs)
+    _check_kwargs("quantile", {"out": out, **kwargs})
+    if isinstance(q, Tracer):
+        raise NotImplementedError(
+            "pullback.numpy.quantile: argument 1 (q) is traced; the derivative in q is not "
+            "supported: pass it as a constant (pb.stop_gradient(q))"
+        )
+    if method != "linear":
+        raise NotImplementedError(
+            f"pullback.numpy.quantile: method={method!r} is not supported on traced values; "
+            "use method='linear' (the default)"
+        )
+    q = np.asarray(q, dtype=np.float64)
+    if np.any((q < 0) | (q > 1)):
+        raise ValueError("pullback.numpy.quantile: quantiles must be in the range [0, 1]")
+    x, axes = _sorted_slices(a, axis, "quantile")
+    result = _interpolate(x, q, a, axes, bool(keepdims))
+    return _nan_slices(result, a, axes, bool(keepdims))
+
+
+@implements(np.percentile)
+def percentile(a: Any, q: Any, axis: Axis = None, out: Any = None,
+               overwrite_input: bool = False, method: str = "linear", keepdims: bool = False,
+               **kwargs: Any) -> Any:
+    """Differentiable ``numpy.percentile``: :func:`quantile` of ``q / 100``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.percentile(np.array([1.0, 2.0, 3.0, 4.0]), [25, 100])
+        array([1.75, 4.  ])
+    """
+    if not isinstance(a, Tracer):
+        return np.percentile(a, q, axis=axis, out=out, overwrite_input=overwrite_input,
+                             method=method, keepdims=keepdims, **kwargs)
+    if isinstance(q, Tracer):
+        raise NotImplementedError(
+            "pullback.numpy.percentile: argument 1 (q) is traced; the derivative in q is not "
+            "supported: pass it as a constant (pb.stop_gradient(q))"
+        )
+    q = np.true_divide(np.asarray(q, dtype=np.float64), 100.0)
+    if np.any((q < 0) | (q > 1)):
+        raise ValueError("pullback.numpy.percentile: percentiles must be in the range [0, 100]")
+    return quantile(a, q, axis=axis, out=out, method=method, keepdims=keepdims, **kwargs)
+
+
+@implements(np.median)
+def median(a: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = False,
+           keepdims: bool = False) -> Any:
+    """Differentiable ``numpy.median``: the middle entry, or the mean of the middle two.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> pb.grad(pnp.median)(np.array([5.0, 1.0, 3.0]))
+        array([0., 0., 1.])
+    """
+    if not isinstance(a, Tracer):
+        return np.median(a, axis=axis, out=out, overwrite_input=overwrite_input,
+                         keepdims=keepdims)
+    _check_kwargs("median", {"out": out})
+    x, axes = _sorted_slices(a, axis, "median")
+    n = x.shape[-1]
+    middle = getitem(x, (Ellipsis, slice((n - 1) // 2, n // 2 + 1)))
+    result = mean(middle, axis=-1)  # one entry, or the mean of two, as NumPy computes it
+    result = reshape(result, _reduced_shape(a.shape, axes, bool(keepdims)))
+    return _nan_slices(result, a, axes, bool(keepdims))
 
 
 # ----------------------------------------------------------------------------- logsumexp
