@@ -49,14 +49,17 @@ def configure_threads(threads: int = 1) -> None:
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
-def limit_blas_threads(threads: int = 1) -> str:
-    """Limit BLAS threads at run time too (threadpoolctl, when installed); say what was done."""
+def limit_blas_threads(threads: int = 1) -> tuple[str, Any]:
+    """Limit BLAS threads at run time too (threadpoolctl, when installed).
+
+    Returns what was done, and the limiter (call its ``restore_original_limits()`` to undo)
+    or ``None``.
+    """
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        return "thread variables only (threadpoolctl not installed)"
-    threadpool_limits(threads)
-    return f"thread variables and threadpoolctl ({threads})"
+        return "thread variables only (threadpoolctl not installed)", None
+    return f"thread variables and threadpoolctl ({threads})", threadpool_limits(threads)
 
 
 @dataclass

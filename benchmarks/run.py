@@ -34,7 +34,8 @@ def _threads_from_argv(argv: list[str]) -> int:
     return 1
 
 
-configure_threads(_threads_from_argv(sys.argv))
+if __name__ == "__main__":  # imported (by the tests), it leaves the environment alone
+    configure_threads(_threads_from_argv(sys.argv))
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -363,11 +364,26 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"--libs: unknown library {bad}; choose among {', '.join(LIBS)}")
     wanted = tuple(dict.fromkeys(("numpy", "pullback") + wanted))
-    budget, rounds, prof_s = (0.25, 3, 0.5) if args.quick else (1.2, 9, 3.0)
-    log = sys.stderr
     t_start = time.perf_counter()
     libs = load_libs(wanted, args.threads)
-    threading_note = limit_blas_threads(args.threads)
+    threading_note, limiter = limit_blas_threads(args.threads)
+    try:
+        return _run(args, names, libs, threading_note, argv, t_start)
+    finally:
+        if limiter is not None:
+            limiter.restore_original_limits()
+
+
+def _run(
+    args: argparse.Namespace,
+    names: list[str],
+    libs: Libs,
+    threading_note: str,
+    argv: list[str] | None,
+    t_start: float,
+) -> int:
+    budget, rounds, prof_s = (0.25, 3, 0.5) if args.quick else (2.0, 15, 3.0)
+    log = sys.stderr
     env = environment(libs, args.threads, threading_note)
     print("\n".join(env), file=log)
 
@@ -393,11 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             if name in PROFILED and not args.no_profile and "pullback" not in res.failed:
                 profiles += _profile(case, res, prof_s, log)
     wall = time.perf_counter() - t_start
-    command = "python benchmarks/run.py" + (
-        " " + " ".join(sys.argv[1:] if argv is None else argv) if (argv or sys.argv[1:]) else ""
-    )
-    if command == "python benchmarks/run.py":
-        command = "make bench"
+    given = sys.argv[1:] if argv is None else list(argv)
+    command = "python benchmarks/run.py " + " ".join(given) if given else "make bench"
     text = render(results, libs, env, profiles, command, wall, args.quick)
     output = args.output
     if output is None and not args.only and not args.quick:
