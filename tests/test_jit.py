@@ -34,10 +34,6 @@ VALUE_DEPENDENT_SHAPE = {
 #: today. Strict xfail: once a wrapper is made traceable its tests fail until removed here.
 _CONCRETE = "computes from concrete values (np.asarray(stop_gradient(x)) or the plain value)"
 NOT_TRACEABLE = {
-    "sort": "take_along_axis runs np.asarray on the traced argsort",
-    "take_along_axis[argsort]": "take_along_axis runs np.asarray on its traced indices",
-    "select": "select runs np.asarray on the traced conditions",
-    "interp": "interp runs np.asarray on traced x and xp",
     "nan_to_num": "nan_to_num calls itself on stop_gradient(x), which is still traced",
     "nanmax": "an `if np.any(all-NaN slice)` on traced values",
     "nanmin": "an `if np.any(all-NaN slice)` on traced values",
@@ -52,9 +48,7 @@ NOT_TRACEABLE = {
 #: scatter_add take their index arrays as params, which bind does not look at, so the
 #: scatter runs eagerly on a traced index (see docs/compiler.md, limitations)
 _PARAM_INDEX = "constant cotangent meets a traced index held in params"
-NOT_TRACEABLE_CASES = {
-    ("getitem[traced-mask-edge]", ((2, 0),)): _PARAM_INDEX,
-}
+NOT_TRACEABLE_CASES: dict = {}
 
 
 def _not_traceable(row: OpSpec, shapes: tuple) -> str | None:
@@ -295,7 +289,6 @@ def test_jit_inside_a_transformation_runs_eagerly() -> None:
     assert f.trace_count == 0  # the transformations saw through it
 
 
-@pytest.mark.xfail(strict=True, raises=pb.ConcretizationError, reason=_PARAM_INDEX)
 def test_linear_function_of_a_traced_index() -> None:
     jg = pb.jit(pb.grad(lambda x, i: pnp.sum(x[i])))
     np.testing.assert_array_equal(jg(np.ones(3), np.array([0, 0, 2])), [2.0, 0.0, 1.0])
