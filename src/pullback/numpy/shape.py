@@ -110,11 +110,8 @@ def reshape(a: Any, shape: int | Sequence[int] | None = None, /, *args: Any, **k
     shape = np.empty(shape_of(a), dtype=np.bool_).reshape(shape).shape  # resolve -1
     if order == "F":
         return transpose(reshape(transpose(a), shape[::-1]))
-    if order != "C":
-        raise NotImplementedError(
-            f"pullback.numpy.reshape: order={order!r} is not supported on traced values; "
-            "use 'C' or 'F'"
-        )
+    if order not in ("C", "A", "K"):  # a traced value has no memory layout: 'A', 'K' are 'C'
+        raise ValueError(f"reshape: order must be one of 'C', 'F', 'A', 'K', got {order!r}")
     if shape == a.shape:
         return a
     return reshape_p.bind(a, shape=shape)
