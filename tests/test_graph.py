@@ -45,23 +45,38 @@ def test_printed_ir_of_a_small_function() -> None:
 
 
 def test_printing_of_constants_params_literals_and_several_outputs() -> None:
-    def f(x, i, n):
+    def f(x, n):
         a, b = pnp.split(x, 2)
-        return (a[i] * 2.0 + np.arange(3.0)) ** n, b[1:, ::-1][None, ..., 0]
+        return (a[np.array([1, 0])] * 2.0 + np.arange(3.0)) ** n, b[1:, ::-1][None, ..., 0]
 
-    text = str(pb.make_graph(f, np.ones((4, 3), np.float32), np.array([1, 0]), 3))
+    text = str(pb.make_graph(f, np.ones((4, 3), np.float32), 3))
     assert text == """\
-{ lambda c:f64[3] ; a:f32[4,3] b:i64[2]. let
-    d:f32[2,3] e:f32[2,3] = split[sizes=(2, 2) axis=0] a
-    f:i64[2] = stop_gradient b
-    g:f32[2,3] = getitem[idx=(f,)] d
-    h:f32[2,3] = multiply g 2.0
-    i:f64[2,3] = astype[dtype=float64] h
-    j:f64[2,3] = add i c
-    k:f64[2,3] = power j 3
-    l:f32[1,3] = getitem[idx=(1:, ::-1)] e
-    m:f32[1,1] = getitem[idx=(None, ..., 0)] l
-  in (k, m) }"""
+{ lambda b:f64[3] ; a:f32[4,3]. let
+    c:f32[2,3] d:f32[2,3] = split[sizes=(2, 2) axis=0] a
+    e:f32[2,3] = getitem[idx=([1,0],)] c
+    f:f32[2,3] = multiply e 2.0
+    g:f64[2,3] = astype[dtype=float64] f
+    h:f64[2,3] = add g b
+    i:f64[2,3] = power h 3
+    j:f32[1,3] = getitem[idx=(1:, ::-1)] d
+    k:f32[1,1] = getitem[idx=(None, ..., 0)] j
+  in (i, k) }"""
+
+
+def test_traced_indices_are_inputs_of_their_equation() -> None:
+    graph = pb.make_graph(lambda x, i: x[i] * 2.0, np.ones(3), np.array([0, 2]))
+    index = graph.invars[1]
+    users = [e for e in graph.eqns if index in e.inputs or index in _vars_of(e.params)]
+    assert users, str(graph)
+    np.testing.assert_array_equal(graph(np.arange(3.0), np.array([2, 2]))[0], [4.0, 4.0])
+    text = str(graph)
+    assert "b:i64[2]" in text
+
+
+def _vars_of(params: dict) -> list:
+    from pullback._graph import vars_in
+
+    return vars_in(params)
 
 
 def test_python_numbers_computed_from_traced_values_print_as_python_types() -> None:

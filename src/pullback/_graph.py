@@ -958,6 +958,15 @@ def _identity_input(e: Equation, producer: dict[Var, Equation]) -> Atom | None:
     elif name in ("divide", "power") and len(ins) == 2:
         if _is_const_value(ins[1], 1) and same(ins[0]):
             return ins[0]
+        if (
+            name == "power"
+            and _is_const_value(ins[1], 0)
+            and same(ins[0])
+            and out.dtype.kind in "fc"
+            and not out.weak
+        ):
+            # x ** 0 is exactly 1 for every x, NaN and infinities included (IEEE pow)
+            return Const(np.broadcast_to(np.ones((), out.dtype), out.shape))
     elif name in ("reshape", "broadcast_to", "astype", "stop_gradient") and len(ins) == 1:
         if same(ins[0]):
             return ins[0]
@@ -1009,6 +1018,52 @@ def _elide_broadcasts(e: Equation, producer: dict[Var, Equation]) -> Equation:
     return Equation(e.prim, inputs, e.params, e.outvars, e.multiple) if changed else e
 
 
+def _operand_dtype(a: Any) -> Any:
+    """How an input enters NumPy's type resolution: a dtype, or a Python type (weak)."""
+    if isinstance(a, Var):
+        return a.aval.weak or a.aval.dtype
+    v = a.value
+    if isinstance(v, (np.ndarray, np.generic)):
+        return v.dtype
+    return type(v) if isinstance(v, (bool, int, float, complex)) else None
+
+
+def _loop(ufunc: np.ufunc, inputs: list) -> tuple | None:
+    """The dtypes of the inner loop NumPy picks for these inputs, or None if unknown."""
+    dts = [_operand_dtype(a) for a in inputs]
+    if any(d is None for d in dts):
+        return None
+    try:
+        return ufunc.resolve_dtypes(tuple(dts) + (None,) * ufunc.nout)
+    except (TypeError, ValueError, np.exceptions.DTypePromotionError):
+        return None
+
+
+def _elide_casts(e: Equation, producer: dict[Var, Equation]) -> Equation:
+    """A ufunc casts its inputs to its loop's dtypes: feed it the uncast input (a boolean
+    mask instead of the mask as floats) when it picks the same loop, so the cast is the same."""
+    if not isinstance(e.prim.impl, np.ufunc) or e.params or e.multiple:
+        return e
+    inputs = list(e.inputs)
+    loop = None
+    changed = False
+    for k, a in enumerate(inputs):
+        inner = producer.get(a) if isinstance(a, Var) else None
+        if inner is None or inner.prim.name not in ("astype", "astype_nondiff"):
+            continue
+        src = inner.inputs[0] if len(inner.inputs) == 1 else None
+        if not isinstance(src, Var) or src.aval.weak or src.aval.shape != a.aval.shape:
+            continue
+        if not np.can_cast(src.aval.dtype, a.aval.dtype, "safe"):
+            continue
+        loop = loop or _loop(e.prim.impl, inputs)
+        trial = inputs[:k] + [src] + inputs[k + 1:]
+        if loop is not None and _loop(e.prim.impl, trial) == loop:
+            inputs = trial
+            changed = True
+    return Equation(e.prim, inputs, e.params, e.outvars, e.multiple) if changed else e
+
+
 def _fold(e: Equation) -> list[Const] | None:
     """Evaluate an equation whose inputs are all constants."""
     if not all(isinstance(a, Const) for a in e.inputs) or vars_in(e.params):
@@ -1050,7 +1105,7 @@ def _sweep(graph: Graph) -> Graph:
         if same is not None:
             subst[e.outvars[0]] = same
             continue
-        e = _elide_broadcasts(_fuse_chain(e, producer), producer)
+        e = _elide_casts(_elide_broadcasts(_fuse_chain(e, producer), producer), producer)
         try:
             key = (id(e.prim), tuple(_freeze(_atom_key(a)) for a in e.inputs), _freeze(e.params))
             hash(key)
@@ -1095,8 +1150,8 @@ def simplify(graph: Graph, max_rounds: int = 8) -> Graph:
     Passes, repeated until nothing changes: constant folding, algebraic identities
     (``x * 1``, ``x + 0``, ``x - 0``, ``x / 1``, ``x ** 1``, ``-(-x)``, reshape, broadcast_to,
     astype or transpose to the same shape and dtype), chains of reshapes or broadcasts as
-    one, broadcasts elided before ufuncs (which broadcast by themselves), common
-    subexpressions, and dead code.
+    one, broadcasts and exact casts elided before ufuncs (which broadcast and cast by
+    themselves, picking the same inner loop), common subexpressions, and dead code.
 
     Example:
         >>> import pullback as pb, pullback.numpy as pnp

@@ -269,6 +269,7 @@ def generate_source(graph: Graph, name: str = "compiled") -> tuple[str, dict, bo
 
 
 _counter = itertools.count()
+_ndarray = np.ndarray
 
 
 def compile_graph(graph: Graph, name: str = "compiled") -> tuple[Callable, str, bool]:
@@ -321,7 +322,7 @@ class Jitted:
         self._static_argnames = tuple(static_argnames)
         self._has_static = bool(self._static_argnums or self._static_argnames)
         self._cache: dict[Hashable, _Compiled] = {}
-        self._fast: dict[tuple, _Compiled] = {}
+        self._fast: dict[tuple, Callable] = {}
         self._warned = False
         #: how many times the function has been traced (one per new signature)
         self.trace_count = 0
@@ -337,19 +338,16 @@ class Jitted:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fast and not kwargs and not _stack.stack:
+            # the common call: arrays only, a signature seen before
+            fn = self._fast.get(
+                tuple([(a.shape, a.dtype) if type(a) is _ndarray else None for a in args])
+            )
+            if fn is not None:
+                return fn(*args)
         if _stack.stack:
             # inside another transformation (or make_graph) jit is transparent
             return self._fun(*args, **kwargs)
-        if not kwargs and not self._has_static:
-            sig = []
-            for a in args:
-                if type(a) is not np.ndarray:
-                    break
-                sig.append((a.shape, a.dtype))
-            else:
-                entry = self._fast.get(tuple(sig))
-                if entry is not None:
-                    return entry.fn(*args) if entry.structured else entry.run(list(args))
         entry, leaves = self._lookup(args, kwargs)
         return entry.run(leaves)
 
@@ -381,7 +379,8 @@ class Jitted:
             if not kwargs and not self._has_static and all(
                 type(a) is np.ndarray and is_traced_leaf(a) for a in args
             ):
-                self._fast[tuple((a.shape, a.dtype) for a in args)] = entry
+                fast = entry.fn if entry.structured else (lambda *a, e=entry: e.run(list(a)))
+                self._fast[tuple((a.shape, a.dtype) for a in args)] = fast
             if len(self._cache) >= RETRACE_WARNING and not self._warned:
                 self._warned = True
                 warnings.warn(
