@@ -402,7 +402,15 @@ _COLUMNS = (
 
 
 def format_table(rows: list[CheckRow]) -> str:
-    """The rows as an aligned text table, one line each."""
+    """The rows as an aligned text table, one line each.
+
+    Example:
+        >>> import pullback.check as check, pullback.numpy as pnp
+        >>> rep = check.report(pnp.sin, (np.array([0.5]),), modes=("rev",), dot=False)
+        >>> print(format_table(rep.rows))  # doctest: +NORMALIZE_WHITESPACE
+        argument          mode  order  method   step     worst entry  expected      computed ...
+        argument 0 ('x')  rev   1      complex  1.9e-20  probe 2      -0.169983702  ...  ok
+    """
     header = [c[1] for c in _COLUMNS]
     body = []
     for r in rows:

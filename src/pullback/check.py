@@ -533,7 +533,7 @@ def _dot_row(s: _Setup, k: int, ai: int) -> CheckRow:
                               "<J u, w> by forward mode against <u, J^T w> by reverse mode"))
         except Exception as err:
             items.append(error_item(err, f"probe {p}"))
-    return CheckRow.from_items(s.labels[ai], "dot", k, "exact", 0.0, items)
+    return CheckRow.from_items(s.labels[ai], "dot", k, "fwd vs rev", float("nan"), items)
 
 
 def _taylor_row(s: _Setup, ai: int, mode: str) -> CheckRow:
@@ -541,8 +541,8 @@ def _taylor_row(s: _Setup, ai: int, mode: str) -> CheckRow:
         res = _taylor(s.fd, s.dargs, _restrict(s.us[0][0], ai), mode, s.ws[0][0], s.rtol)
     except Exception as err:
         return CheckRow.from_items(s.labels[ai], "taylor", 1, "-", 0.0, [error_item(err)])
-    item = Item(res.verdict, f"observed order {res.order:.2f}", 2.0, res.order, 0.0, 0.0, 0.0,
-                0.0, res.detail)
+    where = "exact to rounding" if np.isnan(res.order) else f"observed order {res.order:.2f}"
+    item = Item(res.verdict, where, 2.0, res.order, 0.0, 0.0, 0.0, 0.0, res.detail)
     row = CheckRow.from_items(s.labels[ai], "taylor", 1, mode, float(res.steps[0]), [item])
     row.abs_error = row.rel_error = row.tolerance = float("nan")
     return row
