@@ -70,7 +70,9 @@ SPECS = [
     _get(np.s_[:, np.array([False, True, True, False])], "mask-axis1", [((3, 4),)]),
     _get((Ellipsis, _i(2, 0)),       "ellipsis-int-array",  [((2, 2, 3),)]),
     spec("getitem", lambda x: x[pnp.argmax(x)] * x[pnp.argmin(x, axis=0)],
-         lambda x: x[np.argmax(x)] * x[np.argmin(x, axis=0)], [((4,),)], tag="traced-index"),
+         lambda x: x[np.argmax(x)] * x[np.argmin(x, axis=0)], [((4,),)], tag="traced-index",
+         covers=("getitem_dyn", "scatter_dyn")),  # the gather when the index is a value
+    # (under vmap and jit, which run every row; under vjp/jvp the index is a constant)
     spec("getitem", lambda x: x[x > 0.5], lambda x: x[x > 0.5], [((2, 0),), ((),)],
          tag="traced-mask-edge"),
     spec("getitem", lambda x: pnp.stack([row * (i + 1.0) for i, row in enumerate(x)]),

@@ -164,7 +164,7 @@ SPECS = [
     spec("interp", pnp.interp, np.interp, [((7,), (5,), (5,)), ((), (5,), (5,)),
                                            ((2, 3), (2,), (2,)), ((4,), (1,), (1,)),
                                            ((0,), (3,), (3,))],
-         _queries, _knots, "real"),
+         _queries, _knots, "real", covers=("interp_locate",)),
     row("interp", lambda m, x, fp: m.interp(x, np.array([-0.5, 0.0, 0.75]), fp, left=-3.0,
                                             right=fp[0] * 2.0), [((6,), (3,))],
         _queries, "real", tag="left-right"),
