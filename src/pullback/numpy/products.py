@@ -300,6 +300,7 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
 def einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any) -> Any:
     """Differentiable ``numpy.einsum``: any subscripts (repeated indices, ``...``, implicit
     output, the interleaved sublist form) and any number of operands, differentiable in each.
+    On traced values the contraction order is chosen automatically (``optimize`` is ignored).
 
     Example:
         >>> import pullback.numpy as pnp
