@@ -288,6 +288,24 @@ def test_near_overflow_is_not_flagged(name, f, x):
     assert {r.verdict for r in rep.rows} == {"ok"}, str(rep)
 
 
+def test_singular_points_are_uncertain_not_failed():
+    # sqrt at 0: the derivative is infinite, the left side undefined; nothing to decide
+    with np.errstate(divide="ignore"):  # sqrt's rule divides by sqrt(0)
+        rep = report(pnp.sqrt, (np.array([0.0, 1.0]),), dot=False)
+        check_grads(pnp.sqrt, (np.array([0.0, 1.0]),))
+    assert {r.verdict for r in rep.rows} == {"uncertain"} and rep.ok
+
+
+def test_explicit_tolerances_replace_the_defaults():
+    f = _sin_times(1 + 1e-6)
+    check_grads(f, (X,), rtol=1e-5)
+    with pytest.raises(GradientCheckError):
+        check_grads(f, (X,), rtol=1e-7)
+    check_grads(f, (X,), rtol=0.0, atol=1e-5)
+    rep = report(f, (X,), rtol=0.0, atol=1e-7, locate=False)
+    assert rep.atol == 1e-7 and rep.rtol == 0.0 and not rep.ok
+
+
 # ----------------------------------------------------------------------------- the report
 
 
