@@ -223,6 +223,46 @@ def test_chains_of_reshapes_and_broadcasts_fuse() -> None:
     np.testing.assert_array_equal(simple(np.arange(6.0))[0], np.tile(4 * np.arange(6.0), (5, 1)))
 
 
+def test_transposes_compose_and_cancel() -> None:
+    def f(x):
+        a = pnp.transpose(pnp.transpose(x, (1, 2, 0)), (2, 0, 1))  # cancels
+        b = pnp.transpose(pnp.transpose(x, (2, 0, 1)), (2, 0, 1))  # one transpose
+        return a + b
+
+    x = np.arange(27.0).reshape(3, 3, 3)
+    simple = pb.make_graph(f, x).simplified()
+    assert _names(simple) == ["transpose", "add"]
+    assert simple.eqns[0].params == {"axes": (1, 2, 0)}
+    np.testing.assert_array_equal(simple(x)[0], f(x))
+
+
+def test_masks_stay_boolean_before_ufuncs() -> None:
+    # the ReLU's derivative: (x > 0) as floats times g; a ufunc casts the mask itself
+    def f(x, g):
+        return g * pnp.astype(x > 0, np.float64) + pnp.astype(x < 0, np.float32)
+
+    x, g = np.array([-1.0, 0.0, 2.0]), np.array([3.0, 4.0, 5.0])
+    graph = pb.make_graph(f, x, g)
+    simple = graph.simplified()
+    assert _names(graph).count("astype") == 3  # bool->f64, bool->f32, f32->f64 for the add
+    assert _names(simple) == ["greater", "multiply", "less", "add"]
+    np.testing.assert_array_equal(simple(x, g)[0], f(x, g))
+    assert simple(x, g)[0].dtype == np.float64
+    # a cast that changes the loop stays: int8 + int8 -> int8, but as float32 -> float32
+    h = pb.make_graph(lambda i: pnp.astype(i, np.float32) + i.astype(np.float32),
+                      np.array([100], np.int8)).simplified()
+    assert "astype" in _names(h)
+    np.testing.assert_array_equal(h(np.array([100], np.int8))[0], [200.0])
+
+
+def test_power_zero_is_one_even_for_nan() -> None:
+    graph = pb.make_graph(lambda x: x**0 * 3.0 + x, np.ones(3))
+    simple = graph.simplified()
+    assert _names(simple) == ["add"]
+    x = np.array([np.nan, np.inf, 0.0])
+    np.testing.assert_array_equal(simple(x)[0], graph(x)[0])
+
+
 def test_constant_folding() -> None:
     sin = pnp.PRIMITIVES["sin"]
     mul = pnp.PRIMITIVES["multiply"]

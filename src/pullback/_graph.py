@@ -984,12 +984,19 @@ def _identity_input(e: Equation, producer: dict[Var, Equation]) -> Atom | None:
 
 
 def _fuse_chain(e: Equation, producer: dict[Var, Equation]) -> Equation:
-    """reshape(reshape(x)) and broadcast_to(broadcast_to(x)) as one equation."""
+    """reshape(reshape(x)), broadcast_to(broadcast_to(x)), transpose(transpose(x)): one each."""
     name = e.prim.name
     if name in ("reshape", "broadcast_to") and len(e.inputs) == 1 and isinstance(e.inputs[0], Var):
         inner = producer.get(e.inputs[0])
         if inner is not None and inner.prim is e.prim and set(inner.params) == {"shape"}:
             return Equation(e.prim, [inner.inputs[0]], e.params, e.outvars, e.multiple)
+    if name == "transpose" and len(e.inputs) == 1 and isinstance(e.inputs[0], Var):
+        inner = producer.get(e.inputs[0])
+        outer_axes, inner_axes = e.params.get("axes"), inner and inner.params.get("axes")
+        if inner is not None and inner.prim is e.prim and outer_axes and inner_axes:
+            # transpose(transpose(x, p), q) = transpose(x, p[q])
+            axes = tuple(inner_axes[i] for i in outer_axes)
+            return Equation(e.prim, [inner.inputs[0]], {"axes": axes}, e.outvars, e.multiple)
     return e
 
 
@@ -1101,11 +1108,12 @@ def _sweep(graph: Graph) -> Graph:
         if folded is not None:
             subst.update(zip(e.outvars, folded))
             continue
+        e = _fuse_chain(e, producer)
         same = _identity_input(e, producer)
         if same is not None:
             subst[e.outvars[0]] = same
             continue
-        e = _elide_casts(_elide_broadcasts(_fuse_chain(e, producer), producer), producer)
+        e = _elide_casts(_elide_broadcasts(e, producer), producer)
         try:
             key = (id(e.prim), tuple(_freeze(_atom_key(a)) for a in e.inputs), _freeze(e.params))
             hash(key)
@@ -1162,8 +1170,16 @@ def simplify(graph: Graph, max_rounds: int = 8) -> Graph:
           in (b,) }
     """
     for _ in range(max_rounds):
-        before = len(graph.eqns)
+        before = _fingerprint(graph)
         graph = _dce(_sweep(graph))
-        if len(graph.eqns) == before:
+        if _fingerprint(graph) == before:
             break
     return graph
+
+
+def _fingerprint(graph: Graph) -> tuple:
+    """What a pass can change: each equation's primitive and inputs, and the outputs."""
+    return (
+        tuple((id(e.prim), tuple(map(id, e.inputs)), id(e.outvars[0])) for e in graph.eqns),
+        tuple(map(id, graph.outvars)),
+    )
