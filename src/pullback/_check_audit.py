@@ -149,6 +149,12 @@ def _svd(f: Callable, a: Any) -> Any:
     return u * sign, s, vh * pnp.swapaxes(sign, -1, -2)
 
 
+def _vmap(f: Callable) -> Callable:
+    from pullback import vmap
+
+    return vmap(f)
+
+
 def _wellcond(rng: np.random.Generator, shape: Shape) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, shape) + 3.0 * np.eye(shape[-1])
 
@@ -196,6 +202,9 @@ CASES: dict[str, list[AuditCase]] = {
     "float_power": [C((3, 2), (2,), dom=("positive", "real"))],
     **{n: [C((3, 2), (2,), dom=((0.1, 2.9), (1.0, 1.3)))] for n in ("fmod", "mod", "remainder")},
     "ldexp": [C((3, 2), (3, 2), dom=("real", "int"))],
+    "divmod": [C((3, 2), (2,), dom=((0.1, 2.9), (1.0, 1.3)))],
+    "frexp": [C((3, 2), dom="nonzero")],
+    "modf": [C((3, 2), dom=(-2.9, 2.9))],
     "clip": [C((3, 2), call=lambda f, x: f(x, -0.5, 0.5))],
     "where": [C((3, 2), (3, 2), (2,), dom=("bool", "real", "real"))],
     # reductions
@@ -206,7 +215,13 @@ CASES: dict[str, list[AuditCase]] = {
        for n in ("prod", "nanprod")},
     **{n: [C((3, 4), kw={"axis": 0}), C((3, 4), kw={"ddof": 1})] for n in ("std", "var")},
     "cumsum": [C((3, 4), kw={"axis": 1}), C((3, 4))],
-    "cumprod": [C((3, 4), kw={"axis": 1}, dom="nonzero")],
+    "nancumsum": [C((3, 4), kw={"axis": 1})],
+    **{n: [C((3, 4), kw={"axis": 1}, dom="nonzero")] for n in ("cumprod", "nancumprod")},
+    **{n: [C((3, 4), kw={"axis": 0}), C((3, 4), kw={"ddof": 1})] for n in ("nanstd", "nanvar")},
+    "median": [C((3, 4), kw={"axis": 1}), C((5,))],
+    "quantile": [C((3, 4), call=lambda f, x: f(x, 0.3, axis=1)),
+                 C((5,), call=lambda f, x: f(x, np.array([0.2, 0.9])), label="several q")],
+    "percentile": [C((3, 4), call=lambda f, x: f(x, 30.0, axis=1))],
     "average": [C((3, 4), (4,), dom=("real", "positive"),
                   call=lambda f, x, w: f(x, axis=1, weights=w))],
     # shapes and indexing
@@ -230,7 +245,9 @@ CASES: dict[str, list[AuditCase]] = {
     "flipud": [C((3, 2))],
     "getitem": [C((3, 4), call=lambda f, x: f(x, (slice(1, None), slice(None, None, -1))),
                   label="slices"),
-                C((3, 4), call=lambda f, x: f(x, np.array([0, 2, 0])), label="repeated")],
+                C((3, 4), call=lambda f, x: f(x, np.array([0, 2, 0])), label="repeated"),
+                C((3, 4), call=lambda f, x: _vmap(lambda r, i: f(r, i))(x, np.array([1, 0, 3])),
+                  label="index a value, under vmap")],
     "take": [C((3, 4), call=lambda f, x: f(x, np.array([0, 2, 0]), axis=0))],
     "take_along_axis": [C((3, 2), call=lambda f, x: f(x, np.array([[0, 1], [2, 2]]), axis=0))],
     "interp": [C((4,), (6,), call=lambda f, x, fp: f(x, np.linspace(-2.5, 2.5, 6), fp))],
@@ -300,9 +317,9 @@ CASES: dict[str, list[AuditCase]] = {
     **{n: [NONDIFF_1] for n in (
         "floor", "ceil", "rint", "trunc", "fix", "around", "round", "sign", "signbit",
         "isfinite", "isinf", "isnan", "isneginf", "isposinf", "logical_not", "argmax",
-        "argmin", "argsort", "argwhere", "nonzero", "flatnonzero", "count_nonzero", "all",
-        "any", "zeros_like", "ones_like", "shape", "ndim", "size", "iscomplexobj",
-        "isrealobj")},
+        "argmin", "nanargmax", "nanargmin", "argsort", "argwhere", "nonzero", "flatnonzero",
+        "count_nonzero", "all", "any", "zeros_like", "ones_like", "shape", "ndim", "size",
+        "iscomplexobj", "isrealobj")},
     **{n: [NONDIFF_2] for n in (
         "allclose", "isclose", "array_equal", "greater", "greater_equal", "less",
         "less_equal", "equal", "not_equal", "logical_and", "logical_or", "logical_xor",
@@ -483,14 +500,18 @@ def _exercised(g: Callable, args: tuple, nums: tuple[int, ...]) -> set[str]:
                 new[i] = x
             return g(*new)
 
+        def ones(tree: Any) -> Any:
+            # traced too, so that rules applied to tangents and cotangents alone (the
+            # transposes of linear primitives) are recorded
+            leaves, t = tree_flatten(tree)
+            return tree_unflatten(t, [RecordTracer(trace, np.ones(np.shape(x), dtype_of(x)))
+                                      for x in leaves])
+
         try:
-            out = h(*dargs)
-            tangents = tuple(tree_unflatten(tree_flatten(a)[1], [np.ones(np.shape(x), dtype_of(x))
-                             for x in tree_flatten(a)[0]]) for a in (args[i] for i in nums))
-            jvp(h, dargs, tangents)
+            h(*dargs)
+            jvp(h, dargs, tuple(ones(args[i]) for i in nums))
             out, back = vjp(h, *dargs)
-            leaves, tree = tree_flatten(out)
-            back(tree_unflatten(tree, [np.ones(np.shape(x), dtype_of(x)) for x in leaves]))
+            back(ones(out))
         except Exception:  # coverage is best effort; the checks report real errors
             pass
     return {r.prim.name for r in trace.records}
