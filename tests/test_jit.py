@@ -379,6 +379,23 @@ def test_outputs_keep_their_structure() -> None:
     np.testing.assert_array_equal(out["y"], [2.0, 2.0])
 
 
+def test_keyword_arguments_namedtuples_aux_and_array_subclasses() -> None:
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "scaled total")
+    f = pb.jit(lambda x, *, scale: Pair(x * scale, pnp.sum(x)))
+    out = f(np.ones(2), scale=np.float64(3.0))
+    assert isinstance(out, Pair) and out.total == 2.0
+    np.testing.assert_array_equal(f(np.ones(2), scale=np.float64(4.0)).scaled, [4.0, 4.0])
+    assert f.trace_count == 1  # a traced keyword argument
+    vg = pb.jit(pb.value_and_grad(lambda x: (pnp.sum(x**2), {"top": pnp.max(x)}), has_aux=True))
+    (value, aux), g = vg(np.arange(3.0))
+    assert value == 5.0 and aux == {"top": 2.0}
+    np.testing.assert_array_equal(g, [0.0, 2.0, 4.0])
+    m = np.matrix([[1.0, 2.0], [3.0, 4.0]])  # elementwise, as pnp.multiply treats it
+    np.testing.assert_array_equal(pb.jit(pnp.multiply)(m, m), [[1.0, 4.0], [9.0, 16.0]])
+
+
 def test_source_is_straight_line_numpy() -> None:
     vg = pb.jit(pb.value_and_grad(notebook_loss, argnums=(2, 3)))
     data = notebook_data()

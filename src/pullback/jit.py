@@ -362,7 +362,9 @@ class Jitted:
         for k, x in enumerate(leaves):
             if is_traced_leaf(x):
                 sig.append((x.shape, x.dtype))
-                traced.append(x)
+                # an ndarray subclass (np.matrix) runs as a plain array, as the primitives see it
+                traced.append(x if type(x) is _ndarray or not isinstance(x, _ndarray)
+                              else np.asarray(x))
             else:
                 sig.append(static_key(who, f"leaf {k} of the arguments ({type(x).__name__})", x))
         key = (
