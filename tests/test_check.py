@@ -328,6 +328,12 @@ def test_report_has_one_row_per_argument_mode_and_order():
     assert all(r.compared == 3 for r in rep.rows)  # three probes by default
 
 
+def test_dot_rows_need_both_modes_unless_asked_for():
+    assert {r.mode for r in report(pnp.sin, (X,), modes=("rev",)).rows} == {"rev"}
+    assert {r.mode for r in report(pnp.sin, (X,), modes="fwd", dot=True).rows} == {"fwd", "dot"}
+    assert {r.mode for r in report(pnp.sin, (X,), dot=False).rows} == {"fwd", "rev"}
+
+
 def test_full_compares_every_coordinate():
     x = RNG.standard_normal((2, 3))
     rep = report(lambda x: pnp.tanh(x) @ np.ones(3), (x,), full=True, dot=False)

@@ -267,7 +267,7 @@ def numerical_jvp(
     if [x.shape for x in d] != [x.shape for x in flat.leaves]:
         raise ValueError(
             f"{who}: tangent shapes {[x.shape for x in d]} do not match the primals' "
-            f"{[x.shape for x in flat.leaves]}"
+            f"{[x.shape for x in flat.leaves]}: give one tangent per primal, shaped like it"
         )
     est = directional(flat, d, method, eps)
     value = flat.outputs.unflatten(est.value)
@@ -561,7 +561,7 @@ def report(
     full: bool = False,
     seed: int = 0,
     argnums: int | Sequence[int] | None = None,
-    dot: bool = True,
+    dot: bool | None = None,
     taylor: bool = False,
     locate: bool = True,
 ) -> Report:
@@ -571,7 +571,8 @@ def report(
     ``"taylor"`` for the Taylor test) and order, with the method used, the step, the worst
     entry, expected and computed values, absolute and relative error, the numerical error
     estimate, the tolerance and a verdict (``ok``, ``kink``, ``uncertain``, ``fail``,
-    ``error``). ``probes`` seeded random directions are used (``seed`` is in the report), or
+    ``error``). The dot-product test runs when both modes are checked (or ``dot=True``).
+    ``probes`` seeded random directions are used (``seed`` is in the report), or
     with ``full=True`` every coordinate. The derivative of order k is checked by differencing
     pullback's derivative of order k-1 in the same mode. When a check fails and ``locate``
     is true, each primitive ``f`` applies is checked at the inputs it saw, and the first
@@ -613,7 +614,7 @@ def report(
         for mode in modes:
             for ai in range(len(nums)):
                 rows.append(_numeric_row(s, mode, k, ai))
-        if dot:
+        if dot or (dot is None and set(modes) == set(MODES)):
             for ai in range(len(nums)):
                 rows.append(_dot_row(s, k, ai))
     if taylor:
@@ -638,7 +639,7 @@ def check_grads(
     full: bool = False,
     seed: int = 0,
     argnums: int | Sequence[int] | None = None,
-    dot: bool = True,
+    dot: bool | None = None,
     taylor: bool = False,
     locate: bool = True,
 ) -> None:
@@ -791,7 +792,10 @@ def _taylor(fd: Callable, dargs: tuple, d: tuple, mode: str, w: Any, rtol: float
     flat = Flat(fd, dargs, _fun_name(fd))
     dl = [leaf for x in d for leaf in _leaves64(x)]
     if [x.shape for x in dl] != [x.shape for x in flat.leaves]:
-        raise ValueError("taylor_test: the direction must be shaped like the arguments")
+        raise ValueError(
+            f"taylor_test: the direction has shapes {[x.shape for x in dl]}, the arguments "
+            f"{[x.shape for x in flat.leaves]}: give one direction per argument, shaped like it"
+        )
     out = fd(*dargs)
     w_vec, _ = flat.outputs.vector(_cast_like(w, out), "the cotangent")
     w_vec = np.asarray(w_vec, np.float64)
