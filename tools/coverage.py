@@ -184,6 +184,8 @@ def collect() -> Coverage:
                 cov.primitives[name].append(row.id)
     for fn in cov.functions:
         rows = by_name.get(fn.name, []) + by_obj.get(id(fn.obj), [])
+        # a function without a primitive (shape, ndim...) is a constant when its rows say so
+        fn.constant = fn.constant or bool(rows) and all(fn.name in r.covers for r in rows)
         if fn.constant:
             rows += [r for r in ALL_SPECS if fn.name in r.covers]
         rows = list({id(r): r for r in rows}.values())

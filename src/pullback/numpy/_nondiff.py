@@ -7,9 +7,12 @@ almost everywhere: every transformation treats the result as a constant. Compari
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from pullback.numpy._registry import binary, method, nondiff_function, unary
+from pullback._core import Tracer, dtype_of, shape_of
+from pullback.numpy._registry import binary, implements, method, nondiff_function, unary
 
 __all__ = [
     "all",
@@ -97,12 +100,6 @@ array_equal = nondiff_function("array_equal", np.array_equal)
 any        = nondiff_function("any",        np.any)
 all        = nondiff_function("all",        np.all)
 count_nonzero = nondiff_function("count_nonzero", np.count_nonzero)
-shape      = nondiff_function("shape",      np.shape)
-ndim       = nondiff_function("ndim",       np.ndim)
-size       = nondiff_function("size",       np.size)
-iscomplexobj = nondiff_function("iscomplexobj", np.iscomplexobj)
-isrealobj  = nondiff_function("isrealobj",  np.isrealobj)
-result_type = nondiff_function("result_type", np.result_type)
 
 method("argmax",  lambda s, axis=None, keepdims=False: argmax(s, axis=axis, keepdims=keepdims))
 method("argmin",  lambda s, axis=None, keepdims=False: argmin(s, axis=axis, keepdims=keepdims))
@@ -114,3 +111,88 @@ method("all",     lambda s, axis=None, keepdims=False: all(s, axis=axis, keepdim
 method("__floordiv__",  lambda s, o: floor_divide(s, o))
 method("__rfloordiv__", lambda s, o: floor_divide(o, s))
 # fmt: on
+
+
+# ----------------------------------------------------------------------------- metadata
+# Functions of shapes and dtypes only: read from the traced value itself (no primitive), so
+# that under vmap they describe one batch entry and under jit they need no value.
+
+
+def _meta(value: Any) -> Any:
+    """A stand-in with ``value``'s shape and dtype (no data) for NumPy's metadata functions."""
+    if isinstance(value, Tracer):
+        return np.broadcast_to(np.zeros((), dtype_of(value)), shape_of(value))
+    return value
+
+
+@implements(np.shape)
+def shape(a: Any) -> tuple[int, ...]:
+    """``numpy.shape``, also of a traced value.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.shape(np.ones((2, 3)))
+        (2, 3)
+    """
+    return np.shape(_meta(a))
+
+
+@implements(np.ndim)
+def ndim(a: Any) -> int:
+    """``numpy.ndim``, also of a traced value.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.ndim(np.ones((2, 3)))
+        2
+    """
+    return np.ndim(_meta(a))
+
+
+@implements(np.size)
+def size(a: Any, axis: int | None = None) -> int:
+    """``numpy.size``, also of a traced value.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.size(np.ones((2, 3)), axis=1)
+        3
+    """
+    return np.size(_meta(a), axis)
+
+
+@implements(np.iscomplexobj)
+def iscomplexobj(x: Any) -> bool:
+    """``numpy.iscomplexobj``, also of a traced value.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.iscomplexobj(np.ones(2))
+        False
+    """
+    return np.iscomplexobj(_meta(x))
+
+
+@implements(np.isrealobj)
+def isrealobj(x: Any) -> bool:
+    """``numpy.isrealobj``, also of a traced value.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.isrealobj(np.ones(2))
+        True
+    """
+    return np.isrealobj(_meta(x))
+
+
+@implements(np.result_type)
+def result_type(*arrays_and_dtypes: Any) -> np.dtype:
+    """``numpy.result_type``, also of traced values.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.result_type(np.ones(2, np.float32), 1.0)
+        dtype('float32')
+    """
+    return np.result_type(*(dtype_of(a) if isinstance(a, Tracer) else a
+                            for a in arrays_and_dtypes))

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of, zero
+from pullback._core import Tracer, dtype_of, shape_of, zero
 from pullback._rules import defjvp, deflinear, defvjp
 from pullback.numpy._nondiff import floor_divide, isfinite, isnan, rint, signbit, trunc
 from pullback.numpy._registry import (
@@ -30,6 +30,7 @@ from pullback.numpy._registry import (
     implements,
     method,
     new_primitive,
+    nondiff_function,
     promote,
     unary,
 )
@@ -249,12 +250,14 @@ def ldexp(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
     if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
         return np.ldexp(x1, x2, **kwargs)
     _check_kwargs("ldexp", kwargs)
-    if isinstance(x2, Tracer):
+    if isinstance(x2, Tracer) and x2.dtype.kind not in "iu":
         raise TypeError(
             f"pullback.numpy.ldexp: argument 1 (x2) must be an integer exponent, got a traced "
             f"value of dtype {x2.dtype}; use x1 * pnp.exp2(x2) to differentiate in the exponent"
         )
-    shape = np.broadcast_shapes(x1.shape, np.shape(x2))
+    if not isinstance(x1, Tracer):  # only the (integer) exponent is traced: no derivative
+        x1 = np.asarray(x1)
+    shape = np.broadcast_shapes(x1.shape, shape_of(x2))
     if x1.shape != shape:
         x1 = broadcast_to(x1, shape)
     return ldexp_p.bind(x1, x2)
@@ -293,11 +296,11 @@ def frexp(x: Any, /, **kwargs: Any) -> tuple[Any, Any]:
     if not isinstance(x, Tracer):
         return np.frexp(x, **kwargs)
     _check_kwargs("frexp", kwargs)
-    plain = x
-    while isinstance(plain, Tracer):
-        plain = plain.primal
-    exponent = np.frexp(plain)[1]
-    return ldexp(x, -exponent), exponent
+    exponent = _frexp_exponent(x)
+    return ldexp(x, negative(exponent)), exponent
+
+
+_frexp_exponent = nondiff_function("frexp_exponent", lambda x: np.frexp(x)[1])
 
 
 @implements(np.divmod)
@@ -395,9 +398,15 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
     """
     if not isinstance(x, Tracer):
         return np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
-    from pullback._api import stop_gradient
-
-    replaced = nan_to_num(stop_gradient(x), nan=nan, posinf=posinf, neginf=neginf)
+    if x.dtype.kind != "f":
+        raise NotImplementedError(
+            f"pullback.numpy.nan_to_num: traced values of dtype {x.dtype} are not supported; "
+            "apply it to the real and imaginary parts"
+        )
+    big = np.finfo(x.dtype)
+    high = np.asarray(big.max if posinf is None else posinf, x.dtype)
+    low = np.asarray(big.min if neginf is None else neginf, x.dtype)
+    replaced = where(isnan(x), np.asarray(nan, x.dtype), where(greater(x, 0), high, low))
     return where(isfinite(x), x, replaced)
 
 
@@ -510,11 +519,22 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
 
         return nonzero(condition)
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
-        if isinstance(condition, Tracer):
-            from pullback._api import stop_gradient
+        if not isinstance(condition, Tracer):
+            return np.where(condition, x, y)
+        from pullback._api import stop_gradient
 
-            condition = stop_gradient(condition)
-        return np.where(condition, x, y)
+        condition = stop_gradient(condition)
+        if not isinstance(condition, Tracer):
+            return np.where(condition, x, y)
+        # a condition traced by a transformation that does not differentiate (vmap, jit):
+        # the selection itself is the operation to record
+        dtype = np.result_type(x, y)  # Python scalars stay weak, as in np.where
+        x, y = np.asarray(x), np.asarray(y)
+        shape = np.broadcast_shapes(condition.shape, x.shape, y.shape)
+        x, y = np.broadcast_to(x.astype(dtype), shape), np.broadcast_to(y.astype(dtype), shape)
+        if condition.dtype != np.bool_:
+            condition = astype(condition, np.bool_)
+        return where_p.bind(broadcast_to(condition, shape), x, y)
     if isinstance(condition, Tracer) or np.result_type(condition) != np.bool_:
         condition = astype(condition, np.bool_)
     x, y = promote(x, y)

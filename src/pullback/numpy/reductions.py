@@ -30,9 +30,21 @@ import numpy as np
 
 from pullback._core import Tracer, dtype_of, shape_of
 from pullback._rules import defjvp, deflinear, defvjp
-from pullback.numpy._nondiff import isnan
+from pullback.numpy._nondiff import all as all_
+from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
 from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive, promote
-from pullback.numpy.elementwise import equal, exp, log, log1p, sqrt, where
+from pullback.numpy.elementwise import (
+    equal,
+    exp,
+    expm1,
+    log,
+    log1p,
+    maximum,
+    not_equal,
+    sqrt,
+    where,
+)
+from pullback.numpy.elementwise import sign as sign_
 from pullback.numpy.shape import (
     astype,
     broadcast_to,
@@ -453,8 +465,8 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
     ndim = len(shape_of(a))
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
-        scale = np.full(shape_of(avg), a.size / builtins.max(np.size(_plain(avg)), 1),
-                        dtype_of(avg))
+        size = int(np.prod(shape_of(avg), dtype=np.int64))
+        scale = np.full(shape_of(avg), a.size / builtins.max(size, 1), dtype_of(avg))
         return (avg, scale) if returned else avg
     wshape = shape_of(weights)
     if wshape != shape_of(a):
@@ -473,7 +485,8 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
                                          for ax, s in enumerate(shape_of(a))))
     axes = normalize_axes(axis, ndim, "average")
     scale = sum(weights, axis=axes, keepdims=keepdims)
-    if np.any(_plain(scale) == 0.0):
+    known = _plain(scale)  # checked where the value is known (not while compiling)
+    if isinstance(known, (np.ndarray, np.generic)) and np.any(known == 0.0):
         raise ZeroDivisionError("average: weights sum to zero, can't be normalized")
     a, weights = promote(a, weights)
     avg = sum(a * weights, axis=axes, keepdims=keepdims) / scale
@@ -520,8 +533,13 @@ def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
     _check_kwargs("nanmean", {"dtype": dtype, "out": out, **kwargs})
     keepdims = _keep(keepdims)
     missing = isnan(a)
-    count = np.sum(~missing, axis=axis, keepdims=keepdims).astype(a.dtype)
+    count = _count_present(missing, a, axis, keepdims)
     return sum(where(missing, 0.0, a), axis=axis, keepdims=keepdims) / count
+
+
+def _count_present(missing: Any, a: Any, axis: Axis, keepdims: bool) -> Any:
+    """The number of entries that are not NaN, in ``a``'s dtype (a constant)."""
+    return sum(astype(logical_not(missing), dtype_of(a)), axis=axis, keepdims=keepdims)
 
 
 @implements(np.nanprod)
@@ -541,15 +559,10 @@ def nanprod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
     return prod(where(isnan(a), 1.0, a), axis=axis, keepdims=keepdims)
 
 
-def _nan_extremum(func: Any, plain: Any, fill: float, who: str, a: Any, axis: Axis,
-                  keepdims: Any) -> Any:
+def _nan_extremum(func: Any, fill: float, a: Any, axis: Axis, keepdims: Any) -> Any:
     missing = isnan(a)
     result = func(where(missing, fill, a), axis=axis, keepdims=keepdims)
-    empty = np.all(missing, axis=axis, keepdims=_keep(keepdims))
-    if np.any(empty):
-        plain(_plain(a), axis=axis, keepdims=_keep(keepdims))  # NumPy's warning
-        result = where(empty, np.nan, result)
-    return result
+    return where(all_(missing, axis=axis, keepdims=_keep(keepdims)), np.nan, result)
 
 
 @implements(np.nanmax)
@@ -565,7 +578,7 @@ def nanmax(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
     if not isinstance(a, Tracer):
         return np.nanmax(a, axis=axis, out=out, **_given(keepdims=keepdims), **kwargs)
     _check_kwargs("nanmax", {"out": out, **kwargs})
-    return _nan_extremum(max, np.nanmax, -np.inf, "nanmax", a, axis, keepdims)
+    return _nan_extremum(max, -np.inf, a, axis, keepdims)
 
 
 @implements(np.nanmin)
@@ -581,7 +594,7 @@ def nanmin(a: Any, axis: Axis = None, out: Any = None, keepdims: Any = _NOVALUE,
     if not isinstance(a, Tracer):
         return np.nanmin(a, axis=axis, out=out, **_given(keepdims=keepdims), **kwargs)
     _check_kwargs("nanmin", {"out": out, **kwargs})
-    return _nan_extremum(min, np.nanmin, np.inf, "nanmin", a, axis, keepdims)
+    return _nan_extremum(min, np.inf, a, axis, keepdims)
 
 
 @implements(np.nancumsum)
@@ -629,13 +642,12 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: 
                          **_given(keepdims=keepdims), **kwargs)
     _check_kwargs("nanvar", {"dtype": dtype, "out": out, **kwargs})
     missing = isnan(a)
-    count = np.sum(~missing, axis=axis, keepdims=True).astype(a.dtype)
+    count = _count_present(missing, a, axis, True)
     filled = where(missing, 0.0, a)
     centred = where(missing, 0.0, a - sum(filled, axis=axis, keepdims=True) / count)
     total = sum(centred * centred, axis=axis, keepdims=_keep(keepdims))
-    dof = np.sum(~missing, axis=axis, keepdims=_keep(keepdims)) - ddof
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return total / np.maximum(dof, 0).astype(a.dtype)
+    dof = _count_present(missing, a, axis, _keep(keepdims)) - ddof
+    return total / maximum(dof, 0.0)
 
 
 @implements(np.nanstd)
@@ -691,10 +703,9 @@ def _interpolate(x: Any, q: np.ndarray, a: Any, axes: tuple[int, ...], keepdims:
 
 def _nan_slices(result: Any, a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     """NaN where a slice holds a NaN, as NumPy's median and quantile give."""
-    bad = np.any(np.isnan(_plain(a)), axis=axes, keepdims=keepdims)
-    if np.any(bad):
-        result = where(np.broadcast_to(bad, shape_of(result)), np.nan, result)
-    return result
+    from pullback.numpy._nondiff import any as any_
+
+    return where(any_(isnan(a), axis=axes, keepdims=keepdims), np.nan, result)
 
 
 @implements(np.quantile)
@@ -780,18 +791,6 @@ def median(a: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = F
 # ----------------------------------------------------------------------------- logsumexp
 
 
-def _first_max_mask(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """A boolean mask with exactly one True per reduced slice: its first maximum."""
-    rest = tuple(i for i in range(x.ndim) if i not in axes)
-    n = _count(x.shape, axes)
-    if n == 0 or x.size == 0:
-        return np.zeros(x.shape, dtype=bool)
-    moved = np.transpose(x, rest + axes)
-    flat = moved.reshape(moved.shape[: len(rest)] + (n,))
-    hot = np.arange(n) == np.argmax(flat, axis=-1)[..., None]
-    return np.transpose(hot.reshape(moved.shape), np.argsort(rest + axes))
-
-
 def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
               return_sign: bool = False) -> Any:
     """``log(sum(b * exp(a), axis))``, numerically stable; differentiable in ``a`` and ``b``.
@@ -806,6 +805,8 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
         >>> pnp.logsumexp(np.array([1000.0, 1000.0]))
         np.float64(1000.6931471805599)
     """
+    from pullback._api import stop_gradient
+
     if b is not None:
         shape = np.broadcast_shapes(shape_of(a), shape_of(b))
         if isinstance(a, Tracer) or isinstance(b, Tracer):
@@ -815,36 +816,52 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
         a = np.asarray(a)
         if a.dtype.kind not in "fc":
             a = a.astype(np.float64)
-    ndim = len(shape_of(a))
-    axes = normalize_axes(axis, ndim, "logsumexp")
-    plain_a = np.asarray(_plain(a))
+    shape = shape_of(a)
+    axes = normalize_axes(axis, len(shape), "logsumexp")
+    out_shape = _reduced_shape(shape, axes, keepdims)
+    if _count(shape, axes) == 0:  # the empty sum: log(0)
+        out = np.full(out_shape, -np.inf, dtype_of(a))
+        return (out, np.zeros_like(out)) if return_sign else _scalar(out)
+    # the largest entry (a constant) where it is finite, 0 elsewhere
+    candidates = stop_gradient(a) if b is None else where(not_equal(b, 0), stop_gradient(a),
+                                                           -np.inf)
+    top = max(candidates, axis=axes, keepdims=True)
+    finite = isfinite(top)
+    top = where(finite, top, 0.0)
     if b is not None:
-        plain_a = np.where(np.asarray(_plain(b)) != 0, plain_a, -np.inf)
-    top = np.max(plain_a, axis=axes, keepdims=True, initial=-np.inf)
-    finite = np.isfinite(top)
-    hot = _first_max_mask(plain_a, axes) & finite
-    # the maximum itself (differentiable) where it is finite, 0 elsewhere
-    pivot = sum(where(hot, a, 0.0), axis=axes, keepdims=True)
-    terms = exp(a - pivot)
-    sign = None
-    if b is None:
-        # log(1 + rest) for a finite maximum; log(sum of all terms) for an infinite one
-        rest = sum(where(hot, 0.0, terms), axis=axes, keepdims=True)
-        out = pivot + log1p(rest - (~finite).astype(dtype_of(rest)))
-    else:
-        total = sum(terms * b, axis=axes, keepdims=True)
+        total = sum(b * exp(a - top), axis=axes, keepdims=True)
+        sign = None
         if return_sign:
-            sign = np.sign(_plain(total))
+            sign = sign_(total)
             total = total * sign
-        out = pivot + log(total)
-    if not keepdims:
-        out = reshape(out, _reduced_shape(shape_of(a), axes, False))
-        if sign is not None:
-            sign = sign.reshape(shape_of(out))
-    if isinstance(out, np.ndarray) and out.ndim == 0:
-        out = out[()]  # a NumPy scalar, as NumPy's reductions return
+        out = top + log(total)
+    else:
+        # With k entries equal to the maximum (k = 1 but for ties), sum(exp(a - p)) = k + u,
+        # where u = sum(expm1(a - p)) over those and sum(exp(a - p)) over the rest: for a
+        # pivot p that equals the maximum in value, u is the small remainder, summed without
+        # rounding 1 + u. p is the maximum plus a zero that carries the tied entries'
+        # derivatives, so the expression is exact in value and in derivatives of any order.
+        hit = astype(logical_and(equal(candidates, top), finite), dtype_of(a))
+        k = sum(hit, axis=axes, keepdims=True)
+        k = where(finite, k, 1.0)  # an infinite or NaN slice: log(sum(exp(a))) below
+        at_top = equal(hit, 1.0)
+        pivot = top + sum(where(at_top, a - top, 0.0), axis=axes, keepdims=True) / k
+        shifted = a - pivot
+        u = sum(where(at_top, expm1(shifted), exp(shifted)), axis=axes, keepdims=True)
+        u = u - astype(logical_not(finite), dtype_of(a))  # k + u = sum(exp(a)) there
+        out = pivot + log(k) + log1p(u / k)
+        sign = None
+    out = reshape(out, out_shape)
     if return_sign:
-        return out, (np.ones(shape_of(out), dtype_of(out)) if sign is None else sign)
+        sign = np.ones(out_shape, dtype_of(out)) if sign is None else reshape(sign, out_shape)
+        return out, sign
+    return _scalar(out)
+
+
+def _scalar(out: Any) -> Any:
+    """A NumPy scalar for a 0-d plain array, as NumPy's reductions return."""
+    if isinstance(out, np.ndarray) and out.ndim == 0:
+        return out[()]
     return out
 
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+import pullback.numpy as pnp
+from pullback._api import stop_gradient
 from pullback._core import Tracer
 from pullback._rules import defelementwise
 from pullback.numpy._nondiff import logical_and
@@ -330,10 +332,9 @@ def log_softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
         x = np.asarray(x)
         if x.dtype.kind not in "fc":
             x = x.astype(np.float64)
+    if 0 in np.shape(x):
+        return x - logsumexp(x, axis=axis, keepdims=True)
     # shifted by the (constant) maximum first, so that x - logsumexp(x) does not cancel
-    plain = x
-    while isinstance(plain, Tracer):
-        plain = plain.primal
-    top = np.max(plain, axis=axis, keepdims=True, initial=-np.inf)
-    shifted = x - np.where(np.isfinite(top), top, 0.0).astype(plain.dtype)
+    top = pnp.max(stop_gradient(x), axis=axis, keepdims=True)
+    shifted = x - pnp.where(pnp.isfinite(top), top, 0.0)
     return shifted - logsumexp(shifted, axis=axis, keepdims=True)
