@@ -719,7 +719,12 @@ class GraphTrace(Trace):
         if hit is not None:
             return hit
         outs, errors = [], []
+        # every probe looks for shapes that depend on values; a differentiable
+        # pullback.numpy primitive of floating inputs has none, so one success is enough
+        wanted = len(_PROBES) if _shape_may_depend_on_values(prim, args, params) else 1
         for probe in _PROBES:
+            if len(outs) >= wanted:
+                break
             vals = [_probe_value(a._var.aval, probe) if isinstance(a, GraphTracer) else a
                     for a in args]
             ps = map_vars(params, lambda t, p=probe: _probe_value(t._var.aval, p), GraphTracer)
@@ -735,6 +740,20 @@ class GraphTrace(Trace):
         if key is not None:
             self._avals[key] = result
         return result
+
+
+def _shape_may_depend_on_values(prim: Primitive, args: tuple, params: dict) -> bool:
+    """Whether the output shape of ``prim`` could depend on input values: non-differentiable
+    and multiple-result primitives, integer or boolean traced inputs (indices, masks), and
+    primitives from outside pullback.numpy (custom ones) may; the others are elementwise,
+    reductions, products, shapes and linear algebra, whose shapes follow from shapes."""
+    from pullback.numpy._registry import PRIMITIVES
+
+    if prim.nondiff or prim.multiple_results or PRIMITIVES.get(prim.name) is not prim:
+        return True
+    traced = [a for a in args if isinstance(a, GraphTracer)]
+    map_vars(params, traced.append, GraphTracer)
+    return any(t.dtype.kind not in "fc" for t in traced)
 
 
 def _aval_of(x: Any) -> ShapedArray | None:
