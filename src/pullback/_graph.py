@@ -7,10 +7,12 @@ tracers. When ``f`` is a transformation (``pb.value_and_grad(loss)``), the eager
 traces run inside this one: their primals are graph tracers, so every operation of the
 forward and of the backward pass lands in the graph.
 
-Output shapes and dtypes come from running the primitive's NumPy implementation on two
-small probes of the right shapes and dtypes (ones, then zeros): when the two disagree on a
-shape, the shape depends on values (a boolean mask, ``nonzero``) and tracing stops with a
-:class:`ConcretizationError`, as it does for ``if x > 0`` or ``float(x)``.
+Output shapes and dtypes come from running the primitive's NumPy implementation on probes
+of the right shapes and dtypes (ones, zeros, identity matrices): for a primitive whose shape
+could depend on values (non-differentiable ones, masks and indices, custom primitives) all
+three run, and when they disagree on a shape, the shape depends on values (a boolean mask,
+``nonzero``) and tracing stops with a :class:`ConcretizationError`, as it does for
+``if x > 0`` or ``float(x)``.
 
 The module also holds the printing (like a jaxpr), the Graphviz rendering and the
 simplification passes used by ``pb.jit`` (``pullback.jit``).
@@ -86,8 +88,8 @@ class ShapedArray:
     """An abstract value: a shape and a dtype, no numbers.
 
     ``weak`` is the Python type (``bool``, ``int``, ``float``, ``complex``) of a value that is
-    a Python number rather than a NumPy array or scalar (``pnp.ndim(x)``, ``pnp.allclose``):
-    it prints as ``int[]`` and is probed with Python numbers, as it runs.
+    a Python number rather than a NumPy array or scalar (``pnp.allclose(x, y)``): it prints
+    as ``bool[]``, ``int[]``... and is probed with Python numbers, as it runs.
 
     Example:
         >>> ShapedArray((2, 3), np.float32)
@@ -288,7 +290,15 @@ class Graph:
     # ------------------------------------------------------------------------- printing
 
     def pretty(self) -> str:
-        """The graph as text, one equation a line (also ``str(graph)``)."""
+        """The graph as text, one equation a line (also ``str(graph)``).
+
+        Example:
+            >>> import pullback as pb
+            >>> print(pb.make_graph(lambda x: x * 2.0, np.ones(2)).pretty())
+            { lambda ; a:f64[2]. let
+                b:f64[2] = multiply a 2.0
+              in (b,) }
+        """
         names = self.names()
         consts = {id(c.value): names[c] for c in self.constvars()}
 
@@ -467,11 +477,24 @@ class Graph:
         return [read(a) for a in self.outvars]
 
     def unflatten_outputs(self, leaves: Sequence[Any]) -> Any:
-        """The output leaves in the function's output structure."""
+        """The output leaves in the function's output structure.
+
+        Example:
+            >>> import pullback as pb
+            >>> g = pb.make_graph(lambda x: {"y": x * 2.0}, np.ones(1))
+            >>> g.unflatten_outputs(g(np.array([3.0])))
+            {'y': array([6.])}
+        """
         return tree_unflatten(self.out_tree, list(leaves))
 
     def simplified(self) -> Graph:
-        """A simplified copy: see :func:`simplify`."""
+        """A simplified copy: see :func:`simplify`.
+
+        Example:
+            >>> import pullback as pb
+            >>> len(pb.make_graph(lambda x: x * 1.0 + 0.0, np.ones(2)).simplified())
+            0
+        """
         return simplify(self)
 
 

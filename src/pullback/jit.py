@@ -273,7 +273,14 @@ _ndarray = np.ndarray
 
 
 def compile_graph(graph: Graph, name: str = "compiled") -> tuple[Callable, str, bool]:
-    """Generate, compile and return ``(function, source, structured)`` for ``graph``."""
+    """Generate, compile and return ``(function, source, structured)`` for ``graph``.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> fn, _, _ = compile_graph(pb.make_graph(lambda x: pnp.exp(x) - 1.0, np.zeros(2)))
+        >>> fn(np.zeros(2))
+        array([0., 0.])
+    """
     fname = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "compiled"
     if fname[0].isdigit() or keyword.iskeyword(fname):
         fname = "f_" + fname
