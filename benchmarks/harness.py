@@ -124,12 +124,16 @@ def _per_call(fn: Callable[[], Any], loops: int) -> float:
 
 
 def time_case(
-    impls: dict[str, Impl], budget: float, rounds: int, min_round: float = 0.01
+    impls: dict[str, Impl],
+    budget: float,
+    rounds: int,
+    min_round: float = 0.02,
+    min_rounds: int = 3,
 ) -> dict[str, Timing]:
     """Median time per call of each implementation, interleaved in ``rounds`` rounds.
 
     ``budget`` (seconds) bounds each implementation's total: a slow one gets fewer rounds
-    (at least 3). One warm-up call (beyond the check's) is made first.
+    (at least ``min_rounds``). One warm-up call (beyond the check's) is made first.
     """
     single = {}
     for lib, impl in impls.items():
@@ -139,7 +143,7 @@ def time_case(
     n_rounds = {}
     for lib, t in single.items():
         loops[lib] = max(1, math.ceil(min(min_round, budget / rounds) / t))
-        n_rounds[lib] = max(3, min(rounds, int(budget / (t * loops[lib]))))
+        n_rounds[lib] = max(min_rounds, min(rounds, int(budget / (t * loops[lib]))))
     samples: dict[str, list[float]] = {lib: [] for lib in impls}
     gc.collect()
     for r in range(max(n_rounds.values())):

@@ -201,12 +201,15 @@ def environment(libs: Libs, threads: int, threading_note: str) -> list[str]:
         else:
             others.append(f"{name}: {libs.missing.get(name, 'not requested')}")
     jit = "pb.jit present" if libs.has("pullback.jit") else "no pb.jit yet"
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return [
         f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}",
         f"- CPU: {_cpu_model()}, {os.cpu_count()} logical cores ({visible} usable by this "
         f"process); every library on {threads} thread{'s' if threads != 1 else ''} "
         f"({threading_note}; torch.set_num_threads({threads}); XLA single-threaded Eigen)",
-        f"- OS: {platform.platform()}",
+        f"- OS: {platform.platform()}; load average at the start (1/5/15 min): {load} (other "
+        "work on the machine makes all columns noisier, the medians of interleaved rounds "
+        "limit its effect)",
         f"- Python {platform.python_version()}, NumPy {np.__version__} (BLAS: {_blas()})",
         f"- pullback {v['pullback']} ({_git()}; {jit})",
         "- " + "; ".join(others),
@@ -216,7 +219,9 @@ def environment(libs: Libs, threads: int, threading_note: str) -> list[str]:
 # ----------------------------------------------------------------------------- running
 
 
-def run_case(case: Case, budget: float, rounds: int, log: object) -> Result:
+def run_case(
+    case: Case, budget: float, rounds: int, log: object, min_rounds: int = 3
+) -> Result:
     """Check every library of ``case`` against NumPy, then time those that agree."""
     res = Result(case)
     for lib in list(case.impls):
@@ -229,10 +234,10 @@ def run_case(case: Case, budget: float, rounds: int, log: object) -> Result:
             traceback.print_exc(file=log)
             res.failed[lib] = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
     impls = {k: v for k, v in case.impls.items() if k not in res.failed}
-    res.times = time_case(impls, budget, rounds)
+    res.times = time_case(impls, budget, rounds, min_rounds=min_rounds)
     if case.fwd:
         fwd = {k: v for k, v in case.fwd.items() if k not in res.failed}
-        res.fwd_times = time_case(fwd, budget, rounds)
+        res.fwd_times = time_case(fwd, budget, rounds, min_rounds=min_rounds)
     return res
 
 
@@ -382,7 +387,7 @@ def _run(
     argv: list[str] | None,
     t_start: float,
 ) -> int:
-    budget, rounds, prof_s = (0.25, 3, 0.5) if args.quick else (2.0, 15, 3.0)
+    budget, rounds, min_rounds, prof_s = (0.25, 3, 3, 0.5) if args.quick else (2.0, 21, 7, 3.0)
     log = sys.stderr
     env = environment(libs, args.threads, threading_note)
     print("\n".join(env), file=log)
@@ -398,7 +403,7 @@ def _run(
             traceback.print_exc(file=log)
             return 1
         for case in cases:
-            res = run_case(case, budget, rounds, log)
+            res = run_case(case, budget, rounds, log, min_rounds)
             results.append(res)
             print(
                 f"{case.key:>16}: "
@@ -409,6 +414,11 @@ def _run(
             if name in PROFILED and not args.no_profile and "pullback" not in res.failed:
                 profiles += _profile(case, res, prof_s, log)
     wall = time.perf_counter() - t_start
+    if hasattr(os, "getloadavg"):
+        env = env + [
+            "- Load average at the end (1/5/15 min): "
+            + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        ]
     given = sys.argv[1:] if argv is None else list(argv)
     command = "python benchmarks/run.py " + " ".join(given) if given else "make bench"
     text = render(results, libs, env, profiles, command, wall, args.quick)
