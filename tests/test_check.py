@@ -306,6 +306,32 @@ def test_explicit_tolerances_replace_the_defaults():
     assert rep.atol == 1e-7 and rep.rtol == 0.0 and not rep.ok
 
 
+_WS = [RNG.standard_normal((6, 6)) / 2 for _ in range(30)]
+
+
+def _deep(x):
+    for W in _WS:
+        x = pnp.tanh(W @ x)
+    return pnp.sum(x)
+
+
+HARD = [
+    ("variance-offset-1e6", lambda x: pnp.var(x), (1e6 + RNG.standard_normal(6),)),
+    ("deep-tanh-30", _deep, (RNG.standard_normal(6),)),
+    ("norm-at-1e-100", lambda x: pnp.sqrt(pnp.sum(x * x)), (1e-100 * RNG.standard_normal(4),)),
+    ("log-at-1e12", lambda x: pnp.sum(pnp.log(x) * x), (1e12 * RNG.uniform(1, 2, 4),)),
+    ("relu-near-kink", lambda x: pnp.maximum(x, 0.0) * x, (np.array([1e-7, -3e-8, 2.0]),)),
+    ("rosenbrock", lambda x: pnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2),
+     (RNG.standard_normal(5),)),
+]
+
+
+@pytest.mark.parametrize("name,f,args", HARD, ids=[k[0] for k in HARD])
+def test_badly_scaled_and_deep_functions_are_checked_exactly(name, f, args):
+    rep = report(f, args, order=2)
+    assert {r.verdict for r in rep.rows} == {"ok"}, str(rep)
+
+
 # ----------------------------------------------------------------------------- the report
 
 

@@ -39,11 +39,10 @@ __all__ = ["METHODS", "Estimate", "Flat", "Outputs", "directional", "is_float_tr
 
 METHODS = ("auto", "forward", "central", "richardson", "complex")
 
-#: steps of the Richardson ladder: the largest relative step, the ratio, levels per window
+#: steps of the Richardson ladders: the largest relative step, levels per window and ladder
 _TOP = 0.1
 _WINDOW = 4
 _MIN_LEVELS = 12
-_MAX_LEVELS = 40
 #: the complex step, relative to the input scale
 _COMPLEX_STEP = 1e-20
 
@@ -214,7 +213,7 @@ def _scales(flat: Flat, d: Sequence[np.ndarray]) -> tuple[float, float, float]:
     small = float(np.min(rho / ad))
     big = float(np.max(np.abs(flat.phi0), initial=0.0))
     fscale = big * float(np.max(ad)) / max(float(np.max(ax, initial=0.0)), 1.0)
-    return scale, max(small, scale * 2.0**-_MAX_LEVELS), fscale
+    return scale, max(small, scale * 1e-280), fscale
 
 
 def directional(
@@ -312,19 +311,47 @@ def _extrapolate(
     return final[best, cols], est[best, cols], hs[_WINDOW - 1 :][best]
 
 
-def _ladder(scale: float, small: float, eps: float | None) -> np.ndarray:
+def _ladders(scale: float, small: float, eps: float | None) -> list[np.ndarray]:
+    """Geometric ladders of steps (ratio 2) from a tenth of the input scale down: one relative
+    to max(|x|, 1), extended towards |x|; a second one relative to |x| alone when the input
+    is so much smaller than 1 that the first cannot reach it."""
     if eps is not None:
-        return eps * 2.0 ** -np.arange(_WINDOW)
+        return [eps * 2.0 ** -np.arange(_WINDOW)]
     top = _TOP * scale
     bottom = _TOP * 2.0 ** -(_MIN_LEVELS - 1) * small
-    n = int(np.clip(np.ceil(np.log2(top / bottom)) + 1, _MIN_LEVELS, _MAX_LEVELS))
-    return top * 2.0 ** -np.arange(n)
+    n = int(np.ceil(np.log2(top / bottom))) + 1 if bottom > 0 else _MIN_LEVELS
+    if n <= 2 * _MIN_LEVELS:
+        return [top * 2.0 ** -np.arange(max(n, _MIN_LEVELS))]
+    return [top * 2.0 ** -np.arange(_MIN_LEVELS), _TOP * small * 2.0 ** -np.arange(_MIN_LEVELS)]
 
 
 def _richardson(
     flat: Flat, d: Sequence[np.ndarray], scale: float, small: float, eps: float | None
 ) -> Estimate:
-    hs = _ladder(scale, small, eps)
+    """Richardson on each ladder; per entry, the ladder relative to |x| unless its relative
+    error estimate is a thousand times worse than the other's (the derivative is local:
+    large steps can look converged where the function is not smooth at the scale of x, as
+    |x + s d| is not at |x| = 1e-100)."""
+    ests = [_richardson_ladder(flat, d, hs) for hs in _ladders(scale, small, eps)]
+    if len(ests) == 1:
+        return ests[0]
+    coarse, fine = ests
+    with np.errstate(all="ignore"):
+        rel = [e.error / (np.abs(e.value) + 1e-3 * np.max(np.abs(e.value[np.isfinite(e.value)]),
+                                                          initial=0.0) + 1e-300)
+               for e in ests]
+        best = np.where(rel[1] <= 1e3 * rel[0], 1, 0)
+
+    def pick(attr: str) -> np.ndarray:
+        return np.choose(best, [getattr(e, attr) for e in ests])
+
+    steps = np.choose(best, [np.full(best.shape, e.step) for e in ests])
+    step = float(np.median(steps)) if steps.size else ests[0].step
+    return Estimate(pick("value"), pick("error"), "richardson", step, 0.0, pick("left"),
+                    pick("right"), pick("left_error"), pick("right_error"), pick("jump"))
+
+
+def _richardson_ladder(flat: Flat, d: Sequence[np.ndarray], hs: np.ndarray) -> Estimate:
     plus = np.stack([_nan_phi(flat, d, h) for h in hs])
     minus = np.stack([_nan_phi(flat, d, -h) for h in hs])
     phi0 = flat.phi0[None, :]
@@ -334,9 +361,8 @@ def _richardson(
         right = (plus - phi0) / col
         left = (phi0 - minus) / col
         big_c = np.maximum(np.abs(plus), np.abs(minus))
-        big_r = np.maximum(np.abs(plus), np.abs(phi0))
-        big_l = np.maximum(np.abs(minus), np.abs(phi0))
-        big_r, big_l = 2 * big_r, 2 * big_l
+        big_r = 2 * np.maximum(np.abs(plus), np.abs(phi0))
+        big_l = 2 * np.maximum(np.abs(minus), np.abs(phi0))
         jump = _jumps(plus - minus, big_c, flat.eval_eps)
     unit = flat.eval_eps
     value, error, steps = _extrapolate(central, 2, big_c, hs, unit)
