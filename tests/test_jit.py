@@ -30,22 +30,9 @@ VALUE_DEPENDENT_SHAPE = {
 
 #: functions (row names, or row ids) whose pullback.numpy wrapper computes from concrete
 #: values (np.asarray of stop_gradient(x), the plain value under the tracers, Python `if` on
-#: a mask), which a trace of shapes and dtypes cannot give: they raise the clear error
-#: today (xfail, not strict: a wrapper made traceable just passes; remove it from here then).
-_CONCRETE = "computes from concrete values (np.asarray(stop_gradient(x)) or the plain value)"
-NOT_TRACEABLE = {
-    "nan_to_num": "nan_to_num calls itself on stop_gradient(x), which is still traced",
-    "nanmax": "an `if np.any(all-NaN slice)` on traced values",
-    "nanmin": "an `if np.any(all-NaN slice)` on traced values",
-    "logsumexp": _CONCRETE,
-    "special.logsumexp": _CONCRETE,
-    "special.softmax": _CONCRETE,
-    "special.log_softmax": _CONCRETE,
-    "median": _CONCRETE,
-    "quantile": _CONCRETE,
-    "percentile": _CONCRETE,
-    "frexp": "ldexp refuses a traced integer exponent (TypeError)",
-}
+#: a mask), which a trace of shapes and dtypes cannot give, mapped to the reason: their rows
+#: are expected to raise the clear error (xfail, not strict). Empty: every wrapper traces.
+NOT_TRACEABLE: dict[str, str] = {}
 
 
 def _not_traceable(row: OpSpec) -> str | None:
