@@ -201,8 +201,11 @@ def _extremum(prim: Any, who: str, a: Any, axis: Axis, out: Any, keepdims: Any, 
     axes = normalize_axes(axis, a.ndim, who)
     if not axes and not keepdims:
         return a
-    if 0 in shape_of(a) and _count(a.shape, axes) == 0:
-        func(np.empty(a.shape), axis=axes)  # NumPy's error for an empty reduction
+    if _count(a.shape, axes) == 0 and 0 not in _reduced_shape(a.shape, axes, keepdims):
+        raise ValueError(
+            f"pullback.numpy.{who}: zero-size array to reduction along axis {axis!r} (shape "
+            f"{a.shape}), which has no identity: reduce a non-empty axis, or pad the array"
+        )
     return prim.bind(a, axes=axes, keepdims=keepdims)
 
 
