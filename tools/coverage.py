@@ -9,7 +9,8 @@ A function counts as covered in a mode when a spec row exercises it and ``tests/
 checks that mode for the row: every row with a differentiable argument is checked in reverse
 and forward mode, and to second order unless the row says ``order=1``. A row exercises the
 function whose name it carries (``linalg.``, ``fft.``, ``special.`` prefixes for the
-submodules) or whose object it calls directly. Which primitives a row exercises is found by
+submodules, ``at.set`` for a method of what ``at`` returns) or whose object it calls
+directly. Which primitives a row exercises is found by
 tracing it: its function, its reverse-mode pullback and its forward-mode derivative are
 evaluated under ``pb.vjp``, and the recorded nodes are walked back from the outputs;
 non-differentiable primitives, which are never recorded, are named by the row's ``covers``.
@@ -184,6 +185,8 @@ def collect() -> Coverage:
                 cov.primitives[name].append(row.id)
     for fn in cov.functions:
         rows = by_name.get(fn.name, []) + by_obj.get(id(fn.obj), [])
+        # rows of what the function returns: "at.set" for pnp.at(x)[idx].set(v)
+        rows += [r for name, rs in by_name.items() if name.startswith(fn.name + ".") for r in rs]
         # a function without a primitive (shape, ndim...) is a constant when its rows say so
         fn.constant = fn.constant or bool(rows) and all(fn.name in r.covers for r in rows)
         if fn.constant:
