@@ -15,6 +15,7 @@ import pullback as pb
 import pullback.numpy as pnp
 from pullback._check_audit import CASES, discover
 from pullback.check import AuditCase, audit, cli_audit
+from pullback.cli import main as cli_main
 from pullback.numpy._registry import PRIMITIVES
 
 
@@ -115,6 +116,13 @@ def test_a_primitive_object_and_a_missing_case():
     assert [r.name for r in rep.rows] == ["sin"]
     rep = audit(unknown, registry=False, order=1, cases={"unknown": AuditCase(((2,),))})
     assert rep.rows[0].verdict == "ok"
+
+
+def test_pullback_audit_command_passes(capsys):
+    # what CI runs: `pullback audit`, the whole registry at order 2
+    assert cli_main(["audit"]) == 0
+    out = capsys.readouterr().out
+    assert "health: OK" in out and "registered primitives exercised" in out
 
 
 def test_cli_audit_prints_and_exits_with_the_health(capsys):
