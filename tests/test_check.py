@@ -321,6 +321,7 @@ HARD = [
     ("norm-at-1e-100", lambda x: pnp.sqrt(pnp.sum(x * x)), (1e-100 * RNG.standard_normal(4),)),
     ("log-at-1e12", lambda x: pnp.sum(pnp.log(x) * x), (1e12 * RNG.uniform(1, 2, 4),)),
     ("relu-near-kink", lambda x: pnp.maximum(x, 0.0) * x, (np.array([1e-7, -3e-8, 2.0]),)),
+    ("sqrt-near-0", pnp.sqrt, (np.array([1e-8, 1e-4, 4.0]),)),
     ("rosenbrock", lambda x: pnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2),
      (RNG.standard_normal(5),)),
 ]

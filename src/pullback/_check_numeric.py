@@ -340,7 +340,7 @@ def _richardson(
         rel = [e.error / (np.abs(e.value) + 1e-3 * np.max(np.abs(e.value[np.isfinite(e.value)]),
                                                           initial=0.0) + 1e-300)
                for e in ests]
-        best = np.where(rel[1] <= 1e3 * rel[0], 1, 0)
+        best = np.where((rel[1] <= 1e3 * rel[0]) | ~np.isfinite(rel[0]), 1, 0)
 
     def pick(attr: str) -> np.ndarray:
         return np.choose(best, [getattr(e, attr) for e in ests])
