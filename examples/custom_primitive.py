@@ -48,7 +48,11 @@ def central(f, x, h=1e-5):
 
 
 def main() -> None:
-    np.set_printoptions(precision=6, linewidth=110)
+    with np.printoptions(precision=6, linewidth=110):
+        _main()
+
+
+def _main() -> None:
     x = np.array([-30.0, -1.0, 0.0, 2.0, 40.0])
     sigmoid = 1.0 / (1.0 + np.exp(-x))
 

@@ -13,20 +13,9 @@ import pytest
 import pullback as pb
 import pullback.numpy as pnp
 from pullback.jit import RETRACE_WARNING
-from specs import ALL_SPECS, OpSpec, sample
+from specs import ALL_SPECS, VALUE_DEPENDENT_SHAPE, OpSpec, sample
 
 # ----------------------------------------------------------------------------- spec table
-
-#: rows whose output shape depends on input values: jit must refuse them with a clear error
-#: (or, for shapes where it happens not to, agree with eager)
-VALUE_DEPENDENT_SHAPE = {
-    "getitem[mask]",  # x[x > 0]
-    "getitem[traced-mask-edge]",
-    "nonzero[constant]",  # x[pnp.nonzero(x > 0)] and friends
-    "flatnonzero[constant]",
-    "argwhere[constant]",
-    "linalg.lstsq",  # NumPy's residuals are empty or not depending on the rank (m > n)
-}
 
 #: functions (row names, or row ids) whose pullback.numpy wrapper computes from concrete
 #: values (np.asarray of stop_gradient(x), the plain value under the tracers, Python `if` on

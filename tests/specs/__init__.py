@@ -87,3 +87,14 @@ def _load() -> list[OpSpec]:
 
 
 ALL_SPECS: list[OpSpec] = _load()
+
+#: rows whose output shape depends on input values: jit must refuse them with a clear error
+#: (or, for shapes where it happens not to, agree with eager), and vmap cannot batch them
+VALUE_DEPENDENT_SHAPE = {
+    "getitem[mask]",  # x[x > 0]
+    "getitem[traced-mask-edge]",
+    "nonzero[constant]",  # x[pnp.nonzero(x > 0)] and friends
+    "flatnonzero[constant]",
+    "argwhere[constant]",
+    "linalg.lstsq",  # NumPy's residuals are empty or not depending on the rank (m > n)
+}
