@@ -13,32 +13,29 @@ Example:
     array([1., 1.])
 """
 
-from numpy import (  # constants and dtypes, not differentiable
-    e,
-    euler_gamma,
-    float16,
-    float32,
-    float64,
-    inf,
-    int32,
-    int64,
-    nan,
-    newaxis,
-    pi,
-)
+from numpy import e as e  # constants and dtypes, not differentiable
+from numpy import euler_gamma as euler_gamma
+from numpy import float16 as float16
+from numpy import float32 as float32
+from numpy import float64 as float64
+from numpy import inf as inf
+from numpy import int32 as int32
+from numpy import int64 as int64
+from numpy import nan as nan
+from numpy import newaxis as newaxis
+from numpy import pi as pi
 
-from pullback.numpy import fft, linalg  # noqa: E402
 from pullback.numpy import _batching_rules, _tracer
+from pullback.numpy import fft as fft
+from pullback.numpy import linalg as linalg
 from pullback.numpy._constructors import *  # noqa: F403
 from pullback.numpy._nondiff import *  # noqa: F403
-from pullback.numpy._registry import PRIMITIVES  # noqa: E402, F401
+from pullback.numpy._registry import PRIMITIVES as PRIMITIVES
 from pullback.numpy.elementwise import *  # noqa: F403
 from pullback.numpy.indexing import *  # noqa: F403
 from pullback.numpy.products import *  # noqa: F403
 from pullback.numpy.reductions import *  # noqa: F403
 from pullback.numpy.shape import *  # noqa: F403
-
-_ = (e, euler_gamma, float16, float32, float64, inf, int32, int64, nan, newaxis, pi)
 
 # last, once every family has registered its primitives and methods
 _tracer.install()
