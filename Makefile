@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,demo]'
 	touch $(STAMP)
 
+# one BLAS thread per test worker: two workers on two cores, no oversubscription
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/ruff check src tests benchmarks examples tools
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 tests
 
 demo: $(STAMP)
 	$(BIN)/pullback demo
@@ -26,8 +27,11 @@ bench: $(STAMP)
 coverage: $(STAMP)
 	$(BIN)/python tools/coverage.py
 
+audit: $(STAMP)
+	$(BIN)/pullback audit
+
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples tools
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
