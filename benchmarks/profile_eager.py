@@ -10,7 +10,7 @@ Each sample's call stack is put in one category:
   into NumPy (Python-level NumPy functions, NumPy builtins);
 - tracing and dispatch: wrappers, ``promote``, ``bind``, ``Trace.process``, tracer properties;
 - node recording: creating ``Node`` and tracer objects;
-- rule execution: Python of the rules around their NumPy kernels;
+- rule execution: Python of the rules around their NumPy kernels, and the call into them;
 - backward-pass bookkeeping: ``backward_pass`` and ``_toposort`` themselves, cotangent checks,
   slots, zeros;
 - entry and exit: ``vjp``/``grad`` before and after the function (argument checks, pytrees,
@@ -138,7 +138,9 @@ def classify(stack: list[_Frame]) -> str:
         )
         if kernel:
             return CATEGORIES[1]
-        return CATEGORIES[4] if in_rule else CATEGORIES[5]
+        if in_rule or (not foreign and re.search(r"\.(vjp|backward)\(", _source(own))):
+            return CATEGORIES[4]  # inside a rule, or the call into it
+        return CATEGORIES[5]
     user = next((i for i, f in enumerate(frames) if f.bench), None)
     if user is not None:
         if kernel:
