@@ -122,9 +122,6 @@ class Primitive:
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
 
-    def bind(self, *args: Any, **params: Any) -> Any:
-        return bind(self, *args, **params)
-
     # hooks used by the traces --------------------------------------------------------------
 
     def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
@@ -207,6 +204,9 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
             "before storing it, or return it from the function"
         )
     return top.process(prim, args, params)
+
+
+Primitive.bind = bind  # prim.bind(*args, **params), without an extra call
 
 
 # ----------------------------------------------------------------------------- tracers

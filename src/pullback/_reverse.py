@@ -77,20 +77,26 @@ class VJPTrace(Trace):
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         vals = []
         parents = []
+        outer = False  # whether an argument is traced at an outer level too
         for a in args:
             if type(a) is VJPTracer and a._trace is self:
-                vals.append(a._primal)
+                a_val = a._primal
                 parents.append((a.node, a.index))
             else:
-                vals.append(a)
+                a_val = a
                 parents.append(None)
+            vals.append(a_val)
+            if isinstance(a_val, Tracer):
+                outer = True
         if prim.nondiff:
-            return prim.bind(*vals, **params)
+            return bind(prim, *vals, **params) if outer else prim.impl(*vals, **params)
         vals = tuple(vals)
         if prim.custom_rules:
             ans, residual = prim.forward_for_vjp(vals, params)
-        else:
+        elif outer:
             ans, residual = bind(prim, *vals, **params), None
+        else:
+            ans, residual = prim.impl(*vals, **params), None
         if prim.multiple_results:
             node = Node(prim, tuple(parents), vals, ans, params, residual, len(ans))
             return tuple(VJPTracer(self, a, node, i) for i, a in enumerate(ans))
@@ -136,7 +142,10 @@ def backward_pass(seeds: list[tuple[Node, int, Any]]) -> dict[Node, Any]:
             continue
         if node.n_out != 1:
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans))
-        results = prim.backward(g, node.ans, node.args, node.params, node.residual, node.needs)
+        if prim.custom_rules or prim.vjp is None:
+            results = prim.backward(g, node.ans, node.args, node.params, node.residual, node.needs)
+        else:
+            results = prim.vjp(g, node.ans, node.args, node.params, node.parents)
         if len(results) != len(node.parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "

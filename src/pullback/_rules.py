@@ -54,10 +54,11 @@ def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
     rules = tuple(_missing(prim, i) if r is None else r for i, r in enumerate(rules))
 
     def vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
-        return tuple(
-            rule(g, ans, *args, **params) if need else zero
-            for rule, need in zip(rules, needs, strict=True)
-        )
+        if len(needs) != len(rules):
+            raise TypeError(
+                f"primitive '{prim.name}' has {len(rules)} reverse rules for {len(needs)} arguments"
+            )
+        return [rule(g, ans, *args, **params) if need else zero for rule, need in zip(rules, needs)]
 
     prim.vjp = vjp
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Primitive, Tracer, dtype_of, shape_of
+from pullback._core import Primitive, Tracer, bind, dtype_of, shape_of
 from pullback._rules import defelementwise, defnondiff
 
 __all__ = [
@@ -194,8 +194,9 @@ def unary(
     def wrapper(x: Any, /, **kwargs: Any) -> Any:
         if not isinstance(x, Tracer):
             return ufunc(x, **kwargs)
-        _check_kwargs(name, kwargs)
-        return prim.bind(x)
+        if kwargs:
+            _check_kwargs(name, kwargs)
+        return bind(prim, x)
 
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
 
@@ -224,10 +225,11 @@ def binary(
     def wrapper(x: Any, y: Any, /, **kwargs: Any) -> Any:
         if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
             return ufunc(x, y, **kwargs)
-        _check_kwargs(name, kwargs)
+        if kwargs:
+            _check_kwargs(name, kwargs)
         if prim.nondiff:
-            return prim.bind(x, y)
-        return prim.bind(*promote(x, y))
+            return bind(prim, x, y)
+        return bind(prim, *promote(x, y))
 
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
 

@@ -53,7 +53,10 @@ __all__ = [
 
 
 def _traced(*xs: Any) -> bool:
-    return any(isinstance(x, Tracer) for x in xs)
+    for x in xs:
+        if isinstance(x, Tracer):
+            return True
+    return False
 
 
 def _common_dtype(*xs: Any) -> tuple:
@@ -78,7 +81,7 @@ def _matmul_lhs(g: Any, x: Any, y: Any) -> Any:
     xnd, ynd = len(shape_of(x)), len(shape_of(y))
     if ynd == 1:
         # (..., n, k) @ (k,) -> (..., n);  (k,) @ (k,) -> ()
-        return g * y if xnd == 1 else expand_dims(g, -1) * y
+        return g * y if xnd == 1 else reshape(g, shape_of(g) + (1,)) * y
     if xnd == 1:
         # (k,) @ (..., k, m) -> (..., m): sum over m and the batch axes of y * g[..., None, :]
         if ynd == 2:
@@ -92,7 +95,10 @@ def _matmul_rhs(g: Any, x: Any, y: Any) -> Any:
     xnd, ynd = len(shape_of(x)), len(shape_of(y))
     if xnd == 1:
         # (k,) @ (k,) -> (): g * x;  (k,) @ (..., k, m) -> (..., m): outer(x, g) per batch
-        return g * x if ynd == 1 else expand_dims(x, -1) * expand_dims(g, -2)
+        gs = shape_of(g)
+        return g * x if ynd == 1 else reshape(x, shape_of(x) + (1,)) * reshape(
+            g, gs[:-1] + (1,) + gs[-1:]
+        )
     if ynd == 1:
         # (..., n, k) @ (k,) -> (..., n)
         if xnd == 2:
