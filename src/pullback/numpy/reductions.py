@@ -32,7 +32,14 @@ from pullback._core import Tracer, dtype_of, shape_of
 from pullback._rules import defjvp, deflinear, defvjp
 from pullback.numpy._nondiff import all as all_
 from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
-from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive, promote
+from pullback.numpy._registry import (
+    PRIMITIVES,
+    _check_kwargs,
+    implements,
+    method,
+    new_primitive,
+    promote,
+)
 from pullback.numpy.elementwise import (
     equal,
     exp,
@@ -120,7 +127,8 @@ def _plain(x: Any) -> Any:
 
 def _sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     shape = shape_of(x)
-    return broadcast_to(expand_reduced(g, shape, axes, keepdims), shape)
+    g = expand_reduced(g, shape, axes, keepdims)
+    return g if shape_of(g) == shape else PRIMITIVES["broadcast_to"].bind(g, shape=shape)
 
 
 def _sum_impl(x: Any, axes: tuple, keepdims: bool) -> Any:
