@@ -314,10 +314,12 @@ _PROFILE_INTRO = (
     "by its call stack: the backward pass (rules, bookkeeping), the traced function "
     "(NumPy kernels, tracing and dispatch, node recording) or the transformation's entry "
     "and exit. pyinstrument cannot see inside C functions, so a NumPy call's time counts "
-    "for the pullback line that made it; a line that applies NumPy to plain arrays counts "
-    "as NumPy kernels. The profiler adds its own overhead to Python-heavy code, so the "
-    "shares of Python overhead are upper bounds; the ratio of NumPy baseline time to "
-    "pullback time in the results table is the other view of the NumPy share."
+    "for the pullback line that made it (each primitive's NumPy implementation gets a thin "
+    "Python frame during the profile so that its time is charged to it); a line that "
+    "applies NumPy to plain arrays counts as NumPy kernels. The profiler adds its own "
+    "overhead to Python-heavy code, so the shares of Python overhead are upper bounds; "
+    "the ratio of NumPy baseline time to pullback time in the results table is the other "
+    "view of the NumPy share."
 )
 
 
