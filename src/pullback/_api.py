@@ -18,7 +18,7 @@ from pullback._core import (
     zero,
 )
 from pullback._forward import JVPTrace, JVPTracer
-from pullback._reverse import Node, VJPTrace, VJPTracer, backward_pass
+from pullback._reverse import VJPTrace, VJPTracer, backward_pass
 from pullback._rules import defnondiff
 from pullback._tree import tree_flatten, tree_map, tree_unflatten
 
@@ -178,12 +178,12 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
         in_leaves.append(leaves)
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
-        in_nodes = [[Node(None, (), (), x, None, None, 1) for x in ls] for ls in in_leaves]
-        args = [
-            tree_unflatten(tree, [VJPTracer(trace, x, n) for x, n in zip(ls, ns)])
-            for tree, ls, ns in zip(in_trees, in_leaves, in_nodes)
-        ]
+        in_tracers = [[trace.leaf(x) for x in ls] for ls in in_leaves]
+        args = [tree_unflatten(tree, ts) for tree, ts in zip(in_trees, in_tracers)]
         out, aux = _split_aux(who, f(*args), has_aux)
+    in_nodes = [[t.node for t in ts] for ts in in_tracers]
+    nodes = trace.nodes
+    del in_tracers
     out_leaves, out_tree = tree_flatten(out)
     out_primals = []
     out_nodes = []
@@ -196,10 +196,10 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
             out_nodes.append(None)
     del out_leaves, out, args
 
-    def vjp_fn(ct: Any) -> tuple:
-        cts = _check_like(who, "cotangent", out_primals, out_tree, ct)
+    def vjp_fn(ct: Any, _checked: bool = False) -> tuple:
+        cts = [ct] if _checked else _check_like(who, "cotangent", out_primals, out_tree, ct)
         seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts) if n is not None]
-        at_leaves = backward_pass(seeds)
+        at_leaves = backward_pass(seeds, nodes)
         results = []
         for tree, ls, ns in zip(in_trees, in_leaves, in_nodes):
             grads = []
@@ -328,7 +328,7 @@ def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> C
         out, vjp_fn = res[0], res[1]
         if type(out) is not np.ndarray or out.shape != () or out.dtype.kind != "f":
             _check_scalar(name, out)
-        grads = vjp_fn(np.ones((), dtype_of(out)))
+        grads = vjp_fn(np.ones((), dtype_of(out)), _checked=True)  # a scalar seed: no checks
         g = grads[0] if isinstance(argnums, int) else grads
         return ((out, res[2]) if has_aux else out), g
 

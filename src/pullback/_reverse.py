@@ -1,14 +1,12 @@
 """Reverse mode: the VJP trace records one node per operation; the backward pass walks them.
 
-The backward pass visits nodes in reverse creation order, which is a reverse topological
-order (iteratively: a million-node graph is fine), accumulates cotangents into parents and
-drops each node's cotangent as soon as it has been used.
+The trace records its nodes in creation order, which is a topological order. The backward
+pass walks them in reverse (iteratively: a million-node graph is fine), accumulates
+cotangents into parents and drops each node's cotangent as soon as it has been used.
 """
 
 from __future__ import annotations
 
-import itertools
-from heapq import heappop, heappush
 from typing import Any
 
 from numpy import ndarray
@@ -29,15 +27,11 @@ from pullback._rules import add_tangents
 __all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass"]
 
 
-_sequence = itertools.count()
-
-
 class Node:
     """One recorded operation: the primitive, its parents and what its rule needs."""
 
     __slots__ = (
-        "prim", "parents", "args", "ans", "params", "residual", "n_out", "needs", "seq",
-        "__weakref__",
+        "prim", "parents", "args", "ans", "params", "residual", "n_out", "__weakref__",
     )
 
     def __init__(
@@ -57,8 +51,6 @@ class Node:
         self.params = params
         self.residual = residual
         self.n_out = n_out
-        self.needs = parents  # truthy where the argument needs a cotangent
-        self.seq = next(_sequence)  # creation order: parents are always created first
 
 
 class VJPTracer(Tracer):
@@ -72,7 +64,19 @@ class VJPTracer(Tracer):
 
 
 class VJPTrace(Trace):
-    __slots__ = ()
+    """Records one :class:`Node` per operation on its tracers, in creation order."""
+
+    __slots__ = ("nodes",)
+
+    def __init__(self, level: int):
+        super().__init__(level)
+        self.nodes: list[Node] = []
+
+    def leaf(self, value: Any) -> VJPTracer:
+        """A new input of this trace."""
+        node = Node(None, (), (), value, None, None, 1)
+        self.nodes.append(node)
+        return VJPTracer(self, value, node)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         vals = []
@@ -99,8 +103,11 @@ class VJPTrace(Trace):
             ans, residual = prim.impl(*vals, **params), None
         if prim.multiple_results:
             node = Node(prim, tuple(parents), vals, ans, params, residual, len(ans))
+            self.nodes.append(node)
             return tuple(VJPTracer(self, a, node, i) for i, a in enumerate(ans))
-        return VJPTracer(self, ans, Node(prim, tuple(parents), vals, ans, params, residual, 1))
+        node = Node(prim, tuple(parents), vals, ans, params, residual, 1)
+        self.nodes.append(node)
+        return VJPTracer(self, ans, node)
 
 
 def _check_cotangent(node: Node, i: int, ct: Any) -> None:
@@ -118,40 +125,42 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
         )
 
 
-def backward_pass(seeds: list[tuple[Node, int, Any]]) -> dict[Node, Any]:
+def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict[Node, Any]:
     """Propagate the cotangents ``(node, output index, g)`` to the inputs.
 
-    Nodes are visited in decreasing creation order, a reverse topological order, taken from
-    a heap: a node is visited once all the nodes that use it have passed it their cotangents,
-    and its own cotangent is dropped as soon as its rule has used it. Returns the cotangents
-    accumulated at the input nodes (``prim is None``).
+    ``nodes`` are the trace's nodes in creation order, a topological order (a node's parents
+    are created before it): walked in reverse, each node is visited after every node that
+    uses it has passed it its cotangent, and its cotangent is dropped as soon as its rule has
+    used it. Returns the cotangents accumulated at the input nodes (``prim is None``).
     """
     cts: dict[Node, Any] = {}
-    heap: list[tuple[int, Node]] = []
     for node, index, g in seeds:
-        if node not in cts:
-            heappush(heap, (-node.seq, node))
         _accumulate(cts, node, index, g)
     leaves = {}
-    while heap:
-        node = heappop(heap)[1]
-        g = cts.pop(node)
+    pop = cts.pop
+    for node in reversed(nodes):
+        if not cts:
+            break
+        g = pop(node, None)
+        if g is None:
+            continue
         prim = node.prim
         if prim is None:
             leaves[node] = g
             continue
         if node.n_out != 1:
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans))
+        parents = node.parents
         if prim.custom_rules or prim.vjp is None:
-            results = prim.backward(g, node.ans, node.args, node.params, node.residual, node.needs)
+            results = prim.backward(g, node.ans, node.args, node.params, node.residual, parents)
         else:
-            results = prim.vjp(g, node.ans, node.args, node.params, node.parents)
-        if len(results) != len(node.parents):
+            results = prim.vjp(g, node.ans, node.args, node.params, parents)
+        if len(results) != len(parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "
-                f"{len(node.parents)} arguments: return one per argument (None for none)"
+                f"{len(parents)} arguments: return one per argument (None for none)"
             )
-        for i, (p, ct, arg) in enumerate(zip(node.parents, results, node.args)):
+        for i, (p, ct, arg) in enumerate(zip(parents, results, node.args)):
             if p is None or ct is zero or ct is None:
                 continue
             if type(ct) is not ndarray or type(arg) is not ndarray or (
@@ -159,9 +168,11 @@ def backward_pass(seeds: list[tuple[Node, int, Any]]) -> dict[Node, Any]:
             ):
                 _check_cotangent(node, i, ct)
             parent, index = p
-            if parent not in cts:
-                heappush(heap, (-parent.seq, parent))
-            _accumulate(cts, parent, index, ct)
+            if parent.n_out == 1:
+                prev = cts.get(parent)
+                cts[parent] = ct if prev is None else add_tangents(prev, ct)
+            else:
+                _accumulate(cts, parent, index, ct)
     return leaves
 
 

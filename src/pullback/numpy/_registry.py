@@ -133,7 +133,7 @@ def promote(*args: Any) -> tuple:
     if len(args) == 2:  # fast paths: equal shapes and dtypes, or a Python scalar
         x, y = args
         tx, ty = isinstance(x, Tracer), isinstance(y, Tracer)
-        if tx and ty:
+        if tx and ty or (tx and type(y) is np.ndarray) or (ty and type(x) is np.ndarray):
             if x.shape == y.shape and x.dtype == y.dtype:
                 return args
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
