@@ -9,8 +9,7 @@ transformation is one trace level; values of outer levels are constants to inner
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -174,17 +173,23 @@ class _TraceStack(threading.local):
 _stack = _TraceStack()
 
 
-@contextmanager
-def new_trace(cls: type[Trace]) -> Iterator[Any]:
+class new_trace:  # noqa: N801 - used like a function: ``with new_trace(VJPTrace) as t``
     """Push a new trace of class ``cls`` on this thread's stack for the duration of a block."""
-    stack = _stack.stack
-    trace = cls(len(stack))
-    stack.append(trace)
-    try:
-        yield trace
-    finally:
-        trace.active = False
-        stack.pop()
+
+    __slots__ = ("cls", "trace")
+
+    def __init__(self, cls: type[Trace]):
+        self.cls = cls
+
+    def __enter__(self) -> Any:
+        stack = _stack.stack
+        self.trace = trace = self.cls(len(stack))
+        stack.append(trace)
+        return trace
+
+    def __exit__(self, *exc: Any) -> None:
+        self.trace.active = False
+        _stack.stack.pop()
 
 
 def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
