@@ -129,6 +129,34 @@ def _where(vals, batched, params, size):
     return PRIMITIVES["where"].bind(c, x, y)
 
 
+def _reduction(name):
+    """Reductions over ``axes`` (``max``, ``min``): the axes move one place right."""
+
+    def rule(vals, batched, params, size):
+        axes = tuple(a + 1 for a in params["axes"])
+        return PRIMITIVES[name].bind(vals[0], axes=axes, keepdims=params["keepdims"])
+
+    return rule
+
+
+def _along_axis(name):
+    """Functions along one ``axis`` (``cumsum``): the axis moves one place right."""
+
+    def rule(vals, batched, params, size):
+        return PRIMITIVES[name].bind(vals[0], **dict(params, axis=params["axis"] + 1))
+
+    return rule
+
+
+def _stacked(name):
+    """Linear algebra of one matrix argument: NumPy already maps it over leading axes."""
+
+    def rule(vals, batched, params, size):
+        return PRIMITIVES[name].bind(vals[0], **params)
+
+    return rule
+
+
 def _with_fallback(rule):
     """A rule that may return None (e.g. advanced indexing) falls back to the loop."""
     from pullback._batching import batch_by_loop
@@ -152,8 +180,24 @@ _RULES = {
     "scatter_add": _scatter_add,
     "matmul": _matmul,
     "where": _where,
+    "max": _reduction("max"),
+    "min": _reduction("min"),
+    "cumsum": _along_axis("cumsum"),
 }
-_ELEMENTWISE = ("negative", "astype", "astype_nondiff", "stop_gradient")
+_RULES.update(
+    {
+        name: _stacked(name)
+        for name in (
+            "linalg.inv", "linalg.det", "linalg.slogdet", "linalg.cholesky", "linalg.qr",
+            "linalg.eigh", "linalg.svd", "linalg.pinv",
+        )
+    }
+)
+_ELEMENTWISE = (
+    "negative", "astype", "astype_nondiff", "stop_gradient", "real", "imag", "conjugate",
+    "ldexp", "isposinf", "isneginf", "fix", "special.erf", "special.erfc", "special.expit",
+    "special.logit", "special.gammaln", "special.digamma", "special.xlogy",
+)
 
 
 def install() -> None:
