@@ -20,7 +20,7 @@ from pullback._core import (
 from pullback._forward import JVPTrace, JVPTracer
 from pullback._reverse import VJPTrace, VJPTracer, backward_pass
 from pullback._rules import defnondiff
-from pullback._tree import tree_flatten, tree_map, tree_unflatten
+from pullback._tree import tree_flatten, tree_map, tree_structure, tree_unflatten
 
 __all__ = [
     "grad",
@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 Argnums = int | Sequence[int]
+_LEAF = tree_structure(0.0)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -173,8 +174,13 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
     """``vjp`` with the error prefix ``who`` and ``label(i)`` naming primal ``i`` in errors."""
     in_leaves, in_trees = [], []
     for i, p in enumerate(primals):
-        leaves, tree = tree_flatten(p)
-        _check_differentiable(who, lambda i=i: label(i), leaves)
+        if type(p) is np.ndarray:  # the common case: one array, a leaf
+            leaves, tree = [p], _LEAF
+        else:
+            leaves, tree = tree_flatten(p)
+        for x in leaves:
+            if (x.dtype if type(x) is np.ndarray else dtype_of(x)).kind not in "fc":
+                _check_differentiable(who, lambda i=i: label(i), leaves)  # raises
         in_leaves.append(leaves)
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
@@ -184,7 +190,10 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
     in_nodes = [[t.node for t in ts] for ts in in_tracers]
     nodes = trace.nodes
     del in_tracers
-    out_leaves, out_tree = tree_flatten(out)
+    if type(out) is VJPTracer:
+        out_leaves, out_tree = [out], _LEAF
+    else:
+        out_leaves, out_tree = tree_flatten(out)
     out_primals = []
     out_nodes = []
     for leaf in out_leaves:
@@ -204,8 +213,11 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
         for tree, ls, ns in zip(in_trees, in_leaves, in_nodes):
             grads = []
             for x, n in zip(ls, ns):
-                grads.append(_numpy_scalar(instantiate(at_leaves.get(n, zero), x), x))
-            results.append(tree_unflatten(tree, grads))
+                g = at_leaves.get(n)
+                if g is None or type(g) is not np.ndarray:
+                    g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
+                grads.append(g)
+            results.append(grads[0] if tree is _LEAF else tree_unflatten(tree, grads))
         return tuple(results)
 
     out_value = tree_unflatten(out_tree, out_primals)
@@ -326,7 +338,7 @@ def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> C
         res = _vjp(name, f_partial, tuple(args[i] for i in nums), has_aux,
                    lambda k: _arg_label(f, nums[k]))
         out, vjp_fn = res[0], res[1]
-        if type(out) is not np.ndarray or out.shape != () or out.dtype.kind != "f":
+        if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
             _check_scalar(name, out)
         grads = vjp_fn(np.ones((), dtype_of(out)), _checked=True)  # a scalar seed: no checks
         g = grads[0] if isinstance(argnums, int) else grads
