@@ -153,7 +153,10 @@ not_equal     = binary("not_equal",     np.not_equal,     None, None)
 
 def _tie(wins: Any, ties: Any, like: Any) -> Any:
     """Derivative of max/min with respect to one argument: 1 where it wins, 1/2 at ties."""
-    return _mask(wins, like) + 0.5 * _mask(ties, like)
+    d = _mask(wins, like)
+    if type(ties) is np.ndarray and not ties.any():  # no tie (known now): nothing to add
+        return d
+    return d + 0.5 * _mask(ties, like)
 
 
 def _ftie(wins: Any, ties: Any, other: Any, like: Any) -> Any:
