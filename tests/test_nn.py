@@ -308,3 +308,20 @@ def test_errors_name_the_function_and_what_to_do():
         nn.squared_loss(np.zeros(3), np.zeros(4))
     with pytest.raises(ValueError, match="log_softmax: logits must have at least one axis"):
         nn.log_softmax(np.float64(1.0))
+
+
+def test_cross_entropy_with_integer_labels_compiles_under_jit():
+    """Integer labels are traced under pb.jit: the loss and its gradients equal eager mode."""
+    params = nn.init_mlp([4, 8, 3], 0)
+    x = np.random.default_rng(0).standard_normal((5, 4))
+    y = np.array([0, 2, 1, 1, 0])
+
+    def loss(p, x, y):
+        return nn.softmax_cross_entropy(nn.mlp(p, x), y)
+
+    v_eager, g_eager = pb.value_and_grad(loss)(params, x, y)
+    v_jit, g_jit = pb.jit(pb.value_and_grad(loss))(params, x, y)
+    np.testing.assert_allclose(v_jit, v_eager, rtol=1e-14)
+    for a, b in zip(g_jit, g_eager):
+        np.testing.assert_allclose(a["W"], b["W"], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(a["b"], b["b"], rtol=1e-13, atol=1e-15)

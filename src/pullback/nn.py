@@ -29,7 +29,7 @@ import numpy as np
 
 import pullback.numpy as pnp
 from pullback._api import stop_gradient
-from pullback._core import dtype_of, shape_of
+from pullback._core import Tracer, dtype_of, shape_of
 
 __all__ = [
     "accuracy",
@@ -233,13 +233,23 @@ def softmax(logits: Any, axis: int = -1) -> Any:
     return pnp.exp(log_softmax(logits, axis))
 
 
-def _integer_labels(who: str, logits: Any, labels: Any) -> np.ndarray | None:
-    """``labels`` as an int array if they are class indices, else None (probabilities)."""
+def _integer_labels(who: str, logits: Any, labels: Any) -> Any:
+    """``labels`` as class indices if they are integers, else None (probabilities).
+
+    Traced labels (inside ``pb.jit`` or ``pb.vmap``) are checked for shape only: their values
+    are not known while tracing."""
     dt = dtype_of(labels)
     if dt.kind not in "iu":
         return None
-    labels = np.asarray(labels)
     n = shape_of(logits)[-1]
+    if isinstance(labels, Tracer):
+        if tuple(shape_of(labels)) != tuple(shape_of(logits)[:-1]):
+            raise ValueError(
+                f"{who}: integer labels have shape {shape_of(labels)}, but logits of shape "
+                f"{shape_of(logits)} need one class index per example"
+            )
+        return labels
+    labels = np.asarray(labels)
     if labels.shape != shape_of(logits)[:-1]:
         raise ValueError(
             f"{who}: integer labels have shape {labels.shape}, but logits of shape "
@@ -273,7 +283,8 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
     logp = log_softmax(logits, axis=-1)
     classes = _integer_labels(who, logits, labels)
     if classes is not None:
-        probs = (np.arange(shape_of(logits)[-1]) == classes[..., None]).astype(dtype_of(logp))
+        hits = pnp.equal(np.arange(shape_of(logits)[-1]), pnp.expand_dims(classes, -1))
+        probs = pnp.astype(hits, dtype_of(logp))
     else:
         if shape_of(labels) != shape_of(logits):
             raise ValueError(
