@@ -125,6 +125,40 @@ def _check_kwargs(name: str, kwargs: dict) -> None:
 _WEAK = (float, int)
 
 
+def _common_dtype(args: tuple) -> np.dtype:
+    """NumPy's result dtype: one floating dtype with weak Python ints/floats is that dtype."""
+    dtypes = set()
+    for a in args:
+        if isinstance(a, (Tracer, np.ndarray, np.generic)):
+            dtypes.add(a.dtype)
+        elif type(a) not in _WEAK:
+            break  # another kind of value (complex, list...): let NumPy decide
+    else:
+        if len(dtypes) == 1:
+            (dtype,) = dtypes
+            if dtype.kind in "fc":
+                return dtype
+    return np.result_type(
+        *(a.dtype if isinstance(a, (Tracer, np.ndarray, np.generic)) else a for a in args)
+    )
+
+
+def _broadcast_shapes(shapes: list) -> tuple:
+    """``np.broadcast_shapes``, in plain Python (NumPy's costs a microsecond a call)."""
+    out = list(shapes[0])
+    for s in shapes[1:]:
+        if len(s) > len(out):
+            out[:0] = [1] * (len(s) - len(out))
+        off = len(out) - len(s)
+        for i, n in enumerate(s):
+            m = out[off + i]
+            if m != n and n != 1:
+                if m != 1:
+                    return np.broadcast_shapes(*shapes)  # raises NumPy's error
+                out[off + i] = n
+    return tuple(out)
+
+
 def promote(*args: Any) -> tuple:
     """Give the traced arguments one dtype (NumPy's promotion) and one broadcast shape.
 
@@ -140,9 +174,8 @@ def promote(*args: Any) -> tuple:
             return args
     from pullback.numpy.shape import astype, broadcast_to
 
-    dtypes = [a.dtype if isinstance(a, (Tracer, np.ndarray, np.generic)) else a for a in args]
-    dtype = np.result_type(*dtypes)
-    shape = np.broadcast_shapes(*(shape_of(a) for a in args))
+    dtype = _common_dtype(args)
+    shape = _broadcast_shapes([shape_of(a) for a in args])
     out = []
     for a in args:
         if isinstance(a, Tracer):
