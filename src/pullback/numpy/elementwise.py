@@ -121,10 +121,32 @@ multiply = binary("multiply", np.multiply, lambda ans, x, y: y, lambda ans, x, y
 divide   = binary("divide",   np.divide,   lambda ans, x, y: 1.0 / y,
                                            lambda ans, x, y: negative(ans / y))
 true_divide = divide
-maximum  = binary("maximum",  np.maximum,  lambda ans, x, y: _tie(x > y, x == y, ans),
-                                           lambda ans, x, y: _tie(y > x, x == y, ans))
-minimum  = binary("minimum",  np.minimum,  lambda ans, x, y: _tie(x < y, x == y, ans),
-                                           lambda ans, x, y: _tie(y < x, x == y, ans))
+# fmt: on
+
+
+def _pick(g: Any, wins: Any, ties: Any) -> Any:
+    """``g`` where an argument of max/min wins, ``g / 2`` at ties, 0 elsewhere.
+
+    When the values show no tie (known now, outside jit/vmap), one ``where`` does it."""
+    if type(ties) is np.ndarray and not ties.any():
+        return where(wins, g, np.zeros((), dtype_of(g)))
+    return g * _tie(wins, ties, g)
+
+
+maximum_p = new_primitive("maximum", np.maximum)
+defvjp(maximum_p, lambda g, ans, x, y: _pick(g, x > y, x == y),
+       lambda g, ans, x, y: _pick(g, y > x, x == y))
+defjvp(maximum_p, lambda t, ans, x, y: _pick(t, x > y, x == y),
+       lambda t, ans, x, y: _pick(t, y > x, x == y))
+minimum_p = new_primitive("minimum", np.minimum)
+defvjp(minimum_p, lambda g, ans, x, y: _pick(g, x < y, x == y),
+       lambda g, ans, x, y: _pick(g, y < x, x == y))
+defjvp(minimum_p, lambda t, ans, x, y: _pick(t, x < y, x == y),
+       lambda t, ans, x, y: _pick(t, y < x, x == y))
+
+# fmt: off
+maximum  = binary("maximum",  np.maximum,  None, None, prim=maximum_p)
+minimum  = binary("minimum",  np.minimum,  None, None, prim=minimum_p)
 fmax     = binary("fmax",     np.fmax,     lambda ans, x, y: _ftie(x > y, x == y, y, ans),
                                            lambda ans, x, y: _ftie(y > x, x == y, x, ans))
 fmin     = binary("fmin",     np.fmin,     lambda ans, x, y: _ftie(x < y, x == y, y, ans),
