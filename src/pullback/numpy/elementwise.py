@@ -131,7 +131,7 @@ def _pick(g: Any, wins: Any, ties: Any) -> Any:
     does it in one pass (ten times faster than ``where``)."""
     if type(ties) is np.ndarray and type(wins) is np.ndarray and not ties.any():
         return g * wins
-    return g * _tie(wins, ties, g)
+    return g * (_mask(wins, g) + 0.5 * _mask(ties, g))  # ties seen above: no second check
 
 
 maximum_p = new_primitive("maximum", np.maximum)
