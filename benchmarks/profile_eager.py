@@ -137,8 +137,8 @@ def classify(stack: list[_Frame]) -> str:
     if backward is not None:
         below = frames[backward + 1 :]
         in_rule = any(
-            (f.func == "backward" and f.file.endswith("_core.py"))
-            or f.file.endswith(("_rules.py", "custom.py"))
+            (f.func == "backward" and f.file.endswith("core/trace.py"))
+            or f.file.endswith(("core/rules.py", "custom.py"))
             or ("/pullback/numpy/" in f.file and not f.file.endswith("_registry.py"))
             for f in below
         )

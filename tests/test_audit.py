@@ -13,8 +13,8 @@ import pytest
 
 import pullback as pb
 import pullback.numpy as pnp
-from pullback._check_audit import CASES, discover
 from pullback.check import AuditCase, audit, cli_audit
+from pullback.check.audit import CASES, discover
 from pullback.cli import main as cli_main
 from pullback.numpy._registry import PRIMITIVES
 

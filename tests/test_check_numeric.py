@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import pullback.numpy as pnp
-from pullback._check_numeric import Flat, directional
 from pullback.check import numerical_jacobian, numerical_jvp, numerical_vjp, report
+from pullback.check.numeric import Flat, directional
 
 # name, f, x, closed-form derivative
 WELL_SCALED = [

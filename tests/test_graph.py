@@ -11,7 +11,9 @@ import pytest
 
 import pullback as pb
 import pullback.numpy as pnp
-from pullback._graph import Const, Equation, Graph, ShapedArray, Var, simplify
+from pullback.compile.ir import Graph
+from pullback.compile.passes import simplify
+from pullback.compile.values import Const, Equation, ShapedArray, Var
 
 
 def small(x, y):
@@ -74,7 +76,7 @@ def test_traced_indices_are_inputs_of_their_equation() -> None:
 
 
 def _vars_of(params: dict) -> list:
-    from pullback._graph import vars_in
+    from pullback.compile.values import vars_in
 
     return vars_in(params)
 

@@ -12,7 +12,7 @@ import pytest
 
 import pullback as pb
 import pullback.numpy as pnp
-from pullback.jit import RETRACE_WARNING
+from pullback.compile.jit import RETRACE_WARNING
 from specs import ALL_SPECS, VALUE_DEPENDENT_SHAPE, OpSpec, sample
 
 # ----------------------------------------------------------------------------- spec table

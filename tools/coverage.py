@@ -39,7 +39,7 @@ if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
 import pullback as pb  # noqa: E402
-from pullback._reverse import VJPTracer  # noqa: E402
+from pullback.core.reverse import VJPTracer  # noqa: E402
 from pullback.numpy._registry import PRIMITIVES  # noqa: E402
 
 #: (module, prefix of row and primitive names)

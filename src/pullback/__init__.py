@@ -17,7 +17,12 @@ from pullback import numpy as numpy  # installs operators and dispatch on traced
 from pullback import optim as optim
 from pullback import scipy as scipy
 from pullback import tree as tree
-from pullback._api import (
+from pullback.check import GradientCheckError, check_grads
+from pullback.compile.ir import Graph
+from pullback.compile.jit import jit
+from pullback.compile.trace import make_graph
+from pullback.compile.values import ConcretizationError
+from pullback.core.api import (
     grad,
     hessian,
     hvp,
@@ -30,12 +35,9 @@ from pullback._api import (
     value_and_grad,
     vjp,
 )
-from pullback._batching import vmap
-from pullback._core import RuleError, TracerConversionError
-from pullback._graph import ConcretizationError, Graph, make_graph
-from pullback.check import GradientCheckError, check_grads
+from pullback.core.batching import vmap
+from pullback.core.trace import RuleError, TracerConversionError
 from pullback.custom import custom_jvp, custom_vjp, primitive
-from pullback.jit import jit
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 """Custom derivatives: ``primitive`` (the notebook's ``(value, vjp)`` format), ``custom_vjp``
 and ``custom_jvp`` (as in JAX).
 
-Each decorated function becomes an opaque :class:`~pullback._core.Primitive`. A missing
+Each decorated function becomes an opaque :class:`~pullback.core.trace.Primitive`. A missing
 mode is derived from the given one: a pullback ``u -> J^T u`` is linear in ``u``, so
 ``J t`` is the gradient of ``u -> <J^T u, t>``, one reverse pass through the pullback; in
 the same way ``J^T g`` is the gradient of ``t -> <J t, g>``. This needs the given rule to
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import (
+from pullback.core.trace import (
     Primitive,
     RuleError,
     Tracer,
@@ -58,7 +58,7 @@ def _transpose_linear(
     ``L^T v`` is the gradient at ``seeds`` of ``s -> sum_i <L(s)_i, v_i>``: one reverse pass
     through the rule, so the rule must be written with operations pullback differentiates.
     """
-    from pullback._api import vjp
+    from pullback.core.api import vjp
 
     def pairing(*s: Any) -> Any:
         trace = s[0]._trace

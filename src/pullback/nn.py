@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback._api import stop_gradient
-from pullback._core import Tracer, dtype_of, shape_of
+from pullback.core.api import stop_gradient
+from pullback.core.trace import Tracer, dtype_of, shape_of
 
 __all__ = [
     "accuracy",

@@ -33,8 +33,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback._core import Tracer, dtype_of, shape_of
-from pullback._tree import tree_flatten, tree_map, tree_structure
+from pullback.core.trace import Tracer, dtype_of, shape_of
+from pullback.core.tree import tree_flatten, tree_map, tree_structure
 
 __all__ = [
     "AdamState",

@@ -1,7 +1,7 @@
 """Pytrees: ``tree_map``, ``tree_leaves``, ``tree_flatten``, ``tree_unflatten``,
 ``tree_structure``, ``register_pytree_node``."""
 
-from pullback._tree import (
+from pullback.core.tree import (
     PyTreeDef,
     register_pytree_node,
     tree_flatten,

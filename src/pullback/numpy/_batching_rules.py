@@ -3,7 +3,7 @@
 Each rule receives the raw values (batch axis first where ``batched[i]``) and returns the
 batched result, calling the pullback.numpy wrappers so that traced values of outer levels
 keep the invariants their own rules rely on (equal shapes after explicit broadcasting).
-A primitive with no rule here is applied once per batch entry (see ``pullback._batching``).
+A primitive with no rule here is applied once per batch entry (see ``pullback.core.batching``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import shape_of
+from pullback.core.trace import shape_of
 from pullback.numpy._registry import PRIMITIVES, batch_elementwise
 
 
@@ -120,7 +120,7 @@ def _where(vals, batched, params, size):
         aligned.append(v)
     full = np.broadcast_shapes(*(tuple(shape_of(v)) for v in aligned))
     c, x, y = aligned
-    from pullback._core import Tracer
+    from pullback.core.trace import Tracer
     from pullback.numpy._registry import promote
 
     x, y = promote(x, y)
@@ -159,7 +159,7 @@ def _stacked(name):
 
 def _with_fallback(rule):
     """A rule that may return None (e.g. advanced indexing) falls back to the loop."""
-    from pullback._batching import batch_by_loop
+    from pullback.core.batching import batch_by_loop
 
     def wrapped(vals, batched, params, size, rule=rule):
         out = rule(vals, batched, params, size)
@@ -202,7 +202,7 @@ _ELEMENTWISE = (
 
 def install() -> None:
     """Attach the rules to the registered primitives (called once on import)."""
-    from pullback._api import stop_gradient_p
+    from pullback.core.api import stop_gradient_p
 
     prims = dict(PRIMITIVES, stop_gradient=stop_gradient_p)
     for name, rule in _RULES.items():

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer
+from pullback.core.trace import Tracer
 from pullback.numpy.shape import astype, stack
 
 __all__ = ["array", "asarray"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of, shape_of
+from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._registry import binary, implements, method, nondiff_function, unary
 
 __all__ = [

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Primitive, Tracer, bind, dtype_of, shape_of
-from pullback._rules import defelementwise, defnondiff
+from pullback.core.rules import defelementwise, defnondiff
+from pullback.core.trace import Primitive, Tracer, bind, dtype_of, shape_of
 
 __all__ = [
     "FUNCTIONS",

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer
+from pullback.core.trace import Tracer
 from pullback.numpy import elementwise as ew
 from pullback.numpy import products, reductions, shape
 from pullback.numpy._registry import FUNCTIONS, METHODS, UFUNCS, method

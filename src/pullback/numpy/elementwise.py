@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of, shape_of, zero
-from pullback._rules import defjvp, deflinear, defvjp
+from pullback.core.rules import defjvp, deflinear, defvjp
+from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import floor_divide, isfinite, isnan, rint, signbit, trunc
 from pullback.numpy._registry import (
     PRIMITIVES,
@@ -552,7 +552,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
         if not isinstance(condition, Tracer):
             return np.where(condition, x, y)
-        from pullback._api import stop_gradient
+        from pullback.core.api import stop_gradient
 
         condition = stop_gradient(condition)
         if not isinstance(condition, Tracer):

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of, shape_of
-from pullback._rules import deflinear
+from pullback.core.rules import deflinear
+from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._registry import implements, new_primitive
 from pullback.numpy.elementwise import real
 from pullback.numpy.shape import astype, concatenate, getitem

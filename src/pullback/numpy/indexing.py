@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of, shape_of, zero
-from pullback._rules import defjvp_joint, defvjp_joint
+from pullback.core.rules import defjvp_joint, defvjp_joint
+from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import new_primitive
 from pullback.numpy.shape import (
     _has_advanced,

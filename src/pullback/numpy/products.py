@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of, shape_of, zero
-from pullback._rules import add_tangents, defbilinear, defjvp_joint, defvjp_joint
+from pullback.core.rules import add_tangents, defbilinear, defjvp_joint, defvjp_joint
+from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
 from pullback.numpy.reductions import sum as sum_
 from pullback.numpy.shape import (

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Tracer, dtype_of, shape_of
-from pullback._rules import defjvp, deflinear, defvjp
+from pullback.core.rules import defjvp, deflinear, defvjp
+from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import all as all_
 from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
 from pullback.numpy._registry import (
@@ -823,7 +823,7 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
         >>> pnp.logsumexp(np.array([1000.0, 1000.0]))
         np.float64(1000.6931471805599)
     """
-    from pullback._api import stop_gradient
+    from pullback.core.api import stop_gradient
 
     if b is not None:
         shape = np.broadcast_shapes(shape_of(a), shape_of(b))

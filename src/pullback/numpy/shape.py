@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from pullback._api import stop_gradient
-from pullback._core import Tracer, dtype_of, is_differentiable_dtype, shape_of, zero
-from pullback._rules import defjvp_joint, deflinear, defnondiff, defvjp_joint
+from pullback.core.api import stop_gradient
+from pullback.core.rules import defjvp_joint, deflinear, defnondiff, defvjp_joint
+from pullback.core.trace import Tracer, dtype_of, is_differentiable_dtype, shape_of, zero
 from pullback.numpy._nondiff import argsort
 from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
 

@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback._api import stop_gradient
-from pullback._core import Tracer
-from pullback._rules import defelementwise
+from pullback.core.api import stop_gradient
+from pullback.core.rules import defelementwise
+from pullback.core.trace import Tracer
 from pullback.numpy._nondiff import logical_and
 from pullback.numpy._registry import new_primitive, promote
 from pullback.numpy.elementwise import equal, exp, negative, where

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pullback._core import Primitive, zero
+from pullback.core.trace import Primitive, zero
 
 __all__ = [
     "defbilinear",

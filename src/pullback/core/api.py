@@ -9,7 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import (
+from pullback.core.forward import JVPTrace, JVPTracer
+from pullback.core.reverse import VJPTrace, VJPTracer, backward_pass
+from pullback.core.rules import defnondiff
+from pullback.core.trace import (
     Primitive,
     dtype_of,
     instantiate,
@@ -17,10 +20,7 @@ from pullback._core import (
     shape_of,
     zero,
 )
-from pullback._forward import JVPTrace, JVPTracer
-from pullback._reverse import VJPTrace, VJPTracer, backward_pass
-from pullback._rules import defnondiff
-from pullback._tree import tree_flatten, tree_map, tree_structure, tree_unflatten
+from pullback.core.tree import tree_flatten, tree_map, tree_structure, tree_unflatten
 
 __all__ = [
     "grad",
@@ -406,7 +406,7 @@ def _basis(shape: tuple, dtype: Any) -> np.ndarray:
 
 def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list, pnp: Any) -> tuple:
     """Rows of the Jacobian: every basis cotangent pushed through one batched backward pass."""
-    from pullback._batching import vmap
+    from pullback.core.batching import vmap
 
     out, vjp_fn = vjp(f, *dyn)
     out_leaves, out_tree = tree_flatten(out)
@@ -431,7 +431,7 @@ def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list, pnp: Any) -> tuple
 
 def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list, pnp: Any) -> tuple:
     """Columns of the Jacobian: every basis tangent pushed through one batched forward pass."""
-    from pullback._batching import vmap
+    from pullback.core.batching import vmap
 
     in_leaves = [x for leaves, _ in in_flat for x in leaves]
     found: list = []  # the output structure, seen in the first pass

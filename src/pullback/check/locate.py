@@ -1,7 +1,7 @@
 """Localisation for ``pullback.check``: which primitive's rule is wrong, and who called it.
 
 :func:`record` runs a function under a recording trace of its own (a
-:class:`~pullback._core.Trace` subclass): ``bind`` hands it every primitive applied to its
+:class:`~pullback.core.trace.Trace` subclass): ``bind`` hands it every primitive applied to its
 tracers, and it records the primitive, its concrete inputs and parameters, and the call site
 in the user's code (the innermost frame of the Python stack outside pullback and NumPy).
 The checker then checks each recorded primitive's rules numerically at the inputs it saw.
@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Primitive, Trace, Tracer, dtype_of, new_trace
-from pullback._tree import tree_flatten, tree_unflatten
+from pullback.core.trace import Primitive, Trace, Tracer, dtype_of, new_trace
+from pullback.core.tree import tree_flatten, tree_unflatten
 
-__all__ = ["Record", "RecordTrace", "call_site", "record"]
+__all__ = ["Record", "RecordTrace"]
 
-_PULLBACK_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_PULLBACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from numpy import ndarray
 
-from pullback._core import (
+from pullback.core.rules import add_tangents
+from pullback.core.trace import (
     Primitive,
     RuleError,
     Trace,
@@ -22,7 +23,6 @@ from pullback._core import (
     shape_of,
     zero,
 )
-from pullback._rules import add_tangents
 
 __all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass"]
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback._check_numeric import Estimate
+from pullback.check.numeric import Estimate
 
 __all__ = [
     "VERDICTS",
@@ -35,8 +35,6 @@ __all__ = [
     "Item",
     "Localisation",
     "Report",
-    "compare_scalar",
-    "compare_vector",
     "default_rtol",
     "format_table",
 ]

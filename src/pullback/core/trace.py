@@ -91,7 +91,7 @@ def instantiate(t: Any, like: Any) -> Any:
 class Primitive:
     """A named operation with a NumPy implementation and derivative rules.
 
-    Rules are attached by the helpers of ``pullback._rules``:
+    Rules are attached by the helpers of ``pullback.core.rules``:
 
     - ``vjp(g, ans, args, params, needs)`` returns one cotangent per argument (``zero`` or
       ``None`` where ``needs[i]`` is falsy or the cotangent is zero);
@@ -134,7 +134,7 @@ class Primitive:
         if self.vjp is None:
             raise NotImplementedError(
                 f"no reverse-mode rule for primitive '{self.name}': define one with "
-                "pullback._rules.defvjp (or wrap the function with pullback.primitive)"
+                "pullback.core.rules.defvjp (or wrap the function with pullback.primitive)"
             )
         return self.vjp(g, ans, args, params, needs)
 
@@ -143,7 +143,7 @@ class Primitive:
         if self.jvp is None:
             raise NotImplementedError(
                 f"no forward-mode rule for primitive '{self.name}': define one with "
-                "pullback._rules.defjvp"
+                "pullback.core.rules.defjvp"
             )
         ans = bind(self, *primals, **params)
         return ans, self.jvp(tangents, ans, primals, params)

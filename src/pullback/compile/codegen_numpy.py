@@ -1,55 +1,25 @@
-"""``pb.jit``: trace once per input signature, simplify, generate straight-line NumPy, cache.
-
-A call looks up its signature (the pytree structure of the arguments, each array's shape and
-dtype, the values of static arguments). On a miss it traces the function into a graph
-(``pullback._graph``), simplifies it, and generates the source of one Python function with
-one NumPy call per equation, compiled with ``compile``/``exec`` and kept in the cache. The
-source stays inspectable: ``jitted.source(*args)``, and tracebacks show its lines.
-
-Example:
-    >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-    >>> def loss(w, x):
-    ...     return pnp.sum(pnp.tanh(x @ w) ** 2)
-    >>> step = pb.jit(pb.value_and_grad(loss))
-    >>> value, g = step(np.ones(3), np.eye(3))
-    >>> g.shape, step.trace_count
-    ((3,), 1)
-"""
+"""The NumPy backend of ``pb.jit``: one Python function with one NumPy call per equation."""
 
 from __future__ import annotations
 
-import functools
 import itertools
 import keyword
 import linecache
 import math
 import re
-import warnings
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from pullback._core import _stack
-from pullback._graph import (
-    ConcretizationError,
+from pullback.compile.ir import Graph
+from pullback.compile.values import (
     Const,
     Equation,
-    Graph,
     Var,
-    is_traced_leaf,
-    simplify,
-    split_arguments,
-    static_key,
-    trace,
     vars_in,
 )
-from pullback._tree import PyTreeDef, tree_flatten
-
-__all__ = ["ConcretizationError", "Jitted", "generate_source", "jit"]
-
-#: how many compiled versions of one function before a warning about retracing
-RETRACE_WARNING = 32
+from pullback.core.tree import PyTreeDef
 
 #: size from which a dead intermediate array is deleted early in the generated code
 _DEL_SIZE = 4096
@@ -290,194 +260,3 @@ def compile_graph(graph: Graph, name: str = "compiled") -> tuple[Callable, str, 
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(code, namespace)
     return namespace[fname], source, structured
-
-
-# ----------------------------------------------------------------------------- jit
-
-
-class _Compiled:
-    """One cache entry: the simplified graph, its source and the compiled function."""
-
-    __slots__ = ("graph", "source", "fn", "structured", "raw_size")
-
-    def __init__(self, graph: Graph, raw_size: int, name: str):
-        self.graph = graph
-        self.raw_size = raw_size
-        self.fn, self.source, self.structured = compile_graph(graph, name)
-
-    def run(self, leaves: list) -> Any:
-        out = self.fn(*leaves)
-        if self.structured:
-            return out
-        return self.graph.unflatten_outputs(out)
-
-
-class Jitted:
-    """A compiled function: made by :func:`jit`.
-
-    Calling it runs the code compiled for the arguments' signature (tracing and compiling on
-    the first call with a new signature). ``trace_count`` counts the traces;
-    :meth:`source` and :meth:`graph` show what runs for given arguments.
-    """
-
-    def __init__(
-        self, fun: Callable, static_argnums: Sequence[int], static_argnames: Sequence[str]
-    ):
-        functools.update_wrapper(self, fun)
-        self._fun = fun
-        self._static_argnums = tuple(static_argnums)
-        self._static_argnames = tuple(static_argnames)
-        self._has_static = bool(self._static_argnums or self._static_argnames)
-        self._cache: dict[Hashable, _Compiled] = {}
-        self._fast: dict[tuple, Callable] = {}
-        self._warned = False
-        #: how many times the function has been traced (one per new signature)
-        self.trace_count = 0
-
-    @property
-    def _name(self) -> str:
-        return getattr(self._fun, "__name__", type(self._fun).__name__)
-
-    def __repr__(self) -> str:
-        return f"<jit of {self._name}: {len(self._cache)} compiled version(s)>"
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else functools.partial(self, obj)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._fast and not kwargs and not _stack.stack:
-            # the common call: arrays only, a signature seen before
-            fn = self._fast.get(
-                tuple([(a.shape, a.dtype) if type(a) is _ndarray else None for a in args])
-            )
-            if fn is not None:
-                return fn(*args)
-        if _stack.stack:
-            # inside another transformation (or make_graph) jit is transparent
-            return self._fun(*args, **kwargs)
-        entry, leaves = self._lookup(args, kwargs)
-        return entry.run(leaves)
-
-    def _lookup(self, args: tuple, kwargs: dict) -> tuple[_Compiled, list]:
-        who = f"jit of {self._name}"
-        dyn_args, dyn_kwargs, st_args, st_kwargs = split_arguments(
-            args, kwargs, self._static_argnums, self._static_argnames
-        )
-        leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
-        sig: list[Hashable] = []
-        traced = []
-        for k, x in enumerate(leaves):
-            if is_traced_leaf(x):
-                sig.append((x.shape, x.dtype))
-                # an ndarray subclass (np.matrix) runs as a plain array, as the primitives see it
-                traced.append(x if type(x) is _ndarray or not isinstance(x, _ndarray)
-                              else np.asarray(x))
-            else:
-                sig.append(static_key(who, f"leaf {k} of the arguments ({type(x).__name__})", x))
-        key = (
-            treedef,
-            tuple(sig),
-            tuple((i, static_key(who, f"static argument {i}", v)) for i, v in st_args),
-            tuple(sorted((k, static_key(who, f"static argument {k!r}", v))
-                         for k, v in st_kwargs.items())),
-        )
-        entry = self._cache.get(key)
-        if entry is None:
-            entry = self._compile(args, kwargs)
-            self._cache[key] = entry
-            if not kwargs and not self._has_static and all(
-                type(a) is np.ndarray and is_traced_leaf(a) for a in args
-            ):
-                fast = entry.fn if entry.structured else (lambda *a, e=entry: e.run(list(a)))
-                self._fast[tuple((a.shape, a.dtype) for a in args)] = fast
-            if len(self._cache) >= RETRACE_WARNING and not self._warned:
-                self._warned = True
-                warnings.warn(
-                    f"{who} has compiled {len(self._cache)} versions: a static argument (a "
-                    "Python number, or one in static_argnums) keeps changing; pass numbers "
-                    "that change as NumPy values (np.float64(x), np.asarray(n)) so that they "
-                    "are traced instead",
-                    stacklevel=3,
-                )
-        return entry, traced
-
-    def _compile(self, args: tuple, kwargs: dict) -> _Compiled:
-        self.trace_count += 1
-        try:
-            raw = trace(self._fun, args, kwargs, self._static_argnums, self._static_argnames)
-        except ConcretizationError as err:
-            raise ConcretizationError(f"jit of {self._name}: {err}").with_traceback(
-                err.__traceback__
-            ) from None
-        return _Compiled(simplify(raw), len(raw.eqns), self._name)
-
-    def source(self, *args: Any, **kwargs: Any) -> str:
-        """The generated Python source for these arguments (compiling it if needed).
-
-        Example:
-            >>> import pullback as pb, pullback.numpy as pnp
-            >>> print(pb.jit(lambda x: pnp.exp(-x))(np.ones(2)) is not None)
-            True
-            >>> print(pb.jit(lambda x: pnp.exp(-x)).source(np.ones(2)))
-            def _lambda_(a):
-                b = -a
-                c = _exp(b)
-                return c
-        """
-        return self._lookup(args, kwargs)[0].source
-
-    def graph(self, *args: Any, **kwargs: Any) -> Graph:
-        """The simplified graph compiled for these arguments.
-
-        Example:
-            >>> import pullback as pb, pullback.numpy as pnp
-            >>> len(pb.jit(lambda x: x * 1.0 + 0.0).graph(np.ones(2)))
-            0
-        """
-        return self._lookup(args, kwargs)[0].graph
-
-    @property
-    def cache_size(self) -> int:
-        """How many compiled versions are cached."""
-        return len(self._cache)
-
-    def clear_cache(self) -> None:
-        """Forget every compiled version (the next call traces again)."""
-        self._cache.clear()
-        self._fast.clear()
-
-
-def jit(
-    fun: Callable | None = None,
-    *,
-    static_argnums: int | Sequence[int] = (),
-    static_argnames: str | Sequence[str] = (),
-) -> Any:
-    """Compile ``fun`` to straight-line NumPy, once per input signature.
-
-    The signature is the pytree structure of the arguments, the shape and dtype of each
-    array (and NumPy scalar), and the value of everything else: Python numbers, strings and
-    the arguments named in ``static_argnums``/``static_argnames`` are fixed into the
-    compiled code (a new value compiles a new version). ``pb.jit(pb.value_and_grad(loss))``
-    compiles the forward and the backward pass together. Inside another transformation the
-    function runs as it is (eagerly).
-
-    Python control flow that depends on array values (``if x > 0``, ``float(x)``, a
-    boolean mask) raises :class:`ConcretizationError` saying what to do.
-
-    Example:
-        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> f = pb.jit(pb.grad(lambda x: pnp.sum(pnp.sin(x))))
-        >>> f(np.zeros(2))
-        array([1., 1.])
-        >>> power = pb.jit(lambda x, n: x ** n, static_argnums=1)
-        >>> power(np.array([2.0]), 3)
-        array([8.])
-    """
-    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
-    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
-    if fun is None:
-        return functools.partial(jit, static_argnums=nums, static_argnames=names)
-    if not callable(fun):
-        raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
-    return Jitted(fun, nums, names)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pullback._core import Primitive, Trace, Tracer, zero
+from pullback.core.trace import Primitive, Trace, Tracer, zero
 
 __all__ = ["JVPTrace", "JVPTracer"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import Primitive, Trace, Tracer, new_trace, shape_of
-from pullback._tree import tree_flatten, tree_unflatten
+from pullback.core.trace import Primitive, Trace, Tracer, new_trace, shape_of
+from pullback.core.tree import tree_flatten, tree_unflatten
 
 __all__ = ["BatchTrace", "BatchTracer", "vmap"]
 

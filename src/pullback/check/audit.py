@@ -23,12 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from pullback._check_locate import RecordTrace, RecordTracer
-from pullback._check_report import VERDICTS
-from pullback._core import Primitive, dtype_of, new_trace
-from pullback._tree import tree_flatten, tree_unflatten
+import pullback.numpy as pnp
+from pullback.check.grads import report
+from pullback.check.locate import RecordTrace, RecordTracer
+from pullback.check.numeric import is_float_tree as _is_float
+from pullback.check.report import VERDICTS
+from pullback.core.api import jvp, vjp
+from pullback.core.batching import vmap
+from pullback.core.trace import Primitive, dtype_of, new_trace
+from pullback.core.tree import tree_flatten, tree_unflatten
+from pullback.numpy._registry import PRIMITIVES
 
-__all__ = ["CASES", "AuditCase", "AuditReport", "AuditRow", "discover", "run_audit", "sample"]
+__all__ = ["CASES", "AuditCase", "AuditReport", "AuditRow", "audit", "discover", "sample"]
 
 Shape = tuple[int, ...]
 
@@ -123,7 +129,6 @@ def C(*shapes: Shape, dom: Any = "real", kw: dict | None = None, **opts: Any) ->
 
 def _sym(f: Callable, a: Any, **kw: Any) -> Any:
     """``f`` of the symmetric positive definite matrix ``(a + a.T) / 2 + 3 I``."""
-    import pullback.numpy as pnp
 
     n = a.shape[-1]
     return f((a + pnp.swapaxes(a, -1, -2)) * 0.5 + 3.0 * np.eye(n), **kw)
@@ -131,7 +136,6 @@ def _sym(f: Callable, a: Any, **kw: Any) -> Any:
 
 def _fix_sign(v: Any) -> Any:
     """Columns of ``v`` with their first entry made positive (eigenvector gauge)."""
-    import pullback.numpy as pnp
 
     return v * pnp.sign(v[..., :1, :])
 
@@ -142,7 +146,6 @@ def _eigh(f: Callable, a: Any, **kw: Any) -> Any:
 
 
 def _svd(f: Callable, a: Any) -> Any:
-    import pullback.numpy as pnp
 
     u, s, vh = f(a, full_matrices=False)
     sign = pnp.sign(u[..., :1, :])
@@ -150,7 +153,6 @@ def _svd(f: Callable, a: Any) -> Any:
 
 
 def _vmap(f: Callable) -> Callable:
-    from pullback import vmap
 
     return vmap(f)
 
@@ -376,7 +378,6 @@ def discover() -> list[tuple[str, Callable, list[str]]]:
         >>> "sin" in names and "sum" in names
         True
     """
-    import pullback.numpy as pnp
 
     found: dict[int, tuple[str, Callable, list[str]]] = {}
     order: list[int] = []
@@ -485,7 +486,6 @@ class AuditReport:
 
 def _exercised(g: Callable, args: tuple, nums: tuple[int, ...]) -> set[str]:
     """Names of the primitives ``g`` applies, in its evaluation and in both modes' rules."""
-    from pullback._api import jvp, vjp
 
     with new_trace(RecordTrace) as trace:
         full = list(args)
@@ -544,8 +544,6 @@ def _default_case(fn: Callable) -> AuditCase:
 def _run_case(name: str, fn: Callable, case: AuditCase, order: int, probes: int,
               seed: int) -> tuple[str, int, str, float, str, set[str]]:
     """(verdict, checks, kind, worst relative error, note, primitives) of one case."""
-    from pullback._check_numeric import is_float_tree as _is_float
-    from pullback.check import report
 
     rng = np.random.default_rng(zlib.crc32(f"{name}|{case.label}|{seed}".encode()))
     g = case.function(fn)
@@ -584,7 +582,6 @@ def run_audit(
     only: Sequence[str] | None,
 ) -> AuditReport:
     """The body of :func:`pullback.check.audit`."""
-    from pullback.numpy._registry import PRIMITIVES
 
     entries: list[tuple[str, Callable, list[str], str]] = []
     if registry:
@@ -621,7 +618,7 @@ def run_audit(
                                      HELPERS[name]))
             else:
                 rows.append(AuditRow(name, aliases, "-", 0, 0, "no case", float("nan"),
-                                     "no audit case: add one to pullback._check_audit.CASES"))
+                                     "no audit case: add one to pullback.check.audit.CASES"))
             continue
         results = [(_run_case(name, fn, c, order, probes, seed), c) for c in table]
         rank = {v: i for i, v in enumerate(VERDICTS)}
@@ -638,3 +635,33 @@ def run_audit(
             max((r[0][3] for r in results), default=0.0), note, sorted(prims),
         ))
     return AuditReport(rows, sorted(PRIMITIVES), sorted(exercised), seed, order)
+
+
+# ----------------------------------------------------------------------------- audit
+
+
+def audit(
+    *functions: Callable,
+    cases: dict[str, Any] | None = None,
+    registry: bool = True,
+    order: int = 2,
+    probes: int = 2,
+    seed: int = 0,
+    only: Sequence[str] | None = None,
+) -> AuditReport:
+    """Check every registered derivative rule (and ``functions``) on inputs from its domain.
+
+    Every public function of ``pullback.numpy`` and its submodules, discovered at run
+    time, is run through :func:`report` (both modes, the dot-product test, up to ``order``)
+    on the inputs its audit case describes; user functions or primitives passed in are
+    checked too (``cases`` maps their names to :class:`AuditCase` objects; by default every
+    positional parameter is a (3,) array in (-2, 2)). Functions without a case are listed as
+    "no case", not as failures. Returns an :class:`AuditReport`: one row per function,
+    coverage of the registered primitives, and ``ok``.
+
+    Example:
+        >>> rep = audit(only=["sin", "multiply"], order=1)
+        >>> rep.ok, [r.verdict for r in rep.rows]
+        (True, ['ok', 'ok'])
+    """
+    return run_audit(functions, cases or {}, registry, order, probes, seed, only)

@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from pullback._core import dtype_of, shape_of
-from pullback._tree import tree_flatten, tree_unflatten
+from pullback.core.trace import dtype_of, shape_of
+from pullback.core.tree import tree_flatten, tree_unflatten
 
-__all__ = ["METHODS", "Estimate", "Flat", "Outputs", "directional", "is_float_tree"]
+__all__ = ["METHODS", "Estimate", "Flat", "Outputs"]
 
 METHODS = ("auto", "forward", "central", "richardson", "complex")
 
