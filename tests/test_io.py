@@ -4,7 +4,11 @@ mismatched files raise ParameterFileError with a message that says what is wrong
 from __future__ import annotations
 
 import json
+import re
+import struct
+import tracemalloc
 import zipfile
+from io import BytesIO
 
 import numpy as np
 import pytest
@@ -63,14 +67,43 @@ def test_namedtuple_state_needs_like_and_round_trips_with_it(tmp_path):
     _assert_same(loaded, state)
 
 
-def test_files_need_no_pickle_and_the_path_is_kept(tmp_path):
-    path = tmp_path / "no_suffix"
-    io.save(path, {"W": np.eye(2)})
-    assert path.is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["no_suffix"]
+def test_files_need_no_pickle(tmp_path):
+    path = io.save(tmp_path / "p.npz", {"W": np.eye(2)})
     with np.load(path, allow_pickle=False) as data:  # every entry reads without pickle
         assert all(data[k].dtype != object for k in data.files)
     with zipfile.ZipFile(path) as z:
         assert not any(b"pickle" in z.read(n) for n in z.namelist())
+
+
+def test_save_appends_npz_like_np_savez_and_load_finds_it(tmp_path):
+    tree = {"W": np.eye(2)}
+    assert io.save(tmp_path / "ckpt", tree) == tmp_path / "ckpt.npz"
+    assert io.save(str(tmp_path / "run.v2"), tree) == tmp_path / "run.v2.npz"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.npz", "run.v2.npz"]
+    _assert_same(io.load(tmp_path / "ckpt"), tree)
+    _assert_same(io.load(str(tmp_path / "ckpt")), tree)
+    _assert_same(io.load(tmp_path / "ckpt.npz"), tree)
+    # a file named without the suffix (copied, or saved by an older pullback) is still read
+    (tmp_path / "legacy").write_bytes((tmp_path / "ckpt.npz").read_bytes())
+    _assert_same(io.load(tmp_path / "legacy"), tree)
+    with pytest.raises(FileNotFoundError, match=r"no parameter file at '.*nope.npz' or "
+                                                r"'.*nope'; check the path"):
+        io.load(tmp_path / "nope")
+
+
+def test_bad_arguments_name_the_function_and_the_argument(tmp_path):
+    with pytest.raises(TypeError, match="save: path must be a str or os.PathLike, got int"):
+        io.save(3, [np.ones(1)])
+    with pytest.raises(TypeError, match="load: path must be a str or os.PathLike, got NoneType"):
+        io.load(None)
+    path = io.save(tmp_path / "p", [np.ones(1)])
+    for bad in (-1, 1.5, "1e9", True):
+        with pytest.raises(TypeError, match=r"load: max_bytes must be a non-negative integer or "
+                                            r"None \(no limit\), got"):
+            io.load(path, max_bytes=bad)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError, match=r"save: cannot write .*; choose a path in a writable"):
+        io.save(tmp_path / "file" / "under" / "p.npz", [np.ones(1)])
 
 
 def test_save_overwrites_atomically(tmp_path):
@@ -223,3 +256,299 @@ def test_like_with_another_structure(saved):
 
 def test_parameter_file_error_is_a_value_error():
     assert issubclass(io.ParameterFileError, ValueError)
+
+
+# ----------------------------------------------------------------------------- untrusted files
+# Archives crafted by hand: every size, header and description is checked before memory is
+# reserved, and whatever is wrong is a ParameterFileError that says what.
+
+
+def _npy(arr):
+    buf = BytesIO()
+    np.save(buf, arr)  # pickles object arrays, as an attacker's file would
+    return buf.getvalue()
+
+
+def _npy_header(descr, shape, fortran=False):
+    text = repr({"descr": descr, "fortran_order": fortran, "shape": tuple(shape)})
+    text += " " * (-(len(text) + 11) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode("latin1")
+
+
+def _meta(tree, leaves):
+    meta = {"format": "pullback-params", "version": 1, "tree": tree, "leaves": leaves}
+    return _npy(np.array(json.dumps(meta)))
+
+
+def _archive(path, members, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, data in members.items():
+            if isinstance(data, list):  # chunks, written one at a time
+                with zf.open(name + ".npy", "w", force_zip64=True) as f:
+                    for chunk in data:
+                        f.write(chunk)
+            else:
+                zf.writestr(name + ".npy", data)
+    return path
+
+
+def _one_leaf(shape, dtype="<f8", kind="array"):
+    return _meta({"t": "list", "c": [{"t": "leaf"}]},
+                 [{"kind": kind, "shape": list(shape), "dtype": dtype}])
+
+
+def _patch_directory(path, name, **fields):
+    """Overwrite fields of member ``name`` in its local header and in the zip's central
+    directory (offsets from the zip specification)."""
+    local = {"flags": 6, "method": 8, "compressed": 18, "size": 22}
+    central = {"flags": 8, "method": 10, "compressed": 20, "size": 24}
+    with zipfile.ZipFile(path) as zf:
+        at_local, at_central = zf.getinfo(name).header_offset, zf.start_dir
+    data = bytearray(path.read_bytes())
+    while data[at_central + 46:at_central + 46 + len(name)] != name.encode():
+        sizes = struct.unpack_from("<HHH", data, at_central + 28)
+        at_central += 46 + sum(sizes)
+    for at, table in ((at_local, local), (at_central, central)):
+        for field, value in fields.items():
+            struct.pack_into("<H" if field in ("flags", "method") else "<I", data,
+                             at + table[field], value)
+    path.write_bytes(bytes(data))
+
+
+def _peak_memory(fn):
+    tracemalloc.start()
+    try:
+        try:
+            fn()
+        except io.ParameterFileError as err:
+            return tracemalloc.get_traced_memory()[1], err
+        return tracemalloc.get_traced_memory()[1], None
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_huge_declared_shape_is_refused_before_anything_is_allocated(tmp_path):
+    """1 MB of data whose header and description declare 50,000 x 50,000 float64 (20 GB)."""
+    shape = (50_000, 50_000)
+    path = _archive(tmp_path / "huge.npz", {
+        "__pullback_tree__": _one_leaf(shape),
+        "leaf_0": _npy_header("<f8", shape) + bytes(1 << 20),
+    })
+    peak, err = _peak_memory(lambda: io.load(path))
+    assert err is not None and peak < 16 << 20
+    assert re.search(r"its 1 arrays declare data of 18.6 GiB \(18.6 GiB in all\), more than "
+                     r"max_bytes=1073741824 \(1.0 GiB\) allows; if you trust the file, pass a "
+                     r"larger max_bytes=", str(err))
+    # without a limit, the member is still too small for what its header declares
+    peak, err = _peak_memory(lambda: io.load(path, max_bytes=None))
+    assert err is not None and peak < 16 << 20
+    assert re.search(r"leaf 0 \[0\] declares shape \(50000, 50000\) and dtype float64 "
+                     r"\(18.6 GiB\), but its member holds 1.0 MiB of data \(truncated or "
+                     r"padded\); do not use this file", str(err))
+
+
+def test_a_header_that_disagrees_with_the_description_is_refused_before_allocating(tmp_path):
+    path = _archive(tmp_path / "liar.npz", {
+        "__pullback_tree__": _one_leaf((3,)),
+        "leaf_0": _npy_header("<f8", (50_000, 50_000)) + bytes(24),
+    })
+    peak, err = _peak_memory(lambda: io.load(path, max_bytes=None))
+    assert err is not None and peak < 16 << 20
+    assert re.search(r"leaf 0 \[0\] has shape \(50000, 50000\) and dtype float64, but the "
+                     r"file's description says \(3,\)", str(err))
+
+
+def test_a_decompression_bomb_is_refused_before_decompressing(tmp_path):
+    """100 MB of zeros deflated to 100 kB: over max_bytes, refused from the zip directory."""
+    shape = (100, 1 << 17)
+    path = _archive(tmp_path / "bomb.npz", {
+        "__pullback_tree__": _one_leaf(shape),
+        "leaf_0": [_npy_header("<f8", shape)] + [bytes(1 << 20)] * 100,
+    }, compression=zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 1 << 20
+    peak, err = _peak_memory(lambda: io.load(path, max_bytes=10_000_000))
+    assert err is not None and peak < 16 << 20
+    assert "declare data of 100.0 MiB (100.0 MiB in all), more than max_bytes=10000000 " \
+           "(9.5 MiB)" in str(err)
+
+
+def test_a_zip_directory_claiming_an_absurd_ratio_is_refused(tmp_path):
+    """The directory says 3.7 GiB come out of a few hundred deflated bytes: no deflate
+    stream expands that much, so the member is refused before it is decompressed."""
+    shape = (4_000_000_000,)
+    header = _npy_header("|u1", shape)
+    path = _archive(tmp_path / "ratio.npz", {
+        "__pullback_tree__": _one_leaf(shape, dtype="|u1"),
+        "leaf_0": header + bytes(1000),
+    }, compression=zipfile.ZIP_DEFLATED)
+    _patch_directory(path, "leaf_0.npy", size=len(header) + shape[0])
+    peak, err = _peak_memory(lambda: io.load(path, max_bytes=None))
+    assert err is not None and peak < 16 << 20
+    assert re.search(r"corrupt or crafted: the array of leaf 0 \(leaf_0\) claims 3.7 GiB "
+                     r"uncompressed from \d+ bytes, more than deflate can expand data \(a "
+                     r"decompression bomb", str(err))
+
+
+def test_truncated_members(tmp_path):
+    # the header declares 100 numbers, the member holds 50
+    path = _archive(tmp_path / "short.npz", {
+        "__pullback_tree__": _one_leaf((100,)),
+        "leaf_0": _npy_header("<f8", (100,)) + bytes(400),
+    })
+    with pytest.raises(io.ParameterFileError, match=r"leaf 0 \[0\] declares shape \(100,\) and "
+                                                    r"dtype float64 \(800 bytes\), but its member "
+                                                    r"holds 400 bytes of data \(truncated"):
+        io.load(path)
+    # the zip directory says the member is longer than the file
+    path = _archive(tmp_path / "cut.npz", {
+        "__pullback_tree__": _one_leaf((100,)),
+        "leaf_0": _npy_header("<f8", (100,)) + bytes(800),
+    })
+    _patch_directory(path, "leaf_0.npy", compressed=10_000, size=10_000)
+    with pytest.raises(io.ParameterFileError, match=r"the array of leaf 0 \(leaf_0\) extends "
+                                                    r"past the end of the file \(the file is "
+                                                    r"truncated\)"):
+        io.load(path, max_bytes=None)
+
+
+def test_pickled_objects_are_never_loaded(tmp_path, saved):
+    _rewrite(saved, replace={"leaf_0": np.array([{"a": 1}, None], dtype=object)})
+    with pytest.raises(io.ParameterFileError, match=r"leaf 0 \[0\]\['W'\] holds pickled Python "
+                                                    r"objects \(dtype object\), which pullback "
+                                                    r"never loads"):
+        io.load(saved)
+    # described as an object array in the tree description too
+    path = _archive(tmp_path / "objects.npz", {
+        "__pullback_tree__": _one_leaf((2,), dtype="|O"),
+        "leaf_0": _npy(np.array([{"a": 1}, None], dtype=object)),
+    })
+    with pytest.raises(io.ParameterFileError, match=r"the description of leaf 0 \[0\] .* is not a "
+                                                    r"numeric array's kind, shape and dtype"):
+        io.load(path)
+
+
+@pytest.mark.parametrize("leaf, words", [
+    (np.array(["ab", "cd"]), "holds '<U2' data, which is not a numeric array"),
+    (np.array([b"ab"]), "holds '|S2' data, which is not a numeric array"),
+    (np.zeros(2, dtype=[("x", "<f8")]), r"holds \[\('x', '<f8'\)\] data, which is not a numeric"),
+    (np.array(["2024-01-01"], dtype="datetime64[D]"), "holds '<M8\\[D\\]' data"),
+])
+def test_non_numeric_leaves_are_refused(saved, leaf, words):
+    _rewrite(saved, replace={"leaf_1": leaf})
+    with pytest.raises(io.ParameterFileError, match=words):
+        io.load(saved)
+
+
+def test_unsupported_zip_features_are_parameter_file_errors(saved):
+    """Raw NotImplementedError (unknown compression) and RuntimeError (encryption) from
+    zipfile become ParameterFileError."""
+    data = saved.read_bytes()
+    _patch_directory(saved, "leaf_0.npy", method=99)
+    with pytest.raises(io.ParameterFileError, match=r"leaf_0\) uses zip compression method 99, "
+                                                    r"which NumPy never writes"):
+        io.load(saved)
+    saved.write_bytes(data)
+    _patch_directory(saved, "leaf_0.npy", flags=1)
+    with pytest.raises(io.ParameterFileError, match=r"leaf_0\) is encrypted; do not use"):
+        io.load(saved)
+
+
+def test_deep_trees_are_parameter_file_errors_not_recursion_errors(saved, tmp_path):
+    # JSON nested too deeply for Python's parser
+    _rewrite(saved, meta="[" * 100_000 + "]" * 100_000)
+    with pytest.raises(io.ParameterFileError, match="tree description nests too deeply"):
+        io.load(saved)
+    # a valid description, 300 lists deep (written by hand: json.dumps recurses)
+    tree = '{"t": "list", "c": [' * 300 + '{"t": "leaf"}' + "]}" * 300
+    meta = ('{"format": "pullback-params", "version": 1, "tree": ' + tree + ', "leaves": '
+            '[{"kind": "array", "shape": [], "dtype": "<f8"}]}')
+    path = _archive(tmp_path / "deep.npz", {
+        "__pullback_tree__": _npy(np.array(meta)), "leaf_0": _npy(np.float64(1.0)),
+    })
+    with pytest.raises(io.ParameterFileError, match="nests containers more than 100 levels deep"):
+        io.load(path)
+
+
+def test_the_deepest_tree_save_writes_loads_and_deeper_ones_are_refused(tmp_path):
+    tree = 1.0
+    for _ in range(io.MAX_DEPTH):
+        tree = [tree]
+    path = io.save(tmp_path / "deep", tree)
+    _assert_same(io.load(path), tree)
+    with pytest.raises(ValueError, match="save: params nests containers more than 100 levels"):
+        io.save(tmp_path / "deeper", [tree])
+
+
+def test_a_description_that_repeats_a_dict_key(tmp_path):
+    tree = {"t": "dict", "keys": ["W", "W"], "c": [{"t": "leaf"}, {"t": "leaf"}]}
+    leaf = {"kind": "array", "shape": [1], "dtype": "<f8"}
+    path = _archive(tmp_path / "twice.npz", {
+        "__pullback_tree__": _meta(tree, [leaf, leaf]),
+        "leaf_0": _npy(np.ones(1)), "leaf_1": _npy(np.ones(1)),
+    })
+    with pytest.raises(io.ParameterFileError, match="repeats a key, so leaves would be lost"):
+        io.load(path)
+
+
+def test_a_description_whose_kind_and_dtype_disagree(tmp_path):
+    path = _archive(tmp_path / "kind.npz", {
+        "__pullback_tree__": _one_leaf((), kind="int", dtype="<f8"),
+        "leaf_0": _npy(np.float64(np.nan)),
+    })
+    with pytest.raises(io.ParameterFileError, match=r"leaf 0 \[0\] is described as kind "
+                                                    r"'int' with shape \(\) and dtype float64, "
+                                                    r"which do not go together"):
+        io.load(path)
+
+
+def test_like_is_checked_before_any_array_is_read(saved, monkeypatch):
+    opened, orig = [], zipfile.ZipFile.open
+
+    def spy(self, name, *args, **kwargs):
+        opened.append(name)
+        return orig(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", spy)
+    with pytest.raises(io.ParameterFileError, match="does not fit like="):
+        io.load(saved, like=nn.init_mlp([4, 5, 2], rng=0))
+    assert [getattr(n, "filename", n) for n in opened] == ["__pullback_tree__.npy"]
+
+
+def test_max_bytes_counts_the_declared_data(saved):
+    with zipfile.ZipFile(saved) as zf:
+        text = zf.getinfo("__pullback_tree__.npy").file_size
+    with pytest.raises(io.ParameterFileError, match=r"its tree description is 1.\d KiB, more "
+                                                    r"than max_bytes=100 \(100 bytes\) allows"):
+        io.load(saved, max_bytes=100)
+    # the arrays: 3x4 + 3 + 2x3 + 2 float64
+    with pytest.raises(io.ParameterFileError, match=r"its 4 arrays declare data of 184 bytes "
+                                                    r"\([\d.]+ KiB in all\), more than max_bytes="):
+        io.load(saved, max_bytes=text + 183)
+    assert len(io.load(saved, max_bytes=text + 184)) == 2
+    assert len(io.load(saved, max_bytes=None)) == 2
+
+
+def test_twenty_thousand_leaves_round_trip(tmp_path):
+    """Loading is linear in the number of leaves (it was quadratic: 6 s for these)."""
+    tree = {f"p{i}": np.full(2, i, dtype=np.float32) for i in range(20_000)}
+    path = io.save(tmp_path / "many", tree)
+    loaded = io.load(path, like=tree)
+    assert loaded.keys() == tree.keys()
+    assert all(loaded[k][0] == v[0] for k, v in tree.items())
+
+
+def test_memory_stays_proportional_to_the_file(tmp_path):
+    """A 500 KiB archive whose description nests long keys above thousands of leaves once
+    made load build every leaf's path (hundreds of MiB) to report that the counts differ."""
+    tree = node = {"t": "list", "c": []}
+    for _ in range(90):
+        child = {"t": "dict", "keys": ["k" * 600], "c": []}
+        node["c"].append(child)
+        node = child
+    node["c"].append({"t": "list", "c": [{"t": "leaf"}] * 5000})
+    path = _archive(tmp_path / "paths.npz", {"__pullback_tree__": _meta(tree, [])})
+    size = path.stat().st_size
+    assert size < 520 << 10
+    peak, err = _peak_memory(lambda: io.load(path))
+    assert "its tree has 5000 leaves but it lists 0" in str(err)
+    assert peak < 16 * size
