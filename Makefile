@@ -4,18 +4,24 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench coverage lint audit clean
+.PHONY: test docs demo bench coverage lint audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,demo]'
+	$(BIN)/pip install -q -e '.[dev,demo,docs]'
 	touch $(STAMP)
 
-# one BLAS thread per test worker: two workers on two cores, no oversubscription
+# ruff, the documentation site (warnings are errors), then pytest: one BLAS thread per test
+# worker, two workers on two cores, no oversubscription
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples tools
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 tests
+
+# the documentation site (mkdocs.yml, docs/) into site/; any warning fails the build
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 demo: $(STAMP)
 	$(BIN)/pullback demo
@@ -34,4 +40,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks examples tools
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info
+	rm -rf $(VENV) build dist site *.egg-info src/*.egg-info
