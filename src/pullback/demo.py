@@ -20,17 +20,19 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 import pullback as pb
 from pullback import io, nn, optim
-from pullback._tree import tree_leaves, tree_map
+from pullback.core.tree import tree_leaves, tree_map
 
 __all__ = ["main"]
 
@@ -330,6 +332,17 @@ def gradient_check(params: list, x: np.ndarray, labels: np.ndarray,
 # ----------------------------------------------------------------------------- command line
 
 
+_MAX_SEED = 2**32 - 1  # scikit-learn's random_state takes seeds up to 2**32 - 1
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with each error on one line of standard error that says what to do."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}; run "
+                     f"`{self.prog} --help` for the options\n")
+
+
 def _hidden(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",")]
@@ -343,47 +356,102 @@ def _hidden(text: str) -> list[int]:
     return sizes
 
 
-def _positive(kind: type) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
+def _count(what: str, example: int) -> Callable[[str], int]:
+    """A parser of positive whole numbers of ``what``."""
+
+    def parse(text: str) -> int:
         try:
-            value = kind(text)
+            value = int(text)
         except ValueError:
-            value = None
-        if value is None or not value > 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive whole number of {what} (such as {example}), got {text!r}"
+            )
         return value
 
     return parse
 
 
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive finite learning rate (such as 1e-3), got {text!r}"
+        )
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= _MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 0 to {_MAX_SEED} (such as 0), got {text!r}"
+        )
+    return value
+
+
+def _writable_directory(out: Path) -> str | None:
+    """Create ``out`` if needed and check that a file can be written there; returns what is
+    wrong, or None."""
+    if out.exists() and not out.is_dir():
+        return (f"{str(out)!r} is a file, not a directory; choose a directory, such as "
+                "--out demo-out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        return (f"cannot write to the directory {str(out)!r} "
+                f"({type(err).__name__}: {err.strerror or err}); choose a directory that can "
+                "be created and written, such as --out demo-out")
+    return None
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="pullback demo",
         description="The notebook replayed with pullback, then an MLP trained on scikit-learn's "
         "digits with Adam, its curves plotted and its gradient checked.",
     )
-    p.add_argument("--epochs", type=_positive(int), default=30, help="training epochs (30)")
+    p.add_argument("--epochs", type=_count("epochs", 30), default=30,
+                   help="training epochs (30)")
     p.add_argument("--hidden", type=_hidden, default=[256],
                    help="hidden layer widths, comma-separated (256)")
-    p.add_argument("--lr", type=_positive(float), default=1e-3,
+    p.add_argument("--lr", type=_learning_rate, default=1e-3,
                    help="Adam's initial learning rate, cosine-decayed to 1%% of it (1e-3)")
-    p.add_argument("--batch-size", type=_positive(int), default=32, help="minibatch size (32)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, init and batches (0)")
+    p.add_argument("--batch-size", type=_count("examples per minibatch", 32), default=32,
+                   help="minibatch size (32)")
+    p.add_argument("--seed", type=_seed, default=0,
+                   help=f"seed of the split, init and batches, 0 to {_MAX_SEED} (0)")
     p.add_argument("--out", type=Path, default=Path("demo-out"),
-                   help="directory for the PNG and the saved parameters (demo-out)")
+                   help="directory for the PNG and the saved parameters, created if needed "
+                   "(demo-out)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
 
 def main(argv: list[str]) -> int:
     """Run the demo with command-line options ``argv``; returns the exit status (0 when every
-    derivative check passes).
+    derivative check passes, 1 when one fails, 2 when the output cannot be written or the
+    ``demo`` extra is missing). Invalid options raise ``SystemExit(2)`` after one line on
+    standard error that says what to do.
 
     Example:
         >>> main(["--epochs", "1", "--out", "/tmp/pullback-demo"])  # doctest: +SKIP
         0
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    problem = _writable_directory(args.out)
+    if problem is not None:
+        parser.error(f"argument --out: {problem}")
     try:
         import matplotlib  # noqa: F401
         import sklearn  # noqa: F401
@@ -397,8 +465,14 @@ def main(argv: list[str]) -> int:
     # slow training several times over. threadpoolctl comes with scikit-learn.
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run(args)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _run(args)
+    except OSError as err:  # the output directory removed, or the disk full, during the run
+        print(f"pullback demo: error: {type(err).__name__}: {' '.join(str(err).split())}; "
+              f"check that --out {str(args.out)!r} is still writable and has free space",
+              file=sys.stderr)
+        return 2
 
 
 def _run(args: argparse.Namespace) -> int:
