@@ -339,12 +339,17 @@ def load(path: str | os.PathLike, like: Any = None, *,
         [{'W': array([[1., 0.],
                [0., 1.]])}, 0.5]
     """
-    if max_bytes is not None and (not isinstance(max_bytes, (int, np.integer))
-                                  or isinstance(max_bytes, bool) or max_bytes < 0):
-        raise TypeError(
-            f"load: max_bytes must be a non-negative integer or None (no limit), got "
-            f"{max_bytes!r}"
-        )
+    if max_bytes is not None:
+        if not isinstance(max_bytes, (int, np.integer)) or isinstance(max_bytes, bool):
+            raise TypeError(
+                f"load: max_bytes must be a non-negative integer or None (no limit), got "
+                f"{max_bytes!r} ({type(max_bytes).__name__})"
+            )
+        if max_bytes < 0:
+            raise ValueError(
+                f"load: max_bytes must be a non-negative integer or None (no limit), got "
+                f"{max_bytes!r}"
+            )
     path = _find(path)
     where = repr(str(path))
     try:
@@ -411,7 +416,7 @@ def _load(path: Path, where: str, like: Any, max_bytes: int | None) -> Any:
 
 def _leaf_info(where: str, i: int, leaf: Any, tree: dict) -> tuple[str, tuple, np.dtype, int]:
     """The file's description of leaf ``i``, checked: ``(kind, shape, dtype, nbytes)``."""
-    ok = isinstance(leaf, dict) and leaf.get("kind") in _KINDS
+    ok = isinstance(leaf, dict) and isinstance(leaf.get("kind"), str) and leaf["kind"] in _KINDS
     shape = leaf.get("shape") if ok else None
     ok = ok and isinstance(shape, list) and len(shape) <= _MAX_NDIM and all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
