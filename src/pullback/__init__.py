@@ -11,6 +11,7 @@ Example:
 """
 
 from pullback import check as check
+from pullback import extend as extend
 from pullback import io as io
 from pullback import nn as nn
 from pullback import numpy as numpy  # installs operators and dispatch on traced values
@@ -51,6 +52,7 @@ __all__ = [
     "check_grads",
     "custom_jvp",
     "custom_vjp",
+    "extend",
     "grad",
     "hessian",
     "hvp",

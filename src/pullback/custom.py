@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
+from pullback.core.api import vjp
 from pullback.core.trace import (
     Primitive,
     RuleError,
@@ -24,6 +26,7 @@ from pullback.core.trace import (
     TracerConversionError,
     dtype_of,
     instantiate,
+    shape_of,
     zero,
 )
 
@@ -45,9 +48,12 @@ def _as_cotangents(name: str, cts: Any, nargs: int) -> tuple:
 
 
 def _vdot(a: Any, b: Any) -> Any:
-    import pullback.numpy as pnp
-
-    return pnp.sum(pnp.multiply(a, b))
+    if shape_of(a) != shape_of(b):
+        b = lax.broadcast_to(b, shape_of(a))
+    if dtype_of(b) != dtype_of(a):
+        b = lax.convert(b, dtype_of(a))
+    prod = lax.mul(a, b)
+    return lax.reduce_sum(prod, tuple(range(len(shape_of(prod)))))
 
 
 def _transpose_linear(
@@ -58,8 +64,6 @@ def _transpose_linear(
     ``L^T v`` is the gradient at ``seeds`` of ``s -> sum_i <L(s)_i, v_i>``: one reverse pass
     through the rule, so the rule must be written with operations pullback differentiates.
     """
-    from pullback.core.api import vjp
-
     def pairing(*s: Any) -> Any:
         trace = s[0]._trace
         total = 0.0

@@ -24,7 +24,7 @@ from pullback.check.report import (
     dot_rtol,
     error_item,
 )
-from pullback.core.api import _arg_label, _fun_name, jvp, vjp
+from pullback.core.api import arg_label, fun_name, jvp, vjp
 from pullback.core.trace import dtype_of, shape_of
 from pullback.core.tree import tree_flatten, tree_unflatten
 
@@ -52,7 +52,7 @@ def _float_argnums(who: str, f: Callable, args: tuple, argnums: Any) -> tuple[in
         nums = tuple(i for i, a in enumerate(args) if is_float_tree(a))
         if not nums:
             raise TypeError(
-                f"{who}: none of the {len(args)} arguments of {_fun_name(f)} is a floating-point "
+                f"{who}: none of the {len(args)} arguments of {fun_name(f)} is a floating-point "
                 "array or pytree of them, so there is no derivative to check: pass float inputs "
                 "(for example x.astype(float))"
             )
@@ -67,7 +67,7 @@ def _float_argnums(who: str, f: Callable, args: tuple, argnums: Any) -> tuple[in
             leaves = tree_flatten(args[i])[0]
             found = sorted({str(dtype_of(x)) for x in leaves}) or ["no leaves"]
             raise TypeError(
-                f"{who}: {_arg_label(f, i)} of {_fun_name(f)} has dtype {', '.join(found)}; "
+                f"{who}: {arg_label(f, i)} of {fun_name(f)} has dtype {', '.join(found)}; "
                 "derivatives are checked only for real floating-point inputs: cast it to "
                 "float or leave it out of argnums"
             )
@@ -82,7 +82,7 @@ def _partial(f: Callable, args: tuple, nums: tuple[int, ...]) -> Callable:
             full[i] = d
         return f(*full)
 
-    f_partial.__name__ = _fun_name(f)
+    f_partial.__name__ = fun_name(f)
     return f_partial
 
 
@@ -223,7 +223,7 @@ def numerical_jvp(
     if len(primals) != len(tangents):
         raise TypeError(f"{who}: got {len(primals)} primals but {len(tangents)} tangents")
     nums = tuple(i for i, p in enumerate(primals) if is_float_tree(p))
-    flat = Flat(_partial(f, primals, nums), tuple(primals[i] for i in nums), _fun_name(f))
+    flat = Flat(_partial(f, primals, nums), tuple(primals[i] for i in nums), fun_name(f))
     d = [leaf for i in nums for leaf in _leaves64(tangents[i])]
     if [x.shape for x in d] != [x.shape for x in flat.leaves]:
         raise ValueError(
@@ -274,11 +274,11 @@ def numerical_vjp(
     _check_method(who, method)
     primals = _as_args(who, primals)
     nums = tuple(i for i, p in enumerate(primals) if is_float_tree(p))
-    flat = Flat(_partial(f, primals, nums), tuple(primals[i] for i in nums), _fun_name(f))
+    flat = Flat(_partial(f, primals, nums), tuple(primals[i] for i in nums), fun_name(f))
     w, _ = flat.outputs.vector(cotangent, "the cotangent")
     if w.shape != flat.phi0.shape:
         raise ValueError(
-            f"{who}: the cotangent has {w.size} floating entries, but {_fun_name(f)}'s output "
+            f"{who}: the cotangent has {w.size} floating entries, but {fun_name(f)}'s output "
             f"has {flat.phi0.size}: give a cotangent shaped like the output"
         )
     values = np.array([est.dot(w)[0] for est in _columns(flat, method, eps)])
@@ -323,11 +323,11 @@ def numerical_jacobian(
             f"{dtype_of(x) if not isinstance(x, (list, tuple, dict)) else 'pytree'}; "
             "use numerical_vjp or numerical_jvp for pytrees"
         )
-    flat = Flat(f, (x,), _fun_name(f))
+    flat = Flat(f, (x,), fun_name(f))
     out = flat.call(flat.leaves)
     if len(tree_flatten(out)[0]) != 1:
         raise TypeError(
-            f"{who}: {_fun_name(f)} must return one array, got a {type(out).__name__} pytree"
+            f"{who}: {fun_name(f)} must return one array, got a {type(out).__name__} pytree"
         )
     out_shape, x_shape = shape_of(out), shape_of(x)
     cols = _columns(flat, method, eps)
@@ -545,7 +545,7 @@ def report(
         >>> rep.ok, sorted({r.verdict for r in rep.rows})
         (True, ['ok'])
     """
-    who = f"pullback.check of {_fun_name(f)}"
+    who = f"pullback.check of {fun_name(f)}"
     _check_method(who, method)
     args = _as_args(who, args)
     if not isinstance(order, int) or order < 1:
@@ -561,7 +561,7 @@ def report(
     out = f(*args)
     dtype = _lowest_precision([*dargs, out])
     s = _Setup(
-        f, _fun_name(f), args, nums, dargs, out, [_arg_label(f, i) for i in nums],
+        f, fun_name(f), args, nums, dargs, out, [arg_label(f, i) for i in nums],
         default_rtol(dtype) if rtol is None else float(rtol), 0.0 if atol is None else float(atol),
         dtype, method, eps, probes, full,
     )
@@ -734,7 +734,7 @@ def taylor_test(
         >>> res.verdict, bool(1.8 < res.order < 2.2)
         ('ok', True)
     """
-    who = f"taylor_test of {_fun_name(f)}"
+    who = f"taylor_test of {fun_name(f)}"
     if mode not in MODES:
         raise ValueError(f"{who}: mode must be 'fwd' or 'rev', got {mode!r}")
     args = _as_args(who, args)
@@ -750,7 +750,7 @@ def taylor_test(
 
 
 def _taylor(fd: Callable, dargs: tuple, d: tuple, mode: str, w: Any, rtol: float) -> TaylorResult:
-    flat = Flat(fd, dargs, _fun_name(fd))
+    flat = Flat(fd, dargs, fun_name(fd))
     dl = [leaf for x in d for leaf in _leaves64(x)]
     if [x.shape for x in dl] != [x.shape for x in flat.leaves]:
         raise ValueError(

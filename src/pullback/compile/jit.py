@@ -30,7 +30,7 @@ from pullback.compile.ir import Graph
 from pullback.compile.passes import simplify
 from pullback.compile.trace import is_traced_leaf, split_arguments, static_key, trace
 from pullback.compile.values import ConcretizationError
-from pullback.core.trace import _stack
+from pullback.core.trace import trace_state
 from pullback.core.tree import tree_flatten
 
 __all__ = ["ConcretizationError", "Jitted", "generate_source", "jit"]
@@ -91,14 +91,14 @@ class Jitted:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._fast and not kwargs and not _stack.stack:
+        if self._fast and not kwargs and not trace_state.stack:
             # the common call: arrays only, a signature seen before
             fn = self._fast.get(
                 tuple([(a.shape, a.dtype) if type(a) is _ndarray else None for a in args])
             )
             if fn is not None:
                 return fn(*args)
-        if _stack.stack:
+        if trace_state.stack:
             # inside another transformation (or make_graph) jit is transparent
             return self._fun(*args, **kwargs)
         entry, leaves = self._lookup(args, kwargs)

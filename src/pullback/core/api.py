@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
+from pullback.core.batching import vmap
 from pullback.core.forward import JVPTrace, JVPTracer
 from pullback.core.reverse import VJPTrace, VJPTracer, backward_pass
-from pullback.core.rules import defnondiff
 from pullback.core.trace import (
-    Primitive,
     dtype_of,
     instantiate,
     new_trace,
@@ -43,11 +43,11 @@ _LEAF = tree_structure(0.0)
 # ----------------------------------------------------------------------------- helpers
 
 
-def _fun_name(f: Callable) -> str:
+def fun_name(f: Callable) -> str:
     return getattr(f, "__name__", type(f).__name__)
 
 
-def _arg_label(f: Callable, i: int) -> str:
+def arg_label(f: Callable, i: int) -> str:
     """'argument 1 ('W1')': position counted from 0 as in argnums, and the name if known."""
     try:
         params = list(inspect.signature(f).parameters.values())
@@ -167,11 +167,18 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         >>> vjp_fn(np.array([1.0, 1.0]))[0].round(4)
         array([2.    , 1.0806])
     """
-    return _vjp(f"vjp of {_fun_name(f)}", f, primals, has_aux, lambda i: _arg_label(f, i))
+    out, vjp_fn, _, aux = _vjp(
+        f"vjp of {fun_name(f)}", f, primals, has_aux, lambda i: arg_label(f, i)
+    )
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) -> tuple:
-    """``vjp`` with the error prefix ``who`` and ``label(i)`` naming primal ``i`` in errors."""
+    """``vjp`` with the error prefix ``who`` and ``label(i)`` naming primal ``i`` in errors.
+
+    Returns ``(out, vjp_fn, pull, aux)``: ``pull`` is ``vjp_fn`` without the checks of the
+    cotangent (it takes the flat list of output cotangents), for callers that made the
+    cotangent themselves; ``aux`` is None without ``has_aux``."""
     in_leaves, in_trees = [], []
     for i, p in enumerate(primals):
         if type(p) is np.ndarray:  # the common case: one array, a leaf
@@ -205,8 +212,8 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
             out_nodes.append(None)
     del out_leaves, out, args
 
-    def vjp_fn(ct: Any, _checked: bool = False) -> tuple:
-        cts = [ct] if _checked else _check_like(who, "cotangent", out_primals, out_tree, ct)
+    def pull(cts: list) -> tuple:
+        """The cotangents of the primals for the (checked) flat output cotangents ``cts``."""
         seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts) if n is not None]
         at_leaves = backward_pass(seeds, nodes)
         results = []
@@ -220,10 +227,11 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
             results.append(grads[0] if tree is _LEAF else tree_unflatten(tree, grads))
         return tuple(results)
 
+    def vjp_fn(ct: Any) -> tuple:
+        return pull(_check_like(who, "cotangent", out_primals, out_tree, ct))
+
     out_value = tree_unflatten(out_tree, out_primals)
-    if has_aux:
-        return out_value, vjp_fn, _strip(trace, aux)
-    return out_value, vjp_fn
+    return out_value, vjp_fn, pull, (_strip(trace, aux) if has_aux else None)
 
 
 def jvp(
@@ -238,7 +246,7 @@ def jvp(
         >>> jvp(lambda x: x * x, (3.0,), (1.0,))
         (np.float64(9.0), np.float64(6.0))
     """
-    who = f"jvp of {_fun_name(f)}"
+    who = f"jvp of {fun_name(f)}"
     for name, val in (("primals", primals), ("tangents", tangents)):
         if not isinstance(val, (tuple, list)):
             raise TypeError(
@@ -254,9 +262,9 @@ def jvp(
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents)):
             leaves, tree = tree_flatten(p)
-            _check_differentiable(who, lambda i=i: _arg_label(f, i), leaves)
+            _check_differentiable(who, lambda i=i: arg_label(f, i), leaves)
             t_leaves = _check_like(
-                who, lambda i=i: f"tangent for {_arg_label(f, i)}", leaves, tree, t
+                who, lambda i=i: f"tangent for {arg_label(f, i)}", leaves, tree, t
             )
             args.append(
                 tree_unflatten(tree, [JVPTracer(trace, x, tx) for x, tx in zip(leaves, t_leaves)])
@@ -332,17 +340,16 @@ def value_and_grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> 
 def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> Callable:
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        name = f"{who} of {_fun_name(f)}"
+        name = f"{who} of {fun_name(f)}"
         nums = _normalize_argnums(name, argnums, len(args))
         f_partial = _partial_args(f, args, kwargs, nums)
-        res = _vjp(name, f_partial, tuple(args[i] for i in nums), has_aux,
-                   lambda k: _arg_label(f, nums[k]))
-        out, vjp_fn = res[0], res[1]
+        out, _, pull, aux = _vjp(name, f_partial, tuple(args[i] for i in nums), has_aux,
+                                 lambda k: arg_label(f, nums[k]))
         if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
             _check_scalar(name, out)
-        grads = vjp_fn(np.ones((), dtype_of(out)), _checked=True)  # a scalar seed: no checks
+        grads = pull([np.ones((), dtype_of(out))])  # grad's own seed: no checks
         g = grads[0] if isinstance(argnums, int) else grads
-        return ((out, res[2]) if has_aux else out), g
+        return ((out, aux) if has_aux else out), g
 
     return wrapped
 
@@ -369,22 +376,20 @@ def grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
 
 
 def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
-    import pullback.numpy as pnp  # assembly of the blocks is differentiable
-
     @functools.wraps(f)
     def jac(*args: Any, **kwargs: Any) -> Any:
-        name = f"{mode} of {_fun_name(f)}"
+        name = f"{mode} of {fun_name(f)}"
         nums = _normalize_argnums(name, argnums, len(args))
         f_partial = _partial_args(f, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
         in_flat = [tree_flatten(d) for d in dyn]
         for i, (leaves, _) in zip(nums, in_flat):
-            _check_differentiable(name, lambda i=i: _arg_label(f, i), leaves)
+            _check_differentiable(name, lambda i=i: arg_label(f, i), leaves)
         in_leaves = [x for leaves, _ in in_flat for x in leaves]
         if mode == "jacrev":
-            blocks, out_tree = _jac_rev_blocks(f_partial, dyn, in_leaves, pnp)
+            blocks, out_tree = _jac_rev_blocks(f_partial, dyn, in_leaves)
         else:
-            blocks, out_tree = _jac_fwd_blocks(f_partial, dyn, in_flat, pnp)
+            blocks, out_tree = _jac_fwd_blocks(f_partial, dyn, in_flat)
         # blocks[k][j]: output leaf k against input leaf j
         rows = []
         for row in blocks:
@@ -404,10 +409,8 @@ def _basis(shape: tuple, dtype: Any) -> np.ndarray:
     return np.eye(size, dtype=dtype).reshape((size,) + tuple(shape))
 
 
-def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list, pnp: Any) -> tuple:
+def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list) -> tuple:
     """Rows of the Jacobian: every basis cotangent pushed through one batched backward pass."""
-    from pullback.core.batching import vmap
-
     out, vjp_fn = vjp(f, *dyn)
     out_leaves, out_tree = tree_flatten(out)
     blocks = []
@@ -423,16 +426,14 @@ def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list, pnp: Any) -> tuple
 
         if len(basis):
             rows = vmap(pull)(basis)
-            blocks.append([pnp.reshape(r, shape + shape_of(x)) for r, x in zip(rows, in_leaves)])
+            blocks.append([lax.reshape(r, shape + shape_of(x)) for r, x in zip(rows, in_leaves)])
         else:
             blocks.append([np.zeros(shape + shape_of(x), dtype_of(x)) for x in in_leaves])
     return blocks, out_tree
 
 
-def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list, pnp: Any) -> tuple:
+def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list) -> tuple:
     """Columns of the Jacobian: every basis tangent pushed through one batched forward pass."""
-    from pullback.core.batching import vmap
-
     in_leaves = [x for leaves, _ in in_flat for x in leaves]
     found: list = []  # the output structure, seen in the first pass
     columns = []  # columns[j][k]: output leaf k against input leaf j
@@ -454,8 +455,8 @@ def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list, pnp: Any) -> tuple:
         cols = vmap(push)(basis)
         columns.append(
             [
-                pnp.reshape(
-                    pnp.transpose(c, tuple(range(1, len(shape_of(c)))) + (0,)),
+                lax.reshape(
+                    lax.transpose(c, tuple(range(1, len(shape_of(c)))) + (0,)),
                     shape_of(c)[1:] + shape_of(x),
                 )
                 for c in cols
@@ -536,8 +537,6 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
 
 # ----------------------------------------------------------------------------- stop_gradient
 
-stop_gradient_p = Primitive("stop_gradient", lambda x: x)
-defnondiff(stop_gradient_p)
 
 
 def stop_gradient(x: Any) -> Any:
@@ -547,4 +546,4 @@ def stop_gradient(x: Any) -> Any:
         >>> grad(lambda x: x * stop_gradient(x))(3.0)
         np.float64(3.0)
     """
-    return tree_map(stop_gradient_p.bind, x)
+    return tree_map(lax.stop_gradient, x)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
 from pullback.core.trace import Primitive, Trace, Tracer, new_trace, shape_of
 from pullback.core.tree import tree_flatten, tree_unflatten
 
@@ -69,18 +70,23 @@ def _entry(v: Any, b: int) -> Any:
     return v[b]
 
 
+def _stack(outs: list) -> Any:
+    shapes = {tuple(shape_of(o)) for o in outs}
+    if len(shapes) != 1:
+        raise ValueError(f"results of shapes {sorted(shapes)}")
+    return lax.stack(outs)
+
+
 def batch_by_loop(prim: Primitive, vals: list, batched: list, params: dict, size: int) -> Any:
     """Apply ``prim`` to each batch entry and stack the results: the rule of last resort."""
-    import pullback.numpy as pnp
-
     outs = []
     for b in range(size):
         args = [_entry(v, b) if isb else v for v, isb in zip(vals, batched)]
         outs.append(prim.bind(*args, **params))
     if prim.multiple_results:
-        return tuple(pnp.stack([o[k] for o in outs]) for k in range(len(outs[0])))
+        return tuple(_stack([o[k] for o in outs]) for k in range(len(outs[0])))
     try:
-        return pnp.stack(outs)
+        return _stack(outs)
     except ValueError as err:
         raise ValueError(
             f"vmap: '{prim.name}' gives results of different shapes for different batch "
@@ -96,9 +102,7 @@ def _move_to_front(x: Any, axis: int) -> Any:
     axis %= ndim
     if axis == 0:
         return x
-    import pullback.numpy as pnp
-
-    return pnp.transpose(x, (axis,) + tuple(i for i in range(ndim) if i != axis))
+    return lax.transpose(x, (axis,) + tuple(i for i in range(ndim) if i != axis))
 
 
 def vmap(
@@ -163,16 +167,12 @@ def vmap(
             if type(leaf) is BatchTracer and leaf._trace is trace:
                 value = leaf._primal
             else:  # not batched: the same for every entry
-                import pullback.numpy as pnp
-
-                value = pnp.broadcast_to(leaf, (size,) + tuple(np.shape(leaf)))
+                value = lax.broadcast_to(leaf, (size,) + tuple(np.shape(leaf)))
             if out_axes != 0:
-                import pullback.numpy as pnp
-
                 ndim = len(shape_of(value))
                 order = list(range(1, ndim))
                 order.insert(out_axes % ndim, 0)
-                value = pnp.transpose(value, tuple(order))
+                value = lax.transpose(value, tuple(order))
             results.append(value)
         return tree_unflatten(tree, results)
 

@@ -132,6 +132,14 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
     are created before it): walked in reverse, each node is visited after every node that
     uses it has passed it its cotangent, and its cotangent is dropped as soon as its rule has
     used it. Returns the cotangents accumulated at the input nodes (``prim is None``).
+
+    Example:
+        >>> from pullback.core.trace import new_trace
+        >>> with new_trace(VJPTrace) as trace:
+        ...     x = trace.leaf(3.0)
+        ...     y = x * x
+        >>> backward_pass([(y.node, 0, 1.0)], trace.nodes)[x.node]
+        6.0
     """
     cts: dict[Node, Any] = {}
     for node, index, g in seeds:
@@ -151,10 +159,11 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
         if node.n_out != 1:
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans))
         parents = node.parents
+        needs = tuple([p is not None for p in parents])  # which arguments need a cotangent
         if prim.custom_rules or prim.vjp is None:
-            results = prim.backward(g, node.ans, node.args, node.params, node.residual, parents)
+            results = prim.backward(g, node.ans, node.args, node.params, node.residual, needs)
         else:
-            results = prim.vjp(g, node.ans, node.args, node.params, parents)
+            results = prim.vjp(g, node.ans, node.args, node.params, needs)
         if len(results) != len(parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "

@@ -19,6 +19,8 @@ from typing import Any
 from pullback.core.trace import Primitive, zero
 
 __all__ = [
+    "add_tangents",
+    "defbatch",
     "defbilinear",
     "defelementwise",
     "defjvp",
@@ -31,7 +33,13 @@ __all__ = [
 
 
 def add_tangents(a: Any, b: Any) -> Any:
-    """Sum of two tangents or cotangents, either of which may be symbolic zero."""
+    """Sum of two tangents or cotangents, either of which may be symbolic zero.
+
+    Example:
+        >>> from pullback.extend import zero
+        >>> add_tangents(zero, 2.0), add_tangents(1.0, 2.0)
+        (2.0, 3.0)
+    """
     if a is zero:
         return b
     if b is zero:
@@ -43,14 +51,24 @@ def _missing(prim: Primitive, i: int) -> Callable[..., Any]:
     def rule(*_: Any, **__: Any) -> Any:
         raise NotImplementedError(
             f"primitive '{prim.name}' has no derivative with respect to argument {i}; "
-            "pass it as a constant (pb.stop_gradient) or define the rule with pullback.primitive"
+            "pass it as a constant (pb.stop_gradient), define the rule with "
+            "pullback.extend.defvjp/defjvp, or wrap the function with pullback.primitive"
         )
 
     return rule
 
 
 def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
-    """Per-argument reverse rules ``rule(g, ans, *args, **params)``; ``None`` for none."""
+    """Per-argument reverse rules ``rule(g, ans, *args, **params)``; ``None`` for none.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defvjp
+        >>> cube = Primitive("cube", lambda x: x ** 3)
+        >>> defvjp(cube, lambda g, ans, x: g * 3 * x ** 2)
+        >>> pb.grad(cube.bind)(2.0)
+        np.float64(12.0)
+    """
     rules = tuple(_missing(prim, i) if r is None else r for i, r in enumerate(rules))
 
     def vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
@@ -64,7 +82,16 @@ def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
 
 
 def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
-    """Per-argument forward rules ``rule(t, ans, *args, **params)``; contributions are summed."""
+    """Per-argument forward rules ``rule(t, ans, *args, **params)``; contributions are summed.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defjvp
+        >>> cube = Primitive("cube", lambda x: x ** 3)
+        >>> defjvp(cube, lambda t, ans, x: t * 3 * x ** 2)
+        >>> pb.jvp(cube.bind, (2.0,), (1.0,))
+        (8.0, np.float64(12.0))
+    """
     rules = tuple(_missing(prim, i) if r is None else r for i, r in enumerate(rules))
 
     def jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
@@ -78,17 +105,51 @@ def defjvp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
 
 
 def defvjp_joint(prim: Primitive, rule: Callable[..., tuple]) -> None:
-    """A reverse rule for all arguments at once: ``rule(g, ans, args, params, needs) -> tuple``."""
+    """A reverse rule for all arguments at once: ``rule(g, ans, args, params, needs) -> tuple``.
+
+    ``needs[i]`` is True when argument ``i`` needs a cotangent; give ``zero`` (or None)
+    for the others.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defvjp_joint, zero
+        >>> mul = Primitive("mul", lambda x, y: x * y)
+        >>> defvjp_joint(mul, lambda g, ans, args, params, needs: (
+        ...     g * args[1] if needs[0] else zero, g * args[0] if needs[1] else zero))
+        >>> pb.grad(mul.bind, argnums=(0, 1))(2.0, 5.0)
+        (np.float64(5.0), np.float64(2.0))
+    """
     prim.vjp = rule
 
 
 def defjvp_joint(prim: Primitive, rule: Callable[..., Any]) -> None:
-    """A forward rule for all arguments at once: ``rule(tangents, ans, args, params)``."""
+    """A forward rule for all arguments at once: ``rule(tangents, ans, args, params)``.
+
+    ``tangents[i]`` is ``zero`` for an argument without a tangent.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defjvp_joint, zero
+        >>> mul = Primitive("mul", lambda x, y: x * y)
+        >>> defjvp_joint(mul, lambda ts, ans, args, params: sum(
+        ...     t * other for t, other in zip(ts, args[::-1]) if t is not zero))
+        >>> pb.jvp(mul.bind, (2.0, 5.0), (1.0, 0.0))
+        (10.0, np.float64(5.0))
+    """
     prim.jvp = rule
 
 
 def defelementwise(prim: Primitive, *derivatives: Callable[..., Any] | None) -> None:
-    """Elementwise rules from partial derivatives ``d(ans, *args, **params)``, one per argument."""
+    """Elementwise rules from partial derivatives ``d(ans, *args, **params)``, one per argument.
+
+    Example:
+        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+        >>> from pullback.extend import Primitive, defelementwise
+        >>> softplus = Primitive("softplus", lambda x: np.logaddexp(0.0, x))
+        >>> defelementwise(softplus, lambda ans, x: 1.0 / (1.0 + pnp.exp(-x)))
+        >>> pb.grad(lambda x: pnp.sum(softplus.bind(x)))(np.zeros(2))
+        array([0.5, 0.5])
+    """
     defvjp(
         prim,
         *(
@@ -109,6 +170,14 @@ def deflinear(prim: Primitive, transpose: Callable[..., Any]) -> None:
     """A primitive linear in its first argument (the others are static data).
 
     ``transpose(g, x, *rest, **params)`` returns the cotangent of ``x``.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, deflinear
+        >>> flip = Primitive("flip", lambda x: x[::-1])
+        >>> deflinear(flip, lambda g, x: flip.bind(g))
+        >>> pb.vjp(flip.bind, np.array([1.0, 2.0]))[1](np.array([1.0, 0.0]))
+        (array([0., 1.]),)
     """
 
     def vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
@@ -136,6 +205,15 @@ def defbilinear(
 
     ``lhs_transpose(g, x, y, **params)`` and ``rhs_transpose(g, x, y, **params)`` return the
     cotangents of ``x`` and ``y``; the JVP is ``prim(tx, y) + prim(x, ty)``.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defbilinear
+        >>> outer = Primitive("outer", np.outer)
+        >>> defbilinear(outer, lambda g, x, y: g @ y, lambda g, x, y: x @ g)
+        >>> pb.jvp(outer.bind, (np.ones(2), np.ones(2)), (np.ones(2), np.zeros(2)))[1]
+        array([[1., 1.],
+               [1., 1.]])
     """
     defvjp(
         prim,
@@ -149,6 +227,30 @@ def defbilinear(
     )
 
 
+def defbatch(prim: Primitive, rule: Callable[..., Any]) -> None:
+    """The ``vmap`` rule of ``prim``: ``rule(vals, batched, params, size)`` returns the batched
+    result, where ``vals[i]`` carries the batch axis in front when ``batched[i]`` is True.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defbatch
+        >>> double = Primitive("double", lambda x: 2 * x)
+        >>> defbatch(double, lambda vals, batched, params, size: double.bind(vals[0]))
+        >>> pb.vmap(double.bind)(np.ones((3, 2))).shape
+        (3, 2)
+    """
+    prim.batch = rule
+
+
 def defnondiff(prim: Primitive) -> None:
-    """Outputs of ``prim`` carry no derivative: every trace passes them on as constants."""
+    """Outputs of ``prim`` carry no derivative: every trace passes them on as constants.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defnondiff
+        >>> rank = Primitive("rank", lambda x: np.argsort(np.argsort(x)).astype(x.dtype))
+        >>> defnondiff(rank)
+        >>> pb.grad(lambda x: (rank.bind(x) * x).sum())(np.array([3.0, 1.0]))
+        array([1., 0.])
+    """
     prim.nondiff = True

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "PRIMITIVES",
     "Primitive",
     "RuleError",
     "Trace",
@@ -25,6 +26,7 @@ __all__ = [
     "dtype_of",
     "instantiate",
     "is_differentiable_dtype",
+    "new_primitive",
     "new_trace",
     "shape_of",
     "zero",
@@ -58,7 +60,12 @@ zero = Zero()
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
-    """The shape of an array, tracer or Python number."""
+    """The shape of an array, tracer or Python number.
+
+    Example:
+        >>> shape_of(np.ones((2, 3))), shape_of(1.5)
+        ((2, 3), ())
+    """
     try:
         return x.shape
     except AttributeError:
@@ -66,7 +73,12 @@ def shape_of(x: Any) -> tuple[int, ...]:
 
 
 def dtype_of(x: Any) -> np.dtype:
-    """The dtype of an array or tracer; float64/int64/bool/complex128 for Python numbers."""
+    """The dtype of an array or tracer; float64/int64/bool/complex128 for Python numbers.
+
+    Example:
+        >>> dtype_of(np.ones(2, np.float32)), dtype_of(1.5)
+        (dtype('float32'), dtype('float64'))
+    """
     try:
         return x.dtype
     except AttributeError:
@@ -74,12 +86,22 @@ def dtype_of(x: Any) -> np.dtype:
 
 
 def is_differentiable_dtype(dtype: np.dtype) -> bool:
-    """Whether values of ``dtype`` carry derivatives (floating or complex)."""
+    """Whether values of ``dtype`` carry derivatives (floating or complex).
+
+    Example:
+        >>> is_differentiable_dtype(np.dtype("float32")), is_differentiable_dtype(np.dtype(int))
+        (True, False)
+    """
     return dtype.kind in "fc"
 
 
 def instantiate(t: Any, like: Any) -> Any:
-    """``t``, or a constant array of zeros shaped like ``like`` when ``t`` is symbolic zero."""
+    """``t``, or a constant array of zeros shaped like ``like`` when ``t`` is symbolic zero.
+
+    Example:
+        >>> instantiate(zero, np.ones(2))
+        array([0., 0.])
+    """
     if t is zero or t is None:
         return np.zeros(shape_of(like), dtype_of(like))
     return t
@@ -134,7 +156,7 @@ class Primitive:
         if self.vjp is None:
             raise NotImplementedError(
                 f"no reverse-mode rule for primitive '{self.name}': define one with "
-                "pullback.core.rules.defvjp (or wrap the function with pullback.primitive)"
+                "pullback.extend.defvjp (or wrap the function with pullback.primitive)"
             )
         return self.vjp(g, ans, args, params, needs)
 
@@ -143,10 +165,31 @@ class Primitive:
         if self.jvp is None:
             raise NotImplementedError(
                 f"no forward-mode rule for primitive '{self.name}': define one with "
-                "pullback.core.rules.defjvp"
+                "pullback.extend.defjvp"
             )
         ans = bind(self, *primals, **params)
         return ans, self.jvp(tangents, ans, primals, params)
+
+
+#: every registered primitive, by name (the NumPy layer's, SciPy's and the primitive layer's)
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def new_primitive(name: str, impl: Callable[..., Any], multiple_results: bool = False) -> Primitive:
+    """Create the primitive ``name`` (implemented by ``impl``) and register it by name.
+
+    Example:
+        >>> from pullback.core.trace import PRIMITIVES, new_primitive
+        >>> p = new_primitive("example.double", lambda x: 2 * x)
+        >>> p.bind(3.0), PRIMITIVES["example.double"] is p
+        (6.0, True)
+        >>> del PRIMITIVES["example.double"]
+    """
+    if name in PRIMITIVES:
+        raise ValueError(f"primitive {name!r} is already registered")
+    prim = Primitive(name, impl, multiple_results)
+    PRIMITIVES[name] = prim
+    return prim
 
 
 # ----------------------------------------------------------------------------- traces
@@ -170,7 +213,8 @@ class _TraceStack(threading.local):
         self.stack: list[Trace] = []
 
 
-_stack = _TraceStack()
+#: this thread's stack of active traces (``trace_state.stack``, innermost last)
+trace_state = _TraceStack()
 
 
 class new_trace:  # noqa: N801 - used like a function: ``with new_trace(VJPTrace) as t``
@@ -182,18 +226,24 @@ class new_trace:  # noqa: N801 - used like a function: ``with new_trace(VJPTrace
         self.cls = cls
 
     def __enter__(self) -> Any:
-        stack = _stack.stack
+        stack = trace_state.stack
         self.trace = trace = self.cls(len(stack))
         stack.append(trace)
         return trace
 
     def __exit__(self, *exc: Any) -> None:
         self.trace.active = False
-        _stack.stack.pop()
+        trace_state.stack.pop()
 
 
 def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
-    """Apply ``prim``: the innermost trace among the arguments handles it, else NumPy does."""
+    """Apply ``prim``: the innermost trace among the arguments handles it, else NumPy does.
+
+    Example:
+        >>> double = Primitive("double", lambda x: 2 * x)
+        >>> bind(double, np.array([1.0, 2.0]))
+        array([2., 4.])
+    """
     top = None
     for a in args:
         if isinstance(a, Tracer):

@@ -27,36 +27,6 @@ def _is_basic(idx: tuple) -> bool:
     return not any(isinstance(i, (np.ndarray, list)) or i is True or i is False for i in idx)
 
 
-def _reshape(vals, batched, params, size):
-    return PRIMITIVES["reshape"].bind(vals[0], shape=(size,) + tuple(params["shape"]))
-
-
-def _transpose(vals, batched, params, size):
-    axes = (0,) + tuple(a + 1 for a in params["axes"])
-    return PRIMITIVES["transpose"].bind(vals[0], axes=axes)
-
-
-def _broadcast_to(vals, batched, params, size):
-    from pullback.numpy.shape import reshape
-
-    (v,) = vals
-    s = shape_of(v)[1:]
-    target = tuple(params["shape"])
-    if len(s) < len(target):
-        v = reshape(v, (size,) + (1,) * (len(target) - len(s)) + tuple(s))
-    return PRIMITIVES["broadcast_to"].bind(v, shape=(size,) + target)
-
-
-def _sum(vals, batched, params, size):
-    axes = tuple(a + 1 for a in params["axes"])
-    return PRIMITIVES["sum"].bind(vals[0], axes=axes, keepdims=params["keepdims"])
-
-
-def _concatenate(vals, batched, params, size):
-    parts = [_front(size, v, b) for v, b in zip(vals, batched)]
-    return PRIMITIVES["concatenate"].bind(*parts, axis=params["axis"] + 1)
-
-
 def _getitem(vals, batched, params, size):
     idx = params["idx"]
     if not _is_basic(idx):
@@ -171,11 +141,6 @@ def _with_fallback(rule):
 
 
 _RULES = {
-    "reshape": _reshape,
-    "transpose": _transpose,
-    "broadcast_to": _broadcast_to,
-    "sum": _sum,
-    "concatenate": _concatenate,
     "getitem": _getitem,
     "scatter_add": _scatter_add,
     "matmul": _matmul,
@@ -194,7 +159,7 @@ _RULES.update(
     }
 )
 _ELEMENTWISE = (
-    "negative", "astype", "astype_nondiff", "stop_gradient", "real", "imag", "conjugate",
+    "negative", "imag", "conjugate",
     "ldexp", "isposinf", "isneginf", "fix", "special.erf", "special.erfc", "special.expit",
     "special.logit", "special.gammaln", "special.digamma", "special.xlogy",
 )
@@ -202,9 +167,7 @@ _ELEMENTWISE = (
 
 def install() -> None:
     """Attach the rules to the registered primitives (called once on import)."""
-    from pullback.core.api import stop_gradient_p
-
-    prims = dict(PRIMITIVES, stop_gradient=stop_gradient_p)
+    prims = PRIMITIVES
     for name, rule in _RULES.items():
         prim = prims.get(name)
         if prim is not None and prim.batch is None:

@@ -13,8 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
 from pullback.core.rules import defelementwise, defnondiff
-from pullback.core.trace import Primitive, Tracer, bind, dtype_of, shape_of
+from pullback.core.trace import (
+    PRIMITIVES,
+    Primitive,
+    Tracer,
+    bind,
+    dtype_of,
+    new_primitive,
+    shape_of,
+)
 
 __all__ = [
     "FUNCTIONS",
@@ -27,10 +36,10 @@ __all__ = [
     "nondiff_function",
     "promote",
     "unary",
+    "wrap_binary",
+    "wrap_unary",
 ]
 
-#: every primitive of pullback.numpy, by name
-PRIMITIVES: dict[str, Primitive] = {}
 #: numpy ufunc -> differentiable wrapper, for Tracer.__array_ufunc__
 UFUNCS: dict[Any, Callable[..., Any]] = {}
 #: numpy function -> differentiable wrapper, for Tracer.__array_function__
@@ -44,15 +53,6 @@ def method(name: str, impl: Any) -> None:
     if name in METHODS:
         raise ValueError(f"traced values already have a method {name!r}")
     METHODS[name] = impl
-
-
-def new_primitive(name: str, impl: Callable[..., Any], multiple_results: bool = False) -> Primitive:
-    """Create and register the primitive ``name`` (implemented by ``impl``)."""
-    if name in PRIMITIVES:
-        raise ValueError(f"primitive {name!r} is already registered")
-    prim = Primitive(name, impl, multiple_results)
-    PRIMITIVES[name] = prim
-    return prim
 
 
 def implements(*numpy_funcs: Any) -> Callable[[Callable], Callable]:
@@ -172,17 +172,15 @@ def promote(*args: Any) -> tuple:
                 return args
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return args
-    from pullback.numpy.shape import astype, broadcast_to
-
     dtype = _common_dtype(args)
     shape = _broadcast_shapes([shape_of(a) for a in args])
     out = []
     for a in args:
         if isinstance(a, Tracer):
             if a.dtype != dtype and dtype.kind in "fc":
-                a = astype(a, dtype)
+                a = lax.convert(a, dtype)
             if a.shape != shape:
-                a = broadcast_to(a, shape)
+                a = lax.broadcast_to(a, shape)
         out.append(a)
     return tuple(out)
 
@@ -192,15 +190,13 @@ def batch_elementwise(prim: Primitive) -> Callable[..., Any]:
     broadcast as the wrappers do."""
 
     def rule(vals: list, batched: list, params: dict, size: int) -> Any:
-        from pullback.numpy.shape import reshape
-
         rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched))
         aligned = []
         for v, b in zip(vals, batched):
             if b:
                 s = shape_of(v)
                 if len(s) - 1 < rank:
-                    v = reshape(v, (s[0],) + (1,) * (rank - len(s) + 1) + s[1:])
+                    v = lax.reshape(v, (s[0],) + (1,) * (rank - len(s) + 1) + s[1:])
             aligned.append(v)
         if prim.nondiff or len(aligned) == 1:
             return prim.bind(*aligned, **params)
@@ -218,11 +214,18 @@ def unary(
     """An elementwise function of one argument: ``derivative(ans, x)``, or ``None`` when the
     function is not differentiable (its outputs are constants)."""
     prim = new_primitive(name, ufunc)
-    prim.batch = batch_elementwise(prim)
     if derivative is None:
         defnondiff(prim)
     else:
         defelementwise(prim, derivative)
+    return wrap_unary(name, ufunc, prim, example)
+
+
+def wrap_unary(name: str, ufunc: Any, prim: Primitive, example: str | None = None) -> Callable:
+    """The public wrapper of the elementwise primitive ``prim`` (whose rules are declared by
+    the caller), registered for NumPy's dispatch of ``ufunc``."""
+    if prim.batch is None:
+        prim.batch = batch_elementwise(prim)
 
     def wrapper(x: Any, /, **kwargs: Any) -> Any:
         if not isinstance(x, Tracer):
@@ -240,18 +243,20 @@ def binary(
     dx: Callable[..., Any] | None,
     dy: Callable[..., Any] | None,
     example: str | None = None,
-    prim: Primitive | None = None,
 ) -> Callable[..., Any]:
-    """An elementwise function of two arguments with partial derivatives ``d(ans, x, y)``.
+    """An elementwise function of two arguments with partial derivatives ``d(ans, x, y)``;
+    both ``None`` when the function is not differentiable (its outputs are constants)."""
+    prim = new_primitive(name, ufunc)
+    if dx is None and dy is None:
+        defnondiff(prim)
+    else:
+        defelementwise(prim, dx, dy)
+    return wrap_binary(name, ufunc, prim, example)
 
-    Pass ``prim`` instead of derivatives for a primitive whose rules are declared elsewhere.
-    """
-    if prim is None:
-        prim = new_primitive(name, ufunc)
-        if dx is None and dy is None:
-            defnondiff(prim)
-        else:
-            defelementwise(prim, dx, dy)
+
+def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = None) -> Callable:
+    """The public wrapper of the binary elementwise primitive ``prim`` (whose rules are
+    declared by the caller): NumPy's dtype promotion and broadcasting, then ``prim``."""
     if prim.batch is None:
         prim.batch = batch_elementwise(prim)
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
 from pullback.core.rules import defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import floor_divide, isfinite, isnan, rint, signbit, trunc
 from pullback.numpy._registry import (
-    PRIMITIVES,
     _check_kwargs,
     binary,
     implements,
@@ -33,6 +33,8 @@ from pullback.numpy._registry import (
     nondiff_function,
     promote,
     unary,
+    wrap_binary,
+    wrap_unary,
 )
 from pullback.numpy.shape import astype, broadcast_to
 
@@ -107,8 +109,6 @@ sqrt    = unary("sqrt",    np.sqrt,    lambda ans, x: 0.5 / ans)
 cbrt    = unary("cbrt",    np.cbrt,    lambda ans, x: 1.0 / (3.0 * ans * ans))
 square  = unary("square",  np.square,  lambda ans, x: 2.0 * x)
 reciprocal = unary("reciprocal", np.reciprocal, lambda ans, x: negative(ans * ans))
-absolute = unary("absolute", np.absolute, lambda ans, x: sign(x))
-abs = absolute
 fabs    = unary("fabs",    np.fabs,    lambda ans, x: sign(x))
 deg2rad = unary("deg2rad", np.deg2rad, lambda ans, x: _DEG)
 radians = unary("radians", np.radians, lambda ans, x: _DEG)
@@ -117,7 +117,7 @@ degrees = unary("degrees", np.degrees, lambda ans, x: 1.0 / _DEG)
 
 sign    = unary("sign",    np.sign,    None)
 
-multiply = binary("multiply", np.multiply, lambda ans, x, y: y, lambda ans, x, y: x)
+multiply = wrap_binary("multiply", np.multiply, lax.mul_p)
 divide   = binary("divide",   np.divide,   lambda ans, x, y: 1.0 / y,
                                            lambda ans, x, y: negative(ans / y))
 true_divide = divide
@@ -146,8 +146,8 @@ defjvp(minimum_p, lambda t, ans, x, y: _pick(t, x < y, x == y),
        lambda t, ans, x, y: _pick(t, y < x, x == y))
 
 # fmt: off
-maximum  = binary("maximum",  np.maximum,  None, None, prim=maximum_p)
-minimum  = binary("minimum",  np.minimum,  None, None, prim=minimum_p)
+maximum  = wrap_binary("maximum",  np.maximum,  maximum_p)
+minimum  = wrap_binary("minimum",  np.minimum,  minimum_p)
 fmax     = binary("fmax",     np.fmax,     lambda ans, x, y: _ftie(x > y, x == y, y, ans),
                                            lambda ans, x, y: _ftie(y > x, x == y, x, ans))
 fmin     = binary("fmin",     np.fmin,     lambda ans, x, y: _ftie(x < y, x == y, y, ans),
@@ -204,12 +204,12 @@ def _quotient(ans: Any, x: Any, y: Any) -> Any:
 add_p = new_primitive("add", np.add)
 defvjp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
-add = binary("add", np.add, None, None, prim=add_p)
+add = wrap_binary("add", np.add, add_p)
 
 subtract_p = new_primitive("subtract", np.subtract)
 defvjp(subtract_p, lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g))
 defjvp(subtract_p, lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t))
-subtract = binary("subtract", np.subtract, None, None, prim=subtract_p)
+subtract = wrap_binary("subtract", np.subtract, subtract_p)
 
 
 def _power_dx(ans: Any, x: Any, y: Any) -> Any:
@@ -238,7 +238,7 @@ def _copysign_dx(ans: Any, x: Any) -> Any:
 copysign_p = new_primitive("copysign", np.copysign)
 defvjp(copysign_p, lambda g, ans, x, y: g * _copysign_dx(ans, x), _no_derivative)
 defjvp(copysign_p, lambda t, ans, x, y: t * _copysign_dx(ans, x), _no_derivative)
-copysign = binary("copysign", np.copysign, None, None, prim=copysign_p)
+copysign = wrap_binary("copysign", np.copysign, copysign_p)
 
 
 # ----------------------------------------------------------------------------- sinc
@@ -446,8 +446,6 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
 # holomorphic functions (g * f'(z)) hold unchanged, and these three are linear with:
 #   real: t -> Re t, transpose g -> g + 0j;  imag: t -> Im t, transpose g -> -1j * g;
 #   conjugate: transpose g -> conj(g).
-real_p = new_primitive("real", np.real)
-deflinear(real_p, lambda g, x: astype(g, dtype_of(x)))
 imag_p = new_primitive("imag", np.imag)
 deflinear(imag_p, lambda g, x: multiply(astype(g, dtype_of(x)), -1j))
 conjugate_p = new_primitive("conjugate", np.conjugate)
@@ -467,8 +465,11 @@ def _abs_jvp(t: Any, ans: Any, x: Any) -> Any:
     return real(conjugate(x) * t) / where(equal(ans, 0), 1.0, ans)
 
 
-defvjp(PRIMITIVES["absolute"], _abs_vjp)
-defjvp(PRIMITIVES["absolute"], _abs_jvp)
+absolute_p = new_primitive("absolute", np.absolute)
+defvjp(absolute_p, _abs_vjp)
+defjvp(absolute_p, _abs_jvp)
+absolute = wrap_unary("absolute", np.absolute, absolute_p)
+abs = absolute
 
 
 @implements(np.real)
@@ -482,7 +483,7 @@ def real(val: Any) -> Any:
     """
     if not isinstance(val, Tracer):
         return np.real(val)
-    return real_p.bind(val) if val.dtype.kind == "c" else val
+    return lax.real(val)
 
 
 @implements(np.imag)

@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core.lax import sum_p, sum_transpose
 from pullback.core.rules import defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import all as all_
 from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
 from pullback.numpy._registry import (
-    PRIMITIVES,
     _check_kwargs,
     implements,
     method,
@@ -125,22 +125,6 @@ def _plain(x: Any) -> Any:
 # ----------------------------------------------------------------------------- sum, mean
 
 
-def _sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    shape = shape_of(x)
-    g = expand_reduced(g, shape, axes, keepdims)
-    return g if shape_of(g) == shape else PRIMITIVES["broadcast_to"].bind(g, shape=shape)
-
-
-def _sum_impl(x: Any, axes: tuple, keepdims: bool) -> Any:
-    if type(x) is np.ndarray and x.dtype.kind in "fc":
-        return np.add.reduce(x, axis=axes, keepdims=keepdims)  # np.sum's result, 3x faster
-    return np.sum(x, axis=axes, keepdims=keepdims)
-
-
-sum_p = new_primitive("sum", _sum_impl)
-deflinear(sum_p, _sum_transpose)
-
-
 @implements(np.sum)
 def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims: bool = False,
         **kwargs: Any) -> Any:
@@ -194,7 +178,7 @@ def _share(ans: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 def _extremum_primitive(name: str, func: Any) -> Any:
     prim = new_primitive(name, lambda x, axes, keepdims: func(x, axis=axes, keepdims=keepdims))
     defvjp(prim, lambda g, ans, x, axes, keepdims:
-           _sum_transpose(g, x, axes, keepdims) * _share(ans, x, axes, keepdims))
+           sum_transpose(g, x, axes, keepdims) * _share(ans, x, axes, keepdims))
     defjvp(prim, lambda t, ans, x, axes, keepdims:
            sum(t * _share(ans, x, axes, keepdims), axis=axes, keepdims=keepdims))
     return prim

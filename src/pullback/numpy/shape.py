@@ -9,15 +9,22 @@ so their derivatives, in both modes and to any order, come from those few rules.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from pullback.core.api import stop_gradient
-from pullback.core.rules import defjvp_joint, deflinear, defnondiff, defvjp_joint
-from pullback.core.trace import Tracer, dtype_of, is_differentiable_dtype, shape_of, zero
+from pullback.core.lax import (
+    broadcast_to_p,
+    concatenate_p,
+    convert,
+    reshape_p,
+    split_p,
+    transpose_p,
+)
+from pullback.core.rules import deflinear, defnondiff
+from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import argsort
 from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
 
@@ -89,14 +96,6 @@ def _along(axis: int, index: Any) -> tuple:
 
 # ----------------------------------------------------------------------------- reshape
 
-def _reshape_impl(x: Any, shape: tuple) -> Any:
-    return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
-
-
-reshape_p = new_primitive("reshape", _reshape_impl)
-deflinear(reshape_p, lambda g, x, shape: reshape(g, shape_of(x)))
-
-
 @implements(np.reshape)
 def reshape(a: Any, shape: int | Sequence[int] | None = None, /, *args: Any, **kwargs: Any) -> Any:
     """Differentiable ``numpy.reshape`` (``order`` ``'C'`` or ``'F'``).
@@ -143,10 +142,6 @@ implements(np.ravel)(ravel)
 
 
 # ----------------------------------------------------------------------------- transpose
-
-transpose_p = new_primitive("transpose", lambda x, axes: np.transpose(x, axes))
-deflinear(transpose_p, lambda g, x, axes: transpose(g, tuple(np.argsort(axes))))
-
 
 @implements(np.transpose)
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
@@ -214,32 +209,6 @@ def moveaxis(a: Any, source: int | Sequence[int], destination: int | Sequence[in
 # ----------------------------------------------------------------------------- broadcasting
 
 
-def _unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
-    """Sum ``g`` over the axes that broadcasting ``shape`` to ``g``'s shape created."""
-    from pullback.numpy.reductions import sum as sum_
-
-    gshape = shape_of(g)
-    lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
-    )
-    if axes:
-        g = sum_(g, axis=axes)
-    return reshape(g, shape)
-
-
-def _broadcast_to_impl(x: Any, shape: tuple) -> Any:
-    if type(x) is np.ndarray and len(shape) and math.prod(shape) <= 4096:
-        out = np.empty(shape, x.dtype)  # for small arrays a copy is 10x faster than a view
-        out[...] = x
-        return out
-    return np.broadcast_to(x, shape)
-
-
-broadcast_to_p = new_primitive("broadcast_to", _broadcast_to_impl)
-deflinear(broadcast_to_p, lambda g, x, shape: _unbroadcast(g, shape_of(x)))
-
-
 @implements(np.broadcast_to)
 def broadcast_to(array: Any, shape: int | Sequence[int], subok: bool = False) -> Any:
     """Differentiable ``numpy.broadcast_to``.
@@ -279,24 +248,6 @@ def broadcast_arrays(*args: Any, subok: bool = False) -> tuple:
 
 # ----------------------------------------------------------------------------- dtypes
 
-astype_p = new_primitive("astype", lambda x, dtype: x.astype(dtype) if hasattr(x, "astype") else
-                         np.asarray(x, dtype=dtype))
-
-
-def _astype_transpose(g: Any, x: Any, dtype: Any) -> Any:
-    if dtype_of(g).kind == "c" and dtype_of(x).kind != "c":
-        # real -> complex: the cotangent is the real part (JAX's convention, see fft.py)
-        from pullback.numpy.elementwise import real
-
-        g = real(g)
-    return astype(g, dtype_of(x))
-
-
-deflinear(astype_p, _astype_transpose)
-astype_nondiff_p = new_primitive("astype_nondiff", astype_p.impl)  # to integer or bool
-defnondiff(astype_nondiff_p)
-
-
 def astype(x: Any, dtype: Any) -> Any:
     """``x`` converted to ``dtype``; floating conversions are differentiable.
 
@@ -310,11 +261,7 @@ def astype(x: Any, dtype: Any) -> Any:
     dtype = np.dtype(dtype)
     if not isinstance(x, Tracer):
         return np.asarray(x).astype(dtype)
-    if dtype_of(x) == dtype:
-        return x
-    if not is_differentiable_dtype(dtype):
-        return astype_nondiff_p.bind(x, dtype=dtype)
-    return astype_p.bind(x, dtype=dtype)
+    return convert(x, dtype)
 
 
 # ----------------------------------------------------------------------------- dims
@@ -413,30 +360,6 @@ def atleast_3d(*arys: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------- concatenate
-
-concatenate_p = new_primitive("concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis))
-
-
-def _concatenate_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
-    axis = params["axis"]
-    out, start = [], 0
-    for x, need in zip(args, needs):
-        n = shape_of(x)[axis]
-        out.append(getitem(g, _along(axis, slice(start, start + n))) if need else zero)
-        start += n
-    return tuple(out)
-
-
-def _concatenate_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
-    if all(t is zero for t in tangents):
-        return zero
-    ts = [np.zeros(shape_of(x), dtype_of(x)) if t is zero else t for t, x in zip(tangents, args)]
-    return concatenate_p.bind(*ts, **params)
-
-
-defvjp_joint(concatenate_p, _concatenate_vjp)
-defjvp_joint(concatenate_p, _concatenate_jvp)
-
 
 @implements(np.concatenate)
 def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> Any:
@@ -551,14 +474,6 @@ def column_stack(tup: Sequence[Any]) -> Any:
 
 
 # ----------------------------------------------------------------------------- split
-
-def _split_impl(x: Any, sizes: tuple[int, ...], axis: int) -> tuple:
-    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
-
-
-split_p = new_primitive("split", _split_impl, multiple_results=True)
-deflinear(split_p, lambda gs, x, sizes, axis: concatenate_p.bind(*gs, axis=axis))
-
 
 def _split(ary: Any, indices_or_sections: Any, axis: int, who: str, even: bool) -> list:
     axis = _normalize_axis(axis, len(shape_of(ary)), who)
