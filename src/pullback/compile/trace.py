@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+import pullback.numpy as pnp
 from pullback.compile.ir import Graph
 from pullback.compile.values import (
     CONCRETIZATION_ADVICE,
@@ -24,7 +25,7 @@ from pullback.compile.values import (
     freeze,
     map_vars,
 )
-from pullback.core.trace import Primitive, Trace, Tracer, new_trace
+from pullback.core.trace import PRIMITIVES, Primitive, Trace, Tracer, new_trace
 from pullback.core.tree import tree_flatten, tree_unflatten
 
 # ----------------------------------------------------------------------------- tracing
@@ -102,7 +103,6 @@ class GraphTracer(Tracer):
 
 def _logical(name: str, *args: Any) -> Any:
     """``~``, ``&``, ``^`` on boolean traced values, as NumPy's logical functions."""
-    import pullback.numpy as pnp
 
     dtypes = [np.result_type(a.dtype if isinstance(a, Tracer) else a) for a in args]
     if not all(dt == np.bool_ for dt in dtypes):
@@ -217,7 +217,6 @@ def _shape_may_depend_on_values(prim: Primitive, args: tuple, params: dict) -> b
     and multiple-result primitives, integer or boolean traced inputs (indices, masks), and
     primitives from outside pullback.numpy (custom ones) may; the others are elementwise,
     reductions, products, shapes and linear algebra, whose shapes follow from shapes."""
-    from pullback.numpy._registry import PRIMITIVES
 
     if prim.nondiff or prim.multiple_results or PRIMITIVES.get(prim.name) is not prim:
         return True

@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core.trace import shape_of
-from pullback.numpy._registry import PRIMITIVES, batch_elementwise
+from pullback.core.batching import batch_by_loop
+from pullback.core.trace import PRIMITIVES, Tracer, shape_of
+from pullback.numpy._registry import batch_elementwise, promote
+from pullback.numpy.products import matmul
+from pullback.numpy.shape import broadcast_to, reshape
 
 
 def _front(size: int, v: Any, batched: bool) -> Any:
     """``v`` with a batch axis in front (broadcast when it has none)."""
-    from pullback.numpy.shape import broadcast_to
 
     return v if batched else broadcast_to(v, (size,) + tuple(shape_of(v)))
 
@@ -45,8 +47,6 @@ def _scatter_add(vals, batched, params, size):
 
 
 def _matmul(vals, batched, params, size):
-    from pullback.numpy.products import matmul
-    from pullback.numpy.shape import reshape
 
     (x, y), (bx, by) = vals, batched
     sx, sy = shape_of(x)[bx:], shape_of(y)[by:]
@@ -77,7 +77,6 @@ def _matmul(vals, batched, params, size):
 
 
 def _where(vals, batched, params, size):
-    from pullback.numpy.shape import broadcast_to, reshape
 
     rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched))
     aligned = []
@@ -90,8 +89,6 @@ def _where(vals, batched, params, size):
         aligned.append(v)
     full = np.broadcast_shapes(*(tuple(shape_of(v)) for v in aligned))
     c, x, y = aligned
-    from pullback.core.trace import Tracer
-    from pullback.numpy._registry import promote
 
     x, y = promote(x, y)
     x = broadcast_to(x, full) if isinstance(x, Tracer) else x
@@ -129,7 +126,6 @@ def _stacked(name):
 
 def _with_fallback(rule):
     """A rule that may return None (e.g. advanced indexing) falls back to the loop."""
-    from pullback.core.batching import batch_by_loop
 
     def wrapped(vals, batched, params, size, rule=rule):
         out = rule(vals, batched, params, size)

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from pullback.core import lax
+from pullback.core.lax import broadcast_to, stop_gradient
+from pullback.core.lax import convert as astype
 from pullback.core.rules import defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
-from pullback.numpy._nondiff import floor_divide, isfinite, isnan, rint, signbit, trunc
+from pullback.numpy._nondiff import floor_divide, isfinite, isnan, nonzero, rint, signbit, trunc
 from pullback.numpy._registry import (
     _check_kwargs,
     binary,
@@ -36,7 +38,6 @@ from pullback.numpy._registry import (
     wrap_binary,
     wrap_unary,
 )
-from pullback.numpy.shape import astype, broadcast_to
 
 __all__ = [
     "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -547,14 +548,10 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
         array([1., 6.])
     """
     if x is None and y is None:
-        from pullback.numpy._nondiff import nonzero
-
         return nonzero(condition)
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
         if not isinstance(condition, Tracer):
             return np.where(condition, x, y)
-        from pullback.core.api import stop_gradient
-
         condition = stop_gradient(condition)
         if not isinstance(condition, Tracer):
             return np.where(condition, x, y)

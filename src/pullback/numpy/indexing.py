@@ -32,7 +32,8 @@ import numpy as np
 
 from pullback.core.rules import defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
-from pullback.numpy._registry import new_primitive
+from pullback.numpy._registry import method, new_primitive
+from pullback.numpy.elementwise import multiply
 from pullback.numpy.shape import (
     _has_advanced,
     _normalize_index,
@@ -188,7 +189,6 @@ def _multiply(x: Any, idx: Any, v: Any) -> Any:
         out = np.array(x, copy=True)
         np.multiply.at(out, idx, v)
         return out
-    from pullback.numpy.elementwise import multiply
 
     # x times a factor that is v at idx and 1 elsewhere; repeated indices are split into
     # layers that each name a position once (the k-th occurrences of every position form
@@ -296,3 +296,10 @@ def at(x: Any) -> _AtIndexer:
         (array([1., 0., 0.]), array([0., 0., 0.]))
     """
     return _AtIndexer(x)
+
+
+def _at_property(self: Tracer) -> Any:
+    return at(self)
+
+
+method("at", property(_at_property, doc="Functional updates: ``x.at[idx].set(v)``."))

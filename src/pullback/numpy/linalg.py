@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core.lax import stop_gradient
 from pullback.core.rules import add_tangents, defjvp, defjvp_joint, defvjp, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import implements, new_primitive
@@ -379,7 +380,6 @@ def slogdet(a: Any) -> Any:
     if not isinstance(a, Tracer):
         return _slogdet_impl(a)
     _require_square("slogdet", a)
-    from pullback.core.api import stop_gradient
 
     sign, logabsdet = slogdet_p.bind(a)
     return _SlogdetResult(stop_gradient(sign), logabsdet)
@@ -762,7 +762,6 @@ def _safe_root(s: Any, p: float = 2.0) -> Any:
 
 def _extreme(x: Any, axis: int, keepdims: bool, largest: bool) -> Any:
     """``max`` (or ``min``) over one axis; tied entries share the derivative equally."""
-    from pullback.core.api import stop_gradient
 
     value = stop_gradient(x)
     best = (np.max if largest else np.min)(value, axis=axis, keepdims=True)
@@ -783,7 +782,6 @@ def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:
         return _extreme(absolute(x), axis, keepdims, largest=ord > 0)
     if ord == 0:
         # the count of nonzero entries: piecewise constant, derivative 0
-        from pullback.core.api import stop_gradient
 
         value = stop_gradient(x)
         return np.sum(value != 0, axis=axis, keepdims=keepdims).astype(dtype_of(x))
@@ -1028,7 +1026,6 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
             f"pullback.numpy.linalg.lstsq: argument 'b' has {shape_of(b)[0]} rows but 'a' has "
             f"{shape_of(a)[0]}: they must match"
         )
-    from pullback.core.api import stop_gradient
 
     x, residuals, rank, s = lstsq_p.bind(a, b, rcond=rcond)
     return x, residuals, stop_gradient(rank)[()], s

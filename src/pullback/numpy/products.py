@@ -19,6 +19,7 @@ import numpy as np
 from pullback.core.rules import add_tangents, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
+from pullback.numpy.elementwise import multiply, negative, subtract, where
 from pullback.numpy.reductions import sum as sum_
 from pullback.numpy.shape import (
     _normalize_axis,
@@ -428,7 +429,6 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
     if not _traced(a, b):
         return np.dot(a, b, out=out)
     _check_kwargs("dot", {"out": out})
-    from pullback.numpy.elementwise import multiply
 
     na, nb = len(shape_of(a)), len(shape_of(b))
     if na == 0 or nb == 0:
@@ -475,7 +475,6 @@ def inner(a: Any, b: Any, /) -> Any:
     """
     if not _traced(a, b):
         return np.inner(a, b)
-    from pullback.numpy.elementwise import multiply
 
     if len(shape_of(a)) == 0 or len(shape_of(b)) == 0:
         return multiply(a, b)
@@ -494,7 +493,6 @@ def outer(a: Any, b: Any, out: Any = None) -> Any:
     if not _traced(a, b):
         return np.outer(a, b, out=out)
     _check_kwargs("outer", {"out": out})
-    from pullback.numpy.elementwise import multiply
 
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
@@ -511,7 +509,6 @@ def kron(a: Any, b: Any) -> Any:
     """
     if not _traced(a, b):
         return np.kron(a, b)
-    from pullback.numpy.elementwise import multiply
 
     sa, sb = shape_of(a), shape_of(b)
     nd = max(len(sa), len(sb))
@@ -591,7 +588,6 @@ def diag(v: Any, k: int = 0) -> Any:
 
 
 def _triangle(m: Any, k: int, lower: bool, who: str) -> Any:
-    from pullback.numpy.elementwise import where
 
     shape = m.shape
     if len(shape) == 0:
@@ -649,7 +645,6 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
     """
     if not _traced(a, b):
         return np.cross(a, b, axisa, axisb, axisc, axis)
-    from pullback.numpy.elementwise import multiply, negative, subtract
 
     if axis is not None:
         axisa = axisb = axisc = axis

@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core.lax import sum_p, sum_transpose
+from pullback.core.lax import stop_gradient, sum_p, sum_transpose
 from pullback.core.rules import defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import all as all_
+from pullback.numpy._nondiff import any as any_
 from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
 from pullback.numpy._registry import (
     _check_kwargs,
@@ -59,6 +60,7 @@ from pullback.numpy.shape import (
     getitem,
     ravel,
     reshape,
+    sort,
     transpose,
 )
 
@@ -673,7 +675,6 @@ def nanstd(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: 
 
 def _sorted_slices(a: Any, axis: Axis, who: str) -> tuple[Any, tuple[int, ...]]:
     """``a`` with the reduced axes moved last and merged, sorted along that last axis."""
-    from pullback.numpy.shape import sort
 
     axes = normalize_axes(axis, a.ndim, who)
     rest = tuple(i for i in range(a.ndim) if i not in axes)
@@ -705,7 +706,6 @@ def _interpolate(x: Any, q: np.ndarray, a: Any, axes: tuple[int, ...], keepdims:
 
 def _nan_slices(result: Any, a: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     """NaN where a slice holds a NaN, as NumPy's median and quantile give."""
-    from pullback.numpy._nondiff import any as any_
 
     return where(any_(isnan(a), axis=axes, keepdims=keepdims), np.nan, result)
 
@@ -807,7 +807,6 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
         >>> pnp.logsumexp(np.array([1000.0, 1000.0]))
         np.float64(1000.6931471805599)
     """
-    from pullback.core.api import stop_gradient
 
     if b is not None:
         shape = np.broadcast_shapes(shape_of(a), shape_of(b))

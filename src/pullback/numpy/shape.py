@@ -27,6 +27,18 @@ from pullback.core.rules import deflinear, defnondiff
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import argsort
 from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
+from pullback.numpy.elementwise import (
+    add,
+    divide,
+    equal,
+    greater,
+    less,
+    multiply,
+    remainder,
+    subtract,
+    where,
+    where_p,
+)
 
 __all__ = [
     "array_split",
@@ -693,7 +705,6 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         if unknown:
             raise TypeError(f"pad: unsupported keyword argument(s) {sorted(unknown)} for "
                             "mode 'constant'")
-        from pullback.numpy.elementwise import add, multiply
 
         cv = kwargs.get("constant_values", 0)
         padded = any(b or e for b, e in widths)
@@ -1000,7 +1011,6 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         )
     if not condlist:
         raise ValueError("select with an empty condition list is not possible")
-    from pullback.numpy.elementwise import where
 
     conds = [c if isinstance(c, Tracer) else np.asarray(c) for c in condlist]
     for i, c in enumerate(conds):
@@ -1012,7 +1022,6 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     choices = [astype(c, dtype) if isinstance(c, Tracer) else np.asarray(c, dtype)
                for c in choices]
     shape = np.broadcast_shapes(*(shape_of(c) for c in conds + choices))
-    from pullback.numpy.elementwise import where_p
 
     result = broadcast_to(choices[-1], shape)
     for cond, choice in zip(conds[::-1], choices[-2::-1]):
@@ -1057,7 +1066,6 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,
         parts.append(extra)
     if len(parts) > 1:
         a = concatenate(parts, axis=axis)
-    from pullback.numpy.elementwise import subtract
 
     for _ in range(n):
         m = shape_of(a)[axis]
@@ -1092,17 +1100,6 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     """
     if not _traced(x, xp, fp, left, right):
         return np.interp(x, xp, fp, left, right, period)
-    from pullback.numpy.elementwise import (
-        add,
-        divide,
-        equal,
-        greater,
-        less,
-        multiply,
-        remainder,
-        subtract,
-        where,
-    )
 
     if len(shape_of(xp)) != 1 or len(shape_of(fp)) != 1:
         raise ValueError("interp: xp and fp must be 1-d sequences")
@@ -1148,12 +1145,5 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
 # ----------------------------------------------------------------------------- methods
 
 
-def _at_property(self: Tracer) -> Any:
-    from pullback.numpy.indexing import at
-
-    return at(self)
-
-
-method("at", property(_at_property, doc="Functional updates: ``x.at[idx].set(v)``."))
 method("repeat", lambda s, repeats, axis=None: repeat(s, repeats, axis))
 method("take", lambda s, indices, axis=None, mode="raise": take(s, indices, axis, mode=mode))

@@ -24,13 +24,14 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback.core.api import stop_gradient
+from pullback.core.lax import stop_gradient
 from pullback.core.rules import defelementwise
 from pullback.core.trace import Tracer
 from pullback.numpy._nondiff import logical_and
 from pullback.numpy._registry import new_primitive, promote
-from pullback.numpy.elementwise import equal, exp, negative, where
+from pullback.numpy.elementwise import equal, exp, log, negative, where
 from pullback.numpy.reductions import logsumexp
+from pullback.numpy.shape import broadcast_to
 
 __all__ = [
     "digamma", "erf", "erfc", "expit", "gammaln", "log_softmax", "logit", "logsumexp",
@@ -278,7 +279,6 @@ defelementwise(xlogy_p, lambda ans, x, y: _log(y), _xlogy_dy)
 
 
 def _log(y: Any) -> Any:
-    from pullback.numpy.elementwise import log
 
     return log(y)
 
@@ -297,7 +297,6 @@ def xlogy(x: Any, y: Any) -> Any:
         return _xlogy_impl(x, y)
     x, y = promote(x, y)
     if not isinstance(x, Tracer) or not isinstance(y, Tracer):
-        from pullback.numpy.shape import broadcast_to
 
         shape = np.broadcast_shapes(np.shape(x), np.shape(y))
         x = broadcast_to(x, shape) if isinstance(x, Tracer) else x
