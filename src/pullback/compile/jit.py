@@ -19,7 +19,9 @@ Example:
 from __future__ import annotations
 
 import functools
+import linecache
 import warnings
+import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
@@ -44,18 +46,102 @@ RETRACE_WARNING = 32
 class _Compiled:
     """One cache entry: the simplified graph, its source and the compiled function."""
 
-    __slots__ = ("graph", "source", "fn", "structured", "raw_size")
+    __slots__ = ("graph", "source", "fn", "structured", "raw_size", "__weakref__")
 
     def __init__(self, graph: Graph, raw_size: int, name: str):
         self.graph = graph
         self.raw_size = raw_size
         self.fn, self.source, self.structured = compile_graph(graph, name)
+        # the source is kept in linecache for tracebacks while this entry lives
+        weakref.finalize(self, linecache.cache.pop, self.fn.__code__.co_filename, None)
 
     def run(self, leaves: list) -> Any:
         out = self.fn(*leaves)
         if self.structured:
             return out
         return self.graph.unflatten_outputs(out)
+
+
+#: the most array elements a jitted function's closure is compared over on each call
+WATCH_LIMIT = 1_000_000
+
+
+def _closure_values(fun: Any, depth: int = 3) -> list[tuple[Callable[[], Any], str]]:
+    """Getters of the values ``fun`` reads from its closure cells and globals (and, to
+    ``depth`` levels, those of the Python functions it refers to, or wraps)."""
+    seen: set[int] = set()
+    found: list[tuple[Callable[[], Any], str]] = []
+
+    def visit(f: Any, level: int) -> None:
+        while hasattr(f, "__wrapped__") and id(f) not in seen:  # grad(f), functools.wraps
+            seen.add(id(f))
+            f = f.__wrapped__
+        if isinstance(f, functools.partial):
+            visit(f.func, level)
+            return
+        code = getattr(f, "__code__", None)
+        if code is None or id(f) in seen or level > depth:
+            return
+        seen.add(id(f))
+        cells = dict(zip(code.co_freevars, f.__closure__ or (), strict=True))
+        for name, cell in cells.items():
+            found.append((lambda cell=cell: cell.cell_contents, name))
+        g = getattr(f, "__globals__", {})
+        names = set(code.co_names)
+        for const in code.co_consts:  # names read by nested functions and comprehensions
+            if hasattr(const, "co_names"):
+                names.update(const.co_names)
+        for name in names:
+            if name in g:
+                found.append((lambda g=g, name=name: g.get(name), name))
+        for getter, _ in list(found):
+            try:
+                value = getter()
+            except ValueError:  # an empty cell
+                continue
+            if callable(value) and hasattr(value, "__code__") or hasattr(value, "__wrapped__"):
+                visit(value, level + 1)
+
+    visit(fun, 0)
+    return found
+
+
+class _Watch:
+    """The NumPy arrays a jitted function closes over, as they were when it was traced.
+
+    Their values are compiled in (as in JAX, closed-over arrays are constants), so a later
+    write into one (``W[:] = 7``) or a new binding of its name would leave the compiled code
+    stale: each call compares them with a copy and traces again when they differ."""
+
+    __slots__ = ("getters", "seen")
+
+    def __init__(self, fun: Callable):
+        self.getters = _closure_values(fun)
+        self.seen: list[tuple[Callable[[], Any], Any, np.ndarray]] = []
+
+    def snapshot(self) -> None:
+        self.seen = []
+        total = 0
+        for getter, _ in self.getters:
+            try:
+                value = getter()
+            except ValueError:
+                continue
+            if type(value) is np.ndarray and value.flags.writeable:
+                total += value.size
+                if total > WATCH_LIMIT:
+                    break
+                self.seen.append((getter, value, value.copy()))
+
+    def changed(self) -> bool:
+        for getter, value, copy in self.seen:
+            try:
+                now = getter()
+            except ValueError:
+                return True
+            if now is not value or not np.array_equal(now, copy, equal_nan=True):
+                return True
+        return False
 
 
 class Jitted:
@@ -77,6 +163,7 @@ class Jitted:
         self._cache: dict[Hashable, _Compiled] = {}
         self._fast: dict[tuple, Callable] = {}
         self._warned = False
+        self._watch = _Watch(fun)
         #: how many times the function has been traced (one per new signature)
         self.trace_count = 0
 
@@ -91,6 +178,8 @@ class Jitted:
         return self if obj is None else functools.partial(self, obj)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._watch.seen and self._watch.changed():
+            self.clear_cache()  # a closed-over array was written to: trace again
         if self._fast and not kwargs and not trace_state.stack:
             # the common call: arrays only, a signature seen before
             fn = self._fast.get(
@@ -149,6 +238,7 @@ class Jitted:
 
     def _compile(self, args: tuple, kwargs: dict) -> _Compiled:
         self.trace_count += 1
+        self._watch.snapshot()
         try:
             raw = trace(self._fun, args, kwargs, self._static_argnums, self._static_argnames)
         except ConcretizationError as err:
@@ -188,7 +278,16 @@ class Jitted:
         return len(self._cache)
 
     def clear_cache(self) -> None:
-        """Forget every compiled version (the next call traces again)."""
+        """Forget every compiled version (the next call traces again), and their sources.
+
+        Example:
+            >>> import pullback as pb, pullback.numpy as pnp
+            >>> f = pb.jit(pnp.sin)
+            >>> _ = f(np.ones(2)); f.clear_cache(); f.cache_size
+            0
+        """
+        for entry in self._cache.values():
+            linecache.cache.pop(entry.fn.__code__.co_filename, None)
         self._cache.clear()
         self._fast.clear()
 

@@ -73,17 +73,38 @@ def _check_differentiable(who: str, label: Callable[[], str], leaves: list) -> N
             )
 
 
+def _index(who: str, argnums: Any, a: Any) -> int:
+    """``a`` as an argument position: an int or a NumPy integer, never a bool or a float."""
+    if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+        raise TypeError(
+            f"{who}: argnums must be an int or a tuple of ints (positions counted from 0), "
+            f"got {argnums!r} ({type(a).__name__}{' entry' if a is not argnums else ''}); "
+            "for example argnums=0 or argnums=(0, 2)"
+        )
+    return int(a)
+
+
 def _normalize_argnums(who: str, argnums: Argnums, nargs: int) -> tuple[int, ...]:
     if type(argnums) is int and 0 <= argnums < nargs:
         return (argnums,)
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if isinstance(argnums, (str, bytes)) or not isinstance(argnums, (tuple, list)):
+        nums = (_index(who, argnums, argnums),)
+    else:
+        nums = tuple(_index(who, argnums, a) for a in argnums)
     for a in nums:
-        if not isinstance(a, int) or not -nargs <= a < nargs:
+        if not -nargs <= a < nargs:
             raise ValueError(
                 f"{who}: argnums {argnums!r} does not fit a call with {nargs} positional "
                 f"argument{'s' if nargs != 1 else ''}"
             )
-    return tuple(a % nargs for a in nums)
+    nums = tuple(a % nargs for a in nums)
+    if len(set(nums)) != len(nums):
+        repeated = sorted({a for a in nums if nums.count(a) > 1})
+        raise ValueError(
+            f"{who}: argnums {argnums!r} names argument(s) {repeated} more than once; "
+            "list each argument once"
+        )
+    return nums
 
 
 def _partial_args(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> Callable:
@@ -141,6 +162,13 @@ def _check_like(who: str, what: Any, expected: list, treedef_e: Any, got: Any) -
     return leaves
 
 
+def _snapshot(x: Any) -> Any:
+    """A private copy of a writeable NumPy array (other leaves are kept as they are)."""
+    if type(x) is np.ndarray and x.flags.writeable:
+        return x.copy()
+    return x
+
+
 def _numpy_scalar(t: Any, like: Any) -> Any:
     """A Python number as a NumPy scalar of ``like``'s dtype (derivatives are NumPy values)."""
     if type(t) in (float, int, complex):
@@ -167,6 +195,9 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         >>> vjp_fn(np.array([1.0, 1.0]))[0].round(4)
         array([2.    , 1.0806])
     """
+    # vjp_fn outlives this call: it answers for the point it was built at even if the
+    # caller writes into the arrays afterwards (x[:] = 0)
+    primals = tuple(tree_map(_snapshot, p) for p in primals)
     out, vjp_fn, _, aux = _vjp(
         f"vjp of {fun_name(f)}", f, primals, has_aux, lambda i: arg_label(f, i)
     )
@@ -192,9 +223,9 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
         in_tracers = [[trace.leaf(x) for x in ls] for ls in in_leaves]
+        in_nodes = [[t.node for t in ts] for ts in in_tracers]  # before f can rebind them
         args = [tree_unflatten(tree, ts) for tree, ts in zip(in_trees, in_tracers)]
         out, aux = _split_aux(who, f(*args), has_aux)
-    in_nodes = [[t.node for t in ts] for ts in in_tracers]
     nodes = trace.nodes
     del in_tracers
     if type(out) is VJPTracer:
@@ -217,12 +248,19 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
         seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts) if n is not None]
         at_leaves = backward_pass(seeds, nodes)
         results = []
-        for tree, ls, ns in zip(in_trees, in_leaves, in_nodes):
+        given = {id(c) for c in cts}  # never hand back the caller's own cotangent arrays
+        for tree, ls, ns in zip(in_trees, in_leaves, in_nodes, strict=True):
             grads = []
-            for x, n in zip(ls, ns):
+            for x, n in zip(ls, ns, strict=True):
                 g = at_leaves.get(n)
                 if g is None or type(g) is not np.ndarray:
                     g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
+                if type(g) is np.ndarray:
+                    if id(g) in given:
+                        g = g.copy()  # one array object per result, none the caller's
+                    given.add(id(g))
+                    if not g.ndim and not isinstance(x, np.ndarray):
+                        g = g[()]  # the derivative of a Python or NumPy scalar is a scalar
                 grads.append(g)
             results.append(grads[0] if tree is _LEAF else tree_unflatten(tree, grads))
         return tuple(results)
@@ -295,6 +333,7 @@ def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
         >>> float(out), float(f_jvp(1.0))
         (8.0, 12.0)
     """
+    primals = tuple(tree_map(_snapshot, p) for p in primals)  # the point, kept as it is now
     out = f(*primals)
 
     def jvp_fn(*tangents: Any) -> Any:
@@ -338,6 +377,8 @@ def value_and_grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> 
 
 
 def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> Callable:
+    if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
+        argnums = int(argnums)  # one position: the result is not a tuple
     @functools.wraps(f)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         name = f"{who} of {fun_name(f)}"
@@ -376,6 +417,8 @@ def grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
 
 
 def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
+    if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
+        argnums = int(argnums)  # one position: the result is not a tuple
     @functools.wraps(f)
     def jac(*args: Any, **kwargs: Any) -> Any:
         name = f"{mode} of {fun_name(f)}"
@@ -411,8 +454,17 @@ def _basis(shape: tuple, dtype: Any) -> np.ndarray:
 
 def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list) -> tuple:
     """Rows of the Jacobian: every basis cotangent pushed through one batched backward pass."""
-    out, vjp_fn = vjp(f, *dyn)
+    out, vjp_fn, _, _ = _vjp(f"jacrev of {fun_name(f)}", f, dyn, False, lambda i: f"argument {i}")
     out_leaves, out_tree = tree_flatten(out)
+    if any(dtype_of(o).kind == "c" for o in out_leaves) and any(
+        dtype_of(x).kind != "c" for x in in_leaves
+    ):
+        raise TypeError(
+            f"jacrev of {fun_name(f)}: the output is complex and an input is real; reverse "
+            "mode would give only the real part of the Jacobian (the transpose of a map into "
+            "the complex numbers under Re(sum(a * b))). Use jacfwd for the complex Jacobian, "
+            "or differentiate the real and imaginary parts separately (pnp.real, pnp.imag)"
+        )
     blocks = []
     for k, o in enumerate(out_leaves):
         shape, dtype = shape_of(o), dtype_of(o)

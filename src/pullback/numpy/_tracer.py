@@ -19,7 +19,22 @@ from pullback.numpy import products, reductions, shape
 from pullback.numpy._registry import FUNCTIONS, METHODS, UFUNCS, method
 
 
+def _into_plain_array(ufunc: Any, out: Any) -> TypeError:
+    outs = out if isinstance(out, tuple) else (out,)
+    where = "an augmented assignment such as `acc += x` on" if len(outs) == 1 else "out= with"
+    return TypeError(
+        f"numpy.{ufunc.__name__}: {where} a plain NumPy array would write a traced value into "
+        "it, and a NumPy array cannot hold a derivative. Make a new array instead "
+        "(`acc = acc + x`), or collect the values in a list and combine them with pnp.stack / "
+        "pnp.concatenate"
+    )
+
+
 def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    out = kwargs.get("out")
+    if out is not None and any(not isinstance(o, Tracer) for o in
+                               (out if isinstance(out, tuple) else (out,))):
+        raise _into_plain_array(ufunc, out)
     if method == "__call__":
         wrapper = UFUNCS.get(ufunc)
         if wrapper is not None:
@@ -50,6 +65,31 @@ def _setitem(self: Tracer, idx: Any, value: Any) -> None:
         "(or .add(v), .multiply(v); pnp.at(x)[i].set(v) also works on plain arrays), which "
         "returns a new array"
     )
+
+
+def _innermost(x: Any) -> Any:
+    while isinstance(x, Tracer):
+        x = x._primal
+    return x
+
+
+def _inplace(op: str, binary: Any) -> Any:
+    """``x op= v``: a NumPy scalar is rebound (as NumPy does); an array would be updated in
+    place, which every other name of it sees in NumPy, so it raises rather than differ."""
+
+    def inplace(self: Tracer, other: Any) -> Any:
+        if not isinstance(_innermost(self), np.ndarray):
+            return binary(self, other)  # NumPy scalars are immutable: `s += v` rebinds `s`
+        raise TypeError(
+            f"`x {op}= v` on a traced array: NumPy would update the array in place, so that "
+            "every other name for it sees the change, and pullback does not do in-place "
+            f"updates of traced arrays. Write `x = x {op} v` (a new array: the same result "
+            "unless another name refers to x) or use the functional update "
+            "`x = x.at[idx].add(v)`"
+        )
+
+    inplace.__name__ = f"__i{binary.__name__.strip('_')}__"
+    return inplace
 
 
 def _iter(self: Tracer) -> Any:
@@ -98,6 +138,12 @@ _METHODS = {
     "__ge__": lambda s, o: ew.greater_equal(s, o),
     "__eq__": lambda s, o: ew.equal(s, o),
     "__ne__": lambda s, o: ew.not_equal(s, o),
+    "__iadd__": _inplace("+", lambda s, o: ew.add(s, o)),
+    "__isub__": _inplace("-", lambda s, o: ew.subtract(s, o)),
+    "__imul__": _inplace("*", lambda s, o: ew.multiply(s, o)),
+    "__itruediv__": _inplace("/", lambda s, o: ew.divide(s, o)),
+    "__ipow__": _inplace("**", lambda s, o: ew.power(s, o)),
+    "__imatmul__": _inplace("@", lambda s, o: products.matmul(s, o)),
     "__getitem__": lambda s, idx: shape.getitem(s, idx),
     "__setitem__": _setitem,
     "__iter__": _iter,
