@@ -37,6 +37,7 @@ from pullback.core.api import (
     vjp,
 )
 from pullback.core.batching import vmap
+from pullback.core.debug import debug_nans
 from pullback.core.trace import RuleError, TracerConversionError
 from pullback.custom import custom_jvp, custom_vjp, primitive
 
@@ -52,6 +53,7 @@ __all__ = [
     "check_grads",
     "custom_jvp",
     "custom_vjp",
+    "debug_nans",
     "extend",
     "grad",
     "hessian",

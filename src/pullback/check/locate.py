@@ -9,37 +9,16 @@ The checker then checks each recorded primitive's rules numerically at the input
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from pullback.core.debug import call_site
 from pullback.core.trace import Primitive, Trace, Tracer, dtype_of, new_trace
 from pullback.core.tree import tree_flatten, tree_unflatten
 
 __all__ = ["Record", "RecordTrace"]
-
-_PULLBACK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__)) + os.sep
-
-
-def call_site(skip: int = 1) -> tuple[str, str]:
-    """``("file:line", function name)`` of the innermost frame outside pullback and NumPy."""
-    frame = sys._getframe(skip)
-    while frame is not None:
-        name = frame.f_code.co_filename
-        path = os.path.abspath(name) if not name.startswith("<") else name
-        if not (
-            path.startswith(_PULLBACK_DIR)
-            or path.startswith(_NUMPY_DIR)
-            or name.startswith("<__array_function__")
-        ):
-            return f"{name}:{frame.f_lineno}", frame.f_code.co_name
-        frame = frame.f_back
-    return "<unknown>", "<unknown>"
-
 
 @dataclass
 class Record:
@@ -58,7 +37,7 @@ class Record:
         """Positions of the arguments that depend on the inputs and carry derivatives."""
         return tuple(
             i
-            for i, (a, t) in enumerate(zip(self.args, self.traced))
+            for i, (a, t) in enumerate(zip(self.args, self.traced, strict=True))
             if t and dtype_of(a).kind == "f"
         )
 

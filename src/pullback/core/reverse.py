@@ -7,6 +7,7 @@ cotangents into parents and drops each node's cotangent as soon as it has been u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from numpy import ndarray
@@ -125,6 +126,10 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
         )
 
 
+#: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every cotangent
+cotangent_hook: Callable[[Node, int, Any], None] | None = None
+
+
 def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict[Node, Any]:
     """Propagate the cotangents ``(node, output index, g)`` to the inputs.
 
@@ -176,6 +181,8 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
                 ct.shape != arg.shape or ct.dtype != arg.dtype
             ):
                 _check_cotangent(node, i, ct)
+            if cotangent_hook is not None:
+                cotangent_hook(node, i, ct)
             parent, index = p
             if parent.n_out == 1:
                 prev = cts.get(parent)

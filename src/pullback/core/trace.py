@@ -251,15 +251,22 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
             if top is None or t.level > top.level:
                 top = t
     if top is None:
-        return prim.impl(*args, **params)
+        if debug_hook is None:
+            return prim.impl(*args, **params)
+        return debug_hook(prim, args, prim.impl(*args, **params))
     if not top.active:
         raise RuntimeError(
             f"{prim.name}: a traced value escaped from the transformation that created it "
             "(stored in a global or returned through a side channel); use pb.stop_gradient "
             "before storing it, or return it from the function"
         )
-    return top.process(prim, args, params)
+    if debug_hook is None:
+        return top.process(prim, args, params)
+    return debug_hook(prim, args, top.process(prim, args, params))
 
+
+#: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every primitive's result
+debug_hook: Callable[[Primitive, tuple, Any], Any] | None = None
 
 Primitive.bind = bind  # prim.bind(*args, **params), without an extra call
 
