@@ -172,3 +172,13 @@ def test_jacrev_of_a_complex_output_of_real_input_refuses_and_jacfwd_gives_it():
     n = len(x)
     dft = np.exp(-2j * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
     np.testing.assert_allclose(pb.jacfwd(np.fft.fft)(x), dft, atol=1e-14)
+
+
+def test_jit_keeps_the_broadcast_that_feeds_a_matrix_product():
+    # the simplifier once dropped broadcast_to before matmul: core dimensions do not broadcast
+    W = np.ones((2, 2))
+    f = lambda a: pnp.sum(pnp.sin(pnp.sum(a @ W, axis=1)))  # noqa: E731
+    a = np.array([[0.3, -0.2], [1.0, 0.5]])
+    want = np.outer(np.cos((a @ W).sum(axis=1)), W.sum(axis=1))
+    np.testing.assert_allclose(pb.grad(f)(a), want, rtol=1e-15)
+    np.testing.assert_allclose(pb.jit(pb.grad(f))(a), want, rtol=1e-15)

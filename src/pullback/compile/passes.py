@@ -104,8 +104,13 @@ def _fuse_chain(e: Equation, producer: dict[Var, Equation]) -> Equation:
 
 
 def _elide_broadcasts(e: Equation, producer: dict[Var, Equation]) -> Equation:
-    """A ufunc broadcasts by itself: feed it the unbroadcast input when the shape is kept."""
-    if not isinstance(e.prim.impl, np.ufunc) or e.params or e.multiple or len(e.inputs) < 2:
+    """A ufunc broadcasts by itself: feed it the unbroadcast input when the shape is kept.
+
+    Not a generalized ufunc (``matmul``): its core dimensions do not broadcast."""
+    impl = e.prim.impl
+    if not isinstance(impl, np.ufunc) or impl.signature is not None:
+        return e
+    if e.params or e.multiple or len(e.inputs) < 2:
         return e
     out_shape = e.outvars[0].aval.shape
     inputs = list(e.inputs)
