@@ -5,6 +5,9 @@ import pytest
 
 import pullback as pb
 import pullback.numpy as pnp
+import pullback.scipy.special  # noqa: F401 - its primitives are registered too
+from pullback.core import batching
+from pullback.core.trace import PRIMITIVES
 from specs import ALL_SPECS, VALUE_DEPENDENT_SHAPE, sample
 
 RNG = np.random.default_rng(7)
@@ -65,9 +68,31 @@ def _rows():
         yield pytest.param(row, shapes, id=f"{row.id}")
 
 
+@pytest.fixture
+def loops(monkeypatch):
+    """The names of the primitives that ran their per-entry loop (``batch_by_loop``)."""
+    ran = []
+
+    def counting(prim, *args, **kwargs):
+        ran.append(prim.name)
+        return original(prim, *args, **kwargs)
+
+    original = batching.batch_by_loop
+    monkeypatch.setattr(batching, "batch_by_loop", counting)
+    return ran
+
+
+def declared_loops() -> set:
+    """Primitives whose batching rule loops over entries on purpose (``batch_by_looping``),
+    everywhere or in a case NumPy cannot vectorise (a mask per entry)."""
+    return {name for name, p in PRIMITIVES.items() if getattr(p.batch, "loop_reason", None)}
+
+
 @pytest.mark.parametrize("row,shapes", list(_rows()))
-def test_vmap_of_every_spec_row_matches_a_loop(row, shapes):
-    """Every primitive's batching rule (or the loop fallback) agrees with a Python loop."""
+def test_vmap_of_every_spec_row_matches_a_loop(row, shapes, loops):
+    """Every primitive's batching rule agrees with a Python loop over the entries, keeps the
+    dtype (float32 rows stay float32), and is vectorised: no primitive runs once per entry
+    unless its rule is declared a loop."""
     rng = np.random.default_rng(3)
     batch = 3
     args = [np.stack([sample(rng, row.domain(i), s) for _ in range(batch)])
@@ -79,6 +104,7 @@ def test_vmap_of_every_spec_row_matches_a_loop(row, shapes):
         pytest.skip("entries have different shapes: not vectorisable")
     if want.dtype == object:
         pytest.skip("ragged results")
+    del loops[:]  # the per-entry reference above may loop (it runs outside vmap)
     try:
         got = pb.vmap(f)(*args)
     except ValueError as err:
@@ -86,3 +112,10 @@ def test_vmap_of_every_spec_row_matches_a_loop(row, shapes):
             pytest.skip("entries have different shapes: not vectorisable")
         raise
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert np.asarray(got).dtype == want.dtype, f"vmap gives {np.asarray(got).dtype}"
+    undeclared = set(loops) - declared_loops()
+    assert not undeclared, f"ran once per entry without declaring it: {sorted(undeclared)}"
+
+
+def test_float32_rows_are_among_them():
+    assert any("float32" in param.id for param in _rows())

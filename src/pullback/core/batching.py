@@ -3,8 +3,11 @@
 A batch trace carries values with an extra leading axis (the batch axis). Each primitive
 applied to batched values is handled by its batching rule ``prim.batch(vals, batched, params,
 size)``, which receives the raw values (batch axis first where ``batched[i]``) and returns the
-batched result; a primitive without a rule is applied once per batch entry and the results
-stacked, which is always correct and only slower.
+batched result. Every registered primitive declares its rule where it is defined; one that
+NumPy cannot vectorise (its output shape depends on the values) declares a per-entry loop on
+purpose with :func:`batch_by_looping`. A registered primitive without a rule is an error;
+user primitives (``pb.primitive``, ``custom_vjp``, ``custom_jvp``, or a ``pullback.extend``
+primitive not registered by name) without one are applied once per batch entry.
 
 Jacobians use it to push all basis vectors through one forward or backward pass.
 """
@@ -18,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from pullback.core import lax
-from pullback.core.trace import Primitive, Trace, Tracer, new_trace, shape_of
+from pullback.core.trace import PRIMITIVES, Primitive, Trace, Tracer, new_trace, shape_of
 from pullback.core.tree import tree_flatten, tree_unflatten
 
-__all__ = ["BatchTrace", "BatchTracer", "vmap"]
+__all__ = ["BatchTrace", "BatchTracer", "batch_by_loop", "batch_by_looping", "vmap"]
 
 
 class BatchTracer(Tracer):
@@ -58,6 +61,7 @@ class BatchTrace(Trace):
                 batched.append(False)
         rule = prim.batch
         if rule is None:
+            _check_user_primitive(prim)
             out = batch_by_loop(prim, vals, batched, params, self.size)
         else:
             out = rule(vals, batched, params, self.size)
@@ -77,11 +81,31 @@ def _stack(outs: list) -> Any:
     return lax.stack(outs)
 
 
+def _check_user_primitive(prim: Primitive) -> None:
+    """A primitive without a batching rule: a user's one is looped over, pullback's own is a bug."""
+    if prim.custom_rules or PRIMITIVES.get(prim.name) is not prim:
+        return  # pb.primitive, custom_vjp/jvp, an unregistered pullback.extend primitive
+    raise NotImplementedError(
+        f"vmap: primitive '{prim.name}' has no batching rule; declare one next to its "
+        "definition with pullback.extend.defbatch(prim, rule) (or, where the primitive cannot "
+        "be vectorised, pullback.core.batching.batch_by_looping(prim, why))"
+    )
+
+
 def batch_by_loop(prim: Primitive, vals: list, batched: list, params: dict, size: int) -> Any:
-    """Apply ``prim`` to each batch entry and stack the results: the rule of last resort."""
+    """Apply ``prim`` to each batch entry and stack the results.
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.core.trace import Primitive
+        >>> first = Primitive("first", lambda x: x[:1])
+        >>> batch_by_loop(first, [np.arange(6.0).reshape(2, 3)], [True], {}, 2)
+        array([[0.],
+               [3.]])
+    """
     outs = []
     for b in range(size):
-        args = [_entry(v, b) if isb else v for v, isb in zip(vals, batched)]
+        args = [_entry(v, b) if isb else v for v, isb in zip(vals, batched, strict=True)]
         outs.append(prim.bind(*args, **params))
     if prim.multiple_results:
         return tuple(_stack([o[k] for o in outs]) for k in range(len(outs[0])))
@@ -92,6 +116,28 @@ def batch_by_loop(prim: Primitive, vals: list, batched: list, params: dict, size
             f"vmap: '{prim.name}' gives results of different shapes for different batch "
             f"entries ({err}); such a function cannot be vectorised"
         ) from err
+
+
+def batch_by_looping(prim: Primitive, why: str) -> Callable[..., Any]:
+    """The batching rule of a primitive that cannot be vectorised: one call per batch entry,
+    declared on purpose (``why`` says why; the rule keeps it as ``rule.loop_reason``).
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.extend import Primitive, defbatch
+        >>> positive = Primitive("positive_entries", lambda x: x[x > 0])
+        >>> defbatch(positive, batch_by_looping(positive, "the output size depends on values"))
+        >>> pb.vmap(positive.bind)(np.array([[1.0, -1.0], [-2.0, 2.0]]))
+        array([[1.],
+               [2.]])
+    """
+
+    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        return batch_by_loop(prim, vals, batched, params, size)
+
+    rule.loop_reason = why  # type: ignore[attr-defined]
+    rule.__qualname__ = f"batch_by_looping[{prim.name}]"
+    return rule
 
 
 # ----------------------------------------------------------------------------- vmap
@@ -132,7 +178,7 @@ def vmap(
                 f"vmap: in_axes has {len(axes)} entries for {len(args)} positional arguments"
             )
         sizes = set()
-        for a, ax in zip(args, axes):
+        for a, ax in zip(args, axes, strict=True):
             if ax is not None:
                 for leaf in tree_flatten(a)[0]:
                     shape = np.shape(leaf)
@@ -150,7 +196,7 @@ def vmap(
         with new_trace(BatchTrace) as trace:
             trace.size = size
             new_args = []
-            for a, ax in zip(args, axes):
+            for a, ax in zip(args, axes, strict=True):
                 if ax is None:
                     new_args.append(a)
                     continue

@@ -25,7 +25,7 @@ from numpy import nan as nan
 from numpy import newaxis as newaxis
 from numpy import pi as pi
 
-from pullback.numpy import _batching_rules, _tracer
+from pullback.numpy import _tracer
 from pullback.numpy import fft as fft
 from pullback.numpy import linalg as linalg
 from pullback.numpy._constructors import *  # noqa: F403
@@ -39,4 +39,3 @@ from pullback.numpy.shape import *  # noqa: F403
 
 # last, once every family has registered its primitives and methods
 _tracer.install()
-_batching_rules.install()

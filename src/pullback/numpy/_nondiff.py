@@ -7,12 +7,25 @@ almost everywhere: every transformation treats the result as a constant. Compari
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from pullback.core.trace import Tracer, dtype_of, shape_of
-from pullback.numpy._registry import binary, implements, method, nondiff_function, unary
+from pullback.core import lax
+from pullback.core.trace import PRIMITIVES, Primitive, Tracer, dtype_of, shape_of
+from pullback.numpy._registry import (
+    batch_by_looping,
+    batch_elementwise,
+    batch_front,
+    binary,
+    implements,
+    method,
+    nondiff_function,
+    unary,
+)
+from pullback.numpy._util import normalize_axes
 
 __all__ = [
     "all",
@@ -77,29 +90,149 @@ logical_and  = binary("logical_and",  np.logical_and,  None, None)
 logical_or   = binary("logical_or",   np.logical_or,   None, None)
 logical_xor  = binary("logical_xor",  np.logical_xor,  None, None)
 
-fix        = nondiff_function("fix",        np.fix)
-isposinf   = nondiff_function("isposinf",   np.isposinf)
-isneginf   = nondiff_function("isneginf",   np.isneginf)
-round      = nondiff_function("round",      np.round)
-around     = nondiff_function("around",     np.around)
-argmax     = nondiff_function("argmax",     np.argmax)
-argmin     = nondiff_function("argmin",     np.argmin)
-nanargmax  = nondiff_function("nanargmax",  np.nanargmax)
-nanargmin  = nondiff_function("nanargmin",  np.nanargmin)
-argsort    = nondiff_function("argsort",    np.argsort)
-argwhere   = nondiff_function("argwhere",   np.argwhere)
-nonzero    = nondiff_function("nonzero",    np.nonzero)
-flatnonzero = nondiff_function("flatnonzero", np.flatnonzero)
-zeros_like = nondiff_function("zeros_like", np.zeros_like)
-ones_like  = nondiff_function("ones_like",  np.ones_like)
-full_like  = nondiff_function("full_like",  np.full_like)
-empty_like = nondiff_function("empty_like", np.empty_like)
-allclose   = nondiff_function("allclose",   np.allclose)
-isclose    = nondiff_function("isclose",    np.isclose)
-array_equal = nondiff_function("array_equal", np.array_equal)
-any        = nondiff_function("any",        np.any)
-all        = nondiff_function("all",        np.all)
-count_nonzero = nondiff_function("count_nonzero", np.count_nonzero)
+# fmt: on
+
+
+# ----------------------------------------------------------------------------- vmap rules
+# The functions below are primitives called with NumPy's own arguments (positional or by
+# keyword); their rules read the arguments by name from NumPy's signature.
+
+
+def _arguments(func: Callable[..., Any], vals: list, batched: list, params: dict,
+               operands: int) -> tuple[list, dict]:
+    """The call's first ``operands`` arguments, which may carry the batch axis, and the
+    others by name (options: an axis, a dtype, a tolerance), which may not."""
+    signature = inspect.signature(func)
+    names = list(signature.parameters)
+    for name, b in zip(names[operands:], batched[operands:], strict=False):
+        if b:
+            raise NotImplementedError(
+                f"vmap: pullback.numpy.{func.__name__}: argument '{name}' differs between "
+                "batch entries; pass it as a constant"
+            )
+    args = dict(signature.bind(*vals, **params).arguments)
+    return [args.pop(name, None) for name in names[:operands]], args
+
+
+def _batch_reduction(func: Callable[..., Any], default_axis: Any,
+                     flatten: bool) -> Callable[[Primitive], Callable[..., Any]]:
+    """Reductions along ``axis`` (``any``, ``argmax``, ``argsort``...): the axes move one place
+    right. ``axis=None`` means every axis of an entry: all of them for ``any``/``all``/
+    ``count_nonzero`` (``flatten=False``), the flattened entry for ``argmax`` and ``argsort``
+    (``flatten=True``)."""
+
+    def make(prim: Primitive) -> Callable[..., Any]:
+        def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+            (x,), args = _arguments(func, vals, batched, params, 1)
+            shape = tuple(shape_of(x)[1:])
+            axis = args.pop("axis", default_axis)
+            who = f"pullback.numpy.{func.__name__}"
+            if axis is not None:
+                axes = normalize_axes(axis, len(shape), who, sort=False)
+                shifted = tuple(a + 1 for a in axes)
+                return prim.bind(x, axis=shifted[0] if isinstance(axis, (int, np.integer))
+                                 else shifted, **args)
+            if not flatten:
+                return prim.bind(x, axis=tuple(range(1, len(shape) + 1)), **args)
+            keepdims = bool(args.pop("keepdims", False))
+            flat = lax.reshape(x, (size, int(np.prod(shape, dtype=np.int64))))
+            out = prim.bind(flat, axis=1, **args)
+            return lax.reshape(out, (size,) + (1,) * len(shape)) if keepdims else out
+
+        return rule
+
+    return make
+
+
+def _batch_like(func: Callable[..., Any]) -> Callable[[Primitive], Callable[..., Any]]:
+    """``zeros_like`` and friends: an array shaped like each entry (or like ``shape=``)."""
+
+    def make(prim: Primitive) -> Callable[..., Any]:
+        def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+            operands, args = _arguments(func, vals, batched, params,
+                                        2 if func is np.full_like else 1)
+            x = batch_front(operands[0], batched[0], size)
+            shape = tuple(shape_of(x)[1:])
+            if args.get("shape") is not None:
+                shape = args["shape"]
+                shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+                args["shape"] = (size,) + shape
+            if len(operands) > 1:
+                fill = operands[1]
+                if len(batched) > 1 and batched[1]:  # a value per entry: line up batch axes
+                    rest = tuple(shape_of(fill)[1:])
+                    fill = lax.reshape(fill, (size,) + (1,) * (len(shape) - len(rest)) + rest)
+                return prim.bind(x, fill, **args)
+            return prim.bind(x, **args)
+
+        return rule
+
+    return make
+
+
+def _batch_allclose(prim: Primitive) -> Callable[..., Any]:
+    """``allclose``: ``isclose`` entry by entry, then ``all`` over each entry's axes."""
+
+    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        close = PRIMITIVES["isclose"].batch(vals, batched, params, size)
+        return all(close, axis=tuple(range(1, len(shape_of(close)))))
+
+    return rule
+
+
+def _batch_array_equal(prim: Primitive) -> Callable[..., Any]:
+    """``array_equal``: False for entries of different shapes, else every element equal (NaNs
+    equal to NaNs with ``equal_nan=True``)."""
+
+    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        (a, b), args = _arguments(np.array_equal, vals, batched, params, 2)
+        sa = tuple(shape_of(a)[1:] if batched[0] else shape_of(a))
+        sb = tuple(shape_of(b)[1:] if len(batched) > 1 and batched[1] else shape_of(b))
+        if sa != sb:
+            return np.zeros(size, np.bool_)
+        a, b = batch_front(a, batched[0], size), batch_front(b, len(batched) > 1 and batched[1],
+                                                             size)
+        same = PRIMITIVES["equal"].bind(a, b)  # the comparison of the elementwise family
+        if args.get("equal_nan", False):
+            same = logical_or(same, logical_and(isnan(a), isnan(b)))
+        return all(same, axis=tuple(range(1, len(sa) + 1)))
+
+    return rule
+
+
+def _looped(prim: Primitive) -> Callable[..., Any]:
+    """``nonzero`` and friends: how many indices each entry has depends on its values, so
+    there is no one vectorised call; entries are computed one by one (and their results
+    stack when the counts agree)."""
+    return batch_by_looping(prim, "its output shape depends on the values of each entry")
+
+# fmt: off
+fix        = nondiff_function("fix",        np.fix,        batch_elementwise)
+isposinf   = nondiff_function("isposinf",   np.isposinf,   batch_elementwise)
+isneginf   = nondiff_function("isneginf",   np.isneginf,   batch_elementwise)
+round      = nondiff_function("round",      np.round,      batch_elementwise)
+around     = nondiff_function("around",     np.around,     batch_elementwise)
+isclose    = nondiff_function("isclose",    np.isclose,    batch_elementwise)
+argmax     = nondiff_function("argmax",     np.argmax,     _batch_reduction(np.argmax, None, True))
+argmin     = nondiff_function("argmin",     np.argmin,     _batch_reduction(np.argmin, None, True))
+nanargmax  = nondiff_function("nanargmax",  np.nanargmax,
+                              _batch_reduction(np.nanargmax, None, True))
+nanargmin  = nondiff_function("nanargmin",  np.nanargmin,
+                              _batch_reduction(np.nanargmin, None, True))
+argsort    = nondiff_function("argsort",    np.argsort,    _batch_reduction(np.argsort, -1, True))
+any        = nondiff_function("any",        np.any,        _batch_reduction(np.any, None, False))
+all        = nondiff_function("all",        np.all,        _batch_reduction(np.all, None, False))
+count_nonzero = nondiff_function("count_nonzero", np.count_nonzero,
+                                 _batch_reduction(np.count_nonzero, None, False))
+zeros_like = nondiff_function("zeros_like", np.zeros_like, _batch_like(np.zeros_like))
+ones_like  = nondiff_function("ones_like",  np.ones_like,  _batch_like(np.ones_like))
+full_like  = nondiff_function("full_like",  np.full_like,  _batch_like(np.full_like))
+empty_like = nondiff_function("empty_like", np.empty_like, _batch_like(np.empty_like))
+allclose   = nondiff_function("allclose",   np.allclose,   _batch_allclose)
+array_equal = nondiff_function("array_equal", np.array_equal, _batch_array_equal)
+argwhere   = nondiff_function("argwhere",   np.argwhere,   _looped)
+nonzero    = nondiff_function("nonzero",    np.nonzero,    _looped)
+flatnonzero = nondiff_function("flatnonzero", np.flatnonzero, _looped)
 
 method("argmax",  lambda s, axis=None, keepdims=False: argmax(s, axis=axis, keepdims=keepdims))
 method("argmin",  lambda s, axis=None, keepdims=False: argmin(s, axis=axis, keepdims=keepdims))

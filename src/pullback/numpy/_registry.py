@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from pullback.core import lax
-from pullback.core.rules import defelementwise, defnondiff
+from pullback.core.batching import batch_by_looping
+from pullback.core.rules import defbatch, defelementwise, defnondiff
 from pullback.core.trace import (
     PRIMITIVES,
     Primitive,
@@ -24,13 +25,20 @@ from pullback.core.trace import (
     new_primitive,
     shape_of,
 )
+from pullback.numpy._util import result_dtype
 
 __all__ = [
     "FUNCTIONS",
     "PRIMITIVES",
     "UFUNCS",
+    "batch_along",
+    "batch_by_looping",
+    "batch_elementwise",
+    "batch_front",
+    "batch_stacked",
     "binary",
     "implements",
+    "move_to_front",
     "method",
     "new_primitive",
     "nondiff_function",
@@ -125,24 +133,6 @@ def _check_kwargs(name: str, kwargs: dict) -> None:
 _WEAK = (float, int)
 
 
-def _common_dtype(args: tuple) -> np.dtype:
-    """NumPy's result dtype: one floating dtype with weak Python ints/floats is that dtype."""
-    dtypes = set()
-    for a in args:
-        if isinstance(a, (Tracer, np.ndarray, np.generic)):
-            dtypes.add(a.dtype)
-        elif type(a) not in _WEAK:
-            break  # another kind of value (complex, list...): let NumPy decide
-    else:
-        if len(dtypes) == 1:
-            (dtype,) = dtypes
-            if dtype.kind in "fc":
-                return dtype
-    return np.result_type(
-        *(a.dtype if isinstance(a, (Tracer, np.ndarray, np.generic)) else a for a in args)
-    )
-
-
 def _broadcast_shapes(shapes: list) -> tuple:
     """``np.broadcast_shapes``, in plain Python (NumPy's costs a microsecond a call)."""
     out = list(shapes[0])
@@ -172,7 +162,7 @@ def promote(*args: Any) -> tuple:
                 return args
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return args
-    dtype = _common_dtype(args)
+    dtype = result_dtype(*args)
     shape = _broadcast_shapes([shape_of(a) for a in args])
     out = []
     for a in args:
@@ -185,14 +175,55 @@ def promote(*args: Any) -> tuple:
     return tuple(out)
 
 
-def batch_elementwise(prim: Primitive) -> Callable[..., Any]:
-    """The vmap rule of an elementwise primitive: align ranks after the batch axis, then
-    broadcast as the wrappers do."""
+# ----------------------------------------------------------------------------- batching rules
+# Shared by the families: each primitive declares its rule where it is defined, with one of
+# these or a rule of its own (``pullback.core.rules.defbatch``). A rule receives the raw values
+# (batch axis in front where ``batched[i]``) and returns the batched result.
+
+
+def batch_front(v: Any, batched: bool, size: int) -> Any:
+    """``v`` with the batch axis in front: broadcast along it when ``v`` has none."""
+    return v if batched else lax.broadcast_to(v, (size,) + tuple(shape_of(v)))
+
+
+def move_to_front(x: Any, axis: int) -> Any:
+    """``x`` with its axis ``axis`` moved to the front (where vmap keeps the batch axis)."""
+    ndim = len(shape_of(x))
+    return lax.transpose(x, (axis,) + tuple(i for i in range(ndim) if i != axis))
+
+
+def batch_stacked(prim: Primitive) -> Callable[..., Any]:
+    """The vmap rule of a primitive that NumPy already maps over leading axes (the linear
+    algebra of stacks of matrices): every operand gets the batch axis, then one call."""
 
     def rule(vals: list, batched: list, params: dict, size: int) -> Any:
-        rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched))
+        return prim.bind(*(batch_front(v, b, size) for v, b in zip(vals, batched, strict=True)),
+                         **params)
+
+    return rule
+
+
+def batch_along(prim: Primitive, param: str) -> Callable[..., Any]:
+    """The vmap rule of a primitive of one operand that works along the (non-negative) axis or
+    axes ``params[param]``: they move one place right, past the batch axis."""
+
+    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        axes = params[param]
+        shifted = axes + 1 if isinstance(axes, int) else tuple(a + 1 for a in axes)
+        return prim.bind(*vals, **{**params, param: shifted})
+
+    return rule
+
+
+def batch_elementwise(prim: Primitive, dtypes: bool = True) -> Callable[..., Any]:
+    """The vmap rule of an elementwise primitive: align ranks after the batch axis, then
+    broadcast as the wrappers do (and promote to one dtype, unless ``dtypes=False``: for an
+    integer operand such as ``ldexp``'s exponent)."""
+
+    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched, strict=True))
         aligned = []
-        for v, b in zip(vals, batched):
+        for v, b in zip(vals, batched, strict=True):
             if b:
                 s = shape_of(v)
                 if len(s) - 1 < rank:
@@ -200,7 +231,11 @@ def batch_elementwise(prim: Primitive) -> Callable[..., Any]:
             aligned.append(v)
         if prim.nondiff or len(aligned) == 1:
             return prim.bind(*aligned, **params)
-        return prim.bind(*promote(*aligned), **params)
+        if dtypes:
+            return prim.bind(*promote(*aligned), **params)
+        shape = _broadcast_shapes([shape_of(v) for v in aligned])
+        return prim.bind(*(lax.broadcast_to(v, shape) if isinstance(v, Tracer) else v
+                           for v in aligned), **params)
 
     return rule
 
@@ -272,11 +307,15 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
 
 
-def nondiff_function(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+def nondiff_function(
+    name: str, func: Callable[..., Any], batch: Callable[[Primitive], Callable[..., Any]]
+) -> Callable[..., Any]:
     """A NumPy function whose result carries no derivative: traced arguments pass through as
-    constants (their values are used, their derivatives dropped)."""
+    constants (their values are used, their derivatives dropped). ``batch(prim)`` gives its
+    vmap rule (:func:`batch_elementwise` for an elementwise one)."""
     prim = new_primitive(name, func)
     defnondiff(prim)
+    defbatch(prim, batch(prim))
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not any(isinstance(a, Tracer) for a in args):

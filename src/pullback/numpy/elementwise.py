@@ -23,11 +23,12 @@ import numpy as np
 from pullback.core import lax
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
-from pullback.core.rules import defjvp, deflinear, defvjp
+from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import floor_divide, isfinite, isnan, nonzero, rint, signbit, trunc
 from pullback.numpy._registry import (
     _check_kwargs,
+    batch_elementwise,
     binary,
     implements,
     method,
@@ -38,6 +39,7 @@ from pullback.numpy._registry import (
     wrap_binary,
     wrap_unary,
 )
+from pullback.numpy._util import result_dtype
 
 __all__ = [
     "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -68,6 +70,7 @@ def _no_derivative(*_: Any, **__: Any) -> Any:
 # fmt: off
 negative_p = new_primitive("negative", np.negative)
 deflinear(negative_p, lambda g, x: negative(g))
+defbatch(negative_p, batch_elementwise(negative_p))
 # fmt: on
 
 
@@ -268,6 +271,7 @@ sinc = unary("sinc", np.sinc, _sinc_derivative)
 
 ldexp_p = new_primitive("ldexp", np.ldexp)
 deflinear(ldexp_p, lambda g, x, i: ldexp(g, i))
+defbatch(ldexp_p, batch_elementwise(ldexp_p, dtypes=False))  # the exponent stays an integer
 
 
 @implements(np.ldexp)
@@ -332,7 +336,8 @@ def frexp(x: Any, /, **kwargs: Any) -> tuple[Any, Any]:
     return ldexp(x, negative(exponent)), exponent
 
 
-_frexp_exponent = nondiff_function("frexp_exponent", lambda x: np.frexp(x)[1])
+_frexp_exponent = nondiff_function("frexp_exponent", lambda x: np.frexp(x)[1],
+                                   batch_elementwise)
 
 
 @implements(np.divmod)
@@ -366,7 +371,7 @@ def float_power(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
     if not (isinstance(x1, Tracer) or isinstance(x2, Tracer)):
         return np.float_power(x1, x2, **kwargs)
     _check_kwargs("float_power", kwargs)
-    wide = np.result_type(dtype_of(x1), dtype_of(x2), np.float64)
+    wide = result_dtype(x1, x2, np.float64)
     return power(astype(x1, wide), astype(x2, wide))
 
 
@@ -449,8 +454,10 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
 #   conjugate: transpose g -> conj(g).
 imag_p = new_primitive("imag", np.imag)
 deflinear(imag_p, lambda g, x: multiply(astype(g, dtype_of(x)), -1j))
+defbatch(imag_p, batch_elementwise(imag_p))
 conjugate_p = new_primitive("conjugate", np.conjugate)
 deflinear(conjugate_p, lambda g, x: conjugate(g))
+defbatch(conjugate_p, batch_elementwise(conjugate_p))
 
 
 def _abs_vjp(g: Any, ans: Any, x: Any) -> Any:
@@ -538,6 +545,29 @@ defjvp(
 )
 
 
+def _where_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    """Align the ranks after the batch axis, then give both choices one dtype and the full
+    shape, as the wrapper does (its rules rely on it); the condition broadcasts."""
+    rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched, strict=True))
+    aligned = []
+    for v, b in zip(vals, batched, strict=True):
+        s = tuple(shape_of(v))
+        if b and len(s) - 1 < rank:
+            v = lax.reshape(v, (size,) + (1,) * (rank - len(s) + 1) + s[1:])
+        elif not b:
+            v = lax.reshape(v, (1,) * (rank + 1 - len(s)) + s)
+        aligned.append(v)
+    full = np.broadcast_shapes(*(tuple(shape_of(v)) for v in aligned))
+    c, x, y = aligned
+    x, y = promote(x, y)
+    x = broadcast_to(x, full) if isinstance(x, Tracer) else x
+    y = broadcast_to(y, full) if isinstance(y, Tracer) else y
+    return where_p.bind(c, x, y)
+
+
+defbatch(where_p, _where_batch)
+
+
 @implements(np.where)
 def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     """Differentiable ``numpy.where(condition, x, y)`` (in ``x`` and ``y``).
@@ -557,7 +587,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
             return np.where(condition, x, y)
         # a condition traced by a transformation that does not differentiate (vmap, jit):
         # the selection itself is the operation to record
-        dtype = np.result_type(x, y)  # Python scalars stay weak, as in np.where
+        dtype = result_dtype(x, y)  # Python scalars stay weak, as in np.where
         x, y = np.asarray(x), np.asarray(y)
         shape = np.broadcast_shapes(condition.shape, x.shape, y.shape)
         x, y = np.broadcast_to(x.astype(dtype), shape), np.broadcast_to(y.astype(dtype), shape)

@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core.rules import deflinear
+from pullback.core.rules import defbatch, deflinear
 from pullback.core.trace import Tracer, dtype_of, shape_of
-from pullback.numpy._registry import implements, new_primitive
+from pullback.numpy._registry import batch_along, implements, new_primitive
+from pullback.numpy._util import normalize_axis, result_dtype
 from pullback.numpy.elementwise import real
 from pullback.numpy.shape import astype, concatenate, getitem
 
@@ -53,15 +54,6 @@ def _norm(name: str, norm: Any) -> str:
         ) from None
 
 
-def _axis(name: str, axis: int, ndim: int) -> int:
-    if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(
-            f"pullback.numpy.fft.{name}: axis {axis} is out of bounds for an array of {ndim} "
-            "dimensions (argument 'axis')"
-        )
-    return axis % ndim
-
-
 def _length(name: str, n: Any, what: str = "n") -> int:
     if int(n) != n or n < 1:
         raise ValueError(
@@ -73,7 +65,7 @@ def _length(name: str, n: Any, what: str = "n") -> int:
 
 def _complex(x: Any) -> Any:
     """``x`` as complex, in the precision of its real dtype (float32 -> complex64)."""
-    dtype = np.result_type(dtype_of(x), np.complex64)
+    dtype = result_dtype(x, np.complex64)
     return x if dtype_of(x) == dtype else astype(x, dtype)
 
 
@@ -100,6 +92,7 @@ def _fftn_impl(x: Any, axes: tuple[int, ...], norm: str, inverse: bool) -> Any:
 fftn_p = new_primitive("fft.fftn", _fftn_impl)
 deflinear(fftn_p, lambda g, x, axes, norm, inverse: fftn_p.bind(g, axes=axes, norm=norm,
                                                                   inverse=inverse))
+defbatch(fftn_p, batch_along(fftn_p, "axes"))  # the transformed axes move past the batch axis
 
 #: real-to-complex transform along ``axis`` (``n`` is the input's length there)
 rfft_p = new_primitive(
@@ -114,6 +107,7 @@ def _rfft_transpose(g: Any, x: Any, axis: int, norm: str) -> Any:
 
 
 deflinear(rfft_p, _rfft_transpose)
+defbatch(rfft_p, batch_along(rfft_p, "axis"))
 
 #: complex-to-real transform along ``axis``, input of length ``n // 2 + 1`` there
 irfft_p = new_primitive(
@@ -135,6 +129,7 @@ def _irfft_transpose(g: Any, x: Any, n: int, axis: int, norm: str) -> Any:
 
 
 deflinear(irfft_p, _irfft_transpose)
+defbatch(irfft_p, batch_along(irfft_p, "axis"))
 
 
 # ----------------------------------------------------------------------------- wrappers
@@ -144,7 +139,8 @@ def _transform(name: str, a: Any, s: Any, axes: Any, norm: Any, inverse: bool) -
     nd = len(shape_of(a))
     if axes is None:
         axes = range(nd) if s is None else range(-len(s), 0)
-    axes = tuple(_axis(name, int(ax), nd) for ax in axes)
+    axes = tuple(normalize_axis(int(ax), nd, f"pullback.numpy.fft.{name}", "axis")
+                 for ax in axes)
     if s is not None:
         if len(s) != len(axes):
             raise ValueError(
@@ -153,7 +149,7 @@ def _transform(name: str, a: Any, s: Any, axes: Any, norm: Any, inverse: bool) -
             )
     x = _complex(a)
     if s is not None:
-        for ax, n in zip(axes, s):
+        for ax, n in zip(axes, s, strict=True):
             x = _resize(x, _length(name, n, "s"), ax)
     if not axes:
         return x
@@ -278,7 +274,7 @@ def rfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None,
             f"pullback.numpy.fft.rfft: argument 'a' is complex ({a.dtype}); rfft takes real "
             "input (NumPy would drop the imaginary part): use fft, or pass pnp.real(a)"
         )
-    axis = _axis("rfft", axis, a.ndim)
+    axis = normalize_axis(axis, a.ndim, "pullback.numpy.fft.rfft", "axis")
     x = a if a.dtype.kind == "f" else astype(a, np.float64)
     if n is not None:
         x = _resize(x, _length("rfft", n), axis)
@@ -299,7 +295,7 @@ def irfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None,
     if not isinstance(a, Tracer):
         return np.fft.irfft(a, n=n, axis=axis, norm=norm, out=out)
     _no_out("irfft", out)
-    axis = _axis("irfft", axis, a.ndim)
+    axis = normalize_axis(axis, a.ndim, "pullback.numpy.fft.irfft", "axis")
     n = 2 * (a.shape[axis] - 1) if n is None else _length("irfft", n)
     if n < 1:
         raise ValueError(

@@ -30,13 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core.rules import defjvp_joint, defvjp_joint
+from pullback.core.rules import defbatch, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
-from pullback.numpy._registry import method, new_primitive
+from pullback.numpy._registry import batch_front, method, new_primitive
 from pullback.numpy.elementwise import multiply
 from pullback.numpy.shape import (
     _has_advanced,
     _normalize_index,
+    _to_index_layout,
     astype,
     broadcast_to,
     getitem,
@@ -112,6 +113,23 @@ defvjp_joint(at_set_p, _set_vjp)
 defjvp_joint(at_set_p, _set_jvp)
 defvjp_joint(at_add_p, _add_vjp)
 defjvp_joint(at_add_p, _add_jvp)
+
+
+def _update_batch(prim: Any) -> Any:
+    """vmap of an update at a constant index: both operands get the batch axis (the values
+    laid out as ``x[(:,) + idx]`` is), and the index a leading ``slice(None)``."""
+
+    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        (x, v), (bx, bv), idx = vals, batched, tuple(params["idx"])
+        x = batch_front(x, bx, size)
+        v = _to_index_layout(batch_front(v, bv, size), idx, len(shape_of(x)) - 1)
+        return prim.bind(x, v, idx=(slice(None),) + idx)
+
+    return rule
+
+
+defbatch(at_set_p, _update_batch(at_set_p))
+defbatch(at_add_p, _update_batch(at_add_p))
 
 
 # ----------------------------------------------------------------------------- the updates

@@ -43,11 +43,11 @@ from typing import Any
 import numpy as np
 
 from pullback.core.lax import stop_gradient
-from pullback.core.rules import add_tangents, defjvp, defjvp_joint, defvjp, defvjp_joint
+from pullback.core.rules import add_tangents, defbatch, defjvp, defjvp_joint, defvjp, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
-from pullback.numpy._registry import implements, new_primitive
+from pullback.numpy._registry import batch_by_looping, batch_stacked, implements, new_primitive
+from pullback.numpy._util import normalize_axes, result_dtype
 from pullback.numpy.elementwise import absolute, equal, power, sqrt, where
-from pullback.numpy.reductions import normalize_axes
 from pullback.numpy.reductions import sum as _sum
 from pullback.numpy.shape import (
     astype,
@@ -137,7 +137,7 @@ def _promote_float(*args: Any) -> tuple:
     """Cast the traced arguments to the floating dtype NumPy's linear algebra would use
     (untraced ones, lists included, become arrays)."""
     args = tuple(a if isinstance(a, Tracer) else np.asarray(a) for a in args)
-    dtype = np.result_type(*(dtype_of(a) for a in args))
+    dtype = result_dtype(*args)
     if dtype.kind not in "fc":
         dtype = np.dtype(np.float64)
     return tuple(astype(a, dtype) if isinstance(a, Tracer) and a.dtype != dtype else a
@@ -243,6 +243,7 @@ _inv_impl = _lapack("inv", np.linalg.inv)
 inv_p = new_primitive("linalg.inv", _inv_impl)
 defvjp(inv_p, lambda g, ans, a: -(_mT(ans) @ g @ _mT(ans)))
 defjvp(inv_p, lambda t, ans, a: -(ans @ t @ ans))
+defbatch(inv_p, batch_stacked(inv_p))  # NumPy maps it over leading axes (so below)
 
 
 @implements(np.linalg.inv)
@@ -281,6 +282,7 @@ def _solve_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
 
 defvjp_joint(solve_p, _solve_vjp)
 defjvp_joint(solve_p, _solve_jvp)
+defbatch(solve_p, batch_stacked(solve_p))
 
 
 @implements(np.linalg.solve)
@@ -324,6 +326,7 @@ det_p = new_primitive("linalg.det", _det_impl)
 # d det = det * tr(a^-1 da)
 defjvp(det_p, _singular_derivative("det", lambda t, ans, a: ans * _trace(solve_p.bind(a, t))))
 defvjp(det_p, _singular_derivative("det", lambda g, ans, a: _as_matrix(g * ans) * _mT(inv(a))))
+defbatch(det_p, batch_stacked(det_p))
 
 
 @implements(np.linalg.det)
@@ -362,6 +365,7 @@ def _slogdet_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) 
 
 defjvp_joint(slogdet_p, _singular_derivative("slogdet", _slogdet_jvp))
 defvjp_joint(slogdet_p, _singular_derivative("slogdet", _slogdet_vjp))
+defbatch(slogdet_p, batch_stacked(slogdet_p))
 
 
 @implements(np.linalg.slogdet)
@@ -417,6 +421,7 @@ def _pinv_impl(a: Any, **params: Any) -> Any:
 pinv_p = new_primitive("linalg.pinv", _pinv_impl)
 defjvp(pinv_p, lambda t, ans, a, **p: _pinv_jvp_map(ans, a, t))
 defvjp(pinv_p, lambda g, ans, a, **p: _pinv_vjp_map(ans, a, g))
+defbatch(pinv_p, batch_stacked(pinv_p))
 
 
 @implements(np.linalg.pinv)
@@ -473,6 +478,7 @@ def _cholesky_vjp(g: Any, L: Any, a: Any) -> Any:
 
 defjvp(cholesky_p, _cholesky_jvp)
 defvjp(cholesky_p, _cholesky_vjp)
+defbatch(cholesky_p, batch_stacked(cholesky_p))
 
 
 @implements(np.linalg.cholesky)
@@ -551,6 +557,7 @@ def _qr_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tu
 
 defjvp_joint(qr_p, _qr_jvp)
 defvjp_joint(qr_p, _qr_vjp)
+defbatch(qr_p, batch_stacked(qr_p))
 
 
 @implements(np.linalg.qr)
@@ -614,6 +621,7 @@ def _eigh_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> 
 
 defjvp_joint(eigh_p, _eigh_jvp)
 defvjp_joint(eigh_p, _eigh_vjp)
+defbatch(eigh_p, batch_stacked(eigh_p))
 
 
 def _check_uplo(name: str, UPLO: str) -> str:
@@ -714,6 +722,7 @@ def _svd_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> t
 
 defjvp_joint(svd_p, _svd_jvp)
 defvjp_joint(svd_p, _svd_vjp)
+defbatch(svd_p, batch_stacked(svd_p))
 
 
 @implements(np.linalg.svd)
@@ -868,10 +877,8 @@ def norm(x: Any, ord: Any = None, axis: int | Sequence[int] | None = None,
     else:
         single = isinstance(axis, (int, np.integer))
         axes = (operator.index(axis),) if single else tuple(operator.index(a) for a in axis)
-        resolved = normalize_axes(axes, nd, "pullback.numpy.linalg.norm")
-        axes = tuple(a % nd for a in axes)  # keep the order given (row axis first)
-        if len(resolved) != len(axes):
-            raise ValueError("pullback.numpy.linalg.norm: duplicate axes given (argument 'axis')")
+        # in the order given (row axis first); a repeated axis raises
+        axes = normalize_axes(axes, nd, "pullback.numpy.linalg.norm", sort=False)
     if len(axes) == 1:
         return _vector_norm(x, ord, axes[0], keepdims)
     if len(axes) == 2:
@@ -997,6 +1004,9 @@ def _lstsq_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) ->
 
 defjvp_joint(lstsq_p, _lstsq_jvp)
 defvjp_joint(lstsq_p, _lstsq_vjp)
+# NumPy's lstsq takes one matrix, and its residuals are empty or not depending on the rank
+defbatch(lstsq_p, batch_by_looping(lstsq_p, "NumPy's lstsq solves one system at a time (its "
+                                   "residuals' shape depends on the rank of each matrix)"))
 
 
 @implements(np.linalg.lstsq)

@@ -16,14 +16,19 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core.rules import add_tangents, defbilinear, defjvp_joint, defvjp_joint
+from pullback.core.rules import add_tangents, defbatch, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
-from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
+from pullback.numpy._registry import (
+    _check_kwargs,
+    implements,
+    method,
+    move_to_front,
+    new_primitive,
+)
+from pullback.numpy._util import normalize_axis, promote_dtypes
 from pullback.numpy.elementwise import multiply, negative, subtract, where
 from pullback.numpy.reductions import sum as sum_
 from pullback.numpy.shape import (
-    _normalize_axis,
-    astype,
     broadcast_to,
     expand_dims,
     getitem,
@@ -58,19 +63,6 @@ def _traced(*xs: Any) -> bool:
         if isinstance(x, Tracer):
             return True
     return False
-
-
-def _common_dtype(*xs: Any) -> tuple:
-    """The arguments in NumPy's common dtype: traced ones by ``astype`` (differentiable),
-    constants by NumPy, so that every cotangent comes out in its primal's dtype."""
-    xs = tuple(x if isinstance(x, (Tracer, np.ndarray, np.generic, int, float, complex))
-               else np.asarray(x) for x in xs)
-    dtype = np.result_type(*(x.dtype if hasattr(x, "dtype") else x for x in xs))
-    return tuple(
-        (astype(x, dtype) if x.dtype != dtype else x) if isinstance(x, Tracer)
-        else np.asarray(x, dtype)
-        for x in xs
-    )
 
 
 # ----------------------------------------------------------------------------- matmul
@@ -115,6 +107,39 @@ defbilinear(
 )
 
 
+def _matmul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    """Vectors become matrices, the batched operand's batch axis leads the broadcast batch
+    axes (the other operand gets axes of length 1), then one matmul."""
+    (x, y), (bx, by) = vals, batched
+    sx, sy = shape_of(x)[bx:], shape_of(y)[by:]
+    if len(sx) == 1:
+        x = reshape(x, ((size,) if bx else ()) + (1,) + tuple(sx))
+    if len(sy) == 1:
+        y = reshape(y, ((size,) if by else ()) + tuple(sy) + (1,))
+    rx, ry = len(shape_of(x)) - bx, len(shape_of(y)) - by
+    rank = max(rx, ry)
+    if bx and rx < rank:
+        x = reshape(x, (size,) + (1,) * (rank - rx) + tuple(shape_of(x)[1:]))
+    if by and ry < rank:
+        y = reshape(y, (size,) + (1,) * (rank - ry) + tuple(shape_of(y)[1:]))
+    if not bx:
+        x = reshape(x, (1,) * (rank + 1 - len(shape_of(x))) + tuple(shape_of(x)))
+    if not by:
+        y = reshape(y, (1,) * (rank + 1 - len(shape_of(y))) + tuple(shape_of(y)))
+    out = matmul(x, y)
+    shape = shape_of(out)
+    if len(sx) == 1 and len(sy) == 1:
+        return reshape(out, shape[:-2])
+    if len(sx) == 1:
+        return reshape(out, shape[:-2] + shape[-1:])
+    if len(sy) == 1:
+        return reshape(out, shape[:-1])
+    return out
+
+
+defbatch(matmul_p, _matmul_batch)
+
+
 @implements(np.matmul)
 def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
     """Differentiable ``numpy.matmul`` (the ``@`` operator), batched and broadcasting.
@@ -143,7 +168,7 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
     if s1[-1] != s2[0 if len(s2) == 1 else -2]:
         raise ValueError(f"matmul: mismatch in the contracted dimension: shapes {s1} and {s2}")
     # one dtype for both; batch axes broadcast explicitly so the rules see equal batches
-    x1, x2 = _common_dtype(x1, x2)
+    x1, x2 = promote_dtypes(x1, x2)
     if len(s1) >= 2 and len(s2) >= 2 and (len(s1) > 2 or len(s2) > 2):
         batch = np.broadcast_shapes(s1[:-2], s2[:-2])
         if s1[:-2] != batch:
@@ -179,7 +204,8 @@ def _split_subscripts(subscripts: str) -> tuple[list[str], str]:
 def _einsum_transpose(g: Any, args: tuple, k: int, subscripts: str) -> Any:
     """The cotangent of operand ``k``: ``g`` contracted with every other operand."""
     ins, out = _split_subscripts(subscripts)
-    sizes = {c: n for term, a in zip(ins, args) for c, n in zip(term, shape_of(a))}
+    sizes = {c: n for term, a in zip(ins, args, strict=True)
+             for c, n in zip(term, shape_of(a), strict=True)}
     fresh = iter(c for c in _LETTERS if c not in sizes)
     ops = [g] + [a for j, a in enumerate(args) if j != k]
     terms = [out] + [t for j, t in enumerate(ins) if j != k]
@@ -220,6 +246,17 @@ def _einsum_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
 
 defvjp_joint(einsum_p, _einsum_vjp)
 defjvp_joint(einsum_p, _einsum_jvp)
+
+
+def _einsum_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    """A fresh index for the batch axis, on the batched operands and in front of the output."""
+    ins, out = _split_subscripts(params["subscripts"])
+    letter = next(c for c in _LETTERS if c not in params["subscripts"])
+    terms = [letter + t if b else t for t, b in zip(ins, batched, strict=True)]
+    return einsum_p.bind(*vals, subscripts=",".join(terms) + "->" + letter + out)
+
+
+defbatch(einsum_p, _einsum_batch)
 
 
 def _from_sublists(args: tuple) -> tuple[str, list]:
@@ -267,7 +304,7 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
     used = set(lhs)
     spare = [c for c in _LETTERS if c not in used]
     ell_nd = 0
-    for term, shape in zip(terms, shapes):
+    for term, shape in zip(terms, shapes, strict=True):
         named = len(term.replace("...", ""))
         if ("..." in term and named > len(shape)) or ("..." not in term and named != len(shape)):
             raise ValueError(
@@ -279,7 +316,7 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
         raise ValueError("einsum: too many dimensions under '...' for the letters left")
     ell = "".join(spare[:ell_nd])
     ins = []
-    for term, shape in zip(terms, shapes):
+    for term, shape in zip(terms, shapes, strict=True):
         if "..." in term:  # right-aligned: an operand with fewer such dims takes the last ones
             n = len(shape) - (len(term) - 3)
             term = term.replace("...", ell[len(ell) - n:])
@@ -289,7 +326,8 @@ def _parse_einsum(subscripts: str, shapes: list[tuple[int, ...]]) -> tuple[list[
         out = ell + "".join(sorted(c for c, n in counts.items() if n == 1))
     else:
         if "..." not in out and any(len(shape) > len(t.replace("...", ""))
-                                    for t, shape in zip(terms, shapes) if "..." in t):
+                                    for t, shape in zip(terms, shapes, strict=True)
+                                    if "..." in t):
             raise ValueError(
                 "einsum: output has more dimensions than subscripts given in einstein sum, but "
                 "no '...' ellipsis provided to broadcast the extra dimensions"
@@ -324,12 +362,12 @@ def einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any
     kwargs.pop("order", None), kwargs.pop("casting", None)
     if kwargs:
         raise TypeError(f"einsum: unexpected keyword argument(s) {sorted(kwargs)}")
-    ops = list(_common_dtype(*ops))
+    ops = list(promote_dtypes(*ops))
     ins, out_sub = _parse_einsum(spec, [shape_of(o) for o in ops])
     # indices of size 1 broadcast, as in NumPy: make that explicit so the rules see full sizes
     sizes: dict[str, int] = {}
-    for term, o in zip(ins, ops):
-        for c, n in zip(term, shape_of(o)):
+    for term, o in zip(ins, ops, strict=True):
+        for c, n in zip(term, shape_of(o), strict=True):
             m = sizes.get(c)
             if m is None or m == 1:
                 sizes[c] = n
@@ -340,7 +378,7 @@ def einsum(*operands: Any, out: Any = None, optimize: Any = False, **kwargs: Any
     ops = [
         broadcast_to(o, tuple(sizes[c] for c in term))
         if shape_of(o) != tuple(sizes[c] for c in term) else o
-        for term, o in zip(ins, ops)
+        for term, o in zip(ins, ops, strict=True)
     ]
     return einsum_p.bind(*ops, subscripts=",".join(ins) + "->" + out_sub)
 
@@ -382,9 +420,9 @@ def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Any:
     if len(axes_a) != len(axes_b):
         raise ValueError(f"tensordot: axes {axes!r} pair {len(axes_a)} axes of a with "
                          f"{len(axes_b)} of b")
-    axes_a = [_normalize_axis(i, len(sa), "tensordot") for i in axes_a]
-    axes_b = [_normalize_axis(i, len(sb), "tensordot") for i in axes_b]
-    for i, j in zip(axes_a, axes_b):
+    axes_a = [normalize_axis(i, len(sa), "tensordot") for i in axes_a]
+    axes_b = [normalize_axis(i, len(sb), "tensordot") for i in axes_b]
+    for i, j in zip(axes_a, axes_b, strict=True):
         if sa[i] != sb[j]:
             raise ValueError(f"tensordot: shape-mismatch for sum: axis {i} of a has length "
                              f"{sa[i]}, axis {j} of b has length {sb[j]}")
@@ -416,6 +454,29 @@ dot_p = new_primitive("dot", np.dot)
 defbilinear(dot_p, _dot_lhs, _dot_rhs)
 
 
+def _dot_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    """``a``'s batch axis is a leading axis of ``a`` for dot; ``b``'s lands after ``a``'s
+    free axes; both batched: an einsum with the batch index shared (no outer product)."""
+    (a, b), (ba, bb) = vals, batched
+    if not bb:
+        return dot_p.bind(a, b)
+    na = len(shape_of(a)) - ba
+    if not ba:
+        return move_to_front(dot_p.bind(a, b), na - 1)
+    nb = len(shape_of(b)) - 1
+    letters = iter(_LETTERS)
+
+    def take(n: int) -> str:
+        return "".join(next(letters) for _ in range(n))
+
+    z, free_a, k, free_b, m = take(1), take(na - 1), take(1), take(nb - 2), take(1)
+    return einsum_p.bind(a, b, subscripts=f"{z}{free_a}{k},{z}{free_b}{k}{m}->"
+                                          f"{z}{free_a}{free_b}{m}")
+
+
+defbatch(dot_p, _dot_batch)
+
+
 @implements(np.dot)
 def dot(a: Any, b: Any, out: Any = None) -> Any:
     """Differentiable ``numpy.dot``: scalars, vectors, matrices and N-d arrays (a sum over
@@ -441,7 +502,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
                          f"{sb[-2 if nb >= 2 else 0]} (dim {nb - 2 if nb >= 2 else 0})")
     if nb == 1:
         return tensordot(a, b, axes=([-1], [0]))
-    return dot_p.bind(*_common_dtype(a, b))
+    return dot_p.bind(*promote_dtypes(a, b))
 
 
 @implements(np.vdot)
@@ -515,7 +576,7 @@ def kron(a: Any, b: Any) -> Any:
     sa, sb = (1,) * (nd - len(sa)) + sa, (1,) * (nd - len(sb)) + sb
     a2 = reshape(a, tuple(d for n in sa for d in (n, 1)))
     b2 = reshape(b, tuple(d for n in sb for d in (1, n)))
-    return reshape(multiply(a2, b2), tuple(m * n for m, n in zip(sa, sb)))
+    return reshape(multiply(a2, b2), tuple(m * n for m, n in zip(sa, sb, strict=True)))
 
 
 # ----------------------------------------------------------------------------- diagonals
@@ -541,7 +602,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
         return np.diagonal(a, offset, axis1, axis2)
     if a.ndim < 2:
         raise ValueError(f"diagonal requires an array of at least two dimensions, got {a.shape}")
-    i, j = _normalize_axis(axis1, a.ndim, "diagonal"), _normalize_axis(axis2, a.ndim, "diagonal")
+    i, j = normalize_axis(axis1, a.ndim, "diagonal"), normalize_axis(axis2, a.ndim, "diagonal")
     if i == j:
         raise ValueError("diagonal: axis1 and axis2 cannot be the same")
     a = moveaxis(a, (i, j), (-2, -1))
@@ -648,8 +709,8 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
 
     if axis is not None:
         axisa = axisb = axisc = axis
-    a = moveaxis(a, _normalize_axis(axisa, len(shape_of(a)), "cross"), -1)
-    b = moveaxis(b, _normalize_axis(axisb, len(shape_of(b)), "cross"), -1)
+    a = moveaxis(a, normalize_axis(axisa, len(shape_of(a)), "cross"), -1)
+    b = moveaxis(b, normalize_axis(axisb, len(shape_of(b)), "cross"), -1)
     na, nb = shape_of(a)[-1], shape_of(b)[-1]
     if na not in (2, 3) or nb not in (2, 3):
         raise ValueError("cross: incompatible dimensions for cross product (dimension must be "
@@ -669,7 +730,7 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1,
         c1 = subtract(multiply(ca[2], b0), multiply(a0, cb[2]))
     shape = np.broadcast_shapes(shape_of(c0), shape_of(c1), shape_of(c2))
     c = stack([broadcast_to(c, shape) for c in (c0, c1, c2)], axis=-1)
-    return moveaxis(c, -1, _normalize_axis(axisc, len(shape) + 1, "cross"))
+    return moveaxis(c, -1, normalize_axis(axisc, len(shape) + 1, "cross"))
 
 
 method("diagonal", lambda s, offset=0, axis1=0, axis2=1: diagonal(s, offset, axis1, axis2))

@@ -29,18 +29,20 @@ from typing import Any
 import numpy as np
 
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
-from pullback.core.rules import defjvp, deflinear, defvjp
+from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import all as all_
 from pullback.numpy._nondiff import any as any_
 from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
 from pullback.numpy._registry import (
     _check_kwargs,
+    batch_along,
     implements,
     method,
     new_primitive,
     promote,
 )
+from pullback.numpy._util import normalize_axes, normalize_axis
 from pullback.numpy.elementwise import (
     equal,
     exp,
@@ -72,23 +74,6 @@ __all__ = [
 
 Axis = int | Sequence[int] | None
 _NOVALUE = getattr(np, "_NoValue", None)
-
-
-def normalize_axes(axis: Axis, ndim: int, who: str) -> tuple[int, ...]:
-    """``axis`` as a sorted tuple of non-negative axes (all axes for ``None``)."""
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise np.exceptions.AxisError(
-                f"{who}: axis {a} is out of bounds for an array of {ndim} dimensions"
-            )
-        out.append(int(a) % ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{who}: repeated axis in {axis!r}")
-    return tuple(sorted(out))
 
 
 def expand_reduced(g: Any, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> Any:
@@ -179,6 +164,7 @@ def _share(ans: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 
 def _extremum_primitive(name: str, func: Any) -> Any:
     prim = new_primitive(name, lambda x, axes, keepdims: func(x, axis=axes, keepdims=keepdims))
+    defbatch(prim, batch_along(prim, "axes"))
     defvjp(prim, lambda g, ans, x, axes, keepdims:
            sum_transpose(g, x, axes, keepdims) * _share(ans, x, axes, keepdims))
     defjvp(prim, lambda t, ans, x, axes, keepdims:
@@ -335,10 +321,7 @@ def prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
 def _scan_axis(a: Any, axis: int | None, who: str) -> tuple[Any, int]:
     if axis is None:
         return ravel(a), 0
-    ndim = len(shape_of(a))
-    if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(f"{who}: axis {axis} is out of bounds for {ndim} dimensions")
-    return a, int(axis) % ndim
+    return a, normalize_axis(axis, len(shape_of(a)), who)
 
 
 def _along(axis: int, index: Any) -> tuple:
@@ -351,6 +334,7 @@ def _reverse(x: Any, axis: int) -> Any:
 
 cumsum_p = new_primitive("cumsum", lambda x, axis: np.cumsum(x, axis=axis))
 deflinear(cumsum_p, lambda g, x, axis: _reverse(cumsum_p.bind(_reverse(g, axis), axis=axis), axis))
+defbatch(cumsum_p, batch_along(cumsum_p, "axis"))
 
 
 @implements(np.cumsum)
@@ -476,8 +460,7 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
     if wshape != shape_of(a):
         if axis is None:
             raise TypeError("average: axis must be specified when shapes of a and weights differ")
-        order = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-        order = tuple(int(ax) % ndim for ax in order)
+        order = normalize_axes(axis, ndim, "average", sort=False)
         if wshape != tuple(shape_of(a)[ax] for ax in order):
             raise ValueError(
                 f"average: weights of shape {wshape} are not consistent with a of shape "

@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
 from pullback.core.api import stop_gradient
+from pullback.core.batching import batch_by_looping
 from pullback.core.lax import (
     broadcast_to_p,
     concatenate_p,
@@ -23,16 +25,26 @@ from pullback.core.lax import (
     split_p,
     transpose_p,
 )
-from pullback.core.rules import deflinear, defnondiff
+from pullback.core.rules import defbatch, deflinear, defnondiff
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import argsort
-from pullback.numpy._registry import _check_kwargs, implements, method, new_primitive
+from pullback.numpy._registry import (
+    _check_kwargs,
+    batch_front,
+    implements,
+    method,
+    move_to_front,
+    new_primitive,
+)
+from pullback.numpy._util import normalize_axes, normalize_axis
 from pullback.numpy.elementwise import (
     add,
+    clip,
     divide,
     equal,
     greater,
     less,
+    less_equal,
     multiply,
     remainder,
     subtract,
@@ -83,22 +95,6 @@ _NoValue = np._NoValue
 
 def _traced(*xs: Any) -> bool:
     return any(isinstance(x, Tracer) for x in xs)
-
-
-def _normalize_axis(axis: int, ndim: int, who: str) -> int:
-    if not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"{who}: axis must be an integer, got {type(axis).__name__}")
-    if not -ndim <= axis < ndim:
-        raise np.exceptions.AxisError(f"{who}: axis {axis} is out of bounds for {ndim} dimensions")
-    return int(axis) % ndim
-
-
-def _axis_tuple(axis: int | Sequence[int], ndim: int, who: str) -> tuple[int, ...]:
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = tuple(_normalize_axis(a, ndim, who) for a in axes)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{who}: repeated axis in {axis!r}")
-    return out
 
 
 def _along(axis: int, index: Any) -> tuple:
@@ -170,7 +166,7 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     if axes is None:
         axes = tuple(range(nd))[::-1]
     else:
-        axes = _axis_tuple(axes, nd, "transpose")
+        axes = normalize_axes(axes, nd, "transpose", sort=False)
         if len(axes) != nd:
             raise ValueError(f"transpose: axes {axes} don't match an array of {nd} dimensions")
     if axes == tuple(range(nd)):
@@ -189,7 +185,7 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
     if not isinstance(a, Tracer):
         return np.swapaxes(a, axis1, axis2)
     axes = list(range(a.ndim))
-    i, j = _normalize_axis(axis1, a.ndim, "swapaxes"), _normalize_axis(axis2, a.ndim, "swapaxes")
+    i, j = normalize_axis(axis1, a.ndim, "swapaxes"), normalize_axis(axis2, a.ndim, "swapaxes")
     axes[i], axes[j] = axes[j], axes[i]
     return transpose(a, axes)
 
@@ -208,12 +204,12 @@ def moveaxis(a: Any, source: int | Sequence[int], destination: int | Sequence[in
     """
     if not isinstance(a, Tracer):
         return np.moveaxis(a, source, destination)
-    src = _axis_tuple(source, a.ndim, "moveaxis")
-    dst = _axis_tuple(destination, a.ndim, "moveaxis")
+    src = normalize_axes(source, a.ndim, "moveaxis", sort=False)
+    dst = normalize_axes(destination, a.ndim, "moveaxis", sort=False)
     if len(src) != len(dst):
         raise ValueError("moveaxis: `source` and `destination` must have the same number of axes")
     order = [n for n in range(a.ndim) if n not in src]
-    for d, s in sorted(zip(dst, src)):
+    for d, s in sorted(zip(dst, src, strict=True)):
         order.insert(d, s)
     return transpose(a, order)
 
@@ -394,7 +390,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> A
     ndim = arrays[0].ndim
     if ndim == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
-    axis = _normalize_axis(axis, ndim, "concatenate")
+    axis = normalize_axis(axis, ndim, "concatenate")
     for i, a in enumerate(arrays):
         s = a.shape
         if len(s) != ndim or s[:axis] + s[axis + 1:] != arrays[0].shape[:axis] + \
@@ -423,7 +419,7 @@ def stack(arrays: Sequence[Any], axis: int = 0, **kwargs: Any) -> Any:
     shapes = {shape_of(a) for a in arrays}
     if len(shapes) != 1:
         raise ValueError(f"stack: all input arrays must have the same shape, got {shapes}")
-    axis = _normalize_axis(axis, len(shapes.pop()) + 1, "stack")
+    axis = normalize_axis(axis, len(shapes.pop()) + 1, "stack")
     return concatenate([expand_dims(a, axis) for a in arrays], axis=axis, **kwargs)
 
 
@@ -488,7 +484,7 @@ def column_stack(tup: Sequence[Any]) -> Any:
 # ----------------------------------------------------------------------------- split
 
 def _split(ary: Any, indices_or_sections: Any, axis: int, who: str, even: bool) -> list:
-    axis = _normalize_axis(axis, len(shape_of(ary)), who)
+    axis = normalize_axis(axis, len(shape_of(ary)), who)
     n = shape_of(ary)[axis]
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
@@ -501,13 +497,13 @@ def _split(ary: Any, indices_or_sections: Any, axis: int, who: str, even: bool) 
             )
         q, r = divmod(n, k)
         sizes = (q + 1,) * r + (q,) * (k - r)
-        bounds = [(s - z, s) for s, z in zip(np.cumsum(sizes).tolist(), sizes)]
+        bounds = [(s - z, s) for s, z in zip(np.cumsum(sizes).tolist(), sizes, strict=True)]
     else:
         cuts = [0] + [int(i) for i in indices_or_sections] + [n]
-        bounds = [slice(a, b).indices(n)[:2] for a, b in zip(cuts[:-1], cuts[1:])]
+        bounds = [slice(a, b).indices(n)[:2] for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
         bounds = [(a, max(a, b)) for a, b in bounds]
     tiles = bounds[0][0] == 0 and bounds[-1][1] == n and all(
-        b0[1] == b1[0] for b0, b1 in zip(bounds[:-1], bounds[1:]))
+        b0[1] == b1[0] for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True))
     if not tiles:  # overlapping or gapped pieces, as NumPy allows: plain slices
         return [getitem(ary, _along(axis, slice(a, b))) for a, b in bounds]
     return list(split_p.bind(ary, sizes=tuple(b - a for a, b in bounds), axis=axis))
@@ -560,8 +556,8 @@ def tile(A: Any, reps: int | Sequence[int]) -> Any:
     reps = (1,) * (nd - len(reps)) + reps
     shape = (1,) * (nd - A.ndim) + A.shape
     inter = reshape(A, tuple(d for n in shape for d in (1, n)))
-    inter = broadcast_to(inter, tuple(d for r, n in zip(reps, shape) for d in (r, n)))
-    return reshape(inter, tuple(r * n for r, n in zip(reps, shape)))
+    inter = broadcast_to(inter, tuple(d for r, n in zip(reps, shape, strict=True) for d in (r, n)))
+    return reshape(inter, tuple(r * n for r, n in zip(reps, shape, strict=True)))
 
 
 @implements(np.repeat)
@@ -577,7 +573,7 @@ def repeat(a: Any, repeats: int | Sequence[int], axis: int | None = None) -> Any
         return np.repeat(a, repeats, axis)
     if axis is None:
         a, axis = ravel(a), 0
-    axis = _normalize_axis(axis, a.ndim, "repeat")
+    axis = normalize_axis(axis, a.ndim, "repeat")
     reps = np.asarray(stop_gradient(repeats))
     n = a.shape[axis]
     if reps.size == 1:
@@ -605,7 +601,7 @@ def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
     """
     if not isinstance(m, Tracer):
         return np.flip(m, axis)
-    axes = tuple(range(m.ndim)) if axis is None else _axis_tuple(axis, m.ndim, "flip")
+    axes = normalize_axes(axis, m.ndim, "flip", sort=False)
     if not axes:
         return m
     return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None)
@@ -659,7 +655,7 @@ def roll(a: Any, shift: int | Sequence[int], axis: int | Sequence[int] | None = 
         return reshape(roll(ravel(a), shift, 0), a.shape)
     shifts: dict[int, int] = {}
     for s, ax in np.broadcast(np.asarray(shift), np.asarray(axis)):
-        ax = _normalize_axis(int(ax), a.ndim, "roll")
+        ax = normalize_axis(int(ax), a.ndim, "roll")
         shifts[ax] = shifts.get(ax, 0) + int(s)
     for ax, s in shifts.items():
         n = a.shape[ax]
@@ -678,7 +674,9 @@ def _pad_zeros_impl(x: Any, widths: tuple) -> np.ndarray:
 
 pad_p = new_primitive("pad", _pad_zeros_impl)
 deflinear(pad_p, lambda g, x, widths: getitem(
-    g, tuple(slice(b, b + n) for (b, _), n in zip(widths, shape_of(x)))))
+    g, tuple(slice(b, b + n) for (b, _), n in zip(widths, shape_of(x), strict=True))))
+defbatch(pad_p, lambda vals, batched, params, size: pad_p.bind(
+    vals[0], widths=((0, 0),) + tuple(params["widths"])))
 
 _INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
 
@@ -775,6 +773,79 @@ deflinear(getitem_p, lambda g, x, idx: scatter_add_p.bind(g, shape=shape_of(x),
 deflinear(scatter_add_p, lambda g, u, shape, dtype, idx: getitem_p.bind(g, idx=idx))
 
 
+# vmap of indexing. NumPy puts the axes of the advanced entries (integer arrays and masks, with
+# the integers among them) where the first of them stands when they are next to each other,
+# and in front when they are apart; the batch axis has to be found again after indexing.
+
+
+def _index_entry(i: Any, batched: bool = False) -> tuple[str, int, int]:
+    """``(kind, axes of x it consumes, axes it adds to the advanced broadcast shape)``."""
+    if i is None:
+        return "new", 0, 0
+    if i is Ellipsis:
+        return "ellipsis", 0, 0
+    if isinstance(i, slice):
+        return "slice", 1, 0
+    if isinstance(i, (bool, np.bool_)):
+        return "array", 0, 1
+    if isinstance(i, (int, np.integer)):
+        return "int", 1, 0
+    ndim = len(shape_of(i)) - batched
+    if dtype_of(i) == np.bool_:
+        return "array", ndim, 1  # a mask: one axis, as long as its count of True
+    return ("array", 1, ndim) if ndim else ("int", 1, 0)  # a 0-d integer array is an integer
+
+
+def _index_layout(entries: list, ndim: int) -> tuple[bool, bool, int, int]:
+    """For an index described by :func:`_index_entry` into ``ndim`` axes: whether it has
+    advanced entries, whether they stand next to each other, the rank of their broadcast
+    shape, and how many axes of the result come before theirs when they stand together."""
+    arrays = any(kind == "array" for kind, _, _ in entries)
+    fancy = [n for n, (kind, _, _) in enumerate(entries)
+             if kind == "array" or (arrays and kind == "int")]
+    together = fancy == list(range(fancy[0], fancy[-1] + 1)) if fancy else True
+    rank = max((d for _, _, d in entries), default=0)
+    spread = ndim - sum(c for _, c, _ in entries)  # the axes an Ellipsis stands for
+    first = fancy[0] if fancy else len(entries)
+    before = sum(1 if kind in ("slice", "new") else spread if kind == "ellipsis" else 0
+                 for kind, _, _ in entries[:first])
+    return arrays, together, rank, before
+
+
+def _static_layout(idx: tuple, ndim: int) -> tuple[bool, int]:
+    """For a constant index with ``slice(None)`` put in front for the batch axis: whether
+    NumPy moves the batch axis (behind the advanced axes), and the rank of those."""
+    arrays, together, rank, _ = _index_layout([_index_entry(i) for i in idx], ndim)
+    return arrays and not together, rank
+
+
+def _getitem_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    idx = params["idx"]
+    out = getitem_p.bind(vals[0], idx=(slice(None),) + tuple(idx))
+    moved, rank = _static_layout(idx, len(shape_of(vals[0])) - 1)
+    return move_to_front(out, rank) if moved else out
+
+
+def _to_index_layout(g: Any, idx: tuple, ndim: int) -> Any:
+    """A batched value laid out like ``x[idx]`` per entry, laid out like ``x[(:,) + idx]``."""
+    moved, rank = _static_layout(idx, ndim)
+    if not moved:
+        return g
+    nd = len(shape_of(g))
+    return lax.transpose(g, tuple(range(1, rank + 1)) + (0,) + tuple(range(rank + 1, nd)))
+
+
+def _scatter_add_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    shape, idx = tuple(params["shape"]), tuple(params["idx"])
+    g = _to_index_layout(vals[0], idx, len(shape))
+    return scatter_add_p.bind(g, shape=(size,) + shape, dtype=params["dtype"],
+                              idx=(slice(None),) + idx)
+
+
+defbatch(getitem_p, _getitem_batch)
+defbatch(scatter_add_p, _scatter_add_batch)
+
+
 def _normalize_index(idx: Any, who: str = "getitem") -> tuple:
     """``idx`` as a tuple of ints, slices, ``None``, ``Ellipsis`` and constant arrays."""
     if not isinstance(idx, tuple):
@@ -862,6 +933,96 @@ deflinear(scatter_dyn_p, lambda g, u, *dyn, shape, dtype, template: getitem_dyn_
     g, *dyn, template=template))
 
 
+def _dyn_entries(template: tuple, dyn: list, batched: list) -> list:
+    return [_index_entry(dyn[i.k], batched[i.k]) if isinstance(i, _Slot) else _index_entry(i)
+            for i in template]
+
+
+def _dyn_batched_index(template: tuple, dyn: list, batched: list, size: int, ndim: int,
+                       shared: bool) -> tuple[tuple, list, tuple]:
+    """The template and operands that index a batched array in one go when index operands
+    differ between entries: a leading ``arange(size)`` (``zeros`` for an array ``shared`` by
+    every entry, given a leading axis of 1) joins the advanced entries, each operand's batch
+    axis lined up with it. Also the leading part of the permutation that brings NumPy's
+    result (advanced axes first) into the layout of one entry's result (empty when they
+    agree)."""
+    entries = _dyn_entries(template, dyn, batched)
+    arrays, together, rank, before = _index_layout(entries, ndim)
+    lined = []
+    for d, b in zip(dyn, batched, strict=True):
+        s = tuple(shape_of(d))
+        lined.append(lax.reshape(d, (size,) + (1,) * (rank - len(s) + 1) + s[1:]) if b else d)
+    lead = (np.zeros if shared else np.arange)(size, dtype=np.intp)
+    new_template = (lead.reshape((size,) + (1,) * rank),) + tuple(template)
+    head: tuple = ()
+    if arrays and together and before:  # one entry's result keeps `before` axes in front
+        head = (0,) + tuple(range(1 + rank, 1 + rank + before)) + tuple(range(1, 1 + rank))
+    return new_template, lined, head
+
+
+def _full_perm(head: tuple, ndim: int) -> tuple:
+    return head + tuple(range(len(head), ndim))
+
+
+def _has_batched_mask(dyn: list, batched: list) -> bool:
+    return any(b and dtype_of(d) == np.bool_ for d, b in zip(dyn, batched, strict=True))
+
+
+_MASK_LOOP = ("a boolean mask that differs between entries selects a different number of "
+              "elements in each: such entries are indexed one by one")
+_getitem_dyn_loop = batch_by_looping(getitem_dyn_p, _MASK_LOOP)
+_scatter_dyn_loop = batch_by_looping(scatter_dyn_p, _MASK_LOOP)
+
+
+def _getitem_dyn_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    x, dyn, template = vals[0], list(vals[1:]), params["template"]
+    if _has_batched_mask(dyn, batched[1:]):  # a mask per entry: its count of True differs
+        return _getitem_dyn_loop(vals, batched, params, size)
+    ndim = len(shape_of(x)) - batched[0]
+    if not any(batched[1:]):  # one index for every entry: as for constant indices
+        entries = [_index_entry(dyn[i.k]) if isinstance(i, _Slot) else _index_entry(i)
+                   for i in template]
+        arrays, together, rank, _ = _index_layout(entries, ndim)
+        out = getitem_dyn_p.bind(x, *dyn, template=(slice(None),) + tuple(template))
+        return move_to_front(out, rank) if arrays and not together else out
+    new_template, lined, head = _dyn_batched_index(template, dyn, list(batched[1:]), size,
+                                                   ndim, shared=not batched[0])
+    if not batched[0]:
+        x = lax.reshape(x, (1,) + tuple(shape_of(x)))
+    out = getitem_dyn_p.bind(x, *lined, template=new_template)
+    return lax.transpose(out, _full_perm(head, len(shape_of(out))))
+
+
+def _scatter_dyn_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    g, dyn, template = vals[0], list(vals[1:]), params["template"]
+    shape, dtype = tuple(params["shape"]), params["dtype"]
+    if _has_batched_mask(dyn, batched[1:]):
+        return _scatter_dyn_loop(vals, batched, params, size)
+    g = batch_front(g, batched[0], size)
+    if not any(batched[1:]):
+        entries = [_index_entry(dyn[i.k]) if isinstance(i, _Slot) else _index_entry(i)
+                   for i in template]
+        arrays, together, rank, _ = _index_layout(entries, len(shape))
+        if arrays and not together:
+            nd = len(shape_of(g))
+            g = lax.transpose(g, tuple(range(1, rank + 1)) + (0,) + tuple(range(rank + 1, nd)))
+        return scatter_dyn_p.bind(g, *dyn, shape=(size,) + shape, dtype=dtype,
+                                  template=(slice(None),) + tuple(template))
+    new_template, lined, head = _dyn_batched_index(template, dyn, list(batched[1:]), size,
+                                                   len(shape), shared=False)
+    full = _full_perm(head, len(shape_of(g)))
+    g = lax.transpose(g, tuple(int(i) for i in np.argsort(full)))
+    return scatter_dyn_p.bind(g, *lined, shape=(size,) + shape, dtype=dtype,
+                              template=new_template)
+
+
+defbatch(getitem_dyn_p, _getitem_dyn_batch)
+defbatch(scatter_dyn_p, _scatter_dyn_batch)
+# vectorised, but for masks that differ between entries (declared, as batch_by_looping does)
+_getitem_dyn_batch.loop_reason = _MASK_LOOP  # type: ignore[attr-defined]
+_scatter_dyn_batch.loop_reason = _MASK_LOOP  # type: ignore[attr-defined]
+
+
 def _take_add_impl(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int,
                    mode: str) -> np.ndarray:
     out = np.zeros(shape, dtype)
@@ -902,6 +1063,67 @@ deflinear(take_along_add_p, lambda g, u, indices, shape, dtype, axis: take_along
     g, indices, axis=axis))
 
 
+def _lead(v: Any, batched: bool) -> Any:
+    """``v`` with the batch axis in front, of length 1 (to broadcast) when it has none."""
+    return v if batched else lax.reshape(v, (1,) + tuple(shape_of(v)))
+
+
+def _per_entry_indices(indices: Any, n: int, mode: str, before: int, after: int) -> Any:
+    """Batched ``take`` indices (batch axis first) as ``take_along_axis`` indices of rank
+    ``1 + before + 1 + after``: wrapped or clipped by ``mode`` (as ``take`` does, by a take
+    from ``arange(n)``), flattened after the batch axis, between axes of length 1."""
+    indices = take_p.bind(np.arange(n), indices, axis=0, mode=mode)
+    s = tuple(shape_of(indices))
+    flat = int(np.prod(s[1:], dtype=np.int64))
+    return lax.reshape(indices, (s[0],) + (1,) * before + (flat,) + (1,) * after)
+
+
+def _take_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    (x, indices), (bx, bi), axis = vals, batched, params["axis"]
+    if not bi:  # one set of indices: the axis moves past the batch axis
+        return take_p.bind(x, indices, axis=axis + 1, mode=params["mode"])
+    if not bx:  # one array: NumPy puts the indices' axes (the batch axis first) at `axis`
+        return move_to_front(take_p.bind(x, indices, **params), axis)
+    # both differ between entries: a take along the axis, entry by entry
+    xs, rest = tuple(shape_of(x)), tuple(shape_of(indices)[1:])
+    ind = _per_entry_indices(indices, xs[axis + 1], params["mode"], axis, len(xs) - axis - 2)
+    out = take_along_p.bind(x, ind, axis=axis + 1)
+    return lax.reshape(out, xs[: axis + 1] + rest + xs[axis + 2:])
+
+
+def _take_add_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    (g, indices), (bg, bi) = vals, batched
+    shape, axis, dtype = tuple(params["shape"]), params["axis"], params["dtype"]
+    if not bi:
+        return take_add_p.bind(g, indices, shape=(size,) + shape, dtype=dtype, axis=axis + 1,
+                               mode=params["mode"])
+    g = batch_front(g, bg, size)
+    gs = tuple(shape_of(g))
+    rest = len(shape_of(indices)) - 1
+    flat = int(np.prod(gs[1 + axis: 1 + axis + rest], dtype=np.int64))
+    g = lax.reshape(g, gs[: 1 + axis] + (flat,) + gs[1 + axis + rest:])
+    ind = _per_entry_indices(indices, shape[axis], params["mode"], axis, len(shape) - axis - 1)
+    return take_along_add_p.bind(g, ind, shape=(size,) + shape, dtype=dtype, axis=axis + 1)
+
+
+def _take_along_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    (x, indices), (bx, bi) = vals, batched
+    return take_along_p.bind(_lead(x, bx), _lead(indices, bi), axis=params["axis"] + 1)
+
+
+def _take_along_add_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    (g, indices), (bg, bi) = vals, batched
+    return take_along_add_p.bind(batch_front(g, bg, size), _lead(indices, bi),
+                                 shape=(size,) + tuple(params["shape"]), dtype=params["dtype"],
+                                 axis=params["axis"] + 1)
+
+
+defbatch(take_p, _take_batch)
+defbatch(take_add_p, _take_add_batch)
+defbatch(take_along_p, _take_along_batch)
+defbatch(take_along_add_p, _take_along_add_batch)
+
+
 def _index_operand(indices: Any, who: str) -> Any:
     """Integer indices as an operand: a constant array, or a value (under vmap)."""
     ind = stop_gradient(indices)
@@ -935,7 +1157,7 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
         raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
     if axis is None:
         a, axis = ravel(a), 0
-    axis = _normalize_axis(axis, len(shape_of(a)), "take")
+    axis = normalize_axis(axis, len(shape_of(a)), "take")
     return take_p.bind(a, ind, axis=axis, mode=mode)
 
 
@@ -956,7 +1178,7 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
         if len(shape_of(ind)) != 1:
             raise ValueError("take_along_axis: with axis=None, indices must be 1-d")
     nd = len(shape_of(arr))
-    axis = _normalize_axis(axis, nd, "take_along_axis")
+    axis = normalize_axis(axis, nd, "take_along_axis")
     if len(shape_of(ind)) != nd:
         raise ValueError(
             f"take_along_axis: indices has {len(shape_of(ind))} dimensions and arr {nd}; "
@@ -986,7 +1208,7 @@ def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = No
                                   "supported on traced values")
     if axis is None:
         a, axis = ravel(a), 0
-    axis = _normalize_axis(axis, a.ndim, "sort")
+    axis = normalize_axis(axis, a.ndim, "sort")
     return take_along_p.bind(a, argsort(a, axis=axis, kind="stable"), axis=axis)
 
 
@@ -1024,7 +1246,7 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     shape = np.broadcast_shapes(*(shape_of(c) for c in conds + choices))
 
     result = broadcast_to(choices[-1], shape)
-    for cond, choice in zip(conds[::-1], choices[-2::-1]):
+    for cond, choice in zip(conds[::-1], choices[-2::-1], strict=True):
         if _traced(choice, result):
             result = where(cond, choice, result)
         else:  # constant choices, a condition that is a value (under vmap)
@@ -1054,7 +1276,7 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,
     nd = len(shape_of(a))
     if nd == 0:
         raise ValueError("diff requires input that is at least one dimensional")
-    axis = _normalize_axis(axis, nd, "diff")
+    axis = normalize_axis(axis, nd, "diff")
     parts = []
     for extra in (prepend, a, append):
         if extra is _NoValue:
@@ -1083,6 +1305,22 @@ def _interp_locate_impl(x: Any, xp: Any) -> tuple[np.ndarray, np.ndarray]:
 
 interp_locate_p = new_primitive("interp_locate", _interp_locate_impl, multiple_results=True)
 defnondiff(interp_locate_p)
+
+
+def _interp_locate_batch(vals: list, batched: list, params: dict, size: int) -> tuple:
+    (x, xp), (bx, bxp) = vals, batched
+    if not bxp:  # searchsorted maps over the queries
+        return interp_locate_p.bind(x, xp)
+    # sample points per entry: count them at or left of each query (searchsorted's 'right')
+    x = batch_front(x, bx, size)
+    xs, n = tuple(shape_of(x)[1:]), shape_of(xp)[1]
+    grid = lax.reshape(xp, (size,) + (1,) * len(xs) + (n,))
+    at_or_left = lax.convert(less_equal(grid, lax.reshape(x, (size,) + xs + (1,))), np.intp)
+    k = subtract(lax.reduce_sum(at_or_left, (len(xs) + 1,)), 1)
+    return clip(k, 0, n - 2), clip(k, 0, n - 1)
+
+
+defbatch(interp_locate_p, _interp_locate_batch)
 
 
 @implements(np.interp)

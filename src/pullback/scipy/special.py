@@ -25,10 +25,10 @@ import numpy as np
 
 import pullback.numpy as pnp
 from pullback.core.lax import stop_gradient
-from pullback.core.rules import defelementwise
+from pullback.core.rules import defbatch, defelementwise
 from pullback.core.trace import Tracer
 from pullback.numpy._nondiff import logical_and
-from pullback.numpy._registry import new_primitive, promote
+from pullback.numpy._registry import batch_elementwise, new_primitive, promote
 from pullback.numpy.elementwise import equal, exp, log, negative, where
 from pullback.numpy.reductions import logsumexp
 from pullback.numpy.shape import broadcast_to
@@ -177,6 +177,7 @@ def _unary(name: str, impl: Callable[..., Any], derivative: Callable[..., Any],
            doc: str) -> Callable[[Any], Any]:
     prim = new_primitive(f"special.{name}", impl)
     defelementwise(prim, derivative)
+    defbatch(prim, batch_elementwise(prim))
 
     def wrapper(x: Any) -> Any:
         if not isinstance(x, Tracer):
@@ -245,6 +246,7 @@ Example:
 
 polygamma_p = new_primitive("special.polygamma", _polygamma_impl)
 defelementwise(polygamma_p, lambda ans, x, n: polygamma(n + 1, x))
+defbatch(polygamma_p, batch_elementwise(polygamma_p))
 
 
 def polygamma(n: int, x: Any) -> Any:
@@ -276,6 +278,7 @@ def _xlogy_dy(ans: Any, x: Any, y: Any) -> Any:
 
 xlogy_p = new_primitive("special.xlogy", _xlogy_impl)
 defelementwise(xlogy_p, lambda ans, x, y: _log(y), _xlogy_dy)
+defbatch(xlogy_p, batch_elementwise(xlogy_p))
 
 
 def _log(y: Any) -> Any:

@@ -1,0 +1,88 @@
+"""The NumPy layer's one way to normalise axes and to promote dtypes.
+
+Every wrapper that takes an ``axis`` or combines arguments of several dtypes calls these, so
+that errors read the same everywhere (they name the function) and promotion follows one
+rule: NumPy's, with Python numbers weak (a ``float32`` array times ``2.0`` stays ``float32``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pullback.core import lax
+from pullback.core.trace import Tracer
+
+__all__ = ["normalize_axes", "normalize_axis", "promote_dtypes", "result_dtype"]
+
+_WEAK = (bool, int, float, complex)
+
+
+def normalize_axis(axis: Any, ndim: int, who: str, argument: str | None = None) -> int:
+    """``axis`` as a non-negative integer below ``ndim`` (negative axes count from the end).
+
+    Raises ``TypeError`` for a non-integer and ``numpy.exceptions.AxisError`` for an axis out
+    of range, both naming ``who`` (and the ``argument``, when given).
+    """
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{who}: {argument or 'axis'} must be an integer, got "
+                        f"{type(axis).__name__}")
+    if not -ndim <= axis < ndim:
+        where = "" if argument is None else f" (argument '{argument}')"
+        raise np.exceptions.AxisError(
+            f"{who}: axis {axis} is out of bounds for an array of {ndim} dimensions{where}"
+        )
+    return int(axis) % ndim
+
+
+def normalize_axes(
+    axis: int | Sequence[int] | None, ndim: int, who: str, sort: bool = True,
+    argument: str | None = None,
+) -> tuple[int, ...]:
+    """``axis`` (an int, a sequence of ints, or ``None`` for all axes) as a tuple of
+    non-negative axes, sorted unless ``sort=False``; a repeated axis raises ``ValueError``."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = tuple(normalize_axis(a, ndim, who, argument) for a in axes)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{who}: repeated axis in {axis!r}")
+    return tuple(sorted(out)) if sort else out
+
+
+def _dtype_or_value(x: Any) -> Any:
+    """What ``numpy.result_type`` should see of ``x``: its dtype, or ``x`` itself for a Python
+    number or a dtype (numbers stay weak), or the dtype of ``numpy.asarray(x)``."""
+    if isinstance(x, (Tracer, np.ndarray, np.generic)):
+        return x.dtype
+    if type(x) in _WEAK or isinstance(x, (np.dtype, type)):
+        return x
+    return np.asarray(x).dtype
+
+
+def result_dtype(*args: Any) -> np.dtype:
+    """The dtype NumPy gives an operation on ``args``: arrays, traced values, dtypes or Python
+    numbers (weak: ``float32`` with ``2.0`` stays ``float32``)."""
+    dtypes = set()
+    for a in args:
+        if isinstance(a, (Tracer, np.ndarray, np.generic)):
+            dtypes.add(a.dtype)
+        elif type(a) not in (int, float):
+            break  # another kind of value: NumPy decides below
+    else:  # the common case, one floating dtype among weak numbers: no call into NumPy
+        if len(dtypes) == 1:
+            (dtype,) = dtypes
+            if dtype.kind in "fc":
+                return dtype
+    return np.result_type(*(_dtype_or_value(a) for a in args))
+
+
+def promote_dtypes(*args: Any) -> tuple:
+    """``args`` in their :func:`result_dtype`: traced ones converted differentiably, the others
+    as NumPy arrays (so every cotangent comes back in its primal's dtype)."""
+    dtype = result_dtype(*args)
+    return tuple(
+        lax.convert(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype) for a in args
+    )
