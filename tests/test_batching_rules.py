@@ -238,10 +238,10 @@ def test_a_mask_per_entry_is_a_declared_loop(loops):
 def test_functional_updates(idx, loops):
     x, v = rand(5, 3, 2, 4), rand(5, *np.empty((3, 2, 4))[idx].shape)
     for op in ("set", "add", "multiply"):
-        check(lambda x, v: getattr(pnp.at(x)[idx], op)(v), x, v, loops=loops)
-        check(lambda x, v: getattr(pnp.at(x)[idx], op)(v), x, v[0], in_axes=(0, None),
+        check(lambda x, v, op=op: getattr(pnp.at(x)[idx], op)(v), x, v, loops=loops)
+        check(lambda x, v, op=op: getattr(pnp.at(x)[idx], op)(v), x, v[0], in_axes=(0, None),
               loops=loops)
-        check(lambda x, v: getattr(pnp.at(x)[idx], op)(v), x[0], v, in_axes=(None, 0),
+        check(lambda x, v, op=op: getattr(pnp.at(x)[idx], op)(v), x[0], v, in_axes=(None, 0),
               loops=loops)
     check(pb.grad(lambda x, v: pnp.sum(pnp.at(x)[idx].set(v) ** 2), argnums=(0, 1)), x, v,
           loops=loops)

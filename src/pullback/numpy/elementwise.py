@@ -594,7 +594,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
         if condition.dtype != np.bool_:
             condition = astype(condition, np.bool_)
         return where_p.bind(broadcast_to(condition, shape), x, y)
-    if isinstance(condition, Tracer) or np.result_type(condition) != np.bool_:
+    if isinstance(condition, Tracer) or result_dtype(condition) != np.bool_:
         condition = astype(condition, np.bool_)
     x, y = promote(x, y)
     shape = np.broadcast_shapes(condition.shape, np.shape(x) if not isinstance(x, Tracer)

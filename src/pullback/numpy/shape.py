@@ -36,7 +36,7 @@ from pullback.numpy._registry import (
     move_to_front,
     new_primitive,
 )
-from pullback.numpy._util import normalize_axes, normalize_axis
+from pullback.numpy._util import normalize_axes, normalize_axis, promote_dtypes
 from pullback.numpy.elementwise import (
     add,
     clip,
@@ -384,9 +384,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> A
     _check_kwargs("concatenate", {k: v for k, v in kwargs.items() if k != "casting"})
     if axis is None:
         arrays, axis = [ravel(a) for a in arrays], 0
-    dtype = np.result_type(*(a.dtype if hasattr(a, "dtype") else a for a in arrays))
-    arrays = [astype(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype)
-              for a in arrays]
+    arrays = list(promote_dtypes(*arrays))
     ndim = arrays[0].ndim
     if ndim == 0:
         raise ValueError("concatenate: zero-dimensional arrays cannot be concatenated")
@@ -1239,10 +1237,7 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         if dtype_of(c) != np.bool_:
             raise TypeError(f"select: invalid entry {i} in condlist: should be a boolean "
                             f"array, got dtype {dtype_of(c)}")
-    choices = choicelist + [default]
-    dtype = np.result_type(*(c.dtype if hasattr(c, "dtype") else c for c in choices))
-    choices = [astype(c, dtype) if isinstance(c, Tracer) else np.asarray(c, dtype)
-               for c in choices]
+    choices = list(promote_dtypes(*choicelist, default))
     shape = np.broadcast_shapes(*(shape_of(c) for c in conds + choices))
 
     result = broadcast_to(choices[-1], shape)
