@@ -15,8 +15,11 @@ import pullback as pb
 import pullback.numpy as pnp
 from pullback.check import AuditCase, audit, cli_audit
 from pullback.check.audit import CASES, discover
+from pullback.check.domains import FUNCTION_DOMAINS, domain_of, sample, valid
 from pullback.cli import main as cli_main
 from pullback.numpy._registry import PRIMITIVES
+from specs import ALL_SPECS
+from specs import sample as spec_sample
 
 
 @pytest.fixture(scope="module")
@@ -139,5 +142,88 @@ def test_audit_inputs_respect_their_domains():
     for name in ("log", "arccosh", "arcsin", "sqrt"):
         for case in CASES[name]:
             if case.make is None:
-                (x,) = case.args(rng)
+                (x,) = case.args(rng, name)
                 assert np.all(np.isfinite(getattr(np, name)(x)))
+
+
+# ----------------------------------------------------------------------------- one table of domains
+
+
+def _public(name):
+    """The pullback function and NumPy's (or SciPy's) of that name, when both exist."""
+    if name.startswith("scipy."):
+        import pullback.scipy.special as ps
+
+        try:
+            import scipy.special as sps
+        except ImportError:  # pragma: no cover - SciPy is in the dev extra
+            sps = None
+        attr = name.split(".")[-1]
+        return [getattr(ps, attr, None), getattr(sps, attr, None)]
+    ours, theirs = pnp, np
+    for part in name.split("."):
+        ours, theirs = getattr(ours, part, None), getattr(theirs, part, None)
+    return [ours, theirs]
+
+
+def test_the_domain_table_names_public_functions():
+    names = {n for name, _, aliases in discover() for n in (name, *aliases)}
+    assert set(FUNCTION_DOMAINS) <= names, set(FUNCTION_DOMAINS) - names
+    for doms in FUNCTION_DOMAINS.values():
+        for d in doms:  # every entry is a domain the sampler knows
+            sample(np.random.default_rng(0), d, (3, 3))
+
+
+def test_spec_rows_sample_inside_the_library_domains():
+    # the spec table's rows that call a function of the domain table directly (pullback's or
+    # NumPy's, same positional arguments) draw where the table says it is valid; rows that
+    # name no domain get the table's, so the table is the one place to change a domain
+    checked = 0
+    for row in ALL_SPECS:
+        name = row.function
+        if name not in FUNCTION_DOMAINS or not any(row.fn is f for f in _public(name) if f):
+            continue
+        for shapes in row.shapes:
+            rng = np.random.default_rng(0)
+            for i, shape in enumerate(shapes):
+                x = spec_sample(rng, row.domain(i), shape)
+                ok = valid(domain_of(name, i), x)
+                assert np.all(ok), (f"{row.id}: argument {i} drawn from {row.domain(i)!r} leaves "
+                                    f"the domain {domain_of(name, i)!r} of "
+                                    "pullback.check.domains.FUNCTION_DOMAINS")
+                checked += 1
+    assert checked > 50
+
+
+def test_audit_cases_sample_inside_the_library_domains():
+    rng = np.random.default_rng(0)
+    for name, cases in CASES.items():
+        if name not in FUNCTION_DOMAINS:
+            continue
+        for case in cases:
+            if case.make is not None or case.call is not None:
+                continue
+            for i, x in enumerate(case.args(rng, name)):
+                assert np.all(valid(domain_of(name, i), x)), (name, case.label, i)
+    # a case that names no domain takes the table's
+    assert AuditCase(((3,), (3,))).domain(1, "divide") == "nonzero"
+    (x,) = CASES["log"][0].args(rng, "log")
+    assert np.all(x > 0)
+
+
+def test_one_sampler_for_the_audit_and_the_spec_table():
+    for domain in ("real", "positive", "nonzero", "int", "bool", (0.1, 0.9),
+                   lambda rng, shape: rng.uniform(1, 2, shape)):
+        a = spec_sample(np.random.default_rng(5), domain, (3, 2))
+        b = sample(np.random.default_rng(5), domain, (3, 2))
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype and not a.flags.writeable and b.flags.writeable
+    z = sample(np.random.default_rng(0), "complex", (4,), "float32")
+    assert z.dtype == np.complex64
+    with pytest.raises(ValueError, match="unknown domain 'posive'"):
+        sample(np.random.default_rng(0), "posive", (2,))
+
+
+def test_only_that_matches_nothing_is_an_error():
+    with pytest.raises(ValueError, match="only='sinn' matches no function \\(did you mean 'sin'"):
+        audit(only=["sinn"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import re
 import textwrap
 
 import numpy as np
@@ -253,6 +254,131 @@ def test_kink_accepts_only_values_between_the_one_sided_derivatives():
     rep = report(bad_abs, (np.array([0.0, 1.5, -0.7]),), modes=("rev",), locate=False)
     (row,) = [r for r in rep.rows if r.mode == "rev"]
     assert row.verdict == "fail" and "kink: between" in row.detail
+
+
+def huber(r, d=1.0):
+    return pnp.where(pnp.abs(r) < d, 0.5 * r**2, d * (pnp.abs(r) - 0.5 * d))
+
+
+@pytest.mark.parametrize("r", [np.array([1.0]), np.array([1.0, -1.0, 0.3, 2.0]),
+                               np.array([[-1.0, 1.0], [1.0, -1.0]])],
+                         ids=["one", "mixed", "all-at-the-switch"])
+def test_huber_loss_at_its_switch_point_is_a_kink_not_uncertain(r):
+    # |r| == d: the derivative is continuous (d sign r) but the second derivative jumps (1 to
+    # 0), so central differences converge like h and cannot decide; the one-sided ones can
+    rep = report(lambda r: pnp.sum(huber(r)), (r,), order=2)
+    assert rep.ok, str(rep)
+    first = [row for row in rep.rows if row.order == 1 and row.mode != "dot"]
+    assert {row.verdict for row in first} == {"kink"}, str(rep)
+    assert all("kink in the derivative" in row.detail for row in first), str(rep)
+    assert {row.verdict for row in rep.rows if row.order == 2} <= {"ok", "kink"}, str(rep)
+    assert "uncertain" not in {row.verdict for row in rep.rows}
+    check_grads(huber, (r,), order=2)  # elementwise output too
+    check_grads(lambda r: pnp.sum(huber(r)), (r,), order=2, full=True)
+
+
+def test_a_wrong_huber_derivative_at_the_switch_point_fails():
+    @pb.custom_jvp
+    def bad_huber(r):
+        return huber(r)
+
+    @bad_huber.defjvp
+    def _jvp(primals, tangents):
+        (r,), (t,) = primals, tangents
+        slope = pnp.where(pnp.abs(r) < 1.0, r, 0.9 * pnp.sign(r))  # 0.9 d sign(r): 10% off
+        return huber(r), slope * t
+
+    rep = report(lambda r: pnp.sum(bad_huber(r)), (np.array([1.0, -1.0, 0.3]),), locate=False)
+    assert {(row.mode, row.verdict) for row in rep.rows if row.mode != "dot"} == {
+        ("fwd", "fail"), ("rev", "fail")}, str(rep)
+
+
+# ----------------------------------------------------------------------------- complex inputs
+
+Z = np.array([1.0 + 2.0j, -0.5 + 0.3j, 0.7 - 1.1j])
+
+
+def test_the_gradient_of_a_real_function_of_complex_input_is_jaxs():
+    # JAX's convention: the VJP is the transpose of the real-linear JVP under Re(sum(a * b)),
+    # so the gradient of a real f is df/dRe(z) - i df/dIm(z): 2 conj(z) for |z|^2
+    f = lambda z: pnp.sum(pnp.abs(z) ** 2)  # noqa: E731
+    np.testing.assert_allclose(pb.grad(f)(Z), 2 * np.conj(Z), rtol=1e-15)
+    (g,) = pb.check.numerical_vjp(f, (Z,), np.array(1.0))
+    np.testing.assert_allclose(g, 2 * np.conj(Z), rtol=1e-11)
+    t = pb.check.numerical_jvp(f, (Z,), (np.array([1j, 0, 0]),))
+    np.testing.assert_allclose(t, 2 * Z[0].imag, rtol=1e-11)  # d/dIm(z0)
+    rep = report(f, (Z,), order=2, full=True)
+    assert rep.ok and {r.verdict for r in rep.rows} == {"ok"}, str(rep)
+    # every coordinate: the real and the imaginary part of each entry
+    assert [(r.mode, r.compared) for r in rep.rows if r.order == 1] == [
+        ("fwd", 6), ("rev", 6), ("dot", 3)]
+
+
+@pytest.mark.parametrize("name,f,args", [
+    ("holomorphic", lambda z: pnp.sin(z) * z, (Z,)),
+    ("conjugate", lambda z: pnp.sin(z) * pnp.conj(z), (Z,)),
+    ("mixed", lambda x, z: pnp.sum(x * pnp.abs(z) ** 2) + pnp.real(pnp.sum(z * z * x)),
+     (np.array([0.3, -1.2, 2.0]), Z)),
+    ("complex64", lambda z: pnp.exp(z) * pnp.conj(z), (Z.astype(np.complex64),)),
+])
+def test_complex_inputs_are_checked_by_richardson_in_both_modes(name, f, args):
+    rep = report(f, args, order=2)
+    assert rep.ok and {r.verdict for r in rep.rows} == {"ok"}, str(rep)
+    methods = {r.method for r in rep.rows if r.mode in ("fwd", "rev")}
+    complex_rows = {r.method for r in rep.rows if "'z'" in r.argument and r.mode != "dot"}
+    assert complex_rows == {"richardson"} and methods <= {"richardson", "complex"}
+    assert any("is complex" in note and "complex step needs real inputs" in note
+               for note in rep.notes)
+    assert "note: argument" in str(rep)
+    assert taylor_test(f, args).verdict == "ok"
+
+
+def test_a_wrong_rule_for_complex_input_is_caught():
+    @pb.custom_vjp
+    def sq(z):
+        return pnp.abs(z) ** 2
+
+    sq.defvjp(lambda z: (pnp.abs(z) ** 2, z), lambda z, g: (2.0 * g * z,))  # conj(z) forgotten
+    rep = report(lambda z: pnp.sum(sq(z)), (Z,), locate=False)
+    assert {(r.mode, r.verdict) for r in rep.rows} == {("fwd", "fail"), ("rev", "fail"),
+                                                        ("dot", "ok")}, str(rep)
+    with pytest.raises(GradientCheckError, match="is complex"):
+        check_grads(lambda z: pnp.sum(sq(z)), (Z,))
+
+
+def test_the_complex_step_refuses_complex_inputs():
+    f = lambda z: pnp.sum(pnp.abs(z) ** 2)  # noqa: E731
+    for call in (lambda: check_grads(f, (Z,), method="complex"),
+                 lambda: report(f, (Z,), method="complex"),
+                 lambda: pb.check.numerical_jvp(f, (Z,), (Z,), method="complex"),
+                 lambda: pb.check.numerical_vjp(f, (Z,), np.array(1.0), method="complex")):
+        with pytest.raises(ValueError, match="method='complex' cannot be used: argument 0 "
+                                             "\\('z'\\) of <lambda> is complex, and the complex "
+                                             "step needs real inputs"):
+            call()
+    check_grads(f, (Z,), method="richardson")
+    with pytest.raises(TypeError, match="x is complex"):
+        pb.check.numerical_jacobian(pnp.sin, Z)
+
+
+# ----------------------------------------------------------------------------- no output
+
+
+@pytest.mark.parametrize("f,what", [
+    (lambda x: None, "returned None"),
+    (lambda x: pnp.argmax(x), "returned a value of type int64"),
+    (lambda x: (x > 0, 3), "returned a tuple of 2 leaves (int of dtype int64, ndarray of dtype "
+                           "bool)"),
+    (lambda x: "done", "returned a value of type str"),
+])
+def test_a_function_with_nothing_to_differentiate_is_a_type_error(f, what):
+    message = f"<lambda> {what}, which has no floating-point or complex output to differentiate"
+    for call in (lambda: check_grads(f, (X,)), lambda: report(f, (X,)),
+                 lambda: taylor_test(f, (X,)),
+                 lambda: pb.check.numerical_jvp(f, (X,), (X,)),
+                 lambda: pb.check.numerical_vjp(f, (X,), X)):
+        with pytest.raises(TypeError, match=re.escape(message)):
+            call()
 
 
 FLOAT32 = [
@@ -527,10 +653,10 @@ def test_cli_dispatch_and_options(user_module, capsys):
                      "--order", "2", "--modes", "rev", "--method", "richardson"]) == 0
     out = capsys.readouterr().out
     assert "richardson" in out and "  fwd  " not in out
-    with pytest.raises(SystemExit, match="has no attribute 'nothere'"):
-        cli_check(["usermodel:nothere"])
-    with pytest.raises(SystemExit, match="expected MODULE:FUNCTION"):
-        cli_check(["usermodel"])
+    assert cli_check(["usermodel:nothere"]) == 2
+    assert "has no attribute 'nothere'" in capsys.readouterr().err
+    assert cli_check(["usermodel"]) == 2
+    assert "expected MODULE:FUNCTION" in capsys.readouterr().err
 
 
 def test_cli_audit_exit_status(capsys):

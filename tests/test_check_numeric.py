@@ -163,3 +163,46 @@ def test_one_sided_derivatives_and_jumps():
     step = directional(Flat(lambda x: pnp.where(x > 0, 1.0, 0.0) + x, (x,)), [np.ones(3)],
                        "richardson")
     assert step.jump.tolist() == [True, False, False]
+
+
+def test_a_kink_in_the_derivative_is_differentiated_from_one_side():
+    # a Huber loss at its switch point |r| == 1: f' is continuous, f'' jumps from 1 to 0;
+    # central differences converge like h there, the one-sided ones stay exact
+    huber = lambda r: pnp.where(pnp.abs(r) < 1.0, 0.5 * r**2, pnp.abs(r) - 0.5)  # noqa: E731
+    x, d = np.array([1.0, -1.0, 0.3, 2.0]), np.array([0.7, -1.3, 0.4, 1.1])
+    est = directional(Flat(huber, (x,)), [d], "richardson")
+    exact = np.array([0.7, 1.3, 0.12, 1.1])
+    np.testing.assert_allclose(est.value, exact, rtol=1e-12, atol=0)
+    assert np.all(np.abs(est.value - exact) <= 2 * est.error)
+    assert est.bend.tolist() == [True, True, False, False]
+    t = numerical_jvp(huber, (x,), (d,))
+    np.testing.assert_allclose(t, exact, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("name,f,x,df", WELL_SCALED + BADLY_SCALED,
+                         ids=[r[0] for r in WELL_SCALED + BADLY_SCALED])
+def test_smooth_functions_have_no_kink_in_the_derivative(name, f, x, df):
+    est = directional(Flat(f, (np.array([x, 0.5 * x]),)), [np.array([1.0, -2.0])], "richardson")
+    assert not est.bend.any()
+
+
+def test_complex_inputs_move_along_real_and_imaginary_parts():
+    z = np.array([1.0 + 2.0j, -0.5 + 0.3j])
+    f = lambda z: pnp.sin(z) * pnp.conj(z)  # noqa: E731 (not holomorphic)
+    dz = np.array([0.3 - 0.2j, 1.1 + 0.5j])
+    expected = np.cos(z) * np.conj(z) * dz + np.sin(z) * np.conj(dz)
+    for method in ("auto", "richardson", "central"):
+        t, e = numerical_jvp(f, (z,), (dz,), method=method, return_error=True)
+        assert t.dtype == np.complex128
+        np.testing.assert_allclose(t, expected, rtol=1e-12 if method != "central" else 1e-8)
+        assert np.all(np.abs(t - expected) <= 2 * e + 1e-300)
+    w = np.array([0.7 + 0.1j, -0.4 + 0.9j])
+    (g,) = numerical_vjp(f, (z,), w)
+    # the transpose under Re(sum(a * b)): Re(sum(g * dz)) == Re(sum(w * J dz)) for every dz
+    for dz in (np.array([1.0, 0.0]), np.array([0.0, 1j]), np.array([0.3 - 0.2j, 1.1 + 0.5j])):
+        jdz = numerical_jvp(f, (z,), (dz,))
+        np.testing.assert_allclose(np.real(np.sum(g * dz)), np.real(np.sum(w * jdz)),
+                                   rtol=1e-11)
+    with pytest.raises(ValueError, match="complex step needs real inputs"):
+        directional(Flat(f, (z,)), [dz], "complex")
+    assert directional(Flat(f, (z,)), [dz], "auto").method == "richardson"

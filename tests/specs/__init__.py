@@ -5,9 +5,14 @@ pairs, 0-d and empty arrays included), each argument's input domain, keyword arg
 tolerances. Family files (``core``, ``elementwise``, ``reductions``, ...) each define ``SPECS``;
 ``ALL_SPECS`` gathers them.
 
-Domains: ``"real"`` (uniform in (-2, 2)), ``"positive"`` ((0.5, 2)), ``"nonzero"`` (|x| in
-(0.5, 2) with random signs), ``(lo, hi)``, ``"int"`` (integers, not differentiated),
-``"bool"`` (a mask, not differentiated), or a callable ``(rng, shape) -> array``.
+Domains are those of the library's one table, :mod:`pullback.check.domains` (which the rule
+audit samples from too): ``"real"`` (uniform in (-2, 2)), ``"positive"`` ((0.5, 2)),
+``"nonzero"`` (|x| in (0.5, 2) with random signs), ``"unit"``, ``"gt1"``, ``"complex"``,
+``"well_conditioned"``, ``(lo, hi)``, ``"int"`` (integers, not differentiated), ``"bool"`` (a
+mask, not differentiated), or a callable ``(rng, shape) -> array``. A row that names no domain
+for an argument gets the function's domain from ``pullback.check.domains.FUNCTION_DOMAINS``
+(``"real"`` for functions not listed there); a row that names one must stay inside the
+table's valid region for that function (``tests/test_audit.py`` checks it).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from pullback.check import domains as _domains
 
 Shape = tuple[int, ...]
 
@@ -45,11 +52,19 @@ class OpSpec:
     def id(self) -> str:
         return f"{self.name}{'[' + self.tag + ']' if self.tag else ''}"
 
+    @property
+    def function(self) -> str:
+        """The function's name in the library's domain table (``special.erf`` ->
+        ``scipy.special.erf``)."""
+        return f"scipy.{self.name}" if self.name.startswith("special.") else self.name
+
     def domain(self, i: int) -> Any:
-        return self.domains[i] if i < len(self.domains) else "real"
+        if i < len(self.domains):
+            return self.domains[i]
+        return _domains.domain_of(self.function, i)
 
     def differentiable(self, i: int) -> bool:
-        return self.domain(i) not in ("int", "bool")
+        return _domains.differentiable(self.domain(i))
 
 
 def spec(name: str, fn: Callable, ref: Callable, shapes: Sequence, *domains: Any, **kw: Any):
@@ -58,25 +73,9 @@ def spec(name: str, fn: Callable, ref: Callable, shapes: Sequence, *domains: Any
 
 
 def sample(rng: np.random.Generator, domain: Any, shape: Shape) -> np.ndarray:
-    """An input drawn from ``domain``, made read-only so that a mutating rule fails."""
-    if callable(domain):
-        x = np.asarray(domain(rng, shape))
-    elif domain == "real":
-        x = rng.uniform(-2.0, 2.0, shape)
-    elif domain == "positive":
-        x = rng.uniform(0.5, 2.0, shape)
-    elif domain == "nonzero":
-        x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-    elif domain == "int":
-        x = rng.integers(0, 3, shape)
-    elif domain == "bool":
-        x = rng.random(shape) < 0.5
-    else:
-        lo, hi = domain
-        x = rng.uniform(lo, hi, shape)
-    x = np.array(x)
-    x.flags.writeable = False
-    return x
+    """An input drawn from ``domain`` (the library's sampler), made read-only so that a
+    mutating rule fails."""
+    return _domains.sample(rng, domain, shape, read_only=True)
 
 
 def _load() -> list[OpSpec]:

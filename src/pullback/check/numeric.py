@@ -17,6 +17,19 @@ one-variable method applied to ``phi``:
 - ``auto``: ``complex`` where ``f`` is complex-safe (``f(x + i h d)`` is complex with real part
   ``f(x)`` and the complex-step derivative agrees with Richardson's), else ``richardson``.
 
+Complex inputs: a complex argument is differentiated along complex directions ``d`` with a
+real ``s``, so the real and imaginary parts are separate real directions (JAX's convention:
+the JVP is the real-linear map ``d -> J d``, and a VJP is its transpose under
+``<a, b> = Re(sum(a * b))``, without conjugation, so the gradient of a real ``f`` of ``z`` is
+``df/dRe(z) - i df/dIm(z)``). The complex step needs real inputs (``f(x + i h d)`` moves a
+complex ``x`` along ``i d``): ``method="complex"`` refuses a complex input, and ``auto`` uses
+Richardson for it.
+
+Where the derivative itself has a kink (the second derivative jumps, as a Huber loss at its
+switch point), central differences converge only like ``h`` and their extrapolation stalls,
+while the one-sided ones, smooth on each side, stay exact: when those agree with each other
+and are far more accurate, they give the value (``Estimate.bend`` marks these entries).
+
 ``scale`` makes steps relative to the inputs: for a direction ``d`` it is the ``s`` at which
 ``s |d_i|`` reaches ``max(|x_i|, 1)`` for the most restrictive entry. Inputs are up-cast to
 float64 before any evaluation, so the oracle of a float32 or float16 function is computed in
@@ -53,6 +66,58 @@ def is_float_tree(tree: Any) -> bool:
     return bool(leaves) and all(dtype_of(x).kind == "f" for x in leaves)
 
 
+def is_inexact_tree(tree: Any) -> bool:
+    """Whether ``tree`` has at least one leaf and all its leaves are floating-point or
+    complex: an argument the checker differentiates."""
+    leaves = tree_flatten(tree)[0]
+    return bool(leaves) and all(dtype_of(x).kind in "fc" for x in leaves)
+
+
+def _leaf_text(x: Any) -> str:
+    if isinstance(x, (str, bytes)) or not (hasattr(x, "dtype") or isinstance(x, (int, float,
+                                                                                 complex))):
+        return type(x).__name__
+    kind, dt = type(x).__name__, str(dtype_of(x))
+    return kind if kind == dt else f"{kind} of dtype {dt}"
+
+
+def _describe(out: Any) -> str:
+    """What a function returned, in words, for an error message."""
+    if out is None:
+        return "None"
+    leaves = tree_flatten(out)[0]
+    if not leaves:
+        return f"an empty {type(out).__name__}"
+    if len(leaves) == 1 and leaves[0] is out:
+        return f"a value of type {_leaf_text(out)}"
+    kinds = ", ".join(sorted({_leaf_text(x) for x in leaves}))
+    return f"a {type(out).__name__} of {len(leaves)} leaves ({kinds})"
+
+
+def has_inexact_leaf(tree: Any) -> bool:
+    """Whether ``tree`` has a floating-point or complex leaf (an output to differentiate)."""
+    for x in tree_flatten(tree)[0]:
+        if isinstance(x, (str, bytes)):
+            continue
+        try:
+            if dtype_of(x).kind in "fc":
+                return True
+        except Exception:  # a leaf that is not an array at all (an object)
+            continue
+    return False
+
+
+def check_output(who: str, name: str, out: Any) -> None:
+    """Raise a ``TypeError`` when ``out`` has no floating-point or complex leaf: there is no
+    derivative to check (a function that returns None, an integer or a boolean)."""
+    if not has_inexact_leaf(out):
+        raise TypeError(
+            f"{who}: {name} returned {_describe(out)}, which has no floating-point or complex "
+            "output to differentiate; return the value whose derivatives you want checked "
+            "(for example the loss, as a float array)"
+        )
+
+
 # ----------------------------------------------------------------------------- flat views
 
 
@@ -65,7 +130,7 @@ class Outputs:
         self.dtypes = [dtype_of(x) for x in leaves]
         self.floating = [dt.kind in "fc" for dt in self.dtypes]
         self.sizes = [int(np.prod(s, dtype=np.int64)) for s in self.shapes]
-        self.size = sum(n for n, fl in zip(self.sizes, self.floating) if fl)
+        self.size = sum(n for n, fl in zip(self.sizes, self.floating, strict=True) if fl)
         self.nleaves = len(leaves)
 
     def vector(self, out: Any, who: str = "the function") -> tuple[np.ndarray, bool]:
@@ -77,7 +142,7 @@ class Outputs:
                 f"{self.tree!r} at the base point: its output structure must not change"
             )
         parts, all_complex = [], True
-        for x, fl in zip(leaves, self.floating):
+        for x, fl in zip(leaves, self.floating, strict=True):
             if not fl:
                 continue
             a = np.asarray(x)
@@ -90,7 +155,8 @@ class Outputs:
     def unflatten(self, vec: np.ndarray, cast: bool = True) -> Any:
         """A pytree shaped like the output from a flat vector (zeros for non-float leaves)."""
         leaves, start = [], 0
-        for shape, dt, fl, n in zip(self.shapes, self.dtypes, self.floating, self.sizes):
+        for shape, dt, fl, n in zip(self.shapes, self.dtypes, self.floating, self.sizes,
+                                    strict=True):
             if not fl:
                 leaves.append(np.zeros(shape, dt))
                 continue
@@ -102,7 +168,8 @@ class Outputs:
     def label(self, i: int) -> str:
         """The output entry at flat position ``i``: ``[1, 2]``, or ``leaf 1 [0]`` in a pytree."""
         k, start = 0, 0
-        for k, (shape, fl, n) in enumerate(zip(self.shapes, self.floating, self.sizes)):
+        for k, (shape, fl, n) in enumerate(zip(self.shapes, self.floating, self.sizes,
+                                               strict=True)):
             if not fl:
                 continue
             if i < start + n:
@@ -116,9 +183,10 @@ class Outputs:
 class Flat:
     """A function of the differentiated arguments, seen as ``list of arrays -> vector``.
 
-    ``fun`` takes the differentiated arguments (pytrees of float arrays); ``args`` is the
-    point. Evaluations happen on float64 copies (the oracle's precision); ``phi0`` is the
-    output there.
+    ``fun`` takes the differentiated arguments (pytrees of float or complex arrays);
+    ``args`` is the point. Evaluations happen on float64 (complex128) copies (the oracle's
+    precision); ``phi0`` is the output there. A function whose output has no floating-point
+    or complex leaf is a ``TypeError``: there is nothing to differentiate.
     """
 
     def __init__(self, fun: Callable[..., Any], args: Sequence[Any], who: str = "the function"):
@@ -132,13 +200,17 @@ class Flat:
             self.trees.append(tree)
             self.leaves.extend(np.asarray(x) for x in leaves)
             self.arg_of.extend([i] * len(leaves))
-        self.x64 = [x.astype(np.float64) for x in self.leaves]
+        self.x64 = [x.astype(np.result_type(x, np.float64)) for x in self.leaves]
+        #: per leaf: a complex input (differentiated along its real and imaginary parts)
+        self.leaf_complex = [x.dtype.kind == "c" for x in self.leaves]
         with np.errstate(all="ignore"):
             out = self.call(self.x64)
+        check_output("pullback.check", who, out)
         self.outputs = Outputs(out)
         self.phi0, _ = self.outputs.vector(out, who)
         self.phi0 = self.phi0.astype(np.result_type(self.phi0, np.float64))
-        real = [dt for dt, fl in zip(self.outputs.dtypes, self.outputs.floating) if fl]
+        real = [dt for dt, fl in zip(self.outputs.dtypes, self.outputs.floating, strict=True)
+                if fl]
         #: the precision of the evaluations (coarser if f casts down internally)
         self.eval_eps = max(
             (float(np.finfo(dt).eps) for dt in real), default=float(np.finfo(np.float64).eps)
@@ -156,11 +228,15 @@ class Flat:
     def phi(self, d: Sequence[np.ndarray], s: complex | float) -> tuple[np.ndarray, bool]:
         """``f(x + s d)`` as a vector (NaN where the evaluation raised), and all-complex."""
         with np.errstate(all="ignore"):
-            out = self.call([x + s * di for x, di in zip(self.x64, d)])
+            out = self.call([x + s * di for x, di in zip(self.x64, d, strict=True)])
         return self.outputs.vector(out, self.who)
 
     def touched(self, d: Sequence[np.ndarray]) -> tuple[int, ...]:
         return tuple(sorted({self.arg_of[k] for k, di in enumerate(d) if np.any(di != 0)}))
+
+    def touches_complex(self, d: Sequence[np.ndarray]) -> bool:
+        """Whether ``d`` moves a complex input (the complex step cannot be used then)."""
+        return any(c and np.any(di != 0) for c, di in zip(self.leaf_complex, d, strict=True))
 
 
 # ----------------------------------------------------------------------------- estimates
@@ -182,6 +258,9 @@ class Estimate:
     right_error: np.ndarray | None = None
     #: entries where the function itself jumps at the point (no derivative exists)
     jump: np.ndarray | None = None
+    #: entries where the derivative has a kink (the second derivative jumps): the value
+    #: comes from the one-sided derivatives, which agree, central differences cannot converge
+    bend: np.ndarray | None = None
 
     def dot(self, w: np.ndarray) -> tuple[complex | float, float]:
         """``<w, value>`` and its error bound."""
@@ -201,11 +280,17 @@ def _safe_dot(a: np.ndarray, b: np.ndarray) -> Any:
         return np.sum((a / sa) * (b / sb)) * sa * sb
 
 
+def _as64(x: Any) -> np.ndarray:
+    """``x`` as float64, or complex128 if it is complex."""
+    x = np.asarray(x)
+    return x.astype(np.result_type(x, np.float64))
+
+
 def _scales(flat: Flat, d: Sequence[np.ndarray]) -> tuple[float, float, float]:
     """``(scale, small, fscale)``: the unit step along ``d`` (relative to max(|x|, 1)), the
     same relative to |x| alone (for inputs much smaller than 1), and the noise scale."""
     xv = np.concatenate([x.ravel() for x in flat.x64]) if flat.x64 else np.zeros(0)
-    dv = np.concatenate([np.asarray(di, np.float64).ravel() for di in d]) if d else np.zeros(0)
+    dv = np.concatenate([_as64(di).ravel() for di in d]) if d else np.zeros(0)
     mask = dv != 0
     ax, ad = np.abs(xv[mask]), np.abs(dv[mask])
     scale = float(np.min(np.maximum(ax, 1.0) / ad))
@@ -220,7 +305,7 @@ def directional(
     flat: Flat, d: Sequence[np.ndarray], method: str = "auto", eps: float | None = None
 ) -> Estimate:
     """The derivative of ``flat`` at its point along ``d`` (a list like its leaves)."""
-    d = [np.asarray(di, np.float64) for di in d]
+    d = [_as64(di) for di in d]
     n = flat.phi0.size
     if not any(np.any(di != 0) for di in d):
         zeros = np.zeros(n, flat.phi0.dtype)
@@ -348,7 +433,8 @@ def _richardson(
     steps = np.choose(best, [np.full(best.shape, e.step) for e in ests])
     step = float(np.median(steps)) if steps.size else ests[0].step
     return Estimate(pick("value"), pick("error"), "richardson", step, 0.0, pick("left"),
-                    pick("right"), pick("left_error"), pick("right_error"), pick("jump"))
+                    pick("right"), pick("left_error"), pick("right_error"), pick("jump"),
+                    pick("bend"))
 
 
 def _richardson_ladder(flat: Flat, d: Sequence[np.ndarray], hs: np.ndarray) -> Estimate:
@@ -368,8 +454,34 @@ def _richardson_ladder(flat: Flat, d: Sequence[np.ndarray], hs: np.ndarray) -> E
     value, error, steps = _extrapolate(central, 2, big_c, hs, unit)
     rv, re, _ = _extrapolate(right, 1, big_r, hs, unit)
     lv, le, _ = _extrapolate(left, 1, big_l, hs, unit)
+    bend = _bends(value, error, lv, le, rv, re) & ~jump
+    if np.any(bend):
+        value, error = value.copy(), error.copy()
+        value[bend] = 0.5 * (lv[bend] + rv[bend])
+        error[bend] = np.maximum(le[bend], re[bend]) + 0.5 * np.abs(lv[bend] - rv[bend])
     step = float(np.median(steps)) if steps.size else float(hs[-1])
-    return Estimate(value, error, "richardson", step, 0.0, lv, rv, le, re, jump)
+    return Estimate(value, error, "richardson", step, 0.0, lv, rv, le, re, jump, bend)
+
+
+#: how much more accurate than central differences the one-sided ones must be to replace them
+_BEND_GAIN = 100.0
+
+
+def _bends(
+    value: np.ndarray, error: np.ndarray, lv: np.ndarray, le: np.ndarray, rv: np.ndarray,
+    re: np.ndarray,
+) -> np.ndarray:
+    """Entries where the derivative has a kink: the left and right derivatives agree (within
+    their estimates) and are both far more accurate than the central one. Central differences
+    of a function whose second derivative jumps have an error term in ``h`` (odd), which
+    their extrapolation (even powers) cannot remove; each one-sided quotient sees a smooth
+    function and converges. For a smooth function the central estimate is the more accurate
+    one, so this never replaces it there."""
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(lv) & np.isfinite(rv) & np.isfinite(le) & np.isfinite(re)
+        agree = np.abs(lv - rv) <= 2.0 * (le + re)
+        better = _BEND_GAIN * np.maximum(le, re) < np.where(np.isfinite(error), error, np.inf)
+        return finite & agree & better
 
 
 def _jumps(delta: np.ndarray, big: np.ndarray, unit: float) -> np.ndarray:
@@ -392,7 +504,11 @@ def _complex(
 ) -> Estimate | None:
     """The complex step, or ``None`` (``strict``: an error) when ``f`` is not complex-safe."""
     reason = None
-    if flat.output_complex:
+    if flat.touches_complex(d):
+        reason = ("its input is complex, and the complex step needs real inputs (f(x + ih d) "
+                  "moves a complex x along i d, another direction); the real and imaginary "
+                  "parts are differentiated by Richardson extrapolation instead")
+    elif flat.output_complex:
         reason = "its output is complex for real input, so Im f(x + ih) is not h f'(x)"
     else:
         try:
@@ -423,6 +539,8 @@ def _complex(
 def _auto(
     flat: Flat, d: Sequence[np.ndarray], scale: float, small: float, eps: float | None
 ) -> Estimate:
+    if flat.touches_complex(d):  # the complex step needs real inputs
+        return _richardson(flat, d, scale, small, None)
     key = flat.touched(d)
     safe = flat.complex_safe.get(key)
     h = eps if eps is not None else _COMPLEX_STEP * scale
