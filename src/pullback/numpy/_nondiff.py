@@ -7,6 +7,7 @@ almost everywhere: every transformation treats the result as a constant. Compari
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -98,12 +99,18 @@ logical_xor  = binary("logical_xor",  np.logical_xor,  None, None)
 # keyword); their rules read the arguments by name from NumPy's signature.
 
 
+@functools.cache
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
+
+
 def _arguments(func: Callable[..., Any], vals: list, batched: list, params: dict,
                operands: int) -> tuple[list, dict]:
     """The call's first ``operands`` arguments, which may carry the batch axis, and the
     others by name (options: an axis, a dtype, a tolerance), which may not."""
-    signature = inspect.signature(func)
+    signature = _signature(func)
     names = list(signature.parameters)
+    # `batched` covers the arguments passed by position, often fewer than the parameters
     for name, b in zip(names[operands:], batched[operands:], strict=False):
         if b:
             raise NotImplementedError(

@@ -825,7 +825,8 @@ def _getitem_batch(vals: list, batched: list, params: dict, size: int) -> Any:
 
 
 def _to_index_layout(g: Any, idx: tuple, ndim: int) -> Any:
-    """A batched value laid out like ``x[idx]`` per entry, laid out like ``x[(:,) + idx]``."""
+    """A batched value laid out like ``x[idx]`` per entry, laid out like ``x[(:,) + idx]``
+    (the batch axis behind the advanced axes, where NumPy moves them to the front)."""
     moved, rank = _static_layout(idx, ndim)
     if not moved:
         return g
@@ -931,11 +932,6 @@ deflinear(scatter_dyn_p, lambda g, u, *dyn, shape, dtype, template: getitem_dyn_
     g, *dyn, template=template))
 
 
-def _dyn_entries(template: tuple, dyn: list, batched: list) -> list:
-    return [_index_entry(dyn[i.k], batched[i.k]) if isinstance(i, _Slot) else _index_entry(i)
-            for i in template]
-
-
 def _dyn_batched_index(template: tuple, dyn: list, batched: list, size: int, ndim: int,
                        shared: bool) -> tuple[tuple, list, tuple]:
     """The template and operands that index a batched array in one go when index operands
@@ -944,7 +940,8 @@ def _dyn_batched_index(template: tuple, dyn: list, batched: list, size: int, ndi
     axis lined up with it. Also the leading part of the permutation that brings NumPy's
     result (advanced axes first) into the layout of one entry's result (empty when they
     agree)."""
-    entries = _dyn_entries(template, dyn, batched)
+    entries = [_index_entry(dyn[i.k], batched[i.k]) if isinstance(i, _Slot) else _index_entry(i)
+               for i in template]
     arrays, together, rank, before = _index_layout(entries, ndim)
     lined = []
     for d, b in zip(dyn, batched, strict=True):
@@ -978,11 +975,9 @@ def _getitem_dyn_batch(vals: list, batched: list, params: dict, size: int) -> An
         return _getitem_dyn_loop(vals, batched, params, size)
     ndim = len(shape_of(x)) - batched[0]
     if not any(batched[1:]):  # one index for every entry: as for constant indices
-        entries = [_index_entry(dyn[i.k]) if isinstance(i, _Slot) else _index_entry(i)
-                   for i in template]
-        arrays, together, rank, _ = _index_layout(entries, ndim)
         out = getitem_dyn_p.bind(x, *dyn, template=(slice(None),) + tuple(template))
-        return move_to_front(out, rank) if arrays and not together else out
+        moved, rank = _static_layout(_fill(template, dyn), ndim)
+        return move_to_front(out, rank) if moved else out
     new_template, lined, head = _dyn_batched_index(template, dyn, list(batched[1:]), size,
                                                    ndim, shared=not batched[0])
     if not batched[0]:
@@ -997,13 +992,8 @@ def _scatter_dyn_batch(vals: list, batched: list, params: dict, size: int) -> An
     if _has_batched_mask(dyn, batched[1:]):
         return _scatter_dyn_loop(vals, batched, params, size)
     g = batch_front(g, batched[0], size)
-    if not any(batched[1:]):
-        entries = [_index_entry(dyn[i.k]) if isinstance(i, _Slot) else _index_entry(i)
-                   for i in template]
-        arrays, together, rank, _ = _index_layout(entries, len(shape))
-        if arrays and not together:
-            nd = len(shape_of(g))
-            g = lax.transpose(g, tuple(range(1, rank + 1)) + (0,) + tuple(range(rank + 1, nd)))
+    if not any(batched[1:]):  # one index for every entry: as for constant indices
+        g = _to_index_layout(g, _fill(template, dyn), len(shape))
         return scatter_dyn_p.bind(g, *dyn, shape=(size,) + shape, dtype=dtype,
                                   template=(slice(None),) + tuple(template))
     new_template, lined, head = _dyn_batched_index(template, dyn, list(batched[1:]), size,
