@@ -344,3 +344,34 @@ def test_like_constructors_and_comparisons_per_entry(loops):
     check(lambda a: pnp.array_equal(a, np.ones(2)), x, loops=loops)
     z = np.where(y > 0, np.nan, x)
     check(lambda a: pnp.array_equal(a, a, equal_nan=True), z, loops=loops)
+
+
+# ----------------------------------------------------------------------------- nested
+
+
+NESTED = {
+    "sort": lambda v: pnp.sort(v) * v,
+    "take": lambda v: pnp.take(v, pnp.argsort(v)[:2]),
+    "index-by-value": lambda v: v[pnp.argmax(v)] * v,
+    "take_along_axis": lambda v: pnp.take_along_axis(v, pnp.argsort(v), axis=0),
+    "at-split": lambda v: pnp.at(pnp.reshape(v, (2, 2)))[np.array([0, 1]),
+                                                         np.array([1, 1])].set(v[:2] ** 2),
+    "interp": lambda v: pnp.interp(v, pnp.sort(v), v**2),
+    "solve": lambda v: pnp.linalg.solve(pnp.reshape(v, (2, 2)) + 3 * np.eye(2), v[:2]),
+    "dot": lambda v: pnp.dot(pnp.reshape(v, (2, 1, 2)), pnp.reshape(v, (2, 2))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED))
+def test_vmap_of_vmap_and_of_derivatives(name, loops):
+    """Batching rules applied to batched values again (vmap of vmap, and the batched passes
+    of jacrev/jacfwd/hessian under vmap) agree with loops."""
+    f = NESTED[name]
+    x = rand(2, 3, 4)
+    del loops[:]
+    want = np.stack([np.stack([np.asarray(f(e)) for e in row]) for row in x])
+    np.testing.assert_allclose(pb.vmap(pb.vmap(f))(x), want, rtol=1e-13, atol=1e-14)
+    assert set(loops) <= declared_loops()
+    for transform in (pb.jacrev, pb.jacfwd):
+        check(transform(f), x[0], loops=loops, rtol=1e-12)
+    check(pb.hessian(lambda v: pnp.sum(f(v) ** 2)), x[0], loops=loops, rtol=1e-11)
