@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback.core.api import stop_gradient
 from pullback.core.trace import Tracer, dtype_of, shape_of
+from pullback.numpy import reductions
 
 __all__ = [
     "accuracy",
@@ -185,15 +185,6 @@ def squared_loss(pred: Any, target: Any) -> Any:
     return 0.5 * pnp.sum(r * r)
 
 
-def _shift(logits: Any, axis: int) -> Any:
-    """The largest logit along ``axis`` (kept), a constant for every derivative.
-
-    Subtracting it changes neither ``log_softmax`` nor its derivatives, but keeps ``exp``
-    from overflowing.
-    """
-    return stop_gradient(pnp.max(logits, axis=axis, keepdims=True))
-
-
 def _check_axis(who: str, logits: Any, axis: int) -> int:
     ndim = len(shape_of(logits))
     if ndim == 0:
@@ -218,9 +209,7 @@ def log_softmax(logits: Any, axis: int = -1) -> Any:
         >>> log_softmax(np.array([1000.0, 1000.0]))
         array([-0.69314718, -0.69314718])
     """
-    axis = _check_axis("log_softmax", logits, axis)
-    z = logits - _shift(logits, axis)
-    return z - pnp.log(pnp.sum(pnp.exp(z), axis=axis, keepdims=True))
+    return reductions.log_softmax(logits, _check_axis("log_softmax", logits, axis))
 
 
 def softmax(logits: Any, axis: int = -1) -> Any:
@@ -230,7 +219,7 @@ def softmax(logits: Any, axis: int = -1) -> Any:
         >>> softmax(np.array([0.0, np.log(3.0)]))
         array([0.25, 0.75])
     """
-    return pnp.exp(log_softmax(logits, axis))
+    return reductions.softmax(logits, _check_axis("softmax", logits, axis))
 
 
 def _integer_labels(who: str, logits: Any, labels: Any) -> Any:

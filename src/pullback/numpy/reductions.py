@@ -849,6 +849,45 @@ def _scalar(out: Any) -> Any:
     return out
 
 
+# ----------------------------------------------------------------------------- softmax
+# Not NumPy functions (so not in __all__): the one implementation behind
+# pullback.scipy.special.softmax/log_softmax and pullback.nn.softmax/log_softmax.
+
+
+def log_softmax(x: Any, axis: Axis = None) -> Any:
+    """``x - logsumexp(x, axis)``, computed stably (SciPy's ``log_softmax``; ``axis=None``:
+    over the whole array).
+
+    The (constant) maximum is subtracted first, so that ``x - logsumexp(x)`` does not cancel
+    and logits of 1e3 neither overflow nor lose the differences between them.
+
+    Example:
+        >>> from pullback.numpy.reductions import log_softmax
+        >>> log_softmax(np.array([1000.0, 1000.0]))
+        array([-0.69314718, -0.69314718])
+    """
+    if not isinstance(x, Tracer):
+        x = np.asarray(x)
+        if x.dtype.kind not in "fc":
+            x = x.astype(np.float64)
+    if 0 in shape_of(x):
+        return x - logsumexp(x, axis=axis, keepdims=True)
+    top = max(stop_gradient(x), axis=axis, keepdims=True)
+    shifted = x - where(isfinite(top), top, 0.0)
+    return shifted - logsumexp(shifted, axis=axis, keepdims=True)
+
+
+def softmax(x: Any, axis: Axis = None) -> Any:
+    """``exp(x) / sum(exp(x), axis)``, computed stably as ``exp(log_softmax(x, axis))``.
+
+    Example:
+        >>> from pullback.numpy.reductions import softmax
+        >>> softmax(np.array([0.0, np.log(3.0)]))
+        array([0.25, 0.75])
+    """
+    return exp(log_softmax(x, axis))
+
+
 # ----------------------------------------------------------------------------- methods
 
 # fmt: off

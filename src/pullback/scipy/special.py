@@ -23,10 +23,9 @@ from typing import Any
 
 import numpy as np
 
-import pullback.numpy as pnp
-from pullback.core.lax import stop_gradient
 from pullback.core.rules import defbatch, defelementwise
 from pullback.core.trace import Tracer
+from pullback.numpy import reductions
 from pullback.numpy._nondiff import logical_and
 from pullback.numpy._registry import batch_elementwise, new_primitive, promote
 from pullback.numpy.elementwise import equal, exp, log, negative, where
@@ -319,7 +318,7 @@ def softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
         >>> special.softmax(np.array([0.0, np.log(3.0)]))
         array([0.25, 0.75])
     """
-    return exp(log_softmax(x, axis))
+    return reductions.softmax(x, axis)
 
 
 def log_softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
@@ -330,13 +329,4 @@ def log_softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
         >>> special.log_softmax(np.array([1000.0, 1000.0]))
         array([-0.69314718, -0.69314718])
     """
-    if not isinstance(x, Tracer):
-        x = np.asarray(x)
-        if x.dtype.kind not in "fc":
-            x = x.astype(np.float64)
-    if 0 in np.shape(x):
-        return x - logsumexp(x, axis=axis, keepdims=True)
-    # shifted by the (constant) maximum first, so that x - logsumexp(x) does not cancel
-    top = pnp.max(stop_gradient(x), axis=axis, keepdims=True)
-    shifted = x - pnp.where(pnp.isfinite(top), top, 0.0)
-    return shifted - logsumexp(shifted, axis=axis, keepdims=True)
+    return reductions.log_softmax(x, axis)
