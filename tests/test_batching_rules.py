@@ -41,8 +41,8 @@ def declared_loops() -> set:
     return {name for name, p in PRIMITIVES.items() if getattr(p.batch, "loop_reason", None)}
 
 
-@pytest.fixture
-def loops(monkeypatch):
+@pytest.fixture(name="loops")
+def loops_fixture(monkeypatch):
     """The names of the primitives that ran once per batch entry (``batch_by_loop``)."""
     ran = []
     original = batching.batch_by_loop

@@ -6,9 +6,11 @@ import pytest
 import pullback as pb
 import pullback.numpy as pnp
 import pullback.scipy.special  # noqa: F401 - its primitives are registered too
-from pullback.core import batching
-from pullback.core.trace import PRIMITIVES
 from specs import ALL_SPECS, VALUE_DEPENDENT_SHAPE, sample
+from test_batching_rules import (
+    declared_loops,
+    loops_fixture,  # noqa: F401 - the fixture `loops`
+)
 
 RNG = np.random.default_rng(7)
 
@@ -66,26 +68,6 @@ def _rows():
             continue  # entries of different shapes: not vectorisable
         shapes = row.shapes[0]
         yield pytest.param(row, shapes, id=f"{row.id}")
-
-
-@pytest.fixture
-def loops(monkeypatch):
-    """The names of the primitives that ran their per-entry loop (``batch_by_loop``)."""
-    ran = []
-
-    def counting(prim, *args, **kwargs):
-        ran.append(prim.name)
-        return original(prim, *args, **kwargs)
-
-    original = batching.batch_by_loop
-    monkeypatch.setattr(batching, "batch_by_loop", counting)
-    return ran
-
-
-def declared_loops() -> set:
-    """Primitives whose batching rule loops over entries on purpose (``batch_by_looping``),
-    everywhere or in a case NumPy cannot vectorise (a mask per entry)."""
-    return {name for name, p in PRIMITIVES.items() if getattr(p.batch, "loop_reason", None)}
 
 
 @pytest.mark.parametrize("row,shapes", list(_rows()))
