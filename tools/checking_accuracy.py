@@ -34,6 +34,11 @@ REFERENCES = [
     ("abs(x) x (not analytic)", lambda x: pnp.abs(x) * x, np.array([0.5]),
      lambda x: 2.0 * np.abs(x)),
     ("sin(x), x float32", pnp.sin, np.array([0.7], np.float32), lambda x: np.cos(x)),
+    ("Huber at its switch point (f'' jumps)",
+     lambda x: pnp.where(pnp.abs(x) < 1.0, 0.5 * x * x, pnp.abs(x) - 0.5), np.array([1.0]),
+     lambda x: np.ones_like(x)),
+    ("abs(z)^2, z = 1 + 2i (complex input)", lambda z: pnp.abs(z) ** 2,
+     np.array([1.0 + 2.0j]), lambda z: 2.0 * np.real(z)),
 ]
 
 
@@ -41,14 +46,14 @@ def measure() -> list[tuple[str, dict[str, tuple[float, float]]]]:
     """For each reference: method -> (relative error, relative error estimate)."""
     rows = []
     for name, f, x, df in REFERENCES:
-        exact = df(x.astype(np.float64))[0]
+        exact = df(x.astype(np.result_type(x, np.float64)))[0]
         cells = {}
         for method in METHODS:
             try:
                 t, e = numerical_jvp(f, (x,), (np.ones_like(x),), method=method,
                                      return_error=True)
-            except ValueError:
-                cells[method] = (np.nan, np.nan)  # complex step on a non-analytic function
+            except ValueError:  # the complex step on a non-analytic function or complex input
+                cells[method] = (np.nan, np.nan)
                 continue
             rel = abs(float(t[0]) - exact) / abs(exact)
             cells[method] = (rel, float(e[0]) / abs(exact))
