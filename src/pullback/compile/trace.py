@@ -25,6 +25,7 @@ from pullback.compile.values import (
     freeze,
     map_vars,
 )
+from pullback.core import lax
 from pullback.core.trace import PRIMITIVES, Primitive, Trace, Tracer, new_trace
 from pullback.core.tree import tree_flatten, tree_unflatten
 
@@ -146,6 +147,10 @@ class GraphTrace(Trace):
         super().__init__(level)
         self.eqns: list[Equation] = []
         self._avals: dict[Hashable, Any] = {}
+
+    def lift(self, value: Any) -> GraphTracer:
+        """A constant as a value of the graph: a copy of it, made when the code runs."""
+        return self.process(lax.copy_p, (value,), {})
 
     def new_input(self, aval: ShapedArray) -> GraphTracer:
         return GraphTracer(self, Var(aval))

@@ -50,6 +50,11 @@ class BatchTracer(Tracer):
 class BatchTrace(Trace):
     __slots__ = ("size",)
 
+    def lift(self, value: Any) -> BatchTracer:
+        """A constant as a batched value: the same for every entry (a copy per entry)."""
+        value = np.asarray(value)
+        return BatchTracer(self, np.broadcast_to(value, (self.size,) + value.shape).copy())
+
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         vals, batched = [], []
         for a in args:

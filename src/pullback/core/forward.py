@@ -21,6 +21,10 @@ class JVPTracer(Tracer):
 class JVPTrace(Trace):
     __slots__ = ()
 
+    def lift(self, value: Any) -> JVPTracer:
+        """A constant as a tracer whose tangent is zero."""
+        return JVPTracer(self, value, zero)
+
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         primals = []
         tangents = []

@@ -40,6 +40,7 @@ __all__ = [
     "broadcast_to",
     "concatenate",
     "convert",
+    "copy",
     "mul",
     "real",
     "reduce_sum",
@@ -380,6 +381,30 @@ def mul(x: Any, y: Any) -> Any:
         [8.0, 15.0]
     """
     return mul_p.bind(x, y)
+
+
+# ----------------------------------------------------------------------------- copy
+
+
+def _copy_impl(x: Any) -> Any:
+    return x.copy() if isinstance(x, np.ndarray) else np.array(x)
+
+
+copy_p = new_primitive("copy", _copy_impl)
+deflinear(copy_p, lambda g, x: g)
+copy_p.batch = _batch_unary(copy_p)
+
+
+def copy(x: Any) -> Any:
+    """A new array with ``x``'s value (a new traced value: writing into it leaves ``x`` alone).
+
+    Example:
+        >>> from pullback.core import lax
+        >>> a = np.ones(2)
+        >>> b = lax.copy(a); b[0] = 5.0; a.tolist()
+        [1.0, 1.0]
+    """
+    return copy_p.bind(x)
 
 
 # ----------------------------------------------------------------------------- stop_gradient

@@ -73,6 +73,10 @@ class VJPTrace(Trace):
         super().__init__(level)
         self.nodes: list[Node] = []
 
+    def lift(self, value: Any) -> VJPTracer:
+        """A constant as a tracer with no derivative (its cotangent is dropped)."""
+        return self.leaf(value)
+
     def leaf(self, value: Any) -> VJPTracer:
         """A new input of this trace."""
         node = Node(None, (), (), value, None, None, 1)

@@ -125,7 +125,7 @@ class Primitive:
 
     __slots__ = (
         "name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "batch", "custom_rules",
-        "__weakref__",
+        "view", "__weakref__",
     )
 
     def __init__(self, name: str, impl: Callable[..., Any], multiple_results: bool = False):
@@ -139,6 +139,10 @@ class Primitive:
         self.batch: Callable[..., Any] | None = None
         #: True when the subclass overrides the hooks below (the traces then call them)
         self.custom_rules = type(self).forward_for_vjp is not Primitive.forward_for_vjp
+        #: for an operation whose NumPy result is a view of its first argument (slicing,
+        #: reshape, transpose): ``view(out, args, params)`` records that on traced results,
+        #: so that writes through the view, or into its base, behave as NumPy's
+        self.view: Callable[[Any, tuple, dict], None] | None = None
 
     def __repr__(self) -> str:
         return f"Primitive({self.name})"
@@ -207,6 +211,11 @@ class Trace:
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:  # pragma: no cover
         raise NotImplementedError
 
+    def lift(self, value: Any) -> Tracer:
+        """``value``, a constant, as a tracer of this level (a buffer that may receive traced
+        writes: its derivative is zero until something traced is written into it)."""
+        raise TypeError(f"{type(self).__name__} cannot hold a constant as a traced value")
+
 
 class _TraceStack(threading.local):
     def __init__(self) -> None:
@@ -260,9 +269,10 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
             "(stored in a global or returned through a side channel); use pb.stop_gradient "
             "before storing it, or return it from the function"
         )
-    if debug_hook is None:
-        return top.process(prim, args, params)
-    return debug_hook(prim, args, top.process(prim, args, params))
+    out = top.process(prim, args, params)
+    if prim.view is not None:
+        prim.view(out, args, params)
+    return out if debug_hook is None else debug_hook(prim, args, out)
 
 
 #: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every primitive's result
@@ -281,7 +291,7 @@ class Tracer:
     ``pullback.numpy`` so that the core stays free of the NumPy layer.
     """
 
-    __slots__ = ("_trace", "_primal")
+    __slots__ = ("_trace", "_primal", "_view", "_views", "__weakref__")
     __array_priority__ = 1000
 
     @property
@@ -310,6 +320,24 @@ class Tracer:
     @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
+
+    def _become(self, other: Tracer) -> None:
+        """Take over ``other``'s value and place in the trace (an update in place, as NumPy's
+        ``x[i] = v`` is): every name bound to this object sees the new value, while values
+        computed from it earlier keep theirs. Its views and its being a view stay."""
+        if type(other) is not type(self) or other._trace is not self._trace:
+            raise TypeError(
+                "an update in place would make a traced array a value of another "
+                f"transformation ({type(other).__name__} of level {other._trace.level}, was "
+                f"{type(self).__name__} of level {self._trace.level}): this happens when a "
+                "buffer made outside a transformation (vmap, grad...) receives a value "
+                "computed inside it. Make the buffer inside, or collect the values in a list "
+                "and stack them"
+            )
+        for cls in type(self).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if slot not in ("_view", "_views", "__weakref__") and hasattr(other, slot):
+                    object.__setattr__(self, slot, getattr(other, slot))
 
     def __len__(self) -> int:
         shape = self.shape

@@ -31,6 +31,7 @@ from pullback.numpy import linalg as linalg
 from pullback.numpy._constructors import *  # noqa: F403
 from pullback.numpy._nondiff import *  # noqa: F403
 from pullback.numpy._registry import PRIMITIVES as PRIMITIVES
+from pullback.numpy.creation import *  # noqa: F403 (after _nondiff: its *_like are buffers)
 from pullback.numpy.elementwise import *  # noqa: F403
 from pullback.numpy.indexing import *  # noqa: F403
 from pullback.numpy.products import *  # noqa: F403

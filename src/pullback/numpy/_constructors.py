@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
 from pullback.core.trace import Tracer
 from pullback.numpy.shape import astype, stack
 
@@ -53,4 +54,6 @@ def array(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
     """
     if not _has_tracer(a):
         return np.array(a, dtype=dtype, **kwargs)
+    if isinstance(a, Tracer) and kwargs.get("copy", True) is not False:
+        a = lax.copy(a)  # np.array copies: writes into the result must not reach `a`
     return asarray(a, dtype=dtype)

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import lax
 from pullback.core.trace import Tracer
 from pullback.numpy import elementwise as ew
 from pullback.numpy import products, reductions, shape
+from pullback.numpy._mutation import inplace, setitem
 from pullback.numpy._registry import FUNCTIONS, METHODS, UFUNCS, method
 
 
@@ -56,40 +58,6 @@ def _array_function(self: Tracer, func: Any, types: Any, args: tuple, kwargs: di
             "define one with pullback.primitive"
         )
     return wrapper(*args, **kwargs)
-
-
-def _setitem(self: Tracer, idx: Any, value: Any) -> None:
-    raise TypeError(
-        "a traced value does not support item assignment (x[i] = v): it would lose the "
-        "derivative of what was overwritten; use the functional update x = x.at[i].set(v) "
-        "(or .add(v), .multiply(v); pnp.at(x)[i].set(v) also works on plain arrays), which "
-        "returns a new array"
-    )
-
-
-def _innermost(x: Any) -> Any:
-    while isinstance(x, Tracer):
-        x = x._primal
-    return x
-
-
-def _inplace(op: str, binary: Any) -> Any:
-    """``x op= v``: a NumPy scalar is rebound (as NumPy does); an array would be updated in
-    place, which every other name of it sees in NumPy, so it raises rather than differ."""
-
-    def inplace(self: Tracer, other: Any) -> Any:
-        if not isinstance(_innermost(self), np.ndarray):
-            return binary(self, other)  # NumPy scalars are immutable: `s += v` rebinds `s`
-        raise TypeError(
-            f"`x {op}= v` on a traced array: NumPy would update the array in place, so that "
-            "every other name for it sees the change, and pullback does not do in-place "
-            f"updates of traced arrays. Write `x = x {op} v` (a new array: the same result "
-            "unless another name refers to x) or use the functional update "
-            "`x = x.at[idx].add(v)`"
-        )
-
-    inplace.__name__ = f"__i{binary.__name__.strip('_')}__"
-    return inplace
 
 
 def _iter(self: Tracer) -> Any:
@@ -138,14 +106,17 @@ _METHODS = {
     "__ge__": lambda s, o: ew.greater_equal(s, o),
     "__eq__": lambda s, o: ew.equal(s, o),
     "__ne__": lambda s, o: ew.not_equal(s, o),
-    "__iadd__": _inplace("+", lambda s, o: ew.add(s, o)),
-    "__isub__": _inplace("-", lambda s, o: ew.subtract(s, o)),
-    "__imul__": _inplace("*", lambda s, o: ew.multiply(s, o)),
-    "__itruediv__": _inplace("/", lambda s, o: ew.divide(s, o)),
-    "__ipow__": _inplace("**", lambda s, o: ew.power(s, o)),
-    "__imatmul__": _inplace("@", lambda s, o: products.matmul(s, o)),
+    "__iadd__": inplace("+"),
+    "__isub__": inplace("-"),
+    "__imul__": inplace("*"),
+    "__itruediv__": inplace("/"),
+    "__ipow__": inplace("**"),
+    "__imatmul__": inplace("@"),
+    "__ifloordiv__": inplace("//"),
+    "__imod__": inplace("%"),
     "__getitem__": lambda s, idx: shape.getitem(s, idx),
-    "__setitem__": _setitem,
+    "__setitem__": setitem,
+    "copy": lambda s, order="C": lax.copy(s),
     "__iter__": _iter,
     "T": property(lambda s: shape.transpose(s)),
     "mT": property(lambda s: shape.swapaxes(s, -1, -2)),
