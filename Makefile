@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test docs demo bench coverage lint audit clean
+.PHONY: test docs demo bench coverage lint audit clean fuzz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,10 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info src/*.egg-info
+
+# differential fuzzing (tools/fuzz.py): N random programs from seed START checked against
+# NumPy and numerical derivatives; failures shrunk into runnable snippets in fuzz-failures.txt
+N ?= 1000
+START ?= 0
+fuzz: $(STAMP)
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/fuzz.py -n $(N) --start $(START) --out fuzz-failures.txt
