@@ -89,7 +89,7 @@ def check_case(case: Case, name: str | None = None) -> None:
                     f"{case.key}: {lib} returned {len(got)} arrays, the NumPy baseline "
                     f"{len(ref)}"
                 )
-            for k, (g, r) in enumerate(zip(got, ref)):
+            for k, (g, r) in enumerate(zip(got, ref, strict=True)):
                 if g.shape != r.shape:
                     raise AssertionError(
                         f"{case.key}: {lib} {what} {k} has shape {g.shape}, the NumPy "

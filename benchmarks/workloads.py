@@ -466,7 +466,7 @@ def mlp_numpy(params: list, X: np.ndarray, Y: np.ndarray) -> tuple:
 
 def _init_mlp(rng: np.random.Generator, sizes: list, dtype: Any) -> list:
     params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
         params.append((rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)).astype(dtype))
         params.append((0.01 * rng.standard_normal(n_out)).astype(dtype))
     return params
@@ -616,7 +616,7 @@ def build_digits(libs: Libs, tiny: bool) -> list[Case]:
         params = [p.copy() for p in params0]
         for X, Y in batches:
             _, grads = mlp_numpy(params, X, Y)
-            for p, g in zip(params, grads):
+            for p, g in zip(params, grads, strict=True):
                 p -= lr * g
         return params
 
@@ -649,7 +649,7 @@ def build_digits(libs: Libs, tiny: bool) -> list[Case]:
         g_ag = ag.grad(lambda params, X, Y: mlp_loss(sp_ag, params, X, Y))
 
         def step_ag(params: list, X: Any, Y: Any) -> list:
-            return [p - lr * g for p, g in zip(params, g_ag(params, X, Y))]
+            return [p - lr * g for p, g in zip(params, g_ag(params, X, Y), strict=True)]
 
         impls["autograd"] = _impl(epoch(step_ag, params0, batches))
     if libs.has("torch"):
@@ -662,7 +662,7 @@ def build_digits(libs: Libs, tiny: bool) -> list[Case]:
             for X, Y in data_t:
                 grads = torch.autograd.grad(loss_t(params, X, Y), params)
                 with torch.no_grad():
-                    for p, g in zip(params, grads):
+                    for p, g in zip(params, grads, strict=True):
                         p -= lr * g
             return params
 
@@ -672,7 +672,9 @@ def build_digits(libs: Libs, tiny: bool) -> list[Case]:
         sp_j = spaces["jax"]
         g_j = jax.grad(lambda params, X, Y: mlp_loss(sp_j, params, X, Y))
         step_j = jax.jit(
-            lambda params, X, Y: [p - lr * g for p, g in zip(params, g_j(params, X, Y))]
+            lambda params, X, Y: [
+                p - lr * g for p, g in zip(params, g_j(params, X, Y), strict=True)
+            ]
         )
         data_j = [(jax.numpy.asarray(X), jax.numpy.asarray(Y)) for X, Y in batches]
         params_j = [jax.numpy.asarray(p) for p in params0]

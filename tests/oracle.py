@@ -41,7 +41,7 @@ def jvp(f: Callable, args: Sequence[np.ndarray], tangents: Sequence[np.ndarray |
     def g(v: np.ndarray) -> np.ndarray:
         new = list(args)
         start = 0
-        for i, n in zip(idx, sizes):
+        for i, n in zip(idx, sizes, strict=True):
             new[i] = v[start : start + n].reshape(np.shape(args[i]))
             start += n
         return f(*new)

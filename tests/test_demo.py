@@ -95,7 +95,7 @@ def test_the_notebook_replay_passes_and_its_references_are_the_notebooks():
     ours = pb.vjp(lambda x, y, W1, W2: nn.squared_loss(nn.mlp([{"W": W1}, {"W": W2}], x), y),
                   x, y, W1, W2)
     np.testing.assert_allclose(ours[0], value, rtol=1e-15)
-    for a, b in zip(ours[1](np.float64(0.7)), vjp(0.7)):
+    for a, b in zip(ours[1](np.float64(0.7)), vjp(0.7), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
 
 

@@ -118,7 +118,7 @@ def test_graph_of_value_and_grad_holds_forward_and_backward_passes() -> None:
     value, grads = pb.value_and_grad(notebook_loss, argnums=(0, 1, 2, 3))(*data)
     got = graph(*data)
     np.testing.assert_allclose(got[0], value, rtol=1e-15)
-    for g, want in zip(got[1:], grads):
+    for g, want in zip(got[1:], grads, strict=True):
         np.testing.assert_allclose(g, want, rtol=1e-15)
     assert len(graph.simplified()) < len(graph)
 
@@ -289,7 +289,7 @@ def test_constant_folding() -> None:
 def test_simplified_graphs_compute_the_same() -> None:
     data = notebook_data()
     graph = pb.make_graph(pb.value_and_grad(notebook_loss, argnums=(2, 3)), *data)
-    for a, b in zip(graph(*data), graph.simplified()(*data)):
+    for a, b in zip(graph(*data), graph.simplified()(*data), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-15)
 
 

@@ -49,7 +49,7 @@ def _row_setup(row: OpSpec, shapes: tuple):
 
     def f(*dargs):  # non-differentiable arguments are constants, as in test_ops
         new = list(args)
-        for i, d in zip(diff, dargs):
+        for i, d in zip(diff, dargs, strict=True):
             new[i] = d
         return row.fn(*new, **row.kwargs)
 
@@ -87,7 +87,7 @@ def test_spec_row_compiled_equals_eager(row: OpSpec, shapes: tuple) -> None:
     value, grads = vg(*dargs)
     c_value, c_grads = pb.jit(vg)(*dargs)
     _assert_same(c_value, value, "value of sum(f * w)")
-    for k, (g, cg) in enumerate(zip(grads, c_grads)):
+    for k, (g, cg) in enumerate(zip(grads, c_grads, strict=True)):
         _assert_same(cg, g, f"gradient {k}")
 
 
@@ -137,7 +137,7 @@ def test_notebook_network_value_and_all_gradients() -> None:
         c_value, c_grads = notebook_closed_form(*data)
         _assert_same(value, e_value, "value")
         np.testing.assert_allclose(value, c_value, rtol=1e-13)
-        for k, (g, eg, cg) in enumerate(zip(grads, e_grads, c_grads)):
+        for k, (g, eg, cg) in enumerate(zip(grads, e_grads, c_grads, strict=True)):
             _assert_same(g, eg, f"gradient {k}")
             np.testing.assert_allclose(g, cg, rtol=1e-12, atol=1e-12, err_msg=f"gradient {k}")
     assert step.trace_count == 1
@@ -157,7 +157,7 @@ def test_notebook_primitive_in_the_seed_format_compiles() -> None:
     value, grads = pb.jit(vg)(*data)
     c_value, c_grads = notebook_closed_form(*data)
     np.testing.assert_allclose(value, c_value, rtol=1e-13)
-    for g, cg in zip(grads, c_grads):
+    for g, cg in zip(grads, c_grads, strict=True):
         np.testing.assert_allclose(g, cg, rtol=1e-12, atol=1e-12)
 
 
@@ -178,7 +178,7 @@ def test_mlp_with_pytree_parameters_and_float32() -> None:
     leaves, tree = pb.tree.tree_flatten(grads)
     e_leaves, e_tree = pb.tree.tree_flatten(e_grads)
     assert tree == e_tree
-    for k, (g, eg) in enumerate(zip(leaves, e_leaves)):
+    for k, (g, eg) in enumerate(zip(leaves, e_leaves, strict=True)):
         assert g.dtype == np.float32
         np.testing.assert_allclose(g, eg, rtol=1e-6, atol=0, err_msg=f"leaf {k}")
     # a training step in float32 stays float32, and one trace serves every step

@@ -177,7 +177,7 @@ def test_mlp_gradient_equals_the_notebooks_hand_chained_pullbacks():
     want = (W1.T @ gh, np.outer(gh, x), np.outer(r, np.maximum(h, 0)))
     for got in (pb.grad(loss, argnums=(0, 1, 2))(x, W1, W2),
                 pb.jacfwd(loss, argnums=(0, 1, 2))(x, W1, W2)):
-        for g, w in zip(got, want):
+        for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-14)
 
 
@@ -200,14 +200,14 @@ def test_mlp_gradient_with_respect_to_a_params_pytree_matches_the_oracle():
     d = [1e-2 * rng.standard_normal(leaf.shape) for leaf in leaves]
     for s in (-0.06, 0.06):
         h, moved = x, x
-        for layer, step in zip(params[:-1], pb.tree.tree_unflatten(treedef, d)[:-1]):
+        for layer, step in zip(params[:-1], pb.tree.tree_unflatten(treedef, d)[:-1], strict=True):
             z = h @ layer["W"].T + layer["b"]
             z_moved = moved @ (layer["W"] + s * step["W"]).T + layer["b"] + s * step["b"]
             assert np.all(np.sign(z) == np.sign(z_moved)) and np.min(np.abs(z)) > 4
             h, moved = _relu_np(z), _relu_np(z_moved)
     grads = pb.tree.tree_leaves(pb.grad(lambda p: flat_loss(*pb.tree.tree_leaves(p)))(params))
     want = oracle.jvp(flat_loss, leaves, d)
-    got_rev = sum(np.sum(g * t) for g, t in zip(grads, d))
+    got_rev = sum(np.sum(g * t) for g, t in zip(grads, d, strict=True))
     got_fwd = pb.jvp(flat_loss, tuple(leaves), tuple(d))[1]
     np.testing.assert_allclose(got_rev, want, rtol=1e-10)
     np.testing.assert_allclose(got_fwd, want, rtol=1e-10)
@@ -240,7 +240,7 @@ def test_init_mlp_shapes_seeding_and_scales():
     assert [(p["W"].shape, p["b"].shape) for p in params] == [((300, 400), (300,)),
                                                              ((200, 300), (200,))]
     again = nn.init_mlp([400, 300, 200], rng=np.random.default_rng(7))
-    for a, b in zip(params, again):
+    for a, b in zip(params, again, strict=True):
         np.testing.assert_array_equal(a["W"], b["W"])
     assert not np.array_equal(nn.init_mlp([400, 300, 200], rng=8)[0]["W"], params[0]["W"])
     # He for the ReLU layer: variance 2/400; Glorot for the last: 2/(300+200). 120000 and
@@ -322,6 +322,6 @@ def test_cross_entropy_with_integer_labels_compiles_under_jit():
     v_eager, g_eager = pb.value_and_grad(loss)(params, x, y)
     v_jit, g_jit = pb.jit(pb.value_and_grad(loss))(params, x, y)
     np.testing.assert_allclose(v_jit, v_eager, rtol=1e-14)
-    for a, b in zip(g_jit, g_eager):
+    for a, b in zip(g_jit, g_eager, strict=True):
         np.testing.assert_allclose(a["W"], b["W"], rtol=1e-13, atol=1e-15)
         np.testing.assert_allclose(a["b"], b["b"], rtol=1e-13, atol=1e-15)

@@ -54,7 +54,7 @@ def test_op(row: OpSpec, shapes: tuple, mode: str) -> None:
     def full(fn):
         def call(*dargs):
             new = list(args)
-            for i, d in zip(diff, dargs):
+            for i, d in zip(diff, dargs, strict=True):
                 new[i] = d
             return fn(*new, **row.kwargs)
 
@@ -108,7 +108,8 @@ def test_op(row: OpSpec, shapes: tuple, mode: str) -> None:
         got = pb.jvp(G, tuple(dargs), tuple(vs))[1]
     elif mode == "rev-rev":
         got = pb.grad(
-            lambda *d: sum(pb.numpy.sum(g * v) for g, v in zip(G(*d), vs)), argnums=nums
+            lambda *d: sum(pb.numpy.sum(g * v) for g, v in zip(G(*d), vs, strict=True)),
+            argnums=nums
         )(*dargs)
     else:  # rev-fwd
         got = pb.grad(lambda *d: pb.jvp(F, d, tuple(vs))[1], argnums=nums)(*dargs)

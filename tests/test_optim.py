@@ -61,7 +61,7 @@ def test_sgd_matches_formula():
     history, state = _run(optim.sgd(0.1))
     p = _leaves(_params())
     for t in range(1, 4):
-        p = [x - 0.1 * g for x, g in zip(p, _leaves(_grads(t)))]
+        p = [x - 0.1 * g for x, g in zip(p, _leaves(_grads(t)), strict=True)]
         _assert_close(history[t], p)
     assert state.step == 3
 
@@ -73,9 +73,9 @@ def test_momentum_matches_formula(nesterov):
     v = [np.zeros_like(x) for x in p]
     for t in range(1, 4):
         g = _leaves(_grads(t))
-        v = [0.8 * vi + gi for vi, gi in zip(v, g)]
-        step = [gi + 0.8 * vi for gi, vi in zip(g, v)] if nesterov else v
-        p = [x - 0.1 * s for x, s in zip(p, step)]
+        v = [0.8 * vi + gi for vi, gi in zip(v, g, strict=True)]
+        step = [gi + 0.8 * vi for gi, vi in zip(g, v, strict=True)] if nesterov else v
+        p = [x - 0.1 * s for x, s in zip(p, step, strict=True)]
         _assert_close(history[t], p)
     _assert_close(state.velocity, v)
 
@@ -93,10 +93,10 @@ def test_adam_and_adamw_match_formula(weight_decay):
     v = [np.zeros_like(x) for x in p]
     for t in range(1, 4):
         g = _leaves(_grads(t))
-        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
-        v = [b2 * vi + (1 - b2) * gi**2 for vi, gi in zip(v, g)]
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g, strict=True)]
+        v = [b2 * vi + (1 - b2) * gi**2 for vi, gi in zip(v, g, strict=True)]
         new = []
-        for x, mi, vi in zip(p, m, v):
+        for x, mi, vi in zip(p, m, v, strict=True):
             direction = (mi / (1 - b1**t)) / (np.sqrt(vi / (1 - b2**t)) + eps)
             if weight_decay is not None:
                 direction = direction + weight_decay * x

@@ -103,7 +103,7 @@ def test_two_layer_network_gradients_match_hand_written_pullbacks(problem, loss)
     want_loss, want = reference(x, y, W1, W2)
     value, grads = pb.value_and_grad(loss, argnums=(0, 2, 3))(x, y, W1, W2)
     np.testing.assert_allclose(value, want_loss, rtol=1e-12)
-    for name, g, w in zip(("x", "W1", "W2"), grads, want):
+    for name, g, w in zip(("x", "W1", "W2"), grads, want, strict=True):
         assert g.shape == w.shape, name
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12, err_msg=name)
 

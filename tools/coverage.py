@@ -130,7 +130,7 @@ def _trace(row: Any, shapes: tuple, found: set[str]) -> None:
 
     def f(*dargs: Any) -> Any:
         full = list(args)
-        for i, d in zip(diff, dargs):
+        for i, d in zip(diff, dargs, strict=True):
             full[i] = d
         return row.fn(*full, **row.kwargs)
 

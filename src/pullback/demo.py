@@ -296,7 +296,8 @@ def gradient_check(params: list, x: np.ndarray, labels: np.ndarray,
         d = tree_map(lambda p: rng.standard_normal(p.shape), params)
         norm = np.sqrt(sum(float(np.sum(leaf**2)) for leaf in tree_leaves(d)))
         d = [{k: v / norm for k, v in layer.items()} for layer in d]
-        rev = sum(float(np.sum(g * t)) for g, t in zip(tree_leaves(grads), tree_leaves(d)))
+        pairs = zip(tree_leaves(grads), tree_leaves(d), strict=True)
+        rev = sum(float(np.sum(g * t)) for g, t in pairs)
         fwd = float(pb.jvp(loss_fn, (params,), (d,))[1])
         rich = _richardson(loss_fn, params, d)
         scale = max(abs(rev), 1e-300)

@@ -180,7 +180,7 @@ def _decode(node: dict, leaves: Iterator[Any], where: str) -> Any:
         )
     children = node["c"]
     if t == "dict":
-        return {k: _decode(c, leaves, where) for k, c in zip(node["keys"], children)}
+        return {k: _decode(c, leaves, where) for k, c in zip(node["keys"], children, strict=True)}
     if t == "list":
         return [_decode(c, leaves, where) for c in children]
     return tuple(_decode(c, leaves, where) for c in children)
@@ -192,7 +192,8 @@ def _iter_paths(node: dict) -> Iterator[str]:
 
     def labelled(node: dict, prefix: str) -> Iterator[tuple[str, dict]]:
         if node["t"] == "dict":
-            return ((f"{prefix}[{_short(k)}]", c) for k, c in zip(node["keys"], node["c"]))
+            pairs = zip(node["keys"], node["c"], strict=True)
+            return ((f"{prefix}[{_short(k)}]", c) for k, c in pairs)
         fmt = "{}.{}" if node["t"] == "node" else "{}[{}]"
         return ((fmt.format(prefix, i), c) for i, c in enumerate(node.get("c", ())))
 
@@ -408,7 +409,7 @@ def _load(path: Path, where: str, like: Any, max_bytes: int | None) -> Any:
         like_def = None if like is None else _check_like(where, tree, leaves, like)
         members = [reader.member(f"leaf_{i}", i, leaf, tree) for i, leaf in enumerate(leaves)]
         values = [reader.read(member, i, leaf, tree)
-                  for i, (member, leaf) in enumerate(zip(members, leaves))]
+                  for i, (member, leaf) in enumerate(zip(members, leaves, strict=True))]
     if like_def is None:
         return _decode(tree, iter(values), where)
     return tree_unflatten(like_def, values)
@@ -468,7 +469,7 @@ def _check_like(where: str, tree: dict, leaves: list, like: Any) -> PyTreeDef:
             f"load: {where} does not fit like=: its structure {_tree_text(tree)} differs "
             f"from the expected {_tree_text(like_tree)} ({detail})"
         )
-    for i, ((kind, shape, dtype, _), expected) in enumerate(zip(leaves, like_leaves)):
+    for i, ((kind, shape, dtype, _), expected) in enumerate(zip(leaves, like_leaves, strict=True)):
         got = np.dtype(_PY_TYPES[kind]) if kind in _PY_TYPES else dtype
         want = np.asarray(expected)
         if shape != want.shape or got != want.dtype:
@@ -720,7 +721,7 @@ def _tree_text(node: dict, limit: int = 300) -> str:
             text, close, inner = "None", "", []
         elif t == "dict":
             text, close = "{", "}"
-            inner = [(f"{_short(k)}: ", c) for k, c in zip(item["keys"], item["c"])]
+            inner = [(f"{_short(k)}: ", c) for k, c in zip(item["keys"], item["c"], strict=True)]
         elif t in ("list", "tuple"):
             text, close = ("[", "]") if t == "list" else ("(", ",)" if len(item["c"]) == 1
                                                             else ")")

@@ -127,7 +127,7 @@ def init_mlp(
         )
     params = []
     n_layers = len(sizes) - 1
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         last = i == n_layers - 1
         scale = np.sqrt(2.0 / (n_in + n_out)) if last else np.sqrt(2.0 / n_in)
         W = (scale * rng.standard_normal((n_out, n_in))).astype(dtype)

@@ -326,7 +326,7 @@ def _check_update(who: str, grads: Any, state: Any, params: Any, kind: type) -> 
             f"{who}: grads have structure {g_def} but params have structure {p_def}; pass the "
             "gradient of the loss with respect to these very params"
         )
-    for i, (p, g) in enumerate(zip(tree_flatten(params)[0], tree_flatten(grads)[0])):
+    for i, (p, g) in enumerate(zip(tree_flatten(params)[0], tree_flatten(grads)[0], strict=True)):
         if shape_of(p) != shape_of(g):
             raise ValueError(
                 f"{who}: gradient leaf {i} has shape {shape_of(g)} but its parameter has shape "

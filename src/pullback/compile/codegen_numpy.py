@@ -170,7 +170,8 @@ class _Emitter:
         if tree.kind is list:
             return f"[{', '.join(children)}]"
         if tree.kind is dict and all(isinstance(k, (str, int)) for k in tree.aux):
-            return "{" + ", ".join(f"{k!r}: {c}" for k, c in zip(tree.aux, children)) + "}"
+            pairs = zip(tree.aux, children, strict=True)
+            return "{" + ", ".join(f"{k!r}: {c}" for k, c in pairs) + "}"
         return None
 
 

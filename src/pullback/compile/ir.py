@@ -287,7 +287,7 @@ class Graph:
             raise TypeError(
                 f"Graph {self.name}: expected {len(self.invars)} input leaves, got {len(leaves)}"
             )
-        env: dict[Var, Any] = dict(zip(self.invars, leaves))
+        env: dict[Var, Any] = dict(zip(self.invars, leaves, strict=True))
 
         def read(a: Any) -> Any:
             return env[a] if isinstance(a, Var) else a.value
@@ -296,7 +296,7 @@ class Graph:
             params = map_vars(e.params, lambda v: env[v])
             out = e.prim.impl(*(read(a) for a in e.inputs), **params)
             if e.multiple:
-                env.update(zip(e.outvars, out))
+                env.update(zip(e.outvars, out, strict=True))
             else:
                 env[e.outvars[0]] = out
         return [read(a) for a in self.outvars]

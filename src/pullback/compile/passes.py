@@ -214,7 +214,7 @@ def _sweep(graph: Graph) -> Graph:
         )
         folded = _fold(e)
         if folded is not None:
-            subst.update(zip(e.outvars, folded))
+            subst.update(zip(e.outvars, folded, strict=True))
             continue
         e = _fuse_chain(e, producer)
         same = _identity_input(e, producer)
@@ -228,7 +228,7 @@ def _sweep(graph: Graph) -> Graph:
         except TypeError:
             key = None
         if key is not None and key in seen:
-            subst.update(zip(e.outvars, seen[key].outvars))
+            subst.update(zip(e.outvars, seen[key].outvars, strict=True))
             continue
         if key is not None:
             seen[key] = e

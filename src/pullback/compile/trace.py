@@ -265,7 +265,7 @@ def _classify(prim: Primitive, outs: list, args: tuple) -> tuple[str, Any]:
     for out in outs[1:]:
         other = list(out) if multiple else [out]
         if len(other) != len(parts) or any(
-            np.shape(o) != a.shape for o, a in zip(other, avals)
+            np.shape(o) != a.shape for o, a in zip(other, avals, strict=True)
         ):
             shapes = ", ".join(str(a) for a in args_avals(args))
             raise ConcretizationError(
@@ -294,7 +294,7 @@ def _same_object(a: Any, b: Any) -> bool:
     if isinstance(a, (np.ndarray, np.generic)) or isinstance(b, (np.ndarray, np.generic)):
         return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
     if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same_object(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same_object(x, y) for x, y in zip(a, b, strict=True))
     try:
         return bool(a == b)
     except (TypeError, ValueError):

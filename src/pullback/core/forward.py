@@ -43,7 +43,8 @@ class JVPTrace(Trace):
             if t_out is zero or t_out is None:
                 return ans
             return tuple(
-                a if t is zero or t is None else JVPTracer(self, a, t) for a, t in zip(ans, t_out)
+                a if t is zero or t is None else JVPTracer(self, a, t)
+                for a, t in zip(ans, t_out, strict=True)
             )
         if t_out is zero or t_out is None:
             return ans

@@ -232,7 +232,10 @@ def _concatenate_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) 
 def _concatenate_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
     if all(t is zero for t in tangents):
         return zero
-    ts = [np.zeros(shape_of(x), dtype_of(x)) if t is zero else t for t, x in zip(tangents, args)]
+    ts = [
+        np.zeros(shape_of(x), dtype_of(x)) if t is zero else t
+        for t, x in zip(tangents, args, strict=True)
+    ]
     return concatenate_p.bind(*ts, **params)
 
 

@@ -166,7 +166,7 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             leaves[node] = g
             continue
         if node.n_out != 1:
-            g = tuple(instantiate(s, a) for s, a in zip(g, node.ans))
+            g = tuple(instantiate(s, a) for s, a in zip(g, node.ans, strict=True))
         parents = node.parents
         needs = tuple([p is not None for p in parents])  # which arguments need a cotangent
         if prim.custom_rules or prim.vjp is None:
@@ -178,7 +178,7 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "
                 f"{len(parents)} arguments: return one per argument (None for none)"
             )
-        for i, (p, ct, arg) in enumerate(zip(parents, results, node.args)):
+        for i, (p, ct, arg) in enumerate(zip(parents, results, node.args, strict=True)):
             if p is None or ct is zero or ct is None:
                 continue
             if type(ct) is not ndarray or type(arg) is not ndarray or (

@@ -76,7 +76,10 @@ def defvjp(prim: Primitive, *rules: Callable[..., Any] | None) -> None:
             raise TypeError(
                 f"primitive '{prim.name}' has {len(rules)} reverse rules for {len(needs)} arguments"
             )
-        return [rule(g, ans, *args, **params) if need else zero for rule, need in zip(rules, needs)]
+        return [
+            rule(g, ans, *args, **params) if need else zero
+            for rule, need in zip(rules, needs, strict=True)
+        ]
 
     prim.vjp = vjp
 
