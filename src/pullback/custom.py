@@ -12,8 +12,8 @@ to add.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -29,11 +29,23 @@ from pullback.core.trace import (
     shape_of,
     zero,
 )
+from pullback.core.typing import PyTree
 
 __all__ = ["custom_jvp", "custom_vjp", "primitive"]
 
+#: a forward-mode rule: ``rule(primals, tangents) -> (out, tangent_out)``
+JVPRule = Callable[[tuple[Any, ...], tuple[Any, ...]], tuple[PyTree, PyTree]]
+#: the reverse-mode pair of ``custom_vjp``: ``fwd(*args) -> (out, residual)`` and
+#: ``bwd(residual, g) -> one cotangent per argument``
+FwdFn = Callable[..., tuple[PyTree, Any]]
+BwdFn = Callable[[Any, PyTree], Sequence[Any]]
+#: a function in the notebook's format: ``f(*args) -> (value, vjp)``, ``vjp(u)`` a tuple of
+#: one cotangent per argument
+NotebookFn = Callable[..., tuple[PyTree, Callable[[PyTree], Sequence[Any]]]]
+_Rule = TypeVar("_Rule", bound=JVPRule)
 
-def _as_cotangents(name: str, cts: Any, nargs: int) -> tuple:
+
+def _as_cotangents(name: str, cts: object, nargs: int) -> tuple[Any, ...]:
     if not isinstance(cts, (tuple, list)):
         raise RuleError(
             f"the pullback of '{name}' must return a tuple with one cotangent per argument, "
@@ -57,8 +69,9 @@ def _vdot(a: Any, b: Any) -> Any:
 
 
 def _transpose_linear(
-    name: str, how: str, fix: str, linear: Callable[..., tuple], seeds: tuple, vectors: tuple
-) -> tuple:
+    name: str, how: str, fix: str, linear: Callable[..., tuple[Any, ...]],
+    seeds: tuple[Any, ...], vectors: tuple[Any, ...],
+) -> tuple[Any, ...]:
     """``L^T v`` for the linear map ``L = linear`` (its outputs paired with ``vectors``).
 
     ``L^T v`` is the gradient at ``seeds`` of ``s -> sum_i <L(s)_i, v_i>``: one reverse pass
@@ -92,32 +105,37 @@ class _CustomPrimitive(Primitive):
 
     __slots__ = ("fun", "user_vjp", "user_jvp")
 
-    def __init__(self, fun: Callable, impl: Callable):
+    def __init__(self, fun: Callable[..., Any], impl: Callable[..., Any]):
         super().__init__(getattr(fun, "__name__", "custom"), impl)
         self.fun = fun
-        self.user_vjp: Callable | None = None  # (args) -> (ans, residual); bwd(res, g)
-        self.user_jvp: Callable | None = None  # rule(primals, tangents) -> (out, t_out)
+        self.user_vjp: tuple[FwdFn, BwdFn] | None = None  # (args) -> (ans, residual); bwd(res, g)
+        self.user_jvp: JVPRule | None = None  # rule(primals, tangents) -> (out, t_out)
 
     # reverse mode ------------------------------------------------------------------------
 
-    def _fwd_bwd(self) -> tuple[Callable, Callable]:  # pragma: no cover - overridden
+    def _fwd_bwd(self) -> tuple[FwdFn, BwdFn]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
+    def forward_for_vjp(
+        self, args: tuple[Any, ...], params: dict[str, Any]
+    ) -> tuple[Any, Any]:
         fwd, _ = self._fwd_bwd()
         return fwd(*args)
 
     def backward(
-        self, g: Any, ans: Any, args: tuple, params: dict, residual: Any, needs: tuple
-    ) -> tuple:
+        self, g: Any, ans: Any, args: tuple[Any, ...], params: dict[str, Any], residual: Any,
+        needs: tuple[bool, ...],
+    ) -> tuple[Any, ...]:
         _, bwd = self._fwd_bwd()
         return _as_cotangents(self.name, bwd(residual, g), len(args))
 
     # forward mode ------------------------------------------------------------------------
 
-    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+    def jvp_apply(
+        self, primals: tuple[Any, ...], tangents: tuple[Any, ...], params: dict[str, Any]
+    ) -> tuple[Any, Any]:
         if self.user_jvp is not None:
-            full = tuple(instantiate(t, p) for t, p in zip(tangents, primals))
+            full = tuple(instantiate(t, p) for t, p in zip(tangents, primals, strict=True))
             return self.user_jvp(primals, full)
         fwd, bwd = self._fwd_bwd()
         ans, residual = fwd(*primals)
@@ -133,7 +151,7 @@ class _CustomPrimitive(Primitive):
         )
         return ans, t_out
 
-    def defjvp(self, rule: Callable) -> Callable:
+    def defjvp(self, rule: _Rule) -> _Rule:
         self.user_jvp = rule
         return rule
 
@@ -156,15 +174,15 @@ class primitive:
         array([0., 1.])
     """
 
-    def __init__(self, fun: Callable):
+    def __init__(self, fun: NotebookFn):
         self.fun = fun
         self._prim = _NotebookPrimitive(fun)
         functools.update_wrapper(self, fun)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: PyTree) -> PyTree:
         return self._prim.bind(*args)
 
-    def defjvp(self, rule: Callable) -> Callable:
+    def defjvp(self, rule: _Rule) -> _Rule:
         """Add a forward-mode rule ``rule(primals, tangents) -> (out, tangent_out)``."""
         return self._prim.defjvp(rule)
 
@@ -172,17 +190,17 @@ class primitive:
 class _NotebookPrimitive(_CustomPrimitive):
     __slots__ = ()
 
-    def __init__(self, fun: Callable):
+    def __init__(self, fun: NotebookFn):
         super().__init__(fun, lambda *args: fun(*args)[0])
 
-    def _fwd_bwd(self) -> tuple[Callable, Callable]:
+    def _fwd_bwd(self) -> tuple[FwdFn, BwdFn]:
         return self.fun, lambda vjp_fn, g: vjp_fn(g)
 
 
 class _VJPPrimitive(_CustomPrimitive):
     __slots__ = ()
 
-    def _fwd_bwd(self) -> tuple[Callable, Callable]:
+    def _fwd_bwd(self) -> tuple[FwdFn, BwdFn]:
         if self.user_vjp is None:
             raise NotImplementedError(
                 f"custom_vjp function '{self.name}' has no rule: call {self.name}.defvjp(fwd, bwd)"
@@ -203,19 +221,19 @@ class custom_vjp:
         1.0
     """
 
-    def __init__(self, fun: Callable):
+    def __init__(self, fun: Callable[..., PyTree]):
         self.fun = fun
         self._prim = _VJPPrimitive(fun, fun)
         functools.update_wrapper(self, fun)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: PyTree) -> PyTree:
         return self._prim.bind(*args)
 
-    def defvjp(self, fwd: Callable, bwd: Callable) -> None:
+    def defvjp(self, fwd: FwdFn, bwd: BwdFn) -> None:
         """``fwd(*args) -> (out, residual)``, ``bwd(residual, g) -> tuple of cotangents``."""
         self._prim.user_vjp = (fwd, bwd)
 
-    def defjvp(self, rule: Callable) -> Callable:
+    def defjvp(self, rule: _Rule) -> _Rule:
         """Also give a forward-mode rule ``rule(primals, tangents) -> (out, tangent_out)``."""
         return self._prim.defjvp(rule)
 
@@ -223,7 +241,7 @@ class custom_vjp:
 class _JVPPrimitive(_CustomPrimitive):
     __slots__ = ()
 
-    def _fwd_bwd(self) -> tuple[Callable, Callable]:
+    def _fwd_bwd(self) -> tuple[FwdFn, BwdFn]:
         if self.user_jvp is None:
             raise NotImplementedError(
                 f"custom_jvp function '{self.name}' has no rule: decorate one with "
@@ -234,7 +252,7 @@ class _JVPPrimitive(_CustomPrimitive):
         def fwd(*args: Any) -> tuple[Any, Any]:
             return self.fun(*args), args
 
-        def bwd(args: tuple, g: Any) -> tuple:
+        def bwd(args: tuple[Any, ...], g: Any) -> tuple[Any, ...]:
             return _transpose_linear(
                 name,
                 "reverse mode needs a pullback, and none could be derived from the JVP rule "
@@ -264,14 +282,14 @@ class custom_jvp:
         1.0
     """
 
-    def __init__(self, fun: Callable):
+    def __init__(self, fun: Callable[..., PyTree]):
         self.fun = fun
         self._prim = _JVPPrimitive(fun, fun)
         functools.update_wrapper(self, fun)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: PyTree) -> PyTree:
         return self._prim.bind(*args)
 
-    def defjvp(self, rule: Callable) -> Callable:
+    def defjvp(self, rule: _Rule) -> _Rule:
         """``rule(primals, tangents) -> (out, tangent_out)``; returns ``rule``."""
         return self._prim.defjvp(rule)

@@ -1,7 +1,8 @@
 """Pytrees: ``tree_map``, ``tree_leaves``, ``tree_flatten``, ``tree_unflatten``,
-``tree_structure``, ``register_pytree_node``."""
+``tree_structure``, ``register_pytree_node``; ``PyTree``, the type of a pytree in signatures."""
 
 from pullback.core.tree import (
+    PyTree,
     PyTreeDef,
     register_pytree_node,
     tree_flatten,
@@ -12,6 +13,7 @@ from pullback.core.tree import (
 )
 
 __all__ = [
+    "PyTree",
     "PyTreeDef",
     "register_pytree_node",
     "tree_flatten",

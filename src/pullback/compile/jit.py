@@ -23,7 +23,7 @@ import linecache
 import warnings
 import weakref
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 import numpy as np
 
@@ -40,6 +40,9 @@ __all__ = ["ConcretizationError", "Jitted", "generate_source", "jit"]
 #: how many compiled versions of one function before a warning about retracing
 RETRACE_WARNING = 32
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 # ----------------------------------------------------------------------------- jit
 
 
@@ -55,7 +58,7 @@ class _Compiled:
         # the source is kept in linecache for tracebacks while this entry lives
         weakref.finalize(self, linecache.cache.pop, self.fn.__code__.co_filename, None)
 
-    def run(self, leaves: list) -> Any:
+    def run(self, leaves: list[Any]) -> Any:
         out = self.fn(*leaves)
         if self.structured:
             return out
@@ -66,11 +69,11 @@ class _Compiled:
 WATCH_LIMIT = 1_000_000
 
 
-def _closure_values(fun: Any, depth: int = 3) -> list[tuple[Callable[[], Any], str]]:
+def _closure_values(fun: object, depth: int = 3) -> list[tuple[Callable[..., Any], str]]:
     """Getters of the values ``fun`` reads from its closure cells and globals (and, to
     ``depth`` levels, those of the Python functions it refers to, or wraps)."""
     seen: set[int] = set()
-    found: list[tuple[Callable[[], Any], str]] = []
+    found: list[tuple[Callable[..., Any], str]] = []
 
     def visit(f: Any, level: int) -> None:
         while hasattr(f, "__wrapped__") and id(f) not in seen:  # grad(f), functools.wraps
@@ -115,9 +118,9 @@ class _Watch:
 
     __slots__ = ("getters", "seen")
 
-    def __init__(self, fun: Callable):
+    def __init__(self, fun: Callable[..., Any]):
         self.getters = _closure_values(fun)
-        self.seen: list[tuple[Callable[[], Any], Any, np.ndarray]] = []
+        self.seen: list[tuple[Callable[..., Any], Any, np.ndarray]] = []
 
     def snapshot(self) -> None:
         self.seen = []
@@ -144,7 +147,7 @@ class _Watch:
         return False
 
 
-class Jitted:
+class Jitted(Generic[_P, _R]):
     """A compiled function: made by :func:`jit`.
 
     Calling it runs the code compiled for the arguments' signature (tracing and compiling on
@@ -153,7 +156,7 @@ class Jitted:
     """
 
     def __init__(
-        self, fun: Callable, static_argnums: Sequence[int], static_argnames: Sequence[str]
+        self, fun: Callable[_P, _R], static_argnums: Sequence[int], static_argnames: Sequence[str]
     ):
         functools.update_wrapper(self, fun)
         self._fun = fun
@@ -161,7 +164,7 @@ class Jitted:
         self._static_argnames = tuple(static_argnames)
         self._has_static = bool(self._static_argnums or self._static_argnames)
         self._cache: dict[Hashable, _Compiled] = {}
-        self._fast: dict[tuple, Callable] = {}
+        self._fast: dict[tuple[Any, ...], Callable[..., _R]] = {}
         self._warned = False
         self._watch = _Watch(fun)
         #: how many times the function has been traced (one per new signature)
@@ -174,10 +177,11 @@ class Jitted:
     def __repr__(self) -> str:
         return f"<jit of {self._name}: {len(self._cache)} compiled version(s)>"
 
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        return self if obj is None else functools.partial(self, obj)
+    def __get__(self, obj: object, objtype: type | None = None) -> Any:
+        call: Callable[..., _R] = self
+        return self if obj is None else functools.partial(call, obj)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         if self._watch.seen and self._watch.changed():
             self.clear_cache()  # a closed-over array was written to: trace again
         if self._fast and not kwargs and not trace_state.stack:
@@ -191,9 +195,11 @@ class Jitted:
             # inside another transformation (or make_graph) jit is transparent
             return self._fun(*args, **kwargs)
         entry, leaves = self._lookup(args, kwargs)
-        return entry.run(leaves)
+        return cast(_R, entry.run(leaves))
 
-    def _lookup(self, args: tuple, kwargs: dict) -> tuple[_Compiled, list]:
+    def _lookup(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[_Compiled, list[Any]]:
         who = f"jit of {self._name}"
         dyn_args, dyn_kwargs, st_args, st_kwargs = split_arguments(
             args, kwargs, self._static_argnums, self._static_argnames
@@ -236,7 +242,7 @@ class Jitted:
                 )
         return entry, traced
 
-    def _compile(self, args: tuple, kwargs: dict) -> _Compiled:
+    def _compile(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Compiled:
         self.trace_count += 1
         self._watch.snapshot()
         try:
@@ -247,7 +253,7 @@ class Jitted:
             ) from None
         return _Compiled(simplify(raw), len(raw.eqns), self._name)
 
-    def source(self, *args: Any, **kwargs: Any) -> str:
+    def source(self, *args: _P.args, **kwargs: _P.kwargs) -> str:
         """The generated Python source for these arguments (compiling it if needed).
 
         Example:
@@ -262,7 +268,7 @@ class Jitted:
         """
         return self._lookup(args, kwargs)[0].source
 
-    def graph(self, *args: Any, **kwargs: Any) -> Graph:
+    def graph(self, *args: _P.args, **kwargs: _P.kwargs) -> Graph:
         """The simplified graph compiled for these arguments.
 
         Example:
@@ -292,12 +298,26 @@ class Jitted:
         self._fast.clear()
 
 
+@overload
 def jit(
-    fun: Callable | None = None,
+    fun: Callable[_P, _R],
     *,
     static_argnums: int | Sequence[int] = (),
     static_argnames: str | Sequence[str] = (),
-) -> Any:
+) -> Jitted[_P, _R]: ...
+@overload
+def jit(
+    fun: None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Sequence[str] = (),
+) -> Callable[[Callable[_P, _R]], Jitted[_P, _R]]: ...
+def jit(
+    fun: Callable[_P, _R] | None = None,
+    *,
+    static_argnums: int | Sequence[int] = (),
+    static_argnames: str | Sequence[str] = (),
+) -> Jitted[_P, _R] | Callable[[Callable[_P, _R]], Jitted[_P, _R]]:
     """Compile ``fun`` to straight-line NumPy, once per input signature.
 
     The signature is the pytree structure of the arguments, the shape and dtype of each
@@ -322,7 +342,10 @@ def jit(
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     if fun is None:
-        return functools.partial(jit, static_argnums=nums, static_argnames=names)
+        return cast(
+            "Callable[[Callable[_P, _R]], Jitted[_P, _R]]",
+            functools.partial(jit, static_argnums=nums, static_argnames=names),
+        )
     if not callable(fun):
         raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
     return Jitted(fun, nums, names)

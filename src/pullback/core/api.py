@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 
 import numpy as np
 
@@ -20,7 +20,8 @@ from pullback.core.trace import (
     shape_of,
     zero,
 )
-from pullback.core.tree import tree_flatten, tree_map, tree_structure, tree_unflatten
+from pullback.core.tree import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
+from pullback.core.typing import PyTree
 
 __all__ = [
     "grad",
@@ -36,18 +37,23 @@ __all__ = [
     "vjp",
 ]
 
+#: which positional arguments to differentiate: one position, or several (counted from 0)
 Argnums = int | Sequence[int]
+#: a function's cotangent map: the output's cotangent to one cotangent per primal
+VJPFn = Callable[[PyTree], tuple[PyTree, ...]]
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 _LEAF = tree_structure(0.0)
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def fun_name(f: Callable) -> str:
+def fun_name(f: Callable[..., Any]) -> str:
     return getattr(f, "__name__", type(f).__name__)
 
 
-def arg_label(f: Callable, i: int) -> str:
+def arg_label(f: Callable[..., Any], i: int) -> str:
     """'argument 1 ('W1')': position counted from 0 as in argnums, and the name if known."""
     try:
         params = list(inspect.signature(f).parameters.values())
@@ -61,7 +67,7 @@ def arg_label(f: Callable, i: int) -> str:
     return f"argument {i}"
 
 
-def _check_differentiable(who: str, label: Callable[[], str], leaves: list) -> None:
+def _check_differentiable(who: str, label: Callable[..., str], leaves: list[Any]) -> None:
     for x in leaves:
         dt = x.dtype if type(x) is np.ndarray else dtype_of(x)
         if dt.kind not in "fc":
@@ -73,7 +79,7 @@ def _check_differentiable(who: str, label: Callable[[], str], leaves: list) -> N
             )
 
 
-def _index(who: str, argnums: Any, a: Any) -> int:
+def _index(who: str, argnums: object, a: object) -> int:
     """``a`` as an argument position: an int or a NumPy integer, never a bool or a float."""
     if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
         raise TypeError(
@@ -87,6 +93,7 @@ def _index(who: str, argnums: Any, a: Any) -> int:
 def _normalize_argnums(who: str, argnums: Argnums, nargs: int) -> tuple[int, ...]:
     if type(argnums) is int and 0 <= argnums < nargs:
         return (argnums,)
+    nums: tuple[int, ...]
     if isinstance(argnums, (str, bytes)) or not isinstance(argnums, (tuple, list)):
         nums = (_index(who, argnums, argnums),)
     else:
@@ -107,17 +114,19 @@ def _normalize_argnums(who: str, argnums: Argnums, nargs: int) -> tuple[int, ...
     return nums
 
 
-def _partial_args(f: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...]) -> Callable:
-    def f_partial(*dyn: Any) -> Any:
+def _partial_args(
+    f: Callable[..., PyTree], args: Sequence[Any], kwargs: dict[str, Any], nums: tuple[int, ...]
+) -> Callable[..., PyTree]:
+    def f_partial(*dyn: PyTree) -> PyTree:
         full = list(args)
-        for i, d in zip(nums, dyn):
+        for i, d in zip(nums, dyn, strict=True):
             full[i] = d
         return f(*full, **kwargs)
 
     return f_partial
 
 
-def _split_aux(who: str, out: Any, has_aux: bool) -> tuple[Any, Any]:
+def _split_aux(who: str, out: PyTree, has_aux: bool) -> tuple[PyTree, PyTree]:
     if not has_aux:
         return out, None
     if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -128,7 +137,7 @@ def _split_aux(who: str, out: Any, has_aux: bool) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
-def _strip(trace: Any, tree: Any) -> Any:
+def _strip(trace: object, tree: PyTree) -> PyTree:
     """Replace this trace's tracers in ``tree`` by their primal values."""
 
     def strip(leaf: Any) -> Any:
@@ -139,7 +148,10 @@ def _strip(trace: Any, tree: Any) -> Any:
     return tree_map(strip, tree)
 
 
-def _check_like(who: str, what: Any, expected: list, treedef_e: Any, got: Any) -> list:
+def _check_like(
+    who: str, what: str | Callable[..., str], expected: list[Any], treedef_e: PyTreeDef,
+    got: PyTree,
+) -> list[Any]:
     """The leaves of ``got``, checked against ``expected`` in structure, shape and dtype.
 
     ``what`` names ``got`` in errors; it may be a function, called only on error.
@@ -149,7 +161,7 @@ def _check_like(who: str, what: Any, expected: list, treedef_e: Any, got: Any) -
         raise TypeError(
             f"{who}: the {_name(what)} has pytree structure {treedef!r}, expected {treedef_e!r}"
         )
-    for k, (e, g) in enumerate(zip(expected, leaves)):
+    for k, (e, g) in enumerate(zip(expected, leaves, strict=True)):
         se, sg = shape_of(e), shape_of(g)
         if sg != se:
             raise ValueError(f"{who}: {_name(what)} leaf {k} has shape {sg}, expected {se}")
@@ -169,21 +181,35 @@ def _snapshot(x: Any) -> Any:
     return x
 
 
-def _numpy_scalar(t: Any, like: Any) -> Any:
+def _numpy_scalar(t: object, like: object) -> Any:
     """A Python number as a NumPy scalar of ``like``'s dtype (derivatives are NumPy values)."""
     if type(t) in (float, int, complex):
         return dtype_of(like).type(t)
     return t
 
 
-def _name(what: Any) -> str:
+def _name(what: str | Callable[..., str]) -> str:
     return what() if callable(what) else what
 
 
 # ----------------------------------------------------------------------------- vjp / jvp
 
 
-def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+@overload
+def vjp(
+    f: Callable[..., PyTree], *primals: PyTree, has_aux: Literal[False] = False
+) -> tuple[PyTree, VJPFn]: ...
+@overload
+def vjp(
+    f: Callable[..., PyTree], *primals: PyTree, has_aux: Literal[True]
+) -> tuple[PyTree, VJPFn, PyTree]: ...
+@overload
+def vjp(
+    f: Callable[..., PyTree], *primals: PyTree, has_aux: bool
+) -> tuple[PyTree, VJPFn] | tuple[PyTree, VJPFn, PyTree]: ...
+def vjp(
+    f: Callable[..., PyTree], *primals: PyTree, has_aux: bool = False
+) -> tuple[PyTree, VJPFn] | tuple[PyTree, VJPFn, PyTree]:
     """Evaluate ``f(*primals)`` and return ``(out, vjp_fn)``, or ``(out, vjp_fn, aux)``.
 
     ``vjp_fn(ct)`` takes a cotangent shaped like ``out`` and returns a tuple with one
@@ -204,13 +230,17 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
-def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) -> tuple:
+def _vjp(
+    who: str, f: Callable[..., PyTree], primals: tuple[PyTree, ...], has_aux: bool,
+    label: Callable[[int], str],
+) -> tuple[PyTree, VJPFn, Callable[[list[Any]], tuple[PyTree, ...]], PyTree]:
     """``vjp`` with the error prefix ``who`` and ``label(i)`` naming primal ``i`` in errors.
 
     Returns ``(out, vjp_fn, pull, aux)``: ``pull`` is ``vjp_fn`` without the checks of the
     cotangent (it takes the flat list of output cotangents), for callers that made the
     cotangent themselves; ``aux`` is None without ``has_aux``."""
-    in_leaves, in_trees = [], []
+    in_leaves: list[list[Any]] = []
+    in_trees: list[PyTreeDef] = []
     for i, p in enumerate(primals):
         if type(p) is np.ndarray:  # the common case: one array, a leaf
             leaves, tree = [p], _LEAF
@@ -224,7 +254,7 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
     with new_trace(VJPTrace) as trace:
         in_tracers = [[trace.leaf(x) for x in ls] for ls in in_leaves]
         in_nodes = [[t.node for t in ts] for ts in in_tracers]  # before f can rebind them
-        args = [tree_unflatten(tree, ts) for tree, ts in zip(in_trees, in_tracers)]
+        args = [tree_unflatten(tree, ts) for tree, ts in zip(in_trees, in_tracers, strict=True)]
         out, aux = _split_aux(who, f(*args), has_aux)
     nodes = trace.nodes
     del in_tracers
@@ -232,8 +262,8 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
         out_leaves, out_tree = [out], _LEAF
     else:
         out_leaves, out_tree = tree_flatten(out)
-    out_primals = []
-    out_nodes = []
+    out_primals: list[Any] = []
+    out_nodes: list[tuple[Any, int] | None] = []
     for leaf in out_leaves:
         if isinstance(leaf, VJPTracer) and leaf._trace is trace:
             out_primals.append(leaf.primal)
@@ -243,9 +273,9 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
             out_nodes.append(None)
     del out_leaves, out, args
 
-    def pull(cts: list) -> tuple:
+    def pull(cts: list[Any]) -> tuple[PyTree, ...]:
         """The cotangents of the primals for the (checked) flat output cotangents ``cts``."""
-        seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts) if n is not None]
+        seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts, strict=True) if n is not None]
         at_leaves = backward_pass(seeds, nodes)
         results = []
         given = {id(c) for c in cts}  # never hand back the caller's own cotangent arrays
@@ -265,16 +295,32 @@ def _vjp(who: str, f: Callable, primals: tuple, has_aux: bool, label: Callable) 
             results.append(grads[0] if tree is _LEAF else tree_unflatten(tree, grads))
         return tuple(results)
 
-    def vjp_fn(ct: Any) -> tuple:
+    def vjp_fn(ct: PyTree) -> tuple[PyTree, ...]:
         return pull(_check_like(who, "cotangent", out_primals, out_tree, ct))
 
     out_value = tree_unflatten(out_tree, out_primals)
     return out_value, vjp_fn, pull, (_strip(trace, aux) if has_aux else None)
 
 
+@overload
 def jvp(
-    f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: bool = False
-) -> tuple:
+    f: Callable[..., PyTree], primals: Sequence[PyTree], tangents: Sequence[PyTree],
+    has_aux: Literal[False] = False,
+) -> tuple[PyTree, PyTree]: ...
+@overload
+def jvp(
+    f: Callable[..., PyTree], primals: Sequence[PyTree], tangents: Sequence[PyTree],
+    has_aux: Literal[True],
+) -> tuple[PyTree, PyTree, PyTree]: ...
+@overload
+def jvp(
+    f: Callable[..., PyTree], primals: Sequence[PyTree], tangents: Sequence[PyTree],
+    has_aux: bool,
+) -> tuple[PyTree, PyTree] | tuple[PyTree, PyTree, PyTree]: ...
+def jvp(
+    f: Callable[..., PyTree], primals: Sequence[PyTree], tangents: Sequence[PyTree],
+    has_aux: bool = False,
+) -> tuple[PyTree, PyTree] | tuple[PyTree, PyTree, PyTree]:
     """Evaluate ``f(*primals)`` and its directional derivative along ``tangents``.
 
     Returns ``(out, tangent_out)`` (and ``aux`` with ``has_aux=True``).
@@ -298,18 +344,20 @@ def jvp(
         )
     with new_trace(JVPTrace) as trace:
         args = []
-        for i, (p, t) in enumerate(zip(primals, tangents)):
+        for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
             leaves, tree = tree_flatten(p)
             _check_differentiable(who, lambda i=i: arg_label(f, i), leaves)
             t_leaves = _check_like(
                 who, lambda i=i: f"tangent for {arg_label(f, i)}", leaves, tree, t
             )
             args.append(
-                tree_unflatten(tree, [JVPTracer(trace, x, tx) for x, tx in zip(leaves, t_leaves)])
+                tree_unflatten(tree, [JVPTracer(trace, x, tx)
+                                      for x, tx in zip(leaves, t_leaves, strict=True)])
             )
         out, aux = _split_aux(who, f(*args), has_aux)
     out_leaves, out_tree = tree_flatten(out)
-    primals_out, tangents_out = [], []
+    primals_out: list[Any] = []
+    tangents_out: list[Any] = []
     for leaf in out_leaves:
         if isinstance(leaf, JVPTracer) and leaf._trace is trace:
             primals_out.append(leaf.primal)
@@ -323,7 +371,9 @@ def jvp(
     return result
 
 
-def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
+def linearize(
+    f: Callable[..., PyTree], *primals: PyTree
+) -> tuple[PyTree, Callable[..., PyTree]]:
     """Return ``(f(*primals), jvp_fn)`` with ``jvp_fn(*tangents)`` the JVP at ``primals``.
 
     ``jvp_fn`` runs forward mode at the stored primals on each call.
@@ -336,7 +386,7 @@ def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
     primals = tuple(tree_map(_snapshot, p) for p in primals)  # the point, kept as it is now
     out = f(*primals)
 
-    def jvp_fn(*tangents: Any) -> Any:
+    def jvp_fn(*tangents: PyTree) -> PyTree:
         return jvp(f, primals, tangents)[1]
 
     return out, jvp_fn
@@ -345,7 +395,7 @@ def linearize(f: Callable, *primals: Any) -> tuple[Any, Callable]:
 # ----------------------------------------------------------------------------- grad
 
 
-def _check_scalar(who: str, out: Any) -> None:
+def _check_scalar(who: str, out: PyTree) -> None:
     leaves, tree = tree_flatten(out)
     if len(leaves) != 1 or tree.kind is not None:
         raise TypeError(
@@ -365,7 +415,9 @@ def _check_scalar(who: str, out: Any) -> None:
         )
 
 
-def value_and_grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
+def value_and_grad(
+    f: Callable[_P, PyTree], argnums: Argnums = 0, has_aux: bool = False
+) -> Callable[_P, tuple[PyTree, PyTree]]:
     """A function returning ``(value, gradient)``, or ``((value, aux), gradient)``.
 
     Example:
@@ -376,11 +428,13 @@ def value_and_grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> 
     return _value_and_grad(f, argnums, has_aux, "value_and_grad")
 
 
-def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> Callable:
+def _value_and_grad(
+    f: Callable[_P, PyTree], argnums: Argnums, has_aux: bool, who: str
+) -> Callable[_P, tuple[PyTree, PyTree]]:
     if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
         argnums = int(argnums)  # one position: the result is not a tuple
     @functools.wraps(f)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
+    def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> tuple[PyTree, PyTree]:
         name = f"{who} of {fun_name(f)}"
         nums = _normalize_argnums(name, argnums, len(args))
         f_partial = _partial_args(f, args, kwargs, nums)
@@ -395,7 +449,9 @@ def _value_and_grad(f: Callable, argnums: Argnums, has_aux: bool, who: str) -> C
     return wrapped
 
 
-def grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
+def grad(
+    f: Callable[_P, PyTree], argnums: Argnums = 0, has_aux: bool = False
+) -> Callable[_P, PyTree]:
     """The gradient of scalar-valued ``f`` with respect to argument(s) ``argnums``.
 
     Example:
@@ -406,7 +462,7 @@ def grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
     vg = _value_and_grad(f, argnums, has_aux, "grad")
 
     @functools.wraps(f)
-    def grad_f(*args: Any, **kwargs: Any) -> Any:
+    def grad_f(*args: _P.args, **kwargs: _P.kwargs) -> PyTree:
         (out, g) = vg(*args, **kwargs)
         return (g, out[1]) if has_aux else g
 
@@ -416,17 +472,17 @@ def grad(f: Callable, argnums: Argnums = 0, has_aux: bool = False) -> Callable:
 # ----------------------------------------------------------------------------- Jacobians
 
 
-def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
+def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[_P, PyTree]:
     if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
         argnums = int(argnums)  # one position: the result is not a tuple
     @functools.wraps(f)
-    def jac(*args: Any, **kwargs: Any) -> Any:
+    def jac(*args: _P.args, **kwargs: _P.kwargs) -> PyTree:
         name = f"{mode} of {fun_name(f)}"
         nums = _normalize_argnums(name, argnums, len(args))
         f_partial = _partial_args(f, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
         in_flat = [tree_flatten(d) for d in dyn]
-        for i, (leaves, _) in zip(nums, in_flat):
+        for i, (leaves, _) in zip(nums, in_flat, strict=True):
             _check_differentiable(name, lambda i=i: arg_label(f, i), leaves)
         in_leaves = [x for leaves, _ in in_flat for x in leaves]
         if mode == "jacrev":
@@ -446,13 +502,15 @@ def _jacobian(f: Callable, argnums: Argnums, mode: str) -> Callable:
     return jac
 
 
-def _basis(shape: tuple, dtype: Any) -> np.ndarray:
+def _basis(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """The standard basis of arrays of ``shape``, stacked: shape ``(size,) + shape``."""
     size = int(np.prod(shape, dtype=np.int64))
     return np.eye(size, dtype=dtype).reshape((size,) + tuple(shape))
 
 
-def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list) -> tuple:
+def _jac_rev_blocks(
+    f: Callable[..., PyTree], dyn: tuple[PyTree, ...], in_leaves: list[Any]
+) -> tuple[list[list[Any]], PyTreeDef]:
     """Rows of the Jacobian: every basis cotangent pushed through one batched backward pass."""
     out, vjp_fn, _, _ = _vjp(f"jacrev of {fun_name(f)}", f, dyn, False, lambda i: f"argument {i}")
     out_leaves, out_tree = tree_flatten(out)
@@ -470,7 +528,7 @@ def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list) -> tuple:
         shape, dtype = shape_of(o), dtype_of(o)
         basis = _basis(shape, dtype)
 
-        def pull(ct: Any, k: int = k) -> list:
+        def pull(ct: Any, k: int = k) -> list[Any]:
             cts = [np.zeros(shape_of(x), dtype_of(x)) for x in out_leaves]
             cts[k] = ct
             grads = vjp_fn(tree_unflatten(out_tree, cts))
@@ -478,24 +536,27 @@ def _jac_rev_blocks(f: Callable, dyn: tuple, in_leaves: list) -> tuple:
 
         if len(basis):
             rows = vmap(pull)(basis)
-            blocks.append([lax.reshape(r, shape + shape_of(x)) for r, x in zip(rows, in_leaves)])
+            blocks.append([lax.reshape(r, shape + shape_of(x))
+                           for r, x in zip(rows, in_leaves, strict=True)])
         else:
             blocks.append([np.zeros(shape + shape_of(x), dtype_of(x)) for x in in_leaves])
     return blocks, out_tree
 
 
-def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list) -> tuple:
+def _jac_fwd_blocks(
+    f: Callable[..., PyTree], dyn: tuple[PyTree, ...], in_flat: list[tuple[list[Any], PyTreeDef]]
+) -> tuple[list[list[Any]], PyTreeDef]:
     """Columns of the Jacobian: every basis tangent pushed through one batched forward pass."""
     in_leaves = [x for leaves, _ in in_flat for x in leaves]
-    found: list = []  # the output structure, seen in the first pass
-    columns = []  # columns[j][k]: output leaf k against input leaf j
+    found: list[Any] = []  # the output structure, seen in the first pass
+    columns: list[list[Any] | None] = []  # columns[j][k]: output leaf k against input leaf j
     for j, x in enumerate(in_leaves):
         basis = _basis(shape_of(x), dtype_of(x))
         if not len(basis):
             columns.append(None)
             continue
 
-        def push(t: Any, j: int = j) -> list:
+        def push(t: Any, j: int = j) -> list[Any]:
             t_leaves = [np.zeros(shape_of(y), dtype_of(y)) for y in in_leaves]
             t_leaves[j] = t
             it = iter(t_leaves)
@@ -520,7 +581,7 @@ def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list) -> tuple:
     out_tree, out_avals = found
     blocks = [
         [
-            np.zeros(shape + shape_of(x), dtype) if columns[j] is None else columns[j][k]
+            np.zeros(shape + shape_of(x), dtype) if (col := columns[j]) is None else col[k]
             for j, x in enumerate(in_leaves)
         ]
         for k, (shape, dtype) in enumerate(out_avals)
@@ -528,7 +589,7 @@ def _jac_fwd_blocks(f: Callable, dyn: tuple, in_flat: list) -> tuple:
     return blocks, out_tree
 
 
-def jacrev(f: Callable, argnums: Argnums = 0) -> Callable:
+def jacrev(f: Callable[_P, PyTree], argnums: Argnums = 0) -> Callable[_P, PyTree]:
     """The Jacobian of ``f`` by reverse mode, shaped ``out.shape + in.shape``.
 
     Example:
@@ -540,7 +601,7 @@ def jacrev(f: Callable, argnums: Argnums = 0) -> Callable:
     return _jacobian(f, argnums, "jacrev")
 
 
-def jacfwd(f: Callable, argnums: Argnums = 0) -> Callable:
+def jacfwd(f: Callable[_P, PyTree], argnums: Argnums = 0) -> Callable[_P, PyTree]:
     """The Jacobian of ``f`` by forward mode, shaped ``out.shape + in.shape``.
 
     Example:
@@ -554,7 +615,7 @@ def jacfwd(f: Callable, argnums: Argnums = 0) -> Callable:
 jacobian = jacrev
 
 
-def hessian(f: Callable, argnums: Argnums = 0) -> Callable:
+def hessian(f: Callable[_P, PyTree], argnums: Argnums = 0) -> Callable[_P, PyTree]:
     """The Hessian of scalar ``f``: ``jacfwd(jacrev(f))``.
 
     Example:
@@ -566,7 +627,9 @@ def hessian(f: Callable, argnums: Argnums = 0) -> Callable:
     return jacfwd(jacrev(f, argnums), argnums)
 
 
-def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
+def hvp(
+    f: Callable[..., PyTree], primals: Sequence[PyTree], tangents: Sequence[PyTree]
+) -> tuple[tuple[PyTree, ...], tuple[PyTree, ...]]:
     """``(grads, hvps)``: the gradient of scalar ``f`` and the Hessian applied to ``tangents``.
 
     Forward-over-reverse, without forming the Hessian.
@@ -591,11 +654,11 @@ def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
 
 
 
-def stop_gradient(x: Any) -> Any:
+def stop_gradient(x: _T) -> _T:
     """``x`` itself, treated as a constant by every transformation (pytrees too).
 
     Example:
         >>> grad(lambda x: x * stop_gradient(x))(3.0)
         np.float64(3.0)
     """
-    return tree_map(lax.stop_gradient, x)
+    return cast(_T, tree_map(lax.stop_gradient, x))

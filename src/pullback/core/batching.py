@@ -23,8 +23,12 @@ import numpy as np
 from pullback.core import lax
 from pullback.core.trace import PRIMITIVES, Primitive, Trace, Tracer, new_trace, shape_of
 from pullback.core.tree import tree_flatten, tree_unflatten
+from pullback.core.typing import PyTree
 
 __all__ = ["BatchTrace", "BatchTracer", "batch_by_loop", "batch_by_looping", "vmap"]
+
+#: a batching rule: ``rule(vals, batched, params, size)`` returns the batched result
+BatchRule = Callable[[list[Any], list[bool], dict[str, Any], int], Any]
 
 
 class BatchTracer(Tracer):
@@ -49,14 +53,16 @@ class BatchTracer(Tracer):
 
 class BatchTrace(Trace):
     __slots__ = ("size",)
+    size: int  # the number of batch entries, set by vmap
 
     def lift(self, value: Any) -> BatchTracer:
         """A constant as a batched value: the same for every entry (a copy per entry)."""
         value = np.asarray(value)
         return BatchTracer(self, np.broadcast_to(value, (self.size,) + value.shape).copy())
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        vals, batched = [], []
+    def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
+        vals: list[Any] = []
+        batched: list[bool] = []
         for a in args:
             if type(a) is BatchTracer and a._trace is self:
                 vals.append(a._primal)
@@ -79,7 +85,7 @@ def _entry(v: Any, b: int) -> Any:
     return v[b]
 
 
-def _stack(outs: list) -> Any:
+def _stack(outs: list[Any]) -> Any:
     shapes = {tuple(shape_of(o)) for o in outs}
     if len(shapes) != 1:
         raise ValueError(f"results of shapes {sorted(shapes)}")
@@ -97,7 +103,9 @@ def _check_user_primitive(prim: Primitive) -> None:
     )
 
 
-def batch_by_loop(prim: Primitive, vals: list, batched: list, params: dict, size: int) -> Any:
+def batch_by_loop(
+    prim: Primitive, vals: list[Any], batched: list[bool], params: dict[str, Any], size: int
+) -> Any:
     """Apply ``prim`` to each batch entry and stack the results.
 
     Example:
@@ -123,7 +131,7 @@ def batch_by_loop(prim: Primitive, vals: list, batched: list, params: dict, size
         ) from err
 
 
-def batch_by_looping(prim: Primitive, why: str) -> Callable[..., Any]:
+def batch_by_looping(prim: Primitive, why: str) -> BatchRule:
     """The batching rule of a primitive that cannot be vectorised: one call per batch entry,
     declared on purpose (``why`` says why; the rule keeps it as ``rule.loop_reason``).
 
@@ -137,7 +145,7 @@ def batch_by_looping(prim: Primitive, why: str) -> Callable[..., Any]:
                [2.]])
     """
 
-    def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+    def rule(vals: list[Any], batched: list[bool], params: dict[str, Any], size: int) -> Any:
         return batch_by_loop(prim, vals, batched, params, size)
 
     rule.loop_reason = why  # type: ignore[attr-defined]
@@ -157,8 +165,8 @@ def _move_to_front(x: Any, axis: int) -> Any:
 
 
 def vmap(
-    f: Callable, in_axes: int | None | Sequence[int | None] = 0, out_axes: int = 0
-) -> Callable:
+    f: Callable[..., PyTree], in_axes: int | None | Sequence[int | None] = 0, out_axes: int = 0
+) -> Callable[..., PyTree]:
     """Vectorise ``f`` over an axis of its arguments: one pass instead of a Python loop.
 
     ``in_axes`` gives, per positional argument, the mapped axis (``None``: not mapped, the
@@ -174,7 +182,7 @@ def vmap(
     """
 
     @functools.wraps(f)
-    def batched_f(*args: Any) -> Any:
+    def batched_f(*args: PyTree) -> PyTree:
         axes = (in_axes,) * len(args) if in_axes is None or isinstance(in_axes, int) else tuple(
             in_axes
         )

@@ -127,6 +127,8 @@ class Primitive:
         "name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "batch", "custom_rules",
         "view", "__weakref__",
     )
+    #: ``prim.bind(*args, **params)``: :func:`bind` as a method (assigned below :func:`bind`)
+    bind: Callable[..., Any]
 
     def __init__(self, name: str, impl: Callable[..., Any], multiple_results: bool = False):
         self.name = name
@@ -293,6 +295,9 @@ class Tracer:
 
     __slots__ = ("_trace", "_primal", "_view", "_views", "__weakref__")
     __array_priority__ = 1000
+    # set by each subclass's constructor: the trace (level) and the value stood for
+    _trace: Trace
+    _primal: Any
 
     @property
     def primal(self) -> Any:

@@ -6,10 +6,13 @@ children) and classes registered with :func:`register_pytree_node`. Everything e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any, NamedTuple, TypeVar, cast
+
+from pullback.core.typing import PyTree
 
 __all__ = [
+    "PyTree",
     "PyTreeDef",
     "register_pytree_node",
     "tree_flatten",
@@ -20,18 +23,21 @@ __all__ = [
 ]
 
 
+_T = TypeVar("_T")
+
+
 class _NodeType(NamedTuple):
-    flatten: Callable[[Any], tuple[Iterable[Any], Hashable]]
-    unflatten: Callable[[Hashable, list[Any]], Any]
+    flatten: Callable[[Any], tuple[Iterable[PyTree], Hashable]]
+    unflatten: Callable[[Hashable, list[PyTree]], Any]
 
 
 _registry: dict[type, _NodeType] = {}
 
 
 def register_pytree_node(
-    cls: type,
-    flatten: Callable[[Any], tuple[Iterable[Any], Hashable]],
-    unflatten: Callable[[Hashable, list[Any]], Any],
+    cls: type[_T],
+    flatten: Callable[[_T], tuple[Iterable[PyTree], Hashable]],
+    unflatten: Callable[[Hashable, list[PyTree]], _T],
 ) -> None:
     """Make ``cls`` a pytree container.
 
@@ -57,7 +63,7 @@ register_pytree_node(list, lambda t: (t, None), lambda _, ch: list(ch))
 register_pytree_node(type(None), lambda _: ((), None), lambda _, __: None)
 
 
-def _dict_flatten(d: dict) -> tuple[list, tuple]:
+def _dict_flatten(d: dict[Any, PyTree]) -> tuple[list[PyTree], tuple[Any, ...]]:
     try:
         keys = tuple(sorted(d))
     except TypeError:
@@ -65,10 +71,14 @@ def _dict_flatten(d: dict) -> tuple[list, tuple]:
     return [d[k] for k in keys], keys
 
 
-register_pytree_node(dict, _dict_flatten, lambda keys, ch: dict(zip(keys, ch)))
+def _dict_unflatten(keys: Hashable, children: list[PyTree]) -> dict[Any, PyTree]:
+    return dict(zip(cast("tuple[Any, ...]", keys), children, strict=True))
 
 
-def _is_namedtuple(x: Any) -> bool:
+register_pytree_node(dict, _dict_flatten, _dict_unflatten)
+
+
+def _is_namedtuple(x: object) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
 
@@ -81,9 +91,9 @@ class PyTreeDef:
         self.kind = kind  # None marks a leaf
         self.aux = aux
         self.children = children
-        self.num_leaves = 1 if kind is None else sum(c.num_leaves for c in children)
+        self.num_leaves: int = 1 if kind is None else sum(c.num_leaves for c in children)
 
-    def _key(self) -> tuple:
+    def _key(self) -> tuple[Any, ...]:
         return (self.kind, self.aux, tuple(c._key() for c in self.children))
 
     def __eq__(self, other: object) -> bool:
@@ -101,7 +111,10 @@ class PyTreeDef:
         if self.kind is list:
             return f"[{inner}]"
         if self.kind is dict:
-            return "{" + ", ".join(f"{k!r}: {c!r}" for k, c in zip(self.aux, self.children)) + "}"
+            keys = cast("tuple[Any, ...]", self.aux)
+            return "{" + ", ".join(
+                f"{k!r}: {c!r}" for k, c in zip(keys, self.children, strict=True)
+            ) + "}"
         if self.kind is type(None):
             return "None"
         return f"{self.kind.__name__}({inner})"
@@ -110,17 +123,18 @@ class PyTreeDef:
 _LEAF = PyTreeDef(None, None, ())
 
 
-def _node_type(x: Any) -> tuple[type, _NodeType] | None:
+def _node_type(x: object) -> tuple[type, _NodeType] | None:
     cls = type(x)
     node = _registry.get(cls)
     if node is not None:
         return cls, node
     if _is_namedtuple(x):
-        return cls, _NodeType(lambda t: (tuple(t), None), lambda _, ch, c=cls: c(*ch))
+        new: Callable[..., Any] = cls
+        return cls, _NodeType(lambda t: (tuple(t), None), lambda _, ch: new(*ch))
     return None
 
 
-def tree_flatten(tree: Any) -> tuple[list[Any], PyTreeDef]:
+def tree_flatten(tree: PyTree) -> tuple[list[Any], PyTreeDef]:
     """Split a pytree into its list of leaves and its structure.
 
     Example:
@@ -135,7 +149,7 @@ def tree_flatten(tree: Any) -> tuple[list[Any], PyTreeDef]:
     return leaves, treedef
 
 
-def _flatten_into(tree: Any, leaves: list[Any]) -> PyTreeDef:
+def _flatten_into(tree: PyTree, leaves: list[Any]) -> PyTreeDef:
     found = _node_type(tree)
     if found is None:
         leaves.append(tree)
@@ -145,7 +159,7 @@ def _flatten_into(tree: Any, leaves: list[Any]) -> PyTreeDef:
     return PyTreeDef(cls, aux, tuple(_flatten_into(c, leaves) for c in children))
 
 
-def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
+def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> PyTree:
     """Rebuild a pytree of structure ``treedef`` from ``leaves``.
 
     Example:
@@ -165,7 +179,7 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> Any:
     return _build(treedef, it)
 
 
-def _build(treedef: PyTreeDef, it: Any) -> Any:
+def _build(treedef: PyTreeDef, it: Iterator[Any]) -> PyTree:
     if treedef.kind is None:
         return next(it)
     children = [_build(c, it) for c in treedef.children]
@@ -176,7 +190,7 @@ def _build(treedef: PyTreeDef, it: Any) -> Any:
     return node.unflatten(treedef.aux, children)
 
 
-def tree_leaves(tree: Any) -> list[Any]:
+def tree_leaves(tree: PyTree) -> list[Any]:
     """The leaves of a pytree, in flattening order.
 
     Example:
@@ -186,7 +200,7 @@ def tree_leaves(tree: Any) -> list[Any]:
     return tree_flatten(tree)[0]
 
 
-def tree_structure(tree: Any) -> PyTreeDef:
+def tree_structure(tree: PyTree) -> PyTreeDef:
     """The structure of a pytree, without its leaves.
 
     Example:
@@ -196,7 +210,7 @@ def tree_structure(tree: Any) -> PyTreeDef:
     return tree_flatten(tree)[1]
 
 
-def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
+def tree_map(f: Callable[..., Any], tree: PyTree, *rest: PyTree) -> PyTree:
     """Apply ``f`` to every leaf of ``tree`` (and the matching leaves of ``rest``).
 
     Example:
@@ -204,7 +218,7 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
         {'x': 11.0, 'y': [22.0]}
     """
     leaves, treedef = tree_flatten(tree)
-    others = []
+    others: list[list[Any]] = []
     for i, r in enumerate(rest):
         r_leaves, r_def = tree_flatten(r)
         if r_def != treedef:
@@ -213,4 +227,4 @@ def tree_map(f: Callable[..., Any], tree: Any, *rest: Any) -> Any:
                 "like the first tree"
             )
         others.append(r_leaves)
-    return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others)])
+    return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others, strict=True)])
