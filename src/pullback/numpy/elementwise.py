@@ -129,13 +129,8 @@ true_divide = divide
 
 
 def _pick(g: Any, wins: Any, ties: Any) -> Any:
-    """``g`` where an argument of max/min wins, ``g / 2`` at ties, 0 elsewhere.
-
-    When the values show no tie (known now, outside jit/vmap), ``g`` times the boolean mask
-    does it in one pass (ten times faster than ``where``)."""
-    if type(ties) is np.ndarray and type(wins) is np.ndarray and not ties.any():
-        return g * wins
-    return g * (_mask(wins, g) + 0.5 * _mask(ties, g))  # ties seen above: no second check
+    """``g`` where an argument of max/min wins, ``g / 2`` at ties, 0 elsewhere."""
+    return g * _tie(wins, ties, g)
 
 
 maximum_p = new_primitive("maximum", np.maximum)
@@ -179,11 +174,14 @@ not_equal     = binary("not_equal",     np.not_equal,     None, None)
 
 
 def _tie(wins: Any, ties: Any, like: Any) -> Any:
-    """Derivative of max/min with respect to one argument: 1 where it wins, 1/2 at ties."""
-    d = _mask(wins, like)
-    if type(ties) is np.ndarray and not ties.any():  # no tie (known now): nothing to add
-        return d
-    return d + 0.5 * _mask(ties, like)
+    """The tie convention, for every max/min rule: the derivative with respect to one
+    argument is 1 where it wins, 1/2 at ties, 0 elsewhere.
+
+    When the values show no tie (known now, outside jit/vmap), the boolean mask itself is the
+    derivative: multiplying by it is one pass (ten times faster than ``where``)."""
+    if type(ties) is np.ndarray and type(wins) is np.ndarray and not ties.any():
+        return wins
+    return _mask(wins, like) + 0.5 * _mask(ties, like)
 
 
 def _ftie(wins: Any, ties: Any, other: Any, like: Any) -> Any:
