@@ -59,7 +59,14 @@ def _dtype_or_value(x: Any) -> Any:
         return x.dtype
     if type(x) in _WEAK or isinstance(x, (np.dtype, type)):
         return x
+    if _is_duck_array(x):
+        return x.dtype  # a Dask or CuPy array: never converted to NumPy to read its dtype
     return np.asarray(x).dtype
+
+
+def _is_duck_array(x: Any) -> bool:
+    """An array of another library that takes part in NumPy's dispatch (Dask, CuPy)."""
+    return hasattr(x, "__array_function__") and isinstance(getattr(x, "dtype", None), np.dtype)
 
 
 def result_dtype(*args: Any) -> np.dtype:
@@ -83,6 +90,12 @@ def promote_dtypes(*args: Any) -> tuple:
     """``args`` in their :func:`result_dtype`: traced ones converted differentiably, the others
     as NumPy arrays (so every cotangent comes back in its primal's dtype)."""
     dtype = result_dtype(*args)
-    return tuple(
-        lax.convert(a, dtype) if isinstance(a, Tracer) else np.asarray(a, dtype) for a in args
-    )
+    return tuple(_as_dtype(a, dtype) for a in args)
+
+
+def _as_dtype(a: Any, dtype: np.dtype) -> Any:
+    if isinstance(a, Tracer):
+        return lax.convert(a, dtype)
+    if _is_duck_array(a) and not isinstance(a, np.ndarray):  # stays in its own library
+        return a if a.dtype == dtype else a.astype(dtype)
+    return np.asarray(a, dtype)
