@@ -167,12 +167,11 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             continue
         if node.n_out != 1:
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans, strict=True))
-        parents = node.parents
-        needs = tuple([p is not None for p in parents])  # which arguments need a cotangent
+        parents = node.parents  # truthy where an argument needs a cotangent
         if prim.custom_rules or prim.vjp is None:
-            results = prim.backward(g, node.ans, node.args, node.params, node.residual, needs)
+            results = prim.backward(g, node.ans, node.args, node.params, node.residual, parents)
         else:
-            results = prim.vjp(g, node.ans, node.args, node.params, needs)
+            results = prim.vjp(g, node.ans, node.args, node.params, parents)
         if len(results) != len(parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "

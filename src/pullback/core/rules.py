@@ -122,7 +122,12 @@ def defvjp_joint(prim: Primitive, rule: Callable[..., tuple]) -> None:
         >>> pb.grad(mul.bind, argnums=(0, 1))(2.0, 5.0)
         (np.float64(5.0), np.float64(2.0))
     """
-    prim.vjp = rule
+    def vjp(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+        # the backward pass hands over the node's parents (truthy where a cotangent is
+        # needed); a rule sees plain booleans
+        return rule(g, ans, args, params, tuple([p is not None for p in parents]))
+
+    prim.vjp = vjp
 
 
 def defjvp_joint(prim: Primitive, rule: Callable[..., Any]) -> None:
