@@ -40,14 +40,17 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast, overload
 
 import numpy as np
 
 from pullback.core.trace import Tracer
 from pullback.core.tree import PyTreeDef, tree_flatten, tree_unflatten
+from pullback.core.typing import PyTree
 
 __all__ = ["DEFAULT_MAX_BYTES", "MAX_DEPTH", "ParameterFileError", "load", "save"]
+
+_Tree = TypeVar("_Tree")
 
 #: The most data :func:`load` accepts from one file unless ``max_bytes=`` says otherwise:
 #: 1 GiB, counted as the arrays' declared sizes (what loading them would allocate).
@@ -98,7 +101,7 @@ def _encode(treedef: PyTreeDef, depth: int = 0) -> dict:
         )
     children = [_encode(c, depth + 1) for c in treedef.children]
     if kind is dict:
-        keys = list(treedef.aux)
+        keys = list(cast("tuple[Any, ...]", treedef.aux))
         for k in keys:
             if not isinstance(k, (str, int)) or isinstance(k, bool):
                 raise TypeError(
@@ -256,7 +259,7 @@ def _npz_path(path: Any, func: str) -> Path:
     return path if str(path).endswith(".npz") else Path(f"{path}.npz")
 
 
-def save(path: str | os.PathLike, params: Any) -> Path:
+def save(path: str | os.PathLike[str], params: PyTree) -> Path:
     """Write the pytree ``params`` to the ``.npz`` file ``path`` (replaced atomically).
 
     As with ``np.savez``, ``.npz`` is appended to ``path`` when it does not end with it:
@@ -273,7 +276,7 @@ def save(path: str | os.PathLike, params: Any) -> Path:
     """
     path = _npz_path(path, "save")
     leaves, treedef = tree_flatten(params)
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}  # np.savez's keyword arguments: the arrays by name
     info = []
     for i, leaf in enumerate(leaves):
         if isinstance(leaf, Tracer):
@@ -315,8 +318,14 @@ def save(path: str | os.PathLike, params: Any) -> Path:
 # ----------------------------------------------------------------------------- load
 
 
-def load(path: str | os.PathLike, like: Any = None, *,
-         max_bytes: int | None = DEFAULT_MAX_BYTES) -> Any:
+@overload
+def load(path: str | os.PathLike[str], like: None = None, *,
+         max_bytes: int | None = DEFAULT_MAX_BYTES) -> PyTree: ...
+@overload
+def load(path: str | os.PathLike[str], like: _Tree, *,
+         max_bytes: int | None = DEFAULT_MAX_BYTES) -> _Tree: ...
+def load(path: str | os.PathLike[str], like: PyTree = None, *,
+         max_bytes: int | None = DEFAULT_MAX_BYTES) -> PyTree:
     """Read parameters written by :func:`save`.
 
     ``path`` is found as :func:`save` names it: ``load("ckpt")`` reads ``ckpt.npz`` (or, when
@@ -379,7 +388,7 @@ def _find(path: Any) -> Path:
     raise FileNotFoundError(f"load: no parameter file at {tried}; check the path")
 
 
-def _load(path: Path, where: str, like: Any, max_bytes: int | None) -> Any:
+def _load(path: Path, where: str, like: PyTree, max_bytes: int | None) -> PyTree:
     with open(path, "rb") as f:
         start = f.read(len(_NPY_MAGIC))
         archive_size = os.fstat(f.fileno()).st_size
@@ -418,7 +427,7 @@ def _load(path: Path, where: str, like: Any, max_bytes: int | None) -> Any:
 def _leaf_info(where: str, i: int, leaf: Any, tree: dict) -> tuple[str, tuple, np.dtype, int]:
     """The file's description of leaf ``i``, checked: ``(kind, shape, dtype, nbytes)``."""
     ok = isinstance(leaf, dict) and isinstance(leaf.get("kind"), str) and leaf["kind"] in _KINDS
-    shape = leaf.get("shape") if ok else None
+    shape: Any = leaf.get("shape") if ok else None
     ok = ok and isinstance(shape, list) and len(shape) <= _MAX_NDIM and all(
         isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
     dtype = _dtype(leaf.get("dtype"), _NUMERIC_DESCR) if ok else None
@@ -454,7 +463,8 @@ def _check_like(where: str, tree: dict, leaves: list, like: Any) -> PyTreeDef:
     if _strip(like_tree) != _strip(tree):
         expected = list(_iter_paths(like_tree))
         wanted = set(expected)
-        found, extra = set(), []
+        found: set[str] = set()
+        extra: list[str] = []
         for p in _iter_paths(tree):
             if p in wanted:
                 found.add(p)
@@ -716,7 +726,8 @@ def _tree_text(node: dict, limit: int = 300) -> str:
             continue
         t = item["t"]
         if t == "leaf":
-            text, close, inner = "*", "", []
+            inner: list[tuple[str, Any]] = []
+            text, close = "*", ""
         elif t == "none":
             text, close, inner = "None", "", []
         elif t == "dict":

@@ -23,12 +23,12 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 import pullback.numpy as pnp
 from pullback.core.trace import Tracer, dtype_of, shape_of
+from pullback.core.typing import Array, ArrayLike, DTypeLike
 from pullback.numpy import reductions
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 
-def relu(x: Any) -> Any:
+def relu(x: Array) -> Array:
     """The rectified linear unit ``max(x, 0)``, elementwise.
 
     Its derivative is taken as 0 at ``x == 0``, as in the notebook (``(x > 0) * 1``) and in
@@ -57,7 +57,7 @@ def relu(x: Any) -> Any:
     return pnp.where(x > 0, x, 0.0)
 
 
-def dense(x: Any, W: Any, b: Any = None) -> Any:
+def dense(x: ArrayLike, W: ArrayLike, b: ArrayLike | None = None) -> Array:
     """An affine layer ``x @ W.T + b``, with ``W`` of shape ``(n_out, n_in)``.
 
     ``x`` has shape ``(..., n_in)``; for a vector ``x`` this is the notebook's ``W @ x (+ b)``.
@@ -92,7 +92,7 @@ def dense(x: Any, W: Any, b: Any = None) -> Any:
 def init_mlp(
     sizes: Sequence[int],
     rng: np.random.Generator | int | None = 0,
-    dtype: Any = np.float64,
+    dtype: DTypeLike = np.float64,
 ) -> list[dict[str, np.ndarray]]:
     """Random parameters of a multi-layer perceptron with layer widths ``sizes``.
 
@@ -135,7 +135,7 @@ def init_mlp(
     return params
 
 
-def mlp(params: Sequence[Mapping[str, Any]], x: Any) -> Any:
+def mlp(params: Sequence[Mapping[str, ArrayLike]], x: ArrayLike) -> Array:
     """The multi-layer perceptron ``params`` applied to ``x``: ReLU between layers, the last
     layer linear (it returns logits or regression outputs).
 
@@ -169,7 +169,7 @@ def mlp(params: Sequence[Mapping[str, Any]], x: Any) -> Any:
     return h
 
 
-def squared_loss(pred: Any, target: Any) -> Any:
+def squared_loss(pred: Array, target: Array) -> Array:
     """The notebook's squared loss ``0.5 * sum((pred - target) ** 2)``, a 0-d value.
 
     Example:
@@ -185,7 +185,7 @@ def squared_loss(pred: Any, target: Any) -> Any:
     return 0.5 * pnp.sum(r * r)
 
 
-def _check_axis(who: str, logits: Any, axis: int) -> int:
+def _check_axis(who: str, logits: ArrayLike, axis: int) -> int:
     ndim = len(shape_of(logits))
     if ndim == 0:
         raise ValueError(f"{who}: logits must have at least one axis, got a 0-d value")
@@ -199,7 +199,7 @@ def _check_axis(who: str, logits: Any, axis: int) -> int:
     return axis % ndim
 
 
-def log_softmax(logits: Any, axis: int = -1) -> Any:
+def log_softmax(logits: ArrayLike, axis: int = -1) -> Array:
     """``logits - log(sum(exp(logits)))`` along ``axis``, computed stably.
 
     The largest logit is subtracted first, so logits of 1e3 (or -1e3) neither overflow nor
@@ -212,7 +212,7 @@ def log_softmax(logits: Any, axis: int = -1) -> Any:
     return reductions.log_softmax(logits, _check_axis("log_softmax", logits, axis))
 
 
-def softmax(logits: Any, axis: int = -1) -> Any:
+def softmax(logits: ArrayLike, axis: int = -1) -> Array:
     """The probabilities ``exp(logits) / sum(exp(logits))`` along ``axis``, computed stably.
 
     Example:
@@ -222,7 +222,7 @@ def softmax(logits: Any, axis: int = -1) -> Any:
     return reductions.softmax(logits, _check_axis("softmax", logits, axis))
 
 
-def _integer_labels(who: str, logits: Any, labels: Any) -> Any:
+def _integer_labels(who: str, logits: ArrayLike, labels: ArrayLike) -> Array | None:
     """``labels`` as class indices if they are integers, else None (probabilities).
 
     Traced labels (inside ``pb.jit`` or ``pb.vmap``) are checked for shape only: their values
@@ -253,7 +253,7 @@ def _integer_labels(who: str, logits: Any, labels: Any) -> Any:
     return labels.astype(np.int64)
 
 
-def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
+def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> Array:
     """The mean over the batch of the cross-entropy between ``softmax(logits)`` and ``labels``.
 
     ``logits`` has shape ``(batch, n_classes)`` (or ``(n_classes,)`` for one example).
@@ -291,7 +291,7 @@ def softmax_cross_entropy(logits: Any, labels: Any) -> Any:
     return pnp.sum(per_example) / batch
 
 
-def accuracy(logits: Any, labels: Any) -> float:
+def accuracy(logits: ArrayLike, labels: ArrayLike) -> float:
     """The fraction of examples whose largest logit is the labelled class, a Python float.
 
     ``labels`` are integer classes of shape ``(batch,)`` or probabilities (one-hot) shaped like

@@ -28,20 +28,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import numpy as np
 
 import pullback.numpy as pnp
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.core.tree import tree_flatten, tree_map, tree_structure
+from pullback.core.typing import Array, PyTree
 
 __all__ = [
     "AdamState",
+    "InitFn",
     "MomentumState",
     "Optimizer",
     "Schedule",
     "SGDState",
+    "UpdateFn",
     "adam",
     "adamw",
     "constant",
@@ -56,11 +59,29 @@ Schedule = Callable[[int], float]
 LearningRate = float | Schedule
 
 
+_State = TypeVar("_State")
+_State_co = TypeVar("_State_co", covariant=True)
+
+
+class InitFn(Protocol[_State_co]):
+    """An optimiser's ``init(params) -> state``: the first state for the pytree ``params``."""
+
+    def __call__(self, params: PyTree, /) -> _State_co: ...
+
+
+class UpdateFn(Protocol[_State]):
+    """An optimiser's ``update(grads, state, params) -> (params, state)``: one step, the new
+    parameters (a pytree like ``params``) and the new state; nothing is mutated."""
+
+    def __call__(self, grads: PyTree, state: _State, params: PyTree, /) -> tuple[PyTree, _State]:
+        ...
+
+
 class Optimizer(NamedTuple):
     """An optimiser: ``state = init(params)``, ``params, state = update(grads, state, params)``."""
 
-    init: Callable[[Any], Any]
-    update: Callable[[Any, Any, Any], tuple[Any, Any]]
+    init: InitFn[Any]
+    update: UpdateFn[Any]
 
 
 class SGDState(NamedTuple):
@@ -73,15 +94,15 @@ class MomentumState(NamedTuple):
     """State of :func:`momentum`: the step count and the velocity ``v`` (a pytree)."""
 
     step: int
-    velocity: Any
+    velocity: PyTree
 
 
 class AdamState(NamedTuple):
     """State of :func:`adam` and :func:`adamw`: the step count and the moment estimates."""
 
     step: int
-    mu: Any
-    nu: Any
+    mu: PyTree
+    nu: PyTree
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -154,11 +175,11 @@ def sgd(lr: LearningRate) -> Optimizer:
     """
     rate = _schedule("sgd", lr)
 
-    def init(params: Any) -> SGDState:
+    def init(params: PyTree) -> SGDState:
         _check_params("sgd", params)
         return SGDState(step=0)
 
-    def update(grads: Any, state: SGDState, params: Any) -> tuple[Any, SGDState]:
+    def update(grads: PyTree, state: SGDState, params: PyTree) -> tuple[PyTree, SGDState]:
         _check_update("sgd", grads, state, params, SGDState)
         a = rate(state.step)
         new = tree_map(lambda p, g: p - _cast(a, p) * g, params, grads)
@@ -184,11 +205,13 @@ def momentum(lr: LearningRate, beta: float = 0.9, nesterov: bool = False) -> Opt
     rate = _schedule("momentum", lr)
     beta = _check_rate("momentum", "beta", beta)
 
-    def init(params: Any) -> MomentumState:
+    def init(params: PyTree) -> MomentumState:
         _check_params("momentum", params)
         return MomentumState(step=0, velocity=tree_map(pnp.zeros_like, params))
 
-    def update(grads: Any, state: MomentumState, params: Any) -> tuple[Any, MomentumState]:
+    def update(
+        grads: PyTree, state: MomentumState, params: PyTree
+    ) -> tuple[PyTree, MomentumState]:
         _check_update("momentum", grads, state, params, MomentumState)
         a = rate(state.step)
         v = tree_map(lambda v, g: _cast(beta, v) * v + g, state.velocity, grads)
@@ -242,12 +265,12 @@ def _adam(who: str, lr: LearningRate, b1: float, b2: float, eps: float,
     eps = _check_rate(who, "eps", eps)
     weight_decay = _check_rate(who, "weight_decay", weight_decay)
 
-    def init(params: Any) -> AdamState:
+    def init(params: PyTree) -> AdamState:
         _check_params(who, params)
         zeros = tree_map(pnp.zeros_like, params)
         return AdamState(step=0, mu=zeros, nu=tree_map(pnp.zeros_like, params))
 
-    def update(grads: Any, state: AdamState, params: Any) -> tuple[Any, AdamState]:
+    def update(grads: PyTree, state: AdamState, params: PyTree) -> tuple[PyTree, AdamState]:
         _check_update(who, grads, state, params, AdamState)
         t = state.step + 1
         a = rate(state.step)
@@ -256,7 +279,7 @@ def _adam(who: str, lr: LearningRate, b1: float, b2: float, eps: float,
         nu = tree_map(lambda v, g: _cast(b2, v) * v + _cast(1.0 - b2, v) * (g * g),
                       state.nu, grads)
 
-        def step(p: Any, m: Any, v: Any) -> Any:
+        def step(p: Array, m: Array, v: Array) -> Array:
             direction = (m / _cast(c1, m)) / (pnp.sqrt(v / _cast(c2, v)) + _cast(eps, v))
             if weight_decay:
                 direction = direction + _cast(weight_decay, p) * p
@@ -271,7 +294,7 @@ def _adam(who: str, lr: LearningRate, b1: float, b2: float, eps: float,
 # ----------------------------------------------------------------------------- helpers
 
 
-def _cast(c: float, like: Any) -> Any:
+def _cast(c: float, like: Array) -> Array:
     """The Python number ``c`` as a 0-d array of ``like``'s dtype, so float32 stays float32.
 
     A traced ``c`` (a learning rate being differentiated) is left to NumPy's promotion.
@@ -283,13 +306,13 @@ def _cast(c: float, like: Any) -> Any:
 
 def _check_rate(who: str, name: str, value: Any, upper: float | None = None) -> float:
     try:
-        value = float(value)
+        number = float(value)
     except (TypeError, ValueError):
         raise TypeError(f"{who}: {name} must be a number, got {type(value).__name__}") from None
-    if not math.isfinite(value) or value < 0 or (upper is not None and value >= upper):
+    if not math.isfinite(number) or number < 0 or (upper is not None and number >= upper):
         bound = f"[0, {upper})" if upper is not None else "a finite number >= 0"
-        raise ValueError(f"{who}: {name} must be in {bound}, got {value}")
-    return value
+        raise ValueError(f"{who}: {name} must be in {bound}, got {number}")
+    return number
 
 
 def _check_steps(who: str, name: str, value: Any, minimum: int) -> int:
@@ -304,7 +327,7 @@ def _schedule(who: str, lr: LearningRate) -> Schedule:
     return constant(_check_rate(who, "lr", lr))
 
 
-def _check_params(who: str, params: Any) -> None:
+def _check_params(who: str, params: PyTree) -> None:
     leaves, _ = tree_flatten(params)
     for i, leaf in enumerate(leaves):
         if dtype_of(leaf).kind not in "fc":
@@ -314,7 +337,7 @@ def _check_params(who: str, params: Any) -> None:
             )
 
 
-def _check_update(who: str, grads: Any, state: Any, params: Any, kind: type) -> None:
+def _check_update(who: str, grads: PyTree, state: object, params: PyTree, kind: type) -> None:
     if not isinstance(state, kind):
         raise TypeError(
             f"{who}: update expected the state returned by this optimiser's init "

@@ -4,9 +4,9 @@ located in the user's code."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 
@@ -30,18 +30,22 @@ from pullback.check.report import (
     default_rtol,
     dot_rtol,
     error_item,
+    one_sided,
 )
 from pullback.core.api import arg_label, fun_name, jvp, vjp
 from pullback.core.trace import dtype_of, shape_of
 from pullback.core.tree import tree_flatten, tree_unflatten
+from pullback.core.typing import ArrayLike, PyTree
 
 MODES = ("fwd", "rev")
+#: how a numerical derivative is taken (see :func:`numerical_jvp`)
+Method = Literal["auto", "forward", "central", "richardson", "complex"]
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _as_args(who: str, args: Any) -> tuple:
+def _as_args(who: str, args: Any) -> tuple[Any, ...]:
     if isinstance(args, (tuple, list)):
         return tuple(args)
     if isinstance(args, dict):
@@ -54,7 +58,9 @@ def _check_method(who: str, method: str) -> None:
         raise ValueError(f"{who}: unknown method {method!r}; use one of {', '.join(METHODS)}")
 
 
-def _float_argnums(who: str, f: Callable, args: tuple, argnums: Any) -> tuple[int, ...]:
+def _float_argnums(
+    who: str, f: Callable[..., Any], args: tuple[Any, ...], argnums: int | Sequence[int] | None
+) -> tuple[int, ...]:
     if argnums is None:
         nums = tuple(i for i, a in enumerate(args) if is_inexact_tree(a))
         if not nums:
@@ -82,8 +88,10 @@ def _float_argnums(who: str, f: Callable, args: tuple, argnums: Any) -> tuple[in
     return tuple(out)
 
 
-def _partial(f: Callable, args: tuple, nums: tuple[int, ...]) -> Callable:
-    def f_partial(*dargs: Any) -> Any:
+def _partial(
+    f: Callable[..., PyTree], args: tuple[Any, ...], nums: tuple[int, ...]
+) -> Callable[..., PyTree]:
+    def f_partial(*dargs: PyTree) -> PyTree:
         full = list(args)
         for i, d in zip(nums, dargs, strict=True):
             full[i] = d
@@ -93,7 +101,7 @@ def _partial(f: Callable, args: tuple, nums: tuple[int, ...]) -> Callable:
     return f_partial
 
 
-def _cast_like(v: Any, ref: Any) -> Any:
+def _cast_like(v: PyTree, ref: PyTree) -> PyTree:
     """``v`` with each leaf cast to the dtype of the matching leaf of ``ref``."""
     v_leaves, _ = tree_flatten(v)
     r_leaves, r_tree = tree_flatten(ref)
@@ -103,7 +111,7 @@ def _cast_like(v: Any, ref: Any) -> Any:
     )
 
 
-def _random_like(rng: np.random.Generator, tree: Any) -> Any:
+def _random_like(rng: np.random.Generator, tree: PyTree) -> PyTree:
     """Standard normal leaves shaped like ``tree``'s (zeros for non-float leaves)."""
     leaves, t = tree_flatten(tree)
     out = []
@@ -119,7 +127,7 @@ def _random_like(rng: np.random.Generator, tree: Any) -> Any:
     return tree_unflatten(t, out)
 
 
-def _restrict(v: tuple, ai: int) -> tuple:
+def _restrict(v: tuple[PyTree, ...], ai: int) -> tuple[PyTree, ...]:
     """The direction ``v`` (one pytree per argument) with every argument but ``ai`` zeroed."""
     out = []
     for i, x in enumerate(v):
@@ -128,21 +136,22 @@ def _restrict(v: tuple, ai: int) -> tuple:
     return tuple(out)
 
 
-def _as64(x: Any) -> np.ndarray:
-    x = np.asarray(x)
-    return x.astype(np.result_type(x, np.float64))
+def _as64(x: ArrayLike) -> np.ndarray:
+    arr = np.asarray(x)
+    return arr.astype(np.result_type(arr, np.float64))
 
 
-def _leaves64(tree: Any) -> list[np.ndarray]:
+def _leaves64(tree: PyTree) -> list[np.ndarray]:
     """The leaves of ``tree`` in float64 (complex128 for complex leaves)."""
     return [_as64(x) for x in tree_flatten(tree)[0]]
 
 
-def _has_complex(tree: Any) -> bool:
+def _has_complex(tree: PyTree) -> bool:
     return any(dtype_of(x).kind == "c" for x in tree_flatten(tree)[0])
 
 
-def _refuse_complex_step(who: str, f: Callable, args: tuple, nums: tuple[int, ...],
+def _refuse_complex_step(who: str, f: Callable[..., Any], args: tuple[Any, ...],
+                         nums: tuple[int, ...],
                          method: str) -> None:
     """``method="complex"`` cannot differentiate complex inputs: say so before checking."""
     bad = [i for i in nums if _has_complex(args[i])]
@@ -155,7 +164,7 @@ def _refuse_complex_step(who: str, f: Callable, args: tuple, nums: tuple[int, ..
         )
 
 
-def _vec(tree: Any) -> np.ndarray:
+def _vec(tree: PyTree) -> np.ndarray:
     leaves = [np.asarray(x) for x in tree_flatten(tree)[0]]
     leaves = [x for x in leaves if x.dtype.kind in "fc"]
     if not leaves:
@@ -163,29 +172,29 @@ def _vec(tree: Any) -> np.ndarray:
     return np.concatenate([x.astype(np.result_type(x, np.float64)).ravel() for x in leaves])
 
 
-def _lowest_precision(trees: Sequence[Any]) -> np.dtype:
+def _lowest_precision(trees: Sequence[PyTree]) -> np.dtype:
     dts = [dtype_of(x) for t in trees for x in tree_flatten(t)[0] if dtype_of(x).kind in "fc"]
     if not dts:
         return np.dtype(np.float64)
     return max(dts, key=lambda d: float(np.finfo(d).eps))
 
 
-def _jvp_of(D: Callable, u: tuple) -> Callable:
-    def D_next(*x: Any) -> Any:
+def _jvp_of(D: Callable[..., PyTree], u: tuple[PyTree, ...]) -> Callable[..., PyTree]:
+    def D_next(*x: PyTree) -> PyTree:
         return jvp(D, x, _cast_like(u, x))[1]
 
     return D_next
 
 
-def _vjp_of(R: Callable, w: Any) -> Callable:
-    def R_next(*x: Any) -> Any:
+def _vjp_of(R: Callable[..., PyTree], w: PyTree) -> Callable[..., tuple[PyTree, ...]]:
+    def R_next(*x: PyTree) -> tuple[PyTree, ...]:
         out, back = vjp(R, *x)
         return back(_cast_like(w, out))
 
     return R_next
 
 
-def _coordinates(tree: Any) -> list[tuple[str, Any]]:
+def _coordinates(tree: PyTree) -> list[tuple[str, PyTree]]:
     """``(label, direction)`` for every real coordinate direction of one argument (a pytree):
     a unit entry, and for a complex leaf also ``1j`` at each entry (its imaginary part)."""
     leaves, t = tree_flatten(tree)
@@ -204,7 +213,7 @@ def _coordinates(tree: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _zeros_tree(tree: Any) -> Any:
+def _zeros_tree(tree: PyTree) -> PyTree:
     leaves, t = tree_flatten(tree)
     return tree_unflatten(t, [np.zeros(shape_of(x)) for x in leaves])
 
@@ -213,13 +222,13 @@ def _zeros_tree(tree: Any) -> Any:
 
 
 def numerical_jvp(
-    f: Callable,
-    primals: Sequence[Any],
-    tangents: Sequence[Any],
-    method: str = "auto",
+    f: Callable[..., PyTree],
+    primals: Sequence[PyTree],
+    tangents: Sequence[PyTree],
+    method: Method = "auto",
     eps: float | None = None,
     return_error: bool = False,
-) -> Any:
+) -> PyTree:
     """The directional derivative of ``f`` at ``primals`` along ``tangents``, numerically.
 
     Returns the output tangent, shaped like ``f``'s output, in float64: the evaluations are
@@ -275,12 +284,12 @@ def _columns(flat: Flat, method: str, eps: float | None, unit: complex = 1.0) ->
 
 
 def numerical_vjp(
-    f: Callable,
-    primals: Sequence[Any],
-    cotangent: Any,
-    method: str = "auto",
+    f: Callable[..., PyTree],
+    primals: Sequence[PyTree],
+    cotangent: PyTree,
+    method: Method = "auto",
     eps: float | None = None,
-) -> tuple:
+) -> tuple[PyTree, ...]:
     """The vector-Jacobian product of ``f`` at ``primals`` with ``cotangent``, numerically.
 
     Returns a tuple with one cotangent per primal (shaped like it, in float64; ``None`` for
@@ -324,7 +333,8 @@ def numerical_vjp(
         mask = np.concatenate([np.full(x.size, c) for x, c in zip(flat.leaves, flat.leaf_complex,
                                                                    strict=True)])
         values = values - 1j * np.where(mask, imag, 0.0)
-    out, start = [], 0
+    out: list[PyTree] = []
+    start = 0
     for i, p in enumerate(primals):
         if i not in nums:
             out.append(None)
@@ -341,13 +351,28 @@ def numerical_vjp(
     return tuple(out)
 
 
+@overload
 def numerical_jacobian(
-    f: Callable,
-    x: Any,
-    method: str = "auto",
+    f: Callable[..., ArrayLike], x: ArrayLike, method: Method = "auto",
+    eps: float | None = None, return_error: Literal[False] = False,
+) -> np.ndarray: ...
+@overload
+def numerical_jacobian(
+    f: Callable[..., ArrayLike], x: ArrayLike, method: Method = "auto",
+    eps: float | None = None, *, return_error: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def numerical_jacobian(
+    f: Callable[..., ArrayLike], x: ArrayLike, method: Method = "auto",
+    eps: float | None = None, return_error: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+def numerical_jacobian(
+    f: Callable[..., ArrayLike],
+    x: ArrayLike,
+    method: Method = "auto",
     eps: float | None = None,
     return_error: bool = False,
-) -> Any:
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """The Jacobian of ``f`` at the array ``x``, numerically, shaped ``out.shape + x.shape``
     (in float64, or complex128 for a complex output).
 
@@ -396,12 +421,12 @@ def numerical_jacobian(
 
 @dataclass
 class _Setup:
-    f: Callable
+    f: Callable[..., PyTree]
     name: str
-    args: tuple
+    args: tuple[Any, ...]
     nums: tuple[int, ...]
-    dargs: tuple
-    out: Any
+    dargs: tuple[PyTree, ...]
+    out: PyTree
     labels: list[str]
     rtol: float
     atol: float
@@ -411,15 +436,15 @@ class _Setup:
     probes: int
     full: bool
     # directions per probe: us[p][k] (k = 0..order-1), ws[p][k]
-    us: list[list[tuple]] = field(default_factory=list)
-    ws: list[list[Any]] = field(default_factory=list)
-    flats: dict = field(default_factory=dict)
+    us: list[list[tuple[PyTree, ...]]] = field(default_factory=list)
+    ws: list[list[PyTree]] = field(default_factory=list)
+    flats: dict[tuple[Any, ...], Flat] = field(default_factory=dict)
 
     @property
-    def fd(self) -> Callable:
+    def fd(self) -> Callable[..., PyTree]:
         return _partial(self.f, self.args, self.nums)
 
-    def chain(self, mode: str, p: int, k: int) -> Callable:
+    def chain(self, mode: str, p: int, k: int) -> Callable[..., PyTree]:
         """The derivative of order ``k`` computed by pullback in ``mode``, along probe p's
         directions: a function of the differentiated arguments."""
         D = self.fd
@@ -460,7 +485,9 @@ def _numeric_row(s: _Setup, mode: str, k: int, ai: int) -> CheckRow:
     return CheckRow.from_items(s.labels[ai], mode, k, "+".join(methods), step, items)
 
 
-def _directions(s: _Setup, flat: Flat, u: tuple, ai: int) -> list[tuple[str, list, tuple]]:
+def _directions(
+    s: _Setup, flat: Flat, u: tuple[PyTree, ...], ai: int
+) -> list[tuple[str, list[np.ndarray], tuple[PyTree, ...]]]:
     """(label, flat direction, pytree direction) for the probe ``u`` or, with ``full``,
     every coordinate of argument ``ai``."""
     if not s.full:
@@ -497,7 +524,7 @@ def _split(flat: Flat, d: list[np.ndarray], method: str, eps: float | None) -> E
                     pieces.append((k, j, part))
     if not 2 <= len(pieces) <= _SPLIT_LIMIT:
         return None
-    ests = []
+    ests: list[Estimate] = []
     for k, j, part in pieces:
         dj = [np.zeros(x.shape, np.result_type(x, type(part))) for x in d]
         dj[k].reshape(-1)[j] = part
@@ -509,16 +536,22 @@ def _split(flat: Flat, d: list[np.ndarray], method: str, eps: float | None) -> E
         ests.append(est)
     if not ests:
         return None
+    sides = [one_sided(e) for e in ests]
     with np.errstate(all="ignore"):
-        total = sum(e.value for e in ests)
-        lo = sum(np.minimum(e.left, e.right) for e in ests)
-        hi = sum(np.maximum(e.left, e.right) for e in ests)
-        lr = sum(np.maximum(e.left_error, e.right_error) for e in ests)
+        total = _sum(e.value for e in ests)
+        lo = _sum(np.minimum(L, R) for L, R, _, _ in sides)
+        hi = _sum(np.maximum(L, R) for L, R, _, _ in sides)
+        lr = _sum(np.maximum(L_err, R_err) for _, _, L_err, R_err in sides)
     jump = np.any([e.jump for e in ests if e.jump is not None], axis=0)
     bend = np.any([e.bend for e in ests if e.bend is not None], axis=0)
-    return Estimate(total, sum(e.error for e in ests), "richardson",
+    return Estimate(total, _sum(e.error for e in ests), "richardson",
                     float(np.median([e.step for e in ests])), max(e.fscale for e in ests),
                     lo, hi, lr, lr, jump, bend)
+
+
+def _sum(arrays: Iterable[np.ndarray]) -> np.ndarray:
+    """``sum(arrays)`` (the builtin: from 0, in order) of one array or more."""
+    return cast(np.ndarray, sum(arrays))
 
 
 def _crossed_kinks(item: Item | None) -> bool:
@@ -528,7 +561,8 @@ def _crossed_kinks(item: Item | None) -> bool:
 
 
 def _fwd_items(
-    s: _Setup, flat: Flat, D: Callable, u: tuple, ai: int, p: int, ests: list
+    s: _Setup, flat: Flat, D: Callable[..., PyTree], u: tuple[PyTree, ...], ai: int, p: int,
+    ests: list[Estimate],
 ) -> list[Item]:
     items = []
     for label, d, tree in _directions(s, flat, u, ai):
@@ -551,7 +585,8 @@ def _fwd_items(
 
 
 def _rev_items(
-    s: _Setup, flat: Flat, D: Callable, u: tuple, w: Any, ai: int, p: int, ests: list
+    s: _Setup, flat: Flat, D: Callable[..., PyTree], u: tuple[PyTree, ...], w: PyTree, ai: int,
+    p: int, ests: list[Estimate],
 ) -> list[Item]:
     out, back = vjp(D, *s.dargs)
     ct = back(_cast_like(w, out))[ai]
@@ -619,11 +654,11 @@ def _taylor_row(s: _Setup, ai: int, mode: str) -> CheckRow:
 
 
 def report(
-    f: Callable,
-    args: Sequence[Any],
+    f: Callable[..., PyTree],
+    args: Sequence[PyTree],
     order: int = 1,
     modes: Sequence[str] = MODES,
-    method: str = "auto",
+    method: Method = "auto",
     atol: float | None = None,
     rtol: float | None = None,
     eps: float | None = None,
@@ -707,11 +742,11 @@ def report(
 
 
 def check_grads(
-    f: Callable,
-    args: Sequence[Any],
+    f: Callable[..., PyTree],
+    args: Sequence[PyTree],
     order: int = 1,
     modes: Sequence[str] = MODES,
-    method: str = "auto",
+    method: Method = "auto",
     atol: float | None = None,
     rtol: float | None = None,
     eps: float | None = None,
@@ -747,11 +782,11 @@ def check_grads(
 
 
 def _localise(
-    f: Callable,
-    args: tuple,
+    f: Callable[..., PyTree],
+    args: tuple[Any, ...],
     nums: tuple[int, ...],
     rep: Report,
-    method: str,
+    method: Method,
     rtol: float | None,
     atol: float | None,
     eps: float | None,
@@ -767,7 +802,7 @@ def _localise(
         return Localisation("", "", "", note=(
             f"the function could not be re-run under the recording trace "
             f"({type(err).__name__}: {err})"))
-    seen: set = set()
+    seen: set[tuple[Any, ...]] = set()
     checked = 0
     for rec in records:
         positions = rec.float_traced
@@ -830,9 +865,9 @@ class TaylorResult:
 
 
 def taylor_test(
-    f: Callable,
-    args: Sequence[Any],
-    direction: Sequence[Any] | None = None,
+    f: Callable[..., PyTree],
+    args: Sequence[PyTree],
+    direction: Sequence[PyTree] | None = None,
     mode: str = "rev",
     argnums: int | Sequence[int] | None = None,
     rtol: float | None = None,
@@ -869,7 +904,10 @@ def taylor_test(
     return _taylor(_partial(f, args, nums), dargs, d, mode, w, rt)
 
 
-def _taylor(fd: Callable, dargs: tuple, d: tuple, mode: str, w: Any, rtol: float) -> TaylorResult:
+def _taylor(
+    fd: Callable[..., PyTree], dargs: tuple[PyTree, ...], d: tuple[PyTree, ...], mode: str,
+    w: PyTree, rtol: float,
+) -> TaylorResult:
     flat = Flat(fd, dargs, fun_name(fd))
     dl = [leaf for x in d for leaf in _leaves64(x)]
     if [x.shape for x in dl] != [x.shape for x in flat.leaves]:

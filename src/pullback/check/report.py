@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -112,8 +112,17 @@ def worst(items: list[Item]) -> Item | None:
 
 
 def _real(x: Any) -> float:
-    x = complex(x)
-    return x.real if x.imag == 0 else abs(x)
+    z = complex(x)
+    return z.real if z.imag == 0 else abs(z)
+
+
+def one_sided(est: Estimate) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(left, right, left_error, right_error)`` of an estimate that has one-sided
+    derivatives (``est.left`` is not None: the four are set together)."""
+    return cast(
+        "tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]",
+        (est.left, est.right, est.left_error, est.right_error),
+    )
 
 
 def compare_vector(
@@ -142,8 +151,8 @@ def compare_vector(
         verdict[~np.isfinite(c) & ~unknown] = np.where(reliable, 3, 2)[~np.isfinite(c) & ~unknown]
         detail = np.full(e.shape, "", dtype=object)
         if est.left is not None and np.isrealobj(est.left) and np.isrealobj(c):
-            L, R = est.left, est.right
-            lr_err = K_EST * (est.left_error + est.right_error)
+            L, R, L_err, R_err = one_sided(est)
+            lr_err = K_EST * (L_err + R_err)
             gap = np.abs(L - R)
             kink = np.isfinite(gap) & np.isfinite(lr_err) & (gap > tol + lr_err)
             lo = np.minimum(L, R)
@@ -153,13 +162,14 @@ def compare_vector(
             verdict[kink & ~inside] = 3
             dist = np.maximum(np.maximum(lo - c, c - hi), 0.0)
             err = np.where(kink, dist, err)
-            for i in np.flatnonzero(kink):
-                detail[i] = f"kink: left {L[i]:.6g}, right {R[i]:.6g}"
+            for j in np.flatnonzero(kink):
+                detail[j] = f"kink: left {L[j]:.6g}, right {R[j]:.6g}"
         if est.bend is not None:
             bend = est.bend & (verdict == 0)
             verdict[bend] = 1
-            for i in np.flatnonzero(bend):
-                detail[i] = BEND.format(L=_real(est.left[i]), R=_real(est.right[i]))
+            L, R, _, _ = one_sided(est)  # a bend is found from the one-sided derivatives
+            for j in np.flatnonzero(bend):
+                detail[j] = BEND.format(L=_real(L[j]), R=_real(R[j]))
         if est.jump is not None:
             jump = est.jump & np.isfinite(c)
             verdict[jump] = 1
@@ -223,8 +233,8 @@ def compare_scalar(
                     float(tol), JUMP)
     if est.left is not None and np.isfinite(e) and np.isrealobj(w) and np.isrealobj(est.left):
         # entries with a kink contribute an interval [min(wL, wR), max(wL, wR)]
-        L, R = est.left, est.right
-        lr_err = K_EST * (est.left_error + est.right_error)
+        L, R, L_err, R_err = one_sided(est)
+        lr_err = K_EST * (L_err + R_err)
         with np.errstate(all="ignore"):
             entry_tol = atol + rtol * (np.abs(est.value) + DELTA * scale)
             kink = np.isfinite(L - R) & np.isfinite(lr_err) & (np.abs(L - R) > entry_tol + lr_err)
@@ -241,7 +251,8 @@ def compare_scalar(
             detail = f"kink: between {lo:.6g} and {hi:.6g}"
     if verdict == "ok" and est.bend is not None and np.any(est.bend & (w != 0)):
         i = int(np.flatnonzero(est.bend & (w != 0))[0])
-        verdict, detail = "kink", BEND.format(L=_real(est.left[i]), R=_real(est.right[i]))
+        L, R, _, _ = one_sided(est)
+        verdict, detail = "kink", BEND.format(L=_real(L[i]), R=_real(R[i]))
     return Item(
         verdict,
         where,

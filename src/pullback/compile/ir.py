@@ -39,6 +39,7 @@ from pullback.compile.values import (
     vars_in,
 )
 from pullback.core.tree import PyTreeDef, tree_unflatten
+from pullback.core.typing import PyTree
 
 __all__ = ["Graph"]
 
@@ -83,11 +84,11 @@ class Graph:
     def __len__(self) -> int:
         return len(self.eqns)
 
-    def names(self) -> dict[Var, str]:
+    def names(self) -> dict[Atom, str]:
         """The printed name of every variable: inputs, array constants, then equation outputs."""
-        names: dict[Var, str] = {}
+        names: dict[Atom, str] = {}
 
-        def add(v: Var) -> None:
+        def add(v: Atom) -> None:
             if v not in names:
                 names[v] = _letters(len(names))
 
@@ -100,9 +101,9 @@ class Graph:
                 add(v)
         return names
 
-    def constvars(self) -> list[Any]:
+    def constvars(self) -> list[Const]:
         """Array constants (not Python scalars), each once, in order of first use."""
-        seen: dict[int, Any] = {}
+        seen: dict[int, Const] = {}
         for e in self.eqns:
             for a in e.inputs:
                 if isinstance(a, Const) and _is_array_const(a.value):
@@ -176,7 +177,7 @@ class Graph:
             'digraph sin {'
         """
         names = self.names()
-        producer: dict[Var, str] = {}
+        producer: dict[Atom, str] = {}
         lines = [
             f"digraph {_dot_id(self.name)} {{",
             "  rankdir=TB;",
@@ -196,8 +197,8 @@ class Graph:
                 f'  {node} [shape=note, style=filled, fillcolor="#eeeeee", '
                 f'label="{names[c]}: {c.aval}"];'
             )
-            producer[c] = node  # type: ignore[index]
-        const_nodes = {id(c.value): producer[c] for c in self.constvars()}  # type: ignore[index]
+            producer[c] = node
+        const_nodes = {id(c.value): producer[c] for c in self.constvars()}
 
         def source(a: Any) -> str | None:
             if isinstance(a, Var):
@@ -301,7 +302,7 @@ class Graph:
                 env[e.outvars[0]] = out
         return [read(a) for a in self.outvars]
 
-    def unflatten_outputs(self, leaves: Sequence[Any]) -> Any:
+    def unflatten_outputs(self, leaves: Sequence[Any]) -> PyTree:
         """The output leaves in the function's output structure.
 
         Example:
@@ -310,6 +311,11 @@ class Graph:
             >>> g.unflatten_outputs(g(np.array([3.0])))
             {'y': array([6.])}
         """
+        if self.out_tree is None:
+            raise ValueError(
+                f"Graph {self.name}: unflatten_outputs needs the output structure, and this "
+                "graph was built without one; make it with pb.make_graph"
+            )
         return tree_unflatten(self.out_tree, list(leaves))
 
     def simplified(self) -> Graph:
@@ -360,9 +366,9 @@ def _fmt_param(v: Any, atom: Callable[[Any], str]) -> str:
     if v is Ellipsis:
         return "..."
     if isinstance(v, np.dtype):
-        return v.name
+        return str(v.name)
     if isinstance(v, type) and issubclass(v, np.generic):
-        return np.dtype(v).name
+        return str(np.dtype(v).name)
     if isinstance(v, np.ndarray):
         if v.size <= 8:
             return np.array2string(v, separator=",").replace("\n", "")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from pullback.compile.values import (
 from pullback.core import lax
 from pullback.core.trace import PRIMITIVES, Primitive, Trace, Tracer, new_trace
 from pullback.core.tree import tree_flatten, tree_unflatten
+from pullback.core.typing import PyTree
 
 # ----------------------------------------------------------------------------- tracing
 
@@ -146,11 +147,12 @@ class GraphTrace(Trace):
     def __init__(self, level: int):
         super().__init__(level)
         self.eqns: list[Equation] = []
-        self._avals: dict[Hashable, Any] = {}
+        self._avals: dict[Hashable, tuple[str, Any]] = {}
 
     def lift(self, value: Any) -> GraphTracer:
         """A constant as a value of the graph: a copy of it, made when the code runs."""
-        return self.process(lax.copy_p, (value,), {})
+        tracer: GraphTracer = self.process(lax.copy_p, (value,), {})
+        return tracer
 
     def new_input(self, aval: ShapedArray) -> GraphTracer:
         return GraphTracer(self, Var(aval))
@@ -171,7 +173,7 @@ class GraphTrace(Trace):
             )
         return x
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
+    def process(self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]) -> Any:
         inputs = [self._atom(prim, a) for a in args]
         inputs = [a if isinstance(a, Var) else Const(a) for a in inputs]
         rec_params = map_vars(params, lambda t: self._atom(prim, t), kind=Tracer)
@@ -184,7 +186,9 @@ class GraphTrace(Trace):
         tracers = [GraphTracer(self, v) for v in outvars]
         return tuple(tracers) if multiple else tracers[0]
 
-    def _abstract_eval(self, prim: Primitive, args: tuple, params: dict) -> tuple[str, Any]:
+    def _abstract_eval(
+        self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]
+    ) -> tuple[str, Any]:
         key = None
         try:
             key = (id(prim), freeze(args), freeze(params))
@@ -193,7 +197,8 @@ class GraphTrace(Trace):
             hit = None
         if hit is not None:
             return hit
-        outs, errors = [], []
+        outs: list[Any] = []
+        errors: list[Exception] = []
         # every probe looks for shapes that depend on values; a differentiable
         # pullback.numpy primitive of floating inputs has none, so one success is enough
         wanted = len(_PROBES) if _shape_may_depend_on_values(prim, args, params) else 1
@@ -202,7 +207,11 @@ class GraphTrace(Trace):
                 break
             vals = [_probe_value(a._var.aval, probe) if isinstance(a, GraphTracer) else a
                     for a in args]
-            ps = map_vars(params, lambda t, p=probe: _probe_value(t._var.aval, p), GraphTracer)
+
+            def probe_param(t: GraphTracer, p: str = probe) -> Any:
+                return _probe_value(t._var.aval, p)
+
+            ps = map_vars(params, probe_param, GraphTracer)
             try:
                 with np.errstate(all="ignore"), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -217,7 +226,9 @@ class GraphTrace(Trace):
         return result
 
 
-def _shape_may_depend_on_values(prim: Primitive, args: tuple, params: dict) -> bool:
+def _shape_may_depend_on_values(
+    prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]
+) -> bool:
     """Whether the output shape of ``prim`` could depend on input values: non-differentiable
     and multiple-result primitives, integer or boolean traced inputs (indices, masks), and
     primitives from outside pullback.numpy (custom ones) may; the others are elementwise,
@@ -239,7 +250,7 @@ def _aval_of(x: Any) -> ShapedArray | None:
     return None
 
 
-def _classify(prim: Primitive, outs: list, args: tuple) -> tuple[str, Any]:
+def _classify(prim: Primitive, outs: list[Any], args: tuple[Any, ...]) -> tuple[str, Any]:
     """``("single", [aval])``, ``("multiple", avals)`` or ``("const", value)``."""
     first = outs[0]
     multiple = prim.multiple_results or (
@@ -262,10 +273,11 @@ def _classify(prim: Primitive, outs: list, args: tuple) -> tuple[str, Any]:
                 f"values of its traced arguments: {CONCRETIZATION_ADVICE}"
             )
         return "const", first
+    known = cast("list[ShapedArray]", avals)  # none is None
     for out in outs[1:]:
         other = list(out) if multiple else [out]
         if len(other) != len(parts) or any(
-            np.shape(o) != a.shape for o, a in zip(other, avals, strict=True)
+            np.shape(o) != a.shape for o, a in zip(other, known, strict=True)
         ):
             shapes = ", ".join(str(a) for a in args_avals(args))
             raise ConcretizationError(
@@ -275,12 +287,12 @@ def _classify(prim: Primitive, outs: list, args: tuple) -> tuple[str, Any]:
                 "with pnp.where(mask, x, 0), or select outside the jitted function (or mark "
                 "the argument static with static_argnums)"
             )
-    return ("multiple" if multiple else "single"), avals
+    return ("multiple" if multiple else "single"), known
 
 
-def args_avals(args: tuple) -> list[Any]:
+def args_avals(args: tuple[Any, ...]) -> list[ShapedArray | str]:
     """How each argument prints in an error: its abstract value, or its type."""
-    out = []
+    out: list[ShapedArray | str] = []
     for a in args:
         if isinstance(a, GraphTracer):
             out.append(a._var.aval)
@@ -327,8 +339,9 @@ def static_key(who: str, what: str, x: Any) -> Hashable:
 
 
 def split_arguments(
-    args: tuple, kwargs: dict, static_argnums: Sequence[int], static_argnames: Sequence[str]
-) -> tuple[tuple, dict, tuple, dict]:
+    args: tuple[Any, ...], kwargs: dict[str, Any], static_argnums: Sequence[int],
+    static_argnames: Sequence[str],
+) -> tuple[tuple[Any, ...], dict[str, Any], tuple[tuple[int, Any], ...], dict[str, Any]]:
     """Split into (dynamic args with None at static places, dynamic kwargs, static args,
     static kwargs)."""
     n = len(args)
@@ -341,9 +354,9 @@ def split_arguments(
 
 
 def trace(
-    f: Callable,
-    args: tuple,
-    kwargs: dict,
+    f: Callable[..., PyTree],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     static_argnums: Sequence[int] = (),
     static_argnames: Sequence[str] = (),
 ) -> Graph:
@@ -385,8 +398,8 @@ def trace(
     return Graph(invars, eqns, outvars, in_tree, out_tree, name)
 
 
-def make_graph(f: Callable, *args: Any, static_argnums: int | Sequence[int] = (),
-               **kwargs: Any) -> Graph:
+def make_graph(f: Callable[..., PyTree], *args: PyTree, static_argnums: int | Sequence[int] = (),
+               **kwargs: PyTree) -> Graph:
     """Trace ``f(*args, **kwargs)`` into a graph of primitive equations.
 
     Array arguments (and NumPy scalars) become abstract inputs, known by shape and dtype;

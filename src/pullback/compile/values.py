@@ -65,7 +65,7 @@ class ShapedArray:
 
     def __init__(self, shape: tuple[int, ...], dtype: Any, weak: type | None = None):
         self.shape = tuple(int(n) for n in shape)
-        self.dtype = np.dtype(dtype)
+        self.dtype: np.dtype = np.dtype(dtype)
         self.weak = weak
 
     @property
