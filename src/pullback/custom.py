@@ -11,8 +11,9 @@ to add.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -29,6 +30,7 @@ from pullback.core.trace import (
     shape_of,
     zero,
 )
+from pullback.core.tree import tree_leaves
 from pullback.core.typing import PyTree
 
 __all__ = ["custom_jvp", "custom_vjp", "primitive"]
@@ -100,6 +102,68 @@ def _transpose_linear(
     return back(np.ones((), dtype_of(total)))
 
 
+#: the transformation a traced value belongs to, by its tracer's class
+_TRANSFORMATIONS = {
+    "JVPTracer": "forward mode (jvp, jacfwd, hessian)",
+    "VJPTracer": "reverse mode (grad, vjp, jacrev)",
+    "BatchTracer": "vmap",
+    "GraphTracer": "pb.jit",
+}
+
+
+def _outer_transformations(values: Any) -> list[str]:
+    """The transformations, outermost last, whose traced values ``values`` holds."""
+    found: list[str] = []
+    for leaf in tree_leaves(values):
+        while isinstance(leaf, Tracer):
+            name = _TRANSFORMATIONS.get(type(leaf).__name__, type(leaf).__name__)
+            if name not in found:
+                found.append(name)
+            leaf = leaf._primal
+    return found
+
+
+@contextlib.contextmanager
+def _on_traced_values(name: str, what: str, values: Any) -> Iterator[None]:
+    """Explain an error raised while a user rule runs on traced values of outer levels.
+
+    At second order (``hessian``, ``hvp``, ``grad`` of ``grad``), and for a derivative taken
+    under ``jit`` or ``vmap``, pullback runs the user's function and its rule on the traced
+    values of the outer transformation: whatever they compute is differentiated (or traced)
+    again, so a SciPy or NumPy function without pullback rules fails there, though the
+    function itself is a ``pb.primitive``.
+    """
+    outer = _outer_transformations(values)
+    if not outer:
+        yield
+        return
+    try:
+        yield
+    except (NotImplementedError, TracerConversionError) as err:
+        root: BaseException = err  # the first failure, not a wrapper's restatement of it
+        while isinstance(root.__cause__, (NotImplementedError, TracerConversionError)):
+            root = root.__cause__
+        cause = str(root).split(":")[0]
+        message = (
+            f"'{name}' ({what}) ran on values traced by {' and '.join(outer)}: when a "
+            "pullback.primitive (or custom_vjp/custom_jvp) function is differentiated again "
+            "(a second derivative: hessian, hvp, grad of grad) or differentiated under jit "
+            "or vmap, pullback differentiates its value and its pullback themselves, so "
+            "every operation in them must be one pullback can differentiate; here: "
+            f"{cause}. Write them with pullback.numpy and pullback.scipy.special operations, "
+            "or give the SciPy/NumPy function its own rules for the next order with "
+            "pullback.extend, which pullback applies at every order, for example "
+            "`p = pullback.extend.Primitive('log_expit', scipy.special.log_expit)`, "
+            "`pullback.extend.defelementwise(p, lambda ans, x: pullback.scipy.special"
+            ".expit(-x))`, then call `p.bind(x)` in its place (a rule written with SciPy, "
+            f"such as one given with {name}.defjvp(...), runs on traced values too and "
+            "fails the same way)"
+        )
+        if isinstance(err, TracerConversionError):
+            raise TracerConversionError(message) from err
+        raise NotImplementedError(message) from err
+
+
 class _CustomPrimitive(Primitive):
     """A user function with user rules; the two trace hooks use them."""
 
@@ -120,14 +184,16 @@ class _CustomPrimitive(Primitive):
         self, args: tuple[Any, ...], params: dict[str, Any]
     ) -> tuple[Any, Any]:
         fwd, _ = self._fwd_bwd()
-        return fwd(*args)
+        with _on_traced_values(self.name, "its value", args):
+            return fwd(*args)
 
     def backward(
         self, g: Any, ans: Any, args: tuple[Any, ...], params: dict[str, Any], residual: Any,
         needs: tuple[bool, ...],
     ) -> tuple[Any, ...]:
         _, bwd = self._fwd_bwd()
-        return _as_cotangents(self.name, bwd(residual, g), len(args))
+        with _on_traced_values(self.name, "its pullback", args):
+            return _as_cotangents(self.name, bwd(residual, g), len(args))
 
     # forward mode ------------------------------------------------------------------------
 
@@ -136,19 +202,22 @@ class _CustomPrimitive(Primitive):
     ) -> tuple[Any, Any]:
         if self.user_jvp is not None:
             full = tuple(instantiate(t, p) for t, p in zip(tangents, primals, strict=True))
-            return self.user_jvp(primals, full)
+            with _on_traced_values(self.name, "its JVP rule", primals):
+                return self.user_jvp(primals, full)
         fwd, bwd = self._fwd_bwd()
-        ans, residual = fwd(*primals)
-        (t_out,) = _transpose_linear(
-            self.name,
-            "forward mode needs a JVP, and none could be derived from the pullback because "
-            "pullback cannot differentiate it",
-            f"Add a JVP with {self.name}.defjvp(rule), rule(primals, tangents) -> "
-            "(out, tangent_out), or write the pullback with pullback.numpy operations",
-            lambda u: _as_cotangents(self.name, bwd(residual, u), len(primals)),
-            (instantiate(zero, ans),),
-            tangents,
-        )
+        with _on_traced_values(self.name, "its value", primals):
+            ans, residual = fwd(*primals)
+        with _on_traced_values(self.name, "its pullback", primals):
+            (t_out,) = _transpose_linear(
+                self.name,
+                "forward mode needs a JVP, and none could be derived from the pullback "
+                "because pullback cannot differentiate it",
+                f"Add a JVP with {self.name}.defjvp(rule), rule(primals, tangents) -> "
+                "(out, tangent_out), or write the pullback with pullback.numpy operations",
+                lambda u: _as_cotangents(self.name, bwd(residual, u), len(primals)),
+                (instantiate(zero, ans),),
+                tangents,
+            )
         return ans, t_out
 
     def defjvp(self, rule: _Rule) -> _Rule:

@@ -141,11 +141,9 @@ def _prepare(x: Any, idx: Any, v: Any, who: str) -> tuple[Any, tuple, Any, np.nd
     if not isinstance(x, Tracer):
         x = np.asarray(x)
     idx = _normalize_index(idx, who)
-    if any(isinstance(i, Tracer) for i in idx):
-        raise NotImplementedError(
-            f"{who}: indices that differ between vmap entries are not supported; index "
-            "with constants, or update each entry in a loop"
-        )
+    traced = [i for i in idx if isinstance(i, Tracer)]
+    if traced:
+        raise NotImplementedError(_traced_index_message(who, traced))
     shape = shape_of(x)
     try:
         if _has_advanced(idx):
@@ -173,6 +171,40 @@ def _prepare(x: Any, idx: Any, v: Any, who: str) -> tuple[Any, tuple, Any, np.nd
         raise ValueError(f"{who}: values of shape {vs} cannot be broadcast to the indexed "
                          f"shape {sub}") from None
     return x, idx, v, pos
+
+
+def _traced_index_message(who: str, traced: list[Tracer]) -> str:
+    """Why an update at a traced index cannot be done, and what to write instead."""
+    kinds = set()
+    for i in traced:
+        while isinstance(i, Tracer):
+            kinds.add(type(i).__name__)
+            i = i._primal
+    under = "pb.jit" if "GraphTracer" in kinds else "vmap"
+    if any(dtype_of(i) == np.bool_ for i in traced):
+        op = {"at[...].set": "v", "at[...].add": "x + v", "at[...].multiply": "x * v"}
+        return (
+            f"{who}: the boolean mask is a traced value under {under}"
+            + (", whose values are not known while it traces, so neither is the number of "
+               "elements the mask selects: x[mask] has no known shape there"
+               if under == "pb.jit" else
+               ", and differs between its entries, so the number of elements it selects "
+               "(the shape of x[mask]) does too")
+            + f". Write pnp.where(mask, {op.get(who, 'v')}, x) instead: it keeps x's shape "
+            "(v then broadcasts against x: a scalar or an array of x's shape, not one of "
+            "x[mask]'s)"
+        )
+    if under == "pb.jit":
+        return (
+            f"{who}: the index is a traced value under pb.jit, whose values are not known "
+            "while it traces; index with constants (an index computed from an argument can "
+            "be made one with pb.jit(f, static_argnums=...)), or select with a mask: "
+            "pnp.where(pnp.arange(n) == i, v, x)"
+        )
+    return (
+        f"{who}: indices that differ between vmap entries are not supported; index with "
+        "constants, or update each entry in a loop"
+    )
 
 
 def _flat_take(v: Any, keep: np.ndarray) -> Any:
