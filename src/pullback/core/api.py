@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 
@@ -67,13 +68,48 @@ def arg_label(f: Callable[..., Any], i: int) -> str:
     return f"argument {i}"
 
 
-def _check_differentiable(who: str, label: Callable[..., str], leaves: list[Any]) -> None:
-    for x in leaves:
+def _leaf_path(treedef: PyTreeDef, k: int) -> str:
+    """Where leaf ``k`` sits in a pytree of structure ``treedef``: ``['W1']``, ``[0].b``...;
+    empty for a pytree that is one leaf."""
+    path = ""
+    node = treedef
+    while node.kind is not None:
+        j = 0
+        while k >= node.children[j].num_leaves:
+            k -= node.children[j].num_leaves
+            j += 1
+        child = node.children[j]
+        if node.kind is dict:
+            path += f"[{cast('tuple[Any, ...]', node.aux)[j]!r}]"
+        elif hasattr(node.kind, "_fields"):  # a namedtuple
+            path += f".{node.kind._fields[j]}"
+        else:
+            path += f"[{j}]"
+        node = child
+    return path
+
+
+def _at_leaf(what: str, treedef: PyTreeDef | None, k: int) -> str:
+    """``what`` (``"argument 0 ('params')"``) narrowed to leaf ``k``: ``"params['W1']
+    (argument 0)"``; ``what`` itself for a pytree that is one leaf."""
+    path = "" if treedef is None else _leaf_path(treedef, k)
+    if not path:
+        return what
+    named = re.search(r"argument (\d+) \('(\w+)'\)$", what)
+    if named:
+        return f"{what[:named.start()]}{named[2]}{path} (argument {named[1]})"
+    return f"{what} at {path}"
+
+
+def _check_differentiable(
+    who: str, label: Callable[..., str], leaves: list[Any], tree: PyTreeDef | None = None
+) -> None:
+    for k, x in enumerate(leaves):
         dt = x.dtype if type(x) is np.ndarray else dtype_of(x)
         if dt.kind not in "fc":
             raise TypeError(
-                f"{who}: {label()} has dtype {dt}, but derivatives are taken only "
-                "with respect "
+                f"{who}: {_at_leaf(label(), tree, k)} has dtype {dt}, but derivatives are "
+                "taken only with respect "
                 "to floating-point inputs: pass it as floats (for example x.astype(float) or "
                 "3.0 instead of 3), or leave it out of argnums"
             )
@@ -164,11 +200,13 @@ def _check_like(
     for k, (e, g) in enumerate(zip(expected, leaves, strict=True)):
         se, sg = shape_of(e), shape_of(g)
         if sg != se:
-            raise ValueError(f"{who}: {_name(what)} leaf {k} has shape {sg}, expected {se}")
+            raise ValueError(
+                f"{who}: {_at_leaf(_name(what), treedef, k)} has shape {sg}, expected {se}"
+            )
         de, dg = dtype_of(e), dtype_of(g)
         if dg != de and de.kind in "fc":
             raise ValueError(
-                f"{who}: {_name(what)} leaf {k} has dtype {dg}, expected {de}: "
+                f"{who}: {_at_leaf(_name(what), treedef, k)} has dtype {dg}, expected {de}: "
                 "cast it with .astype"
             )
     return leaves
@@ -248,7 +286,7 @@ def _vjp(
             leaves, tree = tree_flatten(p)
         for x in leaves:
             if (x.dtype if type(x) is np.ndarray else dtype_of(x)).kind not in "fc":
-                _check_differentiable(who, lambda i=i: label(i), leaves)  # raises
+                _check_differentiable(who, lambda i=i: label(i), leaves, tree)  # raises
         in_leaves.append(leaves)
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
@@ -346,7 +384,7 @@ def jvp(
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
             leaves, tree = tree_flatten(p)
-            _check_differentiable(who, lambda i=i: arg_label(f, i), leaves)
+            _check_differentiable(who, lambda i=i: arg_label(f, i), leaves, tree)
             t_leaves = _check_like(
                 who, lambda i=i: f"tangent for {arg_label(f, i)}", leaves, tree, t
             )
@@ -482,8 +520,8 @@ def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[
         f_partial = _partial_args(f, args, kwargs, nums)
         dyn = tuple(args[i] for i in nums)
         in_flat = [tree_flatten(d) for d in dyn]
-        for i, (leaves, _) in zip(nums, in_flat, strict=True):
-            _check_differentiable(name, lambda i=i: arg_label(f, i), leaves)
+        for i, (leaves, tree) in zip(nums, in_flat, strict=True):
+            _check_differentiable(name, lambda i=i: arg_label(f, i), leaves, tree)
         in_leaves = [x for leaves, _ in in_flat for x in leaves]
         if mode == "jacrev":
             blocks, out_tree = _jac_rev_blocks(f_partial, dyn, in_leaves)
