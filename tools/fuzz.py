@@ -77,6 +77,9 @@ except ImportError:  # pragma: no cover
     tqdm = None
 
 ROOT = Path(__file__).resolve().parent.parent
+# run as a script, tools/ heads sys.path: its coverage.py would shadow the coverage package
+# (numba, which pb.jit may use, imports it)
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "tools"]
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
 
@@ -651,8 +654,10 @@ def generate(seed: int, table: dict[str, OpSpec] | None = None) -> Built:
     table = ROWS if table is None else table
     real, cplx = usable(table)
     rng = _rng(seed, 7)
-    is_complex = rng.random() < 0.2 and bool(cplx)
+    is_complex = (rng.random() < 0.2 and bool(cplx)) or not real
     pool = cplx if is_complex else real
+    if not pool:
+        raise Invalid("no rows to draw from")
     hashes = _key_hashes(tuple(pool))
     dtype = "float32" if rng.random() < 0.3 else "float64"
     n_in = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
@@ -1422,12 +1427,15 @@ def reproducer(built: Built, failure: Failure, note: str = "") -> str:
         lines.append(f"# {note}")
     lines += [
         "# run from the repository root: .venv/bin/python <this file>",
+        "import importlib.util",
         "import sys",
         "",
-        'sys.path[:0] = ["tools", "tests"]',
-        "import numpy as np  # noqa: E402",
+        "import numpy as np",
         "",
-        "import fuzz  # noqa: E402",
+        'sys.path.insert(0, "tests")',
+        'found = importlib.util.spec_from_file_location("fuzz", "tools/fuzz.py")',
+        "fuzz = sys.modules['fuzz'] = importlib.util.module_from_spec(found)",
+        "found.loader.exec_module(fuzz)",
         "",
         "nan, inf = np.nan, np.inf",
         f"R = fuzz.Rows({built.keys!r})  # spec-table rows by id (#k: the k-th row of that id)",
