@@ -280,6 +280,10 @@ def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
 #: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every primitive's result
 debug_hook: Callable[[Primitive, tuple, Any], Any] | None = None
 
+#: set by ``pullback.numpy.random``: when NumPy code without derivative rules converts a
+#: traced value (``rng.normal(mu, 1.0)``), what to call instead; None when it cannot tell
+conversion_hint: Callable[[], str | None] | None = None
+
 Primitive.bind = bind  # prim.bind(*args, **params), without an extra call
 
 
@@ -345,6 +349,9 @@ class Tracer:
                     object.__setattr__(self, slot, getattr(other, slot))
 
     def __len__(self) -> int:
+        if conversion_hint is not None and (hint := conversion_hint()):
+            # rng.shuffle(x) asks len(x), then swaps entries through views: refuse it here
+            raise TracerConversionError(f"len() of a traced value, in {hint}")
         shape = self.shape
         if not shape:
             raise TypeError("len() of a 0-d traced value")
@@ -354,6 +361,10 @@ class Tracer:
         return bool(self.primal)
 
     def _conversion_error(self, what: str) -> TracerConversionError:
+        if conversion_hint is not None and (hint := conversion_hint()):
+            return TracerConversionError(
+                f"{what} of a traced value (shape {self.shape}, dtype {self.dtype}), in {hint}"
+            )
         return TracerConversionError(
             f"{what} of a traced value (shape {self.shape}, dtype {self.dtype}) would drop its "
             "derivative: keep it an array and use pullback.numpy operations, or call "

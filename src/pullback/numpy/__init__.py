@@ -28,6 +28,7 @@ from numpy import pi as pi
 from pullback.numpy import _tracer
 from pullback.numpy import fft as fft
 from pullback.numpy import linalg as linalg
+from pullback.numpy import random as random
 from pullback.numpy._constructors import *  # noqa: F403
 from pullback.numpy._nondiff import *  # noqa: F403
 from pullback.numpy._registry import PRIMITIVES as PRIMITIVES
