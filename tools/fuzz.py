@@ -59,6 +59,8 @@ import dataclasses
 import faulthandler
 import functools
 import hashlib
+import importlib.util
+import inspect
 import re
 import sys
 import time
@@ -1015,6 +1017,22 @@ def directions(seed: int, xs: Sequence[np.ndarray], out: np.ndarray) -> dict[str
     return dict(v=v, u=u, w=w, axes=axes, others=others)
 
 
+#: one program in this many compiles with pb.jit's Numba backend (when pb.jit has backends
+#: and Numba is installed): its compilation costs about 0.2 s a program; the others use the
+#: NumPy backend
+NUMBA_EVERY = 10
+
+
+def jit_backend(seed: int) -> str | None:
+    """The backend ``pb.jit`` is checked with for ``seed``: ``"numba"`` for one seed in
+    :data:`NUMBA_EVERY` where available, else ``"numpy"``; ``None`` where pb.jit has no
+    ``backend`` parameter."""
+    if "backend" not in inspect.signature(pb.jit).parameters:
+        return None
+    available = importlib.util.find_spec("numba") is not None
+    return "numba" if available and seed % NUMBA_EVERY == 0 else "numpy"
+
+
 class _Checks:
     """The checks of one program (see :func:`check_program`)."""
 
@@ -1052,6 +1070,7 @@ class _Checks:
         self.hfloor = NOISE * self.eps * self.hscale
         self.t_or = self.err_or = None
         self.g_eager = None
+        self.backend = jit_backend(seed)
 
     def fail(self, kind: str, msg: str) -> None:
         self.res.failures.append(Failure(kind, msg))
@@ -1150,26 +1169,33 @@ class _Checks:
             self.fail("hvp", f"<u, H v> = {got!r}, mixed differences give {want!r} +- "
                       f"{err:.2g} (tolerance {tol:.3g})")
 
+    def jit(self, f: Callable) -> Callable:
+        """``pb.jit(f)`` with this program's backend (:func:`jit_backend`)."""
+        if self.backend is None:
+            return pb.jit(f)
+        return pb.jit(f, backend=self.backend)
+
     def jit_value(self) -> None:
-        got = pb.jit(self.f_pb)(*self.xs)
+        got = self.jit(self.f_pb)(*self.xs)
         want = self.want
         if np.shape(got) != want.shape or np.asarray(got).dtype != want.dtype:
-            self.fail("jit-dtype", f"jit's value has shape {np.shape(got)} and dtype "
-                      f"{np.asarray(got).dtype}, NumPy's {want.shape} and {want.dtype}")
+            self.fail("jit-dtype", f"backend={self.backend}: jit's value has shape "
+                      f"{np.shape(got)} and dtype {np.asarray(got).dtype}, NumPy's "
+                      f"{want.shape} and {want.dtype}")
             return
         msg = _compare(got, want, self.vtol, floor=self.vfloor)
         if msg:
-            self.fail("jit", f"value: {msg}")
+            self.fail("jit", f"backend={self.backend}: value: {msg}")
 
     def jit_grad(self) -> None:
-        gj = pb.jit(self.grad_fn)(*self.xs)
+        gj = self.jit(self.grad_fn)(*self.xs)
         for i, (a, b) in enumerate(zip(gj, self.g_eager, strict=True)):
             if np.asarray(a).dtype != np.asarray(b).dtype:
                 msg = f"dtype {np.asarray(a).dtype}, eager {np.asarray(b).dtype}"
             else:
                 msg = _compare(a, b, self.vtol, floor=self.pfloor)
             if msg:
-                self.fail("jit", f"gradient of x{i}: {msg}")
+                self.fail("jit", f"backend={self.backend}: gradient of x{i}: {msg}")
                 return
 
     def vmap(self) -> None:
@@ -1235,9 +1261,10 @@ def check_program(
         if "hvp" in checks:
             c.attempt("hvp", c.hvp)
         if "jit" in checks:
-            c.attempt("jit", c.jit_value)
+            where = f"backend={c.backend}: " if c.backend else ""
+            c.attempt("jit", c.jit_value, where)
             if c.g_eager is not None:
-                c.attempt("jit", c.jit_grad, "jit(grad): ")
+                c.attempt("jit", c.jit_grad, f"{where}jit(grad): ")
         if "vmap" in checks:
             c.attempt("vmap", c.vmap, f"in_axes={tuple(c.d['axes'])}: ")
     return c.res
@@ -1469,8 +1496,8 @@ def fingerprint(f: Failure) -> tuple[str, str]:
     kind = f.kind
     if kind.endswith("-error"):  # the same exception, whichever transformation met it
         kind = "error"
-        msg = re.sub(r"^(in_axes=\([^)]*\): |jit\(grad\): |eager \w+ on a batch entry: )", "",
-                     msg)
+        msg = re.sub(r"^(in_axes=\([^)]*\): |eager \w+ on a batch entry: )", "", msg)
+        msg = msg.replace("jit(grad): ", "")
     msg = re.sub(r"in_axes=\([^)]*\)", "in_axes=...", msg)
     msg = re.sub(r"np\.float\d+\(([^)]*)\)", r"\1", msg)
     msg = re.sub(r"(?<![\w.])[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?", "#", msg)
