@@ -28,6 +28,7 @@ ALLOWED = {
     "nn": {"core", "numpy", "tree"},
     "optim": {"core", "numpy", "tree"},
     "io": {"core", "tree"},
+    "lax": {"core", "compile"},
     "demo": {"*"},
     "cli": {"*"},
     "__init__": {"*"},

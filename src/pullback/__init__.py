@@ -13,6 +13,7 @@ Example:
 from pullback import check as check
 from pullback import extend as extend
 from pullback import io as io
+from pullback import lax as lax
 from pullback import nn as nn
 from pullback import numpy as numpy  # installs operators and dispatch on traced values
 from pullback import optim as optim
@@ -64,6 +65,7 @@ __all__ = [
     "jacrev",
     "jit",
     "jvp",
+    "lax",
     "linearize",
     "make_graph",
     "nn",

@@ -1,0 +1,528 @@
+"""Structured control flow (``scan``, ``fori_loop``, ``while_loop``, ``cond``, ``switch``,
+``map``) with JAX's signatures and semantics.
+
+Eagerly (no ``pb.jit`` or ``pb.make_graph`` tracing) each construct runs as the Python
+program it stands for: ``cond`` picks its branch by the predicate's value, loops are Python
+loops, and every transformation sees the operations one by one, so derivatives are those of
+the unrolled program, exactly, at any order. Under ``vmap`` a predicate that differs between
+batch entries runs every branch and selects entry by entry; a ``while_loop`` whose
+predicate is batched runs until every entry is done, each entry keeping its own carry once
+its predicate is false.
+
+Reverse mode needs the number of steps before the loop runs: ``scan`` and ``fori_loop``
+with concrete bounds are fine; ``while_loop`` (and ``fori_loop`` with traced bounds) are
+forward-mode only, as in JAX, and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from pullback.core import lax
+from pullback.core.batching import BatchTracer
+from pullback.core.reverse import VJPTracer
+from pullback.core.rules import defnondiff
+from pullback.core.trace import (
+    Primitive,
+    Tracer,
+    dtype_of,
+    shape_of,
+    trace_state,
+    zero,
+)
+from pullback.core.tree import PyTreeDef, tree_flatten, tree_unflatten
+
+__all__ = [
+    "cond",
+    "fori_loop",
+    "map",
+    "scan",
+    "switch",
+    "while_loop",
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+class _Kind:
+    """What a predicate or index is: a concrete value, batched under vmap, or abstract."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+BATCHED = _Kind("batched")
+ABSTRACT = _Kind("abstract")
+
+
+def concrete_value(x: Any) -> Any:
+    """The value of ``x`` under its tracers, :data:`BATCHED` when a ``vmap`` gives it one
+    value per batch entry, or :data:`ABSTRACT` when only its shape is known (``pb.jit``).
+
+    Example:
+        >>> import pullback as pb
+        >>> pb.jvp(lambda x: (concrete_value(x), x)[1], (2.0,), (1.0,))[0]
+        2.0
+    """
+    while isinstance(x, Tracer):
+        if isinstance(x, BatchTracer):
+            return BATCHED
+        if getattr(x._trace, "staged", False):
+            return ABSTRACT
+        x = x._primal
+    return x
+
+
+def staging() -> bool:
+    """Whether a function is being traced into a graph (``pb.jit``, ``pb.make_graph``).
+
+    Example:
+        >>> staging()
+        False
+    """
+    return any(getattr(t, "staged", False) for t in trace_state.stack)
+
+
+def _reverse_traced(x: Any) -> bool:
+    """Whether ``x`` is recorded for reverse mode at some level."""
+    while isinstance(x, Tracer):
+        if isinstance(x, VJPTracer):
+            return True
+        x = x._primal
+    return False
+
+
+def _avals(leaves: Sequence[Any]) -> list[tuple[tuple[int, ...], np.dtype]]:
+    return [(tuple(shape_of(x)), dtype_of(x)) for x in leaves]
+
+
+def _fmt_aval(aval: tuple) -> str:
+    shape, dtype = aval
+    return f"{np.dtype(dtype).name}{list(shape)}"
+
+
+def check_carry(
+    who: str, what: str, tree: PyTreeDef, avals: list, new: Any, ref: str = "the initial carry"
+) -> list:
+    """The leaves of ``new``, which must have ``tree``'s structure and ``avals``' shapes and
+    dtypes (a loop's carry keeps its type from step to step)."""
+    leaves, new_tree = tree_flatten(new)
+    if new_tree != tree:
+        raise TypeError(
+            f"{who}: {what} has the structure {new_tree!r}, but {ref} has {tree!r}; the "
+            "structure must stay the same from step to step"
+        )
+    for k, (leaf, aval) in enumerate(zip(leaves, avals, strict=True)):
+        got = (tuple(shape_of(leaf)), dtype_of(leaf))
+        if got[0] != aval[0] or np.dtype(got[1]) != np.dtype(aval[1]):
+            raise TypeError(
+                f"{who}: {what} leaf {k} is {_fmt_aval(got)}, but in {ref} it is "
+                f"{_fmt_aval(aval)}: shapes and dtypes must stay the same from step to step "
+                "(start from a value of the right dtype, for example 0.0 rather than 0, or "
+                "cast with .astype)"
+            )
+    return leaves
+
+
+# ----------------------------------------------------------------------------- selection
+
+
+def _select_impl(pred: Any, on_true: Any, on_false: Any) -> Any:
+    return np.where(pred, on_true, on_false)
+
+
+def _select_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    pred = args[0]
+    zeros = np.zeros(shape_of(g), dtype_of(g))
+    return (
+        zero,
+        select_p.bind(pred, g, zeros) if needs[1] else zero,
+        select_p.bind(pred, zeros, g) if needs[2] else zero,
+    )
+
+
+def _select_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    _, t1, t2 = tangents
+    if t1 is zero and t2 is zero:
+        return zero
+    like = np.zeros(shape_of(ans), dtype_of(ans))
+    return select_p.bind(args[0], like if t1 is zero else t1, like if t2 is zero else t2)
+
+
+def _select_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    full = [v if b else lax.broadcast_to(v, (size,) + tuple(shape_of(v)))
+            for v, b in zip(vals, batched, strict=True)]
+    return select_p.bind(*full)
+
+
+#: ``select(pred, on_true, on_false)``: three arrays of one shape (``pred`` boolean)
+select_p = Primitive("select", _select_impl)
+select_p.vjp = _select_vjp
+select_p.jvp = _select_jvp
+select_p.batch = _select_batch
+
+
+def select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    """``on_true`` where ``pred`` is true, else ``on_false``: ``pred`` a boolean scalar (or
+    an array of the operands' shape); the operands of one shape and dtype.
+
+    Example:
+        >>> select(np.array([True, False]), np.ones(2), np.zeros(2))
+        array([1., 0.])
+    """
+    shape = tuple(shape_of(on_true))
+    if tuple(shape_of(pred)) != shape:
+        pred = lax.broadcast_to(pred, shape)
+    return select_p.bind(pred, on_true, on_false)
+
+
+def _equals_impl(index: Any, k: int) -> Any:
+    return np.asarray(index) == k
+
+
+#: ``index == k`` for a branch number ``k`` (no derivative)
+equals_p = Primitive("branch_equals", _equals_impl)
+defnondiff(equals_p)
+equals_p.batch = lambda vals, batched, params, size: equals_p.bind(vals[0], **params)
+
+
+def _clamp_impl(index: Any, n: int) -> Any:
+    return np.clip(np.asarray(index), 0, n - 1).astype(np.int64)
+
+
+#: a branch index clamped into ``[0, n)`` as ``int64`` (no derivative)
+clamp_p = Primitive("clamp_index", _clamp_impl)
+defnondiff(clamp_p)
+clamp_p.batch = lambda vals, batched, params, size: clamp_p.bind(vals[0], **params)
+
+
+def _any_true(pred: Any) -> bool:
+    """Whether some batch entry of a batched predicate is true."""
+    while isinstance(pred, Tracer):
+        pred = pred._primal
+    return bool(np.any(pred))
+
+
+# ----------------------------------------------------------------------------- cond / switch
+
+
+def _check_scalar_operand(who: str, what: str, x: Any, kinds: str) -> None:
+    shape, dtype = tuple(shape_of(x)), np.dtype(dtype_of(x))
+    if shape != () or dtype.kind not in kinds:
+        want = "a boolean or integer" if "b" in kinds else "an integer"
+        raise TypeError(
+            f"{who}: {what} must be {want} scalar, got {_fmt_aval((shape, dtype))}"
+        )
+
+
+def _select_trees(who: str, index: Any, outs: list) -> Any:
+    """Entry by entry, the output of the branch that ``index`` names."""
+    leaves0, tree0 = tree_flatten(outs[0])
+    all_leaves = [leaves0]
+    for k, out in enumerate(outs[1:], 1):
+        leaves, tree = tree_flatten(out)
+        if tree != tree0:
+            raise TypeError(
+                f"{who}: branch {k} returns the structure {tree!r} but branch 0 returns "
+                f"{tree0!r}; every branch must return the same structure"
+            )
+        for j, (a, b) in enumerate(zip(leaves0, leaves, strict=True)):
+            sa, sb = (tuple(shape_of(a)), dtype_of(a)), (tuple(shape_of(b)), dtype_of(b))
+            if sa[0] != sb[0] or np.dtype(sa[1]) != np.dtype(sb[1]):
+                raise TypeError(
+                    f"{who}: output leaf {j} is {_fmt_aval(sb)} in branch {k} but "
+                    f"{_fmt_aval(sa)} in branch 0; every branch must return the same shapes "
+                    "and dtypes"
+                )
+        all_leaves.append(leaves)
+    result = list(all_leaves[-1])
+    for k in range(len(outs) - 2, -1, -1):
+        mask = equals_p.bind(index, k=k)
+        result = [select(mask, a, r) for a, r in zip(all_leaves[k], result, strict=True)]
+    return tree_unflatten(tree0, result)
+
+
+def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
+    """``branches[index](*operands)``, with ``index`` clamped into ``[0, len(branches))``.
+
+    Eagerly only the chosen branch runs. Under ``vmap`` with an index that differs between
+    batch entries, every branch runs and each entry takes its own branch's result; under
+    ``pb.jit`` the index is traced and the choice is made when the compiled code runs.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> branches = [pnp.sin, pnp.cos, lambda x: -x]
+        >>> float(switch(1, branches, 0.0)), float(switch(7, branches, 2.0))
+        (1.0, -2.0)
+        >>> pb.grad(lambda x: switch(0, branches, x))(0.0)
+        np.float64(1.0)
+    """
+    who = "switch"
+    branches = list(branches)
+    if not branches:
+        raise ValueError(f"{who}: needs at least one branch")
+    for k, b in enumerate(branches):
+        if not callable(b):
+            raise TypeError(f"{who}: branch {k} is a {type(b).__name__}, not a function")
+    _check_scalar_operand(who, "the index", index, "iu")
+    return _switch(who, index, branches, operands)
+
+
+def _switch(who: str, index: Any, branches: list, operands: tuple) -> Any:
+    n = len(branches)
+    value = concrete_value(index)
+    if value is BATCHED:
+        clamped = clamp_p.bind(index, n=n)
+        return _select_trees(who, clamped, [b(*operands) for b in branches])
+    if value is ABSTRACT:
+        clamped = clamp_p.bind(index, n=n)
+        return _select_trees(who, clamped, [b(*operands) for b in branches])
+    k = min(max(int(np.asarray(value)), 0), n - 1)
+    return branches[k](*operands)
+
+
+def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
+    """``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``.
+
+    ``pred`` is a boolean (or integer) scalar. Eagerly only the chosen branch runs, so its
+    derivatives are those of that branch; under ``vmap`` with a batched predicate both run
+    and each entry takes its own; under ``pb.jit`` the predicate is traced.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> def relu(x):
+        ...     return cond(x > 0, lambda x: x, pnp.zeros_like, x)
+        >>> float(relu(3.0)), float(pb.grad(relu)(3.0)), float(pb.grad(relu)(-1.0))
+        (3.0, 1.0, 0.0)
+        >>> pb.vmap(relu)(np.array([-2.0, 2.0]))
+        array([0., 2.])
+    """
+    who = "cond"
+    for name, fun in (("true_fun", true_fun), ("false_fun", false_fun)):
+        if not callable(fun):
+            raise TypeError(f"{who}: {name} is a {type(fun).__name__}, not a function")
+    _check_scalar_operand(who, "the predicate", pred, "biu")
+    return _switch(who, pred, [false_fun, true_fun], operands)
+
+
+# ----------------------------------------------------------------------------- loops
+
+
+def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
+    """``val = init_val; while cond_fun(val): val = body_fun(val); return val``.
+
+    The carry keeps its structure, shapes and dtypes. Forward mode (``jvp``, ``jacfwd``)
+    works through it; reverse mode does not, as the number of steps is known only when the
+    loop has run (as in JAX): use ``fori_loop`` with fixed bounds or ``scan``.
+
+    Example:
+        >>> import pullback as pb
+        >>> while_loop(lambda x: x < 100.0, lambda x: 2.0 * x, 3.0)
+        192.0
+        >>> pb.jvp(lambda x: while_loop(lambda v: v < 100.0, lambda v: v * v, x), (3.0,), (1.0,))
+        (np.float64(6561.0), np.float64(17496.0))
+    """
+    who = "while_loop"
+    for name, fun in (("cond_fun", cond_fun), ("body_fun", body_fun)):
+        if not callable(fun):
+            raise TypeError(f"{who}: {name} is a {type(fun).__name__}, not a function")
+    return _while_loop(who, cond_fun, body_fun, init_val)
+
+
+def _while_loop(who: str, cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
+    init_leaves, tree = tree_flatten(init_val)
+    avals = _avals(init_leaves)
+    _refuse_reverse(who, init_leaves)
+    val = init_val
+    while True:
+        pred = cond_fun(val)
+        _check_scalar_operand(who, "cond_fun's result", pred, "biu")
+        p = concrete_value(pred)
+        if p is ABSTRACT:
+            bool(pred)  # raises the tracer's own error, naming the fix
+        if p is BATCHED:
+            if not _any_true(pred):
+                return val
+            new = body_fun(val)
+            new_leaves = check_carry(who, "body_fun's result", tree, avals, new)
+            _refuse_reverse(who, new_leaves)
+            old_leaves = tree_flatten(val)[0]
+            val = tree_unflatten(
+                tree, [select(pred, a, b) for a, b in zip(new_leaves, old_leaves, strict=True)]
+            )
+            continue
+        if not bool(np.asarray(p)):
+            return val
+        val = body_fun(val)
+        _refuse_reverse(who, check_carry(who, "body_fun's result", tree, avals, val))
+
+
+def _refuse_reverse(who: str, leaves: list) -> None:
+    if any(_reverse_traced(x) for x in leaves):
+        raise TypeError(
+            f"{who}: reverse-mode differentiation (grad, vjp, jacrev) of a loop whose number "
+            "of steps is known only when it runs is not supported, as in JAX: use "
+            "pb.lax.fori_loop with bounds that are plain integers, or pb.lax.scan with a "
+            "fixed length, or forward mode (pb.jvp, pb.jacfwd)"
+        )
+
+
+def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
+    """``val = init_val; for i in range(lower, upper): val = body_fun(i, val)``.
+
+    With bounds known before the loop runs (Python or NumPy integers) it is a ``scan`` and
+    differentiates in both modes; with traced bounds it is a ``while_loop`` (forward mode
+    only). Eagerly ``i`` is a Python ``int``; under ``pb.jit`` an ``int64`` scalar.
+
+    Example:
+        >>> import pullback as pb
+        >>> fori_loop(0, 4, lambda i, x: x + i, 0.0)
+        6.0
+        >>> float(pb.grad(lambda x: fori_loop(0, 3, lambda i, v: v * x, 1.0))(2.0))
+        12.0
+    """
+    who = "fori_loop"
+    if not callable(body_fun):
+        raise TypeError(f"{who}: body_fun is a {type(body_fun).__name__}, not a function")
+    _check_scalar_operand(who, "lower", lower, "iu")
+    _check_scalar_operand(who, "upper", upper, "iu")
+    lo, hi = concrete_value(lower), concrete_value(upper)
+    if lo is BATCHED or lo is ABSTRACT or hi is BATCHED or hi is ABSTRACT:
+        def body(carry: tuple) -> tuple:
+            i, val = carry
+            return i + 1, body_fun(i, val)
+
+        return _while_loop(
+            "fori_loop with traced bounds", lambda carry: carry[0] < upper, body,
+            (lower, init_val),
+        )[1]
+    init_leaves, tree = tree_flatten(init_val)
+    avals = _avals(init_leaves)
+    val = init_val
+    for i in range(int(lo), int(hi)):
+        val = body_fun(i, val)
+        check_carry(who, "body_fun's result", tree, avals, val)
+    return val
+
+
+def _length(who: str, xs_leaves: list, length: int | None) -> int:
+    sizes = set()
+    for x in xs_leaves:
+        shape = tuple(shape_of(x))
+        if not shape:
+            raise TypeError(
+                f"{who}: every leaf of xs needs a leading axis to scan over, got a scalar"
+            )
+        sizes.add(shape[0])
+    if length is not None:
+        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+            raise TypeError(f"{who}: length must be a non-negative int, got {length!r}")
+        sizes.add(int(length))
+    if not sizes:
+        raise ValueError(f"{who}: give xs with a leading axis, or length when xs is None")
+    if len(sizes) != 1:
+        raise ValueError(
+            f"{who}: the leading axes of xs (and length, if given) must agree, got "
+            f"{sorted(sizes)}"
+        )
+    return sizes.pop()
+
+
+def _split_pair(who: str, out: Any) -> tuple[Any, Any]:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(
+            f"{who}: f must return a pair (carry, y), got {type(out).__name__}"
+        )
+    return out[0], out[1]
+
+
+def scan(
+    f: Callable,
+    init: Any,
+    xs: Any = None,
+    length: int | None = None,
+    reverse: bool = False,
+) -> tuple[Any, Any]:
+    """Loop ``f(carry, x) -> (carry, y)`` over the leading axis of ``xs``; return the final
+    carry and the ``y``'s stacked.
+
+    Semantics of JAX's ``lax.scan``: ``xs`` and the ``y``'s may be pytrees; ``xs=None`` with
+    ``length`` runs ``length`` steps with ``x = None``; ``reverse=True`` runs from the last
+    entry to the first (``ys[i]`` still belongs to ``xs[i]``). The carry keeps its
+    structure, shapes and dtypes.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> def cumsum(xs):
+        ...     return scan(lambda c, x: (c + x, c + x), 0.0, xs)
+        >>> cumsum(np.array([1.0, 2.0, 3.0]))
+        (np.float64(6.0), array([1., 3., 6.]))
+        >>> pb.grad(lambda xs: cumsum(xs)[1].sum())(np.array([1.0, 2.0, 3.0]))
+        array([3., 2., 1.])
+    """
+    who = "scan"
+    if not callable(f):
+        raise TypeError(f"{who}: f is a {type(f).__name__}, not a function")
+    xs_leaves, xs_tree = tree_flatten(xs)
+    n = _length(who, xs_leaves, length)
+    init_leaves, tree = tree_flatten(init)
+    avals = _avals(init_leaves)
+    carry = init
+    steps: list[tuple[int, Any]] = []
+    for i in range(n - 1, -1, -1) if reverse else range(n):
+        x = tree_unflatten(xs_tree, [leaf[i] for leaf in xs_leaves])
+        carry, y = _split_pair(who, f(carry, x))
+        check_carry(who, "the carry returned by f", tree, avals, carry)
+        steps.append((i, y))
+    if reverse:
+        steps.reverse()
+    return carry, _stack_outputs(who, [y for _, y in steps], f, init, xs_leaves, xs_tree)
+
+
+def _stack_outputs(who: str, ys: list, f: Callable, init: Any, xs_leaves: list,
+                   xs_tree: PyTreeDef) -> Any:
+    if not ys:
+        return _empty_outputs(who, f, init, xs_leaves, xs_tree)
+    leaves0, tree0 = tree_flatten(ys[0])
+    columns: list[list] = [[leaf] for leaf in leaves0]
+    avals0 = _avals(leaves0)
+    for k, y in enumerate(ys[1:], 1):
+        leaves = check_carry(who, f"the y of step {k}", tree0, avals0, y, "the y of step 0")
+        for col, leaf in zip(columns, leaves, strict=True):
+            col.append(leaf)
+    return tree_unflatten(tree0, [lax.stack(col) for col in columns])
+
+
+def _empty_outputs(who: str, f: Callable, init: Any, xs_leaves: list,
+                   xs_tree: PyTreeDef) -> Any:
+    """The stacked ``y``'s of a scan of no steps: empty arrays shaped like one ``y``, which
+    ``f`` gives once on zeros shaped like one entry of ``xs`` (its result is dropped)."""
+    x = tree_unflatten(
+        xs_tree, [np.zeros(tuple(shape_of(leaf))[1:], dtype_of(leaf)) for leaf in xs_leaves]
+    )
+    _, y = _split_pair(who, f(init, x))
+    leaves, tree = tree_flatten(y)
+    return tree_unflatten(
+        tree, [np.zeros((0,) + tuple(shape_of(v)), dtype_of(v)) for v in leaves]
+    )
+
+
+def map(f: Callable, xs: Any) -> Any:  # noqa: A001 - JAX's name
+    """``f`` applied to each entry of ``xs`` along its leading axis, results stacked:
+    ``scan`` without a carry.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> map(lambda x: pnp.sum(x ** 2), np.arange(6.0).reshape(3, 2))
+        array([ 1., 13., 41.])
+    """
+    return scan(lambda carry, x: ((), f(x)), (), xs)[1]

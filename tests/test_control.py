@@ -1,0 +1,322 @@
+"""pb.lax control flow: scan, fori_loop, while_loop, cond, switch, map.
+
+Every construct is compared with the Python program it stands for (the unrolled loop, the
+``if``): values, reverse and forward mode and second order against pullback's derivatives
+of that program (the same arithmetic: tight tolerances) and against Richardson-extrapolated
+finite differences of the construct itself (the independent oracle).
+"""
+
+import numpy as np
+import pytest
+
+import oracle
+import pullback as pb
+import pullback.numpy as pnp
+from pullback import lax
+
+RNG = np.random.default_rng(11)
+X = RNG.uniform(-1.0, 1.0, 4)
+D = RNG.uniform(-1.0, 1.0, 4)
+W = RNG.uniform(-1.0, 1.0, 4)  # fixed weights reducing vector outputs to a scalar
+
+
+def check(fc, fu, x=X, d=D, second=True, reverse=True):
+    """``fc`` (with control flow) against ``fu`` (the unrolled program) at ``x``."""
+    np.testing.assert_allclose(fc(x), fu(x), rtol=1e-14, atol=1e-15)
+    fd = oracle.jvp(fc, [x], [d])
+    _, t = pb.jvp(fc, (x,), (d,))
+    _, tu = pb.jvp(fu, (x,), (d,))
+    np.testing.assert_allclose(t, tu, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(t, fd, rtol=1e-8, atol=1e-10)
+    if reverse:
+        g = pb.grad(fc)(x)
+        np.testing.assert_allclose(g, pb.grad(fu)(x), rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(g @ d, fd, rtol=1e-8, atol=1e-10)
+    if not second:
+        return
+    hu = pb.jacfwd(pb.jacfwd(fu))(x)
+    np.testing.assert_allclose(pb.jacfwd(pb.jacfwd(fc))(x), hu, rtol=1e-12, atol=1e-13)
+    hd = oracle.jvp(lambda v: pb.jacfwd(fc)(v), [x], [d])
+    np.testing.assert_allclose(hu @ d, hd, rtol=1e-6, atol=1e-8)
+    if reverse:
+        np.testing.assert_allclose(pb.hessian(fc)(x), hu, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(pb.jacrev(pb.grad(fc))(x), hu, rtol=1e-12, atol=1e-13)
+        _, hv = pb.hvp(fc, (x,), (d,))
+        np.testing.assert_allclose(hv[0], hu @ d, rtol=1e-12, atol=1e-13)
+
+
+# ----------------------------------------------------------------------------- scan
+
+
+def step(carry, x, w):
+    theta, omega = carry["theta"], carry["omega"]
+    new = {"theta": theta + 0.1 * omega, "omega": omega - 0.1 * w[0] * pnp.sin(theta) + 0.1 * x}
+    return new, theta * w[1] + omega ** 2
+
+
+def scan_program(w, reverse=False):
+    init = {"theta": w[2] * pnp.ones(2), "omega": pnp.zeros(2) + w[3]}
+    xs = np.linspace(-1.0, 1.0, 14).reshape(7, 2)
+    carry, ys = lax.scan(lambda c, x: step(c, x, w), init, xs, reverse=reverse)
+    return pnp.sum(carry["theta"] * carry["omega"]) + pnp.sum(ys * np.arange(14.0).reshape(7, 2))
+
+
+def unrolled_program(w, reverse=False):
+    carry = {"theta": w[2] * pnp.ones(2), "omega": pnp.zeros(2) + w[3]}
+    xs = np.linspace(-1.0, 1.0, 14).reshape(7, 2)
+    ys = [None] * 7
+    for i in (range(6, -1, -1) if reverse else range(7)):
+        carry, ys[i] = step(carry, xs[i], w)
+    return pnp.sum(carry["theta"] * carry["omega"]) + pnp.sum(
+        pnp.stack(ys) * np.arange(14.0).reshape(7, 2)
+    )
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_pytree_carry_and_outputs_both_modes_second_order(reverse):
+    check(lambda w: scan_program(w, reverse), lambda w: unrolled_program(w, reverse))
+
+
+def test_scan_over_differentiated_xs_and_length_without_xs():
+    def fc(x):
+        c, ys = lax.scan(lambda c, xi: (c * pnp.cos(xi) + xi, c * xi), 0.5, x)
+        c, zs = lax.scan(lambda c, _: (c * 1.1, pnp.sin(c)), c, None, length=3)
+        return c + pnp.sum(ys * W) + pnp.sum(zs)
+
+    def fu(x):
+        c, ys = 0.5, []
+        for xi in x:
+            c, y = c * pnp.cos(xi) + xi, c * xi
+            ys.append(y)
+        zs = []
+        for _ in range(3):
+            c, z = c * 1.1, pnp.sin(c)
+            zs.append(z)
+        return c + pnp.sum(pnp.stack(ys) * W) + pnp.sum(pnp.stack(zs))
+
+    check(fc, fu)
+
+
+def test_scan_results_match_jax_conventions():
+    carry, ys = lax.scan(lambda c, x: (c + x, (c, {"x": x * 2})), 0.0, np.arange(3.0))
+    assert carry == 3.0
+    np.testing.assert_array_equal(ys[0], [0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(ys[1]["x"], [0.0, 2.0, 4.0])
+    carry, ys = lax.scan(lambda c, x: (c + x, c), 0.0, np.arange(3.0), reverse=True)
+    np.testing.assert_array_equal(ys, [3.0, 2.0, 0.0])  # ys[i] belongs to xs[i]
+    carry, ys = lax.scan(lambda c, x: (c + 1.0, None), 0.0, None, length=4)
+    assert carry == 4.0 and ys is None
+    carry, ys = lax.scan(lambda c, x: (c, x), 0.0, {"a": np.ones((2, 3))})
+    assert ys["a"].shape == (2, 3)
+    carry, ys = lax.scan(lambda c, x: (c + x[0], (x, c)), 1.0, np.ones((0, 3), np.float32))
+    assert carry == 1.0 and ys[0].shape == (0, 3) and ys[0].dtype == np.float32
+    assert ys[1].shape == (0,)
+
+
+def test_scan_errors_name_the_problem():
+    with pytest.raises(TypeError, match="leaf 0 is float64.*int64"):
+        lax.scan(lambda c, x: (c + x, None), 0, np.ones(3))
+    with pytest.raises(TypeError, match="structure"):
+        lax.scan(lambda c, x: ((c, c), None), 0.0, np.ones(3))
+    with pytest.raises(TypeError, match="pair"):
+        lax.scan(lambda c, x: c, 0.0, np.ones(3))
+    with pytest.raises(ValueError, match="must agree"):
+        lax.scan(lambda c, x: (c, None), 0.0, {"a": np.ones(2), "b": np.ones(3)})
+    with pytest.raises(ValueError, match="length"):
+        lax.scan(lambda c, x: (c, None), 0.0, None)
+    with pytest.raises(ValueError, match="must agree"):
+        lax.scan(lambda c, x: (c, None), 0.0, np.ones(3), length=4)
+    with pytest.raises(TypeError, match="the y of step 1"):
+        lax.scan(lambda c, x: (c + 1.0, np.ones(int(c))), 1.0, np.ones(3))
+
+
+def test_map():
+    xs = np.arange(6.0).reshape(3, 2)
+    np.testing.assert_allclose(lax.map(lambda x: pnp.sum(x ** 2), xs), [1.0, 13.0, 41.0])
+
+    def fc(x):
+        return pnp.sum(lax.map(lambda r: pnp.sin(r) * r[::-1], x.reshape(2, 2)) * W.reshape(2, 2))
+
+    def fu(x):
+        rows = x.reshape(2, 2)
+        return pnp.sum(pnp.stack([pnp.sin(r) * r[::-1] for r in rows]) * W.reshape(2, 2))
+
+    check(fc, fu)
+
+
+# ----------------------------------------------------------------------------- fori_loop
+
+
+def test_fori_loop_both_modes_second_order():
+    def body(i, x):
+        return x + 0.2 * pnp.sin(x * (i + 1)) * x[::-1]
+
+    check(lambda x: pnp.sum(lax.fori_loop(0, 5, body, x) * W),
+          lambda x: pnp.sum(_unrolled_fori(0, 5, body, x) * W))
+    check(lambda x: pnp.sum(lax.fori_loop(np.int64(2), np.int32(4), body, x) * W),
+          lambda x: pnp.sum(_unrolled_fori(2, 4, body, x) * W))
+
+
+def _unrolled_fori(lo, hi, body, x):
+    for i in range(lo, hi):
+        x = body(i, x)
+    return x
+
+
+def test_fori_loop_index_and_empty_range():
+    assert lax.fori_loop(0, 4, lambda i, c: c + i, 0) == 6
+    assert lax.fori_loop(3, 1, lambda i, c: c + 1.0, 5.0) == 5.0
+    with pytest.raises(TypeError, match="lower must be an integer scalar"):
+        lax.fori_loop(0.0, 3, lambda i, c: c, 1.0)
+
+
+# ----------------------------------------------------------------------------- while_loop
+
+
+def test_while_loop_forward_mode_and_second_order():
+    def fc(x):
+        def body(c):
+            k, v = c
+            return k + 1, v * pnp.cos(v) + x[::-1] * 0.3
+
+        return pnp.sum(lax.while_loop(lambda c: c[0] < 6, body, (0, x))[1] * W)
+
+    def fu(x):
+        v = x
+        for _ in range(6):
+            v = v * pnp.cos(v) + x[::-1] * 0.3
+        return pnp.sum(v * W)
+
+    check(fc, fu, reverse=False)
+
+
+def test_while_loop_value_dependent_trip_count():
+    f = lambda x: lax.while_loop(lambda v: v < 100.0, lambda v: v * v, x)  # noqa: E731
+    assert f(3.0) == 6561.0 and f(200.0) == 200.0
+    out, t = pb.jvp(f, (3.0,), (1.0,))
+    assert (out, t) == (6561.0, 8 * 3.0 ** 7)
+    np.testing.assert_allclose(t, oracle.jvp(f, [np.array(3.0)], [np.array(1.0)]), rtol=1e-9)
+
+
+def test_while_loop_reverse_mode_is_refused_clearly():
+    f = lambda x: lax.while_loop(lambda v: v < 100.0, lambda v: v * v, x)  # noqa: E731
+    with pytest.raises(TypeError, match="while_loop: reverse-mode.*fori_loop"):
+        pb.grad(f)(3.0)
+    with pytest.raises(TypeError, match="while_loop: reverse-mode"):
+        pb.grad(lambda w: lax.while_loop(lambda v: v < 10.0, lambda v: v * w, 1.0))(2.0)
+    def batched_bounds(x):  # traced bounds: a while_loop
+        run = pb.vmap(lambda n: lax.fori_loop(0, n, lambda i, v: v * x, x))
+        return pnp.sum(run(np.array([2, 3])))
+
+    np.testing.assert_allclose(pb.jvp(batched_bounds, (2.0,), (1.0,)), (24.0, 3 * 4 + 4 * 8))
+    with pytest.raises(TypeError, match="fori_loop with traced bounds: reverse-mode"):
+        pb.grad(batched_bounds)(2.0)
+    # a loop that does not depend on the differentiated input is fine in reverse mode
+    g = pb.grad(lambda x: x * lax.while_loop(lambda v: v < 10.0, lambda v: v + 1.0, 0.0))(2.0)
+    assert g == 10.0
+
+
+def test_while_loop_errors():
+    with pytest.raises(TypeError, match="cond_fun's result must be"):
+        lax.while_loop(lambda v: np.ones(2) > 0, lambda v: v, 1.0)
+    with pytest.raises(TypeError, match="leaf 0 is float64.*int64"):
+        lax.while_loop(lambda v: v < 3, lambda v: v + 1.5, 0)
+
+
+# ----------------------------------------------------------------------------- cond / switch
+
+
+def test_cond_both_branches_both_modes_second_order():
+    def fc(x):
+        return lax.cond(x[0] > 0, lambda v: pnp.sum(pnp.sin(v) * v * W),
+                        lambda v: pnp.sum(pnp.exp(v) * W), x)
+
+    def fu(x):
+        return pnp.sum(pnp.sin(x) * x * W) if x[0] > 0 else pnp.sum(pnp.exp(x) * W)
+
+    for sign in (1.0, -1.0):
+        x = X.copy()
+        x[0] = sign * 0.7
+        check(fc, fu, x=x)
+
+
+def test_switch_clamps_and_differentiates():
+    branches = [lambda v: pnp.sum(v ** 3 * W), lambda v: pnp.sum(pnp.tanh(v) * W),
+                lambda v: pnp.sum(v * v[::-1])]
+    for k in (-3, 0, 1, 2, 9):
+        kk = min(max(k, 0), 2)
+        check(lambda x, k=k: lax.switch(k, branches, x), branches[kk])
+    assert lax.switch(np.int32(1), [lambda: 1.0, lambda: 2.0]) == 2.0
+    with pytest.raises(TypeError, match="index must be an integer scalar"):
+        lax.switch(1.0, branches, X)
+    with pytest.raises(ValueError, match="at least one branch"):
+        lax.switch(0, [], X)
+
+
+def test_cond_operands_pytrees_and_errors():
+    out = lax.cond(True, lambda a, b: {"s": a + b["k"]}, lambda a, b: {"s": a}, 1.0, {"k": 2.0})
+    assert out == {"s": 3.0}
+    assert lax.cond(np.bool_(False), lambda: 1.0, lambda: 2.0) == 2.0
+    with pytest.raises(TypeError, match="predicate must be"):
+        lax.cond(np.array([True, False]), lambda: 1.0, lambda: 2.0)
+    with pytest.raises(TypeError, match="not a function"):
+        lax.cond(True, 1.0, lambda: 2.0)
+
+
+# ----------------------------------------------------------------------------- vmap
+
+
+def test_vmap_of_cond_with_a_batched_predicate_selects_per_entry():
+    def relu_ish(x):
+        return lax.cond(x > 0, lambda v: v * v, lambda v: -0.5 * v, x)
+
+    xs = np.array([-2.0, -0.5, 0.5, 3.0])
+    np.testing.assert_allclose(pb.vmap(relu_ish)(xs), np.where(xs > 0, xs * xs, -0.5 * xs))
+    np.testing.assert_allclose(pb.vmap(pb.grad(relu_ish))(xs), np.where(xs > 0, 2 * xs, -0.5))
+    np.testing.assert_allclose(pb.grad(lambda v: pnp.sum(pb.vmap(relu_ish)(v)))(xs),
+                               np.where(xs > 0, 2 * xs, -0.5))
+    np.testing.assert_allclose(pb.jacfwd(pb.vmap(relu_ish))(xs),
+                               np.diag(np.where(xs > 0, 2 * xs, -0.5)))
+    np.testing.assert_allclose(pb.vmap(pb.grad(pb.grad(relu_ish)))(xs),
+                               np.where(xs > 0, 2.0, 0.0))
+
+
+def test_vmap_of_switch_with_batched_index_and_operands():
+    branches = [lambda v: v * 2.0, lambda v: pnp.sin(v), lambda v: v ** 3]
+    idx = np.array([0, 2, 1, 7, -1])
+    xs = np.linspace(-1.0, 1.0, 5)
+    want = np.array([branches[min(max(i, 0), 2)](x) for i, x in zip(idx, xs, strict=True)])
+    np.testing.assert_allclose(pb.vmap(lambda i, x: lax.switch(i, branches, x))(idx, xs), want)
+    g = pb.vmap(pb.grad(lambda x, i: lax.switch(i, branches, x)))(xs, idx)
+    dwant = np.array([[2.0, np.cos(x), 3 * x * x][min(max(i, 0), 2)]
+                      for i, x in zip(idx, xs, strict=True)])
+    np.testing.assert_allclose(g, dwant, rtol=1e-14)
+
+
+def test_vmap_of_while_loop_with_per_entry_trip_counts():
+    def f(x):
+        return lax.while_loop(lambda v: v < 10.0, lambda v: v * 2.0 + 0.1, x)
+
+    xs = np.array([0.5, 3.0, 20.0, 9.9])
+    want = np.array([f(x) for x in xs])
+    np.testing.assert_allclose(pb.vmap(f)(xs), want)
+    t = pb.jvp(pb.vmap(f), (xs,), (np.ones(4),))[1]
+    twant = np.array([pb.jvp(f, (x,), (1.0,))[1] for x in xs])
+    np.testing.assert_allclose(t, twant)
+    np.testing.assert_allclose(pb.vmap(lambda x: pb.jvp(f, (x,), (1.0,))[1])(xs), twant)
+    np.testing.assert_allclose(pb.jacfwd(pb.vmap(f))(xs), np.diag(twant))
+
+
+def test_vmap_of_scan_and_fori_loop_match_per_entry_loops():
+    ws = RNG.uniform(-1.0, 1.0, (3, 4))
+    want = np.array([scan_program(w) for w in ws])
+    np.testing.assert_allclose(pb.vmap(scan_program)(ws), want, rtol=1e-14)
+    gwant = np.array([pb.grad(scan_program)(w) for w in ws])
+    np.testing.assert_allclose(pb.vmap(pb.grad(scan_program))(ws), gwant, rtol=1e-13)
+    np.testing.assert_allclose(pb.jacrev(pb.vmap(scan_program))(ws).sum(axis=0), gwant,
+                               rtol=1e-13)
+    xs = np.arange(3.0)
+    np.testing.assert_allclose(
+        pb.vmap(lambda x: lax.fori_loop(0, 3, lambda i, v: v * x + i, 1.0))(xs),
+        [_unrolled_fori(0, 3, lambda i, v, x=x: v * x + i, 1.0) for x in xs],
+    )
