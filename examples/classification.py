@@ -39,7 +39,8 @@ def main(epochs: int = 60, seed: int = 0) -> float:
 
     batch = 64
     steps = epochs * -(-len(train) // batch)
-    schedule = optim.cosine_decay(1e-2, steps, final_lr=1e-4, warmup_steps=50)
+    schedule = optim.warmup_cosine_decay_schedule(2e-4, 1e-2, warmup_steps=50,
+                                                  decay_steps=50 + steps, end_value=1e-4)
     opt_init, opt_update = optim.adamw(schedule, weight_decay=1e-4)
     state = opt_init(params)
     grad = pb.grad(loss)

@@ -28,7 +28,7 @@ def main(steps: int = 3000, seed: int = 0) -> float:
     def mse(params, x, y):
         return pnp.mean((nn.mlp(params, x) - y) ** 2)
 
-    opt_init, opt_update = optim.adam(optim.cosine_decay(1e-2, steps, final_lr=1e-4))
+    opt_init, opt_update = optim.adam(optim.cosine_decay_schedule(1e-2, steps, alpha=1e-2))
     state = opt_init(params)
     step = pb.value_and_grad(mse)
     for i in range(steps):

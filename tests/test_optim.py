@@ -152,17 +152,58 @@ def test_updates_are_pure():
 # ----------------------------------------------------------------------------- schedules
 
 
-def test_schedules():
-    s = optim.cosine_decay(1.0, decay_steps=4, final_lr=0.2)
+def test_schedules_follow_optax():
+    """Each schedule against optax's formula written out (optax's names and argument order)."""
+    e = optim.exponential_decay(0.5, 2, 0.1)
+    np.testing.assert_allclose([e(k) for k in range(3)], [0.5, 0.5 * 0.1**0.5, 0.05],
+                               rtol=1e-15)
+    e = optim.exponential_decay(init_value=2.0, transition_steps=3, decay_rate=0.5,
+                                transition_begin=4, staircase=True, end_value=0.4)
+    assert [e(k) for k in (0, 4, 6, 7, 9, 10, 100)] == [2.0, 2.0, 2.0, 1.0, 1.0, 0.5, 0.4]
+    grow = optim.exponential_decay(1.0, 1, 2.0, end_value=5.0)
+    assert [grow(k) for k in range(5)] == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert optim.exponential_decay(1.0, 5, 0.0)(50) == 1.0  # decay_rate 0: constant, as optax
+
+    c = optim.cosine_decay_schedule(2.0, decay_steps=4, alpha=0.1, exponent=2.0)
+    np.testing.assert_allclose(
+        [c(k) for k in range(7)],
+        [2.0 * (0.9 * (0.5 * (1 + math.cos(math.pi * min(k, 4) / 4))) ** 2 + 0.1)
+         for k in range(7)], rtol=1e-15)
+
+    w = optim.warmup_cosine_decay_schedule(0.1, 1.0, warmup_steps=4, decay_steps=10,
+                                           end_value=0.2)
+    expected = [0.1 + 0.9 * k / 4 for k in range(4)] + [
+        0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * min(k - 4, 6) / 6)) for k in range(4, 13)]
+    np.testing.assert_allclose([w(k) for k in range(13)], expected, rtol=1e-15)
+    no_warmup = optim.warmup_cosine_decay_schedule(0.0, 1.0, warmup_steps=0, decay_steps=2)
+    np.testing.assert_allclose([no_warmup(k) for k in range(3)], [1.0, 0.5, 0.0], atol=1e-16)
+
+    p = optim.piecewise_constant_schedule(1.0, {10: 0.5, 5: 0.1})
+    assert [p(k) for k in (0, 4, 5, 9, 10, 99)] == [1.0, 1.0, 0.1, 0.1, 0.05, 0.05]
+    assert optim.piecewise_constant_schedule(0.3)(10**6) == 0.3
+    assert optim.constant_schedule(0.3)(10**6) == optim.constant(0.3)(10**6) == 0.3
+
+
+def test_the_old_cosine_decay_still_works_and_is_deprecated():
+    with pytest.warns(DeprecationWarning, match="cosine_decay_schedule"):
+        s = optim.cosine_decay(1.0, decay_steps=4, final_lr=0.2)
     np.testing.assert_allclose([s(k) for k in range(6)],
                                [0.2 + 0.8 * 0.5 * (1 + math.cos(math.pi * min(k, 4) / 4))
                                 for k in range(6)], rtol=1e-15)
-    w = optim.cosine_decay(2.0, decay_steps=2, warmup_steps=2)
+    with pytest.warns(DeprecationWarning):
+        w = optim.cosine_decay(2.0, decay_steps=2, warmup_steps=2)
     assert [w(k) for k in range(5)] == [1.0, 2.0, 2.0, 1.0, 0.0]
-    e = optim.exponential_decay(0.5, decay_rate=0.1, decay_steps=2)
-    np.testing.assert_allclose([e(k) for k in range(3)], [0.5, 0.5 * 0.1**0.5, 0.05],
-                               rtol=1e-15)
-    assert optim.constant(0.3)(10**6) == 0.3
+
+
+def test_the_old_order_of_exponential_decay_is_refused():
+    """exponential_decay(lr, decay_rate) was pullback's order: a rate where optax has
+    transition_steps is an error that names optax's order, never a silent other schedule."""
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'decay_rate'"):
+        optim.exponential_decay(1e-2, 0.99)
+    with pytest.raises(TypeError, match=r"transition_steps must be an integer >= 1, got 0.99: "
+                                        r"the arguments are optax's, exponential_decay\("
+                                        r"init_value, transition_steps, decay_rate"):
+        optim.exponential_decay(1e-2, 0.99, 10)
 
 
 def test_a_schedule_sets_each_steps_rate():
@@ -197,8 +238,14 @@ def test_errors():
         optim.sgd(-1.0)
     with pytest.raises(TypeError, match="momentum: lr must be a number"):
         optim.momentum("fast")
-    with pytest.raises(ValueError, match="cosine_decay: decay_steps must be an integer >= 1"):
-        optim.cosine_decay(0.1, 0)
+    with pytest.raises(ValueError,
+                       match="cosine_decay_schedule: decay_steps must be an integer >= 1"):
+        optim.cosine_decay_schedule(0.1, 0)
+    with pytest.raises(ValueError, match="warmup_cosine_decay_schedule: decay_steps must be an "
+                                         "integer >= 5"):
+        optim.warmup_cosine_decay_schedule(0.0, 1.0, warmup_steps=4, decay_steps=4)
+    with pytest.raises(ValueError, match="piecewise_constant_schedule: a scale must be in"):
+        optim.piecewise_constant_schedule(1.0, {10: -0.5})
 
 
 # ----------------------------------------------------------------------------- differentiable
@@ -261,3 +308,52 @@ def test_short_training_run_lowers_the_loss(make):
     last = float(loss(params))
     assert last < 0.5 * first, (first, last)
     assert nn.accuracy(nn.mlp(params, x), labels) > 0.85
+
+
+# ----------------------------------------------------------------------------- complex
+
+
+def _complex_least_squares():
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((6, 3)) + 1j * rng.standard_normal((6, 3))
+    b = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    return A, b, np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def _residual(A, b):
+    def loss(z):
+        r = A @ z - b
+        return pb.numpy.sum(pb.numpy.real(r * pb.numpy.conj(r)))
+
+    return loss
+
+
+def test_complex_gradient_convention_and_one_descent_step():
+    """pb.grad of |z|^2 is 2 conj(z) (JAX's convention); one SGD step moves z towards 0,
+    along -conj(grad) = -2 z: z - lr * 2 z."""
+    z = np.array([1.0 + 2.0j, -3.0 + 0.5j])
+    g = pb.grad(lambda z: pb.numpy.sum(pb.numpy.abs(z) ** 2))(z)
+    np.testing.assert_allclose(g, 2 * np.conj(z), rtol=1e-15)
+    for opt in (optim.sgd(0.1), optim.momentum(0.1)):
+        p, _ = opt.update(g, opt.init(z), z)
+        np.testing.assert_allclose(p, z - 0.1 * 2 * z, rtol=1e-15)
+    p, state = optim.adam(0.1).update(g, optim.adam(0.1).init(z), z)
+    # Adam's first step: m_hat = conj(g), v_hat = |g|^2 (real), so z - lr conj(g) / (|g| + eps)
+    np.testing.assert_allclose(p, z - 0.1 * np.conj(g) / (np.abs(g) + 1e-8), rtol=1e-15)
+    assert state.nu.dtype == np.float64 and state.mu.dtype == np.complex128
+
+
+@pytest.mark.parametrize("make, steps", [
+    (lambda: optim.sgd(0.02), 3000),
+    (lambda: optim.momentum(0.01, beta=0.9, nesterov=True), 1000),
+    (lambda: optim.adam(optim.exponential_decay(0.05, 100, 0.7)), 3000),
+], ids=["sgd", "momentum", "adam"])
+def test_complex_least_squares_is_trained_to_its_solution(make, steps):
+    A, b, solution = _complex_least_squares()
+    loss = _residual(A, b)
+    init, update = make()
+    z = np.zeros(3, complex)
+    state = init(z)
+    for _ in range(steps):
+        z, state = update(pb.grad(loss)(z), state, z)
+    np.testing.assert_allclose(z, solution, rtol=1e-8, atol=1e-8)

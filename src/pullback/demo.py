@@ -208,7 +208,7 @@ def train(args: argparse.Namespace, data: tuple) -> tuple[list, dict[str, list[f
     sizes = [X_train.shape[1], *args.hidden, 10]
     params = nn.init_mlp(sizes, rng)
     steps_per_epoch = -(-len(X_train) // args.batch_size)
-    schedule = optim.cosine_decay(args.lr, args.epochs * steps_per_epoch, final_lr=args.lr / 100)
+    schedule = optim.cosine_decay_schedule(args.lr, args.epochs * steps_per_epoch, alpha=0.01)
     opt_init, opt_update = optim.adam(schedule)
     state = opt_init(params)
 

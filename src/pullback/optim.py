@@ -12,7 +12,15 @@ the same structure. The updates are written with ``pullback.numpy`` operations, 
 optimiser step can itself be differentiated (for example to tune a learning rate).
 
 The learning rate ``lr`` is a number or a schedule: a function of the step count (0 for the
-first update) returning the rate, such as :func:`cosine_decay` or :func:`exponential_decay`.
+first update) returning the rate. The schedules take optax's names, arguments and meaning:
+:func:`constant_schedule`, :func:`exponential_decay`, :func:`cosine_decay_schedule`,
+:func:`warmup_cosine_decay_schedule`, :func:`piecewise_constant_schedule`.
+
+Complex parameters descend: ``pb.grad`` of a real loss of complex ``z`` follows JAX's
+convention and is the *conjugate* of the direction of steepest ascent
+(``pb.grad(lambda z: abs(z) ** 2)(z) == 2 * conj(z)``), so every optimiser steps along
+``-conj(g)``, and Adam's second moment is ``|g|**2``. A complex least-squares problem
+trained with any of them reaches its solution.
 
 Example:
     >>> import numpy as np
@@ -27,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -48,10 +57,14 @@ __all__ = [
     "adam",
     "adamw",
     "constant",
+    "constant_schedule",
     "cosine_decay",
+    "cosine_decay_schedule",
     "exponential_decay",
     "momentum",
+    "piecewise_constant_schedule",
     "sgd",
+    "warmup_cosine_decay_schedule",
 ]
 
 #: a learning rate: a number, or a function of the step count (from 0) returning one
@@ -109,7 +122,7 @@ class AdamState(NamedTuple):
 
 
 def constant(lr: float) -> Schedule:
-    """The schedule that is ``lr`` at every step.
+    """The schedule that is ``lr`` at every step (:func:`constant_schedule`).
 
     Example:
         >>> constant(0.1)(1000)
@@ -119,19 +132,180 @@ def constant(lr: float) -> Schedule:
     return lambda step: lr
 
 
-def cosine_decay(lr: float, decay_steps: int, final_lr: float = 0.0,
-                 warmup_steps: int = 0) -> Schedule:
-    """A linear warm-up from 0 to ``lr`` over ``warmup_steps``, then a half cosine from
-    ``lr`` down to ``final_lr`` over ``decay_steps``; ``final_lr`` afterwards.
+def constant_schedule(value: float) -> Schedule:
+    """The schedule that is ``value`` at every step (optax's ``constant_schedule``).
 
     Example:
-        >>> s = cosine_decay(1.0, decay_steps=10, final_lr=0.0)
+        >>> constant_schedule(0.1)(1000)
+        0.1
+    """
+    value = _check_rate("constant_schedule", "value", value)
+    return lambda step: value
+
+
+def exponential_decay(
+    init_value: float, transition_steps: int, decay_rate: float, transition_begin: int = 0,
+    staircase: bool = False, end_value: float | None = None,
+) -> Schedule:
+    """``init_value * decay_rate ** ((step - transition_begin) / transition_steps)`` after
+    ``transition_begin`` steps (``init_value`` before), as optax's ``exponential_decay``.
+
+    With ``staircase=True`` the exponent is rounded down (the rate drops once every
+    ``transition_steps`` steps). ``end_value`` bounds the rate: from below when
+    ``decay_rate < 1``, from above otherwise. ``decay_rate == 0`` gives the constant
+    ``init_value``, as in optax.
+
+    The arguments are optax's, in optax's order; before, pullback's own order was
+    ``(lr, decay_rate, decay_steps)``.
+
+    Example:
+        >>> s = exponential_decay(1.0, transition_steps=10, decay_rate=0.5)
+        >>> s(0), s(10), s(20)
+        (1.0, 0.5, 0.25)
+        >>> t = exponential_decay(1.0, 10, 0.5, transition_begin=5, staircase=True,
+        ...                       end_value=0.3)
+        >>> t(5), t(14), t(15), t(100)
+        (1.0, 1.0, 0.5, 0.3)
+    """
+    who = "exponential_decay"
+    if not isinstance(transition_steps, (int, np.integer)) or isinstance(transition_steps,
+                                                                          bool):
+        raise TypeError(
+            f"{who}: transition_steps must be an integer >= 1, got {transition_steps!r}: the "
+            "arguments are optax's, exponential_decay(init_value, transition_steps, "
+            "decay_rate, transition_begin=0, staircase=False, end_value=None) (pullback's "
+            "order before was (lr, decay_rate, decay_steps))"
+        )
+    init_value = _check_rate(who, "init_value", init_value)
+    transition_steps = _check_steps(who, "transition_steps", transition_steps, minimum=1)
+    decay_rate = _check_rate(who, "decay_rate", decay_rate)
+    transition_begin = _check_steps(who, "transition_begin", transition_begin, minimum=0)
+    end = None if end_value is None else _check_rate(who, "end_value", end_value)
+    if decay_rate == 0.0:
+        return lambda step: init_value
+
+    def schedule(step: int) -> float:
+        elapsed = step - transition_begin
+        if elapsed <= 0:
+            return init_value
+        p = elapsed / transition_steps
+        value = init_value * decay_rate ** (math.floor(p) if staircase else p)
+        if end is not None:
+            value = max(value, end) if decay_rate < 1.0 else min(value, end)
+        return value
+
+    return schedule
+
+
+def cosine_decay_schedule(
+    init_value: float, decay_steps: int, alpha: float = 0.0, exponent: float = 1.0
+) -> Schedule:
+    """A half cosine from ``init_value`` down to ``alpha * init_value`` over
+    ``decay_steps``, then ``alpha * init_value`` (optax's ``cosine_decay_schedule``):
+    ``init_value * ((1 - alpha) * c ** exponent + alpha)`` with
+    ``c = (1 + cos(pi * min(step, decay_steps) / decay_steps)) / 2``.
+
+    Example:
+        >>> s = cosine_decay_schedule(1.0, decay_steps=10, alpha=0.1)
+        >>> s(0), round(s(5), 12), round(s(10), 12), round(s(99), 12)
+        (1.0, 0.55, 0.1, 0.1)
+    """
+    who = "cosine_decay_schedule"
+    init_value = _check_rate(who, "init_value", init_value)
+    decay_steps = _check_steps(who, "decay_steps", decay_steps, minimum=1)
+    alpha = _check_rate(who, "alpha", alpha)
+    exponent = _check_rate(who, "exponent", exponent)
+
+    def schedule(step: int) -> float:
+        c = 0.5 * (1.0 + math.cos(math.pi * min(step, decay_steps) / decay_steps))
+        return init_value * ((1.0 - alpha) * c**exponent + alpha)
+
+    return schedule
+
+
+def warmup_cosine_decay_schedule(
+    init_value: float, peak_value: float, warmup_steps: int, decay_steps: int,
+    end_value: float = 0.0, exponent: float = 1.0,
+) -> Schedule:
+    """A linear warm-up from ``init_value`` to ``peak_value`` over ``warmup_steps``, then a
+    half cosine from ``peak_value`` to ``end_value``, reached at step ``decay_steps``
+    (which counts the warm-up, as in optax's ``warmup_cosine_decay_schedule``).
+
+    Example:
+        >>> s = warmup_cosine_decay_schedule(0.0, 1.0, warmup_steps=4, decay_steps=14,
+        ...                                  end_value=0.1)
+        >>> s(0), s(2), s(4), round(s(9), 12), round(s(14), 12), round(s(50), 12)
+        (0.0, 0.5, 1.0, 0.55, 0.1, 0.1)
+    """
+    who = "warmup_cosine_decay_schedule"
+    init_value = _check_rate(who, "init_value", init_value)
+    peak_value = _check_rate(who, "peak_value", peak_value)
+    warmup_steps = _check_steps(who, "warmup_steps", warmup_steps, minimum=0)
+    decay_steps = _check_steps(who, "decay_steps", decay_steps, minimum=warmup_steps + 1)
+    end_value = _check_rate(who, "end_value", end_value)
+    alpha = 0.0 if peak_value == 0.0 else end_value / peak_value
+    decay = cosine_decay_schedule(peak_value, decay_steps - warmup_steps, alpha, exponent)
+
+    def schedule(step: int) -> float:
+        if step < warmup_steps:
+            return init_value + (peak_value - init_value) * step / warmup_steps
+        return decay(step - warmup_steps)
+
+    return schedule
+
+
+def piecewise_constant_schedule(
+    init_value: float, boundaries_and_scales: dict[int, float] | None = None
+) -> Schedule:
+    """``init_value`` times every scale whose boundary the step has reached
+    (``step >= boundary``), as optax's ``piecewise_constant_schedule``.
+
+    Example:
+        >>> s = piecewise_constant_schedule(1.0, {100: 0.1, 200: 0.5})
+        >>> s(99), s(100), round(s(200), 12)
+        (1.0, 0.1, 0.05)
+    """
+    who = "piecewise_constant_schedule"
+    init_value = _check_rate(who, "init_value", init_value)
+    pieces = sorted(
+        (_check_steps(who, "a boundary", b, minimum=0), _check_rate(who, "a scale", f))
+        for b, f in (boundaries_and_scales or {}).items()
+    )
+
+    def schedule(step: int) -> float:
+        value = init_value
+        for boundary, scale in pieces:
+            if step >= boundary:
+                value *= scale
+        return value
+
+    return schedule
+
+
+def cosine_decay(lr: float, decay_steps: int, final_lr: float = 0.0,
+                 warmup_steps: int = 0) -> Schedule:
+    """Deprecated: use :func:`cosine_decay_schedule` (``alpha = final_lr / lr``) or
+    :func:`warmup_cosine_decay_schedule`, optax's names.
+
+    A linear warm-up from ``lr / warmup_steps`` to ``lr`` over ``warmup_steps``, then a half
+    cosine from ``lr`` down to ``final_lr`` over ``decay_steps``; ``final_lr`` afterwards.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", DeprecationWarning)
+        ...     s = cosine_decay(1.0, decay_steps=10, final_lr=0.0)
         >>> s(0), round(s(5), 12), s(10), s(99)
         (1.0, 0.5, 0.0, 0.0)
-        >>> w = cosine_decay(1.0, decay_steps=10, warmup_steps=4)
-        >>> w(0), w(2), w(4)
-        (0.25, 0.75, 1.0)
     """
+    warnings.warn(
+        "pullback.optim.cosine_decay is deprecated: use optax's names, "
+        "cosine_decay_schedule(init_value, decay_steps, alpha=final_lr / lr) or "
+        "warmup_cosine_decay_schedule(init_value, peak_value, warmup_steps, decay_steps, "
+        "end_value=...)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     lr = _check_rate("cosine_decay", "lr", lr)
     final_lr = _check_rate("cosine_decay", "final_lr", final_lr)
     decay_steps = _check_steps("cosine_decay", "decay_steps", decay_steps, minimum=1)
@@ -144,21 +318,6 @@ def cosine_decay(lr: float, decay_steps: int, final_lr: float = 0.0,
         return final_lr + (lr - final_lr) * 0.5 * (1.0 + math.cos(math.pi * t))
 
     return schedule
-
-
-def exponential_decay(lr: float, decay_rate: float, decay_steps: int = 1) -> Schedule:
-    """``lr * decay_rate ** (step / decay_steps)``: the rate is multiplied by ``decay_rate``
-    every ``decay_steps`` steps (smoothly in between).
-
-    Example:
-        >>> s = exponential_decay(1.0, decay_rate=0.5, decay_steps=10)
-        >>> s(0), s(10), s(20)
-        (1.0, 0.5, 0.25)
-    """
-    lr = _check_rate("exponential_decay", "lr", lr)
-    decay_rate = _check_rate("exponential_decay", "decay_rate", decay_rate)
-    decay_steps = _check_steps("exponential_decay", "decay_steps", decay_steps, minimum=1)
-    return lambda step: lr * decay_rate ** (step / decay_steps)
 
 
 # ----------------------------------------------------------------------------- optimisers
@@ -181,6 +340,7 @@ def sgd(lr: LearningRate) -> Optimizer:
 
     def update(grads: PyTree, state: SGDState, params: PyTree) -> tuple[PyTree, SGDState]:
         _check_update("sgd", grads, state, params, SGDState)
+        grads = tree_map(_ascent, grads)
         a = rate(state.step)
         new = tree_map(lambda p, g: p - _cast(a, p) * g, params, grads)
         return new, SGDState(step=state.step + 1)
@@ -213,6 +373,7 @@ def momentum(lr: LearningRate, beta: float = 0.9, nesterov: bool = False) -> Opt
         grads: PyTree, state: MomentumState, params: PyTree
     ) -> tuple[PyTree, MomentumState]:
         _check_update("momentum", grads, state, params, MomentumState)
+        grads = tree_map(_ascent, grads)
         a = rate(state.step)
         v = tree_map(lambda v, g: _cast(beta, v) * v + g, state.velocity, grads)
         if nesterov:
@@ -268,15 +429,16 @@ def _adam(who: str, lr: LearningRate, b1: float, b2: float, eps: float,
     def init(params: PyTree) -> AdamState:
         _check_params(who, params)
         zeros = tree_map(pnp.zeros_like, params)
-        return AdamState(step=0, mu=zeros, nu=tree_map(pnp.zeros_like, params))
+        return AdamState(step=0, mu=zeros, nu=tree_map(_real_zeros, params))
 
     def update(grads: PyTree, state: AdamState, params: PyTree) -> tuple[PyTree, AdamState]:
         _check_update(who, grads, state, params, AdamState)
+        grads = tree_map(_ascent, grads)
         t = state.step + 1
         a = rate(state.step)
         c1, c2 = 1.0 - b1**t, 1.0 - b2**t
         mu = tree_map(lambda m, g: _cast(b1, m) * m + _cast(1.0 - b1, m) * g, state.mu, grads)
-        nu = tree_map(lambda v, g: _cast(b2, v) * v + _cast(1.0 - b2, v) * (g * g),
+        nu = tree_map(lambda v, g: _cast(b2, v) * v + _cast(1.0 - b2, v) * _abs2(g),
                       state.nu, grads)
 
         def step(p: Array, m: Array, v: Array) -> Array:
@@ -292,6 +454,27 @@ def _adam(who: str, lr: LearningRate, b1: float, b2: float, eps: float,
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _ascent(g: Array) -> Array:
+    """The direction of steepest ascent for the gradient ``g``: ``g`` itself for real
+    parameters, ``conj(g)`` for complex ones (``pb.grad`` follows JAX's convention, whose
+    gradient of a real loss of complex ``z`` is the conjugate of the ascent direction)."""
+    return pnp.conj(g) if dtype_of(g).kind == "c" else g
+
+
+def _abs2(g: Array) -> Array:
+    """``|g|**2``, real (``g * g`` for real ``g``); smooth, so a step stays differentiable."""
+    if dtype_of(g).kind == "c":
+        return pnp.real(g * pnp.conj(g))
+    return g * g
+
+
+def _real_zeros(p: Array) -> Array:
+    """Zeros shaped like ``p`` in its real dtype (Adam's second moment of complex ``p``)."""
+    if dtype_of(p).kind == "c":
+        return pnp.zeros(shape_of(p), np.finfo(dtype_of(p)).dtype)
+    return pnp.zeros_like(p)
 
 
 def _cast(c: float, like: Array) -> Array:
