@@ -71,11 +71,17 @@ class Case:
     atol: float = 1e-12
     target_eager: Target | None = None
     target_jit: Target | None = None
+    #: issue 12: pb.jit's time / NumPy's at most this, and at most JAX jit's
+    target_fast: float | None = None
     note: str = ""
 
 
-def check_case(case: Case, name: str | None = None) -> None:
-    """Run every library once and compare with the NumPy baseline; raise AssertionError."""
+def check_case(case: Case, name: str | None = None) -> dict[str, float]:
+    """Run every library once and compare with the NumPy baseline; raise AssertionError.
+
+    Returns the seconds of each library's first call (for a compiler: tracing and
+    compiling included, when the case's callables had not run before)."""
+    first: dict[str, float] = {}
     for impls, what in ((case.impls, "result"), (case.fwd or {}, "forward value")):
         if not impls:
             continue
@@ -83,7 +89,10 @@ def check_case(case: Case, name: str | None = None) -> None:
         for lib, impl in impls.items():
             if lib == "numpy" or (name is not None and lib != name):
                 continue
-            got = [np.asarray(g) for g in impl.to_numpy(impl.run())]
+            t0 = time.perf_counter()
+            out = impl.run()
+            first.setdefault(lib, time.perf_counter() - t0)
+            got = [np.asarray(g) for g in impl.to_numpy(out)]
             if len(got) != len(ref):
                 raise AssertionError(
                     f"{case.key}: {lib} returned {len(got)} arrays, the NumPy baseline "
@@ -103,6 +112,7 @@ def check_case(case: Case, name: str | None = None) -> None:
                     atol=case.atol * max(scale, 1e-300),
                     err_msg=f"{case.key}: {lib} {what} {k} disagrees with the NumPy baseline",
                 )
+    return first
 
 
 @dataclass

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 #: the columns of the tables, in order
-LIBS = ("numpy", "pullback", "pullback.jit", "autograd", "torch", "jax")
+LIBS = ("numpy", "pullback", "pullback.jit", "pullback.numba", "autograd", "torch", "jax")
+
+#: the pb.jit columns and the backend each one compiles with
+JIT_BACKENDS = {"pullback.jit": "numpy", "pullback.numba": "numba"}
 
 LABELS = {
     "numpy": "NumPy by hand",
     "pullback": "pullback eager",
-    "pullback.jit": "pullback jit",
+    "pullback.jit": "pullback jit (NumPy)",
+    "pullback.numba": "pullback jit (Numba)",
     "autograd": "autograd",
     "torch": "PyTorch eager",
     "jax": "JAX jit",
@@ -106,6 +111,12 @@ def load_libs(wanted: tuple[str, ...] = LIBS, threads: int = 1) -> Libs:
             libs.modules["pullback.jit"] = pullback
         else:
             libs.missing["pullback.jit"] = "n/a (pullback has no jit yet)"
+    if "pullback.numba" in wanted:
+        if importlib.util.find_spec("numba") is None:
+            libs.missing["pullback.numba"] = "numba not installed"
+        else:
+            libs.modules["pullback.numba"] = pullback
+            libs.versions["numba"] = _version("numba")
     for name in ("autograd", "torch", "jax"):
         if name not in wanted:
             continue

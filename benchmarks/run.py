@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if __package__ in (None, ""):
     sys.path.insert(0, str(ROOT))
 
+import os  # noqa: E402
+
 from benchmarks.libs import configure_threads  # noqa: E402  (before NumPy is imported)
 
 
@@ -36,10 +38,13 @@ def _threads_from_argv(argv: list[str]) -> int:
 
 if __name__ == "__main__":  # imported (by the tests), it leaves the environment alone
     configure_threads(_threads_from_argv(sys.argv))
+    # Numba's kernels compiled afresh in each run (the first-call column measures that)
+    import tempfile
+
+    os.environ.setdefault("PULLBACK_CACHE_DIR", tempfile.mkdtemp(prefix="pullback-bench-"))
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
-import os  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -63,6 +68,13 @@ class Result:
     times: dict[str, Timing] = field(default_factory=dict)
     fwd_times: dict[str, Timing] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    #: seconds of each library's first call (tracing and compiling included)
+    first: dict[str, float] = field(default_factory=dict)
+
+    def ratio(self, lib: str) -> float | None:
+        """Time / NumPy's time, whatever the case's metric."""
+        t, base = self.times.get(lib), self.times.get("numpy")
+        return None if t is None or base is None else t.median / base.median
 
     def value(self, lib: str) -> float | None:
         """The case's metric for ``lib``: ratio, µs per op, steps per second or grad/fwd."""
@@ -194,7 +206,7 @@ def environment(libs: Libs, threads: int, threading_note: str) -> list[str]:
         visible = os.cpu_count()
     v = libs.versions
     others = []
-    for name in ("autograd", "torch", "jax"):
+    for name in ("numba", "autograd", "torch", "jax"):
         if name in v:
             extra = f" (jaxlib {v['jaxlib']})" if name == "jax" and "jaxlib" in v else ""
             others.append(f"{name} {v[name]}{extra}")
@@ -228,7 +240,7 @@ def run_case(
         if lib == "numpy":
             continue
         try:
-            check_case(case, name=lib)
+            res.first.update(check_case(case, name=lib))
         except Exception as exc:  # noqa: BLE001 - reported loudly, the run goes on
             print(f"\n!!! {case.key}: {lib} FAILED its check:", file=log)
             traceback.print_exc(file=log)
@@ -295,6 +307,7 @@ def render(
         e = _verdict(res, "pullback", c.target_eager)
         j = _verdict(res, "pullback.jit", c.target_jit)
         out.append(f"| {c.key} | {_metric_name(c)} | " + " | ".join(e + j) + " |")
+    out += _fast_section(results, cols)
     out += ["", "## What each workload measures", ""]
     for res in results:
         out.append(f"- **{res.case.key}**: {res.case.title}. {res.case.note}")
@@ -306,6 +319,60 @@ def render(
         out += ["", "## Failures", ""]
         out += [f"- {key}, {LABELS[lib]}: {msg}" for key, lib, msg in failures]
     return "\n".join(out) + "\n"
+
+
+#: the compiled columns whose first call is reported
+COMPILED = ("pullback.jit", "pullback.numba", "jax")
+
+
+def _fast_section(results: list[Result], cols: list[str]) -> list[str]:
+    """The targets of issue 12 (pb.jit against NumPy and JAX) and the first-call times."""
+    jits = [c for c in ("pullback.jit", "pullback.numba") if c in cols]
+    out = [
+        "",
+        "## Targets of issue 12 (pb.jit, time relative to NumPy by hand)",
+        "",
+        "A target is met when pb.jit's time over NumPy's is at most the target and at most "
+        "JAX jit's in the same run (the digits row compares the time of the epoch).",
+        "",
+        "| workload | target | " + " | ".join(LABELS[c] for c in jits) + " | JAX jit | met |",
+        "|---|---|" + "---:|" * len(jits) + "---:|---|",
+    ]
+    for res in results:
+        c = res.case
+        if c.target_fast is None:
+            continue
+        jax = res.ratio("jax")
+        cells, met = [], []
+        for lib in jits:
+            r = None if lib in res.failed else res.ratio(lib)
+            cells.append("FAILED" if lib in res.failed else "n/a" if r is None else _ratio(r))
+            if r is not None:
+                ok = r <= c.target_fast and (jax is None or r <= jax)
+                met.append(f"{LABELS[lib].split('(')[-1].rstrip(')')}: "
+                           + ("**yes**" if ok else "no"))
+        jax_cell = "n/a" if jax is None else _ratio(jax)
+        out.append(f"| {c.key} | ≤ {c.target_fast:g}x | " + " | ".join(cells)
+                   + f" | {jax_cell} | {'; '.join(met) or '—'} |")
+    compiled = [c for c in COMPILED if c in cols]
+    out += [
+        "",
+        "## First call (tracing and compiling included)",
+        "",
+        "The first call of each measured job, made by the correctness check before timing "
+        "(a fresh Numba cache directory for this run, so the Numba column includes compiling "
+        "its kernels; the first Numba compilation of the process also loads LLVM). The digits "
+        "row is a whole epoch, whose first step compiles.",
+        "",
+        "| workload | " + " | ".join(LABELS[c] for c in compiled) + " |",
+        "|---|" + "---:|" * len(compiled),
+    ]
+    for res in results:
+        if not any(c in res.first for c in compiled):
+            continue
+        out.append(f"| {res.case.key} | " + " | ".join(
+            fmt_time(res.first[c]) if c in res.first else "n/a" for c in compiled) + " |")
+    return out
 
 
 _PROFILE_INTRO = (

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.harness import Case, Impl, Target
-from benchmarks.libs import Libs
+from benchmarks.libs import JIT_BACKENDS, Libs
 
 __all__ = ["WORKLOADS", "build"]
 
@@ -45,7 +45,20 @@ def _jax_impl(libs: Libs, fn: Callable, *args: Any) -> Impl:
 
 
 def _missing(libs: Libs, *names: str) -> dict[str, str]:
+    if "pullback.jit" in names:
+        names = names + ("pullback.numba",)
     return {n: libs.missing[n] for n in names if n in libs.missing}
+
+
+def _jits(libs: Libs) -> dict[str, Callable]:
+    """``lib -> jit`` for the pb.jit columns present: ``pb.jit`` with each backend."""
+    import pullback as pb
+
+    return {
+        lib: functools.partial(pb.jit, backend=backend)
+        for lib, backend in JIT_BACKENDS.items()
+        if libs.has(lib)
+    }
 
 
 def _pnp() -> Any:
@@ -127,9 +140,9 @@ def build_network(libs: Libs, tiny: bool) -> list[Case]:
 
     vg = pb.value_and_grad(loss_for("pullback"), argnums=(0, 1, 2))
     impls["pullback"] = _impl(lambda: vg(x, W1, W2, y))
-    if libs.has("pullback.jit"):
-        vg_jit = pb.jit(pb.value_and_grad(loss_for("pullback"), argnums=(0, 1, 2)))
-        impls["pullback.jit"] = _impl(lambda: vg_jit(x, W1, W2, y))
+    for lib, jit in _jits(libs).items():
+        vg_jit = jit(pb.value_and_grad(loss_for("pullback"), argnums=(0, 1, 2)))
+        impls[lib] = _impl(lambda vg_jit=vg_jit: vg_jit(x, W1, W2, y))
     if libs.has("autograd"):
         vg_ag = libs["autograd"].value_and_grad(loss_for("autograd"), argnum=(0, 1, 2))
         impls["autograd"] = _impl(lambda: vg_ag(x, W1, W2, y))
@@ -157,6 +170,7 @@ def build_network(libs: Libs, tiny: bool) -> list[Case]:
             _missing(libs, "pullback.jit", "autograd", "torch", "jax"),
             target_eager=Target("<=", 4.0),
             target_jit=Target("<=", 1.3),
+            target_fast=1.2,
             note="float64; loss 0.5*|W2 relu(W1 x) - y|^2; gradients with respect to x, "
             "W1, W2; the baseline is the notebook's pullbacks written inline.",
         )
@@ -212,9 +226,9 @@ def build_chain(libs: Libs, tiny: bool) -> list[Case]:
 
     vg = pb.value_and_grad(f_for("pullback"))
     impls["pullback"] = _impl(lambda: vg(x))
-    if libs.has("pullback.jit"):
-        vg_jit = pb.jit(pb.value_and_grad(f_for("pullback")))
-        impls["pullback.jit"] = _impl(lambda: vg_jit(x))
+    for lib, jit in _jits(libs).items():
+        vg_jit = jit(pb.value_and_grad(f_for("pullback")))
+        impls[lib] = _impl(lambda vg_jit=vg_jit: vg_jit(x))
     if libs.has("autograd"):
         vg_ag = libs["autograd"].value_and_grad(f_for("autograd"))
         impls["autograd"] = _impl(lambda: vg_ag(x))
@@ -244,6 +258,7 @@ def build_chain(libs: Libs, tiny: bool) -> list[Case]:
             count=n_ops,
             target_eager=Target("<=", 8.0),
             target_jit=Target("<=", 3.0),
+            target_fast=0.11,
             note="float64; 50 times (sin, tanh, *1.5, +0.1), then a sum; reported per op "
             "(time / 200).",
         )
@@ -309,9 +324,9 @@ def build_hessian(libs: Libs, tiny: bool) -> list[Case]:
     impls = {"numpy": _impl(lambda: rosenbrock_hessian_numpy(x))}
     h = pb.hessian(f_pb)
     impls["pullback"] = _impl(lambda: h(x))
-    if libs.has("pullback.jit"):
-        h_jit = pb.jit(pb.hessian(f_pb))
-        impls["pullback.jit"] = _impl(lambda: h_jit(x))
+    for lib, jit in _jits(libs).items():
+        h_jit = jit(pb.hessian(f_pb))
+        impls[lib] = _impl(lambda h_jit=h_jit: h_jit(x))
     if libs.has("autograd"):
         import autograd.numpy as anp
 
@@ -335,6 +350,7 @@ def build_hessian(libs: Libs, tiny: bool) -> list[Case]:
             _missing(libs, "pullback.jit", "autograd", "torch", "jax"),
             target_eager=Target("<=", 40.0),
             target_jit=Target("<=", 1.5),
+            target_fast=1.2,
             note="float64; pullback.hessian, autograd.hessian, torch.func.hessian, "
             "jax.jit(jax.hessian); the baseline writes the 2x2 diagonal blocks by hand.",
         )
@@ -352,9 +368,9 @@ def build_hvp(libs: Libs, tiny: bool) -> list[Case]:
     f_pb = lambda x: rosenbrock(pnp, x)
     impls = {"numpy": _impl(lambda: rosenbrock_hvp_numpy(x, v))}
     impls["pullback"] = _impl(lambda: pb.hvp(f_pb, (x,), (v,))[1][0])
-    if libs.has("pullback.jit"):
-        hvp_jit = pb.jit(lambda x, v: pb.hvp(f_pb, (x,), (v,))[1][0])
-        impls["pullback.jit"] = _impl(lambda: hvp_jit(x, v))
+    for lib, jit in _jits(libs).items():
+        hvp_jit = jit(lambda x, v: pb.hvp(f_pb, (x,), (v,))[1][0])
+        impls[lib] = _impl(lambda hvp_jit=hvp_jit: hvp_jit(x, v))
     if libs.has("autograd"):
         import autograd.numpy as anp
 
@@ -380,6 +396,7 @@ def build_hvp(libs: Libs, tiny: bool) -> list[Case]:
             impls,
             _missing(libs, "pullback.jit", "autograd", "torch", "jax"),
             target_eager=Target("<=", 5.0),
+            target_fast=0.7,
             note="float64; forward-over-reverse (pullback.hvp, torch.func.jvp of grad, "
             "jax.jvp of grad; autograd.hessian_vector_product is reverse-over-reverse); "
             "the baseline computes H v from the analytic 2x2 blocks.",
@@ -499,9 +516,9 @@ def _mlp_impls(libs: Libs, params: list, X: np.ndarray, Y: np.ndarray, fwd: bool
         impls["numpy"] = _impl(lambda: mlp_numpy_loss(params, X, Y))
         f_pb = loss_for("pullback")
         impls["pullback"] = _impl(lambda: f_pb(params, X, Y))
-        if libs.has("pullback.jit"):
-            f_jit = pb.jit(loss_for("pullback"))
-            impls["pullback.jit"] = _impl(lambda: f_jit(params, X, Y))
+        for lib, jit in _jits(libs).items():
+            f_jit = jit(loss_for("pullback"))
+            impls[lib] = _impl(lambda f_jit=f_jit: f_jit(params, X, Y))
         if libs.has("autograd"):
             f_ag = loss_for("autograd")
             impls["autograd"] = _impl(lambda: f_ag(params, X, Y))
@@ -509,9 +526,9 @@ def _mlp_impls(libs: Libs, params: list, X: np.ndarray, Y: np.ndarray, fwd: bool
         impls["numpy"] = _impl(lambda: mlp_numpy(params, X, Y))
         vg = pb.value_and_grad(loss_for("pullback"))
         impls["pullback"] = _impl(lambda: vg(params, X, Y))
-        if libs.has("pullback.jit"):
-            vg_jit = pb.jit(pb.value_and_grad(loss_for("pullback")))
-            impls["pullback.jit"] = _impl(lambda: vg_jit(params, X, Y))
+        for lib, jit in _jits(libs).items():
+            vg_jit = jit(pb.value_and_grad(loss_for("pullback")))
+            impls[lib] = _impl(lambda vg_jit=vg_jit: vg_jit(params, X, Y))
         if libs.has("autograd"):
             vg_ag = libs["autograd"].value_and_grad(loss_for("autograd"))
             impls["autograd"] = _impl(lambda: vg_ag(params, X, Y))
@@ -556,6 +573,7 @@ def build_mlp(libs: Libs, tiny: bool) -> list[Case]:
             rtol=2e-4,
             atol=2e-5,
             target_eager=Target("<=", 1.15),
+            target_fast=0.93,
             note="float32; ReLU, mean softmax cross-entropy on one-hot labels; gradients "
             "with respect to the 6 weights and biases.",
         )
@@ -641,8 +659,8 @@ def build_digits(libs: Libs, tiny: bool) -> list[Case]:
         return run
 
     impls["pullback"] = _impl(epoch(step_for("pullback"), params0, batches))
-    if libs.has("pullback.jit"):
-        impls["pullback.jit"] = _impl(epoch(pb.jit(step_for("pullback")), params0, batches))
+    for lib, jit in _jits(libs).items():
+        impls[lib] = _impl(epoch(jit(step_for("pullback")), params0, batches))
     if libs.has("autograd"):
         ag = libs["autograd"]
         sp_ag = spaces["autograd"]
@@ -693,6 +711,7 @@ def build_digits(libs: Libs, tiny: bool) -> list[Case]:
             atol=1e-10,
             target_eager=Target(">=", 2500.0),
             target_jit=Target(">=", 6000.0),
+            target_fast=0.8,
             note=f"float64; one epoch of {n_steps} SGD steps (lr {lr}) from the same "
             "initial weights, timed as a whole; checked by comparing the weights after "
             "the epoch with the baseline's. PyTorch and NumPy update in place, the others "
@@ -723,7 +742,7 @@ def build_outside(libs: Libs, tiny: bool) -> list[Case]:
         if libs.has("jax"):
             jnp = libs["jax"].numpy
             impls["jax"] = _jax_impl(libs, jnp.sin, jnp.asarray(x))
-        missing = {"pullback.jit": "n/a (no transformation)"}
+        missing = {lib: "n/a (no transformation)" for lib in JIT_BACKENDS}
         missing.update(_missing(libs, "autograd", "torch", "jax"))
         cases.append(
             Case(

@@ -153,6 +153,10 @@ class _Emitter:
         args += [f"{k}={self.value(v)}" for k, v in e.params.items()]
         return f"{self.func(e.prim)}({', '.join(args)})"
 
+    def statement(self, e: Equation, outs: str) -> list[str]:
+        """The lines that compute ``e`` into ``outs`` (a backend may emit more than one)."""
+        return [f"{outs} = {self.call(e)}"]
+
     def output_tree(self, tree: PyTreeDef, leaves: Any) -> str | None:
         """Source that builds the output pytree, or None for containers it cannot spell."""
         if tree.kind is None:
@@ -186,7 +190,9 @@ def _py_name(name: str) -> str:
     return name + "_" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
 
 
-def generate_source(graph: Graph, name: str = "compiled") -> tuple[str, dict, bool]:
+def generate_source(
+    graph: Graph, name: str = "compiled", emitter: _Emitter | None = None
+) -> tuple[str, dict, bool]:
     """The Python source of ``graph`` as one function over its input leaves.
 
     Returns ``(source, namespace, structured)``; ``structured`` is true when the function
@@ -201,7 +207,7 @@ def generate_source(graph: Graph, name: str = "compiled") -> tuple[str, dict, bo
             c = b * 2.0
             return c
     """
-    em = _Emitter(graph)
+    em = emitter if emitter is not None else _Emitter(graph)
     last_use: dict[Var, int] = {}
     for k, e in enumerate(graph.eqns):
         for a in list(e.inputs) + vars_in(e.params):
@@ -214,7 +220,7 @@ def generate_source(graph: Graph, name: str = "compiled") -> tuple[str, dict, bo
         outs = ", ".join(em.names[v] for v in e.outvars)
         if e.multiple and len(e.outvars) == 1:
             outs += ","
-        lines.append(f"    {outs} = {em.call(e)}")
+        lines.extend("    " + line for line in em.statement(e, outs))
         dead = [
             a for a in dict.fromkeys(list(e.inputs) + vars_in(e.params))
             if isinstance(a, Var) and last_use.get(a) == k and a not in outputs
@@ -243,7 +249,9 @@ _counter = itertools.count()
 _ndarray = np.ndarray
 
 
-def compile_graph(graph: Graph, name: str = "compiled") -> tuple[Callable, str, bool]:
+def compile_graph(
+    graph: Graph, name: str = "compiled", emitter: _Emitter | None = None
+) -> tuple[Callable, str, bool]:
     """Generate, compile and return ``(function, source, structured)`` for ``graph``.
 
     Example:
@@ -255,7 +263,7 @@ def compile_graph(graph: Graph, name: str = "compiled") -> tuple[Callable, str, 
     fname = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "compiled"
     if fname[0].isdigit() or keyword.iskeyword(fname):
         fname = "f_" + fname
-    source, namespace, structured = generate_source(graph, fname)
+    source, namespace, structured = generate_source(graph, fname, emitter)
     filename = f"<pullback.jit {name} #{next(_counter)}>"
     code = compile(source, filename, "exec")
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)

@@ -27,6 +27,8 @@ from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 import numpy as np
 
+from pullback.compile.codegen_numba import available as numba_available
+from pullback.compile.codegen_numba import compile_graph_numba
 from pullback.compile.codegen_numpy import _ndarray, compile_graph, generate_source
 from pullback.compile.ir import Graph
 from pullback.compile.passes import simplify
@@ -46,17 +48,30 @@ _R = TypeVar("_R")
 # ----------------------------------------------------------------------------- jit
 
 
+BACKENDS = ("auto", "numpy", "numba")
+
+
 class _Compiled:
     """One cache entry: the simplified graph, its source and the compiled function."""
 
-    __slots__ = ("graph", "source", "fn", "structured", "raw_size", "__weakref__")
+    __slots__ = ("graph", "source", "fn", "structured", "raw_size", "fused", "__weakref__")
 
-    def __init__(self, graph: Graph, raw_size: int, name: str):
+    def __init__(self, graph: Graph, raw_size: int, name: str, backend: str, threads: int):
         self.graph = graph
         self.raw_size = raw_size
-        self.fn, self.source, self.structured = compile_graph(graph, name)
+        self.fused: Graph | None = None
+        if backend == "numba":
+            self.fn, self.source, self.structured, self.fused = compile_graph_numba(
+                graph, name, threads
+            )
+        else:
+            self.fn, self.source, self.structured = compile_graph(graph, name)
         # the source is kept in linecache for tracebacks while this entry lives
-        weakref.finalize(self, linecache.cache.pop, self.fn.__code__.co_filename, None)
+        weakref.finalize(self, linecache.cache.pop, self.filename, None)
+
+    @property
+    def filename(self) -> str:
+        return str(getattr(self.fn, "__wrapped__", self.fn).__code__.co_filename)
 
     def run(self, leaves: list[Any]) -> Any:
         out = self.fn(*leaves)
@@ -156,10 +171,18 @@ class Jitted(Generic[_P, _R]):
     """
 
     def __init__(
-        self, fun: Callable[_P, _R], static_argnums: Sequence[int], static_argnames: Sequence[str]
+        self,
+        fun: Callable[_P, _R],
+        static_argnums: Sequence[int],
+        static_argnames: Sequence[str],
+        backend: str = "numpy",
+        threads: int = 1,
     ):
         functools.update_wrapper(self, fun)
         self._fun = fun
+        #: the code generator: "numba" (fused kernels) or "numpy"
+        self.backend = _resolve_backend(backend)
+        self.threads = threads
         self._static_argnums = tuple(static_argnums)
         self._static_argnames = tuple(static_argnames)
         self._has_static = bool(self._static_argnums or self._static_argnames)
@@ -251,7 +274,7 @@ class Jitted(Generic[_P, _R]):
             raise ConcretizationError(f"jit of {self._name}: {err}").with_traceback(
                 err.__traceback__
             ) from None
-        return _Compiled(simplify(raw), len(raw.eqns), self._name)
+        return _Compiled(simplify(raw), len(raw.eqns), self._name, self.backend, self.threads)
 
     def source(self, *args: _P.args, **kwargs: _P.kwargs) -> str:
         """The generated Python source for these arguments (compiling it if needed).
@@ -293,7 +316,7 @@ class Jitted(Generic[_P, _R]):
             0
         """
         for entry in self._cache.values():
-            linecache.cache.pop(entry.fn.__code__.co_filename, None)
+            linecache.cache.pop(entry.filename, None)
         self._cache.clear()
         self._fast.clear()
 
@@ -304,6 +327,8 @@ def jit(
     *,
     static_argnums: int | Sequence[int] = (),
     static_argnames: str | Sequence[str] = (),
+    backend: str = "numpy",
+    threads: int = 1,
 ) -> Jitted[_P, _R]: ...
 @overload
 def jit(
@@ -311,12 +336,16 @@ def jit(
     *,
     static_argnums: int | Sequence[int] = (),
     static_argnames: str | Sequence[str] = (),
+    backend: str = "numpy",
+    threads: int = 1,
 ) -> Callable[[Callable[_P, _R]], Jitted[_P, _R]]: ...
 def jit(
     fun: Callable[_P, _R] | None = None,
     *,
     static_argnums: int | Sequence[int] = (),
     static_argnames: str | Sequence[str] = (),
+    backend: str = "numpy",
+    threads: int = 1,
 ) -> Jitted[_P, _R] | Callable[[Callable[_P, _R]], Jitted[_P, _R]]:
     """Compile ``fun`` to straight-line NumPy, once per input signature.
 
@@ -330,6 +359,14 @@ def jit(
     Python control flow that depends on array values (``if x > 0``, ``float(x)``, a
     boolean mask) raises :class:`ConcretizationError` saying what to do.
 
+    ``backend``: ``"numba"`` fuses chains of elementwise operations, their broadcasts and
+    the reductions that end them into loops compiled by Numba (the ``fast`` extra; the
+    machine code is cached on disk), with matrix products left to BLAS; ``"numpy"``
+    generates one NumPy call per operation (the default: its results are NumPy's to the
+    last bit, where fused loops may differ in the last bits of a sum or of a libm function);
+    ``"auto"`` is ``"numba"`` when Numba is installed, else ``"numpy"``. ``threads``: threads
+    for the fused loops (Numba backend; 1 by default).
+
     Example:
         >>> import numpy as np, pullback as pb, pullback.numpy as pnp
         >>> f = pb.jit(pb.grad(lambda x: pnp.sum(pnp.sin(x))))
@@ -339,13 +376,33 @@ def jit(
         >>> power(np.array([2.0]), 3)
         array([8.])
     """
+    _resolve_backend(backend)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"jit: threads must be a positive integer, got {threads!r}")
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
     if fun is None:
         return cast(
             "Callable[[Callable[_P, _R]], Jitted[_P, _R]]",
-            functools.partial(jit, static_argnums=nums, static_argnames=names),
+            functools.partial(jit, static_argnums=nums, static_argnames=names,
+                              backend=backend, threads=threads),
         )
     if not callable(fun):
         raise TypeError(f"jit: expected a function, got {type(fun).__name__}")
-    return Jitted(fun, nums, names)
+    return Jitted(fun, nums, names, backend, threads)
+
+
+def _resolve_backend(backend: str) -> str:
+    """``"auto"``: Numba when it is installed, else NumPy; ``"numba"`` without it: an error."""
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"jit: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}"
+        )
+    if backend == "auto":
+        return "numba" if numba_available() else "numpy"
+    if backend == "numba" and not numba_available():
+        raise ImportError(
+            "jit: backend='numba' needs Numba, which is not installed: pip install "
+            "'pullback[fast]' (or numba), or use backend='numpy'"
+        )
+    return backend

@@ -1,0 +1,472 @@
+"""The Numba backend of ``pb.jit``: fused kernels as explicit loops, compiled by Numba.
+
+The graph is fused first (:func:`pullback.compile.fusion.fuse`); each kernel becomes one
+function of explicit loops over the loop shape, reading each input where it broadcasts and
+keeping the intermediate values of an element in registers; reductions accumulate as the
+loop runs, in the result's dtype and in the loop's order (NumPy's own order along a leading
+axis; along the last axis NumPy sums pairwise, so the last bits may differ). Everything else
+(matrix products on BLAS, indexing, linear algebra) stays the NumPy code of
+:mod:`pullback.compile.codegen_numpy`, which calls the kernels. The kernels of one graph
+are written to one Python file named by the hash of its source, in the cache directory
+(``$PULLBACK_CACHE_DIR``, else ``$XDG_CACHE_HOME/pullback`` or ``~/.cache/pullback``), and
+compiled with ``cache=True``: Numba keeps the machine code beside it, so the next process
+that compiles the same kernels loads them instead.
+
+With ``threads > 1`` the outermost loop is a ``prange`` (``parallel=True``) where no
+reduction crosses it, and Numba runs on that many threads.
+
+Numba is optional (the ``fast`` extra): :func:`available` says whether it can be imported.
+``executor="python"`` runs the same kernel source with CPython instead (slow, for tests).
+
+Example:
+    >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+    >>> from pullback.compile.fusion import fuse
+    >>> g = fuse(pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.ones(100)))
+    >>> print(kernel_source(g.eqns[0].params["kernel"]))  # doctest: +NORMALIZE_WHITESPACE
+    def k0(in0):
+        acc0 = 0.0
+        for i0 in range(100):
+            v0 = in0[i0]
+            v1 = np.exp(v0)
+            v2 = (v1 * v0)
+            acc0 += v2
+        r0 = acc0
+        return (r0,)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pullback.compile.codegen_numpy import _Emitter, compile_graph
+from pullback.compile.fusion import REDUCTIONS, Kernel, fuse, fused_p, loop_dtypes
+from pullback.compile.ir import Graph
+from pullback.compile.values import Const, Equation, Var
+
+__all__ = ["available", "compile_graph_numba", "kernel_source"]
+
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+_BOOL = np.dtype(np.bool_)
+
+# fmt: off
+_OPS: dict[str, str] = {
+    "add": "({0} + {1})", "subtract": "({0} - {1})", "multiply": "({0} * {1})",
+    "divide": "({0} / {1})", "negative": "(-{0})", "power": "({0} ** {1})",
+    "square": "({0} * {0})", "reciprocal": "({one} / {0})",
+    "absolute": "abs({0})", "fabs": "abs({0})",
+    "maximum": "({0} if ({0} >= {1} or {0} != {0}) else {1})",
+    "minimum": "({0} if ({0} <= {1} or {0} != {0}) else {1})",
+    "greater": "({0} > {1})", "greater_equal": "({0} >= {1})", "less": "({0} < {1})",
+    "less_equal": "({0} <= {1})", "equal": "({0} == {1})", "not_equal": "({0} != {1})",
+    "logical_and": "({0} and {1})", "logical_or": "({0} or {1})",
+    "logical_xor": "({0} != {1})", "logical_not": "(not {0})",
+}
+# fmt: on
+
+_NUMBA: Any = None
+#: what runs the kernels: "numba", or "python" (the same source run by CPython, for tests)
+EXECUTOR = "numba"
+
+
+def available() -> bool:
+    """Whether Numba can be imported (``pip install 'pullback[fast]'``).
+
+    Example:
+        >>> isinstance(available(), bool)
+        True
+    """
+    return importlib.util.find_spec("numba") is not None
+
+
+def _numba() -> Any:
+    global _NUMBA
+    if _NUMBA is None:
+        _NUMBA = importlib.import_module("numba")
+    return _NUMBA
+
+
+def cache_dir() -> Path:
+    """Where kernel sources and Numba's compiled code are kept."""
+    root = os.environ.get("PULLBACK_CACHE_DIR")
+    if root:
+        base = Path(root)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg) if xdg else Path.home() / ".cache") / "pullback"
+    path = base / "kernels"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".writable"
+        probe.touch()
+    except OSError:
+        path = Path(tempfile.gettempdir()) / "pullback-kernels"
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ----------------------------------------------------------------------------- kernel source
+
+
+def _literal(value: Any, dtype: np.dtype) -> str:
+    """A constant in the kernel, in ``dtype``."""
+    if dtype == _BOOL:
+        return repr(bool(value))
+    v = float(np.asarray(value, dtype=dtype).item()) if dtype.kind == "f" else value
+    if v != v:
+        text = "np.nan"
+    elif v in (float("inf"), float("-inf")):
+        text = "np.inf" if v > 0 else "(-np.inf)"
+    else:
+        text = repr(float(v))
+    return text if dtype == _F64 else f"np.{dtype.name}({text})"
+
+
+def _cast(expr: str, src: np.dtype, dst: np.dtype) -> str:
+    if src == dst:
+        return expr
+    if dst == _BOOL:
+        return f"({expr} != 0)"
+    if src == _BOOL:
+        return f"np.{dst.name}(1.0 if {expr} else 0.0)"
+    return f"np.{dst.name}({expr})"
+
+
+class _KernelWriter:
+    def __init__(self, kernel: Kernel, parallel: bool):
+        self.k = kernel
+        self.parallel = parallel
+        self.shape = kernel.shape
+        self.d = len(kernel.shape)
+        self.names: dict[Any, str] = {}  # Var (or id of a Const) -> scalar name in the loop
+        self.dtypes: dict[Any, np.dtype] = {}
+        self.args: dict[Any, str] = {}  # input atom key -> argument name
+        self.pre: list[str] = []  # before the loops
+        self.body: list[str] = []  # inside the innermost loop
+        self.post: list[str] = []  # after the loops
+        self.count = 0
+        for n, a in enumerate(kernel.inputs):
+            self.args[self._key(a)] = f"in{n}"
+
+    @staticmethod
+    def _key(a: Any) -> Any:
+        return a if isinstance(a, Var) else id(a.value)
+
+    def fresh(self) -> str:
+        self.count += 1
+        return f"v{self.count - 1}"
+
+    def index(self, shape: tuple[int, ...]) -> str:
+        """The subscript of an input of ``shape`` broadcast to the loop shape."""
+        r = len(shape)
+        parts = []
+        for j, s in enumerate(shape):
+            axis = self.d - r + j
+            parts.append("0" if s == 1 else f"i{axis}")
+        return ", ".join(parts)
+
+    def operand(self, a: Any) -> tuple[str, np.dtype]:
+        """A name (or literal) for input atom ``a`` and its dtype."""
+        if isinstance(a, Var):
+            if a in self.names:
+                return self.names[a], self.dtypes[a]
+            arg = self.args[a]
+            name = self.fresh()
+            if a.aval.ndim == 0:  # passed as a Python scalar: restored to its dtype
+                self.pre.append(f"{name} = {_cast(arg, _F64, a.aval.dtype)}"
+                                if a.aval.dtype != _BOOL else f"{name} = {arg}")
+            else:
+                self.body.append(f"{name} = {arg}[{self.index(a.aval.shape)}]")
+            self.names[a], self.dtypes[a] = name, a.aval.dtype
+            return name, a.aval.dtype
+        value = a.value
+        if isinstance(value, np.ndarray) and value.ndim:
+            arg = self.args[id(value)]
+            name = self.fresh()
+            self.body.append(f"{name} = {arg}[{self.index(value.shape)}]")
+            return name, value.dtype
+        if isinstance(value, (np.ndarray, np.generic)):
+            return _literal(value, value.dtype), value.dtype
+        if isinstance(value, bool):
+            return repr(value), _BOOL
+        return _literal(value, _F64), _F64  # weak: cast to the loop's dtype below
+
+    def typed_operand(self, a: Any, dtype: np.dtype) -> str:
+        """Input ``a`` as a value of ``dtype`` (Python numbers written in it directly)."""
+        if isinstance(a, Const) and not isinstance(a.value, (np.ndarray, np.generic)):
+            return _literal(a.value, dtype)
+        expr, src = self.operand(a)
+        return _cast(expr, src, dtype)
+
+    def equation(self, e: Equation) -> None:
+        out = e.outvars[0]
+        dt = out.aval.dtype
+        name = e.prim.name
+        if name in REDUCTIONS:
+            self.reduction(e)
+            return
+        if name == "where":
+            cond = self.typed_operand(e.inputs[0], _BOOL)
+            a = self.typed_operand(e.inputs[1], dt)
+            b = self.typed_operand(e.inputs[2], dt)
+            expr = f"({a} if {cond} else {b})"
+        elif name in ("astype", "astype_nondiff"):
+            x, src = self.operand(e.inputs[0])
+            expr = _cast(x, src, dt)
+        elif name == "broadcast_to":
+            expr, _ = self.operand(e.inputs[0])
+        else:
+            loop = loop_dtypes(e)
+            assert loop is not None  # checked by the fusion pass
+            ops = [self.typed_operand(a, t) for a, t in zip(e.inputs, loop[:-1], strict=True)]
+            template = _OPS.get(name)
+            if template is None:
+                expr = f"np.{name}({', '.join(ops)})"
+            else:
+                one = _literal(1.0, loop[0])
+                expr = template.format(*ops, one=one)
+            if dt == _F32:
+                expr = f"np.float32({expr})"
+        v = self.fresh()
+        self.body.append(f"{v} = {expr}")
+        self.names[out], self.dtypes[out] = v, dt
+
+    def reduction(self, e: Equation) -> None:
+        x, _ = self.operand(e.inputs[0])
+        out = e.outvars[0]
+        axes = tuple(e.params["axes"])
+        kind = e.prim.name
+        dt = out.aval.dtype
+        k = len(self.post)
+        acc_dt = dt  # NumPy's accumulator: the same sums as NumPy's along a leading axis
+        init = {"sum": "0.0", "max": "-np.inf", "min": "np.inf"}[kind]
+        if acc_dt != _F64:
+            init = f"np.{acc_dt.name}({init})"
+        better = ">" if kind == "max" else "<"
+        result = f"r{k}"
+        kept = [a for a in range(self.d) if a not in axes]
+        if not kept:  # one accumulator
+            acc = f"acc{k}"
+            self.pre.append(f"{acc} = {init}")
+            if kind == "sum":
+                self.body.append(f"{acc} += {x}")
+            else:
+                self.body.append(f"if {x} {better} {acc} or {x} != {x}:")
+                self.body.append(f"    {acc} = {x}")
+            value = acc if dt == acc_dt else f"np.{dt.name}({acc})"
+            if out.aval.ndim:
+                self.post.append(f"{result} = np.full({out.aval.shape!r}, {value}, np.{dt.name})")
+            else:
+                self.post.append(f"{result} = {value}")
+        else:
+            buf = f"red{k}"
+            shape = tuple(self.shape[a] for a in kept)
+            fill = "np.zeros" if kind == "sum" else "np.full"
+            fill_args = f"({', '.join(map(str, shape))},)"
+            if kind == "sum":
+                self.pre.append(f"{buf} = np.zeros({fill_args}, np.{acc_dt.name})")
+            else:
+                self.pre.append(f"{buf} = {fill}({fill_args}, {init}, np.{acc_dt.name})")
+            idx = ", ".join(f"i{a}" for a in kept)
+            if kind == "sum":
+                self.body.append(f"{buf}[{idx}] += {x}")
+            else:
+                t = self.fresh()
+                self.body.append(f"{t} = {buf}[{idx}]")
+                self.body.append(f"if {x} {better} {t} or {x} != {x}:")
+                self.body.append(f"    {buf}[{idx}] = {x}")
+            value = buf if dt == acc_dt else f"{buf}.astype(np.{dt.name})"
+            if tuple(out.aval.shape) != shape:
+                value = f"{value}.reshape({out.aval.shape!r})"
+            self.post.append(f"{result} = {value}")
+        self.names[out] = result
+
+    def source(self) -> str:
+        k = self.k
+        for e in k.eqns:
+            self.equation(e)
+        outs: list[str] = []
+        alloc: list[str] = []
+        for n, v in enumerate(k.outputs):
+            if v in self.names and self.names[v].startswith("r"):
+                outs.append(self.names[v])
+                continue
+            o = f"out{n}"
+            alloc.append(f"{o} = np.empty({v.aval.shape!r}, np.{v.aval.dtype.name})")
+            self.body.append(f"{o}[{self.index(v.aval.shape)}] = {self.names[v]}")
+            outs.append(o)
+        params = ", ".join(f"in{n}" for n in range(len(k.inputs)))
+        lines = [f"def {k.name}({params}):"]
+        lines += ["    " + s for s in alloc + self.pre]
+        # prange over the first axis when no reduction crosses it (a race otherwise)
+        par = self.parallel and not any(
+            0 in e.params["axes"] and (len(e.params["axes"]) < self.d or e.prim.name != "sum")
+            for e in k.reductions
+        )
+        indent = "    "
+        for a, n in enumerate(self.shape):
+            rng = "prange" if a == 0 and par else "range"
+            lines.append(f"{indent}for i{a} in {rng}({n}):")
+            indent += "    "
+        lines += [indent + s for s in self.body]
+        lines += ["    " + s for s in self.post]
+        lines.append(f"    return ({', '.join(outs)},)")
+        return "\n".join(lines)
+
+
+def kernel_source(kernel: Kernel, parallel: bool = False) -> str:
+    """The Python source of one kernel: explicit loops, one scalar per intermediate value.
+
+    Example:
+        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+        >>> from pullback.compile.fusion import fuse, kernels
+        >>> g = pb.make_graph(lambda x: pnp.sin(x) * 2.0, np.ones(3))
+        >>> print(kernel_source(kernels(fuse(g, min_size=1))[0]))
+        def k0(in0):
+            out0 = np.empty((3,), np.float64)
+            for i0 in range(3):
+                v0 = in0[i0]
+                v1 = np.sin(v0)
+                v2 = (v1 * 2.0)
+                out0[i0] = v2
+            return (out0,)
+    """
+    return _KernelWriter(kernel, parallel).source()
+
+
+# ----------------------------------------------------------------------------- compilation
+
+_HEADER = """\
+# Kernels generated by pullback.jit (backend="numba"); a file per graph, named by its hash.
+import numpy as np
+from numba import njit, prange
+
+"""
+_DECORATOR = '@njit(cache=True, error_model="numpy", nogil=True{parallel})\n'
+_modules: dict[str, Any] = {}
+
+
+def _load_module(source: str) -> Any:
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    mod = _modules.get(digest)
+    if mod is not None:
+        return mod
+    name = f"pullback_kernels_{digest}"
+    path = cache_dir() / f"{name}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    _modules[digest] = mod
+    return mod
+
+
+class _PythonKernels:
+    """The kernels' source run by CPython (``executor="python"``): the same loops, slowly."""
+
+    def __init__(self, source: str):
+        ns: dict[str, Any] = {"np": np, "prange": range}
+        exec(compile(source, "<pullback kernels>", "exec"), ns)  # noqa: S102 - our own source
+        self.ns = ns
+
+    def __getattr__(self, name: str) -> Any:
+        return self.ns[name]
+
+
+class _NumbaEmitter(_Emitter):
+    """The NumPy emitter, with ``fused`` equations as calls of compiled kernels."""
+
+    def __init__(self, graph: Graph, kernels: Any):
+        super().__init__(graph)
+        self.kernels = kernels
+
+    def statement(self, e: Equation, outs: str) -> list[str]:
+        if e.prim is not fused_p:
+            return super().statement(e, outs)
+        k: Kernel = e.params["kernel"]
+        fn = f"_kernel_{k.name}"
+        self.namespace[fn] = getattr(self.kernels, k.name)
+        args = []
+        for a in k.inputs:
+            s = self.value(a)
+            if isinstance(a, Var) and a.aval.ndim == 0:
+                s = f"bool({s})" if a.aval.dtype == _BOOL else f"float({s})"
+            args.append(s)
+        lines = [f"{outs} = {fn}({', '.join(args)})"]
+        for v in k.outputs:
+            if v.aval.ndim == 0:  # a Python float from Numba: NumPy's scalar type, as eager
+                name = self.names[v]
+                lines.append(f"{name} = {self.const(v.aval.dtype.type, 't')}({name})")
+        return lines
+
+
+def compile_graph_numba(
+    graph: Graph,
+    name: str = "compiled",
+    threads: int = 1,
+    executor: str | None = None,
+    min_ops: int | None = None,
+    min_size: int | None = None,
+) -> tuple[Callable[..., Any], str, bool, Graph]:
+    """Fuse ``graph``, compile its kernels and the code around them.
+
+    Returns ``(function, source, structured, fused_graph)``; ``source`` is the Python
+    function followed by the kernels' source. ``executor="python"`` runs the kernels with
+    CPython (no Numba needed, for tests); by default :data:`EXECUTOR`.
+
+    Example:
+        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+        >>> g = pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.zeros(100))
+        >>> fn, _, _, _ = compile_graph_numba(g, executor="python")
+        >>> float(fn(np.zeros(100)))
+        0.0
+    """
+    executor = EXECUTOR if executor is None else executor
+    fused = fuse(graph, min_ops, min_size)
+    ks = [e.params["kernel"] for e in fused.eqns if e.prim is fused_p]
+    parallel = threads > 1
+    deco = _DECORATOR.format(parallel=", parallel=True" if parallel else "")
+    ksrc = "\n\n".join(deco + kernel_source(k, parallel) for k in ks)
+    module_source = _HEADER + ksrc + "\n"
+    if not ks:
+        kernels: Any = None
+    elif executor == "python":
+        kernels = _PythonKernels(module_source.replace("from numba import njit, prange\n", "")
+                                 .replace(deco, ""))
+    elif executor == "numba":
+        _numba()
+        kernels = _load_module(module_source)
+    else:
+        raise ValueError(f"compile_graph_numba: executor must be 'numba' or 'python', "
+                         f"got {executor!r}")
+    em = _NumbaEmitter(fused, kernels)
+    fn, source, structured = compile_graph(fused, name, emitter=em)
+    if threads > 1:
+        numba = _numba()
+        inner = fn
+        n = min(threads, numba.config.NUMBA_NUM_THREADS)
+
+        def fn(*args: Any, _inner: Any = inner, _set: Any = numba.set_num_threads) -> Any:
+            _set(n)
+            return _inner(*args)
+
+        fn.__code__ = fn.__code__  # keeps co_filename of this module
+        fn.__wrapped__ = inner  # type: ignore[attr-defined]
+    if ks:
+        source = source + "\n\n" + ksrc + "\n"
+    return fn, source, structured, fused
