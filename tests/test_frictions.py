@@ -146,3 +146,53 @@ def test_tangent_and_cotangent_leaves_named_by_their_path():
 def test_a_single_array_keeps_the_short_message():
     with pytest.raises(TypeError, match=r"argument 0 \('x'\) has dtype int64"):
         pb.grad(lambda x: pnp.sum(x))(np.arange(3))
+
+
+# ----------------------------------------------------------------------------- at[...].min/max
+
+
+@pytest.mark.parametrize("method, ufunc", [("min", np.minimum), ("max", np.maximum)])
+def test_at_min_max_match_numpy_ufunc_at_and_differentiate(method, ufunc):
+    """Values as numpy.minimum.at / maximum.at (repeated indices included); the Jacobian is
+    one-hot at whichever of x[i] and the values at i wins (closed form), in both modes."""
+    x = np.array([1.0, 5.0, 3.0])
+    idx = np.array([1, 1, 2, 0])
+    v = np.array([4.0, 2.0, 7.0, 0.5])
+    expected = x.copy()
+    ufunc.at(expected, idx, v)
+    np.testing.assert_array_equal(getattr(pnp.at(x)[idx], method)(v), expected)
+    # the winner of each position: x's own entry (-1) or an occurrence k of v
+    winner = []
+    for i in range(3):
+        candidates = [(x[i], -1)] + [(v[k], k) for k in range(4) if idx[k] == i]
+        best = (min if method == "min" else max)(candidates, key=lambda c: c[0])
+        winner.append(best[1])
+    jx = np.array([[1.0 if (w == -1 and j == i) else 0.0 for j in range(3)]
+                   for i, w in enumerate(winner)])
+    jv = np.array([[1.0 if w == k else 0.0 for k in range(4)] for w in winner])
+
+    def f(x, v):
+        return getattr(x.at[idx], method)(v)
+
+    for jac in (pb.jacrev(f, argnums=(0, 1))(x, v), pb.jacfwd(f, argnums=(0, 1))(x, v)):
+        np.testing.assert_array_equal(jac[0], jx)
+        np.testing.assert_array_equal(jac[1], jv)
+    np.testing.assert_array_equal(pb.jit(f)(x, v), expected)
+
+
+def test_at_max_second_order():
+    """sum(x.at[1:].max(2.5) ** 3): the Hessian is 6 x on the entries that stay, 0 on the
+    clipped ones."""
+    x = np.array([1.0, 5.0, 2.0])
+    expected = np.diag([6.0, 30.0, 0.0])
+
+    def f(x):
+        return pnp.sum(x.at[1:].max(2.5) ** 3)
+
+    np.testing.assert_array_equal(pb.hessian(f)(x), expected)
+    np.testing.assert_array_equal(pb.jacrev(pb.grad(f))(x), expected)
+
+
+def test_at_min_under_jit_with_a_mask_suggests_minimum():
+    with pytest.raises(NotImplementedError, match=r"pnp\.where\(mask, pnp\.minimum\(x, v\), x\)"):
+        pb.jit(lambda x: x.at[x > 0].min(1.0))(X)

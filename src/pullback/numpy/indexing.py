@@ -1,5 +1,6 @@
 """Functional index updates: ``pnp.at(x)[idx].set(v)``, and ``x.at[idx].set(v)`` on traced
-values (JAX's spelling).
+values (JAX's spelling), with ``.set``, ``.add``, ``.multiply``, ``.min``, ``.max`` and
+``.get``.
 
 A traced value cannot be assigned to in place (``x[i] = v`` raises): the update returns a new
 array instead, differentiable in both ``x`` and ``v``. ``idx`` is any NumPy index: integers,
@@ -10,11 +11,18 @@ Repeated indices (an integer array naming one element several times):
 
 - ``add`` accumulates every occurrence, like ``numpy.add.at``;
 - ``multiply`` multiplies by every occurrence, in order, like ``numpy.multiply.at``;
+- ``min`` and ``max`` take the minimum (maximum) of the entry and every occurrence, like
+  ``numpy.minimum.at`` and ``numpy.maximum.at``; the derivative goes to the winner, shared
+  equally at a tie (``pnp.minimum``'s convention);
 - ``set`` keeps the **last** occurrence, in the C order of ``x[idx]`` (what NumPy's
   ``x[idx] = v`` does in practice, here guaranteed); the earlier occurrences are overwritten
   and receive a zero derivative.
 
-Out-of-bounds indices raise ``IndexError`` as in NumPy (JAX clips or drops them instead).
+Out-of-bounds indices raise ``IndexError`` as in NumPy, and negative ones count from the end;
+there is no ``mode=`` argument (JAX's ``mode='clip'``, ``'drop'`` or ``'fill'`` clip or drop
+out-of-bounds indices instead): clip the index yourself (``pnp.clip(i, 0, n - 1)``), or
+filter it. Under ``pb.jit`` a traced boolean mask cannot index an update (the number of
+elements it selects is not known while tracing): write ``pnp.where(mask, v, x)``.
 
 Example:
     >>> import numpy as np, pullback as pb, pullback.numpy as pnp
@@ -33,7 +41,7 @@ import numpy as np
 from pullback.core.rules import defbatch, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import batch_front, method, new_primitive
-from pullback.numpy.elementwise import multiply
+from pullback.numpy.elementwise import maximum, minimum, multiply
 from pullback.numpy.shape import (
     _has_advanced,
     _normalize_index,
@@ -182,7 +190,8 @@ def _traced_index_message(who: str, traced: list[Tracer]) -> str:
             i = i._primal
     under = "pb.jit" if "GraphTracer" in kinds else "vmap"
     if any(dtype_of(i) == np.bool_ for i in traced):
-        op = {"at[...].set": "v", "at[...].add": "x + v", "at[...].multiply": "x * v"}
+        op = {"at[...].set": "v", "at[...].add": "x + v", "at[...].multiply": "x * v",
+              "at[...].min": "pnp.minimum(x, v)", "at[...].max": "pnp.maximum(x, v)"}
         return (
             f"{who}: the boolean mask is a traced value under {under}"
             + (", whose values are not known while it traces, so neither is the number of "
@@ -240,9 +249,16 @@ def _multiply(x: Any, idx: Any, v: Any) -> Any:
         np.multiply.at(out, idx, v)
         return out
 
-    # x times a factor that is v at idx and 1 elsewhere; repeated indices are split into
-    # layers that each name a position once (the k-th occurrences of every position form
-    # layer k) and applied in order, as numpy.multiply.at does
+    # x times a factor that is v at idx and 1 elsewhere, one layer at a time
+    ones = np.ones(shape_of(x), dtype_of(x))
+    for layer_idx, layer_v in _layers(x, idx, v, pos):
+        x = multiply(x, at_set_p.bind(ones, layer_v, idx=layer_idx))
+    return x
+
+
+def _layers(x: Any, idx: tuple, v: Any, pos: np.ndarray | None) -> list[tuple[Any, Any]]:
+    """``(idx, v)`` split into layers that each name a position once (the k-th occurrences
+    of every position form layer k), to be applied in order, as ``numpy.ufunc.at`` does."""
     layers = [(idx, v)]
     if pos is not None:
         flat = pos.reshape(-1)
@@ -257,9 +273,19 @@ def _multiply(x: Any, idx: Any, v: Any) -> Any:
             for r in range(int(rank.max()) + 1):
                 keep = np.flatnonzero(rank == r)
                 layers.append((np.unravel_index(flat[keep], shape_of(x)), _flat_take(v, keep)))
-    ones = np.ones(shape_of(x), dtype_of(x))
-    for layer_idx, layer_v in layers:
-        x = multiply(x, at_set_p.bind(ones, layer_v, idx=layer_idx))
+    return layers
+
+
+def _extremum(x: Any, idx: Any, v: Any, which: Any, ufunc: np.ufunc) -> Any:
+    """``x`` with ``x[idx]`` replaced by ``which(x[idx], v)`` (``minimum`` or ``maximum``),
+    repeated indices applied in turn, as ``numpy.minimum.at`` / ``numpy.maximum.at``."""
+    x, idx, v, pos = _prepare(x, idx, v, f"at[...].{ufunc.__name__[:3]}")
+    if not (isinstance(x, Tracer) or isinstance(v, Tracer)):
+        out = np.array(x, copy=True)
+        ufunc.at(out, idx, v)
+        return out
+    for layer_idx, layer_v in _layers(x, idx, v, pos):
+        x = at_set_p.bind(x, which(getitem_p.bind(x, idx=layer_idx), layer_v), idx=layer_idx)
     return x
 
 
@@ -313,6 +339,30 @@ class _AtRef:
         """
         return _multiply(self._x, self._idx, values)
 
+    def min(self, values: Any) -> Any:
+        """A copy of ``x`` with ``x[idx] = minimum(x[idx], values)`` (repeated indices take
+        the minimum of every occurrence, as ``numpy.minimum.at``). The derivative follows
+        ``pnp.minimum``: to the smaller of the two, shared equally at a tie.
+
+        Example:
+            >>> import numpy as np, pullback.numpy as pnp
+            >>> pnp.at(np.array([1.0, 5.0]))[np.array([1, 1])].min(np.array([3.0, 4.0]))
+            array([1., 3.])
+        """
+        return _extremum(self._x, self._idx, values, minimum, np.minimum)
+
+    def max(self, values: Any) -> Any:
+        """A copy of ``x`` with ``x[idx] = maximum(x[idx], values)`` (repeated indices take
+        the maximum of every occurrence, as ``numpy.maximum.at``). The derivative follows
+        ``pnp.maximum``: to the larger of the two, shared equally at a tie.
+
+        Example:
+            >>> import numpy as np, pullback.numpy as pnp
+            >>> pnp.at(np.array([1.0, 5.0]))[0].max(2.0)
+            array([2., 5.])
+        """
+        return _extremum(self._x, self._idx, values, maximum, np.maximum)
+
     def __repr__(self) -> str:
         return f"at(...)[{self._idx!r}]"
 
@@ -334,10 +384,14 @@ class _AtIndexer:
 
 def at(x: Any) -> _AtIndexer:
     """Functional index updates of ``x``: ``at(x)[idx].set(v)``, ``.add(v)``,
-    ``.multiply(v)``, ``.get()``, each returning a new array (``x`` is left unchanged).
+    ``.multiply(v)``, ``.min(v)``, ``.max(v)``, ``.get()``, each returning a new array (``x``
+    is left unchanged), differentiable in ``x`` and ``v``.
 
-    On traced values the same is spelled ``x.at[idx].set(v)``, as in JAX. See the module
-    documentation for repeated indices.
+    On traced values the same is spelled ``x.at[idx].set(v)``, as in JAX. Repeated indices:
+    ``set`` keeps the last occurrence, ``add``, ``multiply``, ``min`` and ``max`` apply every
+    occurrence in turn (as ``numpy.add.at`` and friends). Out-of-bounds indices raise
+    ``IndexError`` (NumPy's behaviour; JAX's ``mode=`` is not offered). See the module
+    documentation.
 
     Example:
         >>> import numpy as np, pullback.numpy as pnp
