@@ -38,6 +38,7 @@ from pullback.core.api import (
     vjp,
 )
 from pullback.core.batching import vmap
+from pullback.core.control import checkpoint, checkpoint_name, checkpoint_policies, remat
 from pullback.core.debug import debug_nans
 from pullback.core.trace import RuleError, TracerConversionError
 from pullback.custom import custom_jvp, custom_vjp, primitive
@@ -52,6 +53,9 @@ __all__ = [
     "TracerConversionError",
     "check",
     "check_grads",
+    "checkpoint",
+    "checkpoint_name",
+    "checkpoint_policies",
     "custom_jvp",
     "custom_vjp",
     "debug_nans",
@@ -72,6 +76,7 @@ __all__ = [
     "numpy",
     "optim",
     "primitive",
+    "remat",
     "scipy",
     "stop_gradient",
     "tree",

@@ -10,6 +10,7 @@ Example:
     8.0
 """
 
+from pullback.compile import staging as _staging  # noqa: F401 - installs the stager
 from pullback.core.control import cond, fori_loop, map, scan, switch, while_loop
 
 __all__ = ["cond", "fori_loop", "map", "scan", "switch", "while_loop"]

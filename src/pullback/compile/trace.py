@@ -26,7 +26,15 @@ from pullback.compile.values import (
     map_vars,
 )
 from pullback.core import lax
-from pullback.core.trace import PRIMITIVES, Primitive, Trace, Tracer, new_trace
+from pullback.core.trace import (
+    PRIMITIVES,
+    Primitive,
+    Trace,
+    Tracer,
+    dtype_of,
+    new_trace,
+    shape_of,
+)
 from pullback.core.tree import tree_flatten, tree_unflatten
 from pullback.core.typing import PyTree
 
@@ -37,6 +45,7 @@ class GraphTracer(Tracer):
     """A traced value of a :class:`GraphTrace`: its primal is a :class:`ShapedArray`."""
 
     __slots__ = ("_var",)
+    holds_value = False
 
     def __init__(self, trace: GraphTrace, var: Var):
         self._trace = trace
@@ -144,6 +153,9 @@ class GraphTrace(Trace):
 
     __slots__ = ("eqns", "_avals")
 
+    #: values of this trace are known by shape and dtype only (``pb.lax`` stages its loops)
+    staged = True
+
     def __init__(self, level: int):
         super().__init__(level)
         self.eqns: list[Equation] = []
@@ -189,6 +201,10 @@ class GraphTrace(Trace):
     def _abstract_eval(
         self, prim: Primitive, args: tuple[Any, ...], params: dict[str, Any]
     ) -> tuple[str, Any]:
+        rule = getattr(prim, "abstract_eval", None)
+        if rule is not None:  # a primitive that knows its output shapes (pb.lax's loops)
+            avals = rule([(shape_of(a), dtype_of(a)) for a in args], **params)
+            return "multiple", [ShapedArray(shape, dtype) for shape, dtype in avals]
         key = None
         try:
             key = (id(prim), freeze(args), freeze(params))

@@ -22,10 +22,12 @@ class ConcretizationError(TracerConversionError):
 
 CONCRETIZATION_ADVICE = (
     "jit and make_graph trace with shapes and dtypes only, so Python control flow, "
-    "conversions and output shapes cannot depend on array values. Select values with "
-    "pnp.where(cond, a, b) instead of `if`, keep values as arrays instead of calling "
-    "float()/int()/bool(), or mark the argument static (pb.jit(f, static_argnums=...)) so "
-    "that each value compiles its own version"
+    "conversions and output shapes cannot depend on array values. Branch with "
+    "pb.lax.cond(pred, true_fun, false_fun, *operands) (or pb.lax.switch, or select values "
+    "with pnp.where(cond, a, b)) instead of `if`, loop with pb.lax.while_loop(cond_fun, "
+    "body_fun, init) (or pb.lax.fori_loop, pb.lax.scan) instead of a `while` on values, "
+    "keep values as arrays instead of calling float()/int()/bool(), or mark the argument "
+    "static (pb.jit(f, static_argnums=...)) so that each value compiles its own version"
 )
 
 

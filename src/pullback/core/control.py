@@ -16,29 +16,40 @@ forward-mode only, as in JAX, and say so.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from pullback.core import lax
-from pullback.core.batching import BatchTracer
-from pullback.core.reverse import VJPTracer
-from pullback.core.rules import defnondiff
+from pullback.core.batching import BatchTracer, vmap
+from pullback.core.forward import JVPTrace, JVPTracer
+from pullback.core.reverse import VJPTrace, VJPTracer, backward_pass
+from pullback.core.rules import deflinear, defnondiff
 from pullback.core.trace import (
     Primitive,
     Tracer,
+    TracerConversionError,
     dtype_of,
+    instantiate,
+    new_trace,
     shape_of,
     trace_state,
     zero,
 )
-from pullback.core.tree import PyTreeDef, tree_flatten, tree_unflatten
+from pullback.core.tree import PyTreeDef, tree_flatten, tree_map, tree_unflatten
 
 __all__ = [
+    "checkpoint",
+    "checkpoint_name",
+    "checkpoint_policies",
     "cond",
     "fori_loop",
     "map",
+    "register_stager",
+    "remat",
     "scan",
     "switch",
     "while_loop",
@@ -526,3 +537,498 @@ def map(f: Callable, xs: Any) -> Any:  # noqa: A001 - JAX's name
         array([ 1., 13., 41.])
     """
     return scan(lambda carry, x: ((), f(x)), (), xs)[1]
+
+
+# ----------------------------------------------------------------------------- staging
+
+
+#: ``stager(flat_fun, in_avals, name) -> (body, captured)``: set by pullback.compile.staging
+_stager: Callable[..., tuple[Any, list]] | None = None
+
+
+def register_stager(stager: Callable[..., tuple[Any, list]]) -> None:
+    """Install the function that traces a sub-program into a body (``pullback.compile``
+    does, when imported): ``stager(flat_fun, in_avals, name) -> (body, captured)``.
+
+    A body is called with the captured values then the inputs and binds its primitives
+    (so transformations see them); ``body.run(*arrays)`` evaluates it with NumPy;
+    ``body.in_avals``/``body.out_avals`` are ``(shape, dtype)`` pairs; ``body.derived`` is a
+    cache of bodies made from it; ``body.saving(policy)`` adds the outputs of the
+    equations that ``policy(prim, params)`` keeps; ``body.evaluate(inputs, saved, reuse)``
+    evaluates with those kept outputs.
+
+    Example:
+        >>> import pullback  # registers pullback.compile's stager
+        >>> _stager is not None
+        True
+    """
+    global _stager
+    _stager = stager
+
+
+def stage(who: str, flat_fun: Callable[..., list], in_avals: Sequence[tuple],
+          name: str = "body") -> tuple[Any, list]:
+    """Trace ``flat_fun`` (flat inputs to a flat list of outputs) with abstract inputs:
+    ``(body, captured)``, the captured values being those of enclosing transformations
+    it closes over (pass them first when calling the body)."""
+    if _stager is None:
+        raise RuntimeError(
+            f"{who} traces its function into a graph, which needs pullback.compile: "
+            "`import pullback` (the package) rather than pullback.core alone"
+        )
+    try:
+        return _stager(flat_fun, list(in_avals), name)
+    except TracerConversionError as err:
+        raise type(err)(
+            f"{who} traces its function once with shapes and dtypes only (to run it again, "
+            f"differentiate it and compile it), and that needs a value: {err}"
+        ).with_traceback(err.__traceback__) from None
+
+
+def _is_float(dtype: Any) -> bool:
+    return np.dtype(dtype).kind in "fc"
+
+
+def jvp_flat(fn: Callable[..., list], primals: Sequence[Any],
+             tangents: Sequence[Any]) -> tuple[list, list]:
+    """``fn``'s outputs and their tangents (``zero`` where none) for the given input
+    tangents (``zero`` where none): one forward-mode pass, any dtypes.
+
+    Example:
+        >>> jvp_flat(lambda x, n: [x * x, n], [3.0, 2], [1.0, zero])
+        ([9.0, 2], [6.0, zero])
+    """
+    with new_trace(JVPTrace) as trace:
+        ins = [p if t is zero else JVPTracer(trace, p, t)
+               for p, t in zip(primals, tangents, strict=True)]
+        outs = fn(*ins)
+    values, touts = [], []
+    for o in outs:
+        if isinstance(o, JVPTracer) and o._trace is trace:
+            values.append(o._primal)
+            touts.append(o.tangent)
+        else:
+            values.append(o)
+            touts.append(zero)
+    return values, touts
+
+
+def vjp_flat(fn: Callable[..., list], primals: Sequence[Any],
+             wrt: Sequence[bool]) -> tuple[list, Callable[[Sequence[Any]], list]]:
+    """``fn``'s outputs and a pullback from output cotangents (``zero`` where none) to the
+    cotangents of the inputs marked in ``wrt`` (``zero`` for the others).
+
+    Example:
+        >>> outs, pull = vjp_flat(lambda x, y: [x * y], [3.0, 2.0], [True, False])
+        >>> outs, pull([1.0])
+        ([6.0], [2.0, zero])
+    """
+    with new_trace(VJPTrace) as trace:
+        ins = [trace.leaf(p) if w else p for p, w in zip(primals, wrt, strict=True)]
+        leaves = [x.node if w else None for x, w in zip(ins, wrt, strict=True)]
+        outs = fn(*ins)
+    nodes = trace.nodes
+    values, out_nodes = [], []
+    for o in outs:
+        if isinstance(o, VJPTracer) and o._trace is trace:
+            values.append(o._primal)
+            out_nodes.append((o.node, o.index))
+        else:
+            values.append(o)
+            out_nodes.append(None)
+    del ins, outs
+
+    def pull(cts: Sequence[Any]) -> list:
+        seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts, strict=True)
+                 if n is not None and g is not zero and g is not None]
+        at = backward_pass(seeds, nodes) if seeds else {}
+        return [zero if node is None else at.get(node, zero) for node in leaves]
+
+    return values, pull
+
+
+def _derived(body: Any, key: Any, make: Callable[[], Any]) -> Any:
+    hit = body.derived.get(key)
+    if hit is None:
+        hit = body.derived[key] = make()
+    return hit
+
+
+def jvp_body(who: str, body: Any, nonzero: tuple[int, ...]) -> tuple[Any, list[int]]:
+    """The body computing ``body``'s outputs then the tangents of its floating outputs,
+    from its inputs then the tangents of the inputs numbered in ``nonzero``; and the
+    positions of the floating outputs."""
+
+    def make() -> tuple[Any, list[int]]:
+        n_in = len(body.in_avals)
+        floats = [k for k, (_, dt) in enumerate(body.out_avals) if dt is not None
+                  and _is_float(dt)]
+
+        def fn(*ins: Any) -> list:
+            tangents = [zero] * n_in
+            for i, t in zip(nonzero, ins[n_in:], strict=True):
+                tangents[i] = t
+            outs, touts = jvp_flat(body, ins[:n_in], tangents)
+            return outs + [instantiate(touts[k], outs[k]) for k in floats]
+
+        avals = list(body.in_avals) + [body.in_avals[i] for i in nonzero]
+        jbody, captured = stage(who, fn, avals, f"jvp_{body.name}")
+        assert not captured, "a derived body closes over nothing"
+        return jbody, floats
+
+    return _derived(body, ("jvp", nonzero), make)
+
+
+def batch_body(who: str, body: Any, batched: tuple[bool, ...], size: int) -> Any:
+    """The body mapping ``body`` over a leading batch axis of the inputs marked in
+    ``batched``; every output gets the batch axis."""
+
+    def make() -> Any:
+        def fn(*ins: Any) -> list:
+            mapped = vmap(lambda *a: list(body(*a)),
+                          in_axes=tuple(0 if b else None for b in batched))
+            return list(mapped(*ins))
+
+        avals = [((size,) + tuple(shape), dt) if b else (shape, dt)
+                 for (shape, dt), b in zip(body.in_avals, batched, strict=True)]
+        bbody, captured = stage(who, fn, avals, f"vmap_{body.name}")
+        assert not captured, "a derived body closes over nothing"
+        return bbody
+
+    return _derived(body, ("batch", batched, size), make)
+
+
+# ----------------------------------------------------------------------------- checkpoint
+
+_DOTS = frozenset({"matmul", "dot", "einsum"})
+
+
+def nothing_saveable(prim: Primitive, params: dict) -> bool:
+    """Checkpoint policy: keep nothing, recompute everything in the backward pass.
+
+    Example:
+        >>> nothing_saveable(name_p, {"name": "h"})
+        False
+    """
+    return False
+
+
+def everything_saveable(prim: Primitive, params: dict) -> bool:
+    """Checkpoint policy: keep every intermediate (no recomputation).
+
+    Example:
+        >>> everything_saveable(name_p, {"name": "h"})
+        True
+    """
+    return True
+
+
+def dots_saveable(prim: Primitive, params: dict) -> bool:
+    """Checkpoint policy: keep the results of matrix products (``matmul``, ``dot``,
+    ``einsum`` and what is built on them), recompute the rest.
+
+    Example:
+        >>> dots_saveable(name_p, {"name": "h"})
+        False
+    """
+    return prim.name in _DOTS
+
+
+def save_only_these_names(*names: str) -> Callable[[Primitive, dict], bool]:
+    """Checkpoint policy: keep the values marked with :func:`checkpoint_name` under one
+    of ``names``, recompute the rest.
+
+    Example:
+        >>> save_only_these_names("h")(name_p, {"name": "h"})
+        True
+    """
+    wanted = frozenset(names)
+
+    def policy(prim: Primitive, params: dict) -> bool:
+        return prim is name_p and params.get("name") in wanted
+
+    policy.__qualname__ = f"save_only_these_names{tuple(sorted(wanted))}"
+    return policy
+
+
+def save_any_names_but_these(*names: str) -> Callable[[Primitive, dict], bool]:
+    """Checkpoint policy: keep every value marked with :func:`checkpoint_name` except
+    those under one of ``names``.
+
+    Example:
+        >>> save_any_names_but_these("h")(name_p, {"name": "h"})
+        False
+    """
+    unwanted = frozenset(names)
+
+    def policy(prim: Primitive, params: dict) -> bool:
+        return prim is name_p and params.get("name") not in unwanted
+
+    policy.__qualname__ = f"save_any_names_but_these{tuple(sorted(unwanted))}"
+    return policy
+
+
+#: the policies of :func:`checkpoint`, under JAX's names
+checkpoint_policies = SimpleNamespace(
+    nothing_saveable=nothing_saveable,
+    everything_saveable=everything_saveable,
+    dots_saveable=dots_saveable,
+    checkpoint_dots=dots_saveable,
+    save_only_these_names=save_only_these_names,
+    save_any_names_but_these=save_any_names_but_these,
+)
+
+_POLICY_NAMES = {"nothing": None, "dots": dots_saveable, "everything": everything_saveable}
+
+
+def _resolve_policy(policy: Any) -> Callable[[Primitive, dict], bool] | None:
+    if policy is None or policy is nothing_saveable:
+        return None
+    if isinstance(policy, str):
+        if policy not in _POLICY_NAMES:
+            raise ValueError(
+                f"checkpoint: policy {policy!r} is not one of {sorted(_POLICY_NAMES)}; or pass "
+                "a function policy(prim, params) -> bool, such as "
+                "pb.checkpoint_policies.save_only_these_names('h')"
+            )
+        return _POLICY_NAMES[policy]
+    if not callable(policy):
+        raise TypeError(
+            f"checkpoint: policy must be None, 'nothing', 'dots', 'everything' or a function "
+            f"policy(prim, params) -> bool, got {type(policy).__name__}"
+        )
+    return policy
+
+
+name_p = Primitive("checkpoint_name", lambda x, name: x)
+deflinear(name_p, lambda g, x, name: g)
+name_p.batch = lambda vals, batched, params, size: name_p.bind(vals[0], **params)
+
+
+def checkpoint_name(x: Any, name: str) -> Any:
+    """``x`` itself, marked ``name`` for the policies of :func:`checkpoint`
+    (:func:`save_only_these_names`); pytrees too.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> def f(x):
+        ...     h = checkpoint_name(pnp.sin(x), "h")
+        ...     return pnp.sum(pnp.cos(h))
+        >>> policy = pb.checkpoint_policies.save_only_these_names("h")
+        >>> g = pb.grad(pb.checkpoint(f, policy=policy))(np.ones(2))
+        >>> bool(np.allclose(g, pb.grad(f)(np.ones(2))))
+        True
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"checkpoint_name: name must be a str, got {type(name).__name__}")
+    return tree_map(lambda leaf: name_p.bind(leaf, name=name), x)
+
+
+class _ReusePrimitive(Primitive):
+    """An equation replayed with its kept output: the value is the kept one, the rules are
+    those of the original primitive (``inner``)."""
+
+    __slots__ = ()
+
+    def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
+        saved = params["saved"]
+        return (saved if self.multiple_results else saved[0]), None
+
+    def backward(self, g: Any, ans: Any, args: tuple, params: dict, residual: Any,
+                 needs: tuple) -> tuple:
+        return params["inner"].backward(g, ans, args, params["inner_params"], None, needs)
+
+    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+        inner, inner_params = params["inner"], params["inner_params"]
+        if inner.jvp is None:
+            return inner.jvp_apply(primals, tangents, inner_params)
+        saved = params["saved"]
+        ans = saved if self.multiple_results else saved[0]
+        return ans, inner.jvp(tangents, ans, primals, inner_params)
+
+
+def _reuse_impl(*args: Any, inner: Primitive, inner_params: dict, saved: tuple) -> Any:
+    return saved[0]
+
+
+reuse_p = _ReusePrimitive("reuse", _reuse_impl)
+reuse_multiple_p = _ReusePrimitive(
+    "reuse", lambda *a, inner, inner_params, saved: tuple(saved), multiple_results=True
+)
+
+
+def _reuse(prim: Primitive, ins: list, params: dict, saved: list) -> Any:
+    p = reuse_multiple_p if prim.multiple_results else reuse_p
+    return p.bind(*ins, inner=prim, inner_params=params, saved=tuple(saved))
+
+
+def _cotangents(g: Any, n_out: int) -> list:
+    """The output cotangents of a multiple-results node as a list (the backward pass hands
+    a node with one output its cotangent alone)."""
+    return [g] if n_out == 1 else list(g)
+
+
+class _CheckpointPrimitive(Primitive):
+    """``checkpoint``: a body run without keeping its intermediates; its backward pass runs
+    it again under ``vjp`` (keeping the outputs of the equations its policy names)."""
+
+    __slots__ = ()
+
+    def abstract_eval(self, avals: list, body: Any, policy: Any) -> list:
+        return list(body.out_avals)
+
+    def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
+        body, policy = params["body"], params["policy"]
+        if policy is not None:
+            full_body, slots = body.saving(policy)
+            if slots:
+                full = self.bind(*args, body=full_body, policy=policy)
+                return tuple(full[: len(body.out_avals)]), (full, full_body, slots)
+        return self.bind(*args, **params), None
+
+    def backward(self, g: Any, ans: Any, args: tuple, params: dict, residual: Any,
+                 needs: tuple) -> tuple:
+        body = params["body"]
+        n_out = len(body.out_avals)
+        if residual is None:
+            fn = body
+        else:
+            full, full_body, slots = residual
+            saved = {k: [full[p] for p in pos] for k, pos in slots.items()}
+
+            def fn(*ins: Any) -> list:
+                return full_body.evaluate(ins, saved, _reuse)[:n_out]
+
+        wrt = [bool(need) and _is_float(dtype_of(a)) for a, need in zip(args, needs, strict=True)]
+        _, pull = vjp_flat(fn, args, wrt)
+        return tuple(pull(_cotangents(g, n_out)))
+
+    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+        body, policy = params["body"], params["policy"]
+        nonzero = tuple(i for i, t in enumerate(tangents) if t is not zero)
+        if not nonzero:
+            return self.bind(*primals, **params), zero
+        jbody, floats = jvp_body("checkpoint", body, nonzero)
+        res = self.bind(*primals, *[tangents[i] for i in nonzero], body=jbody, policy=policy)
+        n = len(body.out_avals)
+        touts = [zero] * n
+        for k, pos in enumerate(floats):
+            touts[pos] = res[n + k]
+        return tuple(res[:n]), tuple(touts)
+
+
+def _checkpoint_impl(*inputs: Any, body: Any, policy: Any) -> tuple:
+    return tuple(body.run(*inputs))
+
+
+def _checkpoint_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    body = batch_body("checkpoint", params["body"], tuple(batched), size)
+    return checkpoint_p.bind(*vals, body=body, policy=params["policy"])
+
+
+checkpoint_p = _CheckpointPrimitive("checkpoint", _checkpoint_impl, multiple_results=True)
+checkpoint_p.batch = _checkpoint_batch
+
+
+def _is_dynamic(x: Any) -> bool:
+    """Arrays and traced values are inputs of a staged function; Python values are fixed."""
+    return isinstance(x, (Tracer, np.ndarray, np.generic))
+
+
+def _check_output_leaf(who: str, k: int, leaf: Any) -> None:
+    if not isinstance(leaf, (Tracer, np.ndarray, np.generic, bool, int, float, complex)):
+        raise TypeError(
+            f"{who}: output leaf {k} is a {type(leaf).__name__}; the function must return "
+            "arrays (or a pytree of arrays)"
+        )
+
+
+def stage_pytree(who: str, fun: Callable[..., Any], args: tuple, name: str,
+                 static: frozenset[int] = frozenset()) -> tuple[Any, list, list, PyTreeDef]:
+    """Stage ``fun(*args)``: ``(body, captured, inputs, out_tree)``, the body taking the
+    captured values then ``inputs`` (the array leaves of the arguments not in ``static``)
+    and returning the output leaves."""
+    leaves, tree = tree_flatten(tuple(None if i in static else a for i, a in enumerate(args)))
+    dyn = [k for k, x in enumerate(leaves) if _is_dynamic(x)]
+    out_trees: list[PyTreeDef] = []
+
+    def flat_fun(*vals: Any) -> list:
+        full = list(leaves)
+        for k, v in zip(dyn, vals, strict=True):
+            full[k] = v
+        rebuilt = list(tree_unflatten(tree, full))
+        for i in static:
+            rebuilt[i] = args[i]
+        out_leaves, out_tree = tree_flatten(fun(*rebuilt))
+        for k, leaf in enumerate(out_leaves):
+            _check_output_leaf(who, k, leaf)
+        out_trees.append(out_tree)
+        return out_leaves
+
+    inputs = [leaves[k] for k in dyn]
+    body, captured = stage(who, flat_fun, [(tuple(shape_of(x)), dtype_of(x)) for x in inputs],
+                           name)
+    return body, captured, inputs, out_trees[0]
+
+
+def checkpoint(
+    fun: Callable,
+    policy: Any = None,
+    *,
+    prevent_cse: bool = True,
+    static_argnums: int | Sequence[int] = (),
+) -> Callable:
+    """``fun``, whose backward pass recomputes its intermediates instead of storing them.
+
+    Reverse mode through ``checkpoint(fun)`` keeps only ``fun``'s inputs; the backward pass
+    runs ``fun`` again under ``vjp``. ``policy`` says what to keep anyway: ``None`` or
+    ``"nothing"`` (recompute everything), ``"dots"`` (keep the results of matrix
+    products), ``"everything"``, or a function ``policy(prim, params) -> bool`` such as
+    ``pb.checkpoint_policies.save_only_these_names("h")`` for values marked with
+    :func:`checkpoint_name`. Derivatives are the same as without it, in both modes, at any
+    order, under ``vmap`` and ``pb.jit``; checkpoints nest.
+
+    ``fun`` is traced once per call with shapes and dtypes only (as under ``pb.jit``), so
+    Python control flow on its values needs ``pb.lax.cond``/``while_loop``; arguments in
+    ``static_argnums`` and Python numbers are fixed values. ``prevent_cse`` is accepted for
+    JAX's signature (the recomputation is never merged with the forward pass here).
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> block = pb.checkpoint(lambda x, w: pnp.tanh(pnp.tanh(x * w) * w))
+        >>> def loss(w, x):
+        ...     for _ in range(3):
+        ...         x = block(x, w)
+        ...     return pnp.sum(x)
+        >>> g = pb.grad(loss)(0.5, np.ones(3))
+        >>> plain = pb.grad(lambda w, x: pnp.sum(pnp.tanh(pnp.tanh(pnp.tanh(pnp.tanh(
+        ...     pnp.tanh(pnp.tanh(x * w) * w) * w) * w) * w) * w)))(0.5, np.ones(3))
+        >>> bool(np.isclose(g, plain))
+        True
+    """
+    if not callable(fun):
+        raise TypeError(f"checkpoint: expected a function, got {type(fun).__name__}")
+    policy_fn = _resolve_policy(policy)
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    who = f"checkpoint of {getattr(fun, '__name__', type(fun).__name__)}"
+
+    @functools.wraps(fun)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not trace_state.stack:
+            return fun(*args, **kwargs)  # nothing is recorded: nothing to save
+        n, keys = len(args), tuple(kwargs)
+
+        def positional(*all_args: Any) -> Any:
+            return fun(*all_args[:n], **dict(zip(keys, all_args[n:], strict=True)))
+
+        static = frozenset(i % n for i in nums if -n <= i < n)
+        body, captured, inputs, out_tree = stage_pytree(
+            who, positional, args + tuple(kwargs.values()), "checkpoint", static
+        )
+        outs = checkpoint_p.bind(*captured, *inputs, body=body, policy=policy_fn)
+        return tree_unflatten(out_tree, list(outs))
+
+    return wrapped
+
+
+remat = checkpoint
