@@ -127,9 +127,6 @@ REPRODUCERS = {
                      [], [np.array([[0.5, -1.0]])], "jvp"),
     "norm2-rank": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, 2)\n",
                    [], [np.full((2, 4), 0.5412815433718721)], "hvp"),
-    "vmap-inplace-0d": ("def program(m, R, K, x0, x1):\n    h = x0 * 2.0\n    a = h\n"
-                        "    a += x1\n    return h * x0\n", [], [np.array(1.0), np.array(0.5)],
-                        "vmap"),
     "numpy-scalar": ("def program(m, R, K, x0, x1):\n    return m.real(x0 + 1j * m.sum(x1))\n",
                      [], [np.array([0.5, 1.0], np.float32), np.array([0.25, 2.0])], "jvp"),
     "var-empty": ("def program(m, R, K, x0):\n    return m.var(x0, axis=1)\n",

@@ -917,12 +917,6 @@ KNOWN_BUGS: dict[str, Known] = {
     "norm2-empty": Known(
         r"IndexError", "linalg.norm(ord=2/-2, axis pair) of an empty stack of matrices: "
         "IndexError under vjp/jvp (NumPy returns an empty result)"),
-    "vmap-inplace-0d": Known(
-        r"cannot be written into an array of shape \(\) in place|^vmap: value \(in_axes",
-        "vmap of `h = x * 2.0; a = h; a += y; return h * x` with 0-d entries: NumPy's "
-        "x * 2.0 is a scalar, so += rebinds a and h keeps its value (eager pullback agrees); "
-        "under vmap the write reaches h: a silently wrong value (2.5 instead of 2.0), or a "
-        "ValueError when y has shape (1,) (spec row mutation.alias-inplace)"),
     "numpy-scalar": Known(
         r"has dtype float64, NumPy's float32|cotangent( leaf \d+)? has dtype float32, "
         r"expected float64",

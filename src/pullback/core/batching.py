@@ -35,6 +35,7 @@ class BatchTracer(Tracer):
     """A value with a batch axis in front; ``shape`` is the shape of one entry."""
 
     __slots__ = ()
+    holds_value = False
 
     def __init__(self, trace: Trace, value: Any):
         self._trace = trace

@@ -299,6 +299,9 @@ class Tracer:
 
     __slots__ = ("_trace", "_primal", "_view", "_views", "__weakref__")
     __array_priority__ = 1000
+    #: whether ``primal`` is the value itself, so that a NumPy scalar can be told from a 0-d
+    #: array (not for vmap's batched values, nor jit's abstract ones)
+    holds_value = True
     # set by each subclass's constructor: the trace (level) and the value stood for
     _trace: Trace
     _primal: Any

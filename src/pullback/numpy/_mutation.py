@@ -176,15 +176,13 @@ def _is_mask_of(idx: Any, x: Tracer) -> bool:
 
 def _is_array(x: Any) -> bool:
     """Whether ``x`` stands for a NumPy array (updated in place) rather than a NumPy scalar
-    (immutable: ``s += v`` rebinds ``s``). Under ``jit`` a value is known by its shape only:
-    0-d values act as scalars there."""
+    (immutable: ``s += v`` rebinds ``s``). Under ``vmap`` and ``jit`` a value is known by
+    its shape only: 0-d values act as scalars there (as NumPy's 0-d results mostly are)."""
     while isinstance(x, Tracer):
+        if not x.holds_value:
+            return len(x.shape) > 0
         x = x._primal
-    if isinstance(x, np.ndarray):
-        return True
-    if isinstance(x, (np.generic, int, float, complex)):
-        return False
-    return len(getattr(x, "shape", ())) > 0
+    return isinstance(x, np.ndarray)
 
 
 _BINARY = {
