@@ -320,3 +320,113 @@ def test_vmap_of_scan_and_fori_loop_match_per_entry_loops():
         pb.vmap(lambda x: lax.fori_loop(0, 3, lambda i, v: v * x + i, 1.0))(xs),
         [_unrolled_fori(0, 3, lambda i, v, x=x: v * x + i, 1.0) for x in xs],
     )
+
+
+# ----------------------------------------------------------------------------- under jit
+
+
+def check_jit(fc, x=X, d=D, reverse=True):
+    """Under pb.jit (loops and branches staged as primitives) against eager evaluation."""
+    np.testing.assert_allclose(pb.jit(fc)(x), fc(x), rtol=1e-14, atol=1e-15)
+    tj = pb.jit(lambda v, t: pb.jvp(fc, (v,), (t,))[1])(x, d)
+    np.testing.assert_allclose(tj, pb.jvp(fc, (x,), (d,))[1], rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(pb.jit(pb.jacfwd(pb.jacfwd(fc)))(x), pb.jacfwd(pb.jacfwd(fc))(x),
+                               rtol=1e-12, atol=1e-13)
+    if reverse:
+        np.testing.assert_allclose(pb.jit(pb.grad(fc))(x), pb.grad(fc)(x), rtol=1e-13,
+                                   atol=1e-14)
+        np.testing.assert_allclose(pb.jit(pb.hessian(fc))(x), pb.hessian(fc)(x), rtol=1e-12,
+                                   atol=1e-13)
+        np.testing.assert_allclose(pb.jit(pb.jacrev(pb.grad(fc)))(x), pb.hessian(fc)(x),
+                                   rtol=1e-12, atol=1e-13)
+        xs = np.stack([x, x[::-1], x * 0.5])
+        np.testing.assert_allclose(pb.jit(pb.vmap(pb.grad(fc)))(xs),
+                                   np.stack([pb.grad(fc)(v) for v in xs]), rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(pb.grad(lambda v: pnp.sum(pb.jit(pb.vmap(fc))(v)))(xs),
+                                   np.stack([pb.grad(fc)(v) for v in xs]), rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_jit_scan(reverse):
+    check_jit(lambda w: scan_program(w, reverse))
+
+
+def test_jit_fori_loop_cond_switch_map():
+    def body(i, x):
+        return x + 0.2 * pnp.sin(x * (i + 1)) * x[::-1]
+
+    check_jit(lambda x: pnp.sum(lax.fori_loop(0, 5, body, x) * W))
+
+    def fc(x):
+        return lax.cond(x[0] > 0, lambda v: pnp.sum(pnp.sin(v) * v * W),
+                        lambda v: pnp.sum(pnp.exp(v) * W), x)
+
+    for sign in (1.0, -1.0):
+        x = X.copy()
+        x[0] = sign * 0.7
+        check_jit(fc, x=x)
+    branches = [lambda v, s: pnp.sum(v ** 3 * W) * s, lambda v, s: pnp.sum(pnp.tanh(v) * W),
+                lambda v, s: pnp.sum(v * v[::-1]) + s]
+
+    def fs(x):
+        k = (x[1] > 0).astype(np.int64) + (x[2] > 0).astype(np.int64) * 5 - 1
+        return lax.switch(k, branches, x, x[3])
+
+    for signs in ((1, 1), (1, -1), (-1, -1), (-1, 1)):
+        x = X.copy()
+        x[1:3] = np.abs(x[1:3]) * signs
+        check_jit(fs, x=x)
+    check_jit(lambda x: pnp.sum(lax.map(lambda r: pnp.sin(r) * r[::-1], x.reshape(2, 2))
+                                * W.reshape(2, 2)))
+
+
+def test_jit_while_loop_forward_mode_and_reverse_error():
+    def fc(x):
+        def body(c):
+            k, v = c
+            return k + 1, v * pnp.cos(v) + x[::-1] * 0.3
+
+        return pnp.sum(lax.while_loop(lambda c: c[0] < 6, body, (0, x))[1] * W)
+
+    check_jit(fc, reverse=False)
+
+    def until(x):  # a trip count that depends on the traced value
+        return lax.while_loop(lambda v: pnp.sum(v) < 50.0, lambda v: v * 1.5 + 0.1, x)
+
+    for x in (X, np.abs(X) + 10.0):
+        np.testing.assert_allclose(pb.jit(until)(x), until(x), rtol=1e-15)
+        np.testing.assert_allclose(pb.jit(pb.jacfwd(until))(x), pb.jacfwd(until)(x), rtol=1e-14)
+    xs = np.stack([X, np.abs(X) + 10.0, X * 3])
+    np.testing.assert_allclose(pb.jit(pb.vmap(until))(xs), np.stack([until(x) for x in xs]))
+    with pytest.raises(TypeError, match="while_loop: reverse-mode"):
+        pb.jit(pb.grad(lambda x: pnp.sum(until(x))))(X)
+    # traced bounds make fori_loop a while_loop
+    f = pb.jit(lambda x, n: lax.fori_loop(0, n, lambda i, v: v * x, x))
+    assert f(2.0 * np.ones(()), np.int64(3)) == 16.0
+
+
+def test_jit_graph_size_does_not_grow_with_the_steps():
+    def run(x, n):
+        def step(c, _):
+            th, om = c
+            return (th + 0.01 * om, om - 0.01 * pnp.sin(th) * x), th
+
+        (th, om), ths = lax.scan(step, (x, x * 0.0), None, length=n)
+        return th + pnp.sum(ths)
+
+    sizes = {}
+    for n in (10, 10_000):
+        graph = pb.jit(pb.value_and_grad(run), static_argnums=1).graph(np.float64(0.3), n)
+        sizes[n] = (len(graph), len(pb.make_graph(pb.value_and_grad(run), np.float64(0.3), n,
+                                                  static_argnums=1)))
+    assert sizes[10] == sizes[10_000], sizes
+    assert sizes[10][1] < 40
+    x = np.float64(0.3)
+    val, g = pb.jit(pb.value_and_grad(run), static_argnums=1)(x, 50)
+    np.testing.assert_allclose(val, run(x, 50), rtol=1e-14)
+    np.testing.assert_allclose(g, pb.grad(run)(x, 50), rtol=1e-13)
+
+
+def test_jit_python_control_flow_error_names_the_lax_fix():
+    with pytest.raises(pb.ConcretizationError, match="pb.lax.cond.*pb.lax.while_loop"):
+        pb.jit(lambda x: x if x > 0 else -x)(np.float64(1.0))

@@ -295,8 +295,7 @@ def _switch(who: str, index: Any, branches: list, operands: tuple) -> Any:
         clamped = clamp_p.bind(index, n=n)
         return _select_trees(who, clamped, [b(*operands) for b in branches])
     if value is ABSTRACT:
-        clamped = clamp_p.bind(index, n=n)
-        return _select_trees(who, clamped, [b(*operands) for b in branches])
+        return _staged_switch(who, index, branches, operands)
     k = min(max(int(np.asarray(value)), 0), n - 1)
     return branches[k](*operands)
 
@@ -350,6 +349,8 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
 
 
 def _while_loop(who: str, cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
+    if staging():
+        return _staged_while(who, cond_fun, body_fun, init_val)
     init_leaves, tree = tree_flatten(init_val)
     avals = _avals(init_leaves)
     _refuse_reverse(who, init_leaves)
@@ -416,6 +417,15 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any) -> Any:
             "fori_loop with traced bounds", lambda carry: carry[0] < upper, body,
             (lower, init_val),
         )[1]
+    if staging():  # one loop in the graph, i traced
+        def step(carry: tuple, _: Any) -> tuple:
+            i, val = carry
+            return (i + 1, body_fun(i, val)), None
+
+        n = max(int(hi) - int(lo), 0)
+        (_, out), _ = _staged_scan(who, step, (np.int64(lo), init_val), [],
+                                   tree_flatten(None)[1], n, False)
+        return out
     init_leaves, tree = tree_flatten(init_val)
     avals = _avals(init_leaves)
     val = init_val
@@ -485,6 +495,8 @@ def scan(
         raise TypeError(f"{who}: f is a {type(f).__name__}, not a function")
     xs_leaves, xs_tree = tree_flatten(xs)
     n = _length(who, xs_leaves, length)
+    if staging():  # one loop in the graph, whatever the number of steps
+        return _staged_scan(who, f, init, xs_leaves, xs_tree, n, reverse)
     init_leaves, tree = tree_flatten(init)
     avals = _avals(init_leaves)
     carry = init
@@ -1032,3 +1044,541 @@ def checkpoint(
 
 
 remat = checkpoint
+
+
+# ----------------------------------------------------------------------------- staged loops
+#
+# Under pb.jit (and inside a checkpointed function) the loops and branches are primitives
+# holding their body, traced once: the graph's size does not grow with the number of steps.
+# Their rules make new bodies (jvp_body, batch_body and the ones below) and bind the same
+# primitives again, so every transformation, at every order, stays one loop.
+
+
+def _split(seq: Sequence[Any], *sizes: int) -> list[list]:
+    out, start = [], 0
+    for n in sizes:
+        out.append(list(seq[start:start + n]))
+        start += n
+    out.append(list(seq[start:]))
+    return out
+
+
+def _zeros(aval: tuple) -> np.ndarray:
+    shape, dtype = aval
+    return np.zeros(tuple(shape), dtype)
+
+
+def _float_positions(avals: Sequence[tuple]) -> list[int]:
+    return [k for k, (_, dt) in enumerate(avals) if dt is not None and _is_float(dt)]
+
+
+def _scan_impl(*inputs: Any, body: Any, n_consts: int, n_carry: int, length: int,
+               reverse: bool) -> tuple:
+    consts, carry, xs = _split(inputs, n_consts, n_carry)
+    ys = [np.empty((length,) + tuple(shape), dtype) for shape, dtype in body.out_avals[n_carry:]]
+    run = body.run
+    for i in range(length - 1, -1, -1) if reverse else range(length):
+        out = run(*consts, *carry, *[x[i] for x in xs])
+        carry = out[:n_carry]
+        for y, o in zip(ys, out[n_carry:], strict=True):
+            y[i] = o
+    return tuple(carry) + tuple(ys)
+
+
+class _ScanPrimitive(Primitive):
+    """``scan``: ``length`` steps of ``body(consts, carry, x) -> (carry, y)``."""
+
+    __slots__ = ()
+
+    def abstract_eval(self, avals: list, body: Any, n_consts: int, n_carry: int, length: int,
+                      reverse: bool) -> list:
+        outs = list(body.out_avals)
+        return outs[:n_carry] + [((length,) + tuple(s), d) for s, d in outs[n_carry:]]
+
+    # forward mode ------------------------------------------------------------------------
+
+    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+        body, nc, nk = params["body"], params["n_consts"], params["n_carry"]
+        if all(t is zero for t in tangents):
+            return self.bind(*primals, **params), zero
+        consts, carry, xs = _split(primals, nc, nk)
+        tc, tk, tx = _split(tangents, nc, nk)
+        nz_c = tuple(i for i, t in enumerate(tc) if t is not zero)
+        nz_x = tuple(i for i, t in enumerate(tx) if t is not zero)
+        fk = _float_positions(body.in_avals[nc:nc + nk])
+        fy = _float_positions(body.out_avals[nk:])
+        jbody = _derived(body, ("scan_jvp", nc, nk, nz_c, nz_x),
+                         lambda: _scan_jvp_body(body, nc, nk, nz_c, nz_x, fk, fy))
+        t_init = [instantiate(tk[k], carry[k]) for k in fk]
+        res = self.bind(
+            *consts, *[tc[i] for i in nz_c], *carry, *t_init, *xs, *[tx[i] for i in nz_x],
+            body=jbody, n_consts=nc + len(nz_c), n_carry=nk + len(fk),
+            length=params["length"], reverse=params["reverse"],
+        )
+        out_carry, t_carry, ys, t_ys = _split(res, nk, len(fk), len(body.out_avals) - nk)
+        t_out: list[Any] = [zero] * len(res[: nk]) + [zero] * len(ys)
+        for k, t in zip(fk, t_carry, strict=True):
+            t_out[k] = t
+        for j, t in zip(fy, t_ys, strict=True):
+            t_out[nk + j] = t
+        return tuple(out_carry + ys), tuple(t_out)
+
+    # reverse mode ------------------------------------------------------------------------
+
+    def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
+        body, nc, nk = params["body"], params["n_consts"], params["n_carry"]
+        fbody = _derived(body, ("scan_save", nc, nk), lambda: _scan_saving_body(body, nc, nk))
+        res = self.bind(*args, **{**params, "body": fbody})
+        n_out = len(body.out_avals)
+        return tuple(res[:n_out]), tuple(res[n_out:])
+
+    def backward(self, g: Any, ans: Any, args: tuple, params: dict, residual: Any,
+                 needs: tuple) -> tuple:
+        body, nc, nk = params["body"], params["n_consts"], params["n_carry"]
+        length = params["length"]
+        consts, carry, xs = _split(args, nc, nk)
+        n_out = len(body.out_avals)
+        gs = _cotangents(g, n_out)
+        fc = _float_positions(body.in_avals[:nc])
+        fk = _float_positions(body.in_avals[nc:nc + nk])
+        fx = _float_positions(body.in_avals[nc + nk:])
+        fy = _float_positions(body.out_avals[nk:])
+        bbody = _derived(body, ("scan_bwd", nc, nk), lambda: _scan_bwd_body(body, nc, nk))
+        ct_init = [instantiate(gs[k], carry[k]) for k in fk]
+        acc = [_zeros(body.in_avals[i]) for i in fc]
+        ct_ys = [instantiate(gs[nk + j], ans[nk + j]) for j in fy]
+        res = self.bind(
+            *consts, *ct_init, *acc, *residual, *xs, *ct_ys,
+            body=bbody, n_consts=nc, n_carry=len(fk) + len(fc), length=length,
+            reverse=not params["reverse"],
+        )
+        ct_carry, ct_consts, ct_xs = _split(res, len(fk), len(fc))
+        cts: list[Any] = [zero] * len(args)
+        for i, c in zip(fc, ct_consts, strict=True):
+            cts[i] = c
+        for k, c in zip(fk, ct_carry, strict=True):
+            cts[nc + k] = c
+        for j, c in zip(fx, ct_xs, strict=True):
+            cts[nc + nk + j] = c
+        return tuple(cts)
+
+
+def _scan_jvp_body(body: Any, nc: int, nk: int, nz_c: tuple, nz_x: tuple, fk: list,
+                   fy: list) -> Any:
+    """(consts, tconsts, carry, tcarry, x, tx) -> (carry, tcarry, y, ty)."""
+    n_x = len(body.in_avals) - nc - nk
+
+    def fn(*ins: Any) -> list:
+        consts, tc, carry, tk, x, tx = _split(ins, nc, len(nz_c), nk, len(fk), n_x)
+        tangents: list[Any] = [zero] * len(body.in_avals)
+        for i, t in zip(nz_c, tc, strict=True):
+            tangents[i] = t
+        for k, t in zip(fk, tk, strict=True):
+            tangents[nc + k] = t
+        for j, t in zip(nz_x, tx, strict=True):
+            tangents[nc + nk + j] = t
+        outs, touts = jvp_flat(body, consts + carry + x, tangents)
+        return (outs[:nk] + [instantiate(touts[k], outs[k]) for k in fk] + outs[nk:]
+                + [instantiate(touts[nk + j], outs[nk + j]) for j in fy])
+
+    a = list(body.in_avals)
+    avals = (a[:nc] + [a[i] for i in nz_c] + a[nc:nc + nk] + [a[nc + k] for k in fk]
+             + a[nc + nk:] + [a[nc + nk + j] for j in nz_x])
+    jbody, captured = stage("scan", fn, avals, f"jvp_{body.name}")
+    assert not captured, "a derived body closes over nothing"
+    return jbody
+
+
+def _scan_saving_body(body: Any, nc: int, nk: int) -> Any:
+    """The body that also outputs the carry it received (stacked: the carries to go back
+    through)."""
+
+    def fn(*ins: Any) -> list:
+        return list(body(*ins)) + list(ins[nc:nc + nk])
+
+    sbody, captured = stage("scan", fn, body.in_avals, f"save_{body.name}")
+    assert not captured, "a derived body closes over nothing"
+    return sbody
+
+
+def _scan_bwd_body(body: Any, nc: int, nk: int) -> Any:
+    """One step back: (consts; ct_carry, ct_consts; carry_i, x_i, ct_y_i) -> (ct_carry_before,
+    ct_consts + this step's; ct_x_i). The step's forward pass runs again under vjp."""
+    a = list(body.in_avals)
+    n_x = len(a) - nc - nk
+    fc = _float_positions(a[:nc])
+    fk = _float_positions(a[nc:nc + nk])
+    fx = _float_positions(a[nc + nk:])
+    fy = _float_positions(body.out_avals[nk:])
+    wrt = [k in fc for k in range(nc)] + [k in fk for k in range(nk)] + [
+        k in fx for k in range(n_x)]
+
+    def fn(*ins: Any) -> list:
+        consts, ct_k, acc, carry, x, ct_y = _split(ins, nc, len(fk), len(fc), nk, n_x)
+        outs, pull = vjp_flat(body, consts + carry + x, wrt)
+        cts_out: list[Any] = [zero] * len(outs)
+        for k, c in zip(fk, ct_k, strict=True):
+            cts_out[k] = c
+        for j, c in zip(fy, ct_y, strict=True):
+            cts_out[nk + j] = c
+        cts = pull(cts_out)
+        ins_all = consts + carry + x
+        new_ct_k = [instantiate(cts[nc + k], carry[k]) for k in fk]
+        new_acc = [s if cts[i] is zero else s + cts[i] for s, i in zip(acc, fc, strict=True)]
+        ct_x = [instantiate(cts[nc + nk + j], ins_all[nc + nk + j]) for j in fx]
+        return new_ct_k + new_acc + ct_x
+
+    avals = (a[:nc] + [a[nc + k] for k in fk] + [a[i] for i in fc] + a[nc:nc + nk]
+             + a[nc + nk:] + [body.out_avals[nk + j] for j in fy])
+    bbody, captured = stage("scan", fn, avals, f"bwd_{body.name}")
+    assert not captured, "a derived body closes over nothing"
+    return bbody
+
+
+def _scan_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    body, nc, nk = params["body"], params["n_consts"], params["n_carry"]
+    consts, carry, xs = _split(vals, nc, nk)
+    bc, _, bx = _split(batched, nc, nk)
+    carry = [v if b else lax.broadcast_to(v, (size,) + tuple(shape_of(v)))
+             for v, b in zip(carry, batched[nc:nc + nk], strict=True)]
+    xs = [_swap01(x) if b else x for x, b in zip(xs, bx, strict=True)]
+    flags = tuple(bc) + (True,) * nk + tuple(bx)
+    bbody = batch_body("scan", body, flags, size)
+    res = scan_p.bind(*consts, *carry, *xs, **{**params, "body": bbody})
+    return tuple(res[:nk]) + tuple(_swap01(y) for y in res[nk:])
+
+
+def _swap01(x: Any) -> Any:
+    """Exchange the two leading axes (the batch axis and the scanned axis)."""
+    ndim = len(shape_of(x))
+    return lax.transpose(x, (1, 0) + tuple(range(2, ndim)))
+
+
+scan_p = _ScanPrimitive("scan", _scan_impl, multiple_results=True)
+scan_p.batch = _scan_batch
+
+
+def _staged_scan(who: str, f: Callable, init: Any, xs_leaves: list, xs_tree: PyTreeDef,
+                 n: int, reverse: bool) -> tuple[Any, Any]:
+    init_leaves, tree = tree_flatten(init)
+    avals = _avals(init_leaves)
+    nk = len(init_leaves)
+    y_trees: list[PyTreeDef] = []
+
+    def flat_fun(*ins: Any) -> list:
+        carry = tree_unflatten(tree, list(ins[:nk]))
+        x = tree_unflatten(xs_tree, list(ins[nk:]))
+        new, y = _split_pair(who, f(carry, x))
+        new_leaves = check_carry(who, "the carry returned by f", tree, avals, new)
+        y_leaves, y_tree = tree_flatten(y)
+        for k, leaf in enumerate(y_leaves):
+            _check_output_leaf(who, k, leaf)
+        y_trees.append(y_tree)
+        return new_leaves + y_leaves
+
+    x_avals = [(tuple(shape_of(x))[1:], dtype_of(x)) for x in xs_leaves]
+    body, captured = stage(who, flat_fun, avals + x_avals, "scan_body")
+    outs = scan_p.bind(*captured, *init_leaves, *xs_leaves, body=body, n_consts=len(captured),
+                       n_carry=nk, length=n, reverse=bool(reverse))
+    return tree_unflatten(tree, list(outs[:nk])), tree_unflatten(y_trees[0], list(outs[nk:]))
+
+
+# ----------------------------------------------------------------------------- staged while
+
+
+def _any_impl(x: Any, axes: tuple | None) -> Any:
+    return np.any(x, axis=axes)
+
+
+#: whether any entry is true, over ``axes`` (None: all); no derivative
+any_p = Primitive("any", _any_impl)
+defnondiff(any_p)
+any_p.batch = lambda vals, batched, params, size: any_p.bind(
+    vals[0], axes=tuple(a + 1 for a in (params["axes"] if params["axes"] is not None
+                                        else range(len(shape_of(vals[0])) - 1))))
+
+
+def _while_impl(*inputs: Any, cond_body: Any, body: Any, n_cconsts: int,
+                n_bconsts: int) -> tuple:
+    cc, bc, carry = _split(inputs, n_cconsts, n_bconsts)
+    test, run = cond_body.run, body.run
+    while test(*cc, *carry)[0]:
+        carry = run(*bc, *carry)
+    return tuple(carry)
+
+
+class _WhilePrimitive(Primitive):
+    """``while_loop``: ``body(bconsts, carry)`` while ``cond_body(cconsts, carry)``."""
+
+    __slots__ = ()
+
+    def abstract_eval(self, avals: list, cond_body: Any, body: Any, n_cconsts: int,
+                      n_bconsts: int) -> list:
+        return list(body.out_avals)
+
+    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+        body, cond_body = params["body"], params["cond_body"]
+        ncc, nbc = params["n_cconsts"], params["n_bconsts"]
+        cc, bc, carry = _split(primals, ncc, nbc)
+        _, tbc, tk = _split(tangents, ncc, nbc)
+        if all(t is zero for t in tbc + tk):
+            return self.bind(*primals, **params), zero
+        nz_b = tuple(i for i, t in enumerate(tbc) if t is not zero)
+        fk = _float_positions(body.out_avals)
+        nk = len(carry)
+        jbody = _derived(body, ("while_jvp", nbc, nz_b),
+                         lambda: _scan_jvp_body(body, nbc, nk, nz_b, (), fk, []))
+        jcond = _derived(cond_body, ("while_cond_jvp", ncc, len(fk)),
+                         lambda: _extended_cond(cond_body, ncc, nk, [body.out_avals[k]
+                                                                     for k in fk]))
+        t_init = [instantiate(tk[k], carry[k]) for k in fk]
+        res = self.bind(*cc, *bc, *[tbc[i] for i in nz_b], *carry, *t_init, cond_body=jcond,
+                        body=jbody, n_cconsts=ncc, n_bconsts=nbc + len(nz_b))
+        t_out: list[Any] = [zero] * nk
+        for k, t in zip(fk, res[nk:], strict=True):
+            t_out[k] = t
+        return tuple(res[:nk]), tuple(t_out)
+
+    def backward(self, g: Any, ans: Any, args: tuple, params: dict, residual: Any,
+                 needs: tuple) -> tuple:
+        if any(needs[params["n_cconsts"]:]):
+            raise TypeError(
+                "while_loop: reverse-mode differentiation (grad, vjp, jacrev) of a loop whose "
+                "number of steps is known only when it runs is not supported, as in JAX: use "
+                "pb.lax.fori_loop with bounds that are plain integers, or pb.lax.scan with a "
+                "fixed length, or forward mode (pb.jvp, pb.jacfwd)"
+            )
+        return (zero,) * len(args)  # only the predicate's constants: no derivative flows
+
+
+def _extended_cond(cond_body: Any, ncc: int, nk: int, extra: list) -> Any:
+    """``cond_body`` taking (and ignoring) extra carries after its own."""
+
+    def fn(*ins: Any) -> list:
+        return list(cond_body(*ins[:ncc + nk]))
+
+    avals = list(cond_body.in_avals) + list(extra)
+    body, captured = stage("while_loop", fn, avals, f"jvp_{cond_body.name}")
+    assert not captured, "a derived body closes over nothing"
+    return body
+
+
+def _while_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    body, cond_body = params["body"], params["cond_body"]
+    ncc, nbc = params["n_cconsts"], params["n_bconsts"]
+    cc, bc, carry = _split(vals, ncc, nbc)
+    bcc, bbc, _ = _split(batched, ncc, nbc)
+    nk = len(carry)
+    carry = [v if b else lax.broadcast_to(v, (size,) + tuple(shape_of(v)))
+             for v, b in zip(carry, batched[ncc + nbc:], strict=True)]
+    key = ("while_batch", tuple(batched[:ncc + nbc]), size)
+
+    def make() -> tuple[Any, Any]:
+        cflags = tuple(bcc) + (True,) * nk
+        bflags = tuple(bbc) + (True,) * nk
+        bcond = batch_body("while_loop", cond_body, cflags, size)
+
+        def any_fn(*ins: Any) -> list:
+            return [any_p.bind(bcond(*ins)[0], axes=None)]
+
+        new_cond, _ = stage("while_loop", any_fn, bcond.in_avals, f"any_{cond_body.name}")
+        bbody = batch_body("while_loop", body, bflags, size)
+
+        def step_fn(*ins: Any) -> list:
+            c_consts, b_consts, c = _split(ins, ncc, nbc)
+            pred = bcond(*c_consts, *c)[0]
+            new = bbody(*b_consts, *c)
+            out = []
+            for a, b in zip(new, c, strict=True):
+                shape = tuple(shape_of(a))
+                p = lax.broadcast_to(lax.reshape(pred, (size,) + (1,) * (len(shape) - 1)),
+                                     shape)
+                out.append(select_p.bind(p, a, b))
+            return out
+
+        avals = list(bcond.in_avals[:ncc]) + list(bbody.in_avals)
+        new_body, _ = stage("while_loop", step_fn, avals, f"vmap_{body.name}")
+        return new_cond, new_body
+
+    new_cond, new_body = _derived(body, (key, id(cond_body)), make)
+    return while_p.bind(*cc, *cc, *bc, *carry, cond_body=new_cond, body=new_body,
+                        n_cconsts=ncc, n_bconsts=ncc + nbc)
+
+
+while_p = _WhilePrimitive("while", _while_impl, multiple_results=True)
+while_p.batch = _while_batch
+
+
+def _staged_while(who: str, cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
+    init_leaves, tree = tree_flatten(init_val)
+    avals = _avals(init_leaves)
+
+    def cond_flat(*ins: Any) -> list:
+        pred = cond_fun(tree_unflatten(tree, list(ins)))
+        _check_scalar_operand(who, "cond_fun's result", pred, "biu")
+        return [pred]
+
+    def body_flat(*ins: Any) -> list:
+        new = body_fun(tree_unflatten(tree, list(ins)))
+        return check_carry(who, "body_fun's result", tree, avals, new)
+
+    cond_body, cc = stage(who, cond_flat, avals, "cond_fun")
+    body, bc = stage(who, body_flat, avals, "body_fun")
+    outs = while_p.bind(*cc, *bc, *init_leaves, cond_body=cond_body, body=body,
+                        n_cconsts=len(cc), n_bconsts=len(bc))
+    return tree_unflatten(tree, list(outs))
+
+
+# ----------------------------------------------------------------------------- staged switch
+
+
+def _switch_impl(index: Any, *operands: Any, branches: tuple) -> tuple:
+    k = min(max(int(index), 0), len(branches) - 1)
+    return tuple(branches[k].run(*operands))
+
+
+class _SwitchPrimitive(Primitive):
+    """``switch``: ``branches[index](*operands)``, every branch with the same signature."""
+
+    __slots__ = ()
+
+    def abstract_eval(self, avals: list, branches: tuple) -> list:
+        return list(branches[0].out_avals)
+
+    def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
+        branches = params["branches"]
+        nz = tuple(i for i, t in enumerate(tangents[1:]) if t is not zero)
+        if not nz:
+            return self.bind(*primals, **params), zero
+        made = [jvp_body("cond", b, nz) for b in branches]
+        floats = made[0][1]
+        res = self.bind(*primals, *[tangents[1 + i] for i in nz],
+                        branches=tuple(m[0] for m in made))
+        n = len(branches[0].out_avals)
+        t_out: list[Any] = [zero] * n
+        for k, t in zip(floats, res[n:], strict=True):
+            t_out[k] = t
+        return tuple(res[:n]), tuple(t_out)
+
+    def forward_for_vjp(self, args: tuple, params: dict) -> tuple[Any, Any]:
+        return self.bind(*args, **params), None
+
+    def backward(self, g: Any, ans: Any, args: tuple, params: dict, residual: Any,
+                 needs: tuple) -> tuple:
+        branches = params["branches"]
+        n = len(branches[0].out_avals)
+        gs = _cotangents(g, n)
+        fo = _float_positions(branches[0].out_avals)
+        fi = _float_positions(branches[0].in_avals)
+        bwd = tuple(_derived(b, "switch_bwd", lambda b=b: _switch_bwd_body(b)) for b in branches)
+        res = self.bind(args[0], *args[1:], *[instantiate(gs[k], ans[k]) for k in fo],
+                        branches=bwd)
+        cts: list[Any] = [zero] * len(args)
+        for i, c in zip(fi, res, strict=True):
+            cts[1 + i] = c
+        return tuple(cts)
+
+
+def _switch_bwd_body(branch: Any) -> Any:
+    """(operands, output cotangents) -> cotangents of the floating operands."""
+    a = list(branch.in_avals)
+    fi = _float_positions(a)
+    fo = _float_positions(branch.out_avals)
+    wrt = [k in fi for k in range(len(a))]
+
+    def fn(*ins: Any) -> list:
+        ops, cts_o = ins[:len(a)], ins[len(a):]
+        outs, pull = vjp_flat(branch, list(ops), wrt)
+        cts_out: list[Any] = [zero] * len(outs)
+        for k, c in zip(fo, cts_o, strict=True):
+            cts_out[k] = c
+        cts = pull(cts_out)
+        return [instantiate(cts[i], ops[i]) for i in fi]
+
+    avals = a + [branch.out_avals[k] for k in fo]
+    body, captured = stage("cond", fn, avals, f"bwd_{branch.name}")
+    assert not captured, "a derived body closes over nothing"
+    return body
+
+
+def _switch_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    branches = params["branches"]
+    flags = tuple(batched[1:])
+    if not batched[0]:
+        if not any(flags):
+            return switch_p.bind(*vals, **params)
+        new = tuple(batch_body("cond", b, flags, size) for b in branches)
+        return switch_p.bind(*vals, branches=new)
+    # a batched index: every branch runs, each entry takes its own branch's result
+    ops = vals[1:]
+    index = vals[0]
+    outs = []
+    for b in branches:
+        if any(flags):
+            outs.append(list(batch_body("cond", b, flags, size)(*ops)))
+        else:
+            outs.append([lax.broadcast_to(o, (size,) + tuple(shape_of(o))) for o in b(*ops)])
+    result = outs[-1]
+    for k in range(len(branches) - 2, -1, -1):
+        mask = equals_p.bind(index, k=k)
+        chosen = []
+        for a, r in zip(outs[k], result, strict=True):
+            shape = tuple(shape_of(a))
+            p = lax.broadcast_to(lax.reshape(mask, (size,) + (1,) * (len(shape) - 1)), shape)
+            chosen.append(select_p.bind(p, a, r))
+        result = chosen
+    return tuple(result)
+
+
+switch_p = _SwitchPrimitive("switch", _switch_impl, multiple_results=True)
+switch_p.batch = _switch_batch
+
+
+def _staged_switch(who: str, index: Any, branches: list, operands: tuple) -> Any:
+    leaves, tree = tree_flatten(operands)
+    dyn = [k for k, x in enumerate(leaves) if _is_dynamic(x)]
+    inputs = [leaves[k] for k in dyn]
+    avals = _avals(inputs)
+    staged, captured_all, out_trees = [], [], []
+    for k, branch in enumerate(branches):
+        def flat_fun(*vals: Any, branch: Callable = branch, k: int = k) -> list:
+            full = list(leaves)
+            for j, v in zip(dyn, vals, strict=True):
+                full[j] = v
+            out_leaves, out_tree = tree_flatten(branch(*tree_unflatten(tree, full)))
+            for j, leaf in enumerate(out_leaves):
+                _check_output_leaf(f"{who} (branch {k})", j, leaf)
+            out_trees.append(out_tree)
+            return out_leaves
+
+        body, captured = stage(who, flat_fun, avals, f"branch{k}")
+        staged.append((body, len(captured_all), len(captured)))
+        captured_all.extend(captured)
+    tree0, avals0 = out_trees[0], staged[0][0].out_avals
+    for k, ((body, _, _), out_tree) in enumerate(zip(staged, out_trees, strict=True)):
+        if out_tree != tree0:
+            raise TypeError(
+                f"{who}: branch {k} returns the structure {out_tree!r} but branch 0 returns "
+                f"{tree0!r}; every branch must return the same structure"
+            )
+        for j, (a, b) in enumerate(zip(avals0, body.out_avals, strict=True)):
+            if tuple(a[0]) != tuple(b[0]) or np.dtype(a[1]) != np.dtype(b[1]):
+                raise TypeError(
+                    f"{who}: output leaf {j} is {_fmt_aval(b)} in branch {k} but "
+                    f"{_fmt_aval(a)} in branch 0; every branch must return the same shapes "
+                    "and dtypes"
+                )
+    # one signature for all: every branch takes all captured values, then the operands
+    n_all = len(captured_all)
+    all_avals = _avals(captured_all) + avals
+    unified = []
+    for body, start, count in staged:
+        def fn(*ins: Any, body: Any = body, start: int = start, count: int = count) -> list:
+            return list(body(*ins[start:start + count], *ins[n_all:]))
+
+        ubody, extra = stage(who, fn, all_avals, body.name)
+        assert not extra, "a derived body closes over nothing"
+        unified.append(ubody)
+    clamped = clamp_p.bind(index, n=len(branches))
+    outs = switch_p.bind(clamped, *captured_all, *inputs, branches=tuple(unified))
+    return tree_unflatten(tree0, list(outs))
