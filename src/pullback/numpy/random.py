@@ -6,15 +6,15 @@ traced ``mu`` cannot carry a derivative (and NumPy gives no dispatch hook for a
 draw as ``torch.distributions``' ``rsample`` does: the draw is a differentiable transform of
 a standard draw, and the standard draw is a constant:
 
-==========================================  =============================================
-``normal(rng, loc, scale, size)``           ``loc + scale * z``, ``z ~ N(0, 1)``
-``uniform(rng, low, high, size)``           ``low + (high - low) * u``, ``u ~ U[0, 1)``
-``exponential(rng, scale, size)``           ``scale * e``, ``e ~ Exp(1)``
-``laplace(rng, loc, scale, size)``          ``loc + scale * z``, ``z ~ Laplace(0, 1)``
-``logistic(rng, loc, scale, size)``         ``loc + scale * z``, ``z ~ Logistic(0, 1)``
-``gumbel(rng, loc, scale, size)``           ``loc + scale * z``, ``z ~ Gumbel(0, 1)``
-``lognormal(rng, mean, sigma, size)``       ``exp(mean + sigma * z)``, ``z ~ N(0, 1)``
-==========================================  =============================================
+| function | the draw |
+|---|---|
+| ``normal(rng, loc, scale, size)`` | ``loc + scale * z``, ``z ~ N(0, 1)`` |
+| ``uniform(rng, low, high, size)`` | ``low + (high - low) * u``, ``u ~ U[0, 1)`` |
+| ``exponential(rng, scale, size)`` | ``scale * e``, ``e ~ Exp(1)`` |
+| ``laplace(rng, loc, scale, size)`` | ``loc + scale * z``, ``z ~ Laplace(0, 1)`` |
+| ``logistic(rng, loc, scale, size)`` | ``loc + scale * z``, ``z ~ Logistic(0, 1)`` |
+| ``gumbel(rng, loc, scale, size)`` | ``loc + scale * z``, ``z ~ Gumbel(0, 1)`` |
+| ``lognormal(rng, mean, sigma, size)`` | ``exp(mean + sigma * z)``, ``z ~ N(0, 1)`` |
 
 So ``d normal / d loc = 1`` and ``d normal / d scale = z``: the derivative of *this* draw, as
 a function of the parameters with the randomness held fixed. The standard draw comes from
