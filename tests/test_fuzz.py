@@ -133,6 +133,8 @@ REPRODUCERS = {
                   [], [np.zeros((0, 0))], "jvp"),
     "median-empty": ("def program(m, R, K, x0):\n    return m.median(x0, axis=1)\n",
                      [], [np.zeros((0, 0, 3))], "jvp"),
+    "norm-inf-empty": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, float('inf'))\n",
+                       [], [np.zeros((0, 2))], "jvp"),
     "norm2-empty": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, 2, axis=(1, 2))\n",
                     [], [np.ones((1, 0, 3))], "jvp"),
 }

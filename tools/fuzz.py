@@ -917,6 +917,10 @@ KNOWN_BUGS: dict[str, Known] = {
         r"\bnan\b", "linalg.norm(x, 2) of a matrix with exactly zero singular values (rank "
         "deficient; the largest one simple, so the norm is smooth there): NaN second "
         "derivative (hvp, hessian)"),
+    "norm-inf-empty": Known(
+        r"zero-size array to reduction operation maximum|pullback.numpy.max: zero-size array",
+        "linalg.norm(x, inf) of an empty vector or matrix: ValueError (zero-size maximum) "
+        "under jvp/vjp/jit; NumPy returns 0.0"),
     "norm2-empty": Known(
         r"IndexError", "linalg.norm(ord=2/-2, axis pair) of an empty stack of matrices: "
         "IndexError under vjp/jvp (NumPy returns an empty result)"),
