@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback.compile.codegen_numpy import _Emitter, compile_graph
+from pullback.compile.codegen_numpy import _Emitter, compile_graph, rewrite
 from pullback.compile.fusion import REDUCTIONS, Kernel, fuse, fused_p, loop_dtypes
 from pullback.compile.ir import Graph
 from pullback.compile.values import Const, Equation, Var
@@ -437,7 +437,7 @@ def compile_graph_numba(
         0.0
     """
     executor = EXECUTOR if executor is None else executor
-    fused = fuse(graph, min_ops, min_size)
+    fused = fuse(rewrite(graph), min_ops, min_size)
     ks = [e.params["kernel"] for e in fused.eqns if e.prim is fused_p]
     parallel = threads > 1
     deco = _DECORATOR.format(parallel=", parallel=True" if parallel else "")

@@ -16,9 +16,11 @@ from pullback.compile.ir import Graph
 from pullback.compile.values import (
     Const,
     Equation,
+    ShapedArray,
     Var,
     vars_in,
 )
+from pullback.core.trace import Primitive
 from pullback.core.tree import PyTreeDef
 
 #: size from which a dead intermediate array is deleted early in the generated code
@@ -52,6 +54,141 @@ _BASE_NAMESPACE = {
     "_add_reduce": np.add.reduce,
     "_broadcast_to": np.broadcast_to,
 }
+
+
+# ----------------------------------------------------------------------------- rewrites
+
+
+def _add_at_impl(buf: np.ndarray, g: Any, idx: tuple) -> np.ndarray:
+    buf[idx] += g  # buf: a fresh array nothing else reads (see rewrite)
+    return buf
+
+
+def _add_into_impl(buf: np.ndarray, x: Any) -> np.ndarray:
+    return np.add(buf, x, out=buf)
+
+
+#: ``add(scatter_add(a, idx1), scatter_add(b, idx2))`` as one buffer: ``buf[idx2] += b``
+add_at_p = Primitive("add_at", _add_at_impl)
+#: ``add(scatter_add(a, idx), x)``: ``x`` added into the scattered buffer
+add_into_p = Primitive("add_into", _add_into_impl)
+
+
+def _uses(graph: Graph) -> dict[Var, int]:
+    count: dict[Var, int] = {}
+    for e in graph.eqns:
+        for a in list(e.inputs) + vars_in(e.params):
+            if isinstance(a, Var):
+                count[a] = count.get(a, 0) + 1
+    for a in graph.outvars:
+        if isinstance(a, Var):
+            count[a] = count.get(a, 0) + 2  # an output is never rewritten in place
+    return count
+
+
+def _basic_index(idx: Any) -> bool:
+    """Slices, integers, None and Ellipsis only: no repeated positions, no traced entries."""
+    return isinstance(idx, tuple) and all(
+        i is None or i is Ellipsis or (isinstance(i, int) and not isinstance(i, bool))
+        or (isinstance(i, slice) and all(b is None or type(b) is int
+                                         for b in (i.start, i.stop, i.step)))
+        for i in idx
+    )
+
+
+def rewrite(graph: Graph) -> Graph:
+    """Fewer passes over memory, same results: used by both backends before generating code.
+
+    - ``transpose(matmul(x, y))`` of matrices is ``matmul(y.T, x.T)``, and a transpose of a
+      transpose cancels: the product writes its result in the order it is read (a transposed
+      result would be read across its rows by what comes next);
+    - ``add(scatter_add(a, idx1), scatter_add(b, idx2))`` (gradients of slices) fills one
+      buffer of zeros instead of two, and ``add(scatter_add(a, idx), x)`` adds ``x`` into
+      the scattered buffer: no second array of zeros, no third array for the sum.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> g = pb.make_graph(lambda x, y: (x.T @ y).T, np.ones((3, 2)), np.ones((3, 4)))
+        >>> print(rewrite(g.simplified()))
+        { lambda ; a:f64[3,2] b:f64[3,4]. let
+            e:f64[4,3] = transpose[axes=(1, 0)] b
+            f:f64[4,2] = matmul e a
+          in (f,) }
+    """
+    uses = _uses(graph)
+    producer: dict[Var, Equation] = {v: e for e in graph.eqns for v in e.outvars}
+    drop: set[int] = set()
+    new: list[Equation] = []
+
+    def single(a: Any, name: str) -> Equation | None:
+        """The equation of ``name`` that makes ``a``, when ``a`` is used once."""
+        e = producer.get(a) if isinstance(a, Var) else None
+        if e is None or e.prim.name != name or uses.get(a, 0) != 1 or e.multiple:
+            return None
+        return e
+
+    def untransposed(a: Any, tp: Primitive, out: list[Equation]) -> Any:
+        """``a.T`` for a matrix: the source of a transpose, or a new transpose."""
+        e = producer.get(a) if isinstance(a, Var) else None
+        if e is not None and e.prim.name == "transpose" and tuple(e.params.get("axes", ())) \
+                == (1, 0) and isinstance(e.inputs[0], (Var, Const)):
+            return e.inputs[0]
+        shape = a.aval.shape
+        v = Var(ShapedArray(shape[::-1], a.aval.dtype))
+        out.append(Equation(tp, [a], {"axes": (1, 0)}, [v], False))
+        return v
+
+    for e in graph.eqns:
+        name = e.prim.name
+        if name == "transpose" and tuple(e.params.get("axes", ())) == (1, 0):
+            m = single(e.inputs[0], "matmul")
+            if m is not None and not m.params and len(m.inputs) == 2 and all(
+                isinstance(a, (Var, Const)) and a.aval is not None and a.aval.ndim == 2
+                for a in m.inputs
+            ):
+                x, y = m.inputs
+                pre: list[Equation] = []
+                yt = untransposed(y, e.prim, pre)
+                xt = untransposed(x, e.prim, pre)
+                if len(pre) < 2:  # at least one transpose saved
+                    drop.add(id(m))
+                    new.extend(pre)
+                    new.append(Equation(m.prim, [yt, xt], {}, e.outvars, False))
+                    continue
+        if name == "add" and len(e.inputs) == 2 and not e.params:
+            out = e.outvars[0].aval
+            done = False
+            for a, b in (e.inputs, e.inputs[::-1]):
+                sa = single(a, "scatter_add")
+                if sa is None or a.aval != out or not _basic_index(sa.params.get("idx")):
+                    continue
+                sb = single(b, "scatter_add")
+                if sb is not None and b.aval == out and _basic_index(sb.params.get("idx")):
+                    drop.add(id(sb))
+                    new.append(Equation(add_at_p, [a, sb.inputs[0]], {"idx": sb.params["idx"]},
+                                        e.outvars, False))
+                    done = True
+                    break
+                if isinstance(b, Var) and b.aval == out:
+                    new.append(Equation(add_into_p, [a, b], {}, e.outvars, False))
+                    done = True
+                    break
+            if done:
+                continue
+        new.append(e)
+    if not drop:
+        return graph.replace(new, graph.outvars)
+    kept = [e for e in new if id(e) not in drop]
+    # a scatter_add moved into add_at reads its input later: keep the order valid by
+    # dropping the dead transposes left behind and nothing else (inputs come first anyway)
+    live = {a for a in graph.outvars if isinstance(a, Var)}
+    out_eqns: list[Equation] = []
+    for e in reversed(kept):
+        if any(v in live for v in e.outvars) or e.prim.name not in ("transpose",):
+            out_eqns.append(e)
+            live.update(a for a in list(e.inputs) + vars_in(e.params) if isinstance(a, Var))
+    out_eqns.reverse()
+    return graph.replace(out_eqns, graph.outvars)
 
 
 # ----------------------------------------------------------------------------- code generation
@@ -207,6 +344,8 @@ def generate_source(
             c = b * 2.0
             return c
     """
+    if emitter is None:
+        graph = rewrite(graph)
     em = emitter if emitter is not None else _Emitter(graph)
     last_use: dict[Var, int] = {}
     for k, e in enumerate(graph.eqns):
@@ -214,17 +353,27 @@ def generate_source(
             if isinstance(a, Var):
                 last_use[a] = k
     outputs = {a for a in graph.outvars if isinstance(a, Var)}
+    owned = _owned(graph)
     params = ", ".join(em.names[v] for v in graph.invars)
     lines = [f"def {name}({params}):"]
     for k, e in enumerate(graph.eqns):
         outs = ", ".join(em.names[v] for v in e.outvars)
         if e.multiple and len(e.outvars) == 1:
             outs += ","
-        lines.extend("    " + line for line in em.statement(e, outs))
+        buf = _reusable(e, k, owned, last_use, outputs)
+        if buf is not None:  # the result written over an input nothing reads any more
+            args = ", ".join(em.value(a) for a in e.inputs)
+            lines.append(f"    {outs} = {em.func(e.prim)}({args}, out={em.names[buf]})")
+        else:
+            lines.extend("    " + line for line in em.statement(e, outs))
         dead = [
             a for a in dict.fromkeys(list(e.inputs) + vars_in(e.params))
             if isinstance(a, Var) and last_use.get(a) == k and a not in outputs
             and a.aval.size >= _DEL_SIZE and a not in graph.invars
+        ]
+        dead += [  # outputs nothing reads (a loop's final carry when only its stack is used)
+            v for v in e.outvars
+            if v not in last_use and v not in outputs and v.aval.size >= _DEL_SIZE
         ]
         if dead:
             lines.append(f"    del {', '.join(em.names[v] for v in dead)}")
@@ -243,6 +392,48 @@ def generate_source(
     else:
         lines.append(f"    return ({', '.join(out_leaves)}{',' if len(out_leaves) == 1 else ''})")
     return "\n".join(lines) + "\n", em.namespace, structured is not None
+
+
+def _plain_ufunc(e: Equation) -> bool:
+    impl = e.prim.impl
+    return (
+        isinstance(impl, np.ufunc) and impl.nout == 1 and impl.signature is None
+        and not e.params and not e.multiple and len(e.inputs) == impl.nin
+    )
+
+
+#: primitives whose result is a new array that nothing else holds
+_FRESH = frozenset({"scatter_add", "add_at", "add_into"})
+
+
+def _owned(graph: Graph) -> set[Var]:
+    """Variables whose array only the generated code holds: made fresh by a ufunc (or a
+    scatter), at least 1-d, read only by ufuncs (no view of them is ever taken)."""
+    fresh = {v for e in graph.eqns for v in e.outvars
+             if (_plain_ufunc(e) or e.prim.name in _FRESH or e.prim.name == "fused")}
+    fresh = {v for v in fresh if v.aval.ndim >= 1 and not v.aval.weak}
+    for e in graph.eqns:
+        if not _plain_ufunc(e):
+            for a in list(e.inputs) + vars_in(e.params):
+                if isinstance(a, Var) and e.prim.name != "fused":
+                    fresh.discard(a)  # a view could be taken, or it is kept
+    return fresh
+
+
+def _reusable(
+    e: Equation, k: int, owned: set[Var], last_use: dict[Var, int], outputs: set[Var]
+) -> Var | None:
+    """An input of ufunc equation ``e`` whose buffer can take its result (``out=``)."""
+    if not _plain_ufunc(e):
+        return None
+    out = e.outvars[0].aval
+    if out.ndim == 0 or out.weak or any(isinstance(a, Var) and a.aval.weak for a in e.inputs):
+        return None
+    for a in e.inputs:
+        if isinstance(a, Var) and a in owned and last_use.get(a) == k and a not in outputs \
+                and a.aval == out:
+            return a
+    return None
 
 
 _counter = itertools.count()

@@ -64,8 +64,8 @@ _CASTS = frozenset({"astype", "astype_nondiff"})
 MIN_OPS = 2
 #: ...and its loop this many elements, or it has :data:`MIN_OPS_SMALL` operations: on small
 #: arrays a kernel's call costs more than a few NumPy calls
-MIN_SIZE = 32
-MIN_OPS_SMALL = 8
+MIN_SIZE = 256
+MIN_OPS_SMALL = 4
 
 
 class Kernel:
