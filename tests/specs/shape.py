@@ -82,6 +82,16 @@ SPECS = [
         [((2, 2), (2, 1))], tag="constant-repeated"),
     row("concatenate", lambda m, x, y: np.concatenate([x, y]), [((2,), (3,))],
         tag="np-dispatch"),
+    # lists, tuples and numbers are array-likes beside traced arrays
+    row("concatenate", lambda m, x: m.concatenate([x, [1.0, 2.0]]), [((3,),), ((0,),)],
+        tag="list"),
+    row("concatenate", lambda m, x: np.concatenate([x, [1.0], (2.0, 3.0)]), [((2,),)],
+        tag="list-np-dispatch"),
+    row("concatenate", lambda m, x: m.concatenate([[[0.5]], x], axis=1), [((1, 2),)],
+        tag="nested-list"),
+    row("concatenate", lambda m, x: m.concatenate((x, [[1.5, 2.5]]), axis=None),
+        [((2, 2),)], tag="list-axis-None"),
+    row("stack", lambda m, x: m.stack([x, [1.0, 2.0]]), [((2,),)], tag="list"),
     row("stack", lambda m, x, y: m.stack([x, y], axis=1), [((2, 3), (2, 3)), ((0,), (0,))],
         tag="axis1"),
     row("stack", lambda m, x, y: m.stack([x, y], axis=-1), [((), ())], tag="0d"),
@@ -102,6 +112,11 @@ SPECS = [
     row("split", lambda m, x: _weighted(m, np.split(x, 2)), [((4,),)], tag="np-dispatch"),
     row("array_split", lambda m, x: _weighted(m, m.array_split(x, 3)), [((5,),), ((2,),)]),
     row("array_split", lambda m, x: m.array_split(x, 2, axis=1)[0], [((3, 5),)], tag="axis1"),
+    # one section: the whole array (it once crashed in reverse mode)
+    row("split", lambda m, x: _weighted(m, m.split(x, 1)), [((4,),), ((2, 3),)], tag="one"),
+    row("split", lambda m, x: m.split(x, 1, axis=1)[0], [((2, 3),)], tag="one-axis1"),
+    row("split", lambda m, x: m.split(x, [], axis=0)[0], [((3,),)], tag="no-indices"),
+    row("array_split", lambda m, x: _weighted(m, m.array_split(x, 1)), [((5,),)], tag="one"),
 
     row("tile", lambda m, x: m.tile(x, 2), [((3,),), ((),), ((2, 0),)]),
     row("tile", lambda m, x: m.tile(x, (2, 1, 3)), [((2, 3),), ((3,),)], tag="reps"),

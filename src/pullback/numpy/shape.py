@@ -382,6 +382,8 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> A
     if not _traced(*arrays):
         return np.concatenate(arrays, axis=axis, **kwargs)
     _check_kwargs("concatenate", {k: v for k, v in kwargs.items() if k != "casting"})
+    # lists, tuples and Python numbers are array-likes, as in NumPy
+    arrays = [a if isinstance(a, Tracer) else np.asarray(a) for a in arrays]
     if axis is None:
         arrays, axis = [ravel(a) for a in arrays], 0
     arrays = list(promote_dtypes(*arrays))
@@ -504,6 +506,8 @@ def _split(ary: Any, indices_or_sections: Any, axis: int, who: str, even: bool) 
         b0[1] == b1[0] for b0, b1 in zip(bounds[:-1], bounds[1:], strict=True))
     if not tiles:  # overlapping or gapped pieces, as NumPy allows: plain slices
         return [getitem(ary, _along(axis, slice(a, b))) for a, b in bounds]
+    if len(bounds) == 1:  # one piece: the whole array (split_p needs two or more)
+        return [ary]
     return list(split_p.bind(ary, sizes=tuple(b - a for a, b in bounds), axis=axis))
 
 
