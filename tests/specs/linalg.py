@@ -226,3 +226,179 @@ SPECS = [
          [((4, 2), (4,)), ((4, 2), (4, 3)), ((2, 3), (2,)), ((3, 3), (3, 2))], SV, "real"),
 ]
 # fmt: on
+
+
+# ----------------------------------------------------------------------------- complex inputs
+# Checked by tests/test_complex.py against differences in the real and imaginary parts.
+# Eigenvectors and singular vectors are defined up to a phase (u_i and v_i share one): they
+# enter only through functions that do not depend on it (|v|^2, v diag(f(w)) v^H, projectors).
+
+
+def _unitary(rng, n):
+    z = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    q, r = np.linalg.qr(z)
+    return q * (np.diagonal(r) / np.abs(np.diagonal(r)))
+
+
+def c_well_conditioned(rng, shape):
+    """The identity plus a complex perturbation of norm at most 0.6."""
+    return _batch_matrices(shape, lambda m, n: np.eye(m, n) + 0.6 * (
+        rng.uniform(-1, 1, (m, n)) + 1j * rng.uniform(-1, 1, (m, n))) / (np.sqrt(2) * max(m, n)))
+
+
+def c_hermitian(rng, shape, low=-1.0, high=1.0):
+    """Hermitian matrices with eigenvalues spread evenly over [low, high], plus a little
+    noise: ``q diag(w) q^H`` for a random unitary ``q``."""
+
+    def make(m, n):
+        w = np.linspace(low, high, n) + rng.uniform(-0.05, 0.05, n) * (high - low) / max(n, 2)
+        q = _unitary(rng, n)
+        a = (q * w) @ q.conj().T
+        return (a + a.conj().T) / 2
+
+    return _batch_matrices(shape, make)
+
+
+def c_hpd(rng, shape):
+    """Hermitian positive definite matrices, eigenvalues spread over [0.5, 1.5]."""
+    return c_hermitian(rng, shape, 0.5, 1.5)
+
+
+def c_spread_singular(rng, shape):
+    """Complex ``u diag(s) v^H`` with singular values spread over [0.5, 1.5]."""
+
+    def make(m, n):
+        k = min(m, n)
+        s = np.linspace(1.5, 0.5, k) if k > 1 else np.array([1.0])
+        return (_unitary(rng, m)[:, :k] * s) @ _unitary(rng, n)[:, :k].conj().T
+
+    return _batch_matrices(shape, make)
+
+
+def c_general(rng, shape):
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def _H(lib, x):
+    return lib.conj(lib.swapaxes(x, -1, -2))
+
+
+def _c_slogdet(lib):
+    def f(a):
+        sign, logdet = lib.linalg.slogdet(a)
+        return lib.concatenate([lib.reshape(sign, (-1,)), lib.reshape(logdet, (-1,))])
+
+    return f
+
+
+def _c_eigh(lib, **kw):
+    def f(a):
+        w, v = lib.linalg.eigh(a, **kw)
+        # |v|^2 and v diag(w^3) v^H do not depend on the eigenvectors' phases
+        mix = (v * w[..., None, :] ** 3) @ _H(lib, v)
+        return lib.concatenate([lib.reshape(w, (-1,)), lib.reshape(lib.abs(v) ** 2, (-1,)),
+                                lib.reshape(mix, (-1,))])
+
+    return f
+
+
+def _c_projector(lib):
+    """The projector onto the eigenvectors of the two smallest eigenvalues."""
+
+    def f(a):
+        _, v = lib.linalg.eigh(a)
+        low = v[..., :2]
+        return low @ _H(lib, low)
+
+    return f
+
+
+def _c_svd(lib, **kw):
+    def f(a):
+        u, s, vh = lib.linalg.svd(a, **kw)
+        # |u|^2, s, |vh|^2 and u diag(s^2) vh do not depend on the shared phases
+        mix = (u * s[..., None, :] ** 2) @ vh
+        return lib.concatenate([lib.reshape(lib.abs(u) ** 2, (-1,)), lib.reshape(s, (-1,)),
+                                lib.reshape(lib.abs(vh) ** 2, (-1,)), lib.reshape(mix, (-1,))])
+
+    return f
+
+
+def _c_left_projector(lib):
+    """The projectors onto the leading left (weighted by s) and right singular vectors (the
+    shared phase cancels)."""
+
+    def f(a):
+        u, s, vh = lib.linalg.svd(a, full_matrices=False)
+        lead = u[..., :1] * s[..., None, :1]
+        left = lead @ _H(lib, u[..., :1])
+        right = _H(lib, vh[..., :1, :]) @ vh[..., :1, :]
+        return lib.concatenate([lib.reshape(left, (-1,)), lib.reshape(right, (-1,))])
+
+    return f
+
+
+CW, CH, CHPD, CSV, CG = (c_well_conditioned, c_hermitian, c_hpd, c_spread_singular, c_general)
+CSQUARE = [((3, 3),), ((2, 2, 2),)]
+CRECT = [((3, 2),), ((2, 3),), ((3, 3),)]
+
+
+def _c_norm_row(ord, shapes, domain, tag, **kwargs):
+    kw = {"ord": ord, **kwargs}
+    return spec("linalg.norm", pnp.linalg.norm, np.linalg.norm, shapes, domain, kwargs=kw,
+                tag=f"complex-{tag}")
+
+
+# fmt: off
+COMPLEX_SPECS = [
+    spec("linalg.inv", pnp.linalg.inv, np.linalg.inv, CSQUARE, CW, tag="complex"),
+    spec("linalg.det", pnp.linalg.det, np.linalg.det, CSQUARE, CW, tag="complex"),
+    spec("linalg.slogdet", _c_slogdet(pnp), _c_slogdet(np), CSQUARE, CW, tag="complex"),
+    spec("linalg.solve", pnp.linalg.solve, np.linalg.solve, [((3, 3), (3,)), ((2, 3, 3), (3, 2))],
+         CW, CG, tag="complex"),
+    spec("linalg.solve", pnp.linalg.solve, np.linalg.solve, [((3, 3), (3,))], "real", CG,
+         tag="complex-rhs"),
+    spec("linalg.pinv", pnp.linalg.pinv, np.linalg.pinv, CRECT, CSV, tag="complex"),
+    spec("linalg.pinv", pnp.linalg.pinv, np.linalg.pinv, [((3, 3),)], CHPD,
+         kwargs={"hermitian": True}, tag="complex-hermitian"),
+    spec("linalg.cholesky", pnp.linalg.cholesky, np.linalg.cholesky, CSQUARE, CHPD,
+         tag="complex"),
+    spec("linalg.cholesky", pnp.linalg.cholesky, np.linalg.cholesky, [((3, 3),)], CHPD,
+         kwargs={"upper": True}, tag="complex-upper"),
+    spec("linalg.qr", _qr(pnp), _qr(np), [((3, 2),), ((3, 3),), ((2, 3),), ((2, 4, 3),)], CW,
+         tag="complex"),
+    spec("linalg.qr", pnp.linalg.qr, np.linalg.qr, [((3, 2),), ((2, 3),)], CW,
+         kwargs={"mode": "r"}, tag="complex-r"),
+    spec("linalg.qr", _qr(pnp, mode="complete"), _qr(np, mode="complete"), [((2, 3),)], CW,
+         tag="complex-complete"),
+    spec("linalg.eigh", _c_eigh(pnp), _c_eigh(np), [((3, 3),), ((2, 4, 4),)], CH,
+         tag="complex"),
+    spec("linalg.eigh", _c_eigh(pnp, UPLO="U"), _c_eigh(np, UPLO="U"), [((3, 3),)], CH,
+         tag="complex-upper"),
+    spec("linalg.eigh", _c_projector(pnp), _c_projector(np), [((4, 4),)], CH,
+         tag="complex-projector"),
+    spec("linalg.eigvalsh", pnp.linalg.eigvalsh, np.linalg.eigvalsh, [((3, 3),), ((2, 4, 4),)],
+         CH, tag="complex"),
+    spec("linalg.svd", _c_svd(pnp, full_matrices=False), _c_svd(np, full_matrices=False),
+         CRECT + [((2, 3, 2),)], CSV, tag="complex"),
+    spec("linalg.svd", _c_svd(pnp), _c_svd(np), [((3, 3),)], CSV, tag="complex-full-square"),
+    spec("linalg.svd", _c_left_projector(pnp), _c_left_projector(np), [((3, 2),), ((2, 3),)],
+         CSV, tag="complex-projector"),
+    spec("linalg.svd", pnp.linalg.svd, np.linalg.svd, CRECT, CSV, kwargs={"compute_uv": False},
+         tag="complex-values"),
+    _c_norm_row(None, [((4,),), ((3, 4),)], CG, "default"),
+    _c_norm_row(1, [((4,),)], CG, "1"),
+    _c_norm_row(3, [((4,),)], CG, "3"),
+    _c_norm_row(np.inf, [((5,),)], CG, "inf"),
+    _c_norm_row("fro", [((3, 4),)], CG, "fro"),
+    _c_norm_row("nuc", [((3, 2),)], CSV, "nuc"),
+    _c_norm_row(2, [((3, 3),)], CSV, "2-matrix"),
+    _c_norm_row(1, [((3, 4),)], CG, "1-matrix"),
+    spec("linalg.matrix_power", pnp.linalg.matrix_power, np.linalg.matrix_power,
+         [((3, 3),), ((2, 2, 2),)], CW, kwargs={"n": 5}, tag="complex-5"),
+    spec("linalg.matrix_power", pnp.linalg.matrix_power, np.linalg.matrix_power, [((3, 3),)],
+         CW, kwargs={"n": -2}, tag="complex--2"),
+    spec("linalg.lstsq", _lstsq(pnp), _lstsq(np), [((4, 2), (4,)), ((4, 2), (4, 3)),
+                                                   ((2, 3), (2,))], CSV, CG, tag="complex"),
+]
+# fmt: on

@@ -27,6 +27,29 @@ Conventions (each has a test in ``tests/test_linalg.py``):
   singular vectors of a rectangular matrix are not unique): pass ``full_matrices=False``.
   ``qr`` with ``mode="complete"`` likewise needs ``m <= n``.
 
+Complex matrices: every function here differentiates them, in both modes and at any order,
+with JAX's convention: a cotangent ``g`` pairs with a tangent ``t`` as ``Re(sum(g * t))``
+(no conjugation), so ``vjp`` is the transpose of the real-linear JVP and ``grad`` of a real
+function is the conjugate of its steepest-ascent direction (``grad(lambda a:
+pnp.sum(pnp.abs(a) ** 2))(a) == 2 * a.conj()``). ``inv``, ``solve``, ``det`` and
+``matrix_power`` are holomorphic (their rules are the real ones); the others use conjugate
+transposes. Gauges, where the result is not unique:
+
+- ``eigh``: each eigenvector is defined up to a phase (a sign for real matrices); the
+  derivative holds the phase fixed, ``V^H dV`` has a zero diagonal. Differentiate functions
+  that do not depend on it: ``|V|**2``, ``V @ diag(f(w)) @ V^H`` (projectors).
+- ``svd``: ``u_i`` and ``v_i`` share a free phase (a sign for real matrices); the
+  derivative gives ``V^H dV`` a zero diagonal and puts the phase's change into ``U``
+  (``U^H dU`` has the diagonal ``i Im(u_i^H da v_i) / s_i``). Differentiate ``|U|**2``,
+  ``S``, ``U @ diag(f(S)) @ Vh``.
+- ``qr``: NumPy's ``R`` has a real diagonal (LAPACK's convention), which makes ``Q`` and
+  ``R`` unique near a full-rank matrix; the derivative keeps the diagonal real.
+- ``cholesky``: ``L`` is unique (a real, positive diagonal).
+- ``slogdet``: for complex ``a`` the sign ``det / |det|`` is differentiable (for real ``a``
+  a constant); ``logabsdet`` is real.
+- ``eigh``, ``eigvalsh``, ``cholesky`` and ``pinv(hermitian=True)`` read one triangle and the
+  real part of the diagonal, as LAPACK does.
+
 Example:
     >>> import numpy as np, pullback as pb, pullback.numpy as pnp
     >>> pb.grad(lambda a: pnp.linalg.det(a))(np.array([[2.0, 1.0], [1.0, 3.0]]))
@@ -47,7 +70,7 @@ from pullback.core.rules import add_tangents, defbatch, defjvp, defjvp_joint, de
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import batch_by_looping, batch_stacked, implements, new_primitive
 from pullback.numpy._util import normalize_axes, result_dtype
-from pullback.numpy.elementwise import absolute, equal, power, sqrt, where
+from pullback.numpy.elementwise import absolute, conjugate, equal, power, real, sqrt, where
 from pullback.numpy.reductions import sum as _sum
 from pullback.numpy.shape import (
     astype,
@@ -92,6 +115,30 @@ _SlogdetResult = type(np.linalg.slogdet(np.eye(1)))
 def _mT(x: Any) -> Any:
     """The matrix transpose of a stack of matrices (the last two axes swapped)."""
     return swapaxes(x, -1, -2)
+
+
+def _is_complex(x: Any) -> bool:
+    return dtype_of(x).kind == "c"
+
+
+def _conj(x: Any) -> Any:
+    """The complex conjugate; ``x`` itself (no copy) when it is real."""
+    return conjugate(x) if _is_complex(x) else x
+
+
+def _H(x: Any) -> Any:
+    """The conjugate transpose of a stack of matrices (the transpose when they are real)."""
+    return _conj(_mT(x))
+
+
+def _imag_part(x: Any) -> Any:
+    """``1j * Im(x)`` (in ``x``'s complex dtype): ``(x - conj(x)) / 2``."""
+    return (x - conjugate(x)) * 0.5
+
+
+def _real_dtype(x: Any) -> np.dtype:
+    """The real dtype of ``x``'s precision (float64 for complex128)."""
+    return np.empty(0, dtype_of(x)).real.dtype
 
 
 def _eye(n: int, like: Any) -> np.ndarray:
@@ -226,15 +273,19 @@ def _singular_derivative(name: str, rule: Callable[..., Any]) -> Callable[..., A
 
 
 def _symmetric_from(a: Any, lower: bool) -> Any:
-    """The symmetric matrix NumPy reads from one triangle of ``a`` (differentiably).
+    """The symmetric (Hermitian) matrix NumPy reads from one triangle of ``a``, differentiably.
 
-    ``cholesky`` and ``eigh`` read only one triangle; building the symmetric matrix from it
-    gives their derivatives with respect to the other triangle (zero) for free.
+    ``cholesky`` and ``eigh`` read only one triangle, and of a complex diagonal only the real
+    part (LAPACK's convention); building the matrix they read gives their derivatives with
+    respect to the rest (zero) for free.
     """
     n = shape_of(a)[-1]
-    keep = _tri_mask(n, a, 0, lower)
-    mirror = _tri_mask(n, a, -1, lower)
-    return a * keep + _mT(a * mirror)
+    if not _is_complex(a):
+        keep = _tri_mask(n, a, 0, lower)
+        mirror = _tri_mask(n, a, -1, lower)
+        return a * keep + _mT(a * mirror)
+    strict = a * _tri_mask(n, a, -1, lower)
+    return strict + _H(strict) + _diag(real(_diagonal(a)))
 
 
 # ----------------------------------------------------------------------------- inv, solve
@@ -355,12 +406,21 @@ def _slogdet_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
     (t,) = tangents
     if t is zero:
         return zero
-    return zero, _trace(solve_p.bind(args[0], t))
+    tau = _trace(solve_p.bind(args[0], t))  # d log det = tr(a^-1 da)
+    if not _is_complex(tau):
+        return zero, tau  # a real sign is piecewise constant
+    # sign = det / |det|: d sign = sign * i Im(tau), d log|det| = Re(tau)
+    return ans[0] * _imag_part(tau), real(tau)
 
 
 def _slogdet_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
-    # the sign is piecewise constant: only the log-determinant's cotangent contributes
-    return (_as_matrix(g[1]) * _mT(inv(args[0])),)
+    g_sign, g_log = g
+    a = args[0]
+    if not _is_complex(a) or _is_zero(g_sign):
+        # a real sign is piecewise constant: only the log-determinant's cotangent contributes
+        return (_as_matrix(g_log) * _mT(inv(a)),)
+    # the transpose of the JVP above: (g_log + i Im(g_sign * sign)) a^-T
+    return (_as_matrix(g_log + _imag_part(g_sign * ans[0])) * _mT(inv(a)),)
 
 
 defjvp_joint(slogdet_p, _singular_derivative("slogdet", _slogdet_jvp))
@@ -372,8 +432,10 @@ defbatch(slogdet_p, batch_stacked(slogdet_p))
 def slogdet(a: Any) -> Any:
     """Differentiable ``numpy.linalg.slogdet``: ``(sign, logabsdet)`` of square matrices.
 
-    The sign is a constant (its derivative is zero); ``logabsdet`` has derivative
-    ``inv(a).T``, which needs ``a`` nonsingular.
+    For real ``a`` the sign is a constant (its derivative is zero); ``logabsdet`` has
+    derivative ``inv(a).T``, which needs ``a`` nonsingular. For complex ``a`` the sign
+    ``det / |det|`` moves with ``a`` and is differentiable too: ``d sign = sign * i Im(tau)``,
+    ``d logabsdet = Re(tau)`` with ``tau = tr(inv(a) @ da)``.
 
     Example:
         >>> import numpy as np, pullback.numpy as pnp
@@ -386,7 +448,7 @@ def slogdet(a: Any) -> Any:
     _require_square("slogdet", a)
 
     sign, logabsdet = slogdet_p.bind(a)
-    return _SlogdetResult(stop_gradient(sign), logabsdet)
+    return _SlogdetResult(sign if _is_complex(a) else stop_gradient(sign), logabsdet)
 
 
 # ----------------------------------------------------------------------------- pinv
@@ -395,23 +457,30 @@ def slogdet(a: Any) -> Any:
 def _pinv_jvp_map(P: Any, A: Any, dA: Any) -> Any:
     """The derivative of ``pinv`` at ``A`` (of locally constant rank) along ``dA``.
 
-    d(A+) = -A+ dA A+ + A+ A+^T dA^T (I - A A+) + (I - A+ A) dA^T A+^T A+.
+    d(A+) = -A+ dA A+ + A+ A+^H dA^H (I - A A+) + (I - A+ A) dA^H A+^H A+.
     """
-    dAT = _mT(dA)
+    dAH = _H(dA)
     out = -(P @ dA @ P)
-    out = out + P @ (_mT(P) @ (dAT - (dAT @ A) @ P))
-    Y = dAT @ (_mT(P) @ P)
+    out = out + P @ (_H(P) @ (dAH - (dAH @ A) @ P))
+    Y = dAH @ (_H(P) @ P)
     return out + (Y - P @ (A @ Y))
 
 
-def _pinv_vjp_map(P: Any, A: Any, G: Any) -> Any:
-    """The transpose of :func:`_pinv_jvp_map` (Frobenius inner product), applied to ``G``."""
-    GT = _mT(G)
-    out = -(_mT(P) @ G @ _mT(P))
-    Z = GT @ (P @ _mT(P))
+def _pinv_adjoint_map(P: Any, A: Any, G: Any) -> Any:
+    """The adjoint of :func:`_pinv_jvp_map` for the inner product ``Re tr(X^H Y)``, applied
+    to ``G`` (for real matrices: its transpose)."""
+    GH = _H(G)
+    out = -(_H(P) @ G @ _H(P))
+    Z = GH @ (P @ _H(P))
     out = out + (Z - A @ (P @ Z))
-    W = (_mT(P) @ P) @ GT
+    W = (_H(P) @ P) @ GH
     return out + (W - (W @ P) @ A)
+
+
+def _pinv_vjp_map(P: Any, A: Any, g: Any) -> Any:
+    """The cotangent of ``A`` for the cotangent ``g`` of ``pinv(A)``: the adjoint map taken
+    between conjugates, as the pairing ``Re(sum(g * t))`` has no conjugation."""
+    return _conj(_pinv_adjoint_map(P, A, _conj(g)))
 
 
 def _pinv_impl(a: Any, **params: Any) -> Any:
@@ -428,8 +497,8 @@ defbatch(pinv_p, batch_stacked(pinv_p))
 def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *, rtol: Any = None) -> Any:
     """Differentiable ``numpy.linalg.pinv``: the Moore-Penrose pseudo-inverse.
 
-    The derivative (Golub and Pereyra's formula) assumes the rank of ``a`` is locally
-    constant, as it is for a matrix of full rank.
+    The derivative (Golub and Pereyra's formula, with conjugate transposes for complex
+    ``a``) assumes the rank of ``a`` is locally constant, as it is for a matrix of full rank.
 
     Example:
         >>> import numpy as np, pullback.numpy as pnp
@@ -465,15 +534,16 @@ def _cholesky_phi(x: Any) -> Any:
 
 
 def _cholesky_jvp(t: Any, L: Any, a: Any) -> Any:
-    # a symmetric tangent t: dL = L phi(L^-1 t L^-T)
-    X = solve_p.bind(L, _mT(solve_p.bind(L, t)))
+    # a symmetric (Hermitian) tangent t: dL = L phi(L^-1 t L^-H)
+    X = solve_p.bind(L, _H(solve_p.bind(L, t)))
     return L @ _cholesky_phi(X)
 
 
 def _cholesky_vjp(g: Any, L: Any, a: Any) -> Any:
-    # L^-T phi(L^T g) L^-1; only its symmetric part matters (the wrapper symmetrizes)
-    P = _cholesky_phi(_mT(L) @ g)
-    return solve_p.bind(_mT(L), _mT(solve_p.bind(_mT(L), _mT(P))))
+    # the adjoint of the JVP, L^-H phi(L^H G) L^-1 for G = conj(g), conjugated back; only
+    # its Hermitian part matters (the wrapper builds a from one triangle)
+    P = _cholesky_phi(_H(L) @ _conj(g))
+    return _conj(solve_p.bind(_H(L), _H(solve_p.bind(_H(L), _H(P)))))
 
 
 defjvp(cholesky_p, _cholesky_jvp)
@@ -483,10 +553,12 @@ defbatch(cholesky_p, batch_stacked(cholesky_p))
 
 @implements(np.linalg.cholesky)
 def cholesky(a: Any, /, *, upper: bool = False) -> Any:
-    """Differentiable ``numpy.linalg.cholesky``: ``L`` with ``a == L @ L.T`` (lower).
+    """Differentiable ``numpy.linalg.cholesky``: ``L`` with ``a == L @ L.conj().T`` (lower).
 
     As in NumPy only the lower triangle of ``a`` is read (the upper one with ``upper=True``,
-    which returns ``L.T``): the derivative with respect to the other triangle is zero.
+    which returns ``L.conj().T``), and of a complex diagonal only the real part: the
+    derivatives with respect to the rest are zero. Complex (Hermitian positive definite)
+    ``a`` is differentiable; ``L`` is unique (a real, positive diagonal), so there is no gauge.
 
     Example:
         >>> import numpy as np, pullback.numpy as pnp
@@ -498,7 +570,7 @@ def cholesky(a: Any, /, *, upper: bool = False) -> Any:
         return _cholesky_impl(a, upper=upper)
     _require_square("cholesky", a)
     L = cholesky_p.bind(_symmetric_from(a, lower=not upper))
-    return _mT(L) if upper else L
+    return _H(L) if upper else L
 
 
 # ----------------------------------------------------------------------------- qr
@@ -511,18 +583,26 @@ qr_p = new_primitive("linalg.qr", lambda a: tuple(_qr_impl(a, mode="reduced")),
 def _qr_tall_jvp(Q: Any, R: Any, dA: Any) -> tuple[Any, Any]:
     """Tangents of ``Q`` (m x n) and ``R`` (n x n, invertible) for ``A = QR``, ``m >= n``."""
     B = _mT(solve_p.bind(_mT(R), _mT(dA)))  # dA R^-1
-    C = _mT(Q) @ B
+    C = _H(Q) @ B
     low = C * _tri_mask(shape_of(C)[-1], C, -1)
-    C_minus_omega = C - (low - _mT(low))  # Q^T dQ is antisymmetric; dR R^-1 upper
+    # Omega = Q^H dQ is antihermitian and dR R^-1 upper triangular; R's diagonal stays real
+    # (LAPACK's convention), so Omega's diagonal is i Im(diag C)
+    omega = low - _H(low)
+    if _is_complex(C):
+        omega = omega + _diag(_imag_part(_diagonal(C)))
+    C_minus_omega = C - omega
     return B - Q @ C_minus_omega, C_minus_omega @ R
 
 
-def _qr_tall_vjp(Q: Any, R: Any, gQ: Any, gR: Any) -> Any:
-    """The transpose of :func:`_qr_tall_jvp`: the cotangent of ``A``."""
-    M = gR @ _mT(R) - _mT(Q) @ gQ
-    skew = M - _mT(M)
-    gC = M - skew * _tri_mask(shape_of(M)[-1], M, -1)
-    return _mT(solve_p.bind(R, _mT(gQ + Q @ gC)))  # (gQ + Q gC) R^-T
+def _qr_tall_adjoint(Q: Any, R: Any, GQ: Any, GR: Any) -> Any:
+    """The adjoint of :func:`_qr_tall_jvp` for the inner product ``Re tr(X^H Y)``: the
+    gradient of ``A`` from those of ``Q`` and ``R`` (for real matrices: the transpose)."""
+    M = GR @ _H(R) - _H(Q) @ GQ
+    low = _tri_mask(shape_of(M)[-1], M, -1)
+    GC = M - M * low + _H(M) * low
+    if _is_complex(M):
+        GC = GC - _diag(_imag_part(_diagonal(M)))
+    return _H(solve_p.bind(R, _H(GQ + Q @ GC)))  # (GQ + Q GC) R^-H
 
 
 def _qr_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
@@ -537,22 +617,23 @@ def _qr_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
     dQ, dRX = _qr_tall_jvp(Q, getitem(R, (Ellipsis, slice(None, m))),
                            getitem(t, (Ellipsis, slice(None, m))))
     Y = getitem(args[0], (Ellipsis, slice(m, None)))
-    dRY = _mT(dQ) @ Y + _mT(Q) @ getitem(t, (Ellipsis, slice(m, None)))
+    dRY = _H(dQ) @ Y + _H(Q) @ getitem(t, (Ellipsis, slice(m, None)))
     return dQ, concatenate([dRX, dRY], axis=-1)
 
 
 def _qr_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
-    gQ, gR = g
+    # the adjoint taken between conjugates: the pairing Re(sum(g * t)) has no conjugation
+    GQ, GR = (_conj(c) for c in g)
     Q, R = ans
     a = args[0]
     m, n = shape_of(a)[-2:]
     if m >= n:
-        return (_qr_tall_vjp(Q, R, gQ, gR),)
+        return (_conj(_qr_tall_adjoint(Q, R, GQ, GR)),)
     first, rest = (Ellipsis, slice(None, m)), (Ellipsis, slice(m, None))
-    gRY = getitem(gR, rest)
-    gQ = gQ + getitem(a, rest) @ _mT(gRY)
-    gX = _qr_tall_vjp(Q, getitem(R, first), gQ, getitem(gR, first))
-    return (concatenate([gX, Q @ gRY], axis=-1),)
+    GRY = getitem(GR, rest)
+    GQ = GQ + getitem(a, rest) @ _H(GRY)
+    GX = _qr_tall_adjoint(Q, getitem(R, first), GQ, getitem(GR, first))
+    return (_conj(concatenate([GX, Q @ GRY], axis=-1)),)
 
 
 defjvp_joint(qr_p, _qr_jvp)
@@ -564,7 +645,8 @@ defbatch(qr_p, batch_stacked(qr_p))
 def qr(a: Any, mode: str = "reduced") -> Any:
     """Differentiable ``numpy.linalg.qr`` (modes ``"reduced"``, ``"complete"``, ``"r"``).
 
-    The derivative assumes ``a`` has full rank; it covers tall, square and wide matrices.
+    The derivative assumes ``a`` has full rank; it covers tall, square and wide matrices,
+    real and complex (``R``'s diagonal is real, NumPy's convention, which fixes the gauge).
     ``mode="complete"`` of a tall matrix is not differentiable (its extra columns of ``Q``
     are not unique) and ``mode="raw"`` neither.
 
@@ -606,8 +688,9 @@ def _eigh_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
     if t is zero:
         return zero
     w, V = ans
-    X = _mT(V) @ t @ V
-    return _diagonal(X), V @ (_gaps(w) * X)
+    X = _H(V) @ t @ V
+    # gauge: V^H dV has a zero diagonal (each eigenvector's phase, or sign, held fixed)
+    return real(_diagonal(X)), V @ (_gaps(w) * X)
 
 
 def _eigh_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
@@ -615,8 +698,9 @@ def _eigh_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> 
     w, V = ans
     inner = _diag(gw)
     if not _is_zero(gV):
-        inner = inner + _gaps(w) * (_mT(V) @ gV)
-    return (V @ inner @ _mT(V),)
+        inner = inner + _gaps(w) * (_H(V) @ _conj(gV))
+    # the adjoint V (diag(gw) + F o V^H G) V^H for G = conj(gV), conjugated back
+    return (_conj(V @ inner @ _H(V)),)
 
 
 defjvp_joint(eigh_p, _eigh_jvp)
@@ -636,9 +720,11 @@ def eigh(a: Any, UPLO: str = "L") -> Any:
     """Differentiable ``numpy.linalg.eigh``: eigenvalues (ascending) and eigenvectors of
     symmetric matrices, ``(eigenvalues, eigenvectors)``.
 
-    Only the lower triangle of ``a`` is read (the upper one with ``UPLO="U"``). Derivatives
-    assume distinct eigenvalues; eigenvectors are defined up to sign, so differentiate
-    functions of them that do not depend on the sign (``V**2``, ``V @ diag(f(w)) @ V.T``).
+    Only the lower triangle of ``a`` is read (the upper one with ``UPLO="U"``), and of a
+    complex diagonal only the real part. Derivatives assume distinct eigenvalues;
+    eigenvectors are defined up to sign (a phase for complex ``a``), so differentiate
+    functions of them that do not depend on it (``abs(V)**2``, ``V @ diag(f(w)) @ V^H``).
+    The gauge of the derivative: ``V^H dV`` has a zero diagonal.
 
     Example:
         >>> import numpy as np, pullback.numpy as pnp
@@ -682,42 +768,53 @@ def _svd_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
     if t is zero:
         return zero
     U, s, Vh = ans
-    V = _mT(Vh)
+    V = _H(Vh)
     m, n = shape_of(args[0])[-2:]
-    dP = _mT(U) @ t @ V
+    dP = _H(U) @ t @ V
     s_row, s_col = expand_dims(s, -2), expand_dims(s, -1)
     F = _gaps(s * s)
     dPS = dP * s_row  # dP @ diag(s)
     SdP = s_col * dP  # diag(s) @ dP
-    dU = U @ (F * (dPS + _mT(dPS)))
-    dV = V @ (F * (SdP + _mT(SdP)))
+    dU = U @ (F * (dPS + _H(dPS)))
+    dV = V @ (F * (SdP + _H(SdP)))
+    if _is_complex(dP):
+        # gauge: a common phase of u_i and v_i is free; V^H dV gets a zero diagonal and
+        # U^H dU the diagonal i Im(dP_ii) / s_i
+        dU = dU + U * expand_dims(_imag_part(_diagonal(dP)) * _inverse_or_nan(s), -2)
     if m > n:
         tV = t @ V
-        dU = dU + (tV - U @ (_mT(U) @ tV)) * _inverse_or_nan(s_row)
+        dU = dU + (tV - U @ (_H(U) @ tV)) * _inverse_or_nan(s_row)
     if n > m:
-        tU = _mT(t) @ U
-        dV = dV + (tU - V @ (_mT(V) @ tU)) * _inverse_or_nan(s_row)
-    return dU, _diagonal(dP), _mT(dV)
+        tU = _H(t) @ U
+        dV = dV + (tU - V @ (_H(V) @ tU)) * _inverse_or_nan(s_row)
+    return dU, real(_diagonal(dP)), _H(dV)
 
 
 def _svd_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    # the adjoint of the JVP for the inner product Re tr(X^H Y), taken between conjugates
+    # (the pairing Re(sum(g * t)) has no conjugation): GU = conj(gU), GV = gVh^T
     gU, gs, gVh = g
     U, s, Vh = ans
     m, n = shape_of(args[0])[-2:]
     inner = _diag(gs)
     s_row = expand_dims(s, -2)
+    GU = _conj(gU)
     if not (_is_zero(gU) and _is_zero(gVh)):
         F = _gaps(s * s)
-        J = F * (_mT(U) @ gU)
-        K = F * (Vh @ _mT(gVh))  # V^T gV
-        inner = inner + (J + _mT(J)) * s_row + expand_dims(s, -1) * (K + _mT(K))
+        UG = _H(U) @ GU
+        J = F * UG
+        K = F * (Vh @ _mT(gVh))  # V^H GV
+        inner = inner + (J + _H(J)) * s_row + expand_dims(s, -1) * (K + _H(K))
+        if _is_complex(UG):  # the adjoint of the phase term of the JVP
+            inner = inner + _diag(_imag_part(_diagonal(UG)) * _inverse_or_nan(s))
     ga = U @ inner @ Vh
     if m > n and not _is_zero(gU):
-        gU_s = gU * _inverse_or_nan(s_row)
-        ga = ga + (gU_s - U @ (_mT(U) @ gU_s)) @ Vh
+        GU_s = GU * _inverse_or_nan(s_row)
+        ga = ga + (GU_s - U @ (_H(U) @ GU_s)) @ Vh
     if n > m and not _is_zero(gVh):
-        ga = ga + (U * _inverse_or_nan(s_row)) @ (gVh - (gVh @ _mT(Vh)) @ Vh)
-    return (ga,)
+        GVh = _conj(gVh)
+        ga = ga + (U * _inverse_or_nan(s_row)) @ (GVh - (GVh @ _H(Vh)) @ Vh)
+    return (_conj(ga),)
 
 
 defjvp_joint(svd_p, _svd_jvp)
@@ -732,8 +829,10 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     or the singular values alone with ``compute_uv=False``.
 
     Derivatives assume distinct singular values (and nonzero ones for the extra columns of
-    a rectangular matrix). Singular vectors are defined up to sign: differentiate functions
-    that do not depend on it, such as ``U @ diag(f(S)) @ Vh`` or ``U**2``. With
+    a rectangular matrix). Singular vectors are defined up to sign (up to a phase shared by
+    ``u_i`` and ``v_i`` for complex ``a``): differentiate functions that do not depend on
+    it, such as ``U @ diag(f(S)) @ Vh``, ``abs(U)**2`` or ``S``. The gauge of the derivative:
+    ``V^H dV`` has a zero diagonal (the module's docstring has the details). With
     ``full_matrices=True`` (NumPy's default) only square matrices are differentiable. On
     traced values ``hermitian`` is ignored: the general SVD gives the same singular values,
     and singular vectors that may differ from NumPy's hermitian ones in sign.
@@ -769,19 +868,26 @@ def _safe_root(s: Any, p: float = 2.0) -> Any:
     return where(at_zero, 0.0, root)
 
 
+def _abs2(x: Any) -> Any:
+    """``|x|**2`` entrywise, differentiable everywhere (``x * x`` for real ``x``)."""
+    return real(x * conjugate(x)) if _is_complex(x) else x * x
+
+
 def _extreme(x: Any, axis: int, keepdims: bool, largest: bool) -> Any:
     """``max`` (or ``min``) over one axis; tied entries share the derivative equally."""
 
     value = stop_gradient(x)
     best = (np.max if largest else np.min)(value, axis=axis, keepdims=True)
-    hits = (value == best).astype(dtype_of(x))
-    weights = hits / np.sum(hits, axis=axis, keepdims=True)
-    return _sum(x * weights, axis=axis, keepdims=keepdims)
+    hits = value == best
+    count = np.sum(hits, axis=axis, keepdims=keepdims).astype(dtype_of(x))
+    # a selection, not a product with 0/1 weights: entries that do not attain the extremum
+    # get exactly 0, even from an infinite cotangent
+    return _sum(where(hits, x, 0.0), axis=axis, keepdims=keepdims) / count
 
 
 def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:
     if ord is None or ord == 2:
-        return _safe_root(_sum(x * x, axis=axis, keepdims=keepdims))
+        return _safe_root(_sum(_abs2(x), axis=axis, keepdims=keepdims))
     if isinstance(ord, str):
         raise ValueError(
             f"pullback.numpy.linalg.norm: invalid norm order {ord!r} for vectors (argument "
@@ -793,7 +899,7 @@ def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:
         # the count of nonzero entries: piecewise constant, derivative 0
 
         value = stop_gradient(x)
-        return np.sum(value != 0, axis=axis, keepdims=keepdims).astype(dtype_of(x))
+        return np.sum(value != 0, axis=axis, keepdims=keepdims).astype(_real_dtype(x))
     if ord == 1:
         return _sum(absolute(x), axis=axis, keepdims=keepdims)
     ord = float(ord)
@@ -807,7 +913,7 @@ def _keep_dims(out: Any, shape: tuple[int, ...], axes: tuple[int, int]) -> Any:
 def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any:
     row, col = axes
     if ord is None or ord == "fro":
-        return _safe_root(_sum(x * x, axis=axes, keepdims=keepdims))
+        return _safe_root(_sum(_abs2(x), axis=axes, keepdims=keepdims))
     nd = len(shape_of(x))
     if ord in ("nuc", 2, -2):
         # singular values of the matrices moved to the last two axes; a zero matrix is
@@ -816,7 +922,7 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
         rest = tuple(i for i in range(nd) if i not in axes)
         y = transpose(x, rest + (row, col))
         m, n = shape_of(y)[-2:]
-        is_zero = equal(_sum(y * y, axis=(-2, -1), keepdims=True), 0)
+        is_zero = equal(_sum(_abs2(y), axis=(-2, -1), keepdims=True), 0)
         stand_in = np.eye(m, n, dtype=dtype_of(y)) * np.arange(1, n + 1, dtype=dtype_of(y))
         s = svd(where(is_zero, stand_in, y), compute_uv=False)
         # an exactly zero singular value contributes no derivative (the least-norm choice)
@@ -848,7 +954,7 @@ def norm(x: Any, ord: Any = None, axis: int | Sequence[int] | None = None,
 
     At 0 the derivative is 0, not NaN (and so are the higher ones); ``ord=0`` counts the
     nonzero entries and has derivative 0. Ties of the max/min-based norms share the
-    derivative equally.
+    derivative equally. Complex ``x`` is supported (the norm is real).
 
     Example:
         >>> import numpy as np, pullback as pb, pullback.numpy as pnp
@@ -859,15 +965,15 @@ def norm(x: Any, ord: Any = None, axis: int | Sequence[int] | None = None,
     """
     if not isinstance(x, Tracer):
         return np.linalg.norm(x, ord=ord, axis=axis, keepdims=keepdims)
-    if dtype_of(x).kind not in "f":
+    if dtype_of(x).kind not in "fc":
         raise TypeError(
             f"pullback.numpy.linalg.norm: argument 'x' of dtype {dtype_of(x)} is not supported "
-            "on traced values; pass real floating-point arrays"
+            "on traced values; pass floating-point or complex arrays"
         )
     nd = x.ndim
     if axis is None:
         if ord is None:  # the 2-norm of all entries
-            return _safe_root(_sum(x * x, axis=tuple(range(nd)), keepdims=keepdims))
+            return _safe_root(_sum(_abs2(x), axis=tuple(range(nd)), keepdims=keepdims))
         if nd not in (1, 2):
             raise ValueError(
                 f"pullback.numpy.linalg.norm: argument 'x' has {nd} dimensions: with ord="
@@ -962,20 +1068,22 @@ def _lstsq_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
     dx = getitem(dX, (Ellipsis, 0)) if vector else dX
     dres = zero
     if shape_of(residuals)[-1]:
-        # r = sum((b - a x)^2, rows); a^T (b - a x) = 0 removes the dx term
+        # r = sum(|b - a x|^2, rows); a^H (b - a x) = 0 removes the dx term
         e = _columns(b) - a @ X
         de = zero if tb is zero else _columns(tb)
         if ta is not zero:
             de = add_tangents(de, -(ta @ X))
-        dres = 2.0 * _sum(e * de, axis=0)
+        dres = 2.0 * _sum(real(_conj(e) * de), axis=0)
     ds = zero
     if ta is not zero:
         U, _, Vh = svd_p.bind(a)
-        ds = _diagonal(_mT(U) @ ta @ _mT(Vh))
+        ds = real(_diagonal(_H(U) @ ta @ _H(Vh)))
     return dx, dres, zero, ds
 
 
 def _lstsq_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    # adjoints for the inner product Re tr(X^H Y), conjugated at the end (the pairing
+    # Re(sum(g * t)) has no conjugation); for real matrices conj is the identity
     gx, gres, _, gs = g
     a, b = args
     x, residuals, _, s = ans
@@ -983,20 +1091,22 @@ def _lstsq_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) ->
     X, B = _columns(x), _columns(b)
     if not _is_zero(gx):
         P = pinv(a)
-        GX = _columns(gx)
+        GX = _conj(_columns(gx))
         if needs[0]:
-            ga = _pinv_vjp_map(P, a, GX @ _mT(B))
+            ga = _pinv_adjoint_map(P, a, GX @ _H(B))
         if needs[1]:
-            gb = _mT(P) @ GX
+            gb = _H(P) @ GX
     if shape_of(residuals)[-1] and not _is_zero(gres):
         ge = 2.0 * (B - a @ X) * gres  # broadcast over the rows
         if needs[0]:
-            ga = add_tangents(ga, -(ge @ _mT(X)))
+            ga = add_tangents(ga, -(ge @ _H(X)))
         if needs[1]:
             gb = add_tangents(gb, ge)
     if needs[0] and not _is_zero(gs):
         U, _, Vh = svd_p.bind(a)
         ga = add_tangents(ga, U @ _diag(gs) @ Vh)
+    ga = ga if ga is zero else _conj(ga)
+    gb = gb if gb is zero else _conj(gb)
     if gb is not zero and len(shape_of(b)) == 1:
         gb = getitem(gb, (Ellipsis, 0))
     return ga, gb
