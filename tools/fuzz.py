@@ -897,22 +897,6 @@ KNOWN_BUGS: dict[str, Known] = {
         "reductions (sum, prod, max, min, amax, cumsum, cumprod, logsumexp, nan*), repeat, "
         "take, argmax on a 0-d traced array refuse axis=0 / axis=-1, which NumPy accepts",
     ),
-    "vmap-dtype": Known(
-        r"dtype float64, loop float32|cotangent of dtype (float64|complex128) for argument "
-        r"\d+, whose dtype is (float32|complex64)",
-        "vmap turns float32 into float64: where(c, <Python float>, x), comparisons and "
-        "isclose feeding where, and rules built on them (sinc, power, abs of complex64, "
-        "linalg.svd/eigh, special.xlogy) under vmap; vmap(grad) raises RuleError",
-    ),
-    "quantile-dtype": Known(
-        r"has dtype float32, NumPy's float64|cotangent( leaf \d+)? has dtype float64, "
-        r"expected float32|dtype float32, NumPy's .* float64",
-        "percentile/quantile of float32 with an array-like q: traced result float32, NumPy's "
-        "float64 (eager pullback.numpy agrees with NumPy)",
-    ),
-    "power-0": Known(r"\bnan\b", "d/dx x**0 at x = 0 is NaN (the power rule y * x**(y-1))"),
-    "std-constant": Known(
-        r"\bnan\b", "std/nanstd over an axis of length 1 (constant 0): NaN derivative"),
     "norm2-rank": Known(
         r"\bnan\b", "linalg.norm(x, 2) of a matrix with exactly zero singular values (rank "
         "deficient; the largest one simple, so the norm is smooth there): NaN second "
@@ -930,9 +914,6 @@ KNOWN_BUGS: dict[str, Known] = {
         "a 0-d result that NumPy returns as a scalar (np.float64, a Python float) is a 0-d "
         "array in pullback: `x32 + 1j * np.sum(y)` is complex64 in NumPy (1j * a Python float "
         "is a Python complex, weak), complex128 traced"),
-    "var-empty": Known(
-        r"ZeroDivisionError", "var/std over an axis of length 0 whose result is empty "
-        "(shape (0, 0), axis=1): ZeroDivisionError under jvp/vjp; NumPy returns an empty array"),
     "median-empty": Known(
         r"median: cannot reduce an empty slice", "median over an axis of an empty array whose "
         "result is empty ((0, 0, 3), axis=1: no slices at all) raises 'cannot reduce an empty "

@@ -286,3 +286,69 @@ SPECS += [spec(name, fn, ref, [((3, 4),), ((5, 1),)], _distinct, tag="constant",
                covers=(name,))
           for name, fn, ref in _ND_INDEX]
 # fmt: on
+
+
+# ----------------------------------------------------------------------------- complex inputs
+# Checked by tests/test_complex.py against differences in the real and imaginary parts.
+
+
+def _complex(re=(-1.5, 1.5), im=(-1.5, 1.5)):
+    """Complex values with real and imaginary parts drawn from the two intervals."""
+    return lambda rng, shape: rng.uniform(*re, shape) + 1j * rng.uniform(*im, shape)
+
+
+def _off_cuts(rng, shape):
+    """Real part in (0.3, 0.9), |imaginary part| in (0.2, 0.6): away from the branch cuts of
+    log, sqrt, power and the inverse trigonometric and hyperbolic functions."""
+    return rng.uniform(0.3, 0.9, shape) + 1j * _signed(0.2, 0.6)(rng, shape)
+
+
+def _away_from_0(rng, shape):
+    """|z| in (0.5, 2), any argument."""
+    return rng.uniform(0.5, 2.0, shape) * np.exp(1j * rng.uniform(-np.pi, np.pi, shape))
+
+
+C, CUT, NZ = _complex(), _off_cuts, _away_from_0
+CUNARY = [((3, 2),), ((),)]
+CBINARY = [((3, 2), (3, 2)), ((3, 2), (2,))]
+
+_HOLOMORPHIC = [
+    ("exp", C), ("exp2", C), ("expm1", C), ("log", CUT), ("log2", CUT), ("log10", CUT),
+    ("log1p", CUT), ("sin", C), ("cos", C), ("tan", _complex((-1.0, 1.0), (-1.0, 1.0))),
+    ("sinh", C), ("cosh", C), ("tanh", _complex((-1.0, 1.0), (-1.0, 1.0))),
+    ("arcsin", CUT), ("arccos", CUT), ("arctan", CUT), ("arcsinh", CUT), ("arccosh", CUT),
+    ("arctanh", CUT), ("sqrt", CUT), ("square", C), ("reciprocal", NZ), ("negative", C),
+    ("positive", C), ("sinc", _complex((-1.0, 1.0), (-0.5, 0.5))),
+]
+COMPLEX_SPECS = [spec(name, getattr(pnp, name), getattr(np, name), CUNARY, dom, tag="complex")
+                 for name, dom in _HOLOMORPHIC]
+# fmt: off
+COMPLEX_SPECS += [
+    spec("sinc",     pnp.sinc,     np.sinc,     [((4,),)], _complex((-0.1, 0.1), (-0.1, 0.1)),
+         tag="complex-near-0"),
+    spec("add",      pnp.add,      np.add,      CBINARY, C, C, tag="complex"),
+    spec("subtract", pnp.subtract, np.subtract, CBINARY, C, C, tag="complex"),
+    spec("multiply", pnp.multiply, np.multiply, CBINARY, C, C, tag="complex"),
+    spec("multiply", pnp.multiply, np.multiply, [((3, 2), (3, 2))], C, "real",
+         tag="complex-real"),
+    spec("divide",   pnp.divide,   np.divide,   CBINARY, C, NZ, tag="complex"),
+    spec("power",    pnp.power,    np.power,    CBINARY, CUT, C, tag="complex"),
+    spec("power",    lambda z: z ** 3, lambda z: z ** 3, CUNARY, C, tag="complex-int"),
+    spec("power",    lambda z: pnp.power(2.0, z), lambda z: np.power(2.0, z), CUNARY, C,
+         tag="complex-exponent"),
+    spec("float_power", pnp.float_power, np.float_power, CBINARY, CUT, C, tag="complex"),
+    spec("absolute", pnp.absolute, np.absolute, CUNARY, NZ, tag="complex"),
+    spec("abs",      lambda z: pnp.abs(z) ** 2, lambda z: np.abs(z) ** 2, CUNARY, C,
+         tag="complex-squared"),
+    spec("sign",     pnp.sign,     np.sign,     CUNARY, NZ, tag="complex"),
+    spec("real",     pnp.real,     np.real,     CUNARY, C, tag="complex"),
+    spec("imag",     pnp.imag,     np.imag,     CUNARY, C, tag="complex"),
+    spec("conjugate", pnp.conjugate, np.conjugate, CUNARY, C, tag="complex"),
+    spec("conjugate", lambda z: z.conj() * z.real + z.imag, lambda z: z.conj() * z.real + z.imag,
+         CUNARY, C, tag="complex-methods"),
+    spec("nan_to_num", pnp.nan_to_num, np.nan_to_num, CUNARY, C, tag="complex"),
+    spec("where",    lambda z, w: pnp.where(pnp.real(z) > 0, z * w, w),
+         lambda z, w: np.where(np.real(z) > 0, z * w, w), [((3, 2), (3, 2))],
+         _complex((0.2, 0.8), (-1, 1)), C, tag="complex"),
+]
+# fmt: on

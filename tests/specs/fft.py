@@ -87,3 +87,33 @@ SPECS = [
          tag="circular-convolution"),
 ]
 # fmt: on
+
+
+# ----------------------------------------------------------------------------- complex inputs
+# Checked by tests/test_complex.py against differences in the real and imaginary parts.
+
+
+def _complex(rng, shape):
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+def _complex_rows(transform, shapes, kwargs_list):
+    return [spec(f"fft.{transform}", lambda z, kw=kw: getattr(pnp.fft, transform)(z, **kw),
+                 lambda z, kw=kw: getattr(np.fft, transform)(z, **kw), shapes, _complex,
+                 tag="complex" + "".join(f",{k}={v}" for k, v in kw.items()))
+            for kw in kwargs_list]
+
+
+# fmt: off
+COMPLEX_SPECS = [
+    *_complex_rows("fft", [((8,),), ((3, 5),)], [{}, {"norm": "ortho"}, {"n": 6, "axis": 0}]),
+    *_complex_rows("ifft", [((8,),), ((3, 5),)], [{}, {"norm": "forward"}]),
+    *_complex_rows("fft2", [((3, 4),)], [{}, {"s": (4, 3)}]),
+    *_complex_rows("ifft2", [((3, 4),)], [{}]),
+    *_complex_rows("fftn", [((2, 3, 4),)], [{}, {"axes": (0, 2)}]),
+    *_complex_rows("ifftn", [((2, 3, 4),)], [{"norm": "ortho"}]),
+    *_complex_rows("irfft", [((5,),), ((2, 4),)], [{}, {"n": 7}]),
+    spec("fft.fft", lambda z: pnp.abs(pnp.fft.fft(z)) ** 2, lambda z: np.abs(np.fft.fft(z)) ** 2,
+         [((6,),)], _complex, tag="complex-power"),
+]
+# fmt: on

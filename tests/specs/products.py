@@ -148,3 +148,33 @@ SPECS = [
     spec("cross",     _plain("cross"), np.cross,   [((2, 3), (2, 3))], tag="np-dispatch"),
 ]
 # fmt: on
+
+
+# ----------------------------------------------------------------------------- complex inputs
+# Checked by tests/test_complex.py against differences in the real and imaginary parts.
+# (vdot conjugates its first argument and refuses complex traced input for now: products.py.)
+
+
+def _complex(rng, shape):
+    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+
+
+C = _complex
+# fmt: off
+COMPLEX_SPECS = [
+    spec("matmul",    pnp.matmul,    np.matmul,    [((2, 3), (3, 2)), ((2, 2, 3), (3,))], C, C,
+         tag="complex"),
+    spec("matmul",    pnp.matmul,    np.matmul,    [((2, 3), (3, 2))], C, "real",
+         tag="complex-real"),
+    spec("dot",       pnp.dot,       np.dot,       [((2, 3), (3,))], C, C, tag="complex"),
+    spec("inner",     pnp.inner,     np.inner,     [((2, 3), (4, 3))], C, C, tag="complex"),
+    spec("outer",     pnp.outer,     np.outer,     [((3,), (2,))], C, C, tag="complex"),
+    spec("einsum",    lambda x, y: pnp.einsum("ij,jk->ik", x, y),
+         lambda x, y: np.einsum("ij,jk->ik", x, y), [((2, 3), (3, 2))], C, C, tag="complex"),
+    spec("tensordot", pnp.tensordot, np.tensordot, [((2, 3, 4), (3, 4, 2))], C, C,
+         tag="complex"),
+    spec("kron",      pnp.kron,      np.kron,      [((2, 2), (2, 1))], C, C, tag="complex"),
+    spec("trace",     pnp.trace,     np.trace,     [((3, 3),)], C, tag="complex"),
+    spec("cross",     pnp.cross,     np.cross,     [((3,), (3,))], C, C, tag="complex"),
+]
+# fmt: on

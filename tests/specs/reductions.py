@@ -180,3 +180,67 @@ _DISPATCH = [
 SPECS += [spec(name, getattr(np, name), getattr(np, name), [((3, 4),)], dom, kwargs=kw,
                tag="np-dispatch") for name, kw, dom in _DISPATCH]
 # fmt: on
+
+
+# ----------------------------------------------------------------------------- complex inputs
+# Checked by tests/test_complex.py against differences in the real and imaginary parts.
+
+
+def _complex(rng, shape):
+    return rng.uniform(-2.0, 2.0, shape) + 1j * rng.uniform(-2.0, 2.0, shape)
+
+
+def _complex_with_zeros(rng, shape):
+    return np.where(rng.random(shape) < 0.35, 0.0, _complex(rng, shape))
+
+
+def _complex_distinct(rng, shape):
+    """Real parts at least 0.3 apart (NumPy orders complex values by real part first)."""
+    return _distinct(rng, shape) + 1j * rng.uniform(-1.0, 1.0, shape)
+
+
+def _complex_with_nans(rng, shape):
+    return np.where(rng.random(shape) < 0.25, np.nan, _complex(rng, shape))
+
+
+def _scipy_logsumexp(a, axis=None, keepdims=False):
+    """SciPy's complex logsumexp (the principal log of the sum of exponentials)."""
+    m = np.max(np.real(a), axis=axis, keepdims=True, initial=-np.inf)
+    out = np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+C_AXES = [("complex", [((3, 4),), ((),)], {}), ("complex-axis", R3, {"axis": (0, -1)})]
+
+# fmt: off
+COMPLEX_SPECS = (
+    _rows("sum",     pnp.sum,     np.sum,     C_AXES, _complex)
+    + _rows("mean",    pnp.mean,    np.mean,    C_AXES, _complex)
+    + _rows("prod",    pnp.prod,    np.prod,    C_AXES, _complex_with_zeros)
+    + _rows("cumsum",  pnp.cumsum,  np.cumsum,  [("complex", [((3, 4),)], {"axis": 0})],
+            _complex)
+    + _rows("cumprod", pnp.cumprod, np.cumprod, [("complex", [((2, 5),)], {"axis": 1})],
+            _complex_with_zeros)
+    + _rows("var",     pnp.var,     np.var,     C_AXES + [
+            ("complex-ddof1", [((3, 4, 2),)], {"axis": 1, "ddof": 1})], _complex)
+    + _rows("std",     pnp.std,     np.std,     C_AXES + [
+            ("complex-ddof1-keepdims", [((3, 4),)], {"axis": 0, "ddof": 1, "keepdims": True})],
+            _complex)
+    + _rows("nansum",  pnp.nansum,  np.nansum,  C_AXES[1:], _complex_with_nans)
+    + _rows("nanmean", pnp.nanmean, np.nanmean, C_AXES[1:], _complex_with_nans)
+    + _rows("nanvar",  pnp.nanvar,  np.nanvar,  [("complex", [((3, 5),)], {"axis": 1})],
+            _complex_with_nans)
+    + _rows("nanstd",  pnp.nanstd,  np.nanstd,  [("complex", [((3, 5),)], {"axis": -1})],
+            _complex_with_nans)
+    + _rows("max",     pnp.max,     np.max,     [("complex", [((3, 4),)], {"axis": 1})],
+            _complex_distinct)
+    + _rows("median",  pnp.median,  np.median,  [("complex", [((3, 4),), ((5,),)], {})],
+            _complex_distinct)
+    + _rows("logsumexp", pnp.logsumexp, _scipy_logsumexp, C_AXES[:1] + [
+            ("complex-axis", [((3, 4),)], {"axis": 1, "keepdims": True})],
+            lambda rng, s: _complex(rng, s) * 0.5)
+    + [spec("average", lambda a, w: pnp.average(a, axis=0, weights=w),
+            lambda a, w: np.average(a, axis=0, weights=w), [((3, 4), (3, 4))], _complex,
+            "positive", tag="complex")]
+)
+# fmt: on

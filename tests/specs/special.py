@@ -88,3 +88,36 @@ if sps is not None:
              [((4,),)], tag="float32", smooth=sps.expit, rtol=2e-5, atol=1e-6, order=1),
     ]
     # fmt: on
+
+
+# ----------------------------------------------------------------------------- complex inputs
+# Checked by tests/test_complex.py against differences in the real and imaginary parts. The
+# real-only functions (erf, erfc, expit, logit, gammaln, digamma, polygamma) refuse complex
+# input: tests/test_complex.py checks their TypeError.
+
+
+def _complex(rng, shape):
+    return rng.uniform(-2.0, 2.0, shape) + 1j * rng.uniform(-2.0, 2.0, shape)
+
+
+def _right_half(rng, shape):
+    """Real part in (0.3, 2): away from log's branch cut."""
+    return rng.uniform(0.3, 2.0, shape) + 1j * rng.uniform(-1.5, 1.5, shape)
+
+
+COMPLEX_SPECS = []
+if sps is not None:
+    # fmt: off
+    COMPLEX_SPECS = [
+        spec("special.xlogy", ps.xlogy, sps.xlogy, [((3, 2), (3, 2)), ((3, 2), (2,))],
+             _complex, _right_half, tag="complex"),
+        spec("special.xlogy", ps.xlogy, sps.xlogy, [((3, 2), (3, 2))], "real", _right_half,
+             tag="complex-y"),
+        spec("special.logsumexp", lambda z: ps.logsumexp(z, axis=-1),
+             lambda z: sps.logsumexp(z, axis=-1), [((3, 4),)], _complex, tag="complex"),
+        spec("special.softmax", lambda z: ps.softmax(z, axis=0),
+             lambda z: sps.softmax(z, axis=0), [((3, 4),)], _complex, tag="complex"),
+        spec("special.log_softmax", lambda z: ps.log_softmax(z, axis=1),
+             lambda z: sps.log_softmax(z, axis=1), [((3, 4),)], _complex, tag="complex"),
+    ]
+    # fmt: on

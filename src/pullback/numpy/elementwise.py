@@ -6,11 +6,31 @@ Conventions at the points where a function has no derivative (each has a test in
 
 - ``abs``/``absolute``/``fabs`` at 0: derivative 0 (the subgradient of least norm);
 - ``maximum``/``minimum``/``fmax``/``fmin`` at ties: each argument gets 1/2, so the two
-  cotangents still add up to the output's (``clip`` at its bounds inherits this);
-- ``sqrt`` and ``cbrt`` at 0: ``+inf`` (the one-sided limit), not NaN;
+  cotangents still add up to the output's (``clip`` at its bounds inherits this). The
+  argument that loses gets exactly 0, even from an infinite or NaN cotangent (a selection,
+  not a product with 0: ``sqrt(maximum(x, 0))`` has derivative 0, not NaN, at ``x < 0``);
+- ``sqrt`` and ``cbrt`` at 0: ``+inf`` (the one-sided limit), not NaN; the second derivative
+  of ``sqrt`` there is ``-inf``, in every mode;
+- ``hypot`` at ``(0, 0)``: derivative 0 in both arguments, and all higher derivatives 0 (as
+  ``linalg.norm`` at 0: the subgradient of least norm);
+- ``arctan2`` at ``(0, 0)``: NaN (the function jumps there: no derivative, as in JAX);
+- ``power(x, y)``: the derivative in ``x`` where ``y == 0`` is 0, also at ``x == 0``, at every
+  order (``x ** 0`` is the constant 1; JAX's convention); at ``x == 0`` and ``y == 1, 2`` it is
+  ``y * 0 ** (y - 1)`` (1, 0), at integer ``y > 1`` the higher ones follow (``x ** 3``: 0, 0,
+  6). The derivative in ``y`` is ``x ** y * log(x)``, taken as 0 where ``x == 0``;
 - ``sign``, ``floor``, ``ceil``, ``rint``, comparisons, ``heaviside``: no derivative (their
-  outputs are constants to every transformation: the derivative is 0 almost everywhere);
+  outputs are constants to every transformation: the derivative is 0 almost everywhere).
+  ``sign`` of complex values, ``z / |z|``, is differentiable (0 at ``z == 0``);
 - ``fmod``/``remainder`` at their jumps: the derivative of the branch NumPy's value is on.
+
+Complex values: a cotangent ``g`` pairs with a tangent ``t`` as ``Re(sum(g * t))``, without
+conjugation (JAX's convention), so ``vjp`` is the transpose of the real-linear JVP and ``grad``
+of a real function of complex input is the conjugate of the steepest-ascent direction:
+``pb.grad(lambda z: pnp.abs(z) ** 2)(z) == 2 * conj(z)``. The rules of holomorphic functions
+(``exp``, ``log``, ``sin``, ``sqrt``, ``power``, ...) are ``g * f'(z)`` computed in complex;
+``abs``, ``real``, ``imag``, ``conj`` and ``sign`` have rules of their own. The functions
+NumPy refuses complex input for (``arctan2``, ``hypot``, ``fabs``, ``cbrt``, ``logaddexp``,
+``fmod``...) raise NumPy's ``TypeError`` on traced values too.
 """
 
 from __future__ import annotations
@@ -25,7 +45,16 @@ from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
-from pullback.numpy._nondiff import floor_divide, isfinite, isnan, nonzero, rint, signbit, trunc
+from pullback.numpy._nondiff import (
+    floor_divide,
+    isfinite,
+    isnan,
+    logical_or,
+    nonzero,
+    rint,
+    signbit,
+    trunc,
+)
 from pullback.numpy._registry import (
     _check_kwargs,
     batch_elementwise,
@@ -119,7 +148,7 @@ radians = unary("radians", np.radians, lambda ans, x: _DEG)
 rad2deg = unary("rad2deg", np.rad2deg, lambda ans, x: 1.0 / _DEG)
 degrees = unary("degrees", np.degrees, lambda ans, x: 1.0 / _DEG)
 
-sign    = unary("sign",    np.sign,    None)
+_sign_real = unary("sign", np.sign, None)
 
 multiply = wrap_binary("multiply", np.multiply, lax.mul_p)
 divide   = binary("divide",   np.divide,   lambda ans, x, y: 1.0 / y,
@@ -128,9 +157,35 @@ true_divide = divide
 # fmt: on
 
 
+def _known(x: Any) -> bool:
+    """Whether ``x`` is a plain NumPy value (its entries known now, outside jit and vmap)."""
+    return type(x) is np.ndarray or isinstance(x, np.generic)
+
+
 def _pick(g: Any, wins: Any, ties: Any) -> Any:
-    """``g`` where an argument of max/min wins, ``g / 2`` at ties, 0 elsewhere."""
-    return g * _tie(wins, ties, g)
+    """``g`` where an argument of max/min wins, ``g / 2`` at ties, exactly 0 elsewhere (a
+    selection: an infinite or NaN ``g`` does not become NaN where the argument loses).
+
+    When the values show no tie (known now, outside jit/vmap), ``g`` times the boolean mask
+    does it in one pass (ten times faster than ``where``), unless that made a NaN."""
+    if _known(ties) and _known(wins) and not ties.any():
+        if not wins.any():  # the argument loses everywhere: a symbolic zero (then an
+            return zero     # infinite derivative further on does not meet a 0: no NaN)
+        if _known(g):
+            out = g * wins
+            if not np.isnan(out).any():
+                return out
+        return where(wins, g, 0.0)
+    return where(wins, g, where(ties, g * 0.5, 0.0))
+
+
+def _wins_max(x: Any, y: Any) -> Any:
+    """Where ``fmax(x, y)`` is ``x``'s value other than at a tie: ``x > y`` or ``y`` NaN."""
+    return logical_or(greater(x, y), isnan(y))
+
+
+def _wins_min(x: Any, y: Any) -> Any:
+    return logical_or(less(x, y), isnan(y))
 
 
 maximum_p = new_primitive("maximum", np.maximum)
@@ -143,15 +198,24 @@ defvjp(minimum_p, lambda g, ans, x, y: _pick(g, x < y, x == y),
        lambda g, ans, x, y: _pick(g, y < x, x == y))
 defjvp(minimum_p, lambda t, ans, x, y: _pick(t, x < y, x == y),
        lambda t, ans, x, y: _pick(t, y < x, x == y))
+fmax_p = new_primitive("fmax", np.fmax)
+defvjp(fmax_p, lambda g, ans, x, y: _pick(g, _wins_max(x, y), equal(x, y)),
+       lambda g, ans, x, y: _pick(g, _wins_max(y, x), equal(x, y)))
+defjvp(fmax_p, lambda t, ans, x, y: _pick(t, _wins_max(x, y), equal(x, y)),
+       lambda t, ans, x, y: _pick(t, _wins_max(y, x), equal(x, y)))
+fmin_p = new_primitive("fmin", np.fmin)
+defvjp(fmin_p, lambda g, ans, x, y: _pick(g, _wins_min(x, y), equal(x, y)),
+       lambda g, ans, x, y: _pick(g, _wins_min(y, x), equal(x, y)))
+defjvp(fmin_p, lambda t, ans, x, y: _pick(t, _wins_min(x, y), equal(x, y)),
+       lambda t, ans, x, y: _pick(t, _wins_min(y, x), equal(x, y)))
 
 # fmt: off
 maximum  = wrap_binary("maximum",  np.maximum,  maximum_p)
 minimum  = wrap_binary("minimum",  np.minimum,  minimum_p)
-fmax     = binary("fmax",     np.fmax,     lambda ans, x, y: _ftie(x > y, x == y, y, ans),
-                                           lambda ans, x, y: _ftie(y > x, x == y, x, ans))
-fmin     = binary("fmin",     np.fmin,     lambda ans, x, y: _ftie(x < y, x == y, y, ans),
-                                           lambda ans, x, y: _ftie(y < x, x == y, x, ans))
-hypot    = binary("hypot",    np.hypot,    lambda ans, x, y: x / ans, lambda ans, x, y: y / ans)
+fmax     = wrap_binary("fmax", np.fmax,   fmax_p)
+fmin     = wrap_binary("fmin", np.fmin,   fmin_p)
+hypot    = binary("hypot",    np.hypot,    lambda ans, x, y: _hypot_d(ans, x),
+                                           lambda ans, x, y: _hypot_d(ans, y))
 arctan2  = binary("arctan2",  np.arctan2,  lambda ans, y, x: x / (x * x + y * y),
                                            lambda ans, y, x: negative(y) / (x * x + y * y))
 logaddexp  = binary("logaddexp",  np.logaddexp,  lambda ans, x, y: _weight(x - y),
@@ -173,20 +237,11 @@ not_equal     = binary("not_equal",     np.not_equal,     None, None)
 # fmt: on
 
 
-def _tie(wins: Any, ties: Any, like: Any) -> Any:
-    """The tie convention, for every max/min rule: the derivative with respect to one
-    argument is 1 where it wins, 1/2 at ties, 0 elsewhere.
-
-    When the values show no tie (known now, outside jit/vmap), the boolean mask itself is the
-    derivative: multiplying by it is one pass (ten times faster than ``where``)."""
-    if type(ties) is np.ndarray and type(wins) is np.ndarray and not ties.any():
-        return wins
-    return _mask(wins, like) + 0.5 * _mask(ties, like)
-
-
-def _ftie(wins: Any, ties: Any, other: Any, like: Any) -> Any:
-    """As :func:`_tie` for ``fmax``/``fmin``, where an argument also wins against a NaN."""
-    return _tie(wins, ties, like) + _mask(isnan(other), like)
+def _hypot_d(ans: Any, x: Any) -> Any:
+    """``x / hypot``: the derivative of ``hypot`` in ``x``; 0 at the origin, and so are all
+    the higher derivatives there (the outer ``where`` selects a constant)."""
+    at_zero = equal(ans, 0)
+    return where(at_zero, 0.0, x / where(at_zero, 1.0, ans))
 
 
 def _weight(z: Any) -> Any:
@@ -220,12 +275,19 @@ def _power_dx(ans: Any, x: Any, y: Any) -> Any:
             return x * 2
         if y == 1:
             return np.ones(shape_of(x), dtype_of(x))
-    return y * power(x, y - 1)
+        if y == 0:  # x**0 is the constant 1, also at x == 0
+            return np.zeros(shape_of(x), dtype_of(x))
+        return y * power(x, y - 1)
+    # y x**(y-1), but 0 where y == 0 (also at x == 0, where 0 * 0**-1 would be NaN): there
+    # the exponent is replaced by 1, so that no infinity appears at any order
+    return y * power(x, where(equal(y, 0), 1, y - 1))
 
 
 def _power_dy(ans: Any, x: Any, y: Any) -> Any:
     # d/dy x**y = x**y log x; taken as 0 where x == 0 (the limit from the right when y > 0)
-    safe = where(equal(x, 0), 1.0, x)
+    safe = where(equal(x, 0), 1, x)
+    if not isinstance(safe, Tracer):  # a constant base (2.0 ** y): in the result's dtype
+        safe = np.asarray(safe, dtype_of(ans))
     return ans * log(safe)
 
 
@@ -433,10 +495,13 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
     """
     if not isinstance(x, Tracer):
         return np.nan_to_num(x, copy=copy, nan=nan, posinf=posinf, neginf=neginf)
+    if x.dtype.kind == "c":  # NumPy replaces in the real and imaginary parts separately
+        parts = [nan_to_num(part, copy, nan, posinf, neginf) for part in (real(x), imag(x))]
+        return astype(parts[0], x.dtype) + parts[1] * 1j
     if x.dtype.kind != "f":
-        raise NotImplementedError(
-            f"pullback.numpy.nan_to_num: traced values of dtype {x.dtype} are not supported; "
-            "apply it to the real and imaginary parts"
+        raise TypeError(
+            f"pullback.numpy.nan_to_num: traced values of dtype {x.dtype} carry no derivative; "
+            "pass floating-point or complex values"
         )
     big = np.finfo(x.dtype)
     high = np.asarray(big.max if posinf is None else posinf, x.dtype)
@@ -526,6 +591,27 @@ def conjugate(x: Any, /, **kwargs: Any) -> Any:
 conj = conjugate
 
 
+@implements(np.sign)
+def sign(x: Any, /, **kwargs: Any) -> Any:
+    """``numpy.sign``: piecewise constant for real values (no derivative: a constant to every
+    transformation); for complex values ``z / |z|`` (0 at 0), which is differentiable away
+    from 0, with derivative 0 at 0.
+
+    Example:
+        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+        >>> pnp.sign(np.array([-2.0, 0.0, 3.0 + 4.0j]))
+        array([-1. +0.j ,  0. +0.j ,  0.6+0.8j])
+        >>> pb.grad(lambda x: pnp.sum(pnp.sign(x) * x))(np.array([-2.0, 3.0]))
+        array([-1.,  1.])
+    """
+    if not (isinstance(x, Tracer) and x.dtype.kind == "c"):
+        return _sign_real(x, **kwargs)
+    _check_kwargs("sign", kwargs)
+    magnitude = absolute(x)
+    at_zero = equal(magnitude, 0)
+    return where(at_zero, 0, x / where(at_zero, 1.0, magnitude))
+
+
 # ----------------------------------------------------------------------------- where
 
 where_p = new_primitive("where", np.where)
@@ -570,10 +656,24 @@ defbatch(where_p, _where_batch)
 def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     """Differentiable ``numpy.where(condition, x, y)`` (in ``x`` and ``y``).
 
+    The condition is a constant: each entry's derivative is that of the choice it takes, and
+    the choice not taken gets a cotangent of exactly 0. As in JAX, that 0 still meets the
+    derivative of the computation behind the choice not taken: where that computation has a
+    NaN or infinite derivative (``sqrt`` of a negative number, ``log`` at 0), reverse mode
+    gives NaN (0 * NaN), although the value and forward mode are right. Keep both choices
+    finite by making the input safe first (the "double where")::
+
+        safe = pnp.where(x > 0, x, 1.0)
+        y = pnp.where(x > 0, pnp.log(safe), 0.0)   # finite derivatives, every mode and order
+
     Example:
-        >>> import pullback.numpy as pnp
+        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
         >>> pnp.where(np.array([True, False]), 1.0, np.array([5.0, 6.0]))
         array([1., 6.])
+        >>> x = np.array([-1.0, 4.0])
+        >>> pb.grad(lambda x: pnp.sum(pnp.where(x > 0, pnp.sqrt(pnp.where(x > 0, x, 1.0)),
+        ...                                     0.0)))(x)
+        array([0.  , 0.25])
     """
     if x is None and y is None:
         return nonzero(condition)
@@ -594,7 +694,14 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
         return where_p.bind(broadcast_to(condition, shape), x, y)
     if isinstance(condition, Tracer) or result_dtype(condition) != np.bool_:
         condition = astype(condition, np.bool_)
+    if not isinstance(condition, Tracer):
+        condition = np.asarray(condition)
     x, y = promote(x, y)
+    # the constant choice (a Python number...) in the traced one's dtype, which promote gave
+    # the common dtype: every transformation then sees one dtype (float32 stays float32)
+    like = x if isinstance(x, Tracer) else y
+    x = x if isinstance(x, Tracer) else np.asarray(x, like.dtype)
+    y = y if isinstance(y, Tracer) else np.asarray(y, like.dtype)
     shape = np.broadcast_shapes(condition.shape, np.shape(x) if not isinstance(x, Tracer)
                                 else x.shape, np.shape(y) if not isinstance(y, Tracer) else y.shape)
 

@@ -11,8 +11,14 @@ the reduced axes with length 1. Conventions:
   so their derivatives are exact when one or more entries are zero, at every order.
 - ``logsumexp`` is numerically stable (the maximum is factored out, ``log1p`` keeps small
   sums exact).
-- ``std`` of a slice whose entries are all equal has no derivative: it is NaN there (the
-  slope of ``sqrt`` at 0 is infinite, the slope of the variance is 0), as in JAX.
+- ``var``/``std``/``nanvar``/``nanstd`` of complex values are real: the mean of
+  ``|a - mean|**2`` (NumPy's definition), differentiable in the real and imaginary parts.
+- ``std``/``nanstd`` where the spread is 0 (all entries of the slice equal, a size-1 axis)
+  have derivative 0, as ``linalg.norm`` at 0: the subgradient of least norm, and the exact
+  derivative where the standard deviation is identically 0 (a size-1 axis); all higher
+  derivatives there are 0 too (JAX gives NaN).
+- ``var``/``std`` with ``ddof >= n`` divide by 0 as NumPy does (``inf``, or ``nan`` where the
+  sum of squares is 0, with NumPy's warning); their derivatives are those of that formula.
 - ``median``, ``quantile`` and ``percentile`` pass the cotangent to the entries at the
   selected sorted positions (linear interpolation between two of them); among tied entries
   it goes to the one a stable sort puts at that position.
@@ -44,13 +50,15 @@ from pullback.numpy._registry import (
 )
 from pullback.numpy._util import normalize_axes, normalize_axis
 from pullback.numpy.elementwise import (
+    conjugate,
     equal,
     exp,
     expm1,
+    greater,
     log,
     log1p,
-    maximum,
     not_equal,
+    real,
     sqrt,
     where,
 )
@@ -154,21 +162,30 @@ def mean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims
 # ----------------------------------------------------------------------------- max, min
 
 
-def _share(ans: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    """1/k on each of the k entries that attain the extremum of their slice, 0 elsewhere.
+def _hits(ans: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> tuple[Any, Any]:
+    """Where the entries attain the extremum of their slice, and how many do (``k``, kept
+    dims). Constants (built from comparisons), so the rules below are linear in ``g``, ``t``."""
+    hit = equal(x, expand_reduced(ans, shape_of(x), axes, keepdims))
+    return hit, sum(astype(hit, dtype_of(x)), axis=axes, keepdims=True)
 
-    A constant (built from comparisons), so the rules below are linear in ``g`` and ``t``."""
-    hit = astype(equal(x, expand_reduced(ans, shape_of(x), axes, keepdims)), dtype_of(x))
-    return hit / sum(hit, axis=axes, keepdims=True)
+
+def _extremum_vjp(g: Any, ans: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    # g / k on each of the k entries that attain the extremum, exactly 0 elsewhere (a
+    # selection: an infinite cotangent does not become NaN on the other entries)
+    hit, k = _hits(ans, x, axes, keepdims)
+    return where(hit, sum_transpose(g, x, axes, keepdims) / k, 0.0)
+
+
+def _extremum_jvp(t: Any, ans: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    hit, k = _hits(ans, x, axes, keepdims)
+    return sum(where(hit, t / k, 0.0), axis=axes, keepdims=keepdims)
 
 
 def _extremum_primitive(name: str, func: Any) -> Any:
     prim = new_primitive(name, lambda x, axes, keepdims: func(x, axis=axes, keepdims=keepdims))
     defbatch(prim, batch_along(prim, "axes"))
-    defvjp(prim, lambda g, ans, x, axes, keepdims:
-           sum_transpose(g, x, axes, keepdims) * _share(ans, x, axes, keepdims))
-    defjvp(prim, lambda t, ans, x, axes, keepdims:
-           sum(t * _share(ans, x, axes, keepdims), axis=axes, keepdims=keepdims))
+    defvjp(prim, _extremum_vjp)
+    defjvp(prim, _extremum_jvp)
     return prim
 
 
@@ -387,7 +404,8 @@ def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None)
 def var(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
         keepdims: Any = _NOVALUE, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
         correction: Any = _NOVALUE) -> Any:
-    """Differentiable ``numpy.var``: ``sum((a - mean)**2) / (n - ddof)``.
+    """Differentiable ``numpy.var``: ``sum(|a - mean|**2) / (n - ddof)``, real for complex
+    ``a``; with ``ddof >= n`` it divides by 0 as NumPy does (``inf`` or ``nan``).
 
     Example:
         >>> import pullback.numpy as pnp
@@ -405,8 +423,26 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: flo
     keepdims = _keep(keepdims)
     axes = normalize_axes(axis, a.ndim, "var")
     centred = a - _mean_keep(a, axes)
-    total = sum(centred * centred, axis=axes, keepdims=keepdims)
-    return total / builtins.max(_count(a.shape, axes) - ddof, 0)
+    total = sum(_abs2(centred), axis=axes, keepdims=keepdims)
+    # NumPy divides by max(n - ddof, 0): inf or nan (with its warning) for ddof >= n
+    return total / np.asarray(builtins.max(_count(a.shape, axes) - ddof, 0), _real_dtype(a))
+
+
+def _real_dtype(a: Any) -> np.dtype:
+    """The real dtype of ``a``'s precision: ``a``'s own, float64 for complex128."""
+    dtype = dtype_of(a)
+    return np.empty(0, dtype).real.dtype if dtype.kind == "c" else dtype
+
+
+def _abs2(x: Any) -> Any:
+    """``|x|**2``, real, differentiable everywhere (``x * x`` for real ``x``)."""
+    return real(x * conjugate(x)) if dtype_of(x).kind == "c" else x * x
+
+
+def _root(v: Any) -> Any:
+    """``sqrt(v)`` for ``v >= 0``, with every derivative 0 (not infinite) where ``v == 0``."""
+    at_zero = equal(v, 0)
+    return where(at_zero, 0.0, sqrt(where(at_zero, 1.0, v)))
 
 
 def _mean_keep(a: Any, axes: tuple[int, ...]) -> Any:
@@ -419,7 +455,10 @@ def _mean_keep(a: Any, axes: tuple[int, ...]) -> Any:
 def std(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
         keepdims: Any = _NOVALUE, *, where: Any = _NOVALUE, mean: Any = _NOVALUE,
         correction: Any = _NOVALUE) -> Any:
-    """Differentiable ``numpy.std``: ``sqrt(var)`` (its derivative is NaN where the spread is 0).
+    """Differentiable ``numpy.std``: ``sqrt(var)``, real for complex ``a``.
+
+    Where the spread is 0 (all entries of a slice equal, or a size-1 axis) the derivative is
+    0, as ``linalg.norm``'s at 0, and so are the higher ones.
 
     Example:
         >>> import pullback.numpy as pnp
@@ -429,8 +468,8 @@ def std(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: flo
     if not isinstance(a, Tracer):
         return np.std(a, axis=axis, dtype=dtype, out=out, ddof=ddof,
                       **_given(keepdims=keepdims, where=where, mean=mean, correction=correction))
-    return sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
-                    correction=correction))
+    return _root(var(a, axis, dtype, out, ddof, keepdims, where=where, mean=mean,
+                     correction=correction))
 
 
 # ----------------------------------------------------------------------------- average
@@ -525,8 +564,8 @@ def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
 
 
 def _count_present(missing: Any, a: Any, axis: Axis, keepdims: bool) -> Any:
-    """The number of entries that are not NaN, in ``a``'s dtype (a constant)."""
-    return sum(astype(logical_not(missing), dtype_of(a)), axis=axis, keepdims=keepdims)
+    """The number of entries that are not NaN, in ``a``'s real dtype (a constant)."""
+    return sum(astype(logical_not(missing), _real_dtype(a)), axis=axis, keepdims=keepdims)
 
 
 @implements(np.nanprod)
@@ -632,15 +671,17 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: 
     count = _count_present(missing, a, axis, True)
     filled = where(missing, 0.0, a)
     centred = where(missing, 0.0, a - sum(filled, axis=axis, keepdims=True) / count)
-    total = sum(centred * centred, axis=axis, keepdims=_keep(keepdims))
+    total = sum(_abs2(centred), axis=axis, keepdims=_keep(keepdims))
     dof = _count_present(missing, a, axis, _keep(keepdims)) - ddof
-    return total / maximum(dof, 0.0)
+    # NumPy's nanvar is NaN where ddof >= the count (var divides by 0 there instead)
+    return total / where(greater(dof, 0), dof, np.nan)
 
 
 @implements(np.nanstd)
 def nanstd(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
            keepdims: Any = _NOVALUE, **kwargs: Any) -> Any:
-    """Differentiable ``numpy.nanstd``: ``sqrt(nanvar)``.
+    """Differentiable ``numpy.nanstd``: ``sqrt(nanvar)`` (derivative 0 where the spread is
+    0, as :func:`std`).
 
     Example:
         >>> import pullback.numpy as pnp
@@ -650,7 +691,7 @@ def nanstd(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: 
     if not isinstance(a, Tracer):
         return np.nanstd(a, axis=axis, dtype=dtype, out=out, ddof=ddof,
                          **_given(keepdims=keepdims), **kwargs)
-    return sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, **kwargs))
+    return _root(nanvar(a, axis, dtype, out, ddof, keepdims, **kwargs))
 
 
 # ----------------------------------------------------------------------------- order statistics
@@ -693,6 +734,20 @@ def _nan_slices(result: Any, a: Any, axes: tuple[int, ...], keepdims: bool) -> A
     return where(any_(isnan(a), axis=axes, keepdims=keepdims), np.nan, result)
 
 
+def _as_quantile_dtype(a: Any, q: Any, who: str) -> Any:
+    """``a`` in NumPy's result dtype for the quantiles ``q``: a Python number ``q`` keeps
+    ``a``'s dtype (float32 stays float32), an array of quantiles (float64) widens it.
+    Complex ``a`` raises ``TypeError``, as in NumPy (complex values have no order)."""
+    if dtype_of(a).kind == "c":
+        raise TypeError(
+            f"pullback.numpy.{who}: argument 'a' is complex (dtype {dtype_of(a)}); as in "
+            "NumPy, a must be an array of real numbers"
+        )
+    weak = type(q) in (int, float)
+    dtype = np.result_type(dtype_of(a), q if weak else np.asarray(q).dtype)
+    return a if dtype == dtype_of(a) or dtype.kind not in "fc" else astype(a, dtype)
+
+
 @implements(np.quantile)
 def quantile(a: Any, q: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = False,
              method: str = "linear", keepdims: bool = False, **kwargs: Any) -> Any:
@@ -718,6 +773,7 @@ def quantile(a: Any, q: Any, axis: Axis = None, out: Any = None, overwrite_input
             f"pullback.numpy.quantile: method={method!r} is not supported on traced values; "
             "use method='linear' (the default)"
         )
+    a = _as_quantile_dtype(a, q, "quantile")
     q = np.asarray(q, dtype=np.float64)
     if np.any((q < 0) | (q > 1)):
         raise ValueError("pullback.numpy.quantile: quantiles must be in the range [0, 1]")
@@ -745,7 +801,9 @@ def percentile(a: Any, q: Any, axis: Axis = None, out: Any = None,
             "pullback.numpy.percentile: argument 1 (q) is traced; the derivative in q is not "
             "supported: pass it as a constant (pb.stop_gradient(q))"
         )
-    q = np.true_divide(np.asarray(q, dtype=np.float64), 100.0)
+    a = _as_quantile_dtype(a, q, "percentile")
+    # a Python number stays one (NumPy's result dtype is then a's)
+    q = q / 100.0 if type(q) in (int, float) else np.true_divide(np.asarray(q, np.float64), 100.0)
     if np.any((q < 0) | (q > 1)):
         raise ValueError("pullback.numpy.percentile: percentiles must be in the range [0, 100]")
     return quantile(a, q, axis=axis, out=out, method=method, keepdims=keepdims, **kwargs)
@@ -784,6 +842,11 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
     largest entry of each slice is factored out and, without ``b``, the rest is summed with
     ``log1p``, so neither large inputs (1e3) nor sums close to 1 lose accuracy. With
     ``return_sign=True`` returns ``(log|s|, sign(s))``.
+
+    Entries at ``-inf`` get derivative exactly 0 (at every order) when their slice has a
+    finite entry. A slice of ``-inf`` only has value ``-inf`` and NaN derivatives, as in JAX
+    (moving any entry off ``-inf`` changes the value without bound); so do slices with
+    ``+inf`` or NaN entries. Complex ``a`` gives the principal logarithm, as SciPy's.
 
     Example:
         >>> import pullback.numpy as pnp

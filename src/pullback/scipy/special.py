@@ -12,6 +12,20 @@ Derivatives: ``erf' = 2/sqrt(pi) exp(-x**2)``, ``gammaln' = digamma``,
 ``expit' = expit (1 - expit)``, ``logit'(p) = 1 / (p (1 - p))``; ``softmax``, ``log_softmax``
 and ``logsumexp`` are compositions of differentiable functions.
 
+Complex input: ``xlogy``, ``softmax``, ``log_softmax`` and ``logsumexp`` accept it, as SciPy
+does, and differentiate it with JAX's convention (a cotangent pairs with a tangent as
+``Re(sum(g * t))``: ``grad`` of a real function is the conjugate of its steepest-ascent
+direction). ``expit``, ``logit``, ``gammaln`` and ``polygamma`` refuse it, as SciPy does;
+``erf``, ``erfc`` and ``digamma``, which SciPy evaluates for complex arguments, refuse it too
+(these implementations are real): each raises ``TypeError`` naming the function rather than
+drop the imaginary part.
+
+Poles and infinities follow SciPy: ``gammaln`` is ``inf`` at 0, -1, -2, ...; ``digamma`` is
+``-inf``/``inf`` at ``+0``/``-0`` and NaN at the negative integers and ``-inf``;
+``polygamma(n, .)`` is ``(-1)**(n + 1) * inf`` at the poles (every float below ``-2**52`` and
+``-inf`` included); negative arguments use the reflection formula, so that no argument makes
+the recurrence run for long.
+
 Calling SciPy's own functions on traced values is not supported: call these instead.
 """
 
@@ -42,6 +56,18 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 def _float_dtype(x: np.ndarray) -> np.dtype:
     return x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+
+
+def _real_only(name: str, x: Any) -> None:
+    """Raise ``TypeError`` for complex ``x`` (traced or not): these implementations are real,
+    and a cast would drop the imaginary part without a word."""
+    dtype = x.dtype if isinstance(x, (Tracer, np.ndarray, np.generic)) else np.asarray(x).dtype
+    if dtype.kind == "c":
+        raise TypeError(
+            f"pullback.scipy.special.{name}: complex input (dtype {dtype}) is not supported: "
+            "this implementation is real-valued and will not drop the imaginary part; pass "
+            "real values (their real and imaginary parts separately, if that is what you mean)"
+        )
 
 
 def _result(out: np.ndarray, dtype: np.dtype) -> Any:
@@ -107,12 +133,36 @@ def _digamma_impl(x: Any) -> Any:
     return _result(out, _float_dtype(arr))
 
 
+def _cot_derivative(n: int) -> list[float]:
+    """Coefficients (constant first) of the polynomial ``P_n`` with
+    ``d^n/dz^n cot(pi z) = pi**n P_n(cot(pi z))``: ``P_0(c) = c``,
+    ``P_(k+1)(c) = -(1 + c**2) P_k'(c)``."""
+    coef = [0.0, 1.0]
+    for _ in range(n):
+        d = [i * c for i, c in enumerate(coef)][1:]  # P_k'
+        out = [0.0] * (len(d) + 2)
+        for i, c in enumerate(d):
+            out[i] -= c
+            out[i + 2] -= c
+        coef = out
+    return coef
+
+
+# below this, polygamma uses the reflection formula instead of the upward recurrence
+_REFLECT_BELOW = -10.0
+
+
 def _polygamma_impl(x: Any, n: int) -> Any:
-    """psi^(n)(x) = (-1)**(n+1) n! zeta(n + 1, x) for n >= 1, by the Hurwitz zeta function."""
+    """psi^(n)(x) = (-1)**(n+1) n! zeta(n + 1, x) for n >= 1, by the Hurwitz zeta function;
+    for x < -10 by the reflection formula
+    psi^(n)(x) = (-1)**n psi^(n)(1 - x) - pi d^n/dx^n cot(pi x)."""
     if n == 0:
         return _digamma_impl(x)
     arr = np.asarray(x)
     z = arr.astype(np.float64)
+    reflect = z < _REFLECT_BELOW
+    if np.any(reflect):
+        z = np.where(reflect, 1.0 - z, z)
     s = n + 1
     start = 15.0 + s
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -134,8 +184,15 @@ def _polygamma_impl(x: Any, n: int) -> Any:
             power = power * inv2
         zeta = acc + w ** (1 - s) / (s - 1) + 0.5 * w ** -s + tail
         out = (-1) ** (n + 1) * math.factorial(n) * zeta
-        pole = (z <= 0) & (z == np.round(z))
-        out = np.where(pole, np.inf if n % 2 else np.nan, out)
+        x64 = arr.astype(np.float64)
+        if np.any(reflect):
+            c = _cot_pi(x64)
+            cot_n = np.zeros_like(c)
+            for coef in reversed(_cot_derivative(n)):
+                cot_n = cot_n * c + coef
+            out = np.where(reflect, (-1) ** n * out - np.pi ** (n + 1) * cot_n, out)
+        pole = (x64 <= 0) & (x64 == np.round(x64))  # -inf and every float below -2**52 too
+        out = np.where(pole, (-1) ** (n + 1) * np.inf, out)
     return _result(out, _float_dtype(arr))
 
 
@@ -161,11 +218,15 @@ def _logit_impl(p: Any) -> Any:
 
 
 def _xlogy_impl(x: Any, y: Any) -> Any:
+    # SciPy's result dtype: Python numbers are weak (xlogy(2.0, float32) is float32)
+    dtype = np.result_type(x, y)
+    if dtype.kind not in "fc":
+        dtype = np.dtype(np.float64)
     x, y = np.asarray(x), np.asarray(y)
-    dtype = np.result_type(_float_dtype(x), _float_dtype(y))
-    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    wide = np.result_type(dtype, np.float64)  # computed in double (complex) precision
+    xw, yw = x.astype(wide), y.astype(wide)
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where((x64 == 0) & ~np.isnan(y64), 0.0, x64 * np.log(y64))
+        out = np.where((xw == 0) & ~np.isnan(yw), 0.0, xw * np.log(yw))
     return _result(out, dtype)
 
 
@@ -179,6 +240,7 @@ def _unary(name: str, impl: Callable[..., Any], derivative: Callable[..., Any],
     defbatch(prim, batch_elementwise(prim))
 
     def wrapper(x: Any) -> Any:
+        _real_only(name, x)
         if not isinstance(x, Tracer):
             return impl(x)
         return prim.bind(x)
@@ -265,6 +327,7 @@ def polygamma(n: int, x: Any) -> Any:
     n = int(n)
     if n == 0:
         return digamma(x)
+    _real_only("polygamma", x)
     if not isinstance(x, Tracer):
         return _polygamma_impl(x, n)
     return polygamma_p.bind(x, n=n)
@@ -288,7 +351,8 @@ def _log(y: Any) -> Any:
 def xlogy(x: Any, y: Any) -> Any:
     """``x * log(y)``, taken as 0 where ``x == 0`` (so ``xlogy(0, 0) == 0``); differentiable in
     both arguments (the derivative in ``y``, ``x / y``, is 0 where ``x == 0``, also at
-    ``y == 0``); ``scipy.special.xlogy``.
+    ``y == 0``); ``scipy.special.xlogy``. Complex arguments are supported, as in SciPy
+    (``log`` is the principal branch; the rules are those of a holomorphic function).
 
     Example:
         >>> from pullback.scipy import special
@@ -299,7 +363,10 @@ def xlogy(x: Any, y: Any) -> Any:
         return _xlogy_impl(x, y)
     x, y = promote(x, y)
     if not isinstance(x, Tracer) or not isinstance(y, Tracer):
-
+        # the constant one in the traced one's dtype (promote gave it the common dtype)
+        like = x if isinstance(x, Tracer) else y
+        x = x if isinstance(x, Tracer) else np.asarray(x, like.dtype)
+        y = y if isinstance(y, Tracer) else np.asarray(y, like.dtype)
         shape = np.broadcast_shapes(np.shape(x), np.shape(y))
         x = broadcast_to(x, shape) if isinstance(x, Tracer) else x
         y = broadcast_to(y, shape) if isinstance(y, Tracer) else y
