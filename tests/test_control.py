@@ -430,3 +430,75 @@ def test_jit_graph_size_does_not_grow_with_the_steps():
 def test_jit_python_control_flow_error_names_the_lax_fix():
     with pytest.raises(pb.ConcretizationError, match="pb.lax.cond.*pb.lax.while_loop"):
         pb.jit(lambda x: x if x > 0 else -x)(np.float64(1.0))
+
+
+# ----------------------------------------------------------------------------- checkpointed scan
+
+CHECKPOINTS = ["steps", True, "sqrt", "log", 12]
+
+
+@pytest.mark.parametrize("checkpoint", CHECKPOINTS)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_checkpointed_scan_same_derivatives(checkpoint, reverse):
+    def program(w, ck):
+        def step(c, x):
+            return (c * pnp.cos(x * w[0]) + w[1] * pnp.sin(c[::-1]),
+                    {"y": pnp.sum(c * x) * w[2], "z": c[0]})
+
+        xs = np.linspace(-1.0, 1.0, 23)
+        c, ys = lax.scan(step, w[2:] * w[0], xs, reverse=reverse, checkpoint=ck)
+        return pnp.sum(c * c) + pnp.sum(ys["y"] * xs) + pnp.sum(ys["z"] ** 2)
+
+    fc = lambda w: program(w, checkpoint)  # noqa: E731
+    fu = lambda w: program(w, None)  # noqa: E731 - the eager Python loop
+    check(fc, fu)
+    check_jit(fc)
+
+
+def test_checkpoint_schedules_from_a_budget():
+    from pullback.core.control import _levels_plan, checkpoint_levels
+
+    assert checkpoint_levels(1000, "steps") == checkpoint_levels(1000, True) == 1
+    assert checkpoint_levels(1000, "sqrt") == 2
+    for n in (10, 100, 1000, 10_000):
+        for budget in (40, 100, 1000):
+            try:
+                d = checkpoint_levels(n, budget)
+            except ValueError:
+                assert budget < _levels_plan(n, checkpoint_levels(n, "log"))[0]
+                continue
+            assert _levels_plan(n, d)[0] <= budget
+            assert d == 1 or _levels_plan(n, d - 1)[0] > budget  # the fewest runs that fit
+    with pytest.raises(ValueError, match="budget of 3 carries is too small for 1000 steps"):
+        lax.scan(lambda c, x: (c, None), 0.0, np.ones(1000), checkpoint=3)
+    with pytest.raises(ValueError, match="checkpoint must be"):
+        lax.scan(lambda c, x: (c, None), 0.0, np.ones(3), checkpoint="some")
+
+
+def test_checkpointed_scan_memory_falls_with_the_schedule():
+    def loss(x, w, ck):
+        def step(c, xi):
+            for _ in range(3):
+                c = pnp.sin(c) * w + c * 0.5 + xi
+            return c, None
+
+        c, _ = lax.scan(step, x, np.linspace(0.0, 0.01, 256), checkpoint=ck)
+        return pnp.sum(c)
+
+    import tracemalloc
+
+    x = np.linspace(-1.0, 1.0, 5_000)  # 40 kB a carry
+    peaks, grads = {}, {}
+    for ck in (None, "steps", "sqrt", "log"):
+        tracemalloc.start()
+        try:
+            grads[ck] = pb.grad(loss, argnums=(0, 1))(x, 0.9, ck)
+            peaks[ck] = tracemalloc.get_traced_memory()[1] / (8 * x.size)
+        finally:
+            tracemalloc.stop()
+        np.testing.assert_allclose(grads[ck][0], grads[None][0], rtol=1e-13)
+        np.testing.assert_allclose(grads[ck][1], grads[None][1], rtol=1e-13)
+    # in carries: every intermediate (about 256 x 12) / the 256 carries / about 2 x 16 / fewer
+    assert peaks[None] > 8 * peaks["steps"], peaks
+    assert peaks["steps"] > 4 * peaks["sqrt"], peaks
+    assert peaks["sqrt"] < 64 and peaks["log"] < 64, peaks

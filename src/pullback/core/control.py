@@ -17,6 +17,7 @@ forward-mode only, as in JAX, and say so.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
@@ -472,6 +473,9 @@ def scan(
     xs: Any = None,
     length: int | None = None,
     reverse: bool = False,
+    unroll: int | bool = 1,
+    *,
+    checkpoint: Any = None,
 ) -> tuple[Any, Any]:
     """Loop ``f(carry, x) -> (carry, y)`` over the leading axis of ``xs``; return the final
     carry and the ``y``'s stacked.
@@ -479,7 +483,24 @@ def scan(
     Semantics of JAX's ``lax.scan``: ``xs`` and the ``y``'s may be pytrees; ``xs=None`` with
     ``length`` runs ``length`` steps with ``x = None``; ``reverse=True`` runs from the last
     entry to the first (``ys[i]`` still belongs to ``xs[i]``). The carry keeps its
-    structure, shapes and dtypes.
+    structure, shapes and dtypes. ``unroll`` is accepted for JAX's signature.
+
+    Memory in reverse mode. Eagerly, by default, the loop is the Python loop it stands for
+    and reverse mode keeps every intermediate of every step (the fastest backward pass).
+    ``checkpoint`` trades time for memory; ``f`` is then traced once with shapes and dtypes
+    only (as under ``pb.jit``), and for ``n`` steps:
+
+    - ``"steps"`` (or ``True``): keep the ``n`` carries, run each step again in the backward
+      pass (what ``pb.jit`` does by default); each step's body runs twice;
+    - ``"sqrt"``: about ``sqrt(n)`` segments of ``sqrt(n)`` steps; keeps about
+      ``2 sqrt(n)`` carries, runs each step 3 times;
+    - ``"log"``: the nesting that keeps the fewest carries, O(log n) of them (as binomial
+      checkpointing does), each step run once per level plus once;
+    - an ``int`` budget: the most carries to keep; the schedule with the fewest runs that
+      fits, ``d`` levels of ``ceil(n ** (1/d))`` segments (keeping about
+      ``d * n ** (1/d)`` carries, each step run ``d + 1`` times).
+
+    Under ``pb.jit`` the loop is one loop in the generated code whatever ``n``.
 
     Example:
         >>> import pullback as pb, pullback.numpy as pnp
@@ -495,6 +516,9 @@ def scan(
         raise TypeError(f"{who}: f is a {type(f).__name__}, not a function")
     xs_leaves, xs_tree = tree_flatten(xs)
     n = _length(who, xs_leaves, length)
+    if checkpoint is not None and checkpoint is not False:
+        levels = checkpoint_levels(n, checkpoint)
+        return _checkpointed_scan(who, f, init, xs_leaves, xs_tree, n, reverse, levels)
     if staging():  # one loop in the graph, whatever the number of steps
         return _staged_scan(who, f, init, xs_leaves, xs_tree, n, reverse)
     init_leaves, tree = tree_flatten(init)
@@ -509,6 +533,118 @@ def scan(
     if reverse:
         steps.reverse()
     return carry, _stack_outputs(who, [y for _, y in steps], f, init, xs_leaves, xs_tree)
+
+
+def _levels_plan(n: int, levels: int) -> tuple[int, float]:
+    """(carries kept, runs of each step) for ``levels`` nested levels over ``n`` steps: the
+    first carries of the segments at each level, and one carry's cotangent per level."""
+    kept, m = 0, n
+    for d in range(levels, 1, -1):
+        seg = math.ceil(m ** ((d - 1) / d))  # steps per segment at this level
+        kept += m // seg + (1 if m % seg else 0) + 1
+        m = seg
+    return kept + m, levels + 1
+
+
+def checkpoint_levels(n: int, checkpoint: Any) -> int:
+    """The number of nested levels of ``scan(..., checkpoint=checkpoint)`` over ``n`` steps.
+
+    Example:
+        >>> checkpoint_levels(1000, "steps"), checkpoint_levels(1000, "sqrt")
+        (1, 2)
+        >>> checkpoint_levels(1000, "log"), checkpoint_levels(1000, 40)
+        (5, 3)
+    """
+    deepest = max(1, math.ceil(math.log2(max(n, 2))))
+    if checkpoint is True or checkpoint == "steps":
+        return 1
+    if checkpoint == "sqrt":
+        return 2 if n > 3 else 1
+    if checkpoint == "log":  # the fewest carries kept (fewer levels on a tie)
+        return min(range(1, deepest + 1), key=lambda d: (_levels_plan(n, d)[0], d))
+    if isinstance(checkpoint, (int, np.integer)) and not isinstance(checkpoint, bool):
+        budget = int(checkpoint)
+        for d in range(1, deepest + 1):
+            if _levels_plan(n, d)[0] <= budget:
+                return d
+        fewest = min(_levels_plan(n, d)[0] for d in range(1, deepest + 1))
+        raise ValueError(
+            f"scan: a checkpoint budget of {budget} carries is too small for {n} steps: the "
+            f"leanest schedule keeps {fewest} (checkpoint='log'); give a budget of at "
+            f"least {fewest}"
+        )
+    raise ValueError(
+        f"scan: checkpoint must be None, True, 'steps', 'sqrt', 'log' or an int budget of "
+        f"carries to keep, got {checkpoint!r}"
+    )
+
+
+def _checkpointed_scan(who: str, f: Callable, init: Any, xs_leaves: list, xs_tree: PyTreeDef,
+                       n: int, reverse: bool, levels: int) -> tuple[Any, Any]:
+    """Nested scans over segments (see :func:`_nested_scan`), ``f`` traced once."""
+    if reverse:  # run the reversed sequence forward, put the outputs back in order
+        xs_leaves = [_flip(x) for x in xs_leaves]
+    body, captured, init_leaves, tree, y_tree = _stage_scan_body(who, f, init, xs_leaves,
+                                                                  xs_tree)
+    carry, ys = _nested_scan(who, body, captured, init_leaves, xs_leaves, n, levels, {})
+    if reverse:
+        ys = [_flip(y) for y in ys]
+    return tree_unflatten(tree, carry), tree_unflatten(y_tree, ys)
+
+
+def _nested_scan(who: str, body: Any, consts: list, carry: list, xs: list, n: int,
+                 levels: int, cache: dict) -> tuple[list, list]:
+    """``n`` steps of ``body`` in ``levels`` nested scans: the outer one over segments of
+    ``ceil(n ** ((levels - 1) / levels))`` steps, each a nested scan of ``levels - 1``
+    levels (a last, shorter segment after them). A staged scan keeps only its carries in
+    reverse mode and runs each step again under vjp, so the outer scan keeps the first
+    carry of each segment, and each segment, run again in the backward pass, keeps its
+    own. The segment bodies take the constants as inputs and close over nothing, so one
+    body serves every segment of a size (``cache``)."""
+    nc, nk = len(consts), len(carry)
+    if levels <= 1 or n <= 2:
+        outs = scan_p.bind(*consts, *carry, *xs, body=body, n_consts=nc, n_carry=nk,
+                           length=n, reverse=False)
+        return list(outs[:nk]), list(outs[nk:])
+    m = math.ceil(n ** ((levels - 1) / levels))  # steps per segment
+    q, r = divmod(n, m)
+    heads, tails = [], []
+    for x in xs:
+        shape = tuple(shape_of(x))
+        head, tail = lax.split(x, (q * m, r), 0) if r else (x, None)
+        heads.append(lax.reshape(head, (q, m) + shape[1:]))
+        tails.append(tail)
+    key = (m, levels - 1)
+    seg = cache.get(key)
+    if seg is None:
+        def segment(*ins: Any) -> list:
+            c, ys = _nested_scan(who, body, list(ins[:nc]), list(ins[nc:nc + nk]),
+                                 list(ins[nc + nk:]), m, levels - 1, cache)
+            return c + ys
+
+        x_avals = [((m,) + tuple(s), d) for s, d in body.in_avals[nc + nk:]]
+        seg, captured = stage(who, segment, list(body.in_avals[:nc + nk]) + x_avals,
+                              f"segment{m}")
+        assert not captured, "a segment body closes over nothing"
+        cache[key] = seg
+    outs = scan_p.bind(*consts, *carry, *heads, body=seg, n_consts=nc, n_carry=nk, length=q,
+                       reverse=False)
+    carry = list(outs[:nk])
+    ys = [lax.reshape(y, (q * m,) + tuple(shape_of(y))[2:]) for y in outs[nk:]]
+    if r:
+        carry, ys_r = _nested_scan(who, body, consts, carry, tails, r, levels - 1, cache)
+        ys = [lax.concatenate([a, b], 0) for a, b in zip(ys, ys_r, strict=True)]
+    return carry, ys
+
+
+def _flip(x: Any) -> Any:
+    return flip_p.bind(x)
+
+
+#: ``x[::-1]``: reverses the leading axis; its own transpose
+flip_p = Primitive("flip0", lambda x: np.flip(x, 0))
+deflinear(flip_p, lambda g, x: flip_p.bind(g))
+flip_p.batch = lambda vals, batched, params, size: _swap01(flip_p.bind(_swap01(vals[0])))
 
 
 def _stack_outputs(who: str, ys: list, f: Callable, init: Any, xs_leaves: list,
@@ -1064,8 +1200,9 @@ def _split(seq: Sequence[Any], *sizes: int) -> list[list]:
 
 
 def _zeros(aval: tuple) -> np.ndarray:
+    """Zeros of ``aval``: a read-only broadcast of one zero (no memory of its size)."""
     shape, dtype = aval
-    return np.zeros(tuple(shape), dtype)
+    return np.broadcast_to(np.zeros((), dtype), tuple(shape))
 
 
 def _float_positions(avals: Sequence[tuple]) -> list[int]:
@@ -1258,8 +1395,9 @@ scan_p = _ScanPrimitive("scan", _scan_impl, multiple_results=True)
 scan_p.batch = _scan_batch
 
 
-def _staged_scan(who: str, f: Callable, init: Any, xs_leaves: list, xs_tree: PyTreeDef,
-                 n: int, reverse: bool) -> tuple[Any, Any]:
+def _stage_scan_body(who: str, f: Callable, init: Any, xs_leaves: list,
+                     xs_tree: PyTreeDef) -> tuple[Any, list, list, PyTreeDef, PyTreeDef]:
+    """``f`` traced once: ``(body, captured, init_leaves, carry_tree, y_tree)``."""
     init_leaves, tree = tree_flatten(init)
     avals = _avals(init_leaves)
     nk = len(init_leaves)
@@ -1278,9 +1416,17 @@ def _staged_scan(who: str, f: Callable, init: Any, xs_leaves: list, xs_tree: PyT
 
     x_avals = [(tuple(shape_of(x))[1:], dtype_of(x)) for x in xs_leaves]
     body, captured = stage(who, flat_fun, avals + x_avals, "scan_body")
+    return body, captured, init_leaves, tree, y_trees[0]
+
+
+def _staged_scan(who: str, f: Callable, init: Any, xs_leaves: list, xs_tree: PyTreeDef,
+                 n: int, reverse: bool) -> tuple[Any, Any]:
+    body, captured, init_leaves, tree, y_tree = _stage_scan_body(who, f, init, xs_leaves,
+                                                                  xs_tree)
+    nk = len(init_leaves)
     outs = scan_p.bind(*captured, *init_leaves, *xs_leaves, body=body, n_consts=len(captured),
                        n_carry=nk, length=n, reverse=bool(reverse))
-    return tree_unflatten(tree, list(outs[:nk])), tree_unflatten(y_trees[0], list(outs[nk:]))
+    return tree_unflatten(tree, list(outs[:nk])), tree_unflatten(y_tree, list(outs[nk:]))
 
 
 # ----------------------------------------------------------------------------- staged while
