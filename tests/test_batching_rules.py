@@ -27,6 +27,8 @@ DECLARED_LOOPS = {
     "linalg.lstsq": "always: NumPy's lstsq takes one matrix",
     "getitem_dyn": "only for a boolean mask that differs between entries",
     "scatter_dyn": "only for a boolean mask that differs between entries",
+    "constant_call": "always: an arbitrary NumPy function without derivative (searchsorted...)",
+    "constant_call_tuple": "always: the same, with several results (histogram2d...)",
 }
 
 

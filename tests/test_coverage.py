@@ -79,3 +79,28 @@ def test_walk_finds_rule_primitives_and_covers(tool) -> None:
     found = tool.exercised(row)
     assert "floor" in found and "multiply" in found and "sin" not in found
 
+
+
+def test_every_numpy_name_is_in_the_table(coverage) -> None:
+    """Every public callable of numpy, numpy.linalg and numpy.fft is differentiable (with spec
+    rows in both modes to second order), a pass-through, or refused with a reason."""
+    names = {n.name for n in coverage.namespace}
+    assert {"sin", "linalg.eig", "fft.rfftn", "searchsorted", "float64"} <= names
+    missing = coverage.missing_names
+    assert not missing, (
+        f"{len(missing)} NumPy name(s) in no table of pullback.numpy._namespace, or defined "
+        f"without a spec row: {', '.join(missing)}. Define a differentiable function with spec "
+        "rows, or add the name to CONSTANT, PASS_THROUGH or REFUSED (with the reason)"
+    )
+    weak = [n.name for n in coverage.namespace
+            if n.kind == "differentiable" and n.note != "both modes, order 2"]
+    assert not weak, f"differentiable but not checked in both modes to second order: {weak}"
+    assert all(n.note for n in coverage.namespace if n.kind != "differentiable")
+
+
+def test_the_table_catches_a_missing_name(tool) -> None:
+    from pullback.numpy import _namespace
+
+    assert _namespace.classify("not_a_numpy_function", None) == ("missing", "")
+    kind, note = _namespace.classify("i0", None)
+    assert kind == "refused" and "I1" in note

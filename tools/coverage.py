@@ -40,6 +40,7 @@ if str(ROOT / "tests") not in sys.path:
 
 import pullback as pb  # noqa: E402
 from pullback.core.reverse import VJPTracer  # noqa: E402
+from pullback.numpy import _namespace  # noqa: E402
 from pullback.numpy._registry import PRIMITIVES  # noqa: E402
 
 #: (module, prefix of row and primitive names)
@@ -59,6 +60,7 @@ class Function:
     name: str  # qualified: "sin", "linalg.inv", "special.erf"
     obj: Any
     constant: bool = False  # no derivative: outputs are constants
+    constructor: bool = False  # NumPy's constructor (a buffer inside a transformation)
     rows: int = 0  # rows that exercise it
     rev: bool = False
     fwd: bool = False
@@ -66,8 +68,19 @@ class Function:
 
 
 @dataclass
+class Name:
+    """One public callable of NumPy and what ``pullback.numpy`` makes of it."""
+
+    name: str  # qualified: "sin", "linalg.eig", "fft.rfftn"
+    kind: str  # "differentiable", "pass-through", "refused" or "missing"
+    note: str = ""
+
+
+@dataclass
 class Coverage:
     functions: list[Function] = field(default_factory=list)
+    #: every public callable of numpy, numpy.linalg and numpy.fft
+    namespace: list[Name] = field(default_factory=list)
     #: primitive name -> ids of the rows that exercise it
     primitives: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # row id -> why it could not be traced
@@ -75,6 +88,55 @@ class Coverage:
     @property
     def missing_primitives(self) -> list[str]:
         return sorted(name for name, rows in self.primitives.items() if not rows)
+
+    @property
+    def missing_names(self) -> list[str]:
+        """NumPy names in no table, or marked differentiable without a spec row in both
+        modes to second order."""
+        return [n.name for n in self.namespace if n.kind == "missing"]
+
+
+#: the NumPy modules whose public callables the namespace table lists, with their place in
+#: pullback.numpy
+NUMPY_MODULES = [("numpy", ""), ("numpy.linalg", "linalg."), ("numpy.fft", "fft.")]
+
+
+def namespace(functions: list[Function]) -> list[Name]:
+    """Every public callable of NumPy's modules, classified by ``pullback.numpy._namespace``,
+    with the spec table's verdict for the differentiable ones."""
+    by_name = {f.name: f for f in functions}
+    out = []
+    for numpy_name, prefix in NUMPY_MODULES:
+        numpy_module = importlib.import_module(numpy_name)
+        ours = importlib.import_module("pullback.numpy" + ("." + prefix[:-1] if prefix else ""))
+        for name in sorted(_namespace.public_callables(numpy_module)):
+            qualified = prefix + name
+            defined = vars(ours).get(name)
+            kind, note = _namespace.classify(qualified, defined)
+            fn = by_name.get(qualified)
+            if kind == "constructor":
+                kind = "differentiable"  # decided below from the Function
+            if kind == "differentiable" and fn is not None:
+                if fn.constructor:
+                    kind, note = "pass-through", "constructor (inside a transformation, a " \
+                        "buffer that accepts traced writes)"
+                elif fn.constant:
+                    kind = "pass-through"
+                    note = "no derivative (integer, boolean or piecewise-constant result): " \
+                        "traced arguments are used as constants"
+                elif not fn.rows:
+                    kind, note = "missing", "defined, but no spec row"
+                elif fn.rev and fn.fwd and fn.second:
+                    note = "both modes, order 2"
+                else:
+                    note = "first order only" if fn.rev and fn.fwd else "**incomplete rows**"
+            elif kind == "differentiable":
+                kind, note = "missing", "defined, but not a public function of pullback.numpy"
+            elif kind == "constant":
+                kind, note = "pass-through", f"no derivative ({note}): traced arguments are " \
+                    "used as constants"
+            out.append(Name(qualified, kind, note))
+    return out
 
 
 def public_functions() -> list[Function]:
@@ -89,14 +151,19 @@ def public_functions() -> list[Function]:
                                                       if not n.startswith("_")]
         for name in sorted(set(names)):
             obj = getattr(module, name, None)
-            if obj is None or isinstance(obj, type) or not callable(obj):
+            own_class = isinstance(obj, type) and obj.__module__.startswith("pullback")
+            if obj is None or (isinstance(obj, type) and not own_class) or not callable(obj):
                 continue
             qualified = prefix + name
             if qualified in seen:
                 continue
             seen.add(qualified)
             prim = PRIMITIVES.get(qualified)
-            out.append(Function(modname, qualified, obj, constant=bool(prim and prim.nondiff)))
+            kind = getattr(obj, "__pullback_kind__", None)
+            out.append(Function(modname, qualified, obj,
+                                constant=bool(prim and prim.nondiff) or kind == "constant",
+                                constructor=kind == "constructor" or
+                                qualified in _namespace.CONSTRUCTORS))
     return out
 
 
@@ -197,6 +264,16 @@ def collect() -> Coverage:
             if any(r.differentiable(i) for i in range(len(r.shapes[0]))):
                 fn.rev = fn.fwd = True
                 fn.second = fn.second or r.order >= 2
+    # aliases (concat and concatenate, acos and arccos) are one function: one verdict
+    groups: dict[int, list[Function]] = {}
+    for fn in cov.functions:
+        groups.setdefault(id(fn.obj), []).append(fn)
+    for group in groups.values():
+        best = max(group, key=lambda f: (f.rows, f.rev, f.second))
+        for fn in group:
+            fn.rows, fn.rev, fn.fwd, fn.second = best.rows, best.rev, best.fwd, best.second
+            fn.constant = fn.constant or best.constant
+    cov.namespace = namespace(cov.functions)
     return cov
 
 
@@ -239,6 +316,7 @@ def render(cov: Coverage) -> str:
         f"without a spec row: {len(cov.missing_primitives)}",
         "",
     ]
+    lines += _render_namespace(cov)
     for modname, _ in MODULES:
         fns = [f for f in cov.functions if f.module == modname]
         if not fns:
@@ -246,7 +324,9 @@ def render(cov: Coverage) -> str:
         lines += [f"## `{modname}`", "", "| function | reverse | forward | second order |",
                   "|---|---|---|---|"]
         for f in fns:
-            if f.constant:
+            if f.constructor:
+                status = ["constructor"] * 3
+            elif f.constant:
                 status = ["constant" if f.rows else "**no row**"] * 3
             elif not f.rows:
                 status = ["**no row**"] * 3
@@ -269,6 +349,41 @@ def render(cov: Coverage) -> str:
     return "\n".join(lines)
 
 
+def _render_namespace(cov: Coverage) -> list[str]:
+    counts = {k: sum(1 for n in cov.namespace if n.kind == k)
+              for k in ("differentiable", "pass-through", "refused", "missing")}
+    own = sum(1 for n in cov.namespace if n.kind == "pass-through"
+              and not n.note.startswith("no derivative"))
+    lines = [
+        "## NumPy's namespace",
+        "",
+        "Every public callable of `numpy`, `numpy.linalg` and `numpy.fft` (functions, ufuncs",
+        "and classes), and what `pullback.numpy` offers under its name:",
+        "",
+        "- **differentiable**: a `pullback.numpy` function checked by the spec table in both",
+        "  modes to second order;",
+        "- **pass-through**: either a function whose result has no derivative (integers,",
+        "  booleans, piecewise constants), which takes traced arguments as constants, or",
+        "  NumPy's own object (classes, dtypes, constructors from shapes, readers, settings);",
+        "- **refused**: NumPy's function, which raises an error naming itself and the reason",
+        "  when given a traced value.",
+        "",
+        f"Counts: {len(cov.namespace)} names; **differentiable: {counts['differentiable']}**; "
+        f"pass-through: {counts['pass-through']} ({counts['pass-through'] - own} without "
+        f"derivative, {own} NumPy's own); refused: {counts['refused']}; not in any table: "
+        f"{counts['missing']}.",
+        "",
+        "| name | in pullback.numpy | note |",
+        "|---|---|---|",
+    ]
+    for n in cov.namespace:
+        kind = f"**{n.kind}**" if n.kind == "missing" else n.kind
+        note = n.note.replace("|", "\\|")
+        lines.append(f"| `{n.name}` | {kind} | {note} |")
+    lines.append("")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the page (or, with ``--check``, report whether it is current)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -285,9 +400,12 @@ def main(argv: list[str] | None = None) -> int:
     PAGE.parent.mkdir(parents=True, exist_ok=True)
     PAGE.write_text(text)
     both = sum(1 for f in cov.functions if not f.constant and f.rev and f.fwd)
+    kinds = {k: sum(1 for n in cov.namespace if n.kind == k)
+             for k in ("differentiable", "pass-through", "refused", "missing")}
     print(f"wrote {PAGE.relative_to(ROOT)}: {both} functions with both modes; "
           f"{len(cov.missing_primitives)} primitives without a spec row"
-          + (f": {', '.join(cov.missing_primitives)}" if cov.missing_primitives else ""))
+          + (f": {', '.join(cov.missing_primitives)}" if cov.missing_primitives else "")
+          + f"; NumPy's namespace: {kinds}")
     return 0
 
 

@@ -96,4 +96,11 @@ VALUE_DEPENDENT_SHAPE = {
     "flatnonzero[constant]",
     "argwhere[constant]",
     "linalg.lstsq",  # NumPy's residuals are empty or not depending on the rank (m > n)
+    "polyfit",  # lstsq
+    "polyfit[weighted]",
+    # issue 9: how many values are kept, or the dtype, depends on the values
+    "trim_zeros", "trim_zeros[front]", "unique", "unique[counts]", "unique_all",
+    "unique_counts", "unique_inverse", "unique_values", "union1d", "intersect1d",
+    "setdiff1d", "setxor1d", "polydiv", "roots", "real_if_close", "poly[matrix]",
+    "linalg.eig[values]", "linalg.eig[vectors]", "linalg.eig[complex]", "linalg.eigvals",
 }

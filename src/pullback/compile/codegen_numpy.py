@@ -375,10 +375,6 @@ def generate_source(
             v for v in e.outvars
             if v not in last_use and v not in outputs and v.aval.size >= _DEL_SIZE
         ]
-        dead += [  # outputs nothing reads (a loop's final carry when only its stack is used)
-            v for v in e.outvars
-            if v not in last_use and v not in outputs and v.aval.size >= _DEL_SIZE
-        ]
         if dead:
             lines.append(f"    del {', '.join(em.names[v] for v in dead)}")
 

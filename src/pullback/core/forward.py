@@ -47,5 +47,8 @@ class JVPTrace(Trace):
                 for a, t in zip(ans, t_out, strict=True)
             )
         if t_out is zero or t_out is None:
+            if prim.view is not None and type(args[0]) is JVPTracer and args[0]._trace is self:
+                # a view of a traced buffer stays traced, so writes through it reach the buffer
+                return JVPTracer(self, ans, zero)
             return ans
         return JVPTracer(self, ans, t_out)

@@ -200,6 +200,8 @@ def deflinear(prim: Primitive, transpose: Callable[..., Any]) -> None:
             raise NotImplementedError(
                 f"primitive '{prim.name}' is differentiable only in its first argument"
             )
+        if tangents[0] is zero:  # a traced constant (a buffer not yet written)
+            return zero
         return prim.bind(tangents[0], *args[1:], **params)
 
     prim.vjp = vjp

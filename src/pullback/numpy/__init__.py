@@ -13,6 +13,8 @@ Example:
     array([1., 1.])
 """
 
+import sys
+
 from numpy import e as e  # constants and dtypes, not differentiable
 from numpy import euler_gamma as euler_gamma
 from numpy import float16 as float16
@@ -25,7 +27,8 @@ from numpy import nan as nan
 from numpy import newaxis as newaxis
 from numpy import pi as pi
 
-from pullback.numpy import _tracer
+from pullback.numpy import _arraylike, _namespace, _tracer
+from pullback.numpy import _ndarray as _ndarray  # its methods, before _tracer.install()
 from pullback.numpy import fft as fft
 from pullback.numpy import linalg as linalg
 from pullback.numpy import random as random
@@ -35,9 +38,18 @@ from pullback.numpy._registry import PRIMITIVES as PRIMITIVES
 from pullback.numpy.creation import *  # noqa: F403 (after _nondiff: its *_like are buffers)
 from pullback.numpy.elementwise import *  # noqa: F403
 from pullback.numpy.indexing import *  # noqa: F403
+from pullback.numpy.manipulation import *  # noqa: F403
+from pullback.numpy.numeric import *  # noqa: F403
 from pullback.numpy.products import *  # noqa: F403
 from pullback.numpy.reductions import *  # noqa: F403
 from pullback.numpy.shape import *  # noqa: F403
 
 # last, once every family has registered its primitives and methods
 _tracer.install()
+# lists and tuples of traced values are accepted wherever NumPy takes an array_like
+_arraylike.install(sys.modules[__name__])
+_arraylike.install(linalg, "linalg.")
+_arraylike.install(fft, "fft.")
+# every other NumPy name: NumPy's own object, or a wrapper of the tables in _namespace
+_namespace.install({"": sys.modules[__name__], "linalg.": linalg, "fft.": fft,
+                    "random.": random})

@@ -125,8 +125,8 @@ _METHODS = {
                                                                  keepdims=keepdims),
     "reshape": _reshape,
     "transpose": _transpose,
-    "ravel": lambda s: shape.ravel(s),
-    "flatten": lambda s: shape.ravel(s),
+    "ravel": lambda s, order="C": shape.ravel(s, order),
+    "flatten": lambda s, order="C": lax.copy(shape.ravel(s, order)),  # a copy, as NumPy's
     "squeeze": lambda s, axis=None: shape.squeeze(s, axis),
     "swapaxes": lambda s, a, b: shape.swapaxes(s, a, b),
     "astype": lambda s, dtype: shape.astype(s, dtype),

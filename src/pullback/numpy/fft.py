@@ -33,10 +33,13 @@ from pullback.core.rules import defbatch, deflinear
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._registry import batch_along, implements, new_primitive
 from pullback.numpy._util import normalize_axis, result_dtype
-from pullback.numpy.elementwise import real
-from pullback.numpy.shape import astype, concatenate, getitem
+from pullback.numpy.elementwise import conjugate, real
+from pullback.numpy.shape import astype, concatenate, getitem, roll
 
-__all__ = ["fft", "fft2", "fftn", "ifft", "ifft2", "ifftn", "irfft", "rfft"]
+__all__ = [
+    "fft", "fft2", "fftfreq", "fftn", "fftshift", "hfft", "ifft", "ifft2", "ifftn",
+    "ifftshift", "ihfft", "irfft", "irfft2", "irfftn", "rfft", "rfft2", "rfftfreq", "rfftn",
+]
 
 _NORMS = {None: "backward", "backward": "backward", "ortho": "ortho", "forward": "forward"}
 
@@ -312,3 +315,226 @@ def _no_out(name: str, out: Any) -> None:
             f"pullback.numpy.fft.{name}: out= is not supported on traced values; use the "
             "returned array"
         )
+
+
+# ----------------------------------------------------------------------------- n-d real, shifts
+# Composites of the transforms above, step by step as NumPy computes them.
+
+
+def _cook(name: str, a: Any, s: Any, axes: Any, invreal: bool = False) -> tuple[list, list]:
+    """NumPy's ``s`` and ``axes`` of an n-d transform (``s`` defaults to the input's shape
+    along ``axes``, or the output length of an inverse real transform)."""
+    shape = shape_of(a)
+    if s is None:
+        if axes is None:
+            axes = list(range(-len(shape), 0))
+        else:
+            axes = list(axes)
+        s = [shape[ax] for ax in axes]
+        if invreal and s:
+            s[-1] = (shape[axes[-1]] - 1) * 2
+    else:
+        s = list(s)
+        if axes is None:
+            axes = list(range(-len(s), 0))
+        else:
+            axes = list(axes)
+    if len(s) != len(axes):
+        raise ValueError(f"pullback.numpy.fft.{name}: shape and axes have different lengths")
+    return s, axes
+
+
+def _swap_direction(norm: Any) -> str:
+    return {None: "forward", "backward": "forward", "ortho": "ortho",
+            "forward": "backward"}[_norm("hfft", norm) if norm is not None else None]
+
+
+@implements(np.fft.rfftn)
+def rfftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+          norm: str | None = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.fft.rfftn``: ``rfft`` along the last axis, then ``fft`` along
+    the others.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.rfftn(np.ones((2, 4))).real
+        array([[8., 0., 0.],
+               [0., 0., 0.]])
+    """
+    if not isinstance(a, Tracer):
+        return np.fft.rfftn(a, s=s, axes=axes, norm=norm, out=out)
+    _no_out("rfftn", out)
+    s, axes = _cook("rfftn", a, s, axes)
+    if not axes:
+        raise ValueError("pullback.numpy.fft.rfftn: at least one axis must be transformed")
+    out_ = rfft(a, s[-1], axes[-1], norm)
+    for n, ax in zip(s[:-1], axes[:-1], strict=True):
+        out_ = fft(out_, n, ax, norm)
+    return out_
+
+
+@implements(np.fft.rfft2)
+def rfft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1),
+          norm: str | None = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.fft.rfft2``: :func:`rfftn` over two axes.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.rfft2(np.ones((2, 2))).real
+        array([[4., 0.],
+               [0., 0.]])
+    """
+    if not isinstance(a, Tracer):
+        return np.fft.rfft2(a, s=s, axes=axes, norm=norm, out=out)
+    return rfftn(a, s, axes, norm, out)
+
+
+@implements(np.fft.irfftn)
+def irfftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None,
+           norm: str | None = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.fft.irfftn``: ``ifft`` along all axes but the last, then
+    ``irfft`` along it.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.irfftn(np.array([[4.0, 0.0, 0.0]]))
+        array([[1., 1., 1., 1.]])
+    """
+    if not isinstance(a, Tracer):
+        return np.fft.irfftn(a, s=s, axes=axes, norm=norm, out=out)
+    _no_out("irfftn", out)
+    s, axes = _cook("irfftn", a, s, axes, invreal=True)
+    if not axes:
+        raise ValueError("pullback.numpy.fft.irfftn: at least one axis must be transformed")
+    x = a
+    for n, ax in zip(s[:-1], axes[:-1], strict=True):
+        x = ifft(x, n, ax, norm)
+    return irfft(x, s[-1], axes[-1], norm)
+
+
+@implements(np.fft.irfft2)
+def irfft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1),
+           norm: str | None = None, out: Any = None) -> Any:
+    """Differentiable ``numpy.fft.irfft2``: :func:`irfftn` over two axes.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.irfft2(np.array([[4.0, 0.0], [0.0, 0.0]]))
+        array([[1., 1.],
+               [1., 1.]])
+    """
+    if not isinstance(a, Tracer):
+        return np.fft.irfft2(a, s=s, axes=axes, norm=norm, out=out)
+    return irfftn(a, s, axes, norm, out)
+
+
+@implements(np.fft.hfft)
+def hfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None,
+         out: Any = None) -> Any:
+    """Differentiable ``numpy.fft.hfft``: the transform of a signal with Hermitian symmetry
+    (``irfft`` of the conjugate, normalisation swapped).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.hfft(np.array([1.0, 0.0, 0.0]))
+        array([1., 1., 1., 1.])
+    """
+    if not isinstance(a, Tracer):
+        return np.fft.hfft(a, n=n, axis=axis, norm=norm, out=out)
+    _no_out("hfft", out)
+    if n is None:
+        n = (shape_of(a)[axis] - 1) * 2
+    x = conjugate(a) if dtype_of(a).kind == "c" else a
+    return irfft(x, n, axis, _swap_direction(norm))
+
+
+@implements(np.fft.ihfft)
+def ihfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None,
+          out: Any = None) -> Any:
+    """Differentiable ``numpy.fft.ihfft``: the inverse of :func:`hfft` (real input).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.ihfft(np.array([1.0, 1.0, 1.0, 1.0]))
+        array([1.-0.j, 0.-0.j, 0.-0.j])
+    """
+    if not isinstance(a, Tracer):
+        return np.fft.ihfft(a, n=n, axis=axis, norm=norm, out=out)
+    _no_out("ihfft", out)
+    if n is None:
+        n = shape_of(a)[axis]
+    return conjugate(rfft(a, n, axis, _swap_direction(norm)))
+
+
+def _shift(x: Any, axes: Any, sign: int) -> Any:
+    nd = len(shape_of(x))
+    if axes is None:
+        axes = tuple(range(nd))
+        shift = [sign * (dim // 2) for dim in shape_of(x)]
+    elif isinstance(axes, (int, np.integer)):
+        shift = sign * (shape_of(x)[axes] // 2)
+    else:
+        shift = [sign * (shape_of(x)[ax] // 2) for ax in axes]
+    return roll(x, shift, axes)
+
+
+@implements(np.fft.fftshift)
+def fftshift(x: Any, axes: Any = None) -> Any:
+    """Differentiable ``numpy.fft.fftshift``: the zero frequency moved to the centre.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.fftshift(np.array([0.0, 1.0, 2.0, -2.0, -1.0]))
+        array([-2., -1.,  0.,  1.,  2.])
+    """
+    if not isinstance(x, Tracer):
+        return np.fft.fftshift(x, axes)
+    return _shift(x, axes, 1)
+
+
+@implements(np.fft.ifftshift)
+def ifftshift(x: Any, axes: Any = None) -> Any:
+    """Differentiable ``numpy.fft.ifftshift``: the inverse of :func:`fftshift`.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.fft.ifftshift(np.array([-2.0, -1.0, 0.0, 1.0, 2.0]))
+        array([ 0.,  1.,  2., -2., -1.])
+    """
+    if not isinstance(x, Tracer):
+        return np.fft.ifftshift(x, axes)
+    return _shift(x, axes, -1)
+
+
+def _frequencies(name: str, ks: np.ndarray, n: int, d: Any) -> Any:
+    if not isinstance(d, Tracer):
+        return getattr(np.fft, name)(n, d)
+    return ks * (1.0 / (n * d))
+
+
+def fftfreq(n: int, d: Any = 1.0, device: Any = None) -> Any:
+    """``numpy.fft.fftfreq``: the sample frequencies, differentiable in the spacing ``d``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.fft.fftfreq(4, 0.5)
+        array([ 0. ,  0.5, -1. , -0.5])
+    """
+    if not isinstance(d, Tracer):
+        return np.fft.fftfreq(n, d, device=device)
+    N = (n - 1) // 2 + 1
+    ks = np.concatenate([np.arange(0, N), np.arange(-(n // 2), 0)])
+    return _frequencies("fftfreq", ks, n, d)
+
+
+def rfftfreq(n: int, d: Any = 1.0, device: Any = None) -> Any:
+    """``numpy.fft.rfftfreq``: the non-negative sample frequencies, differentiable in ``d``.
+
+    Example:
+        >>> import pullback.numpy as pnp
+        >>> pnp.fft.rfftfreq(4, 0.5)
+        array([0. , 0.5, 1. ])
+    """
+    if not isinstance(d, Tracer):
+        return np.fft.rfftfreq(n, d, device=device)
+    return _frequencies("rfftfreq", np.arange(0, n // 2 + 1), n, d)

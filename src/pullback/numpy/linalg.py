@@ -102,6 +102,25 @@ __all__ = [
 
 LinAlgError = np.linalg.LinAlgError
 
+    # NumPy 2's array-API names and the rest of numpy.linalg (at the end of this file)
+    "cond",
+    "cross",
+    "diagonal",
+    "eig",
+    "eigvals",
+    "matmul",
+    "matrix_norm",
+    "matrix_rank",
+    "matrix_transpose",
+    "multi_dot",
+    "outer",
+    "svdvals",
+    "tensordot",
+    "tensorinv",
+    "tensorsolve",
+    "trace",
+    "vecdot",
+    "vector_norm",
 # NumPy's named result tuples, so traced results unpack and read like NumPy's
 _EighResult = type(np.linalg.eigh(np.eye(1)))
 _QRResult = type(np.linalg.qr(np.eye(1)))
@@ -1149,3 +1168,466 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> tuple[Any, Any, Any, Any]:
 
     x, residuals, rank, s = lstsq_p.bind(a, b, rcond=rcond)
     return x, residuals, stop_gradient(rank)[()], s
+
+
+# ----------------------------------------------------------------------------- eig, eigvals
+# A general square matrix A = V diag(w) V^-1. NumPy (LAPACK's geev) scales each eigenvector
+# to unit norm with its largest component real: the derivatives keep both conventions, so
+# they are those of NumPy's own outputs. The primitive is complex; the wrapper returns real
+# arrays when every eigenvalue is real (NumPy's choice, which depends on the values: under
+# jit and vmap it raises instead of guessing).
+
+_EigResult = type(np.linalg.eig(np.eye(1)))
+_eig_impl = _lapack("eig", np.linalg.eig)
+
+
+def _eig_complex(a: Any) -> tuple:
+    """NumPy's eigenvalues and eigenvectors, always complex (the primitive's dtype must not
+    depend on the values; the wrapper returns real arrays where NumPy does)."""
+    w, V = _eig_impl(a)
+    dtype = np.result_type(w.dtype, np.complex64)
+    return w.astype(dtype), V.astype(dtype)
+
+
+def _real_spectrum(w: Any) -> np.ndarray:
+    """Whether NumPy returns real arrays: every eigenvalue real (of a real matrix)."""
+    if _backends.foreign(w):  # a dtype that depends on the values: known only when computed
+        raise backends.refuse("pullback.numpy.linalg.eig", backends.library(w),
+                              "eig and eigvals")
+    return np.asarray(bool(np.all(np.asarray(w).imag == 0)))
+
+
+eig_p = new_primitive("linalg.eig", _eig_complex, multiple_results=True)
+
+
+def _largest_component(V: Any) -> np.ndarray:
+    """A constant mask (..., n, n): 1 at each column's largest entry (by modulus), the entry
+    LAPACK makes real."""
+    value = np.asarray(stop_gradient(V) if isinstance(V, Tracer) else V)
+    while isinstance(value, Tracer):
+        value = value.primal
+    k = np.argmax(np.abs(value), axis=-2)
+    return (np.arange(value.shape[-2])[:, None] == k[..., None, :]).astype(value.real.dtype)
+
+
+def _eig_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    (t,) = tangents
+    if t is zero:
+        return zero
+    w, V = ans
+    X = solve_p.bind(V, astype(t, result_dtype(t, V)) @ V)  # V^-1 dA V
+    dw = _diagonal(X)
+    dV = V @ (_gaps(w) * X)
+    # unit norm: Re(v^H dv) = 0 for each column
+    dV = dV - V * expand_dims(real(_diagonal(_H(V) @ dV)), -2)
+    if _is_complex(V):
+        # the largest component stays real: rotate each column's phase to keep Im = 0
+        mask = _largest_component(V)
+        theta = _sum(_imag_part(dV) * mask, axis=-2) / _sum(V * mask, axis=-2)
+        dV = dV - V * expand_dims(theta, -2)
+    return dw, dV
+
+
+def _eig_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    gw, gV = g
+    w, V = ans
+    a = args[0]
+    gX = 0.0
+    if not _is_zero(gV):
+        if _is_complex(V):
+            # the adjoint of dV -> dV - V theta(dV), theta = i Im(dV_k) / V_k on the mask
+            mask = _largest_component(V)
+            s = _sum(gV * V, axis=-2) / _sum(V * mask, axis=-2)  # (..., n)
+            gV = gV - mask * expand_dims(_imag_part(s), -2)
+        # the adjoint of dV -> dV - V Re(diag(V^H dV))
+        r = real(_sum(gV * V, axis=-2))
+        gV = gV - _conj(V) * expand_dims(r, -2)
+        gX = _gaps(w) * (_mT(V) @ gV)
+    if not _is_zero(gw):
+        gX = gX + _diag(gw)
+    # the adjoint of dA -> V^-1 dA V
+    inv_V = inv(V)
+    ga = _mT(inv_V) @ gX @ _mT(V)
+    if not _is_complex(a):
+        ga = real(ga) if _is_complex(ga) else ga
+    return (ga,)
+
+
+defjvp_joint(eig_p, _eig_jvp)
+defvjp_joint(eig_p, _eig_vjp)
+defbatch(eig_p, batch_stacked(eig_p))
+
+
+@implements(np.linalg.eig)
+def eig(a: Any) -> Any:
+    """Differentiable ``numpy.linalg.eig``: eigenvalues and right eigenvectors of general
+    square matrices, ``(eigenvalues, eigenvectors)``.
+
+    The eigenvectors have NumPy's normalisation (unit norm, largest component real), and the
+    derivatives are those of these outputs. They assume distinct eigenvalues (NaN at exact
+    ties). Results are complex when some eigenvalue is, as in NumPy.
+
+    Example:
+        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+        >>> pnp.linalg.eig(np.array([[2.0, 0.0], [0.0, 3.0]])).eigenvalues
+        array([2., 3.])
+        >>> a = np.array([[2.0, 1.0], [0.0, 3.0]])
+        >>> pb.grad(lambda a: pnp.linalg.eig(a).eigenvalues[1])(a)  # u v^T / (u^T v)
+        array([[0., 0.],
+               [1., 1.]])
+    """
+    if not isinstance(a, Tracer):
+        return _eig_impl(a)
+    _require_square("eig", a)
+    if dtype_of(a).kind not in "fc":
+        a = astype(a, np.float64)
+    w, V = eig_p.bind(a)
+    if not _is_complex(a) and concrete(constant_call(_real_spectrum, w),
+                                       "pullback.numpy.linalg.eig",
+                                       "the dtype of the result (real when every eigenvalue "
+                                       "is)"):
+        w, V = real(w), real(V)
+    return _EigResult(w, V)
+
+
+@implements(np.linalg.eigvals)
+def eigvals(a: Any) -> Any:
+    """Differentiable ``numpy.linalg.eigvals``: the eigenvalues of general square matrices
+    (as :func:`eig` computes them).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.eigvals(np.array([[0.0, -1.0], [1.0, 0.0]]))
+        array([0.+1.j, 0.-1.j])
+    """
+    if not isinstance(a, Tracer):
+        return _lapack("eigvals", np.linalg.eigvals)(a)
+    return eig(a)[0]
+
+
+# ----------------------------------------------------------------------------- the rest
+# NumPy 2's array-API functions of numpy.linalg, and the remaining classic ones: composites
+# of the products and of the functions above (their derivatives come from those).
+
+
+def _traced(*xs: Any) -> bool:
+    return any(isinstance(x, Tracer) for x in xs)
+
+
+@implements(np.linalg.matmul)
+def matmul(x1: Any, x2: Any, /) -> Any:
+    """Differentiable ``numpy.linalg.matmul`` (``numpy.matmul`` without broadcasting
+    options).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.matmul(np.eye(2), np.array([1.0, 2.0]))
+        array([1., 2.])
+    """
+    if not _traced(x1, x2):
+        return np.linalg.matmul(x1, x2)
+    return _products.matmul(x1, x2)
+
+
+@implements(np.linalg.outer)
+def outer(x1: Any, x2: Any, /) -> Any:
+    """Differentiable ``numpy.linalg.outer`` (of two 1-d arrays).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.outer(np.array([1.0, 2.0]), np.array([3.0]))
+        array([[3.],
+               [6.]])
+    """
+    if not _traced(x1, x2):
+        return np.linalg.outer(x1, x2)
+    if len(shape_of(x1)) != 1 or len(shape_of(x2)) != 1:
+        raise ValueError(f"pullback.numpy.linalg.outer: both arguments must be 1-d, got shapes "
+                         f"{shape_of(x1)} and {shape_of(x2)}")
+    return _products.outer(x1, x2)
+
+
+@implements(np.linalg.tensordot)
+def tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Any:
+    """Differentiable ``numpy.linalg.tensordot``.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.tensordot(np.ones((2, 3)), np.ones((3, 4)), axes=1).shape
+        (2, 4)
+    """
+    if not _traced(x1, x2):
+        return np.linalg.tensordot(x1, x2, axes=axes)
+    return _products.tensordot(x1, x2, axes)
+
+
+@implements(np.linalg.cross)
+def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """Differentiable ``numpy.linalg.cross`` (of 3-element vectors along ``axis``).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.cross(np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0]))
+        array([0., 0., 1.])
+    """
+    if not _traced(x1, x2):
+        return np.linalg.cross(x1, x2, axis=axis)
+    if shape_of(x1)[axis] != 3 or shape_of(x2)[axis] != 3:
+        raise ValueError(
+            "pullback.numpy.linalg.cross: both input arrays must be (arrays of) 3-dimensional "
+            f"vectors along axis {axis}, got shapes {shape_of(x1)} and {shape_of(x2)}")
+    return _products.cross(x1, x2, axis=axis)
+
+
+@implements(np.linalg.diagonal)
+def diagonal(x: Any, /, *, offset: int = 0) -> Any:
+    """Differentiable ``numpy.linalg.diagonal``: the diagonals of the last two axes.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.diagonal(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        array([1., 4.])
+    """
+    if not _traced(x):
+        return np.linalg.diagonal(x, offset=offset)
+    return _products.diagonal(x, offset=offset, axis1=-2, axis2=-1)
+
+
+@implements(np.linalg.trace)
+def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
+    """Differentiable ``numpy.linalg.trace``: the traces over the last two axes.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.trace(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        np.float64(5.0)
+    """
+    if not _traced(x):
+        return np.linalg.trace(x, offset=offset, dtype=dtype)
+    out = _sum(_products.diagonal(x, offset=offset, axis1=-2, axis2=-1), axis=-1)
+    return out if dtype is None else astype(out, dtype)
+
+
+@implements(np.linalg.matrix_transpose)
+def matrix_transpose(x: Any, /) -> Any:
+    """Differentiable ``numpy.linalg.matrix_transpose``: the last two axes swapped.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.matrix_transpose(np.ones((2, 3))).shape
+        (3, 2)
+    """
+    if not _traced(x):
+        return np.linalg.matrix_transpose(x)
+    if len(shape_of(x)) < 2:
+        raise ValueError("pullback.numpy.linalg.matrix_transpose: the input must have at least "
+                         f"2 dimensions, got shape {shape_of(x)}")
+    return _mT(x)
+
+
+@implements(np.linalg.vecdot)
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """Differentiable ``numpy.linalg.vecdot``: ``sum(conj(x1) * x2)`` along ``axis``.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.vecdot(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+        np.float64(11.0)
+    """
+    if not _traced(x1, x2):
+        return np.linalg.vecdot(x1, x2, axis=axis)
+    return _sum(_conj(x1) * x2, axis=axis)
+
+
+@implements(np.linalg.multi_dot)
+def multi_dot(arrays: Sequence[Any], *, out: Any = None) -> Any:
+    """Differentiable ``numpy.linalg.multi_dot``: the product of the matrices, first and last
+    possibly 1-d (NumPy chooses the cheapest order; the value is the same product).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.multi_dot([np.ones(2), np.eye(2), np.ones(2)])
+        np.float64(2.0)
+    """
+    arrays = list(arrays)
+    if not _traced(*arrays):
+        return np.linalg.multi_dot(arrays, out=out)
+    if out is not None:
+        raise TypeError("pullback.numpy.linalg.multi_dot: out= is not supported on traced "
+                        "values")
+    if len(arrays) < 2:
+        raise ValueError("Expecting at least two arrays.")
+    first_1d = len(shape_of(arrays[0])) == 1
+    last_1d = len(shape_of(arrays[-1])) == 1
+    mats = [a if isinstance(a, Tracer) else np.asarray(a) for a in arrays]
+    if first_1d:
+        mats[0] = expand_dims(mats[0], 0)
+    if last_1d:
+        mats[-1] = expand_dims(mats[-1], -1)
+    for i, m in enumerate(mats):
+        if len(shape_of(m)) != 2:
+            raise ValueError(f"{len(shape_of(m))}-dimensional array given. Array must be "
+                             "two-dimensional")
+        del i
+    order = _chain_order([shape_of(m) for m in mats])
+    result = _chain(mats, order, 0, len(mats) - 1)
+    if first_1d and last_1d:
+        return getitem(result, (0, 0))
+    if first_1d:
+        return getitem(result, 0)
+    if last_1d:
+        return getitem(result, (slice(None), 0))
+    return result
+
+
+def _chain_order(shapes: list) -> np.ndarray:
+    """The optimal parenthesisation of a chain of matrix products (the classic dynamic
+    programme, as NumPy's multi_dot uses)."""
+    n = len(shapes)
+    p = [shapes[0][0]] + [s[1] for s in shapes]
+    m = np.zeros((n, n))
+    s = np.zeros((n, n), dtype=int)
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            m[i, j] = np.inf
+            for k in range(i, j):
+                cost = m[i, k] + m[k + 1, j] + p[i] * p[k + 1] * p[j + 1]
+                if cost < m[i, j]:
+                    m[i, j], s[i, j] = cost, k
+    return s
+
+
+def _chain(mats: list, order: np.ndarray, i: int, j: int) -> Any:
+    if i == j:
+        return mats[i]
+    k = order[i, j]
+    return _chain(mats, order, i, k) @ _chain(mats, order, k + 1, j)
+
+
+@implements(np.linalg.svdvals)
+def svdvals(x: Any, /) -> Any:
+    """Differentiable ``numpy.linalg.svdvals``: the singular values (descending).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.svdvals(np.diag([1.0, 3.0]))
+        array([3., 1.])
+    """
+    if not _traced(x):
+        return np.linalg.svdvals(x)
+    return svd(x, compute_uv=False)
+
+
+@implements(np.linalg.vector_norm)
+def vector_norm(x: Any, /, *, axis: Any = None, keepdims: bool = False, ord: Any = 2) -> Any:
+    """Differentiable ``numpy.linalg.vector_norm`` (over one axis, several, or all).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.vector_norm(np.array([[3.0], [4.0]]))
+        np.float64(5.0)
+    """
+    if not _traced(x):
+        return np.linalg.vector_norm(x, axis=axis, keepdims=keepdims, ord=ord)
+    shape = shape_of(x)
+    nd = len(shape)
+    axes = normalize_axes(axis, nd, "pullback.numpy.linalg.vector_norm")
+    if dtype_of(x).kind not in "fc":
+        x = astype(x, np.float64)
+    rest = tuple(i for i in range(nd) if i not in axes)
+    moved = transpose(x, rest + axes)
+    flat = reshape(moved, tuple(shape[i] for i in rest) + (-1,) if axes else
+                   tuple(shape[i] for i in rest) + (1,))
+    out = norm(flat, ord=ord, axis=-1)
+    if keepdims:
+        out = reshape(out, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    return out
+
+
+@implements(np.linalg.matrix_norm)
+def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: Any = "fro") -> Any:
+    """Differentiable ``numpy.linalg.matrix_norm`` (over the last two axes).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.matrix_norm(np.array([[3.0, 0.0], [0.0, 4.0]]))
+        np.float64(5.0)
+    """
+    if not _traced(x):
+        return np.linalg.matrix_norm(x, keepdims=keepdims, ord=ord)
+    return norm(x, ord=ord, axis=(-2, -1), keepdims=keepdims)
+
+
+@implements(np.linalg.cond)
+def cond(x: Any, p: Any = None) -> Any:
+    """Differentiable ``numpy.linalg.cond``: the condition number in the norm ``p``.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.cond(np.diag([1.0, 4.0]))
+        np.float64(4.0)
+    """
+    if not _traced(x):
+        return np.linalg.cond(x, p)
+    if p is None or p == 2 or p == -2:
+        s = svd(x, compute_uv=False)
+        big, small = getitem(s, (Ellipsis, 0)), getitem(s, (Ellipsis, -1))
+        return big / small if p != -2 else small / big
+    _require_square("cond", x)
+    return norm(x, p, axis=(-2, -1)) * norm(inv(x), p, axis=(-2, -1))
+
+
+@implements(np.linalg.tensorinv)
+def tensorinv(a: Any, ind: int = 2) -> Any:
+    """Differentiable ``numpy.linalg.tensorinv``: the inverse of ``a`` seen as a matrix (its
+    first ``ind`` axes against the rest).
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.tensorinv(np.eye(4).reshape(4, 2, 2), ind=1).shape
+        (2, 2, 4)
+    """
+    if not _traced(a):
+        return np.linalg.tensorinv(a, ind)
+    if ind <= 0:
+        raise ValueError("Invalid ind argument.")
+    old = shape_of(a)
+    prod = int(np.prod(old[ind:]))
+    inv_shape = old[ind:] + old[:ind]
+    return reshape(inv(reshape(a, (prod, -1) if prod else (0, 0))), inv_shape)
+
+
+@implements(np.linalg.tensorsolve)
+def tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
+    """Differentiable ``numpy.linalg.tensorsolve``: ``x`` with ``tensordot(a, x, x.ndim) ==
+    b``.
+
+    Example:
+        >>> import numpy as np, pullback.numpy as pnp
+        >>> pnp.linalg.tensorsolve(np.eye(4).reshape(2, 2, 4), np.ones((2, 2))).shape
+        (4,)
+    """
+    if not _traced(a, b):
+        return np.linalg.tensorsolve(a, b, axes)
+    nd = len(shape_of(a))
+    if axes is not None:
+        allaxes = list(range(nd))
+        for k in axes:
+            allaxes.remove(k)
+            allaxes.insert(nd, k)
+        a = transpose(a, tuple(allaxes))
+    bshape = shape_of(b)
+    old = shape_of(a)[-(nd - len(bshape)):]
+    prod = int(np.prod(old))
+    if int(np.prod(shape_of(a))) != prod ** 2:
+        raise LinAlgError("Input arrays must satisfy the requirement prod(a.shape[b.ndim:]) "
+                          "== prod(a.shape[:b.ndim])")
+    b = b if isinstance(b, Tracer) else np.asarray(b)
+    x = solve(reshape(a, (prod, prod)), reshape(b, (prod,)))
+    return reshape(x, old)
+
+
+#: ``numpy.linalg.matrix_rank``, an integer: traced arguments are used as constants
+matrix_rank = constant_function("linalg.matrix_rank", np.linalg.matrix_rank)
+implements(np.linalg.matrix_rank)(matrix_rank)
