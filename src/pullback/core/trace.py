@@ -8,6 +8,8 @@ transformation is one trace level; values of outer levels are constants to inner
 
 from __future__ import annotations
 
+import dis
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -290,6 +292,20 @@ Primitive.bind = bind  # prim.bind(*args, **params), without an extra call
 # ----------------------------------------------------------------------------- tracers
 
 
+def _caller_instruction(depth: int) -> str | None:
+    """The name of the bytecode instruction that the frame ``depth`` levels up is executing
+    (``STORE_SUBSCR`` for ``out[i] = v``), or None when it cannot be told."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    lasti = frame.f_lasti
+    for ins in dis.get_instructions(frame.f_code):
+        if ins.offset == lasti:
+            return ins.opname
+    return None
+
+
 class Tracer:
     """A value being traced by one transformation level.
 
@@ -368,10 +384,35 @@ class Tracer:
             return TracerConversionError(
                 f"{what} of a traced value (shape {self.shape}, dtype {self.dtype}), in {hint}"
             )
+        found = f"a traced value (shape {self.shape}, dtype {self.dtype})"
+        if _caller_instruction(3) == "STORE_SUBSCR":
+            # `out[i] = v` with `out` a plain NumPy array (np.zeros(n)) and `v` traced
+            return TracerConversionError(
+                f"writing {found} into a plain NumPy array (`out[i] = ...` where `out` came "
+                "from np.zeros, np.empty, np.ones...): a NumPy array cannot hold a derivative. "
+                "Make the buffer with pullback.numpy instead: `out = pnp.zeros(n)` (or "
+                "`np.zeros_like(x)` of a traced x), or collect the values in a list and combine "
+                "them with `np.stack(values)`"
+            )
+        if what in (".item()", ".tolist()"):
+            return TracerConversionError(
+                f"{what} of {found} would make Python numbers, which cannot carry a derivative: "
+                "index the array instead (x[i], x[()]), or call pb.stop_gradient(x) first if "
+                "the derivative should be dropped"
+            )
+        if what == "numpy.asarray()":
+            return TracerConversionError(
+                f"numpy.asarray() of {found} would drop its derivative. If this is "
+                "`np.array([...])` or `np.asarray([...])` of traced values, or a NumPy function "
+                "given a list of them, build the array with `pnp.array([...])` or "
+                "`np.stack([...])` (pullback.numpy's functions accept lists: `pnp.mean([a, b])`); "
+                "otherwise keep it an array and use pullback.numpy operations, or call "
+                "pb.stop_gradient(x) first if the derivative should be dropped"
+            )
         return TracerConversionError(
-            f"{what} of a traced value (shape {self.shape}, dtype {self.dtype}) would drop its "
-            "derivative: keep it an array and use pullback.numpy operations, or call "
-            "pb.stop_gradient(x) first if the derivative should be dropped"
+            f"{what} of {found} would drop its derivative: keep it an array and use "
+            "pullback.numpy operations, or call pb.stop_gradient(x) first if the derivative "
+            "should be dropped"
         )
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
