@@ -68,6 +68,8 @@ import numpy as np
 from pullback.core.lax import stop_gradient
 from pullback.core.rules import add_tangents, defbatch, defjvp, defjvp_joint, defvjp, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
+from pullback.numpy import products as _products
+from pullback.numpy._constant import concrete, constant_call, constant_function
 from pullback.numpy._registry import batch_by_looping, batch_stacked, implements, new_primitive
 from pullback.numpy._util import normalize_axes, result_dtype
 from pullback.numpy.elementwise import absolute, conjugate, equal, power, real, sqrt, where
@@ -98,10 +100,6 @@ __all__ = [
     "slogdet",
     "solve",
     "svd",
-]
-
-LinAlgError = np.linalg.LinAlgError
-
     # NumPy 2's array-API names and the rest of numpy.linalg (at the end of this file)
     "cond",
     "cross",
@@ -121,6 +119,11 @@ LinAlgError = np.linalg.LinAlgError
     "trace",
     "vecdot",
     "vector_norm",
+]
+
+LinAlgError = np.linalg.LinAlgError
+
+
 # NumPy's named result tuples, so traced results unpack and read like NumPy's
 _EighResult = type(np.linalg.eigh(np.eye(1)))
 _QRResult = type(np.linalg.qr(np.eye(1)))
