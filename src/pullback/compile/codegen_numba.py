@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from pullback.compile.codegen_numpy import _Emitter, compile_graph, rewrite
-from pullback.compile.fusion import REDUCTIONS, Kernel, fuse, fused_p, loop_dtypes
+from pullback.compile.fusion import REDUCTIONS, Kernel, fuse, fused_p, loop_dtypes, uniform
 from pullback.compile.ir import Graph
 from pullback.compile.values import Const, Equation, Var
 
@@ -190,6 +190,8 @@ class _KernelWriter:
             self.names[a], self.dtypes[a] = name, a.aval.dtype
             return name, a.aval.dtype
         value = a.value
+        if isinstance(value, np.ndarray) and value.ndim and uniform(value):
+            return _literal(value.flat[0], value.dtype), value.dtype  # one value: inlined
         if isinstance(value, np.ndarray) and value.ndim:
             arg = self.args[id(value)]
             name = self.fresh()

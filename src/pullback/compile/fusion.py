@@ -223,6 +223,16 @@ def _reduction(e: Equation) -> bool:
     return True
 
 
+def uniform(value: np.ndarray) -> bool:
+    """Whether a constant array holds one value everywhere (a kernel inlines it)."""
+    if value.size == 0:
+        return False
+    first = value.flat[0]
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(value == first)) or bool(np.all(np.isnan(value))) \
+            if value.dtype.kind == "f" else bool(np.all(value == first))
+
+
 def _counts(e: Equation) -> bool:
     """Whether an equation counts as an operation of its group (broadcasts and casts do not)."""
     return e.prim.name not in ("broadcast_to",) and e.prim.name not in _CASTS
@@ -379,7 +389,7 @@ def fuse(graph: Graph, min_ops: int | None = None, min_size: int | None = None) 
                     seen.add(id(a))
                     inputs.append(a)
                 elif isinstance(a, Const) and isinstance(a.value, np.ndarray) and a.value.ndim \
-                        and id(a.value) not in seen:
+                        and not uniform(a.value) and id(a.value) not in seen:
                     seen.add(id(a.value))
                     inputs.append(a)
         outputs = [v for e in members for v in e.outvars if v in used_outside]
