@@ -710,6 +710,32 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     return where_p.bind(condition, x, y)
 
 
+# ----------------------------------------------------------------------------- conventions
+
+
+def _convention(func: Any, text: str) -> None:
+    """Add to ``func``'s docstring, before its example, its convention where it has no
+    derivative (each has a test in ``tests/test_special_values.py``)."""
+    if func.__doc__ is None:  # python -OO
+        return
+    head, sep, example = func.__doc__.partition("\n\nExample:")
+    func.__doc__ = f"{head}\n\n{text}{sep}{example}"
+
+
+_convention(sqrt, "At 0 the derivative is ``+inf`` (the one-sided limit, not NaN) and the "
+            "second ``-inf``, in every mode. Complex input: the principal branch.")
+_convention(power, "In ``x``: ``y * x**(y - 1)``, but 0 wherever ``y == 0``, also at "
+            "``x == 0`` and at every order (``x**0`` is the constant 1; JAX's convention). At "
+            "``x == 0``: 1 for ``y == 1``, 0 for ``y == 2`` (second derivative 2), 0 for an "
+            "integer ``y > 2`` (``x**3``: third derivative 6), ``inf`` for ``0 < y < 1``. In "
+            "``y``: ``x**y * log(x)``, taken as 0 where ``x == 0``. Holomorphic on complex "
+            "input (the rules are computed in complex).")
+_convention(hypot, "At the origin the derivative in both arguments is 0, and so are all the "
+            "higher ones (``linalg.norm``'s convention at 0: the subgradient of least norm).")
+_convention(arctan2, "At the origin ``(0, 0)`` the function jumps: its derivatives there are "
+            "NaN, in every mode (as in JAX), not a number chosen for it.")
+
+
 # ----------------------------------------------------------------------------- methods
 
 # fmt: off
