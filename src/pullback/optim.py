@@ -218,7 +218,7 @@ def cosine_decay_schedule(
 
     def schedule(step: int) -> float:
         c = 0.5 * (1.0 + math.cos(math.pi * min(step, decay_steps) / decay_steps))
-        return init_value * ((1.0 - alpha) * c**exponent + alpha)
+        return init_value * ((1.0 - alpha) * math.pow(c, exponent) + alpha)
 
     return schedule
 
