@@ -758,6 +758,70 @@ def build_outside(libs: Libs, tiny: bool) -> list[Case]:
     return cases
 
 
+# ----------------------------------------------------------------------------- 9. fill
+
+
+def fill_loop(xp: Any, x: Any) -> Any:
+    """``out[i] = sin(x[i]) * x[i - 1]`` written as a loop that fills a buffer (issue 9);
+    the loss is ``0.5 * |out|^2``."""
+    out = xp.zeros_like(x)
+    for i in range(len(x)):
+        out[i] = xp.sin(x[i]) * x[i - 1]
+    return 0.5 * xp.sum(out * out)
+
+
+def fill_stack(xp: Any, x: Any) -> Any:
+    """The same program, the values collected in a list and stacked."""
+    parts = []
+    for i in range(len(x)):
+        parts.append(xp.sin(x[i]) * x[i - 1])
+    out = xp.stack(parts)
+    return 0.5 * xp.sum(out * out)
+
+
+def fill_numpy(x: np.ndarray) -> tuple:
+    """Value and gradient of :func:`fill_loop`, by hand (vectorised, as one would write it)."""
+    s = np.sin(x)
+    prev = np.roll(x, 1)
+    out = s * prev
+    g = out * prev * np.cos(x)  # d/dx[i] through sin(x[i])
+    g += np.roll(out * s, -1)  # d/dx[i] through x[i] as the previous entry of out[i + 1]
+    return 0.5 * (out @ out), g
+
+
+def build_fill(libs: Libs, tiny: bool) -> list[Case]:
+    import pullback as pb
+
+    pnp = _pnp()
+    n = 20 if tiny else 200
+    x = np.random.default_rng(12).standard_normal(n)
+    cases = []
+    for key, program, how in (("fill-loop", fill_loop, "a loop filling a buffer, out[i] = ..."),
+                              ("fill-stack", fill_stack, "a list of values and np.stack")):
+        vg = pb.value_and_grad(lambda x, program=program: program(pnp, x))
+        impls = {
+            "numpy": _impl(lambda: fill_numpy(x)),
+            "pullback": _impl(lambda vg=vg: vg(x)),
+        }
+        for lib, jit in _jits(libs).items():
+            vg_jit = jit(pb.value_and_grad(lambda x, program=program: program(pnp, x)))
+            impls[lib] = _impl(lambda vg_jit=vg_jit: vg_jit(x))
+        cases.append(
+            Case(
+                key,
+                f"{how}: {n} steps of out[i] = sin(x[i]) * x[i-1], value and gradient",
+                "ratio",
+                impls,
+                _missing(libs, "pullback.jit"),
+                note="float64; the program written the way people write NumPy, traced step "
+                "by step (3 primitives a step, plus the write), against the vectorised "
+                "gradient written by hand; 'fill-loop' over 'fill-stack' is the cost of the "
+                "writes into a buffer (issue 9).",
+            )
+        )
+    return cases
+
+
 #: name -> builder, in the order of issue 6
 WORKLOADS: dict[str, Callable[[Libs, bool], list[Case]]] = {
     "network": build_network,
@@ -768,6 +832,7 @@ WORKLOADS: dict[str, Callable[[Libs, bool], list[Case]]] = {
     "mlp_large": build_mlp_large,
     "digits": build_digits,
     "outside": build_outside,
+    "fill": build_fill,
 }
 
 
