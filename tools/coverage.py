@@ -50,6 +50,8 @@ MODULES = [
     ("pullback.numpy.fft", "fft."),
     ("pullback.scipy.special", "special."),
 ]
+#: pullback.scipy.stats: one module per distribution, rows named "stats.norm.logpdf"
+MODULES += [(f"pullback.scipy.stats.{d}", f"stats.{d}.") for d in pb.scipy.stats.__all__]
 
 
 @dataclass

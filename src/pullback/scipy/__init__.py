@@ -1,5 +1,7 @@
 """SciPy's functions under SciPy's names, differentiable; SciPy itself is not needed.
 
+``special`` (special functions) and ``stats`` (distributions) are implemented with NumPy.
+
 Example:
     >>> import numpy as np, pullback as pb
     >>> from pullback.scipy import special
@@ -8,5 +10,6 @@ Example:
 """
 
 from pullback.scipy import special as special
+from pullback.scipy import stats as stats
 
-__all__ = ["special"]
+__all__ = ["special", "stats"]

@@ -397,3 +397,410 @@ def log_softmax(x: Any, axis: int | tuple[int, ...] | None = None) -> Any:
         array([-0.69314718, -0.69314718])
     """
     return reductions.log_softmax(x, axis)
+
+
+# =============================================================================================
+# Added for pullback.scipy.stats (issue 10): the normal distribution's functions, the
+# incomplete gamma and beta functions, betaln, xlog1py, log_expit. Implemented with NumPy and
+# ``math`` (no SciPy). Derivatives with respect to the shape parameters of the incomplete
+# functions have no closed form: asking for one raises NotImplementedError, naming the function.
+# =============================================================================================
+
+from pullback.numpy._util import result_dtype  # noqa: E402
+from pullback.numpy.elementwise import log1p, logaddexp  # noqa: E402
+
+__all__ += [
+    "betainc", "betaln", "gammainc", "gammaincc", "log_expit", "log_ndtr", "ndtr", "ndtri",
+    "xlog1py",
+]
+
+_SQRT_HALF = math.sqrt(0.5)
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_erfc_impl = _per_element(math.erfc)
+_erf_impl = _per_element(math.erf)
+
+
+def _ndtr_impl(x: Any) -> Any:
+    arr = np.asarray(x)
+    z = arr.astype(np.float64) * _SQRT_HALF
+    # near 0, 1/2 + erf/2 (no cancellation); in the tails erfc of |z|, exact in relative terms
+    out = np.where(np.abs(z) < _SQRT_HALF, 0.5 + 0.5 * _erf_impl(z),
+                   np.where(z > 0, 1.0 - 0.5 * _erfc_impl(z), 0.5 * _erfc_impl(-z)))
+    return _result(out, _float_dtype(arr))
+
+
+def _log_ndtr_impl(x: Any) -> Any:
+    arr = np.asarray(x)
+    z = arr.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        upper = np.log1p(-0.5 * _erfc_impl(z * _SQRT_HALF))  # z > -1: Phi(z) = 1 - Phi(-z)
+        middle = np.log(0.5 * _erfc_impl(-z * _SQRT_HALF))
+        # z < -20: log Phi(z) = -z^2/2 - log(-z) - log sqrt(2 pi) + log(1 - 1/z^2 + 3/z^4 ...)
+        w = np.where(z < -20.0, z, -20.0)
+        inv2 = 1.0 / (w * w)
+        series, term = np.ones_like(w), np.ones_like(w)
+        for k in range(1, 12):
+            term = -term * (2 * k - 1) * inv2
+            series = series + term
+        tail = -0.5 * w * w - np.log(-w) - _LOG_SQRT_2PI + np.log(series)
+        out = np.where(z > -1.0, upper, np.where(z >= -20.0, middle, tail))
+        out = np.where(np.isnan(z), np.nan, np.where(z == -np.inf, -np.inf, out))
+    return _result(out, _float_dtype(arr))
+
+
+# Acklam's rational approximation of the normal quantile (relative error 1.2e-9), refined by
+# Halley's method on ndtr
+_NDTRI_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+            1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
+_NDTRI_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+            6.680131188771972e01, -1.328068155288572e01)
+_NDTRI_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+            -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
+_NDTRI_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00,
+            3.754408661907416e00)
+
+
+def _poly(coeffs: tuple[float, ...], x: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(x)
+    for c in coeffs:
+        out = out * x + c
+    return out
+
+
+def _ndtri_impl(p: Any) -> Any:
+    arr = np.asarray(p)
+    q = arr.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lower = np.minimum(q, 1.0 - q)  # exact for q in [1/2, 1]: the lower tail's probability
+        low = np.clip(lower, 1e-300, 0.5)
+        r = np.sqrt(-2.0 * np.log(low))
+        tail = _poly(_NDTRI_C, r) / (_poly(_NDTRI_D, r) * r + 1.0)
+        t = low - 0.5
+        s = t * t
+        central = _poly(_NDTRI_A, s) * t / (_poly(_NDTRI_B, s) * s + 1.0)
+        x = np.where(low < 0.02425, tail, central)  # x <= 0
+        for _ in range(2):  # Halley's steps on Phi(x) - low, with Phi(x) = erfc(-x/sqrt2)/2
+            e = 0.5 * _erfc_impl(-x * _SQRT_HALF) - low
+            u = e * np.exp(0.5 * x * x + _LOG_SQRT_2PI)
+            x = x - u / (1.0 + 0.5 * x * u)
+        out = np.where(q > 0.5, -x, x)
+        out = np.where(q == 0.0, -np.inf, np.where(q == 1.0, np.inf, out))
+        out = np.where((q < 0) | (q > 1) | np.isnan(q), np.nan, out)
+        out = np.where(q == 0.5, 0.0, out)
+    return _result(out, _float_dtype(arr))
+
+
+def _xlog1py_impl(x: Any, y: Any) -> Any:
+    x, y = np.asarray(x), np.asarray(y)
+    dtype = np.result_type(_float_dtype(x), _float_dtype(y))
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where((x64 == 0) & ~np.isnan(y64), 0.0, x64 * np.log1p(y64))
+    return _result(out, dtype)
+
+
+def _plain_all(*args: Any) -> tuple:
+    """Untraced arguments as arrays of NumPy's result dtype, Python numbers weak (as SciPy's
+    ufuncs see them: ``betainc(2.5, 1.5, x)`` of a float32 ``x`` is float32)."""
+    dtype = result_dtype(*args)
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    return tuple(np.asarray(v, dtype) for v in args)
+
+
+def _promote_all(*args: Any) -> tuple:
+    """``promote``, and the untraced arguments as arrays of the same dtype (a Python or NumPy
+    float64 shape parameter must not make the rules of a float32 ``x`` float64)."""
+    out = promote(*args)
+    dtype = next(v.dtype for v in out if isinstance(v, Tracer))
+    return tuple(v if isinstance(v, Tracer) else np.asarray(v, dtype) for v in out)
+
+
+_lgamma_impl = _per_element(_lgamma)
+_EPS = np.finfo(np.float64).eps
+_TINY = 1e-300
+_MAX_ITERATIONS = 2000
+
+
+def _gammainc_both(a: Any, x: Any) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+    """The regularised incomplete gamma functions ``(P(a, x), Q(a, x))``: the power series for
+    ``P`` where ``x < a + 1``, Lentz's continued fraction for ``Q`` elsewhere, the other one
+    as the complement (which is then not small, so without cancellation)."""
+    a, x = np.asarray(a), np.asarray(x)
+    dtype = np.result_type(_float_dtype(a), _float_dtype(x))
+    a64, x64 = np.broadcast_arrays(a.astype(np.float64), x.astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        ok = (a64 > 0) & (x64 > 0) & np.isfinite(x64)
+        aa, xx = np.where(ok, a64, 1.0), np.where(ok, x64, 1.0)
+        front = np.exp(aa * np.log(xx) - xx - _lgamma_impl(aa))  # x^a e^-x / Gamma(a)
+        series = xx < aa + 1.0
+        # P by the series: sum_n x^n / (a (a+1) ... (a+n))
+        term = 1.0 / aa
+        total = term.copy()
+        ap = aa.copy()
+        todo = series.copy()
+        for _ in range(_MAX_ITERATIONS):
+            if not todo.any():
+                break
+            ap = ap + 1.0
+            term = np.where(todo, term * xx / ap, 0.0)
+            total = total + term
+            todo = todo & (np.abs(term) > np.abs(total) * _EPS)
+        p_series = total * front
+        # Q by the continued fraction (modified Lentz)
+        b = xx + 1.0 - aa
+        c = np.full_like(b, 1.0 / _TINY)
+        d = 1.0 / np.where(np.abs(b) < _TINY, _TINY, b)
+        h = d.copy()
+        todo = ~series
+        for i in range(1, _MAX_ITERATIONS):
+            if not todo.any():
+                break
+            an = -i * (i - aa)
+            b = b + 2.0
+            d = an * d + b
+            d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
+            c = b + an / c
+            c = np.where(np.abs(c) < _TINY, _TINY, c)
+            delta = np.where(todo, d * c, 1.0)
+            h = h * delta
+            todo = todo & (np.abs(delta - 1.0) > _EPS)
+        q_fraction = h * front
+        p = np.where(series, p_series, 1.0 - q_fraction)
+        q = np.where(series, 1.0 - p_series, q_fraction)
+        # edges: x == 0, x == inf, invalid arguments
+        p = np.where(x64 == 0, 0.0, np.where(x64 == np.inf, 1.0, p))
+        q = np.where(x64 == 0, 1.0, np.where(x64 == np.inf, 0.0, q))
+        limit = (a64 == 0) & (x64 > 0)  # SciPy's limit a -> 0: P = 1
+        p, q = np.where(limit, 1.0, p), np.where(limit, 0.0, q)
+        bad = ~(a64 >= 0) | ~(x64 >= 0) | ((a64 == 0) & (x64 == 0))
+        p, q = np.where(bad, np.nan, p), np.where(bad, np.nan, q)
+    return p, q, dtype
+
+
+def _gammainc_impl(a: Any, x: Any) -> Any:
+    p, _, dtype = _gammainc_both(a, x)
+    return _result(p, dtype)
+
+
+def _gammaincc_impl(a: Any, x: Any) -> Any:
+    _, q, dtype = _gammainc_both(a, x)
+    return _result(q, dtype)
+
+
+def _betacf(a: np.ndarray, b: np.ndarray, x: np.ndarray, todo: np.ndarray) -> np.ndarray:
+    """The continued fraction of the incomplete beta function (modified Lentz), where ``todo``."""
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c = np.ones_like(x)
+    d = 1.0 - qab * x / qap
+    d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
+    h = d.copy()
+    for m in range(1, _MAX_ITERATIONS):
+        if not todo.any():
+            break
+        m2 = 2 * m
+        for coef in (m * (b - m) * x / ((qam + m2) * (a + m2)),
+                     -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))):
+            d = 1.0 + coef * d
+            d = 1.0 / np.where(np.abs(d) < _TINY, _TINY, d)
+            c = 1.0 + coef / c
+            c = np.where(np.abs(c) < _TINY, _TINY, c)
+            delta = np.where(todo, d * c, 1.0)
+            h = h * delta
+        todo = todo & (np.abs(delta - 1.0) > _EPS)
+    return h
+
+
+def _betainc_impl(a: Any, b: Any, x: Any) -> Any:
+    a, b, x = np.asarray(a), np.asarray(b), np.asarray(x)
+    dtype = np.result_type(_float_dtype(a), _float_dtype(b), _float_dtype(x))
+    a64, b64, x64 = np.broadcast_arrays(*(v.astype(np.float64) for v in (a, b, x)))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        ok = (a64 > 0) & (b64 > 0) & (x64 > 0) & (x64 < 1)
+        aa, bb = np.where(ok, a64, 1.0), np.where(ok, b64, 1.0)
+        xx = np.where(ok, x64, 0.5)
+        # x^a (1-x)^b / B(a, b)
+        front = np.exp(_lgamma_impl(aa + bb) - _lgamma_impl(aa) - _lgamma_impl(bb)
+                       + aa * np.log(xx) + bb * np.log1p(-xx))
+        direct = xx < (aa + 1.0) / (aa + bb + 2.0)
+        cf_direct = _betacf(aa, bb, xx, ok & direct)
+        cf_swapped = _betacf(bb, aa, 1.0 - xx, ok & ~direct)
+        out = np.where(direct, front * cf_direct / aa, 1.0 - front * cf_swapped / bb)
+        out = np.where(x64 == 0, 0.0, np.where(x64 == 1, 1.0, out))
+        bad = ~(a64 > 0) | ~(b64 > 0) | ~(x64 >= 0) | ~(x64 <= 1)
+        out = np.where(bad, np.nan, out)
+    return _result(out, dtype)
+
+
+def _no_closed_form(name: str, argument: str, uses: str) -> Callable[..., Any]:
+    def rule(*_: Any, **__: Any) -> Any:
+        raise NotImplementedError(
+            f"pullback.scipy.special.{name}: the derivative with respect to {argument} has no "
+            f"closed form and is not implemented (only the one with respect to x is). It is "
+            f"needed here because {argument} depends on what is differentiated{uses}: hold it "
+            "constant (a plain number, or pb.stop_gradient), or differentiate with respect to "
+            "the other arguments only"
+        )
+
+    return rule
+
+
+_SHAPE_USES = (" (the cdf, sf and their logarithms of stats.gamma, chi2, poisson, beta, t, "
+               "binom and nbinom call it with the distribution's shape parameter there)")
+
+ndtr = _unary("ndtr", _ndtr_impl,
+              lambda ans, x: exp(-0.5 * x * x - _LOG_SQRT_2PI), """\
+The standard normal distribution function ``(1 + erf(x / sqrt(2))) / 2``;
+``scipy.special.ndtr``. Derivative: the normal density.
+
+Example:
+    >>> from pullback.scipy import special
+    >>> float(special.ndtr(0.0)), round(float(special.ndtr(-10.0)) / 7.6198530241605e-24, 12)
+    (0.5, 1.0)
+""")
+log_ndtr = _unary("log_ndtr", _log_ndtr_impl,
+                  lambda ans, x: exp(-0.5 * x * x - _LOG_SQRT_2PI - ans), """\
+``log(ndtr(x))``, accurate in both tails (an asymptotic series below -20);
+``scipy.special.log_ndtr``. Derivative: ``pdf / cdf``, computed as ``exp(log pdf - ans)``.
+
+Example:
+    >>> from pullback.scipy import special
+    >>> round(float(special.log_ndtr(-40.0)), 6), float(special.log_ndtr(10.0)) / -7.6198530e-24
+    (-804.608442, 1.0...)
+""")
+ndtri = _unary("ndtri", _ndtri_impl,
+               lambda ans, p: exp(0.5 * ans * ans + _LOG_SQRT_2PI), """\
+The inverse of ``ndtr``: the standard normal quantile; ``scipy.special.ndtri``.
+
+Example:
+    >>> from pullback.scipy import special
+    >>> round(float(special.ndtri(0.975)), 12)
+    1.95996398454
+""")
+
+
+def log_expit(x: Any) -> Any:
+    """``log(expit(x)) = -log(1 + exp(-x))``, without overflow; ``scipy.special.log_expit``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> float(special.log_expit(-1000.0)), round(float(special.log_expit(0.0)), 12)
+        (-1000.0, -0.69314718056)
+    """
+    _real_only("log_expit", x)
+    return negative(logaddexp(0.0, negative(x)))
+
+
+def betaln(a: Any, b: Any) -> Any:
+    """``log|B(a, b)| = gammaln(a) + gammaln(b) - gammaln(a + b)``; ``scipy.special.betaln``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.betaln(2.0, 3.0)), 12)  # log(1/12)
+        -2.484906649788
+    """
+    return gammaln(a) + gammaln(b) - gammaln(a + b)
+
+
+xlog1py_p = new_primitive("special.xlog1py", _xlog1py_impl)
+defelementwise(xlog1py_p, lambda ans, x, y: log1p(y),
+               lambda ans, x, y: x / where(logical_and(equal(x, 0), equal(y, -1)), 1.0, 1.0 + y))
+defbatch(xlog1py_p, batch_elementwise(xlog1py_p))
+
+
+def xlog1py(x: Any, y: Any) -> Any:
+    """``x * log1p(y)``, taken as 0 where ``x == 0``; differentiable in both arguments;
+    ``scipy.special.xlog1py``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> float(special.xlog1py(0.0, -1.0)), float(special.xlog1py(2.0, np.e - 1.0))
+        (0.0, 2.0)
+    """
+    _real_only("xlog1py", x)
+    _real_only("xlog1py", y)
+    if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
+        return _xlog1py_impl(*_plain_all(x, y))
+    return xlog1py_p.bind(*_promote_all(x, y))
+
+
+def _gamma_density(a: Any, x: Any) -> Any:
+    """``x**(a-1) exp(-x) / Gamma(a)``: the derivative of ``gammainc`` with respect to x."""
+    return exp(xlogy(a - 1.0, x) - x - gammaln(a))
+
+
+gammainc_p = new_primitive("special.gammainc", _gammainc_impl)
+defelementwise(gammainc_p, _no_closed_form("gammainc", "a (argument 0)", _SHAPE_USES),
+               lambda ans, a, x: _gamma_density(a, x))
+defbatch(gammainc_p, batch_elementwise(gammainc_p))
+gammaincc_p = new_primitive("special.gammaincc", _gammaincc_impl)
+defelementwise(gammaincc_p, _no_closed_form("gammaincc", "a (argument 0)", _SHAPE_USES),
+               lambda ans, a, x: negative(_gamma_density(a, x)))
+defbatch(gammaincc_p, batch_elementwise(gammaincc_p))
+
+
+def gammainc(a: Any, x: Any) -> Any:
+    """The regularised lower incomplete gamma function
+    ``P(a, x) = integral(t**(a-1) exp(-t), t=0..x) / Gamma(a)``; ``scipy.special.gammainc``.
+
+    Differentiable with respect to ``x`` (to any order); the derivative with respect to
+    ``a`` has no closed form: asking for it raises ``NotImplementedError``.
+
+    Example:
+        >>> import pullback as pb
+        >>> from pullback.scipy import special
+        >>> round(float(special.gammainc(1.0, 2.0)), 12)  # 1 - exp(-2)
+        0.864664716763
+        >>> round(float(pb.grad(special.gammainc, argnums=1)(1.0, 2.0)), 12)  # exp(-2)
+        0.135335283237
+    """
+    _real_only("gammainc", a)
+    _real_only("gammainc", x)
+    if not (isinstance(a, Tracer) or isinstance(x, Tracer)):
+        return _gammainc_impl(*_plain_all(a, x))
+    return gammainc_p.bind(*_promote_all(a, x))
+
+
+def gammaincc(a: Any, x: Any) -> Any:
+    """The regularised upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``, accurate
+    where it is small; ``scipy.special.gammaincc``. Differentiable with respect to ``x``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.gammaincc(1.0, 30.0)) / 9.357622968840175e-14, 12)  # exp(-30)
+        1.0
+    """
+    _real_only("gammaincc", a)
+    _real_only("gammaincc", x)
+    if not (isinstance(a, Tracer) or isinstance(x, Tracer)):
+        return _gammaincc_impl(*_plain_all(a, x))
+    return gammaincc_p.bind(*_promote_all(a, x))
+
+
+betainc_p = new_primitive("special.betainc", _betainc_impl)
+defelementwise(
+    betainc_p,
+    _no_closed_form("betainc", "a (argument 0)", _SHAPE_USES),
+    _no_closed_form("betainc", "b (argument 1)", _SHAPE_USES),
+    lambda ans, a, b, x: exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, negative(x)) - betaln(a, b)),
+)
+defbatch(betainc_p, batch_elementwise(betainc_p))
+
+
+def betainc(a: Any, b: Any, x: Any) -> Any:
+    """The regularised incomplete beta function
+    ``I_x(a, b) = integral(t**(a-1) (1-t)**(b-1), t=0..x) / B(a, b)``;
+    ``scipy.special.betainc``. Differentiable with respect to ``x`` (to any order); the
+    derivatives with respect to ``a`` and ``b`` have no closed form and raise
+    ``NotImplementedError``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.betainc(2.0, 3.0, 0.4)), 12)
+        0.5248
+    """
+    for v in (a, b, x):
+        _real_only("betainc", v)
+    if not any(isinstance(v, Tracer) for v in (a, b, x)):
+        return _betainc_impl(*_plain_all(a, b, x))
+    return betainc_p.bind(*_promote_all(a, b, x))
