@@ -502,3 +502,25 @@ def test_checkpointed_scan_memory_falls_with_the_schedule():
     assert peaks[None] > 8 * peaks["steps"], peaks
     assert peaks["steps"] > 4 * peaks["sqrt"], peaks
     assert peaks["sqrt"] < 64 and peaks["log"] < 64, peaks
+
+
+def test_jit_generates_one_python_loop_calling_the_body():
+    def run(x, n):
+        c, ys = lax.scan(lambda c, _: (c * 0.9 + 1.0, c), x, None, length=n)
+        return c + pnp.sum(ys)
+
+    sources = [pb.jit(pb.value_and_grad(run), static_argnums=1).source(np.float64(0.5), n)
+               for n in (10, 10_000)]
+    code = [[line for line in src.splitlines() if not line.strip().startswith("del ")]
+            for src in sources]  # big stacks are deleted early: the only difference
+    assert len(code[0]) == len(code[1])
+    assert "for _i" in sources[1] and "range(10000)" in sources[1]
+    assert "range(9999, -1, -1)" in sources[1]  # the backward pass: a reverse loop
+    # edge cases: no steps, no iterations, one branch
+    f = pb.jit(lambda x: lax.scan(lambda c, xi: (c + xi, c * xi), x[0], x[:0]))
+    c, ys = f(np.ones(3))
+    assert c == 1.0 and ys.shape == (0,)
+    g = pb.jit(lambda x: lax.while_loop(lambda v: v > 5.0, lambda v: v - 1.0, x))
+    assert g(np.float64(2.0)) == 2.0 and g(np.float64(7.5)) == 4.5
+    h = pb.jit(lambda x, k: lax.switch(k, [lambda v: v * 3.0], x))
+    assert h(np.float64(2.0), np.int64(4)) == 6.0

@@ -20,6 +20,7 @@ from pullback.compile.values import (
     Var,
     vars_in,
 )
+from pullback.core.control import checkpoint_p, scan_p, switch_p, while_p
 from pullback.core.trace import Primitive
 from pullback.core.tree import PyTreeDef
 
@@ -191,6 +192,83 @@ def rewrite(graph: Graph) -> Graph:
     return graph.replace(out_eqns, graph.outvars)
 
 
+# ----------------------------------------------------------------------------- control flow
+#
+# pb.lax's loops and branches become Python loops and branches in the generated code, each
+# calling its body's own generated function: the source does not grow with the steps.
+
+
+def _unpack(names: list[str]) -> str:
+    return ", ".join(names) + "," if names else "_"
+
+
+def _scan_lines(em: _Emitter, e: Equation) -> list[str]:
+    p = e.params
+    nc, nk, n = p["n_consts"], p["n_carry"], p["length"]
+    consts = [em.value(a) for a in e.inputs[:nc]]
+    init = [em.value(a) for a in e.inputs[nc:nc + nk]]
+    xs = [em.value(a) for a in e.inputs[nc + nk:]]
+    carry = [em.names[v] for v in e.outvars[:nk]]
+    ys = [em.names[v] for v in e.outvars[nk:]]
+    fn, i = em.body(p["body"]), em.temp("i")
+    temps = [em.temp("y") for _ in ys]
+    lines = [f"{', '.join(carry)} = {', '.join(init)}"] if carry else []
+    for y, v in zip(ys, e.outvars[nk:], strict=True):
+        shape = em.value(tuple(v.aval.shape))
+        lines.append(f"{y} = _np.empty({shape}, {em.value(v.aval.dtype)})")
+    order = f"range({n - 1}, -1, -1)" if p["reverse"] else f"range({n})"
+    args = ", ".join(consts + carry + [f"{x}[{i}]" for x in xs])
+    lines.append(f"for {i} in {order}:")
+    lines.append(f"    {_unpack(carry + temps)} = {fn}({args})")
+    lines += [f"    {y}[{i}] = {t}" for y, t in zip(ys, temps, strict=True)]
+    if ys and n:
+        lines.append(f"del {', '.join(temps)}")
+    return lines
+
+
+def _while_lines(em: _Emitter, e: Equation) -> list[str]:
+    p = e.params
+    ncc, nbc = p["n_cconsts"], p["n_bconsts"]
+    cc = [em.value(a) for a in e.inputs[:ncc]]
+    bc = [em.value(a) for a in e.inputs[ncc:ncc + nbc]]
+    init = [em.value(a) for a in e.inputs[ncc + nbc:]]
+    carry = [em.names[v] for v in e.outvars]
+    test, step = em.body(p["cond_body"]), em.body(p["body"])
+    return ([f"{', '.join(carry)} = {', '.join(init)}"] if carry else []) + [
+        f"while {test}({', '.join(cc + carry)})[0]:",
+        f"    {_unpack(carry)} = {step}({', '.join(bc + carry)})",
+    ]
+
+
+def _switch_lines(em: _Emitter, e: Equation) -> list[str]:
+    branches = e.params["branches"]
+    index = em.value(e.inputs[0])
+    args = ", ".join(em.value(a) for a in e.inputs[1:])
+    outs = _unpack([em.names[v] for v in e.outvars])
+    lines = []
+    for k, b in enumerate(branches):
+        if k == len(branches) - 1:
+            lines.append("else:" if k else "if True:")
+        else:
+            lines.append(f"{'if' if k == 0 else 'elif'} {index} == {k}:")
+        lines.append(f"    {outs} = {em.body(b)}({args})")
+    return lines
+
+
+def _checkpoint_lines(em: _Emitter, e: Equation) -> list[str]:
+    outs = _unpack([em.names[v] for v in e.outvars])
+    args = ", ".join(em.value(a) for a in e.inputs)
+    return [f"{outs} = {em.body(e.params['body'])}({args})"]
+
+
+_CONTROL: dict[str, tuple[Primitive, Callable[[_Emitter, Equation], list[str]]]] = {
+    "scan": (scan_p, _scan_lines),
+    "while": (while_p, _while_lines),
+    "switch": (switch_p, _switch_lines),
+    "checkpoint": (checkpoint_p, _checkpoint_lines),
+}
+
+
 # ----------------------------------------------------------------------------- code generation
 
 
@@ -292,7 +370,19 @@ class _Emitter:
 
     def statement(self, e: Equation, outs: str) -> list[str]:
         """The lines that compute ``e`` into ``outs`` (a backend may emit more than one)."""
+        control = _CONTROL.get(e.prim.name)
+        if control is not None and e.prim is control[0]:
+            return control[1](self, e)
         return [f"{outs} = {self.call(e)}"]
+
+    def temp(self, hint: str) -> str:
+        """A fresh local name (graph variables are plain letters, never underscored)."""
+        self._temps = getattr(self, "_temps", 0) + 1
+        return f"_{hint}{self._temps}"
+
+    def body(self, body: Any) -> str:
+        """The name of a sub-program's compiled function (a loop's or a branch's body)."""
+        return self.const(body.compiled(), "body")
 
     def output_tree(self, tree: PyTreeDef, leaves: Any) -> str | None:
         """Source that builds the output pytree, or None for containers it cannot spell."""

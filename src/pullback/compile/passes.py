@@ -70,7 +70,8 @@ def _identity_input(e: Equation, producer: dict[Var, Equation]) -> Atom | None:
         ):
             # x ** 0 is exactly 1 for every x, NaN and infinities included (IEEE pow)
             return Const(np.broadcast_to(np.ones((), out.dtype), out.shape))
-    elif name in ("reshape", "broadcast_to", "astype", "stop_gradient") and len(ins) == 1:
+    elif name in ("reshape", "broadcast_to", "astype", "stop_gradient",
+                  "checkpoint_name") and len(ins) == 1:
         if same(ins[0]):
             return ins[0]
     elif name == "transpose" and len(ins) == 1:

@@ -123,6 +123,11 @@ class Body:
         if self._fn is None:
             self._fn, self._source, _ = compile_graph(simplify(self.graph), self.name)
 
+    def compiled(self) -> Callable[..., tuple]:
+        """The compiled NumPy function of :meth:`run` (the tuple of output leaves)."""
+        self._compile()
+        return self._fn  # type: ignore[return-value]
+
     def run(self, *values: Any) -> tuple:
         """The outputs for plain NumPy inputs, by the compiled code of the simplified graph."""
         if self._fn is None:
