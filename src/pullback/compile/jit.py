@@ -188,6 +188,7 @@ class Jitted(Generic[_P, _R]):
         self._has_static = bool(self._static_argnums or self._static_argnames)
         self._cache: dict[Hashable, _Compiled] = {}
         self._fast: dict[tuple[Any, ...], Callable[..., _R]] = {}
+        self._fast_tree: dict[tuple[Any, ...], Callable[..., _R]] = {}
         self._warned = False
         self._watch = _Watch(fun)
         #: how many times the function has been traced (one per new signature)
@@ -214,6 +215,13 @@ class Jitted(Generic[_P, _R]):
             )
             if fn is not None:
                 return fn(*args)
+        if self._fast_tree and not kwargs and not trace_state.stack:
+            # lists and tuples of arrays (parameters): a signature seen before
+            quick = _quick_signature(args)
+            if quick is not None:
+                fn = self._fast_tree.get(quick[0])
+                if fn is not None:
+                    return fn(*quick[1])
         if trace_state.stack:
             # inside another transformation (or make_graph) jit is transparent
             return self._fun(*args, **kwargs)
@@ -254,6 +262,12 @@ class Jitted(Generic[_P, _R]):
             ):
                 fast = entry.fn if entry.structured else (lambda *a, e=entry: e.run(list(a)))
                 self._fast[tuple((a.shape, a.dtype) for a in args)] = fast
+            elif not kwargs and not self._has_static:
+                quick = _quick_signature(args)
+                if quick is not None and all(is_traced_leaf(x) for x in quick[1]):
+                    fast = entry.fn if entry.structured else (
+                        lambda *a, e=entry: e.run(list(a)))
+                    self._fast_tree[quick[0]] = fast
             if len(self._cache) >= RETRACE_WARNING and not self._warned:
                 self._warned = True
                 warnings.warn(
@@ -319,6 +333,27 @@ class Jitted(Generic[_P, _R]):
             linecache.cache.pop(entry.filename, None)
         self._cache.clear()
         self._fast.clear()
+        self._fast_tree.clear()
+
+
+def _quick_signature(args: tuple[Any, ...]) -> tuple[tuple[Any, ...], list[Any]] | None:
+    """The signature and leaves of arguments made of arrays in lists and tuples (the order
+    of ``tree_flatten``), or None for anything else; cheaper than flattening the pytree."""
+    sig: list[Any] = []
+    leaves: list[Any] = []
+    stack = list(reversed(args))
+    while stack:
+        x = stack.pop()
+        t = type(x)
+        if t is _ndarray:
+            sig.append((x.shape, x.dtype))
+            leaves.append(x)
+        elif t is list or t is tuple:
+            sig.append((t, len(x)))
+            stack.extend(reversed(x))
+        else:
+            return None
+    return tuple(sig), leaves
 
 
 @overload
