@@ -51,14 +51,14 @@ SEEDS = range(150)
 
 #: seeds whose programs fail only through known bugs (regenerate: see the module's text)
 KNOWN: dict[int, tuple[str, ...]] = {
-    11: ("axis-0d",),
     34: ("axis-0d",),
-    36: ("axis-0d",),
     43: ("axis-0d",),
-    67: ("axis-0d",),
+    46: ("axis-0d",),
+    71: ("matrix-rank-jit-dtype",),
     89: ("axis-0d",),
     96: ("axis-0d",),
     121: ("axis-0d",),
+    131: ("vander-dtype",),
     134: ("axis-0d",),
     145: ("axis-0d",),
     148: ("axis-0d",),
@@ -114,6 +114,11 @@ REPRODUCERS = {
                      [], [np.zeros((0, 0, 3))], "jvp"),
     "norm-inf-empty": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, float('inf'))\n",
                        [], [np.zeros((0, 2))], "jvp"),
+    "vander-dtype": ("def program(m, R, K, x0):\n    return m.vander(x0, increasing=True)\n",
+                     [], [np.array([0.5, -1.0, 2.0], np.float32)], "jvp"),
+    "matrix-rank-jit-dtype": ("def program(m, R, K, x0):\n"
+                              "    return x0 * m.linalg.matrix_rank(x0)\n",
+                              [], [np.array([1.0, 2.0, 0.5], np.float32)], "jit"),
     "norm2-empty": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, 2, axis=(1, 2))\n",
                     [], [np.ones((1, 0, 3))], "jvp"),
 }
