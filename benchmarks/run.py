@@ -53,6 +53,7 @@ from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks import long as long_programs  # noqa: E402
 from benchmarks.harness import Case, Timing, check_case, time_case  # noqa: E402
 from benchmarks.libs import LABELS, LIBS, Libs, limit_blas_threads, load_libs  # noqa: E402
 from benchmarks.workloads import WORKLOADS, build  # noqa: E402
@@ -261,8 +262,9 @@ def render(
     command: str,
     wall: float,
     quick: bool,
+    extra: list[str] | None = None,
 ) -> str:
-    """The Markdown of docs/performance.md."""
+    """The Markdown of docs/performance.md (``extra``: more sections, before the notes)."""
     cols = [lib for lib in LIBS if lib in libs.modules or lib in libs.missing]
     out = [
         "# Performance",
@@ -308,6 +310,7 @@ def render(
         j = _verdict(res, "pullback.jit", c.target_jit)
         out.append(f"| {c.key} | {_metric_name(c)} | " + " | ".join(e + j) + " |")
     out += _fast_section(results, cols)
+    out += extra or []
     out += ["", "## What each workload measures", ""]
     for res in results:
         out.append(f"- **{res.case.key}**: {res.case.title}. {res.case.note}")
@@ -427,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
                     "for a full run, standard output otherwise)")
     ap.add_argument("--no-profile", action="store_true", help="skip the pyinstrument section")
     ap.add_argument("--threads", type=int, default=1, help="threads for every library")
+    ap.add_argument("--no-long", action="store_true",
+                    help="skip the long programs of issue 11 (benchmarks/long.py; run with a "
+                    "full run, not with --only)")
     args = ap.parse_args(argv)
 
     names = list(WORKLOADS) if not args.only else [n.strip() for n in args.only.split(",")]
@@ -482,6 +488,7 @@ def _run(
             )
             if name in PROFILED and not args.no_profile and "pullback" not in res.failed:
                 profiles += _profile(case, res, prof_s, log)
+    extra = [] if args.no_long or args.only else long_programs.section(args.quick, log=log)
     wall = time.perf_counter() - t_start
     if hasattr(os, "getloadavg"):
         env = env + [
@@ -490,7 +497,7 @@ def _run(
         ]
     given = sys.argv[1:] if argv is None else list(argv)
     command = "python benchmarks/run.py " + " ".join(given) if given else "make bench"
-    text = render(results, libs, env, profiles, command, wall, args.quick)
+    text = render(results, libs, env, profiles, command, wall, args.quick, extra)
     output = args.output
     if output is None and not args.only and not args.quick:
         output = str(ROOT / "docs" / "performance.md")

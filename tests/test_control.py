@@ -524,3 +524,24 @@ def test_jit_generates_one_python_loop_calling_the_body():
     assert g(np.float64(2.0)) == 2.0 and g(np.float64(7.5)) == 4.5
     h = pb.jit(lambda x, k: lax.switch(k, [lambda v: v * 3.0], x))
     assert h(np.float64(2.0), np.int64(4)) == 6.0
+
+
+def test_long_benchmark_programs_agree():
+    """benchmarks/long.py's hand-written adjoint against pullback and finite differences
+    (tiny sizes; nothing timed)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks import long
+
+    th0, om0 = np.linspace(0.5, 1.5, 3), np.zeros(3)
+    value, grad = long.pendulum_by_hand(long.PARAMS, th0, om0, 40)
+    v, g = pb.value_and_grad(long.pendulum_loss)(long.PARAMS, th0, om0, 40)
+    np.testing.assert_allclose(v, value, rtol=1e-14)
+    np.testing.assert_allclose(g, grad, rtol=1e-12)
+    for e in np.eye(2):
+        fd = oracle.jvp(lambda p: long.pendulum_unrolled(p, th0, om0, 40), [long.PARAMS], [e])
+        np.testing.assert_allclose(grad @ e, fd, rtol=1e-8)
+    rows = long.memory_rows(30, 50, True, sys.stderr)
+    assert [r["label"] for r in rows][:2] == [v[0] for v in long.VARIANTS][:2]
