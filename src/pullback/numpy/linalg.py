@@ -65,13 +65,15 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.lax import stop_gradient
 from pullback.core.rules import add_tangents, defbatch, defjvp, defjvp_joint, defvjp, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
+from pullback.numpy import _backends
 from pullback.numpy import products as _products
 from pullback.numpy._constant import concrete, constant_call, constant_function
 from pullback.numpy._registry import batch_by_looping, batch_stacked, implements, new_primitive
-from pullback.numpy._util import normalize_axes, result_dtype
+from pullback.numpy._util import as_array, normalize_axes, result_dtype
 from pullback.numpy.elementwise import absolute, conjugate, equal, power, real, sqrt, where
 from pullback.numpy.reductions import sum as _sum
 from pullback.numpy.shape import (
@@ -250,6 +252,9 @@ def _lapack(name: str, func: Callable[..., Any], square: bool = True) -> Callabl
 
     def call(a: Any, *args: Any, **kwargs: Any) -> Any:
         try:
+            if type(a) is not np.ndarray and _backends.foreign(a, *args):  # Dask: per block
+                return _backends.linalg(func, f"pullback.numpy.linalg.{name}", a, *args,
+                                        **kwargs)
             return func(a, *args, **kwargs)
         except LinAlgError as err:
             text = str(err)
@@ -1063,7 +1068,7 @@ def matrix_power(a: Any, n: int) -> Any:
 
 def _lstsq_impl(a: Any, b: Any, rcond: Any) -> tuple:
     x, residuals, rank, s = _lapack("lstsq", np.linalg.lstsq, square=False)(a, b, rcond=rcond)
-    return x, residuals, np.asarray(rank), s
+    return x, residuals, as_array(rank), s
 
 
 lstsq_p = new_primitive("linalg.lstsq", _lstsq_impl, multiple_results=True)
@@ -1194,6 +1199,9 @@ def _eig_complex(a: Any) -> tuple:
 
 def _real_spectrum(w: Any) -> np.ndarray:
     """Whether NumPy returns real arrays: every eigenvalue real (of a real matrix)."""
+    if _backends.foreign(w):  # a dtype that depends on the values: known only when computed
+        raise backends.refuse("pullback.numpy.linalg.eig", backends.library(w),
+                              "eig and eigvals")
     return np.asarray(bool(np.all(np.asarray(w).imag == 0)))
 
 
