@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.rules import defelementwise, defjvp_joint, deflinear, defnondiff, defvjp_joint
 from pullback.core.trace import (
     Primitive,
@@ -72,7 +73,14 @@ def _front(v: Any, batched: bool, size: int) -> Any:
 
 
 def _reshape_impl(x: Any, shape: tuple) -> Any:
-    return x.reshape(shape) if type(x) is np.ndarray else np.reshape(x, shape)
+    if type(x) is np.ndarray:
+        return x.reshape(shape)
+    if backends.is_dask(x):
+        try:
+            return x.reshape(shape)
+        except NotImplementedError:  # Dask only merges or splits axes: through 1-d, both
+            return x.reshape(-1).reshape(shape)
+    return np.reshape(x, shape)
 
 
 reshape_p = new_primitive("reshape", _reshape_impl)
@@ -217,7 +225,11 @@ concatenate_p = new_primitive("concatenate", lambda *xs, axis: np.concatenate(xs
 
 
 def _split_impl(x: Any, sizes: tuple[int, ...], axis: int) -> tuple:
-    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+    if type(x) is np.ndarray or backends.library(x) == "numpy":
+        return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+    ends = np.cumsum(sizes).tolist()  # other libraries (Dask has no split): slices
+    lead = (slice(None),) * axis
+    return tuple(x[lead + (slice(e - n, e),)] for n, e in zip(sizes, ends, strict=True))
 
 
 split_p = new_primitive("split", _split_impl, multiple_results=True)
@@ -233,7 +245,7 @@ def _concatenate_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> An
     if all(t is zero for t in tangents):
         return zero
     ts = [
-        np.zeros(shape_of(x), dtype_of(x)) if t is zero else t
+        backends.zeros(shape_of(x), dtype_of(x), like=x) if t is zero else t
         for t, x in zip(tangents, args, strict=True)
     ]
     return concatenate_p.bind(*ts, **params)
@@ -245,7 +257,7 @@ def _split_transpose(gs: Sequence[Any], x: Any, sizes: tuple, axis: int) -> Any:
     for g, n in zip(gs, sizes, strict=True):
         if g is zero or g is None:
             shape[axis] = n
-            g = np.zeros(tuple(shape), dtype_of(x))
+            g = backends.zeros(tuple(shape), dtype_of(x), like=x)
         parts.append(g)
     return concatenate(parts, axis)
 
@@ -390,7 +402,9 @@ def mul(x: Any, y: Any) -> Any:
 
 
 def _copy_impl(x: Any) -> Any:
-    return x.copy() if isinstance(x, np.ndarray) else np.array(x)
+    if isinstance(x, np.ndarray) or backends.library(x) != "numpy":
+        return x.copy()  # a Dask or CuPy array stays in its library
+    return np.array(x)
 
 
 copy_p = new_primitive("copy", _copy_impl)

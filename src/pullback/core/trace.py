@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
+
 __all__ = [
     "PRIMITIVES",
     "Primitive",
@@ -105,7 +107,7 @@ def instantiate(t: Any, like: Any) -> Any:
         array([0., 0.])
     """
     if t is zero or t is None:
-        return np.zeros(shape_of(like), dtype_of(like))
+        return backends.zeros(shape_of(like), dtype_of(like), like=like)
     return t
 
 

@@ -8,6 +8,8 @@ import numpy as np
 
 from pullback.core import lax
 from pullback.core.trace import Tracer
+from pullback.numpy import _backends
+from pullback.numpy._util import as_array
 from pullback.numpy.shape import astype, stack
 
 __all__ = ["array", "asarray"]
@@ -39,6 +41,8 @@ def asarray(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
         array([1., 2.])
     """
     if not _has_tracer(a):
+        if not kwargs and _backends.foreign(a):  # a Dask or CuPy array stays one
+            return as_array(a, dtype)
         return np.asarray(a, dtype=dtype, **kwargs)
     out = _build(a)
     return out if dtype is None else astype(out, dtype)
@@ -53,6 +57,8 @@ def array(a: Any, dtype: Any = None, **kwargs: Any) -> Any:
         (1, 2)
     """
     if not _has_tracer(a):
+        if not kwargs and _backends.foreign(a):  # a Dask or CuPy array: copied in its library
+            return a.copy() if dtype is None else a.astype(dtype)
         return np.array(a, dtype=dtype, **kwargs)
     if isinstance(a, Tracer) and kwargs.get("copy", True) is not False:
         a = lax.copy(a)  # np.array copies: writes into the result must not reach `a`

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from pullback.core.trace import PRIMITIVES, Tracer, dtype_of, shape_of, trace_state
+from pullback.numpy import _backends, products, shape
 from pullback.numpy import elementwise as ew
-from pullback.numpy import products, shape
 from pullback.numpy.indexing import at
 
 __all__ = ["assign", "inplace", "lift_buffer", "setitem"]
@@ -182,7 +182,7 @@ def _is_array(x: Any) -> bool:
         if not x.holds_value:
             return len(x.shape) > 0
         x = x._primal
-    return isinstance(x, np.ndarray)
+    return isinstance(x, np.ndarray) or _backends.foreign(x) is not None  # Dask: an array
 
 
 _BINARY = {

@@ -16,6 +16,7 @@ import numpy as np
 
 from pullback.core import lax
 from pullback.core.trace import PRIMITIVES, Primitive, Tracer, dtype_of, shape_of
+from pullback.numpy import _backends
 from pullback.numpy._registry import (
     batch_by_looping,
     batch_elementwise,
@@ -73,6 +74,25 @@ __all__ = [
     "trunc",
     "zeros_like",
 ]
+
+def _argsort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = None, *,
+             stable: bool | None = None) -> Any:
+    if type(a) is not np.ndarray and _backends.foreign(a):  # Dask has no argsort
+        return _backends.argsort(a, axis, kind=kind, stable=stable)
+    return np.argsort(a, axis=axis, kind=kind, order=order, stable=stable)
+
+
+def _array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
+    if not _backends.foreign(a1, a2):
+        return np.array_equal(a1, a2, equal_nan=equal_nan)
+    # Dask has no array_equal: a lazy 0-d boolean (as Dask's allclose gives), not a bool
+    if shape_of(a1) != shape_of(a2):
+        return False
+    same = np.equal(a1, a2)
+    if equal_nan and np.result_type(dtype_of(a1), dtype_of(a2)).kind in "fc":
+        same = same | (np.isnan(a1) & np.isnan(a2))
+    return same.all()
+
 
 # fmt: off
 floor    = unary("floor",    np.floor,    None)
@@ -226,7 +246,8 @@ nanargmax  = nondiff_function("nanargmax",  np.nanargmax,
                               _batch_reduction(np.nanargmax, None, True))
 nanargmin  = nondiff_function("nanargmin",  np.nanargmin,
                               _batch_reduction(np.nanargmin, None, True))
-argsort    = nondiff_function("argsort",    np.argsort,    _batch_reduction(np.argsort, -1, True))
+argsort    = nondiff_function("argsort",    np.argsort,    _batch_reduction(np.argsort, -1, True),
+                              _argsort)
 any        = nondiff_function("any",        np.any,        _batch_reduction(np.any, None, False))
 all        = nondiff_function("all",        np.all,        _batch_reduction(np.all, None, False))
 count_nonzero = nondiff_function("count_nonzero", np.count_nonzero,
@@ -236,7 +257,8 @@ ones_like  = nondiff_function("ones_like",  np.ones_like,  _batch_like(np.ones_l
 full_like  = nondiff_function("full_like",  np.full_like,  _batch_like(np.full_like))
 empty_like = nondiff_function("empty_like", np.empty_like, _batch_like(np.empty_like))
 allclose   = nondiff_function("allclose",   np.allclose,   _batch_allclose)
-array_equal = nondiff_function("array_equal", np.array_equal, _batch_array_equal)
+array_equal = nondiff_function("array_equal", np.array_equal, _batch_array_equal,
+                               _array_equal)
 argwhere   = nondiff_function("argwhere",   np.argwhere,   _looped)
 nonzero    = nondiff_function("nonzero",    np.nonzero,    _looped)
 flatnonzero = nondiff_function("flatnonzero", np.flatnonzero, _looped)
@@ -260,7 +282,7 @@ method("__rfloordiv__", lambda s, o: floor_divide(o, s))
 
 def _meta(value: Any) -> Any:
     """A stand-in with ``value``'s shape and dtype (no data) for NumPy's metadata functions."""
-    if isinstance(value, Tracer):
+    if isinstance(value, Tracer) or _backends.foreign(value):
         return np.broadcast_to(np.zeros((), dtype_of(value)), shape_of(value))
     return value
 

@@ -308,18 +308,21 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
 
 
 def nondiff_function(
-    name: str, func: Callable[..., Any], batch: Callable[[Primitive], Callable[..., Any]]
+    name: str, func: Callable[..., Any], batch: Callable[[Primitive], Callable[..., Any]],
+    impl: Callable[..., Any] | None = None,
 ) -> Callable[..., Any]:
     """A NumPy function whose result carries no derivative: traced arguments pass through as
     constants (their values are used, their derivatives dropped). ``batch(prim)`` gives its
-    vmap rule (:func:`batch_elementwise` for an elementwise one)."""
-    prim = new_primitive(name, func)
+    vmap rule (:func:`batch_elementwise` for an elementwise one); ``impl``, when given,
+    computes it in place of ``func`` (for arrays of libraries that lack ``func``)."""
+    impl = impl or func
+    prim = new_primitive(name, impl)
     defnondiff(prim)
     defbatch(prim, batch(prim))
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not any(isinstance(a, Tracer) for a in args):
-            return func(*args, **kwargs)
+            return impl(*args, **kwargs)
         return prim.bind(*args, **kwargs)
 
     return _finish(wrapper, name, func, None, True)

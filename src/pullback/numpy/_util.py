@@ -15,7 +15,7 @@ import numpy as np
 from pullback.core import lax
 from pullback.core.trace import Tracer
 
-__all__ = ["normalize_axes", "normalize_axis", "promote_dtypes", "result_dtype"]
+__all__ = ["as_array", "normalize_axes", "normalize_axis", "promote_dtypes", "result_dtype"]
 
 _WEAK = (bool, int, float, complex)
 
@@ -91,6 +91,15 @@ def promote_dtypes(*args: Any) -> tuple:
     as NumPy arrays (so every cotangent comes back in its primal's dtype)."""
     dtype = result_dtype(*args)
     return tuple(_as_dtype(a, dtype) for a in args)
+
+
+def as_array(a: Any, dtype: Any = None) -> Any:
+    """``numpy.asarray(a, dtype)``, but an array of another library (Dask, CuPy) stays in its
+    library (cast with its own ``astype``): never computed or copied to NumPy."""
+    if type(a) is np.ndarray or isinstance(a, (np.ndarray, np.generic, Tracer)) \
+            or not _is_duck_array(a):
+        return np.asarray(a, dtype)
+    return a if dtype is None or a.dtype == dtype else a.astype(dtype)
 
 
 def _as_dtype(a: Any, dtype: np.dtype) -> Any:

@@ -68,7 +68,7 @@ from pullback.numpy._registry import (
     wrap_binary,
     wrap_unary,
 )
-from pullback.numpy._util import result_dtype
+from pullback.numpy._util import as_array, result_dtype
 
 __all__ = [
     "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -287,7 +287,7 @@ def _power_dy(ans: Any, x: Any, y: Any) -> Any:
     # d/dy x**y = x**y log x; taken as 0 where x == 0 (the limit from the right when y > 0)
     safe = where(equal(x, 0), 1, x)
     if not isinstance(safe, Tracer):  # a constant base (2.0 ** y): in the result's dtype
-        safe = np.asarray(safe, dtype_of(ans))
+        safe = as_array(safe, dtype_of(ans))
     return ans * log(safe)
 
 
@@ -686,7 +686,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
         # a condition traced by a transformation that does not differentiate (vmap, jit):
         # the selection itself is the operation to record
         dtype = result_dtype(x, y)  # Python scalars stay weak, as in np.where
-        x, y = np.asarray(x), np.asarray(y)
+        x, y = as_array(x), as_array(y)
         shape = np.broadcast_shapes(condition.shape, x.shape, y.shape)
         x, y = np.broadcast_to(x.astype(dtype), shape), np.broadcast_to(y.astype(dtype), shape)
         if condition.dtype != np.bool_:
@@ -695,13 +695,13 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     if isinstance(condition, Tracer) or result_dtype(condition) != np.bool_:
         condition = astype(condition, np.bool_)
     if not isinstance(condition, Tracer):
-        condition = np.asarray(condition)
+        condition = as_array(condition)
     x, y = promote(x, y)
     # the constant choice (a Python number...) in the traced one's dtype, which promote gave
     # the common dtype: every transformation then sees one dtype (float32 stays float32)
     like = x if isinstance(x, Tracer) else y
-    x = x if isinstance(x, Tracer) else np.asarray(x, like.dtype)
-    y = y if isinstance(y, Tracer) else np.asarray(y, like.dtype)
+    x = x if isinstance(x, Tracer) else as_array(x, like.dtype)
+    y = y if isinstance(y, Tracer) else as_array(y, like.dtype)
     shape = np.broadcast_shapes(condition.shape, np.shape(x) if not isinstance(x, Tracer)
                                 else x.shape, np.shape(y) if not isinstance(y, Tracer) else y.shape)
 

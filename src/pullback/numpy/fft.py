@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.rules import defbatch, deflinear
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._registry import batch_along, implements, new_primitive
@@ -80,7 +81,7 @@ def _resize(x: Any, n: int, axis: int) -> Any:
         return x
     if have > n:
         return getitem(x, (slice(None),) * axis + (slice(0, n),))
-    pad = np.zeros(shape[:axis] + (n - have,) + shape[axis + 1 :], dtype_of(x))
+    pad = backends.zeros(shape[:axis] + (n - have,) + shape[axis + 1 :], dtype_of(x), like=x)
     return concatenate([x, pad], axis=axis)
 
 
@@ -88,6 +89,7 @@ def _resize(x: Any, n: int, axis: int) -> Any:
 
 
 def _fftn_impl(x: Any, axes: tuple[int, ...], norm: str, inverse: bool) -> Any:
+    x = x if type(x) is np.ndarray else backends.single_chunk(x, axes)  # Dask: one chunk
     return (np.fft.ifftn if inverse else np.fft.fftn)(x, axes=axes, norm=norm)
 
 
@@ -99,7 +101,8 @@ defbatch(fftn_p, batch_along(fftn_p, "axes"))  # the transformed axes move past 
 
 #: real-to-complex transform along ``axis`` (``n`` is the input's length there)
 rfft_p = new_primitive(
-    "fft.rfft", lambda x, axis, norm: np.fft.rfft(x, axis=axis, norm=norm)
+    "fft.rfft", lambda x, axis, norm: np.fft.rfft(backends.single_chunk(x, (axis,)), axis=axis,
+                                                  norm=norm)
 )
 
 
@@ -114,7 +117,8 @@ defbatch(rfft_p, batch_along(rfft_p, "axis"))
 
 #: complex-to-real transform along ``axis``, input of length ``n // 2 + 1`` there
 irfft_p = new_primitive(
-    "fft.irfft", lambda x, n, axis, norm: np.fft.irfft(x, n=n, axis=axis, norm=norm)
+    "fft.irfft", lambda x, n, axis, norm: np.fft.irfft(backends.single_chunk(x, (axis,)), n=n,
+                                                       axis=axis, norm=norm)
 )
 
 

@@ -38,8 +38,10 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.rules import defbatch, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
+from pullback.numpy import _backends
 from pullback.numpy._registry import batch_front, method, new_primitive
 from pullback.numpy.elementwise import maximum, minimum, multiply
 from pullback.numpy.shape import (
@@ -61,12 +63,16 @@ __all__ = ["at"]
 
 
 def _set_impl(x: Any, v: Any, idx: tuple) -> np.ndarray:
+    if _backends.foreign(x, v):
+        return _backends.set_at(x, v, idx)
     out = np.array(x, copy=True)
     out[idx] = v
     return out
 
 
 def _add_impl(x: Any, v: Any, idx: tuple) -> np.ndarray:
+    if _backends.foreign(x, v):
+        return x + _backends.scatter_add(v, shape_of(x), dtype_of(x), idx, "at[...].add")
     out = np.array(x, copy=True)
     if _has_advanced(idx):
         np.add.at(out, idx, v)
@@ -83,13 +89,14 @@ at_add_p = new_primitive("at_add", _add_impl)
 
 
 def _zeros(like: Any) -> np.ndarray:
-    return np.zeros(shape_of(like), dtype_of(like))
+    return backends.zeros(shape_of(like), dtype_of(like), like=like)
 
 
 def _set_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
     x, v = args
     idx = params["idx"]
-    gx = at_set_p.bind(g, np.zeros(shape_of(v), dtype_of(g)), idx=idx) if needs[0] else zero
+    gx = at_set_p.bind(g, backends.zeros(shape_of(v), dtype_of(g), like=g), idx=idx) \
+        if needs[0] else zero
     gv = getitem_p.bind(g, idx=idx) if needs[1] else zero
     return gx, gv
 
@@ -146,7 +153,7 @@ defbatch(at_add_p, _update_batch(at_add_p))
 def _prepare(x: Any, idx: Any, v: Any, who: str) -> tuple[Any, tuple, Any, np.ndarray | None]:
     """``x`` as an array, the normalized index, ``v`` cast and broadcast to ``x[idx]``'s shape,
     and (for advanced indices) the flat position in ``x`` of each element of ``x[idx]``."""
-    if not isinstance(x, Tracer):
+    if not isinstance(x, Tracer) and (type(x) is np.ndarray or not _backends.foreign(x)):
         x = np.asarray(x)
     idx = _normalize_index(idx, who)
     traced = [i for i in idx if isinstance(i, Tracer)]
@@ -164,6 +171,8 @@ def _prepare(x: Any, idx: Any, v: Any, who: str) -> tuple[Any, tuple, Any, np.nd
     dtype = dtype_of(x)
     if isinstance(v, Tracer):
         v = astype(v, dtype)
+    elif _backends.foreign(v):
+        v = v.astype(dtype)
     else:
         v = np.asarray(v).astype(dtype, copy=False)
     vs = shape_of(v)
@@ -244,13 +253,13 @@ def _add(x: Any, idx: Any, v: Any) -> Any:
 
 def _multiply(x: Any, idx: Any, v: Any) -> Any:
     x, idx, v, pos = _prepare(x, idx, v, "at[...].multiply")
-    if not (isinstance(x, Tracer) or isinstance(v, Tracer)):
+    if not (isinstance(x, Tracer) or isinstance(v, Tracer) or _backends.foreign(x, v)):
         out = np.array(x, copy=True)
         np.multiply.at(out, idx, v)
         return out
 
     # x times a factor that is v at idx and 1 elsewhere, one layer at a time
-    ones = np.ones(shape_of(x), dtype_of(x))
+    ones = backends.zeros(shape_of(x), dtype_of(x), like=x) + 1
     for layer_idx, layer_v in _layers(x, idx, v, pos):
         x = multiply(x, at_set_p.bind(ones, layer_v, idx=layer_idx))
     return x

@@ -10,6 +10,7 @@ identity matrix, both constants.
 
 from __future__ import annotations
 
+import math
 import string
 from collections.abc import Sequence
 from typing import Any
@@ -186,7 +187,8 @@ _LETTERS = string.ascii_letters
 def _einsum_optimize(operands: Sequence[Any]) -> Any:
     # NumPy's plain loop for two small operands (exactly NumPy's default result); a
     # contraction path with BLAS where it pays: many operands or a large contraction
-    return "greedy" if len(operands) > 2 or sum(np.size(o) for o in operands) > 4096 else False
+    return "greedy" if len(operands) > 2 or sum(
+        math.prod(shape_of(o)) for o in operands) > 4096 else False
 
 
 def _einsum_impl(*operands: Any, subscripts: str) -> Any:

@@ -48,7 +48,7 @@ from pullback.numpy._registry import (
     new_primitive,
     promote,
 )
-from pullback.numpy._util import normalize_axes, normalize_axis
+from pullback.numpy._util import as_array, normalize_axes, normalize_axis
 from pullback.numpy.elementwise import (
     conjugate,
     equal,
@@ -860,7 +860,7 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
             a, b = promote(a, b)
         a, b = broadcast_to(a, shape), broadcast_to(b, shape)
     elif not isinstance(a, Tracer):
-        a = np.asarray(a)
+        a = as_array(a)
         if a.dtype.kind not in "fc":
             a = a.astype(np.float64)
     shape = shape_of(a)
@@ -930,7 +930,7 @@ def log_softmax(x: Any, axis: Axis = None) -> Any:
         array([-0.69314718, -0.69314718])
     """
     if not isinstance(x, Tracer):
-        x = np.asarray(x)
+        x = as_array(x)
         if x.dtype.kind not in "fc":
             x = x.astype(np.float64)
     if 0 in shape_of(x):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core import lax
+from pullback.core import backends, lax
 from pullback.core.api import stop_gradient
 from pullback.core.batching import batch_by_looping
 from pullback.core.lax import (
@@ -27,6 +27,7 @@ from pullback.core.lax import (
 )
 from pullback.core.rules import defbatch, deflinear, defnondiff
 from pullback.core.trace import Tracer, dtype_of, shape_of
+from pullback.numpy import _backends
 from pullback.numpy._nondiff import argsort
 from pullback.numpy._registry import (
     _check_kwargs,
@@ -36,7 +37,7 @@ from pullback.numpy._registry import (
     move_to_front,
     new_primitive,
 )
-from pullback.numpy._util import normalize_axes, normalize_axis, promote_dtypes
+from pullback.numpy._util import as_array, normalize_axes, normalize_axis, promote_dtypes
 from pullback.numpy.elementwise import (
     add,
     clip,
@@ -268,6 +269,8 @@ def astype(x: Any, dtype: Any) -> Any:
     """
     dtype = np.dtype(dtype)
     if not isinstance(x, Tracer):
+        if type(x) is not np.ndarray and backends.library(x) != "numpy":
+            return x.astype(dtype)  # a Dask or CuPy array stays in its library
         return np.asarray(x).astype(dtype)
     return convert(x, dtype)
 
@@ -383,7 +386,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> A
         return np.concatenate(arrays, axis=axis, **kwargs)
     _check_kwargs("concatenate", {k: v for k, v in kwargs.items() if k != "casting"})
     # lists, tuples and Python numbers are array-likes, as in NumPy
-    arrays = [a if isinstance(a, Tracer) else np.asarray(a) for a in arrays]
+    arrays = [a if isinstance(a, Tracer) else as_array(a) for a in arrays]
     if axis is None:
         arrays, axis = [ravel(a) for a in arrays], 0
     arrays = list(promote_dtypes(*arrays))
@@ -760,6 +763,8 @@ def _has_advanced(idx: tuple) -> bool:
 
 
 def _scatter_add_impl(g: Any, shape: tuple, dtype: Any, idx: tuple) -> np.ndarray:
+    if type(g) is not np.ndarray and _backends.foreign(g):
+        return _backends.scatter_add(g, shape, dtype, idx, "getitem")
     out = np.zeros(shape, dtype)
     if _has_advanced(idx):
         np.add.at(out, idx, g)
@@ -768,7 +773,13 @@ def _scatter_add_impl(g: Any, shape: tuple, dtype: Any, idx: tuple) -> np.ndarra
     return out
 
 
-getitem_p = new_primitive("getitem", lambda x, idx: x[idx])
+def _getitem_impl(x: Any, idx: tuple) -> Any:
+    if type(x) is np.ndarray or not _backends.foreign(x):
+        return x[idx]
+    return _backends.getitem(x, idx)
+
+
+getitem_p = new_primitive("getitem", _getitem_impl)
 scatter_add_p = new_primitive("scatter_add", _scatter_add_impl)
 deflinear(getitem_p, lambda g, x, idx: scatter_add_p.bind(g, shape=shape_of(x),
                                                           dtype=dtype_of(x), idx=idx))
@@ -923,12 +934,15 @@ def _fill(template: tuple, dyn: tuple) -> tuple:
 
 
 def _scatter_dyn_impl(g: Any, *dyn: Any, shape: tuple, dtype: Any, template: tuple) -> Any:
+    if type(g) is not np.ndarray and _backends.foreign(g, *dyn):
+        return _backends.scatter_add(g, shape, dtype, _fill(template, dyn), "getitem")
     out = np.zeros(shape, dtype)
     np.add.at(out, _fill(template, dyn), g)
     return out
 
 
-getitem_dyn_p = new_primitive("getitem_dyn", lambda x, *dyn, template: x[_fill(template, dyn)])
+getitem_dyn_p = new_primitive("getitem_dyn",
+                              lambda x, *dyn, template: _getitem_impl(x, _fill(template, dyn)))
 scatter_dyn_p = new_primitive("scatter_dyn", _scatter_dyn_impl)
 deflinear(getitem_dyn_p, lambda g, x, *dyn, template: scatter_dyn_p.bind(
     g, *dyn, shape=shape_of(x), dtype=dtype_of(x), template=template))
@@ -1017,13 +1031,24 @@ _scatter_dyn_batch.loop_reason = _MASK_LOOP  # type: ignore[attr-defined]
 
 def _take_add_impl(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int,
                    mode: str) -> np.ndarray:
-    out = np.zeros(shape, dtype)
+    if type(indices) is not np.ndarray and _backends.foreign(indices):  # lazy indices
+        where = _backends.lazy_positions(indices, shape[axis], mode)
+        return _backends.take_add(g, where, shape, dtype, axis)
     where = np.take(np.arange(shape[axis]), indices, mode=mode)  # wrapped, clipped, checked
+    if type(g) is not np.ndarray and _backends.foreign(g):
+        return _backends.scatter_add(g, shape, dtype, _along(axis, where), "take")
+    out = np.zeros(shape, dtype)
     np.add.at(out, _along(axis, where), g)
     return out
 
 
-take_p = new_primitive("take", lambda x, indices, axis, mode: np.take(x, indices, axis, mode=mode))
+def _take_impl(x: Any, indices: Any, axis: int, mode: str) -> Any:
+    if type(x) is np.ndarray and type(indices) is np.ndarray or not _backends.foreign(x, indices):
+        return np.take(x, indices, axis, mode=mode)
+    return _backends.take(x, indices, axis, mode)
+
+
+take_p = new_primitive("take", _take_impl)
 take_add_p = new_primitive("take_add", _take_add_impl)
 deflinear(take_p, lambda g, x, indices, axis, mode: take_add_p.bind(
     g, indices, shape=shape_of(x), dtype=dtype_of(x), axis=axis, mode=mode))
@@ -1041,13 +1066,20 @@ def _along_index(indices: np.ndarray, shape: tuple, axis: int) -> tuple:
 
 
 def _take_along_add_impl(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int) -> Any:
+    if type(g) is not np.ndarray and _backends.foreign(g, indices):
+        return _backends.take_along_add(g, indices, shape, dtype, axis)
     out = np.zeros(shape, dtype)
     np.add.at(out, _along_index(indices, shape, axis), g)
     return out
 
 
-take_along_p = new_primitive("take_along_axis", lambda x, indices, axis: np.take_along_axis(
-    x, indices, axis=axis))
+def _take_along_impl(x: Any, indices: Any, axis: int) -> Any:
+    if type(x) is np.ndarray and type(indices) is np.ndarray or not _backends.foreign(x, indices):
+        return np.take_along_axis(x, indices, axis=axis)
+    return _backends.take_along(x, indices, axis)
+
+
+take_along_p = new_primitive("take_along_axis", _take_along_impl)
 take_along_add_p = new_primitive("take_along_axis_add", _take_along_add_impl)
 deflinear(take_along_p, lambda g, x, indices, axis: take_along_add_p.bind(
     g, indices, shape=shape_of(x), dtype=dtype_of(x), axis=axis))
@@ -1120,7 +1152,7 @@ def _index_operand(indices: Any, who: str) -> Any:
     """Integer indices as an operand: a constant array, or a value (under vmap)."""
     ind = stop_gradient(indices)
     if not isinstance(ind, Tracer):
-        ind = np.asarray(ind)
+        ind = as_array(ind)
         if ind.dtype.kind not in "iu":
             if ind.size:
                 raise IndexError(f"{who}: indices must be integers, got dtype {ind.dtype}")
@@ -1143,6 +1175,10 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
     """
     ind = _index_operand(indices, "take")
     if not _traced(a, ind):
+        if out is None and _backends.foreign(a, ind):  # Dask: never through NumPy's take
+            if axis is None:
+                a, axis = a.reshape(-1), 0
+            return _take_impl(a, ind, normalize_axis(axis, len(shape_of(a)), "take"), mode)
         return np.take(a, ind, axis=axis, out=out, mode=mode)
     _check_kwargs("take", {"out": out})
     if mode not in ("raise", "wrap", "clip"):
@@ -1164,6 +1200,9 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Any:
     """
     ind = _index_operand(indices, "take_along_axis")
     if not _traced(arr, ind):
+        if axis is not None and _backends.foreign(arr, ind):  # Dask has no take_along_axis
+            return _take_along_impl(arr, ind, normalize_axis(axis, len(shape_of(arr)),
+                                                             "take_along_axis"))
         return np.take_along_axis(arr, ind, axis=axis)
     if axis is None:
         arr, axis = ravel(arr), 0
@@ -1226,7 +1265,7 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     if not condlist:
         raise ValueError("select with an empty condition list is not possible")
 
-    conds = [c if isinstance(c, Tracer) else np.asarray(c) for c in condlist]
+    conds = [c if isinstance(c, Tracer) else as_array(c) for c in condlist]
     for i, c in enumerate(conds):
         if dtype_of(c) != np.bool_:
             raise TypeError(f"select: invalid entry {i} in condlist: should be a boolean "
@@ -1288,7 +1327,10 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = _NoValue,
 def _interp_locate_impl(x: Any, xp: Any) -> tuple[np.ndarray, np.ndarray]:
     # the segment j of each query (xp[j] <= x < xp[j + 1], clipped to the end segments) and
     # the last sample point at or left of it (clipped to the ends)
-    k = np.searchsorted(xp, x, side="right") - 1
+    if type(x) is np.ndarray and type(xp) is np.ndarray or not _backends.foreign(x, xp):
+        k = np.searchsorted(xp, x, side="right") - 1
+    else:
+        k = _backends.searchsorted(xp, x, side="right") - 1
     return np.clip(k, 0, xp.shape[0] - 2), np.clip(k, 0, xp.shape[0] - 1)
 
 

@@ -1,0 +1,261 @@
+"""Arrays of other libraries (Dask, CuPy): how pullback tells them apart, makes arrays like
+them, and what each library cannot do.
+
+pullback computes with NumPy's functions. Libraries whose arrays implement NumPy's dispatch
+protocols (``__array_function__`` and ``__array_ufunc__``: Dask, CuPy) take those calls
+themselves, so a rule written with NumPy's functions runs on their arrays unchanged, as long
+as it does not make NumPy arrays (``np.zeros(shape)``), convert (``np.asarray``,
+``float(x)``, ``x.item()``) or write into its inputs. The helpers here are the one place
+where an array of the right library is made; NumPy arrays take a fast path first
+(``type(x) is np.ndarray``), so NumPy's speed is unchanged.
+
+What a library cannot do is listed in :data:`CAPABILITIES`, one :class:`Limit` per
+operation: either how pullback does it there (say, with an axis in one chunk) or that it is
+refused, with :class:`UnsupportedOperation` naming the library, the operation and what to do
+instead. pullback never computes a lazy array behind the user's back.
+
+Example:
+    >>> import numpy as np
+    >>> from pullback.core import backends
+    >>> backends.library(np.ones(2)), backends.library(2.0)
+    ('numpy', 'numpy')
+    >>> backends.zeros((2,), np.float32, like=np.ones(3)).dtype
+    dtype('float32')
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CAPABILITIES",
+    "Limit",
+    "UnsupportedOperation",
+    "base_value",
+    "dask_array",
+    "is_dask",
+    "library",
+    "refuse",
+    "single_chunk",
+    "zeros",
+]
+
+#: type -> library name ("numpy", "dask", "cupy", ...), filled as types are met
+_LIBRARY: dict[type, str] = {
+    np.ndarray: "numpy", float: "numpy", int: "numpy", bool: "numpy", complex: "numpy",
+}
+
+
+def library(x: Any) -> str:
+    """The name of the library whose array ``x`` is: ``"numpy"`` for NumPy arrays, NumPy
+    scalars, Python numbers and anything without NumPy's dispatch protocol; else the top-level
+    module of its type (``"dask"``, ``"cupy"``). A traced value answers ``"pullback"``: ask
+    about :func:`base_value` of it.
+
+    Example:
+        >>> library(np.float32(1.0)), library([1.0, 2.0])
+        ('numpy', 'numpy')
+    """
+    t = type(x)
+    try:
+        return _LIBRARY[t]
+    except KeyError:
+        pass
+    if issubclass(t, (np.ndarray, np.generic)) or not hasattr(t, "__array_function__"):
+        name = "numpy"
+    else:
+        name = t.__module__.partition(".")[0]
+    _LIBRARY[t] = name
+    return name
+
+
+def is_dask(x: Any) -> bool:
+    """Whether ``x`` is a Dask array (without importing Dask).
+
+    Example:
+        >>> is_dask(np.ones(2))
+        False
+    """
+    return type(x) is not np.ndarray and library(x) == "dask"
+
+
+def dask_array() -> Any:
+    """The module ``dask.array`` (imported already wherever a Dask array exists).
+
+    Example:
+        >>> import dask.array  # doctest: +SKIP
+        >>> dask_array().__name__  # doctest: +SKIP
+        'dask.array'
+    """
+    return sys.modules["dask.array"]
+
+
+def base_value(x: Any) -> Any:
+    """The plain array under any number of traced values (``x`` itself when not traced).
+
+    Example:
+        >>> base_value(1.5)
+        1.5
+    """
+    while True:
+        try:
+            x = x._primal
+        except AttributeError:
+            return x
+
+
+def zeros(shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
+    """Zeros of ``shape`` and ``dtype`` in the library of ``like`` (an array or traced value;
+    NumPy when ``None``). Dask zeros of ``like``'s shape keep its chunks.
+
+    Example:
+        >>> zeros((2,), np.float64, like=np.ones(5)).tolist()
+        [0.0, 0.0]
+    """
+    if like is None or type(like) is np.ndarray:
+        return np.zeros(shape, dtype)
+    like = base_value(like)
+    if library(like) == "numpy":
+        return np.zeros(shape, dtype)
+    if tuple(shape) == tuple(like.shape):
+        return np.zeros_like(like, dtype=dtype)
+    return np.zeros_like(like, dtype=dtype, shape=shape)
+
+
+def single_chunk(x: Any, axes: tuple[int, ...]) -> Any:
+    """``x`` with each of ``axes`` in one chunk, when ``x`` is a Dask array (Dask's FFT, sort
+    and linear algebra work within a chunk); ``x`` itself otherwise.
+
+    Example:
+        >>> single_chunk(np.ones(3), (0,)).shape
+        (3,)
+    """
+    if not is_dask(x):
+        return x
+    ndim = len(x.shape)
+    axes = tuple(a % ndim for a in axes) if ndim else ()
+    if all(len(x.chunks[a]) <= 1 for a in axes):
+        return x
+    return x.rechunk({a: -1 for a in axes})
+
+
+# ----------------------------------------------------------------------------- capabilities
+
+
+class UnsupportedOperation(NotImplementedError):
+    """An operation that a library's arrays cannot do lazily (see :data:`CAPABILITIES`)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """What pullback does with one operation on one library's arrays.
+
+    ``refused``: True when the operation raises :class:`UnsupportedOperation`; False when it
+    works with the cost or condition told in ``how``. ``instead``: what to do.
+    """
+
+    operation: str
+    refused: bool
+    how: str
+    instead: str = ""
+
+
+_DASK = [
+    Limit(
+        "x[mask] with a Dask boolean mask, under a transformation",
+        True,
+        "the result's length is unknown until the mask is computed (chunks of size nan), so "
+        "no cotangent or tangent can be shaped for it",
+        "use pnp.where(mask, x, 0) (or a masked sum: pnp.sum(pnp.where(mask, x, 0))), or "
+        "compute the mask first (mask.compute()) and index with the NumPy mask",
+    ),
+    Limit(
+        "arrays with unknown chunk sizes (nan in the shape), under a transformation",
+        True,
+        "derivatives need every shape (they come from x[mask] outside pullback, or from "
+        "arrays built without a shape)",
+        "call x.compute_chunk_sizes() first, or build the array with known chunks",
+    ),
+    Limit(
+        "integer-array indexing on more than one axis, or by a multi-dimensional integer "
+        "array (x[rows, cols], x[idx2d], np.diagonal, take_along_axis)",
+        True,
+        "Dask indexes with one 1-d integer array at a time",
+        "index one axis at a time (x[rows][:, cols]), or use pnp.take along one axis",
+    ),
+    Limit(
+        "scatter-add: the derivative of x[int_array] and x.at[idx].add (repeated indices "
+        "add up)",
+        False,
+        "one bincount over the flat positions of the indexed elements: each chunk of the "
+        "cotangent makes a dense array of x's size before they are summed",
+        "fine when x (the indexed array) is a parameter; for a large x prefer slices",
+    ),
+    Limit(
+        "FFT (np.fft.*) along an axis split into several chunks",
+        False,
+        "that axis is rechunked into one chunk (Dask's FFT works within a chunk)",
+        "chunk the data along the other axes",
+    ),
+    Limit(
+        "sort, argsort, median, percentile, quantile along an axis",
+        False,
+        "that axis is rechunked into one chunk, then NumPy sorts each block",
+        "chunk the data along the other axes",
+    ),
+    Limit(
+        "linear algebra of a matrix (inv, solve, det, slogdet, cholesky, qr, svd, eigh, "
+        "pinv, lstsq, matrix_power, matrix norms)",
+        False,
+        "each matrix of a stack is one chunk and NumPy's routine runs on it (Dask's blocked "
+        "algorithms are not used): a matrix must fit in a worker's memory",
+        "for a tall matrix X (n x d, n large), write the normal equations (X.T @ X) with "
+        "pullback's products, which stay chunked",
+    ),
+    Limit(
+        "eig and eigvals (general, non-symmetric matrices)",
+        True,
+        "NumPy's result is real when every eigenvalue is real and complex otherwise: the "
+        "dtype depends on the values, which a lazy array does not know",
+        "use eigh/eigvalsh for symmetric matrices, or compute the matrix first",
+    ),
+    Limit(
+        "jit (pb.jit)",
+        True,
+        "compiled code is generated for NumPy only",
+        "call the function without pb.jit: Dask builds one graph for it anyway",
+    ),
+]
+
+#: library -> the operations its arrays cannot do as NumPy's do (``docs/backends.md``)
+CAPABILITIES: dict[str, list[Limit]] = {"dask": _DASK}
+
+_NAMES = {"dask": "Dask", "cupy": "CuPy", "numpy": "NumPy"}
+
+
+def refuse(who: str, lib: str, operation: str, found: str = "") -> UnsupportedOperation:
+    """The error for ``who`` (a function's name) doing ``operation`` (a prefix of a
+    :class:`Limit`'s ``operation`` in :data:`CAPABILITIES`) on arrays of ``lib``; ``found``
+    says what was given. Raise it: ``raise refuse(...)``.
+
+    Example:
+        >>> e = refuse("pullback.numpy.sort", "dask", "jit")
+        >>> str(e).startswith("pullback.numpy.sort: Dask arrays do not support jit")
+        True
+    """
+    for limit in CAPABILITIES.get(lib, ()):
+        if limit.refused and limit.operation.startswith(operation):
+            break
+    else:
+        raise ValueError(f"refuse: no refused operation {operation!r} for {lib!r}")
+    name = _NAMES.get(lib, lib)
+    where = f" ({found})" if found else ""
+    return UnsupportedOperation(
+        f"{who}: {name} arrays do not support {limit.operation}{where}: {limit.how}. "
+        f"Instead, {limit.instead}. (pullback never computes a {name} array behind your back; "
+        "the table of what each library supports is in docs/backends.md)"
+    )
