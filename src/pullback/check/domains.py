@@ -138,11 +138,12 @@ FUNCTION_DOMAINS: dict[str, tuple[Any, ...]] = {
     **{n: ("positive",) for n in ("log", "log2", "log10", "sqrt")},
     "log1p": ((-0.5, 2.0),),
     "tan": ((-1.2, 1.2),),
-    **{n: ("unit",) for n in ("arcsin", "arccos", "arctanh")},
-    "arccosh": ("gt1",),
+    **{n: ("unit",) for n in ("arcsin", "arccos", "arctanh", "asin", "acos", "atanh")},
+    **{n: ("gt1",) for n in ("arccosh", "acosh")},  # NumPy 2's names are the same ufuncs
     # kinks or infinite derivatives at 0
     **{n: ("nonzero",) for n in ("cbrt", "reciprocal", "frexp", "abs", "absolute", "fabs")},
-    **{n: ("real", "nonzero") for n in ("divide", "true_divide", "floor_divide", "arctan2")},
+    **{n: ("real", "nonzero") for n in ("divide", "true_divide", "floor_divide", "arctan2",
+                                        "atan2")},
     **{n: ("nonzero", "nonzero") for n in ("hypot", "copysign")},
     "float_power": ("positive", "real"),
     "ldexp": ("real", "int"),
