@@ -299,3 +299,20 @@ def test_copy_module_and_index() -> None:
     np.testing.assert_allclose(g, [2.0, 4.0])
     with pytest.raises(TracerConversionError, match=r"operator\.index"):
         pb.vmap(lambda i: [1.0, 2.0][i])(np.array([0, 1]))  # a traced integer
+
+
+def test_ufunc_at_on_buffers_and_plain_arrays() -> None:
+    x = np.array([1.0, 2.0, 3.0])
+
+    def f(x):
+        y = pnp.zeros(3)
+        np.add.at(y, [0, 0, 2], x)  # every occurrence applies, as in NumPy
+        np.multiply.at(y, [2], x[1])
+        return y
+
+    np.testing.assert_allclose(f(x), [3.0, 0.0, 6.0])
+    np.testing.assert_allclose(pb.jacrev(f)(x), [[1, 1, 0], [0, 0, 0], [0, 3, 2]])
+    with pytest.raises(TypeError, match=r"add\.at.*plain NumPy array.*pnp\.zeros"):
+        pb.grad(lambda x: np.add.at(np.zeros(3), [0], x[0]) or x.sum())(x)
+    with pytest.raises(NotImplementedError, match=r"divide\.at"):
+        pb.grad(lambda x: np.divide.at(x * 1.0, [0], 2.0) or x.sum())(x)

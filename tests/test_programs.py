@@ -259,6 +259,18 @@ def repeated_index_increment(xp):
     return f
 
 
+@program((5,), sampler=_away_from_zero)
+def scatter_with_ufunc_at(xp):
+    def f(x):
+        y = xp.zeros_like(x)
+        np.add.at(y, [0, 2, 2, 4], x[:4] ** 2)  # unbuffered: index 2 gets both
+        np.maximum.at(y, [1, 3], x[1:3])
+        np.subtract.at(y, [4], x[0])
+        return y
+
+    return f
+
+
 @program((6,))
 def gradient_and_diff(xp):
     def f(x):

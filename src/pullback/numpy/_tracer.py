@@ -17,8 +17,9 @@ from pullback.core import lax
 from pullback.core.trace import Tracer
 from pullback.numpy import elementwise as ew
 from pullback.numpy import products, reductions, shape
-from pullback.numpy._mutation import inplace, setitem
+from pullback.numpy._mutation import assign, inplace, setitem
 from pullback.numpy._registry import FUNCTIONS, METHODS, UFUNCS, method
+from pullback.numpy.indexing import at
 
 
 def _into_plain_array(ufunc: Any, out: Any) -> TypeError:
@@ -43,11 +44,38 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
             return wrapper(*inputs, **kwargs)
     elif method == "reduce" and ufunc is np.add:
         return reductions.sum(*inputs, **kwargs)
+    elif method == "at":
+        return _ufunc_at(ufunc, *inputs, **kwargs)
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
     raise NotImplementedError(
         f"no derivative rule for numpy.{name}: pullback cannot differentiate it; use a "
         "pullback.numpy function instead, or define one with pullback.primitive"
     )
+
+
+#: ``ufunc.at(a, indices, b)`` as the functional update of ``a`` that holds the same result
+_AT = {np.add: "add", np.subtract: "add", np.multiply: "multiply", np.minimum: "min",
+       np.maximum: "max"}
+
+
+def _ufunc_at(ufunc: Any, a: Any, indices: Any, b: Any = None) -> None:
+    """``np.add.at(a, indices, b)`` (and subtract, multiply, minimum, maximum) on a traced
+    buffer: unbuffered, every occurrence of a repeated index applies, as in NumPy."""
+    if not isinstance(a, Tracer):
+        raise TypeError(
+            f"numpy.{ufunc.__name__}.at: writing a traced value into a plain NumPy array: a "
+            "NumPy array cannot hold a derivative. Make the array with pullback.numpy "
+            "(`a = pnp.zeros(n)`, or `np.zeros_like(x)` of a traced x)"
+        )
+    update = _AT.get(ufunc)
+    if update is None or b is None:
+        raise NotImplementedError(
+            f"numpy.{ufunc.__name__}.at on traced values: pullback supports np.add.at, "
+            "np.subtract.at, np.multiply.at, np.minimum.at and np.maximum.at with values"
+        )
+    if ufunc is np.subtract:
+        b = ew.negative(b) if isinstance(b, Tracer) else np.negative(b)
+    assign(a, shape.astype(getattr(at(a)[indices], update)(b), a.dtype))
 
 
 def _array_function(self: Tracer, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
