@@ -132,7 +132,8 @@ class Body:
         """The outputs for plain NumPy inputs, by the compiled code of the simplified graph."""
         if self._fn is None:
             self._compile()
-        return self._fn(*values)  # type: ignore[misc]
+        out: tuple = self._fn(*values)  # type: ignore[misc]
+        return out
 
     @property
     def source(self) -> str:
@@ -146,7 +147,7 @@ class Body:
         """This body with the outputs of the equations that ``policy(prim, params)`` keeps
         added to its outputs; and, per kept equation, the positions of its outputs."""
         key = ("saving", policy)
-        hit = self.derived.get(key)
+        hit: tuple[Body, dict[int, list]] | None = self.derived.get(key)
         if hit is not None:
             return hit
         graph = self.graph

@@ -776,7 +776,8 @@ def vjp_flat(fn: Callable[..., list], primals: Sequence[Any],
         leaves = [x.node if w else None for x, w in zip(ins, wrt, strict=True)]
         outs = fn(*ins)
     nodes = trace.nodes
-    values, out_nodes = [], []
+    values: list[Any] = []
+    out_nodes: list[tuple[Any, int] | None] = []
     for o in outs:
         if isinstance(o, VJPTracer) and o._trace is trace:
             values.append(o._primal)
@@ -824,7 +825,8 @@ def jvp_body(who: str, body: Any, nonzero: tuple[int, ...]) -> tuple[Any, list[i
         assert not captured, "a derived body closes over nothing"
         return jbody, floats
 
-    return _derived(body, ("jvp", nonzero), make)
+    made: tuple[Any, list[int]] = _derived(body, ("jvp", nonzero), make)
+    return made
 
 
 def batch_body(who: str, body: Any, batched: tuple[bool, ...], size: int) -> Any:
@@ -945,7 +947,8 @@ def _resolve_policy(policy: Any) -> Callable[[Primitive, dict], bool] | None:
             f"checkpoint: policy must be None, 'nothing', 'dots', 'everything' or a function "
             f"policy(prim, params) -> bool, got {type(policy).__name__}"
         )
-    return policy
+    resolved: Callable[[Primitive, dict], bool] = policy
+    return resolved
 
 
 name_p = Primitive("checkpoint_name", lambda x, name: x)
@@ -984,10 +987,12 @@ class _ReusePrimitive(Primitive):
 
     def backward(self, g: Any, ans: Any, args: tuple, params: dict, residual: Any,
                  needs: tuple) -> tuple:
-        return params["inner"].backward(g, ans, args, params["inner_params"], None, needs)
+        inner: Primitive = params["inner"]
+        return inner.backward(g, ans, args, params["inner_params"], None, needs)
 
     def jvp_apply(self, primals: tuple, tangents: tuple, params: dict) -> tuple[Any, Any]:
-        inner, inner_params = params["inner"], params["inner_params"]
+        inner: Primitive = params["inner"]
+        inner_params = params["inner_params"]
         if inner.jvp is None:
             return inner.jvp_apply(primals, tangents, inner_params)
         saved = params["saved"]
@@ -1045,7 +1050,8 @@ class _CheckpointPrimitive(Primitive):
             saved = {k: [full[p] for p in pos] for k, pos in slots.items()}
 
             def fn(*ins: Any) -> list:
-                return full_body.evaluate(ins, saved, _reuse)[:n_out]
+                outs: list = full_body.evaluate(ins, saved, _reuse)
+                return outs[:n_out]
 
         wrt = [bool(need) and _is_float(dtype_of(a)) for a, need in zip(args, needs, strict=True)]
         _, pull = vjp_flat(fn, args, wrt)
@@ -1616,7 +1622,8 @@ class _SwitchPrimitive(Primitive):
         gs = _cotangents(g, n)
         fo = _float_positions(branches[0].out_avals)
         fi = _float_positions(branches[0].in_avals)
-        bwd = tuple(_derived(b, "switch_bwd", lambda b=b: _switch_bwd_body(b)) for b in branches)
+        bwd = tuple(_derived(b, "switch_bwd", functools.partial(_switch_bwd_body, b))
+                    for b in branches)
         res = self.bind(args[0], *args[1:], *[instantiate(gs[k], ans[k]) for k in fo],
                         branches=bwd)
         cts: list[Any] = [zero] * len(args)
@@ -1685,7 +1692,9 @@ def _staged_switch(who: str, index: Any, branches: list, operands: tuple) -> Any
     dyn = [k for k, x in enumerate(leaves) if _is_dynamic(x)]
     inputs = [leaves[k] for k in dyn]
     avals = _avals(inputs)
-    staged, captured_all, out_trees = [], [], []
+    staged: list[tuple[Any, int, int]] = []
+    captured_all: list[Any] = []
+    out_trees: list[PyTreeDef] = []
     for k, branch in enumerate(branches):
         def flat_fun(*vals: Any, branch: Callable = branch, k: int = k) -> list:
             full = list(leaves)
