@@ -287,7 +287,8 @@ Example:
     -0.577215664902
 """)
 psi = digamma
-expit = _unary("expit", _expit_impl, lambda ans, x: ans * (1.0 - ans), """\
+# expit' = expit(x) expit(-x): no cancellation in 1 - expit(x) where expit(x) is close to 1
+expit = _unary("expit", _expit_impl, lambda ans, x: ans * expit(negative(x)), """\
 The logistic sigmoid ``1 / (1 + exp(-x))``, without overflow; ``scipy.special.expit``.
 
 Example:

@@ -14,6 +14,7 @@ cotangent into NaN.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,9 @@ import numpy as np
 
 import pullback.numpy as pnp
 from pullback.core.lax import stop_gradient
-from pullback.core.trace import Tracer
+from pullback.core.rules import defbatch, defjvp, defvjp
+from pullback.core.trace import Primitive, Tracer, dtype_of, shape_of
+from pullback.numpy._registry import batch_elementwise, new_primitive
 
 __all__: list[str] = []
 
@@ -49,13 +52,37 @@ def positive(v: Any) -> Any:
     return pnp.greater(v, 0)
 
 
+def _nan_where_invalid(out: Any, ok: Any) -> Any:
+    return np.where(ok, out, np.nan)
+
+
+#: ``where(ok, out, nan)`` whose derivatives are NaN where ``ok`` is false too (a plain
+#: ``where`` would give 0 there: a silent zero derivative at invalid parameters)
+nan_where_invalid_p = new_primitive("stats.nan_where_invalid", _nan_where_invalid)
+defvjp(nan_where_invalid_p, lambda g, ans, out, ok: pnp.where(ok, g, np.nan), None)
+defjvp(nan_where_invalid_p, lambda t, ans, out, ok: pnp.where(ok, t, np.nan), None)
+defbatch(nan_where_invalid_p, batch_elementwise(nan_where_invalid_p, dtypes=False))
+
+
 def guard(out: Any, ok: Any) -> Any:
-    """``out`` where the parameters are valid, NaN elsewhere (SciPy's ``badvalue``)."""
-    if ok is True:
+    """``out`` where the parameters are valid, NaN elsewhere (SciPy's ``badvalue``), with NaN
+    derivatives there. Applied to the results (for their values) and to the arguments (so
+    that a zero cotangent, from a choice made downstream, still gives a NaN derivative)."""
+    if ok is True or (not isinstance(out, Tracer) and is_number(out)):
         return out
+    if not isinstance(out, Tracer):
+        return _nan_where_invalid(out, ok)
     if ok is False:
-        return pnp.full_like(out, np.nan) if isinstance(out, Tracer) else out * np.nan
-    return pnp.where(ok, out, np.nan)
+        ok = np.zeros(shape_of(out), bool)
+    ok = stop_gradient(ok) if isinstance(ok, Tracer) else np.asarray(ok)
+    if shape_of(ok) != shape_of(out):
+        shape = np.broadcast_shapes(shape_of(ok), shape_of(out))
+        out, ok = pnp.broadcast_to(out, shape), pnp.broadcast_to(ok, shape)
+    return nan_where_invalid_p.bind(out, ok)
+
+
+def _guarded(shapes: tuple, ok: Any) -> tuple:
+    return tuple(guard(v, ok) for v in shapes)
 
 
 def standardize(x: Any, loc: Any, scale: Any) -> Any:
@@ -71,7 +98,10 @@ def standardize(x: Any, loc: Any, scale: Any) -> Any:
 
 
 def log_scale(scale: Any) -> Any:
-    return 0.0 if is_number(scale) and scale == 1 else pnp.log(scale)
+    """``log(scale)``; a Python number for a Python number (weak: float32 stays float32)."""
+    if is_number(scale):
+        return math.log(scale) if scale > 0 else math.nan
+    return pnp.log(scale)
 
 
 def _inside(y: Any, lower: float, upper: float) -> Any:
@@ -139,11 +169,19 @@ class Continuous:
         y = standardize(x, loc, scale)
         ok = valid(positive(scale), *(() if self.check is None else (self.check(*shapes),)))
         inside = _inside(y, self.lower, self.upper)
-        return y, _safe(y, inside, self.lower, self.upper), inside, ok
+        ys = _safe(guard(y, ok), inside, self.lower, self.upper)
+        return y, ys, inside, ok
+
+    def _shapes(self, shapes: tuple, ok: Any, like: Any) -> tuple:
+        """The shape parameters, guarded; Python numbers as arrays of ``like``'s dtype (they
+        are weak, as in NumPy: a float32 ``x`` keeps float32 results)."""
+        dtype = dtype_of(like)
+        return _guarded(tuple(np.asarray(v, dtype) if is_number(v) and dtype.kind == "f"
+                              else v for v in shapes), ok)
 
     def logpdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
         y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
-        out = _fill(inside, self.std_logpdf(ys, *shapes), -np.inf)
+        out = _fill(inside, self.std_logpdf(ys, *self._shapes(shapes, ok, ys)), -np.inf)
         return _finish(guard(pnp.subtract(out, log_scale(scale)), ok))
 
     def pdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
@@ -151,12 +189,14 @@ class Continuous:
 
     def cdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
         y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
-        out = _fill_sides(y, self.std_cdf(ys, *shapes), self.lower, self.upper, 0.0, 1.0)
+        inner = self.std_cdf(ys, *self._shapes(shapes, ok, ys))
+        out = _fill_sides(y, inner, self.lower, self.upper, 0.0, 1.0)
         return _finish(guard(out, ok))
 
     def sf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
         y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
-        out = _fill_sides(y, self.std_sf(ys, *shapes), self.lower, self.upper, 1.0, 0.0)
+        inner = self.std_sf(ys, *self._shapes(shapes, ok, ys))
+        out = _fill_sides(y, inner, self.lower, self.upper, 1.0, 0.0)
         return _finish(guard(out, ok))
 
     def _median(self, shapes: tuple) -> Any:
@@ -166,22 +206,22 @@ class Continuous:
     def logcdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
         y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
         if self.std_logcdf is not None:
-            inner = self.std_logcdf(ys, *shapes)
+            inner = self.std_logcdf(ys, *self._shapes(shapes, ok, ys))
         else:  # SciPy's: log(cdf) below the median, log1p(-sf) above it
             inner = pnp.where(pnp.less(ys, stop_gradient(self._median(shapes))),
-                              pnp.log(self.std_cdf(ys, *shapes)),
-                              pnp.log1p(-self.std_sf(ys, *shapes)))
+                              pnp.log(self.std_cdf(ys, *self._shapes(shapes, ok, ys))),
+                              pnp.log1p(-self.std_sf(ys, *self._shapes(shapes, ok, ys))))
         out = _fill_sides(y, inner, self.lower, self.upper, -np.inf, 0.0)
         return _finish(guard(out, ok))
 
     def logsf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
         y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
         if self.std_logsf is not None:
-            inner = self.std_logsf(ys, *shapes)
+            inner = self.std_logsf(ys, *self._shapes(shapes, ok, ys))
         else:  # SciPy's: log(sf) above the median, log1p(-cdf) below it
             inner = pnp.where(pnp.greater(ys, stop_gradient(self._median(shapes))),
-                              pnp.log(self.std_sf(ys, *shapes)),
-                              pnp.log1p(-self.std_cdf(ys, *shapes)))
+                              pnp.log(self.std_sf(ys, *self._shapes(shapes, ok, ys))),
+                              pnp.log1p(-self.std_cdf(ys, *self._shapes(shapes, ok, ys))))
         out = _fill_sides(y, inner, self.lower, self.upper, 0.0, -np.inf)
         return _finish(guard(out, ok))
 
@@ -189,36 +229,61 @@ class Continuous:
 # ----------------------------------------------------------------------------- discrete
 
 
+def _not_differentiable_in_k(*_: Any, **params: Any) -> Any:
+    raise NotImplementedError(
+        f"pullback.scipy.stats.{params['who']}: the probability mass is not differentiable "
+        "with respect to k (or loc): it is defined at the integers only (0 elsewhere, as in "
+        "SciPy). Pass k as a constant (a plain array, or pb.stop_gradient(k)); the cdfs and "
+        "survival functions are piecewise constant in k, with derivative 0"
+    )
+
+
+#: the identity on ``k``, whose derivative is an error (not a registered primitive: it
+#: computes nothing; its value is ``k`` itself)
+_integer_k = Primitive("stats.integer_argument", lambda k, who: k)
+defvjp(_integer_k, _not_differentiable_in_k)
+defjvp(_integer_k, _not_differentiable_in_k)
+defbatch(_integer_k, lambda vals, batched, params, size: _integer_k.bind(*vals, **params))
+
+
 class Discrete:
     """A discrete distribution on the integers ``lower..upper(*shapes)`` in SciPy's form:
     ``logpmf``, ``cdf`` and ``sf`` of ``k - loc`` and the shape parameters. ``k`` and ``loc``
     are never differentiated (the probabilities are piecewise constant in them)."""
 
-    def __init__(self, logpmf: Std, cdf: Std, sf: Std, upper: Callable[..., Any] | None = None,
+    def __init__(self, name: str, logpmf: Std, cdf: Std, sf: Std,
+                 upper: Callable[..., Any] | None = None,
                  check: Callable[..., Any] | None = None, logcdf: Std | None = None):
+        self.name = name
         self.std_logpmf, self.std_cdf, self.std_sf = logpmf, cdf, sf
         self.upper, self.check, self.std_logcdf = upper, check, logcdf
 
-    def _k(self, k: Any, loc: Any) -> Any:
-        k = stop_gradient(k) if isinstance(k, Tracer) else np.asarray(k)
+    def _k(self, k: Any, loc: Any, who: str = "") -> Any:
+        """``k - loc``: for the mass (``who`` names it) an error if differentiated, for the
+        cdfs a constant (they are piecewise constant in ``k``)."""
+        if not isinstance(k, Tracer):
+            k = np.asarray(k)
         if not (is_number(loc) and loc == 0):
-            k = pnp.subtract(k, stop_gradient(loc) if isinstance(loc, Tracer) else loc)
+            k = pnp.subtract(k, loc)
+        if isinstance(k, Tracer):
+            k = _integer_k.bind(k, who=who) if who else stop_gradient(k)
         return k
 
     def _ok(self, shapes: tuple) -> Any:
         return True if self.check is None else self.check(*shapes)
 
-    def logpmf(self, k: Any, shapes: tuple, loc: Any) -> Any:
-        k = self._k(k, loc)
+    def logpmf(self, k: Any, shapes: tuple, loc: Any, who: str = "logpmf") -> Any:
+        k = self._k(k, loc, f"{self.name}.{who}")
         inside = pnp.logical_and(pnp.equal(k, pnp.floor(k)), pnp.greater_equal(k, 0))
         if self.upper is not None:
             inside = pnp.logical_and(inside, pnp.less_equal(k, self.upper(*shapes)))
         ks = pnp.where(inside, k, 0.0)
-        out = pnp.where(inside, self.std_logpmf(ks, *shapes), -np.inf)
-        return _finish(guard(out, self._ok(shapes)))
+        ok = self._ok(shapes)
+        out = pnp.where(inside, self.std_logpmf(ks, *_guarded(shapes, ok)), -np.inf)
+        return _finish(guard(out, ok))
 
     def pmf(self, k: Any, shapes: tuple, loc: Any) -> Any:
-        return _finish(pnp.exp(self.logpmf(k, shapes, loc)))
+        return _finish(pnp.exp(self.logpmf(k, shapes, loc, "pmf")))
 
     def _sides(self, k: Any, shapes: tuple, loc: Any) -> tuple:
         k = pnp.floor(self._k(k, loc))
@@ -230,29 +295,32 @@ class Discrete:
 
     def cdf(self, k: Any, shapes: tuple, loc: Any) -> Any:
         ks, below, above = self._sides(k, shapes, loc)
-        out = self.std_cdf(ks, *shapes)
+        ok = self._ok(shapes)
+        out = self.std_cdf(ks, *_guarded(shapes, ok))
         if above is not None:
             out = pnp.where(above, 1.0, out)
         out = pnp.where(below, 0.0, out)
-        return _finish(guard(out, self._ok(shapes)))
+        return _finish(guard(out, ok))
 
     def sf(self, k: Any, shapes: tuple, loc: Any) -> Any:
         ks, below, above = self._sides(k, shapes, loc)
-        out = self.std_sf(ks, *shapes)
+        ok = self._ok(shapes)
+        out = self.std_sf(ks, *_guarded(shapes, ok))
         if above is not None:
             out = pnp.where(above, 0.0, out)
         out = pnp.where(below, 1.0, out)
-        return _finish(guard(out, self._ok(shapes)))
+        return _finish(guard(out, ok))
 
     def logcdf(self, k: Any, shapes: tuple, loc: Any) -> Any:
         if self.std_logcdf is None:
             return _finish(pnp.log(self.cdf(k, shapes, loc)))
         ks, below, above = self._sides(k, shapes, loc)
-        out = self.std_logcdf(ks, *shapes)
+        ok = self._ok(shapes)
+        out = self.std_logcdf(ks, *_guarded(shapes, ok))
         if above is not None:
             out = pnp.where(above, 0.0, out)
         out = pnp.where(below, -np.inf, out)
-        return _finish(guard(out, self._ok(shapes)))
+        return _finish(guard(out, ok))
 
     def logsf(self, k: Any, shapes: tuple, loc: Any) -> Any:
         return _finish(pnp.log(self.sf(k, shapes, loc)))

@@ -1,5 +1,5 @@
-"""``scipy.stats.binom``: the binomial distribution of ``k`` (not differentiated), differentiable
-in ``n``, ``p`` (reverse and forward mode, any order, except as noted).
+"""``scipy.stats.binom``: the binomial distribution of ``k``, differentiable in ``n``, ``p``
+(reverse and forward mode, any order, except as noted).
 
 Parameters: ``n`` a non-negative integer (the number of trials; differentiable in ``logpmf``
 and ``pmf``, through ``gammaln``, but not in the cdfs), ``0 <= p <= 1``; invalid values give
@@ -33,14 +33,15 @@ def _check(n: Any, p: Any) -> Any:
                  pnp.greater_equal(p, 0), pnp.less_equal(p, 1))
 
 
-_DIST = Discrete(_logpmf, lambda k, n, p: special.betainc(n - k, k + 1.0, 1.0 - p),
+_DIST = Discrete("binom", _logpmf, lambda k, n, p: special.betainc(n - k, k + 1.0, 1.0 - p),
                  lambda k, n, p: special.betainc(k + 1.0, n - k, p),
                  upper=lambda n, p: n, check=_check)
 
 
 def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the probability mass of the binomial distribution; ``scipy.stats.binom.logpmf``.
-    Differentiable in ``p`` and ``n``. ``k`` is not differentiated.
+    Differentiable in ``p`` and ``n``. ``k`` is not differentiable (the mass is defined at the
+    integers): asking for that derivative raises ``NotImplementedError``.
 
     Example:
         >>> from pullback.scipy.stats import binom
@@ -52,7 +53,8 @@ def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 
 def pmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The probability mass of the binomial distribution; ``scipy.stats.binom.pmf``.
-    Differentiable in ``p`` and ``n``. ``k`` is not differentiated.
+    Differentiable in ``p`` and ``n``. ``k`` is not differentiable (the mass is defined at the
+    integers): asking for that derivative raises ``NotImplementedError``.
 
     Example:
         >>> from pullback.scipy.stats import binom
@@ -65,7 +67,7 @@ def pmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def cdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The distribution function of the binomial distribution; ``scipy.stats.binom.cdf``.
     Differentiable in ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. ``k`` is not differentiated.
+    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import binom
@@ -78,7 +80,7 @@ def cdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def logcdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """``log(cdf)`` of the binomial distribution; ``scipy.stats.binom.logcdf``. Differentiable in
     ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. ``k`` is not differentiated.
+    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import binom
@@ -91,7 +93,7 @@ def logcdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def sf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The survival function ``1 - cdf`` of the binomial distribution; ``scipy.stats.binom.sf``.
     Differentiable in ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. ``k`` is not differentiated.
+    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import binom
@@ -104,7 +106,7 @@ def sf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def logsf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """``log(sf)`` of the binomial distribution; ``scipy.stats.binom.logsf``. Differentiable in
     ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. ``k`` is not differentiated.
+    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import binom

@@ -1,5 +1,5 @@
-"""``scipy.stats.nbinom``: the negative binomial distribution of ``k`` (not differentiated),
-differentiable in ``n``, ``p`` (reverse and forward mode, any order, except as noted).
+"""``scipy.stats.nbinom``: the negative binomial distribution of ``k``, differentiable in ``n``,
+``p`` (reverse and forward mode, any order, except as noted).
 
 Parameters: ``n`` > 0 (the number of successes, a real number; differentiable in ``logpmf``
 and ``pmf``, not in the cdfs), ``0 < p <= 1``; invalid values give NaN, as in SciPy.
@@ -37,7 +37,7 @@ def _check(n: Any, p: Any) -> Any:
     return valid(pnp.greater(n, 0), pnp.greater(p, 0), pnp.less_equal(p, 1))
 
 
-_DIST = Discrete(_logpmf, lambda k, n, p: special.betainc(n, k + 1.0, p),
+_DIST = Discrete("nbinom", _logpmf, lambda k, n, p: special.betainc(n, k + 1.0, p),
                  lambda k, n, p: special.betainc(k + 1.0, n, 1.0 - p), check=_check,
                  logcdf=_logcdf)
 
@@ -45,7 +45,8 @@ _DIST = Discrete(_logpmf, lambda k, n, p: special.betainc(n, k + 1.0, p),
 def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The log of the probability mass of the negative binomial distribution;
     ``scipy.stats.nbinom.logpmf``. Differentiable in ``p`` and ``n``. ``k`` is not
-    differentiated.
+    differentiable (the mass is defined at the integers): asking for that derivative raises
+    ``NotImplementedError``.
 
     Example:
         >>> from pullback.scipy.stats import nbinom
@@ -57,7 +58,8 @@ def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 
 def pmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The probability mass of the negative binomial distribution; ``scipy.stats.nbinom.pmf``.
-    Differentiable in ``p`` and ``n``. ``k`` is not differentiated.
+    Differentiable in ``p`` and ``n``. ``k`` is not differentiable (the mass is defined at the
+    integers): asking for that derivative raises ``NotImplementedError``.
 
     Example:
         >>> from pullback.scipy.stats import nbinom
@@ -70,7 +72,8 @@ def pmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def cdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The distribution function of the negative binomial distribution;
     ``scipy.stats.nbinom.cdf``. Differentiable in ``p``; the derivative with respect to ``n``
-    has no closed form and raises ``NotImplementedError``. ``k`` is not differentiated.
+    has no closed form and raises ``NotImplementedError``. Piecewise constant in ``k``
+    (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import nbinom
@@ -83,7 +86,7 @@ def cdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def logcdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """``log(cdf)`` of the negative binomial distribution; ``scipy.stats.nbinom.logcdf``.
     Differentiable in ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. ``k`` is not differentiated.
+    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import nbinom
@@ -96,7 +99,8 @@ def logcdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def sf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """The survival function ``1 - cdf`` of the negative binomial distribution;
     ``scipy.stats.nbinom.sf``. Differentiable in ``p``; the derivative with respect to ``n``
-    has no closed form and raises ``NotImplementedError``. ``k`` is not differentiated.
+    has no closed form and raises ``NotImplementedError``. Piecewise constant in ``k``
+    (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import nbinom
@@ -109,7 +113,7 @@ def sf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
 def logsf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
     """``log(sf)`` of the negative binomial distribution; ``scipy.stats.nbinom.logsf``.
     Differentiable in ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. ``k`` is not differentiated.
+    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import nbinom

@@ -1,5 +1,5 @@
-"""``scipy.stats.poisson``: the Poisson distribution of ``k`` (not differentiated),
-differentiable in ``mu`` (reverse and forward mode, any order).
+"""``scipy.stats.poisson``: the Poisson distribution of ``k``, differentiable in ``mu`` (reverse
+and forward mode, any order).
 
 Parameters: ``mu`` >= 0 (the mean); invalid values give NaN, as in SciPy.
 
@@ -24,14 +24,16 @@ def _logpmf(k: Any, mu: Any) -> Any:
     return special.xlogy(k, mu) - special.gammaln(k + 1.0) - mu
 
 
-_DIST = Discrete(_logpmf, lambda k, mu: special.gammaincc(k + 1.0, mu),
+_DIST = Discrete("poisson", _logpmf, lambda k, mu: special.gammaincc(k + 1.0, mu),
                  lambda k, mu: special.gammainc(k + 1.0, mu),
                  check=lambda mu: pnp.greater_equal(mu, 0))
 
 
 def logpmf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """The log of the probability mass of the Poisson distribution;
-    ``scipy.stats.poisson.logpmf``. Differentiable in ``mu``. ``k`` is not differentiated.
+    ``scipy.stats.poisson.logpmf``. Differentiable in ``mu``. ``k`` is not differentiable (the
+    mass is defined at the integers): asking for that derivative raises
+    ``NotImplementedError``.
 
     Example:
         >>> from pullback.scipy.stats import poisson
@@ -43,7 +45,8 @@ def logpmf(k: Any, mu: Any, loc: Any = 0) -> Any:
 
 def pmf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """The probability mass of the Poisson distribution; ``scipy.stats.poisson.pmf``.
-    Differentiable in ``mu``. ``k`` is not differentiated.
+    Differentiable in ``mu``. ``k`` is not differentiable (the mass is defined at the
+    integers): asking for that derivative raises ``NotImplementedError``.
 
     Example:
         >>> from pullback.scipy.stats import poisson
@@ -55,7 +58,7 @@ def pmf(k: Any, mu: Any, loc: Any = 0) -> Any:
 
 def cdf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """The distribution function of the Poisson distribution; ``scipy.stats.poisson.cdf``.
-    Differentiable in ``mu``. ``k`` is not differentiated.
+    Differentiable in ``mu``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import poisson
@@ -67,7 +70,7 @@ def cdf(k: Any, mu: Any, loc: Any = 0) -> Any:
 
 def logcdf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """``log(cdf)`` of the Poisson distribution; ``scipy.stats.poisson.logcdf``. Differentiable in
-    ``mu``. ``k`` is not differentiated.
+    ``mu``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import poisson
@@ -79,7 +82,7 @@ def logcdf(k: Any, mu: Any, loc: Any = 0) -> Any:
 
 def sf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """The survival function ``1 - cdf`` of the Poisson distribution; ``scipy.stats.poisson.sf``.
-    Differentiable in ``mu``. ``k`` is not differentiated.
+    Differentiable in ``mu``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import poisson
@@ -91,7 +94,7 @@ def sf(k: Any, mu: Any, loc: Any = 0) -> Any:
 
 def logsf(k: Any, mu: Any, loc: Any = 0) -> Any:
     """``log(sf)`` of the Poisson distribution; ``scipy.stats.poisson.logsf``. Differentiable in
-    ``mu``. ``k`` is not differentiated.
+    ``mu``. Piecewise constant in ``k`` (derivative 0).
 
     Example:
         >>> from pullback.scipy.stats import poisson
