@@ -10,7 +10,7 @@ from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 
 import numpy as np
 
-from pullback.core import lax
+from pullback.core import backends, lax
 from pullback.core.batching import vmap
 from pullback.core.forward import JVPTrace, JVPTracer
 from pullback.core.reverse import VJPTrace, VJPTracer, backward_pass
@@ -212,6 +212,15 @@ def _check_like(
     return leaves
 
 
+def _known_shape(who: str, x: Any) -> None:
+    """Refuse a lazy array whose shape is unknown (Dask's nan after ``x[mask]``)."""
+    if type(x) is not np.ndarray and backends.library(x) != "numpy":
+        shape = shape_of(x)
+        if any(n != n for n in shape):
+            raise backends.refuse(who, backends.library(x), "arrays of unknown shape",
+                                  f"shape {shape}")
+
+
 def _snapshot(x: Any) -> Any:
     """A private copy of a writeable NumPy array (other leaves are kept as they are)."""
     if type(x) is np.ndarray and x.flags.writeable:
@@ -287,6 +296,8 @@ def _vjp(
         for x in leaves:
             if (x.dtype if type(x) is np.ndarray else dtype_of(x)).kind not in "fc":
                 _check_differentiable(who, lambda i=i: label(i), leaves, tree)  # raises
+            if type(x) is not np.ndarray:
+                _known_shape(who, x)
         in_leaves.append(leaves)
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
@@ -304,6 +315,8 @@ def _vjp(
     out_nodes: list[tuple[Any, int] | None] = []
     for leaf in out_leaves:
         if isinstance(leaf, VJPTracer) and leaf._trace is trace:
+            if type(leaf.primal) is not np.ndarray:
+                _known_shape(who, leaf.primal)
             out_primals.append(leaf.primal)
             out_nodes.append((leaf.node, leaf.index))
         else:
@@ -385,6 +398,9 @@ def jvp(
         for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
             leaves, tree = tree_flatten(p)
             _check_differentiable(who, lambda i=i: arg_label(f, i), leaves, tree)
+            for x in leaves:
+                if type(x) is not np.ndarray:
+                    _known_shape(who, x)
             t_leaves = _check_like(
                 who, lambda i=i: f"tangent for {arg_label(f, i)}", leaves, tree, t
             )
@@ -398,6 +414,8 @@ def jvp(
     tangents_out: list[Any] = []
     for leaf in out_leaves:
         if isinstance(leaf, JVPTracer) and leaf._trace is trace:
+            if type(leaf.primal) is not np.ndarray:
+                _known_shape(who, leaf.primal)
             primals_out.append(leaf.primal)
             tangents_out.append(_numpy_scalar(instantiate(leaf.tangent, leaf.primal), leaf.primal))
         else:

@@ -174,11 +174,13 @@ _DASK = [
         "compute the mask first (mask.compute()) and index with the NumPy mask",
     ),
     Limit(
-        "arrays with unknown chunk sizes (nan in the shape), under a transformation",
+        "arrays of unknown shape (nan in the shape: from x[mask], nonzero, argwhere, "
+        "flatnonzero, unique), under a transformation",
         True,
-        "derivatives need every shape (they come from x[mask] outside pullback, or from "
-        "arrays built without a shape)",
-        "call x.compute_chunk_sizes() first, or build the array with known chunks",
+        "derivatives need every shape, and a lazy array whose shape depends on its values "
+        "does not know it",
+        "compute what decides the shape first (mask.compute(), x.compute_chunk_sizes()), or "
+        "write the computation with a fixed shape (pnp.where instead of a selection)",
     ),
     Limit(
         "integer-array indexing on more than one axis, or by a multi-dimensional integer "

@@ -11,7 +11,9 @@ table :data:`pullback.core.backends.CAPABILITIES`.
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ from pullback.core import backends
 
 __all__ = [
     "argsort",
+    "blockwise",
     "foreign",
     "getitem",
     "linalg",
@@ -41,6 +44,35 @@ def foreign(*xs: Any) -> str | None:
             if lib != "numpy":
                 return lib
     return None
+
+
+def blockwise(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """An elementwise NumPy implementation (``impl(*arrays, **params)``, NumPy-only code:
+    ``np.frompyfunc``, ``np.errstate``, in-place writes) that also takes Dask arrays: run
+    block by block on the operands broadcast to one shape and chunking."""
+
+    @functools.wraps(impl)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        lib = foreign(*args)
+        if lib is None:
+            return impl(*args, **kwargs)
+        da = _require_dask(getattr(impl, "__name__", "an elementwise function"), lib)
+        where = [i for i, a in enumerate(args) if hasattr(a, "shape")]  # Python numbers stay
+        arrays = da.broadcast_arrays(*(args[i] if backends.is_dask(args[i])
+                                       else da.asarray(args[i]) for i in where))
+
+        def block(*blocks: Any) -> Any:
+            full = list(args)
+            for i, b in zip(where, blocks, strict=True):
+                full[i] = b
+            return impl(*full, **kwargs)
+
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the dtype, from one element of each operand
+            dtype = np.asarray(block(*(np.ones(1, a.dtype) for a in arrays))).dtype
+        return da.map_blocks(block, *arrays, dtype=dtype)
+
+    return call
 
 
 def _require_dask(who: str, lib: str) -> Any:
@@ -64,6 +96,9 @@ def _index_arrays(idx: tuple, who: str, lazy_integers: bool = False) -> None:
                 and i is not Ellipsis and backends.library(i) != "numpy":
             if getattr(i, "dtype", None) == np.bool_:
                 raise backends.refuse(who, backends.library(i), "x[mask] with a Dask boolean")
+            if any(n != n for n in i.shape):  # nan: from nonzero, argwhere...
+                raise backends.refuse(who, backends.library(i), "arrays of unknown shape",
+                                      f"an index of shape {i.shape}")
             if lazy_integers and len(i.shape) <= 1:
                 continue
             raise backends.refuse(who, backends.library(i), "integer-array indexing",

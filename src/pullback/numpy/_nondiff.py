@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core import lax
-from pullback.core.trace import PRIMITIVES, Primitive, Tracer, dtype_of, shape_of
+from pullback.core import backends, lax
+from pullback.core.trace import PRIMITIVES, Primitive, Tracer, dtype_of, shape_of, trace_state
 from pullback.numpy import _backends
 from pullback.numpy._registry import (
     batch_by_looping,
@@ -92,6 +92,22 @@ def _array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
     if equal_nan and np.result_type(dtype_of(a1), dtype_of(a2)).kind in "fc":
         same = same | (np.isnan(a1) & np.isnan(a2))
     return same.all()
+
+
+def _known_shapes(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """``func``, refused on lazy arrays inside a transformation: its result would have an
+    unknown shape (Dask's nan), which no derivative can be shaped for (outside one, the
+    library's own result)."""
+
+    def impl(*args: Any, **kwargs: Any) -> Any:
+        if trace_state.stack:
+            lib = _backends.foreign(*args)
+            if lib:
+                raise backends.refuse(f"pullback.numpy.{name}", lib, "arrays of unknown shape",
+                                      f"{name} of a {lib} array")
+        return func(*args, **kwargs)
+
+    return impl
 
 
 # fmt: off
@@ -259,9 +275,12 @@ empty_like = nondiff_function("empty_like", np.empty_like, _batch_like(np.empty_
 allclose   = nondiff_function("allclose",   np.allclose,   _batch_allclose)
 array_equal = nondiff_function("array_equal", np.array_equal, _batch_array_equal,
                                _array_equal)
-argwhere   = nondiff_function("argwhere",   np.argwhere,   _looped)
-nonzero    = nondiff_function("nonzero",    np.nonzero,    _looped)
-flatnonzero = nondiff_function("flatnonzero", np.flatnonzero, _looped)
+argwhere   = nondiff_function("argwhere",   np.argwhere,   _looped,
+                              _known_shapes("argwhere", np.argwhere))
+nonzero    = nondiff_function("nonzero",    np.nonzero,    _looped,
+                              _known_shapes("nonzero", np.nonzero))
+flatnonzero = nondiff_function("flatnonzero", np.flatnonzero, _looped,
+                               _known_shapes("flatnonzero", np.flatnonzero))
 
 method("argmax",  lambda s, axis=None, keepdims=False: argmax(s, axis=axis, keepdims=keepdims))
 method("argmin",  lambda s, axis=None, keepdims=False: argmin(s, axis=axis, keepdims=keepdims))

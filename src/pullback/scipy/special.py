@@ -40,8 +40,10 @@ import numpy as np
 from pullback.core.rules import defbatch, defelementwise
 from pullback.core.trace import Tracer
 from pullback.numpy import reductions
+from pullback.numpy._backends import blockwise, foreign
 from pullback.numpy._nondiff import logical_and
 from pullback.numpy._registry import batch_elementwise, new_primitive, promote
+from pullback.numpy._util import as_array
 from pullback.numpy.elementwise import equal, exp, log, negative, where
 from pullback.numpy.reductions import logsumexp
 from pullback.numpy.shape import broadcast_to
@@ -61,7 +63,8 @@ def _float_dtype(x: np.ndarray) -> np.dtype:
 def _real_only(name: str, x: Any) -> None:
     """Raise ``TypeError`` for complex ``x`` (traced or not): these implementations are real,
     and a cast would drop the imaginary part without a word."""
-    dtype = x.dtype if isinstance(x, (Tracer, np.ndarray, np.generic)) else np.asarray(x).dtype
+    dtype = x.dtype if isinstance(x, (Tracer, np.ndarray, np.generic)) or foreign(x) \
+        else np.asarray(x).dtype
     if dtype.kind == "c":
         raise TypeError(
             f"pullback.scipy.special.{name}: complex input (dtype {dtype}) is not supported: "
@@ -83,7 +86,7 @@ def _per_element(scalar: Callable[[float], float]) -> Callable[[Any], Any]:
         arr = np.asarray(x)
         return _result(vectorised(arr.astype(np.float64)), _float_dtype(arr))
 
-    return impl
+    return blockwise(impl)
 
 
 def _lgamma(x: float) -> float:
@@ -108,6 +111,7 @@ def _cot_pi(x: np.ndarray) -> np.ndarray:
         return np.cos(np.pi * r) / np.sin(np.pi * r)
 
 
+@blockwise  # Dask arrays: block by block
 def _digamma_impl(x: Any) -> Any:
     arr = np.asarray(x)
     z = arr.astype(np.float64)
@@ -152,6 +156,7 @@ def _cot_derivative(n: int) -> list[float]:
 _REFLECT_BELOW = -10.0
 
 
+@blockwise  # Dask arrays: block by block
 def _polygamma_impl(x: Any, n: int) -> Any:
     """psi^(n)(x) = (-1)**(n+1) n! zeta(n + 1, x) for n >= 1, by the Hurwitz zeta function;
     for x < -10 by the reflection formula
@@ -199,6 +204,7 @@ def _polygamma_impl(x: Any, n: int) -> Any:
 # ----------------------------------------------------------------------------- expit, logit
 
 
+@blockwise  # Dask arrays: block by block
 def _expit_impl(x: Any) -> Any:
     arr = np.asarray(x)
     z = arr.astype(np.float64)  # float32 too is computed in float64 and rounded once
@@ -207,6 +213,7 @@ def _expit_impl(x: Any) -> Any:
     return _result(out, _float_dtype(arr))
 
 
+@blockwise  # Dask arrays: block by block
 def _logit_impl(p: Any) -> Any:
     arr = np.asarray(p)
     q = arr.astype(np.float64)
@@ -217,6 +224,7 @@ def _logit_impl(p: Any) -> Any:
     return _result(out, _float_dtype(arr))
 
 
+@blockwise  # Dask arrays: block by block
 def _xlogy_impl(x: Any, y: Any) -> Any:
     # SciPy's result dtype: Python numbers are weak (xlogy(2.0, float32) is float32)
     dtype = np.result_type(x, y)
@@ -366,8 +374,8 @@ def xlogy(x: Any, y: Any) -> Any:
     if not isinstance(x, Tracer) or not isinstance(y, Tracer):
         # the constant one in the traced one's dtype (promote gave it the common dtype)
         like = x if isinstance(x, Tracer) else y
-        x = x if isinstance(x, Tracer) else np.asarray(x, like.dtype)
-        y = y if isinstance(y, Tracer) else np.asarray(y, like.dtype)
+        x = x if isinstance(x, Tracer) else as_array(x, like.dtype)
+        y = y if isinstance(y, Tracer) else as_array(y, like.dtype)
         shape = np.broadcast_shapes(np.shape(x), np.shape(y))
         x = broadcast_to(x, shape) if isinstance(x, Tracer) else x
         y = broadcast_to(y, shape) if isinstance(y, Tracer) else y
@@ -421,6 +429,7 @@ _erfc_impl = _per_element(math.erfc)
 _erf_impl = _per_element(math.erf)
 
 
+@blockwise  # Dask arrays: block by block
 def _ndtr_impl(x: Any) -> Any:
     arr = np.asarray(x)
     z = arr.astype(np.float64) * _SQRT_HALF
@@ -430,6 +439,7 @@ def _ndtr_impl(x: Any) -> Any:
     return _result(out, _float_dtype(arr))
 
 
+@blockwise  # Dask arrays: block by block
 def _log_ndtr_impl(x: Any) -> Any:
     arr = np.asarray(x)
     z = arr.astype(np.float64)
@@ -468,6 +478,7 @@ def _poly(coeffs: tuple[float, ...], x: np.ndarray) -> np.ndarray:
     return out
 
 
+@blockwise  # Dask arrays: block by block
 def _ndtri_impl(p: Any) -> Any:
     arr = np.asarray(p)
     q = arr.astype(np.float64)
@@ -491,6 +502,7 @@ def _ndtri_impl(p: Any) -> Any:
     return _result(out, _float_dtype(arr))
 
 
+@blockwise  # Dask arrays: block by block
 def _xlog1py_impl(x: Any, y: Any) -> Any:
     x, y = np.asarray(x), np.asarray(y)
     dtype = np.result_type(_float_dtype(x), _float_dtype(y))
@@ -506,7 +518,7 @@ def _plain_all(*args: Any) -> tuple:
     dtype = result_dtype(*args)
     if dtype.kind != "f":
         dtype = np.dtype(np.float64)
-    return tuple(np.asarray(v, dtype) for v in args)
+    return tuple(as_array(v, dtype) for v in args)
 
 
 def _promote_all(*args: Any) -> tuple:
@@ -514,7 +526,7 @@ def _promote_all(*args: Any) -> tuple:
     float64 shape parameter must not make the rules of a float32 ``x`` float64)."""
     out = promote(*args)
     dtype = next(v.dtype for v in out if isinstance(v, Tracer))
-    return tuple(v if isinstance(v, Tracer) else np.asarray(v, dtype) for v in out)
+    return tuple(v if isinstance(v, Tracer) else as_array(v, dtype) for v in out)
 
 
 _lgamma_impl = _per_element(_lgamma)
@@ -579,11 +591,13 @@ def _gammainc_both(a: Any, x: Any) -> tuple[np.ndarray, np.ndarray, np.dtype]:
     return p, q, dtype
 
 
+@blockwise  # Dask arrays: block by block
 def _gammainc_impl(a: Any, x: Any) -> Any:
     p, _, dtype = _gammainc_both(a, x)
     return _result(p, dtype)
 
 
+@blockwise  # Dask arrays: block by block
 def _gammaincc_impl(a: Any, x: Any) -> Any:
     _, q, dtype = _gammainc_both(a, x)
     return _result(q, dtype)
@@ -612,6 +626,7 @@ def _betacf(a: np.ndarray, b: np.ndarray, x: np.ndarray, todo: np.ndarray) -> np
     return h
 
 
+@blockwise  # Dask arrays: block by block
 def _betainc_impl(a: Any, b: Any, x: Any) -> Any:
     a, b, x = np.asarray(a), np.asarray(b), np.asarray(x)
     dtype = np.result_type(_float_dtype(a), _float_dtype(b), _float_dtype(x))

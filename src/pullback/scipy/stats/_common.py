@@ -25,6 +25,7 @@ from pullback.core.lax import stop_gradient
 from pullback.core.rules import defbatch, defjvp, defvjp
 from pullback.core.trace import Primitive, Tracer, dtype_of, shape_of
 from pullback.numpy._registry import batch_elementwise, new_primitive
+from pullback.numpy._util import as_array
 
 __all__: list[str] = []
 
@@ -74,7 +75,7 @@ def guard(out: Any, ok: Any) -> Any:
         return _nan_where_invalid(out, ok)
     if ok is False:
         ok = np.zeros(shape_of(out), bool)
-    ok = stop_gradient(ok) if isinstance(ok, Tracer) else np.asarray(ok)
+    ok = stop_gradient(ok) if isinstance(ok, Tracer) else as_array(ok)  # Dask stays Dask
     if shape_of(ok) != shape_of(out):
         shape = np.broadcast_shapes(shape_of(ok), shape_of(out))
         out, ok = pnp.broadcast_to(out, shape), pnp.broadcast_to(ok, shape)
@@ -91,7 +92,7 @@ def standardize(x: Any, loc: Any, scale: Any) -> Any:
     if not (is_number(scale) and scale == 1):
         y = pnp.divide(y, scale)
     if not isinstance(y, Tracer):
-        y = np.asarray(y)
+        y = as_array(y)
         if y.dtype.kind not in "fc":
             y = y.astype(np.float64)
     return y
