@@ -12,7 +12,7 @@ TYPECHECK := $(BIN)/mypy --config-file pyproject.toml
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,demo,docs,fast]'
+	$(BIN)/pip install -q -e '.[dev,demo,docs,fast,dask]'
 	touch $(STAMP)
 
 # ruff, mypy, the documentation site (warnings are errors), then pytest: one BLAS thread per
