@@ -730,6 +730,10 @@ def _as_traced(name: str, numpy_func: Callable[..., Any]) -> Callable[..., Any]:
             return numpy_func(a, *args, **kwargs)
         dtype = kwargs.get("dtype", args[0] if args else None)
         out = _array(a)
+        # NumPy's shape (ascontiguousarray of a 0-d array is 1-d)
+        shape = numpy_func(np.zeros(shape_of(out), np.bool_)).shape
+        if shape != shape_of(out):
+            out = reshape(out, shape)
         return out if dtype is None else astype(out, dtype)
 
     convert.__name__ = convert.__qualname__ = name
@@ -1168,9 +1172,9 @@ def putmask(a: Any, mask: Any, values: Any) -> None:
         np.putmask(a, mask, values)
         return
     mask = np.asarray(mask, np.bool_)
-    if mask.shape != shape_of(a):
-        raise ValueError("putmask: mask and data must be the same size")
     n = math.prod(shape_of(a))
+    if mask.size != n:
+        raise ValueError("putmask: mask and data must be the same size")
     positions = np.flatnonzero(mask)
     if positions.size == 0:
         return

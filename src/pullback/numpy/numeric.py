@@ -273,7 +273,9 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
     if not isinstance(zero, Tracer) and zero:  # known here (not under jit or vmap)
         raise ValueError("Geometric sequence cannot include zero")
     start, stop = broadcast_arrays(start, stop)
-    dt = result_dtype(start, stop, float(num))
+    # NumPy's: result_type(start, stop, float(num), zeros((), dtype)), float64 for dtype=None
+    dt = np.result_type(dtype_of(start), dtype_of(stop), float(num),
+                        np.zeros((), dtype).dtype)
     out_sign = sign(start)
     start = start / out_sign
     stop = stop / out_sign
@@ -340,13 +342,16 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
     if len(shape_of(x)) != 1:
         raise ValueError("x must be a one-dimensional array or sequence.")
     n = shape_of(x)[0] if N is None else int(N)
+    dtype = np.promote_types(dtype_of(x), int)  # NumPy's: float32 becomes float64
+    if dtype_of(x) != dtype:
+        x = astype(x, dtype)
     cols = []
     if n > 0:
-        cols.append(np.ones(shape_of(x), result_dtype(x, 1)))
+        cols.append(np.ones(shape_of(x), dtype))
     for _ in range(1, n):
         cols.append(x if len(cols) == 1 else cols[-1] * x)
     if not cols:
-        return np.empty((shape_of(x)[0], 0), result_dtype(x, 1))
+        return np.empty((shape_of(x)[0], 0), dtype)
     out = stack([broadcast_to(c, shape_of(x)) for c in cols], axis=1)
     return out if increasing else getitem(out, (slice(None), slice(None, None, -1)))
 
@@ -387,9 +392,9 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
 def _spacing(dx: Any, n: int) -> tuple[Any, bool]:
     """One axis's spacing for :func:`gradient`: a scalar, or the differences of 1-d
     coordinates (``uniform`` when NumPy would reduce them to a scalar)."""
+    if np.ndim(dx) == 0:
+        return dx, True  # as given (a Python number stays weak, as in NumPy)
     d = _array(dx)
-    if len(shape_of(d)) == 0:
-        return d, True
     if len(shape_of(d)) != 1:
         raise ValueError("distances must be either scalars or 1d")
     if shape_of(d)[0] != n:
@@ -484,9 +489,9 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, edge_order: int = 1) -> An
                 b = -(dx2 + dx1) / (dx1 * dx2)
                 c = (2.0 * dx2 + dx1) / (dx2 * (dx1 + dx2))
             last = a * part(slice(-3, -2)) + b * part(slice(-2, -1)) + c * part(slice(-1, None))
-        pieces = [first, interior, last]
-        dtype = result_dtype(*pieces)
-        pieces = [broadcast_to(astype(p, dtype), shape_of(p)) for p in pieces]
+        # NumPy writes every piece into an array of f's dtype
+        pieces = [broadcast_to(astype(p, dtype_of(f)), shape_of(p)) for p in (first, interior,
+                                                                              last)]
         outvals.append(concatenate(pieces, axis=ax))
     return outvals[0] if len(axes) == 1 else tuple(outvals)
 
@@ -1319,7 +1324,8 @@ def _nan_positions(x: np.ndarray, q: np.ndarray) -> tuple:
     return lo, hi, t.astype(x.dtype), np.broadcast_to(count == 0, lo.shape).copy()
 
 
-def _nanquantile(who: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str) -> Any:
+def _nanquantile(who: str, a: Any, q: Any, axis: Any, keepdims: bool, method: str,
+                 dtype: Any) -> Any:
     if isinstance(q, Tracer):
         raise NotImplementedError(
             f"pullback.numpy.{who}: argument 'q' is traced; the derivative in q is not "
@@ -1329,6 +1335,8 @@ def _nanquantile(who: str, a: Any, q: Any, axis: Any, keepdims: bool, method: st
             f"pullback.numpy.{who}: method={method!r} is not supported on traced values; use "
             "method='linear' (the default)")
     a = _float(_array(a))
+    if dtype != dtype_of(a):
+        a = astype(a, dtype)
     q = np.asarray(q, np.float64)
     if np.any((q < 0) | (q > 1)):
         raise ValueError(f"pullback.numpy.{who}: quantiles must be in the range [0, 1]")
@@ -1353,6 +1361,13 @@ def _nanquantile(who: str, a: Any, q: Any, axis: Any, keepdims: bool, method: st
     return reshape(result, q.shape + kept)
 
 
+def _numpy_dtype(func: Callable[..., Any], a: Any, *args: Any) -> np.dtype:
+    """The dtype NumPy's ``func`` gives for ``a``'s dtype (its promotion of ``q`` is
+    intricate: a Python number keeps float32, an array widens it): from one element."""
+    dtype = dtype_of(a) if dtype_of(a).kind in "fc" else np.dtype(np.float64)
+    return np.asarray(func(np.ones(1, dtype), *args)).dtype
+
+
 @implements(np.nanquantile)
 def nanquantile(a: Any, q: Any, axis: Any = None, out: Any = None,
                 overwrite_input: bool = False, method: str = "linear", keepdims: bool = False,
@@ -1371,7 +1386,8 @@ def nanquantile(a: Any, q: Any, axis: Any = None, out: Any = None,
     if out is not None or kwargs:
         raise TypeError("pullback.numpy.nanquantile: out= and weights= are not supported on "
                         "traced values")
-    return _nanquantile("nanquantile", a, q, axis, keepdims, method)
+    return _nanquantile("nanquantile", a, q, axis, keepdims, method,
+                        _numpy_dtype(np.nanquantile, a, q))
 
 
 @implements(np.nanpercentile)
@@ -1392,8 +1408,9 @@ def nanpercentile(a: Any, q: Any, axis: Any = None, out: Any = None,
         raise TypeError("pullback.numpy.nanpercentile: out= and weights= are not supported on "
                         "traced values")
     if isinstance(q, Tracer):
-        return _nanquantile("nanpercentile", a, q, axis, keepdims, method)
-    return _nanquantile("nanpercentile", a, np.true_divide(q, 100), axis, keepdims, method)
+        return _nanquantile("nanpercentile", a, q, axis, keepdims, method, None)
+    return _nanquantile("nanpercentile", a, np.true_divide(q, 100), axis, keepdims, method,
+                        _numpy_dtype(np.nanpercentile, a, q))
 
 
 @implements(np.nanmedian)
@@ -1411,4 +1428,5 @@ def nanmedian(a: Any, axis: Any = None, out: Any = None, overwrite_input: bool =
                             keepdims=keepdims)
     if out is not None:
         raise TypeError("pullback.numpy.nanmedian: out= is not supported on traced values")
-    return _nanquantile("nanmedian", a, 0.5, axis, bool(keepdims), "linear")
+    return _nanquantile("nanmedian", a, 0.5, axis, bool(keepdims), "linear",
+                        _numpy_dtype(np.nanmedian, a))
