@@ -316,3 +316,17 @@ def test_ufunc_at_on_buffers_and_plain_arrays() -> None:
         pb.grad(lambda x: np.add.at(np.zeros(3), [0], x[0]) or x.sum())(x)
     with pytest.raises(NotImplementedError, match=r"divide\.at"):
         pb.grad(lambda x: np.divide.at(x * 1.0, [0], 2.0) or x.sum())(x)
+
+
+def test_constructors_with_like_give_buffers() -> None:
+    def f(x):
+        out = np.zeros(3, like=x)
+        for i in range(3):
+            out[i] = x[i] ** 2
+        e = np.eye(3, like=x)
+        e[0, 1] = x[0]
+        return out.sum() + e.sum() + np.full(2, 1.0, like=x).sum()
+
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_allclose(f(x), 14.0 + 3.0 + 1.0 + 2.0)
+    np.testing.assert_allclose(pb.grad(f)(x), [3.0, 4.0, 6.0])

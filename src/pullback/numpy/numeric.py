@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core.trace import Tracer, dtype_of, shape_of
+from pullback.numpy import creation
 from pullback.numpy._arraylike import has_tracer, to_array
 from pullback.numpy._constant import concrete, constant_call, constant_function
 from pullback.numpy._mutation import lift_buffer
@@ -180,6 +181,13 @@ eye = _buffer_constructor("eye", np.eye)
 identity = _buffer_constructor("identity", np.identity)
 tri = _buffer_constructor("tri", np.tri)
 arange = _buffer_constructor("arange", np.arange)
+
+# ``np.zeros(n, like=x)`` of a traced x dispatches here: a buffer, as pnp.zeros(n) gives
+for _numpy_func, _ours in ((np.zeros, creation.zeros), (np.ones, creation.ones),
+                           (np.empty, creation.empty), (np.full, creation.full),
+                           (np.eye, eye), (np.identity, identity), (np.tri, tri),
+                           (np.arange, arange)):
+    implements(_numpy_func)(_ours)
 
 
 # ----------------------------------------------------------------------------- sequences
