@@ -214,6 +214,9 @@ def _scan_lines(em: _Emitter, e: Equation) -> list[str]:
     temps = [em.temp("y") for _ in ys]
     lines = [f"{', '.join(carry)} = {', '.join(init)}"] if carry else []
     for y, v in zip(ys, e.outvars[nk:], strict=True):
+        if v in em.listed:  # references to each step's result, no copy
+            lines.append(f"{y} = [None] * {n}")
+            continue
         shape = em.value(tuple(v.aval.shape))
         lines.append(f"{y} = _np.empty({shape}, {em.value(v.aval.dtype)})")
     order = f"range({n - 1}, -1, -1)" if p["reverse"] else f"range({n})"
@@ -224,6 +227,31 @@ def _scan_lines(em: _Emitter, e: Equation) -> list[str]:
     if ys and n:
         lines.append(f"del {', '.join(temps)}")
     return lines
+
+
+def _listed_stacks(graph: Graph) -> set[Var]:
+    """The stacked outputs of scans that only other scans read, step by step (the carries a
+    forward pass keeps for its backward pass): a list of each step's array serves them
+    without copying every step into one array."""
+    readers: dict[Var, list[tuple[Equation, int]]] = {}
+    for e in graph.eqns:
+        for pos, a in enumerate(e.inputs):
+            if isinstance(a, Var):
+                readers.setdefault(a, []).append((e, pos))
+        for a in vars_in(e.params):
+            readers.setdefault(a, []).append((e, -1))
+    outputs = {a for a in graph.outvars if isinstance(a, Var)}
+    listed = set()
+    for e in graph.eqns:
+        if e.prim is not scan_p:
+            continue
+        for v in e.outvars[e.params["n_carry"]:]:
+            if v in outputs:
+                continue
+            if all(r.prim is scan_p and pos >= r.params["n_consts"] + r.params["n_carry"]
+                   for r, pos in readers.get(v, [])):
+                listed.add(v)
+    return listed
 
 
 def _while_lines(em: _Emitter, e: Equation) -> list[str]:
@@ -280,6 +308,8 @@ class _Emitter:
         self.namespace: dict[str, Any] = dict(_BASE_NAMESPACE)
         self._consts: dict[int, str] = {}
         self._funcs: dict[int, str] = {}
+        #: stacked loop outputs kept as Python lists (see _listed_stacks)
+        self.listed = _listed_stacks(graph)
 
     def const(self, value: Any, hint: str = "k") -> str:
         name = self._consts.get(id(value))
