@@ -189,3 +189,24 @@ def test_jit_keeps_the_broadcast_that_feeds_a_matrix_product():
     want = np.outer(np.cos((a @ W).sum(axis=1)), W.sum(axis=1))
     np.testing.assert_allclose(pb.grad(f)(a), want, rtol=1e-15)
     np.testing.assert_allclose(pb.jit(pb.grad(f))(a), want, rtol=1e-15)
+
+
+def test_an_element_read_from_an_array_is_a_copy_not_a_view():
+    # NumPy's y[0] of a 1-d y is a scalar: later writes into y do not reach it
+    def swap(x, np=np):
+        y = x * 1.0
+        y[0], y[2] = y[2], y[0]
+        return y
+
+    def keep(x, np=np):
+        y = x * 1.0
+        b = y[0]
+        y[0] = 5.0 * x[1]
+        return b * y
+
+    x = np.array([1.0, 2.0, 3.0])
+    for f in (swap, keep):
+        np.testing.assert_array_equal(f(x, pnp), f(x))
+        num = pb.check.numerical_jacobian(f, x, method="richardson")
+        np.testing.assert_allclose(pb.jacrev(lambda v: f(v, pnp))(x), num, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(pb.jacfwd(lambda v: f(v, pnp))(x), num, rtol=1e-9, atol=1e-12)

@@ -75,7 +75,12 @@ def _install() -> None:
             elif len(views) > 64:
                 views[:] = [r for r in views if r() is not None]
             for k, o in enumerate(outs):
-                if isinstance(o, Tracer) and o._trace is base._trace and o is not base:
+                if (
+                    isinstance(o, Tracer)
+                    and o._trace is base._trace
+                    and o is not base
+                    and o.shape  # NumPy's y[0] of a 1-d y is a scalar, a copy: not a view
+                ):
                     o._view = (base, prim, params, k)
                     views.append(weakref.ref(o))
 
