@@ -105,7 +105,8 @@ def rewrite(graph: Graph) -> Graph:
       result would be read across its rows by what comes next);
     - ``add(scatter_add(a, idx1), scatter_add(b, idx2))`` (gradients of slices) fills one
       buffer of zeros instead of two, and ``add(scatter_add(a, idx), x)`` adds ``x`` into
-      the scattered buffer: no second array of zeros, no third array for the sum.
+      the scattered buffer (and a later scatter-add into that buffer, in place): no second
+      array of zeros, no third array for the sum.
 
     Example:
         >>> import pullback as pb, pullback.numpy as pnp
@@ -120,6 +121,7 @@ def rewrite(graph: Graph) -> Graph:
     producer: dict[Var, Equation] = {v: e for e in graph.eqns for v in e.outvars}
     drop: set[int] = set()
     new: list[Equation] = []
+    accumulated: set[Var] = set()  # results of add_at/add_into: fresh buffers
 
     def single(a: Any, name: str) -> Equation | None:
         """The equation of ``name`` that makes ``a``, when ``a`` is used once."""
@@ -164,14 +166,30 @@ def rewrite(graph: Graph) -> Graph:
                 if sa is None or a.aval != out or not _basic_index(sa.params.get("idx")):
                     continue
                 sb = single(b, "scatter_add")
-                if sb is not None and b.aval == out and _basic_index(sb.params.get("idx")):
+                g = sb.inputs[0] if sb is not None else None
+                if sb is not None and b.aval == out and _basic_index(sb.params.get("idx")) \
+                        and isinstance(g, (Var, Const)) and g.aval is not None \
+                        and np.can_cast(g.aval.dtype, out.dtype, "same_kind"):
                     drop.add(id(sb))
                     new.append(Equation(add_at_p, [a, sb.inputs[0]], {"idx": sb.params["idx"]},
                                         e.outvars, False))
+                    accumulated.add(e.outvars[0])
+                    done = True
+                    break
+                ga = sa.inputs[0]
+                if b in accumulated and uses.get(b, 0) == 1 and isinstance(ga, (Var, Const)) \
+                        and ga.aval is not None \
+                        and np.can_cast(ga.aval.dtype, out.dtype, "same_kind"):
+                    # b is a buffer made by an earlier rewrite, read only here: scatter into it
+                    drop.add(id(sa))
+                    new.append(Equation(add_at_p, [b, ga], {"idx": sa.params["idx"]},
+                                        e.outvars, False))
+                    accumulated.add(e.outvars[0])
                     done = True
                     break
                 if isinstance(b, Var) and b.aval == out:
                     new.append(Equation(add_into_p, [a, b], {}, e.outvars, False))
+                    accumulated.add(e.outvars[0])
                     done = True
                     break
             if done:
