@@ -87,14 +87,23 @@ def pendulum_by_hand(p: np.ndarray, th0: Any, om0: Any, n: int) -> tuple[Any, np
 
 
 def _median_time(fn: Callable[[], Any], budget: float, rounds: int) -> float:
-    fn()  # warm-up
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < rounds and (len(times) < 3 or time.perf_counter() - start < budget):
-        t = time.perf_counter()
+    return _interleaved([fn], budget, rounds)[0]
+
+
+def _interleaved(fns: list[Callable[[], Any]], budget: float, rounds: int) -> list[float]:
+    """Median times of ``fns`` run in turn, round after round (after a warm-up each), so
+    that a change in the machine's load falls on all of them alike."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    start = time.perf_counter()
+    while len(times[0]) < rounds and (len(times[0]) < 3
+                                      or time.perf_counter() - start < budget):
+        for fn, ts in zip(fns, times, strict=True):
+            t = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t)
+    return [statistics.median(ts) for ts in times]
 
 
 def _check(name: str, got: tuple, want: tuple, rtol: float = 1e-10) -> None:
@@ -115,7 +124,7 @@ def pendulum_rows(steps: list[int], sizes: list[int | None], quick: bool,
                   log: TextIO) -> list[dict]:
     """Compile time and run time of the compiled scan and of the hand-written loop."""
     rows = []
-    budget, rounds = (0.3, 3) if quick else (2.0, 9)
+    budget, rounds = (0.3, 3) if quick else (3.0, 11)
     for size in sizes:
         th0, om0 = _state(size)
         for n in steps:
@@ -126,8 +135,9 @@ def pendulum_rows(steps: list[int], sizes: list[int | None], quick: bool,
             _check(f"pendulum n={n}", f(PARAMS, th0, om0, n),
                    pendulum_by_hand(PARAMS, th0, om0, n))
             args = (PARAMS, th0, om0, n)
-            run_s = _median_time(lambda f=f, args=args: f(*args), budget, rounds)
-            hand_s = _median_time(lambda args=args: pendulum_by_hand(*args), budget, rounds)
+            run_s, hand_s = _interleaved(
+                [lambda f=f, args=args: f(*args), lambda args=args: pendulum_by_hand(*args)],
+                budget, rounds)
             unrolled_s = None
             if n <= 1000 and size is None:
                 g = pb.jit(pb.value_and_grad(pendulum_unrolled), static_argnums=3)
