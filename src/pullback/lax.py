@@ -2,7 +2,10 @@
 
 ``scan``, ``fori_loop``, ``while_loop``, ``cond``, ``switch`` and ``map`` run eagerly as the
 Python programs they stand for (derivatives exactly those of the unrolled loop, in both
-modes and at any order, under ``vmap`` too); see :mod:`pullback.core.control`.
+modes and at any order, under ``vmap`` too). Under ``pb.jit`` each is one loop or branch
+in the generated code, traced once, whatever the number of steps, and so are its
+derivatives. ``scan(..., checkpoint=...)`` bounds the memory of reverse mode over long
+loops. See :mod:`pullback.core.control`.
 
 Example:
     >>> import numpy as np, pullback as pb

@@ -1,5 +1,5 @@
 """Structured control flow (``scan``, ``fori_loop``, ``while_loop``, ``cond``, ``switch``,
-``map``) with JAX's signatures and semantics.
+``map``) with JAX's signatures and semantics, and checkpointing (``checkpoint``).
 
 Eagerly (no ``pb.jit`` or ``pb.make_graph`` tracing) each construct runs as the Python
 program it stands for: ``cond`` picks its branch by the predicate's value, loops are Python
@@ -8,6 +8,14 @@ the unrolled program, exactly, at any order. Under ``vmap`` a predicate that dif
 batch entries runs every branch and selects entry by entry; a ``while_loop`` whose
 predicate is batched runs until every entry is done, each entry keeping its own carry once
 its predicate is false.
+
+Under ``pb.jit`` (and inside a checkpointed function) the function is traced once into a
+body (``pullback.compile.staging`` registers the tracer with :func:`register_stager`) and
+the construct is one primitive holding it (``scan_p``, ``while_p``, ``switch_p``); their
+rules make new bodies and bind the same primitives, so derivatives and batched versions are
+loops again and the graph does not grow with the number of steps. ``checkpoint`` is such a
+primitive too (``checkpoint_p``): its forward pass keeps only its inputs, its backward pass
+runs the body again under ``vjp``.
 
 Reverse mode needs the number of steps before the loop runs: ``scan`` and ``fori_loop``
 with concrete bounds are fine; ``while_loop`` (and ``fori_loop`` with traced bounds) are
@@ -743,7 +751,8 @@ def jvp_flat(fn: Callable[..., list], primals: Sequence[Any],
     tangents (``zero`` where none): one forward-mode pass, any dtypes.
 
     Example:
-        >>> jvp_flat(lambda x, n: [x * x, n], [3.0, 2], [1.0, zero])
+        >>> outs, tangents = jvp_flat(lambda x, n: [x * x, n], [3.0, 2], [1.0, zero])
+        >>> [float(outs[0]), outs[1]], [float(tangents[0]), tangents[1]]
         ([9.0, 2], [6.0, zero])
     """
     with new_trace(JVPTrace) as trace:
@@ -768,7 +777,7 @@ def vjp_flat(fn: Callable[..., list], primals: Sequence[Any],
 
     Example:
         >>> outs, pull = vjp_flat(lambda x, y: [x * y], [3.0, 2.0], [True, False])
-        >>> outs, pull([1.0])
+        >>> [float(o) for o in outs], pull([1.0])
         ([6.0], [2.0, zero])
     """
     with new_trace(VJPTrace) as trace:
