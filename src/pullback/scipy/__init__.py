@@ -1,6 +1,10 @@
-"""SciPy's functions under SciPy's names, differentiable; SciPy itself is not needed.
+"""SciPy's functions under SciPy's names, differentiable.
 
-``special`` (special functions) and ``stats`` (distributions) are implemented with NumPy.
+``special`` (special functions) and ``stats`` (distributions) are implemented with NumPy
+and need no SciPy. ``linalg``, ``signal``, ``integrate`` and ``optimize`` are loaded on
+first use (``pullback.scipy.linalg``, or ``import pullback.scipy.linalg``): those that
+compute values with SciPy import it then, so that ``import pullback`` stays fast and works
+without SciPy.
 
 Example:
     >>> import numpy as np, pullback as pb
@@ -9,7 +13,18 @@ Example:
     1.1283791670955126
 """
 
+import importlib
+from typing import Any
+
 from pullback.scipy import special as special
 from pullback.scipy import stats as stats
 
-__all__ = ["special", "stats"]
+__all__ = ["linalg", "special", "stats"]
+
+_LAZY = {"linalg"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:  # a submodule loaded on first use (PEP 562)
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,829 @@
+"""``scipy.linalg``: triangular and structured solves, factorisations and matrix functions,
+differentiable in reverse and forward mode to any order.
+
+Values come from SciPy (a module-level, optional import: without SciPy the functions that
+need it raise ``ImportError`` naming themselves); derivative rules are written with
+pullback's own operations, so that they are differentiable again:
+
+- ``solve_triangular``: ``dX = op(A)^-1 (dB - op(dA) X)``; only the triangle SciPy reads
+  (and not the diagonal with ``unit_diagonal=True``) has a derivative, the rest reads 0;
+- ``expm``, ``sqrtm``, ``logm``: the Fréchet derivative ``L(A, E)`` is the upper right block
+  of ``f([[A, E], [0, A]])`` (Mathias' block formula), and its adjoint is ``L(A^T, G)``;
+  ``sqrtm`` and ``logm`` need the principal root/logarithm to exist (no eigenvalues on the
+  closed negative real axis; for a real matrix with negative eigenvalues SciPy returns a
+  complex result, and so does pullback);
+- ``solve_sylvester``: ``A dX + dX B = dQ - dA X - X dB``, adjoint ``A^T Y + Y B^T = G``;
+- ``lu_factor``: ``F = L^-1 P^T dA U^-1``, ``dL = L strictly_lower(F)``, ``dU = upper(F) U``;
+- ``cholesky``, ``cho_factor``/``cho_solve``, ``lu_solve``, ``solve`` (every ``assume_a``),
+  ``eigh`` (also generalised, ``b`` given: reduced by a Cholesky factor of ``b``),
+  ``block_diag``, ``inv``, ``det`` are compositions of these and of ``pullback.numpy.linalg``.
+
+Complex matrices follow pullback's convention (cotangents paired without conjugation, as
+JAX): the holomorphic functions above transpose their rules without conjugating.
+
+Example:
+    >>> import numpy as np, pullback as pb
+    >>> from pullback.scipy import linalg
+    >>> a = np.array([[0.0, 1.0], [0.0, 0.0]])
+    >>> linalg.expm(a)
+    array([[1., 1.],
+           [0., 1.]])
+    >>> float(pb.jacfwd(lambda t: linalg.expm(t * a)[0, 1])(2.0))
+    1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+import pullback.numpy as pnp
+from pullback.core.rules import (
+    add_tangents,
+    defbatch,
+    defjvp,
+    defjvp_joint,
+    defnondiff,
+    defvjp,
+    defvjp_joint,
+)
+from pullback.core.trace import Tracer, dtype_of, shape_of, zero
+from pullback.numpy._registry import batch_stacked, new_primitive
+
+try:
+    import scipy.linalg as _sla
+except ImportError:  # pragma: no cover - SciPy is optional (the dev extra has it)
+    _sla = None
+
+__all__ = [
+    "block_diag",
+    "cho_factor",
+    "cho_solve",
+    "cholesky",
+    "det",
+    "eigh",
+    "expm",
+    "inv",
+    "logm",
+    "lu_factor",
+    "lu_solve",
+    "solve",
+    "solve_sylvester",
+    "solve_triangular",
+    "sqrtm",
+]
+
+LinAlgError = np.linalg.LinAlgError
+
+
+def _scipy(name: str) -> Any:
+    if _sla is None:
+        raise ImportError(
+            f"pullback.scipy.linalg.{name} computes its values with SciPy, which is not "
+            "installed: pip install scipy (pullback's 'dev' extra has it)"
+        )
+    return getattr(_sla, name)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _mT(x: Any) -> Any:
+    return pnp.swapaxes(x, -1, -2)
+
+
+def _as_float(a: Any) -> Any:
+    if isinstance(a, Tracer):
+        return a if dtype_of(a).kind in "fc" else pnp.astype(a, np.float64)
+    a = np.asarray(a)
+    return a if a.dtype.kind in "fc" else a.astype(np.float64)
+
+
+def _square(name: str, a: Any, arg: str = "a") -> None:
+    shape = shape_of(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ValueError(
+            f"pullback.scipy.linalg.{name}: argument '{arg}' must be a square matrix (or a "
+            f"stack of them: the last two axes equal), got shape {shape}"
+        )
+
+
+def _stacked(name: str, fn2d: Callable[..., Any], nout: int = 1) -> Callable[..., Any]:
+    """``fn2d`` (SciPy's, on single matrices) applied to every matrix of stacks with equal
+    leading axes; its ``LinAlgError``/``ValueError`` named as ``name``'s."""
+
+    def impl(*arrays: Any, **params: Any) -> Any:
+        arrays = tuple(np.asarray(a) for a in arrays)
+        lead = shape_of(arrays[0])[:-2]
+        try:
+            if not lead:
+                return fn2d(*arrays, **params)
+            outs = [fn2d(*(a[idx] for a in arrays), **params) for idx in np.ndindex(*lead)]
+        except (LinAlgError, ValueError) as err:
+            raise type(err)(f"pullback.scipy.linalg.{name}: {err}") from None
+        if nout == 1:
+            stacked = np.stack(outs)
+            return stacked.reshape(lead + stacked.shape[1:])
+        parts = []
+        for k in range(nout):
+            stacked = np.stack([o[k] for o in outs])
+            parts.append(stacked.reshape(lead + stacked.shape[1:]))
+        return tuple(parts)
+
+    impl.__name__ = f"{name}_impl"
+    return impl
+
+
+def _triangle(a: Any, lower: bool, unit_diagonal: bool = False) -> Any:
+    """The triangular matrix SciPy reads from ``a`` (differentiably: the other entries have
+    derivative 0)."""
+    t = pnp.tril(a, -1 if unit_diagonal else 0) if lower else pnp.triu(a, 1 if unit_diagonal
+                                                                        else 0)
+    if unit_diagonal:
+        t = t + np.eye(shape_of(a)[-1], dtype=dtype_of(a))
+    return t
+
+
+def _broadcast_batch(a: Any, b: Any) -> tuple[Any, Any]:
+    """``a`` (..., n, n) and ``b`` (..., n, k) with their leading axes broadcast."""
+    sa, sb = shape_of(a), shape_of(b)
+    lead = np.broadcast_shapes(sa[:-2], sb[:-2])
+    if sa[:-2] != lead:
+        a = pnp.broadcast_to(a, lead + sa[-2:])
+    if sb[:-2] != lead:
+        b = pnp.broadcast_to(b, lead + sb[-2:])
+    return a, b
+
+
+def _promote(*args: Any) -> tuple:
+    args = tuple(_as_float(a) for a in args)
+    dtype = np.result_type(*(dtype_of(a) for a in args))
+    return tuple(a if dtype_of(a) == dtype else pnp.astype(a, dtype) for a in args)
+
+
+# ----------------------------------------------------------------------------- solve_triangular
+
+
+def _solve_triangular_2d(a: np.ndarray, b: np.ndarray, lower: bool, trans: int) -> np.ndarray:
+    return _scipy("solve_triangular")(a, b, trans=trans, lower=lower, check_finite=False)
+
+
+_solve_triangular_impl = _stacked("solve_triangular", _solve_triangular_2d)
+#: ``op(a)^-1 b`` for a triangular ``a`` (the other triangle is zero), ``b`` (..., n, k);
+#: ``trans`` 0 (``op(a) = a``) or 1 (``a^T``)
+solve_triangular_p = new_primitive("scipy.linalg.solve_triangular", _solve_triangular_impl)
+
+
+def _mask(m: Any, lower: bool) -> Any:
+    return pnp.tril(m) if lower else pnp.triu(m)
+
+
+def _tri_solve(a: Any, b: Any, lower: bool, trans: int) -> Any:
+    return solve_triangular_p.bind(a, b, lower=lower, trans=trans)
+
+
+def _solve_triangular_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    ta, tb = tangents
+    a, _ = args
+    lower, trans = params["lower"], params["trans"]
+    rhs = tb
+    if ta is not zero:
+        ta = _mask(ta, lower)
+        rhs = add_tangents(rhs, -((_mT(ta) if trans else ta) @ ans))
+    return zero if rhs is zero else _tri_solve(a, rhs, lower, trans)
+
+
+def _solve_triangular_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    a, _ = args
+    lower, trans = params["lower"], params["trans"]
+    gb = _tri_solve(a, g, lower, 1 - trans)
+    ga = zero
+    if needs[0]:
+        ga = _mask(-(ans @ _mT(gb)) if trans else -(gb @ _mT(ans)), lower)
+    return ga, gb if needs[1] else zero
+
+
+defjvp_joint(solve_triangular_p, _solve_triangular_jvp)
+defvjp_joint(solve_triangular_p, _solve_triangular_vjp)
+defbatch(solve_triangular_p, batch_stacked(solve_triangular_p))
+
+_TRANS = {0: 0, "N": 0, 1: 1, "T": 1, 2: 2, "C": 2}
+
+
+def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False,
+                     unit_diagonal: bool = False, overwrite_b: bool = False,
+                     check_finite: bool = True) -> Any:
+    """``x`` with ``op(a) @ x == b`` for a triangular ``a``; ``scipy.linalg.solve_triangular``.
+
+    Only the triangle of ``a`` that SciPy reads (the upper one unless ``lower=True``; not its
+    diagonal with ``unit_diagonal=True``) is used, and differentiated: the derivative with
+    respect to the other entries is 0. ``trans`` is 0/``'N'`` (``a``), 1/``'T'`` (``a.T``)
+    or 2/``'C'`` (``a.conj().T``). ``b`` is ``(n,)`` or ``(n, k)``; leading axes of both
+    are stacks. ``overwrite_b`` and ``check_finite`` are accepted and ignored.
+
+    Example:
+        >>> import numpy as np, pullback as pb
+        >>> from pullback.scipy import linalg
+        >>> a = np.array([[2.0, 1.0], [0.0, 4.0]])
+        >>> linalg.solve_triangular(a, np.array([3.0, 4.0]))
+        array([1., 1.])
+        >>> pb.grad(lambda b: linalg.solve_triangular(a, b).sum())(np.array([3.0, 4.0]))
+        array([0.5  , 0.125])
+    """
+    if trans not in _TRANS:
+        raise ValueError(f"pullback.scipy.linalg.solve_triangular: 'trans' must be 0, 1, 2, "
+                         f"'N', 'T' or 'C', got {trans!r}")
+    t = _TRANS[trans]
+    a, b = _promote(a, b)
+    _square("solve_triangular", a)
+    n = shape_of(a)[-1]
+    vector = len(shape_of(b)) == 1
+    if shape_of(b)[-2 if not vector else -1] != n:
+        raise ValueError(
+            f"pullback.scipy.linalg.solve_triangular: 'b' of shape {shape_of(b)} does not fit "
+            f"'a' of shape {shape_of(a)}: it must have {n} rows"
+        )
+    a = _triangle(a, lower, unit_diagonal)
+    if t == 2:  # a^H x = b: the transpose of conj(a)
+        a, t = pnp.conjugate(a), 1
+    if vector:
+        b = pnp.expand_dims(b, -1)
+    a, b = _broadcast_batch(a, b)
+    if isinstance(a, Tracer) or isinstance(b, Tracer):
+        x = _tri_solve(a, b, lower, t)
+    else:
+        x = _solve_triangular_impl(a, b, lower=lower, trans=t)
+    return x[..., 0] if vector else x
+
+
+# ----------------------------------------------------------------------------- Cholesky
+
+
+def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
+             check_finite: bool = True) -> Any:
+    """The Cholesky factor of a symmetric (Hermitian) positive definite matrix: upper ``U``
+    with ``a == U^H U`` (SciPy's default), or lower ``L`` with ``lower=True``;
+    ``scipy.linalg.cholesky``. Only the triangle SciPy reads (the upper one, the lower one
+    with ``lower=True``) is used and differentiated.
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> linalg.cholesky(np.array([[4.0, 2.0], [2.0, 5.0]]))
+        array([[2., 1.],
+               [0., 2.]])
+    """
+    a = _as_float(a)
+    _square("cholesky", a)
+    return pnp.linalg.cholesky(a, upper=not lower)
+
+
+def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False,
+               check_finite: bool = True) -> tuple[Any, bool]:
+    """``(c, lower)`` for :func:`cho_solve`: ``c`` holds the Cholesky factor in the triangle
+    ``lower`` says; ``scipy.linalg.cho_factor``. SciPy leaves arbitrary entries in the other
+    triangle; pullback leaves zeros.
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> c, low = linalg.cho_factor(np.array([[4.0, 2.0], [2.0, 5.0]]))
+        >>> c, low
+        (array([[2., 1.],
+               [0., 2.]]), False)
+    """
+    return cholesky(a, lower=lower), lower
+
+
+def cho_solve(c_and_lower: tuple[Any, bool], b: Any, overwrite_b: bool = False,
+              check_finite: bool = True) -> Any:
+    """``x`` with ``a @ x == b``, given :func:`cho_factor`'s ``(c, lower)`` of ``a``;
+    ``scipy.linalg.cho_solve``. Differentiable in ``c`` (its triangle) and ``b``.
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> a = np.array([[4.0, 2.0], [2.0, 5.0]])
+        >>> linalg.cho_solve(linalg.cho_factor(a), np.array([6.0, 7.0]))
+        array([1., 1.])
+    """
+    c, lower = c_and_lower
+    if lower:  # L L^H x = b
+        y = solve_triangular(c, b, lower=True)
+        return solve_triangular(c, y, trans=2, lower=True)
+    y = solve_triangular(c, b, trans=2, lower=False)  # U^H U x = b
+    return solve_triangular(c, y, lower=False)
+
+
+# ----------------------------------------------------------------------------- LU
+
+
+def _lu_factor_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    lu, piv = _scipy("lu_factor")(a, check_finite=False)
+    return lu, piv.astype(np.int32)
+
+
+_lu_factor_impl = _stacked("lu_factor", _lu_factor_2d, nout=2)
+lu_factor_p = new_primitive("scipy.linalg.lu_factor", lambda a: _lu_factor_impl(a),
+                            multiple_results=True)
+
+
+def _permutation(piv: np.ndarray) -> np.ndarray:
+    """The row order ``perm`` with ``P^T b = b[perm]`` for LAPACK's pivots (stacked)."""
+    piv = np.asarray(piv)
+    n = piv.shape[-1]
+    perm = np.broadcast_to(np.arange(n), piv.shape).copy()
+    flat, pflat = perm.reshape(-1, n), piv.reshape(-1, n)
+    for row, p in zip(flat, pflat, strict=True):
+        for i in range(n):
+            j = int(p[i])
+            row[i], row[j] = row[j], row[i]
+    return perm
+
+
+#: LAPACK's pivots -> the row permutation (no derivative)
+lu_permutation_p = new_primitive("scipy.linalg.lu_permutation", _permutation)
+defnondiff(lu_permutation_p)
+defbatch(lu_permutation_p, batch_stacked(lu_permutation_p))
+
+
+def _lu_parts(lu: Any) -> tuple[Any, Any]:
+    n = shape_of(lu)[-1]
+    L = pnp.tril(lu, -1) + np.eye(n, dtype=dtype_of(lu))
+    return L, pnp.triu(lu)
+
+
+def _permute_rows(x: Any, perm: Any) -> Any:
+    """``x[..., perm, :]`` per stack (``perm`` shaped ``(..., n)``)."""
+    return pnp.take_along_axis(x, pnp.expand_dims(perm, -1), axis=-2)
+
+
+def _inverse_permutation(perm: Any) -> Any:
+    return pnp.argsort(perm, axis=-1)
+
+
+def _lu_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    (t,) = tangents
+    if t is zero:
+        return zero
+    lu, piv = ans
+    L, U = _lu_parts(lu)
+    perm = lu_permutation_p.bind(piv)
+    # P^T dA = dL U + L dU  ->  F = L^-1 P^T dA U^-1 = L^-1 dL + dU U^-1
+    F = _tri_solve(U, _mT(_tri_solve(L, _permute_rows(t, perm), True, 0)), False, 1)
+    F = _mT(F)
+    dL = L @ pnp.tril(F, -1)
+    dU = pnp.triu(F) @ U
+    return pnp.tril(dL, -1) + dU, zero
+
+
+def _lu_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    g_lu = g[0]
+    lu, piv = ans
+    L, U = _lu_parts(lu)
+    perm = lu_permutation_p.bind(piv)
+    gL, gU = pnp.tril(g_lu, -1), pnp.triu(g_lu)
+    # <gL, L tril_(F)> + <gU, triu(F) U> = <tril_(L^T gL) + triu(gU U^T), F>
+    M = pnp.tril(_mT(L) @ gL, -1) + pnp.triu(gU @ _mT(U))
+    # F = L^-1 P^T dA U^-1: the cotangent of P^T dA is L^-T M U^-T
+    H = _tri_solve(L, _mT(_tri_solve(U, _mT(M), False, 0)), True, 1)
+    return (_permute_rows(H, _inverse_permutation(perm)),)
+
+
+defjvp_joint(lu_factor_p, _lu_jvp)
+defvjp_joint(lu_factor_p, _lu_vjp)
+defbatch(lu_factor_p, batch_stacked(lu_factor_p))
+
+
+def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> tuple[Any, Any]:
+    """``(lu, piv)``: the LU factorisation with partial pivoting ``a = P L U`` in LAPACK's
+    packed form (``L`` unit lower triangular below the diagonal, ``U`` on and above it;
+    ``piv`` the row interchanges, not differentiated); ``scipy.linalg.lu_factor``.
+    Differentiable in ``a`` (the pivots are locally constant).
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> lu, piv = linalg.lu_factor(np.array([[1.0, 2.0], [3.0, 4.0]]))
+        >>> lu, piv
+        (array([[3.        , 4.        ],
+               [0.33333333, 0.66666667]]), array([1, 1], dtype=int32))
+    """
+    a = _as_float(a)
+    _square("lu_factor", a)
+    if not isinstance(a, Tracer):
+        return _lu_factor_impl(a)
+    lu, piv = lu_factor_p.bind(a)
+    return lu, piv
+
+
+def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: bool = False,
+             check_finite: bool = True) -> Any:
+    """``x`` with ``a @ x == b`` (``trans=1``: ``a.T``, ``2``: ``a.conj().T``), given
+    :func:`lu_factor`'s ``(lu, piv)`` of ``a``; ``scipy.linalg.lu_solve``. Differentiable in
+    ``lu`` and ``b``.
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> a = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> linalg.lu_solve(linalg.lu_factor(a), np.array([3.0, 7.0]))
+        array([1., 1.])
+    """
+    lu, piv = lu_and_piv
+    lu, b = _promote(lu, b)
+    if trans not in _TRANS:
+        raise ValueError(f"pullback.scipy.linalg.lu_solve: 'trans' must be 0, 1 or 2, got "
+                         f"{trans!r}")
+    t = _TRANS[trans]
+    vector = len(shape_of(b)) == 1
+    if vector:
+        b = pnp.expand_dims(b, -1)
+    perm = lu_permutation_p.bind(piv) if isinstance(piv, Tracer) else _permutation(piv)
+    if t == 0:  # L U x = P^T b
+        y = solve_triangular(lu, _permute_rows(b, perm), lower=True, unit_diagonal=True)
+        x = solve_triangular(lu, y, lower=False)
+    else:  # U^T L^T P^T x = b
+        y = solve_triangular(lu, b, trans=t, lower=False)
+        y = solve_triangular(lu, y, trans=t, lower=True, unit_diagonal=True)
+        inverse = (pnp.argsort(perm, axis=-1) if isinstance(perm, Tracer)
+                   else np.argsort(perm, axis=-1))
+        x = _permute_rows(y, inverse)
+    return x[..., 0] if vector else x
+
+
+# ----------------------------------------------------------------------------- solve
+
+
+_ASSUME = {
+    None: "gen", "gen": "gen", "general": "gen", "sym": "sym", "symmetric": "sym",
+    "her": "her", "hermitian": "her", "pos": "pos", "positive definite": "pos",
+    "diagonal": "diagonal", "upper triangular": "upper", "lower triangular": "lower",
+    "tridiagonal": "gen", "banded": "gen",
+}
+
+
+def _from_triangle(a: Any, lower: bool, hermitian: bool) -> Any:
+    """The symmetric (Hermitian) matrix SciPy reads from one triangle of ``a``."""
+    strict = pnp.tril(a, -1) if lower else pnp.triu(a, 1)
+    other = pnp.conjugate(_mT(strict)) if hermitian else _mT(strict)
+    diagonal = pnp.tril(pnp.triu(a))
+    if hermitian and dtype_of(a).kind == "c":
+        diagonal = pnp.real(diagonal).astype(dtype_of(a))
+    return strict + other + diagonal
+
+
+def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
+          overwrite_b: bool = False, check_finite: bool = True, assume_a: str | None = None,
+          transposed: bool = False) -> Any:
+    """``x`` with ``a @ x == b`` (``a.T @ x == b`` with ``transposed=True``);
+    ``scipy.linalg.solve``.
+
+    ``assume_a`` as SciPy's: ``'gen'`` (or ``None``), ``'sym'``, ``'her'`` and ``'pos'``
+    read one triangle of ``a`` (the upper one unless ``lower=True``) and differentiate only
+    it; ``'pos'`` solves through a Cholesky factorisation; ``'diagonal'``,
+    ``'upper triangular'``, ``'lower triangular'`` read the diagonal or the triangle;
+    ``'tridiagonal'`` and ``'banded'`` are solved as general matrices (the same solution).
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> a = np.array([[4.0, 2.0], [2.0, 5.0]])
+        >>> linalg.solve(a, np.array([6.0, 7.0]), assume_a="pos")
+        array([1., 1.])
+    """
+    if assume_a not in _ASSUME:
+        raise ValueError(f"pullback.scipy.linalg.solve: unknown assume_a={assume_a!r}; use "
+                         f"one of {sorted(k for k in _ASSUME if k)}")
+    kind = _ASSUME[assume_a]
+    a, b = _promote(a, b)
+    _square("solve", a)
+    if transposed:
+        if kind not in ("gen", "upper", "lower", "diagonal"):
+            raise NotImplementedError(
+                f"pullback.scipy.linalg.solve: transposed=True with assume_a={assume_a!r} "
+                "(SciPy does not support it either); pass a.T"
+            )
+        if kind in ("upper", "lower"):
+            return solve_triangular(a, b, trans=1, lower=kind == "lower")
+        a = _mT(a)
+    if kind == "gen":
+        return pnp.linalg.solve(a, b)
+    if kind in ("sym", "her"):
+        return pnp.linalg.solve(_from_triangle(a, lower, kind == "her"), b)
+    if kind == "pos":
+        return cho_solve(cho_factor(a, lower=lower), b)
+    if kind in ("upper", "lower"):
+        return solve_triangular(a, b, lower=kind == "lower")
+    d = pnp.diagonal(a, axis1=-2, axis2=-1)
+    return b / (d if len(shape_of(b)) == 1 else pnp.expand_dims(d, -1))
+
+
+def inv(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
+    """The inverse of a square matrix; ``scipy.linalg.inv`` (``pullback.numpy.linalg.inv``).
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> linalg.inv(np.array([[2.0, 0.0], [0.0, 4.0]]))
+        array([[0.5 , 0.  ],
+               [0.  , 0.25]])
+    """
+    return pnp.linalg.inv(_as_float(a))
+
+
+def det(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
+    """The determinant; ``scipy.linalg.det`` (``pullback.numpy.linalg.det``).
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> float(linalg.det(np.array([[2.0, 1.0], [1.0, 3.0]])))
+        5.000000000000001
+    """
+    return pnp.linalg.det(_as_float(a))
+
+
+# ----------------------------------------------------------------------------- Sylvester
+
+
+def _solve_sylvester_2d(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> np.ndarray:
+    return _scipy("solve_sylvester")(a, b, q)
+
+
+_solve_sylvester_impl = _stacked("solve_sylvester", _solve_sylvester_2d)
+solve_sylvester_p = new_primitive("scipy.linalg.solve_sylvester", _solve_sylvester_impl)
+
+
+def _sylvester_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    ta, tb, tq = tangents
+    a, b, _ = args
+    rhs = tq
+    if ta is not zero:
+        rhs = add_tangents(rhs, -(ta @ ans))
+    if tb is not zero:
+        rhs = add_tangents(rhs, -(ans @ tb))
+    return zero if rhs is zero else solve_sylvester_p.bind(a, b, rhs)
+
+
+def _sylvester_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    a, b, _ = args
+    y = solve_sylvester_p.bind(_mT(a), _mT(b), g)  # the adjoint equation
+    return (-(y @ _mT(ans)) if needs[0] else zero, -(_mT(ans) @ y) if needs[1] else zero,
+            y if needs[2] else zero)
+
+
+defjvp_joint(solve_sylvester_p, _sylvester_jvp)
+defvjp_joint(solve_sylvester_p, _sylvester_vjp)
+defbatch(solve_sylvester_p, batch_stacked(solve_sylvester_p))
+
+
+def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
+    """``x`` with ``a @ x + x @ b == q``; ``scipy.linalg.solve_sylvester``. Differentiable
+    in all three (a unique solution needs no eigenvalue of ``a`` equal to minus one of ``b``).
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> a, b = np.diag([1.0, 2.0]), np.diag([3.0, 4.0])
+        >>> linalg.solve_sylvester(a, b, np.ones((2, 2)))
+        array([[0.25      , 0.2       ],
+               [0.2       , 0.16666667]])
+    """
+    a, b, q = _promote(a, b, q)
+    _square("solve_sylvester", a)
+    _square("solve_sylvester", b, "b")
+    sa, sb, sq = shape_of(a), shape_of(b), shape_of(q)
+    if len(sq) < 2 or sq[-2:] != (sa[-1], sb[-1]):
+        raise ValueError(
+            f"pullback.scipy.linalg.solve_sylvester: 'q' must be ({sa[-1]}, {sb[-1]}) for 'a' "
+            f"{sa[-2:]} and 'b' {sb[-2:]}, got shape {sq}"
+        )
+    lead = np.broadcast_shapes(sa[:-2], sb[:-2], sq[:-2])
+    a, b, q = (v if shape_of(v)[:-2] == lead else pnp.broadcast_to(v, lead + shape_of(v)[-2:])
+               for v in (a, b, q))
+    if not any(isinstance(v, Tracer) for v in (a, b, q)):
+        return _solve_sylvester_impl(a, b, q)
+    return solve_sylvester_p.bind(a, b, q)
+
+
+# ----------------------------------------------------------------------------- matrix functions
+
+
+def _block(a: Any, e: Any) -> Any:
+    """``[[a, e], [0, a]]`` (stacked)."""
+    top = pnp.concatenate([a, e], axis=-1)
+    bottom = pnp.concatenate([pnp.zeros_like(a), a], axis=-1)
+    return pnp.concatenate([top, bottom], axis=-2)
+
+
+def _matrix_function(name: str, fn2d: Callable[[np.ndarray], np.ndarray], doc: str
+                     ) -> Callable[[Any], Any]:
+    impl = _stacked(name, fn2d)
+    prim = new_primitive(f"scipy.linalg.{name}", impl)
+
+    def frechet(a: Any, e: Any) -> Any:
+        """The Fréchet derivative of the function at ``a`` along ``e``: the upper right
+        block of ``f([[a, e], [0, a]])``."""
+        n = shape_of(a)[-1]
+        if dtype_of(e) != dtype_of(a):
+            e = pnp.astype(e, np.result_type(dtype_of(a), dtype_of(e)))
+            a = pnp.astype(a, dtype_of(e))
+        return prim.bind(_block(a, e))[..., :n, n:]
+
+    def vjp(g: Any, ans: Any, a: Any) -> Any:
+        out = frechet(_mT(a), g)  # the adjoint of L(a, .) for the bilinear pairing
+        if dtype_of(a).kind == "f" and dtype_of(out).kind == "c":
+            out = pnp.real(out)  # a real input's cotangent: the real part
+        return out
+
+    defjvp(prim, lambda t, ans, a: frechet(a, t))
+    defvjp(prim, vjp)
+    defbatch(prim, batch_stacked(prim))
+
+    def wrapper(A: Any) -> Any:
+        A = _as_float(A)
+        _square(name, A, "A")
+        if not isinstance(A, Tracer):
+            return impl(A)
+        return prim.bind(A)
+
+    wrapper.__name__ = wrapper.__qualname__ = name
+    wrapper.__doc__ = doc
+    wrapper.__module__ = __name__
+    return wrapper
+
+
+def _in_dtype_of(a: np.ndarray, out: Any) -> np.ndarray:
+    """SciPy's result in ``a``'s precision: real stays real (float32 float32), a complex
+    result the complex type of that precision."""
+    out = np.asarray(out)
+    if out.dtype.kind == "c" and a.dtype.kind == "f":
+        return out.astype(np.result_type(a.dtype, np.complex64))
+    return out.astype(a.dtype, copy=False)
+
+
+def _expm_2d(a: np.ndarray) -> np.ndarray:
+    return _in_dtype_of(a, _scipy("expm")(a))
+
+
+def _nonsingular(name: str, a: np.ndarray) -> None:
+    with np.errstate(all="ignore"):
+        singular = a.size and not np.linalg.cond(a.astype(np.result_type(a, np.float64))) < 1e15
+    if singular:
+        raise LinAlgError(
+            f"{name} of a singular matrix: the principal "
+            f"{'square root' if name == 'sqrtm' else 'logarithm'} is not differentiable "
+            f"there{'' if name == 'sqrtm' else ' (it does not exist)'}; pullback refuses it "
+            "(SciPy returns a value)"
+        )
+
+
+def _sqrtm_2d(a: np.ndarray) -> np.ndarray:
+    _nonsingular("sqrtm", a)
+    return _in_dtype_of(a, _scipy("sqrtm")(a))
+
+
+def _logm_2d(a: np.ndarray) -> np.ndarray:
+    _nonsingular("logm", a)
+    return _in_dtype_of(a, _scipy("logm")(a))
+
+
+expm = _matrix_function("expm", _expm_2d, """\
+The matrix exponential; ``scipy.linalg.expm``. Derivative: the Fréchet derivative, from the
+block matrix ``expm([[A, E], [0, A]])``.
+
+Example:
+    >>> import numpy as np, pullback as pb
+    >>> from pullback.scipy import linalg
+    >>> d = np.diag([1.0, 2.0])
+    >>> round(float(pb.grad(lambda t: linalg.expm(t * d)[1, 1])(0.5)), 12)  # 2 e
+    5.436563656918
+""")
+sqrtm = _matrix_function("sqrtm", _sqrtm_2d, """\
+The principal matrix square root; ``scipy.linalg.sqrtm``. Derivative: the solution ``X``
+of ``S X + X S = E`` (``S`` the root), from the block matrix ``sqrtm([[A, E], [0, A]])``;
+it needs ``A`` without eigenvalues on the closed negative real axis. A singular ``A``
+(where the root is not differentiable) raises ``LinAlgError``.
+
+Example:
+    >>> import numpy as np
+    >>> from pullback.scipy import linalg
+    >>> linalg.sqrtm(np.array([[4.0, 0.0], [0.0, 9.0]]))
+    array([[2., 0.],
+           [0., 3.]])
+""")
+logm = _matrix_function("logm", _logm_2d, """\
+The principal matrix logarithm; ``scipy.linalg.logm`` (complex for a real matrix with
+negative eigenvalues, as SciPy's). Derivative: from the block matrix
+``logm([[A, E], [0, A]])``; defined where ``A`` has no eigenvalue on the closed negative
+real axis. A singular ``A`` (no logarithm) raises ``LinAlgError``.
+
+Example:
+    >>> import numpy as np, pullback as pb
+    >>> from pullback.scipy import linalg
+    >>> a = np.array([[2.0, 1.0], [0.0, 2.0]])
+    >>> np.allclose(linalg.expm(linalg.logm(a)), a)
+    True
+""")
+
+
+# ----------------------------------------------------------------------------- block_diag
+
+
+def block_diag(*arrs: Any) -> Any:
+    """The block diagonal matrix of the given arrays (0-d and 1-d ones as rows);
+    ``scipy.linalg.block_diag``. Differentiable in every block.
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> linalg.block_diag(np.ones((1, 2)), np.array([[3.0]]))
+        array([[1., 1., 0.],
+               [0., 0., 3.]])
+    """
+    if not arrs:
+        return np.empty((1, 0))
+    blocks = []
+    for i, a in enumerate(arrs):
+        if not isinstance(a, Tracer):
+            a = np.asarray(a)
+        nd = len(shape_of(a))
+        if nd > 2:
+            raise ValueError(f"pullback.scipy.linalg.block_diag: argument {i} has {nd} "
+                             "dimensions; blocks must be at most 2-d")
+        blocks.append(pnp.atleast_2d(a) if nd < 2 else a)
+    dtype = np.result_type(*(dtype_of(b) for b in blocks))
+    cols = sum(shape_of(b)[1] for b in blocks)
+    rows, start = [], 0
+    for b in blocks:
+        r, c = shape_of(b)
+        parts = []
+        if start:
+            parts.append(np.zeros((r, start), dtype))
+        parts.append(pnp.astype(b, dtype) if dtype_of(b) != dtype else b)
+        if cols - start - c:
+            parts.append(np.zeros((r, cols - start - c), dtype))
+        rows.append(pnp.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
+        start += c
+    return pnp.concatenate(rows, axis=0) if len(rows) > 1 else rows[0]
+
+
+# ----------------------------------------------------------------------------- eigh
+
+
+def eigh(a: Any, b: Any = None, *, lower: bool = True, eigvals_only: bool = False,
+         overwrite_a: bool = False, overwrite_b: bool = False, type: int = 1,
+         check_finite: bool = True, subset_by_index: Sequence[int] | None = None,
+         subset_by_value: Any = None, driver: str | None = None) -> Any:
+    """Eigenvalues (ascending) and eigenvectors of a symmetric (Hermitian) ``a``, or of the
+    generalised problem with a positive definite ``b`` (``type`` 1: ``a v = w b v``, 2:
+    ``a b v = w v``, 3: ``b a v = w v``); ``scipy.linalg.eigh``. Only the triangle
+    ``lower`` says is read of ``a`` and ``b``.
+
+    The generalised problem is reduced by the Cholesky factor ``L`` of ``b`` to a standard
+    one (``L^-1 a L^-H``, or ``L^H a L`` for types 2 and 3), whose derivatives
+    (``pullback.numpy.linalg.eigh``) assume distinct eigenvalues; eigenvectors are
+    normalised as SciPy's (``v^H b v = I``, or ``v^H b^-1 v = I`` for type 3), each up to
+    its sign (phase). ``subset_by_index=(lo, hi)`` keeps those eigenpairs;
+    ``subset_by_value`` and ``driver`` are not supported.
+
+    Example:
+        >>> import numpy as np
+        >>> from pullback.scipy import linalg
+        >>> a, b = np.diag([2.0, 6.0]), np.diag([1.0, 2.0])
+        >>> linalg.eigh(a, b, eigvals_only=True)
+        array([2., 3.])
+    """
+    if subset_by_value is not None or driver is not None:
+        raise NotImplementedError("pullback.scipy.linalg.eigh: subset_by_value and driver are "
+                                  "not supported; use subset_by_index, or slice the result")
+    if type not in (1, 2, 3):
+        raise ValueError(f"pullback.scipy.linalg.eigh: 'type' must be 1, 2 or 3, got {type!r}")
+    a = _as_float(a)
+    _square("eigh", a)
+    uplo = "L" if lower else "U"
+    if b is None:
+        w, v = pnp.linalg.eigh(a, UPLO=uplo)
+    else:
+        a, b = _promote(a, b)
+        _square("eigh", b, "b")
+        L = pnp.linalg.cholesky(b, upper=not lower)
+        L = _mT(pnp.conjugate(L)) if not lower else L  # lower: b = L L^H
+        A = _from_triangle(a, lower, hermitian=True)
+        if type == 1:  # L^-1 A L^-H
+            C = solve_triangular(L, _mT(pnp.conjugate(solve_triangular(L, A, lower=True))),
+                                 lower=True)
+        else:  # L^H A L
+            C = _mT(pnp.conjugate(L)) @ A @ L
+        w, u = pnp.linalg.eigh(C, UPLO="L")
+        v = u
+        if not eigvals_only:
+            v = solve_triangular(L, u, trans=2, lower=True) if type in (1, 2) else L @ u
+    if subset_by_index is not None:
+        lo, hi = subset_by_index
+        w = w[..., lo:hi + 1]
+        v = v[..., lo:hi + 1]
+    return w if eigvals_only else (w, v)
