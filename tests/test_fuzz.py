@@ -57,7 +57,6 @@ KNOWN: dict[int, tuple[str, ...]] = {
     93: ("axis-0d",),
     96: ("axis-0d",),
     122: ("axis-0d",),
-    131: ("vander-dtype",),
     134: ("axis-0d",),
     145: ("axis-0d",),
     148: ("axis-0d",),
@@ -113,8 +112,6 @@ REPRODUCERS = {
                      [], [np.zeros((0, 0, 3))], "jvp"),
     "norm-inf-empty": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, float('inf'))\n",
                        [], [np.zeros((0, 2))], "jvp"),
-    "vander-dtype": ("def program(m, R, K, x0):\n    return m.vander(x0, increasing=True)\n",
-                     [], [np.array([0.5, -1.0, 2.0], np.float32)], "jvp"),
     "matrix-rank-jit-dtype": ("def program(m, R, K, x0):\n"
                               "    return x0 * m.linalg.matrix_rank(x0)\n",
                               [], [np.array([1.0, 2.0, 0.5], np.float32)], "jit"),

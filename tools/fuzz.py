@@ -915,11 +915,6 @@ KNOWN_BUGS: dict[str, Known] = {
         r"zero-size array to reduction operation maximum|pullback.numpy.max: zero-size array",
         "linalg.norm(x, inf) of an empty vector or matrix: ValueError (zero-size maximum) "
         "under jvp/vjp/jit; NumPy returns 0.0"),
-    "vander-dtype": Known(
-        r"has dtype float32, NumPy's float64|cotangent( leaf \d+)? has dtype float64, "
-        r"expected float32|dtype float32, NumPy's .* float64|dtype float32, loop float64",
-        "vander of float32 values: NumPy (and eager pullback) give float64, traced (vjp, "
-        "jvp, jit, vmap) float32"),
     "matrix-rank-jit-dtype": Known(
         r"dtype float64, NumPy's .*float32|dtype float64, loop float32",
         "x * linalg.matrix_rank(x) for a 1-d float32 x: NumPy's rank is a Python int (weak: "

@@ -683,8 +683,10 @@ def sort_complex(a: Any) -> Any:
     if not _traced(a):
         return np.sort_complex(a)
     b = sort(_array(a))
-    if dtype_of(b).kind != "c":
-        b = astype(b, np.complex64 if dtype_of(b).char in "bhBHef" else np.complex128)
+    if dtype_of(b).kind != "c":  # NumPy's choice: complex64 only for small integers
+        char = dtype_of(b).char
+        b = astype(b, np.complex64 if char in "bhBH" else
+                   np.clongdouble if char == "g" else np.complex128)
     return b
 
 
