@@ -602,3 +602,16 @@ def test_nested_control_flow_every_mode_and_order():
     np.testing.assert_allclose(
         pb.jit(pb.vmap(pb.grad(only_a_constant_batched), in_axes=(0, None)))(ws, x0),
         [pb.grad(only_a_constant_batched)(w, x0) for w in ws], rtol=1e-13)
+
+
+def test_jit_numba_backend_runs_the_loops():
+    pytest.importorskip("numba")
+
+    def f(x):
+        c, ys = lax.scan(lambda c, xi: (pnp.sin(c) * xi + c, pnp.sum(c * c)), x, x[:3] + 1.0)
+        return pnp.sum(c) + pnp.sum(ys) + lax.cond(c[0] > 0, lambda: c[1], lambda: -c[1])
+
+    x = np.linspace(0.1, 0.9, 300)
+    val, g = pb.jit(pb.value_and_grad(f), backend="numba")(x)
+    np.testing.assert_allclose(val, f(x), rtol=1e-13)
+    np.testing.assert_allclose(g, pb.grad(f)(x), rtol=1e-12)
