@@ -208,5 +208,6 @@ def test_an_element_read_from_an_array_is_a_copy_not_a_view():
     for f in (swap, keep):
         np.testing.assert_array_equal(f(x, pnp), f(x))
         num = pb.check.numerical_jacobian(f, x, method="richardson")
-        np.testing.assert_allclose(pb.jacrev(lambda v: f(v, pnp))(x), num, rtol=1e-9, atol=1e-12)
-        np.testing.assert_allclose(pb.jacfwd(lambda v: f(v, pnp))(x), num, rtol=1e-9, atol=1e-12)
+        traced = lambda v, f=f: f(v, pnp)  # noqa: E731
+        np.testing.assert_allclose(pb.jacrev(traced)(x), num, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(pb.jacfwd(traced)(x), num, rtol=1e-9, atol=1e-12)
