@@ -56,7 +56,6 @@ KNOWN: dict[int, tuple[str, ...]] = {
     89: ("axis-0d",),
     93: ("axis-0d",),
     96: ("axis-0d",),
-    122: ("axis-0d",),
     134: ("axis-0d",),
     145: ("axis-0d",),
     148: ("axis-0d",),

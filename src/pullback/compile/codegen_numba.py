@@ -21,11 +21,11 @@ Numba is optional (the ``fast`` extra): :func:`available` says whether it can be
 Example:
     >>> import numpy as np, pullback as pb, pullback.numpy as pnp
     >>> from pullback.compile.fusion import fuse
-    >>> g = fuse(pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.ones(100)))
+    >>> g = fuse(pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.ones(300)))
     >>> print(kernel_source(g.eqns[0].params["kernel"]))  # doctest: +NORMALIZE_WHITESPACE
     def k0(in0):
         acc0 = 0.0
-        for i0 in range(100):
+        for i0 in range(300):
             v0 = in0[i0]
             v1 = np.exp(v0)
             v2 = (v1 * v0)

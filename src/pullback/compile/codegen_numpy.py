@@ -113,9 +113,9 @@ def rewrite(graph: Graph) -> Graph:
         >>> g = pb.make_graph(lambda x, y: (x.T @ y).T, np.ones((3, 2)), np.ones((3, 4)))
         >>> print(rewrite(g.simplified()))
         { lambda ; a:f64[3,2] b:f64[3,4]. let
-            e:f64[4,3] = transpose[axes=(1, 0)] b
-            f:f64[4,2] = matmul e a
-          in (f,) }
+            c:f64[4,3] = transpose[axes=(1, 0)] b
+            d:f64[4,2] = matmul c a
+          in (d,) }
     """
     uses = _uses(graph)
     producer: dict[Var, Equation] = {v: e for e in graph.eqns for v in e.outvars}
@@ -479,7 +479,7 @@ def generate_source(
         >>> print(src)
         def compiled(a):
             b = _sin(a)
-            c = b * 2.0
+            c = _multiply(b, 2.0, out=b)
             return c
     """
     if emitter is None:

@@ -77,10 +77,10 @@ class Kernel:
 
     Example:
         >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> g = pb.make_graph(lambda x: pnp.sum(pnp.exp(x), axis=1), np.ones((4, 50)))
+        >>> g = pb.make_graph(lambda x: pnp.sum(pnp.exp(x), axis=1), np.ones((4, 100)))
         >>> [k] = kernels(fuse(g))
         >>> k, k.shape, [e.prim.name for e in k.reductions]
-        (k0[4,50]{exp sum}, (4, 50), ['sum'])
+        (k0[4,100]{exp sum}, (4, 100), ['sum'])
     """
 
     __slots__ = ("name", "eqns", "inputs", "outputs", "shape")
@@ -351,7 +351,7 @@ def fuse(graph: Graph, min_ops: int | None = None, min_size: int | None = None) 
 
     Example:
         >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> g = pb.make_graph(lambda x: pnp.exp(pnp.sin(x)) + 1.0, np.ones(100))
+        >>> g = pb.make_graph(lambda x: pnp.exp(pnp.sin(x)) + 1.0, np.ones(300))
         >>> [e.prim.name for e in fuse(g).eqns]
         ['fused']
     """
@@ -411,8 +411,8 @@ def kernels(graph: Graph) -> list[Kernel]:
 
     Example:
         >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> g = pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.ones(100))
+        >>> g = pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.ones(300))
         >>> kernels(fuse(g))
-        [k0[100]{exp multiply sum}]
+        [k0[300]{exp multiply sum}]
     """
     return [e.params["kernel"] for e in graph.eqns if e.prim is fused_p]

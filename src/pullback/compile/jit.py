@@ -300,7 +300,7 @@ class Jitted(Generic[_P, _R]):
             >>> print(pb.jit(lambda x: pnp.exp(-x)).source(np.ones(2)))
             def _lambda_(a):
                 b = -a
-                c = _exp(b)
+                c = _exp(b, out=b)
                 return c
         """
         return self._lookup(args, kwargs)[0].source
