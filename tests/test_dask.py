@@ -1,13 +1,44 @@
-"""Dask arrays flow through pullback without being computed behind the user's back."""
+"""Dask arrays flow through pullback without being computed behind the user's back.
+
+The spec-row test runs every row of the spec table (its first shape) on Dask arrays chunked
+in two along every axis, in reverse mode (``vjp``) and forward mode (``jvp``), and checks:
+
+- building the value and the derivative computes nothing (a callback counts Dask's
+  ``compute`` calls; the synchronous scheduler runs them), and Dask's fallback to NumPy (its
+  ``FutureWarning`` for a function it lacks, which computes) is an error;
+- every array result is a Dask array, and no NumPy array as large as the data is embedded in
+  its graph (a constant of zeros or ones made with ``np.zeros`` instead of in Dask, or an
+  input computed and put back);
+- one ``compute`` gives what pullback gives on the same NumPy arrays (which
+  ``tests/test_ops.py`` checks against finite differences), to rounding (the chunked sums
+  add in another order).
+
+A row that needs what Dask cannot do raises ``UnsupportedOperation`` naming Dask and the
+operation (``REFUSED``, the capability table of ``pullback.core.backends``); rows that fail
+for reasons of their own are strict expected failures with the reason (``KNOWN``).
+"""
+
+from __future__ import annotations
+
+import re
+import runpy
+import warnings
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pullback as pb
 import pullback.numpy as pnp
+from pullback.core import backends
+from specs import ALL_SPECS, OpSpec, sample
 
 da = pytest.importorskip("dask.array")
+import dask  # noqa: E402
 from dask.callbacks import Callback  # noqa: E402
+
+ROOT = Path(__file__).parent.parent
 
 
 class _Counting(Callback):
@@ -36,5 +67,382 @@ def test_the_gradient_of_a_logistic_loss_is_one_lazy_dask_graph():
         assert counter.computes == 0  # building the gradient computes nothing
         value = g.compute()
         assert counter.computes == 1
+    # no NumPy array of a data's axis length in the graph (the mean's cotangent broadcast
+    # in NumPy was one: 8 bytes a row, sent to the cluster with the graph)
+    own: list = []
+    _graph_arrays(list(dict(X.__dask_graph__()).values()) +
+                  list(dict(y.__dask_graph__()).values()), own)
+    found: list = []
+    _graph_arrays(list(dict(g.__dask_graph__()).values()), found)
+    own_ids = {id(a) for a in own}
+    assert not [a.shape for a in found if id(a) not in own_ids and a.size >= 100]
     p = 1.0 / (1.0 + np.exp(-(Xn @ w)))
     np.testing.assert_allclose(value, Xn.T @ (p - yn) / len(yn), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- every spec row
+
+#: rows that need what Dask cannot do lazily: the operation named in the error (a prefix of
+#: an entry of pullback.core.backends.CAPABILITIES["dask"])
+_MASK = "x[mask] with a Dask boolean mask"
+_UNKNOWN = "arrays of unknown shape"
+_EIG = "eig and eigvals"
+REFUSED = {
+    "getitem[mask]": _MASK,
+    "getitem[traced-mask-edge]": _MASK,
+    "mutation.mask-set[mask-set]": _MASK,
+    "nonzero[constant]": _UNKNOWN,
+    "flatnonzero[constant]": _UNKNOWN,
+    "argwhere[constant]": _UNKNOWN,
+    "linalg.eig[values]": _EIG,
+    "linalg.eig[vectors]": _EIG,
+    "linalg.eigvals": _EIG,
+    "poly[matrix]": _EIG,
+    "roots": _EIG,
+}
+
+_EMPTY_REDUCTION = ("Dask's max/min of an array with an empty axis fails when computed "
+                    "(zero-size array to reduction operation)")
+_VALUE_SHAPED = ("a result whose shape depends on the values (unique, set operations): not "
+                 "yet refused with the capability table's error")
+_NUMERIC = "numpy/numeric.py is not Dask-aware yet: {}"
+_MANIPULATION = "numpy/manipulation.py is not Dask-aware yet: {}"
+#: rows that fail for reasons of their own, each with the reason (strict expected failures)
+KNOWN = {
+    "linalg.eig[complex]": "eig is refused on Dask (EIG), but the row is not in REFUSED: "
+                           "a complex input's dtype is known, eig could be allowed there",
+    "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
+                               "data: the embedded-array check cannot tell them apart",
+    "bincount": _NUMERIC.format("embeds a NumPy constant of the data's size"),
+    "polyval": _NUMERIC.format("embeds NumPy constants of the data's size"),
+    "polyfit": _NUMERIC.format("embeds NumPy constants of the data's size"),
+    "polyfit[weighted]": _NUMERIC.format("embeds NumPy constants of the data's size"),
+    "vander": _NUMERIC.format("np.ones(shape_of(x)) in vander"),
+    "vander[increasing]": _NUMERIC.format("np.ones(shape_of(x)) in vander"),
+    "geomspace": _NUMERIC.format("computes its endpoints"),
+    "geomspace[negative]": _NUMERIC.format("computes its endpoints"),
+    "unwrap": _NUMERIC.format("computes"),
+    "real_if_close": _NUMERIC.format("reads the values to choose the dtype"),
+    "polydiv": _NUMERIC.format("computes (leading zeros)"),
+    "nanquantile": _NUMERIC.format("computes (NaN count)"),
+    "nanquantile[vector]": _NUMERIC.format("computes (NaN count)"),
+    "nanpercentile": _NUMERIC.format("computes (NaN count)"),
+    "nanmedian": _NUMERIC.format("computes (NaN count)"),
+    "partition": _MANIPULATION.format("computes"),
+    "partition[axis]": _MANIPULATION.format("computes"),
+    "asarray_chkfinite": _MANIPULATION.format("checks the values are finite (a refusal is due)"),
+    "max[empty-kept]": _EMPTY_REDUCTION,
+    "min[empty-kept]": _EMPTY_REDUCTION,
+    "ptp[empty-kept]": _EMPTY_REDUCTION,
+    "logsumexp[empty-kept]": _EMPTY_REDUCTION,
+    "unique": _VALUE_SHAPED,
+    "unique[counts]": _VALUE_SHAPED,
+    "unique_all": _VALUE_SHAPED,
+    "unique_counts": _VALUE_SHAPED,
+    "unique_inverse": _VALUE_SHAPED,
+    "unique_values": _VALUE_SHAPED,
+    "union1d": _VALUE_SHAPED,
+    "intersect1d": _VALUE_SHAPED,
+    "setxor1d": _VALUE_SHAPED,
+    "setdiff1d": _VALUE_SHAPED,
+    "trim_zeros": _VALUE_SHAPED,
+    "trim_zeros[front]": _VALUE_SHAPED,
+    "piecewise": "piecewise reads a list of Dask masks as one condition (not yet ported)",
+    "piecewise[otherwise]": "piecewise reads a list of Dask masks as one condition",
+    "searchsorted": "searchsorted of a NumPy array by Dask values (not yet ported)",
+    "histogram": "histogram's bin search of Dask values (not yet ported)",
+    "histogram[weights]": "histogram's bin search of Dask values (not yet ported)",
+    "linalg.matrix_rank": "matrix_rank has no Dask path yet (NumPy's is called)",
+}
+#: families not ported to Dask yet (SciPy's routines convert their arguments to NumPy):
+#: expected failures, not strict (a row there that works is welcome)
+NOT_PORTED = ("scipy.linalg.", "scipy.signal.", "scipy.integrate.")
+
+#: rows whose derivative in some mode is a constant made without the inputs (NumPy zeros)
+CONSTANT_RESULTS = {"linalg.matrix_power[0]", "prod[empty-reduced]"}
+
+
+def _chunks(shape: tuple) -> tuple:
+    """Two chunks along every axis (one where the axis has length 0 or 1)."""
+    return tuple(max(1, (n + 1) // 2) for n in shape)
+
+
+def _dask(x: np.ndarray):
+    return da.from_array(np.asarray(x), chunks=_chunks(np.shape(x)))
+
+
+def _leaves(tree):
+    if isinstance(tree, (tuple, list)):
+        for t in tree:
+            yield from _leaves(t)
+    else:
+        yield tree
+
+
+def _graph_arrays(value, found: list) -> None:
+    """The NumPy arrays held in a Dask graph's values and tasks (recursively)."""
+    if isinstance(value, np.ndarray):
+        found.append(value)
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            _graph_arrays(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _graph_arrays(v, found)
+    else:
+        for attr in ("args", "kwargs", "value"):
+            inner = getattr(value, attr, None)
+            if inner is not None and not callable(inner):
+                _graph_arrays(inner, found)
+
+
+def _embedded(results: list, inputs: list, data: list) -> list[str]:
+    """Large NumPy arrays in the results' graphs that are not the inputs' own chunks: a
+    constant filled in NumPy (np.zeros of the data's shape) or an input computed."""
+    own = []
+    for x in inputs:
+        _graph_arrays(list(dict(x.__dask_graph__()).values()), own)
+    own_ids = {id(a) for a in own}
+    large = max((a.size for a in data), default=0)
+    bad = []
+    for r in results:
+        found: list = []
+        _graph_arrays(list(dict(r.__dask_graph__()).values()), found)
+        for a in found:
+            if id(a) in own_ids or a.size < max(large, 2) or a.dtype.kind not in "fc":
+                continue  # integer and boolean arrays: index constants
+            flat = a.reshape(-1)
+            if np.all(flat == flat[0]) or any(
+                a.shape == d.shape and np.array_equal(a, d) for d in data
+            ):
+                bad.append(f"array of shape {a.shape} and dtype {a.dtype}")
+    return bad
+
+
+def _rng(row: OpSpec, shapes: tuple, salt: str) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(f"{row.id}{shapes}{salt}".encode()))
+
+
+def _cases():
+    for row in ALL_SPECS:
+        shapes = row.shapes[0]
+        if not any(row.differentiable(i) for i in range(len(shapes))):
+            continue
+        for mode in ("rev", "fwd"):
+            marks = []
+            if row.id in KNOWN:
+                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN[row.id]))
+            elif row.id.startswith(NOT_PORTED):
+                marks.append(pytest.mark.xfail(strict=False, reason="not ported to Dask yet"))
+            yield pytest.param(row, mode, id=f"{row.id}-{mode}", marks=marks)
+
+
+def _tolerance(arrays: list) -> dict:
+    """Rounding of a sum in another order: float32's when any array is single precision."""
+    if any(np.result_type(a) in (np.float32, np.complex64) for a in arrays):
+        return dict(rtol=2e-5, atol=1e-6)
+    return dict(rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("row,mode", list(_cases()))
+def test_spec_row_on_dask_arrays(row: OpSpec, mode: str) -> None:
+    shapes = row.shapes[0]
+    rng = _rng(row, shapes, "args")
+    args = [sample(rng, row.domain(i), s) for i, s in enumerate(shapes)]
+    diff = [i for i in range(len(args)) if row.differentiable(i)]
+    lazy = [_dask(a) if i in diff else a for i, a in enumerate(args)]
+
+    def full(fn, base):
+        def call(*dargs):
+            new = list(base)
+            for i, d in zip(diff, dargs, strict=True):
+                new[i] = d
+            return fn(*new, **row.kwargs)
+
+        return call
+
+    f_np, f_da = full(row.fn, args), full(row.fn, lazy)
+    x_np, x_da = [args[i] for i in diff], [lazy[i] for i in diff]
+    rng = _rng(row, shapes, "directions")
+    out_np = f_np(*x_np)
+    if mode == "rev":
+        w = tuple(rng.standard_normal(np.shape(o)).astype(np.result_type(o))
+                  for o in _leaves(out_np))
+        w_tree = w if isinstance(out_np, (tuple, list)) else w[0]
+        w_lazy = tuple(_dask(v) for v in w)
+        w_lazy_tree = type(out_np)(w_lazy) if isinstance(out_np, (tuple, list)) else w_lazy[0]
+        seeds = list(w_lazy)
+    else:
+        vs = [rng.standard_normal(np.shape(a)).astype(a.dtype) for a in x_np]
+        seeds = [_dask(v) for v in vs]
+
+    refused = REFUSED.get(row.id)
+    with warnings.catch_warnings(), _Counting() as counter:
+        # Dask's fallback for a NumPy function it lacks: it computes, behind the user's back
+        warnings.filterwarnings("error", message=".*is not implemented by Dask")
+        try:
+            if mode == "rev":
+                out, vjp_fn = pb.vjp(f_da, *x_da)
+                got = (out, vjp_fn(w_lazy_tree))
+            else:
+                got = pb.jvp(f_da, tuple(x_da), tuple(seeds))
+        except backends.UnsupportedOperation as e:
+            assert refused is not None, f"refused, but not in REFUSED: {e}"
+            assert f"Dask arrays do not support {refused}" in str(e)
+            return
+        assert refused is None, f"expected the capability table's error for {refused!r}"
+        assert counter.computes == 0, "building the value and derivative computed Dask arrays"
+
+    if mode == "rev":
+        want = (out_np, pb.vjp(f_np, *x_np)[1](w_tree))
+    else:
+        want = pb.jvp(f_np, tuple(x_np), tuple(vs))
+    got_leaves, want_leaves = list(_leaves(got)), list(_leaves(want))
+    assert len(got_leaves) == len(want_leaves)
+    results = [g for g in got_leaves if isinstance(g, da.Array)]
+    if row.id not in CONSTANT_RESULTS:
+        for g, v in zip(got_leaves, want_leaves, strict=True):
+            if isinstance(v, (np.ndarray, np.generic)):
+                assert isinstance(g, da.Array), f"a result came back as {type(g).__name__}"
+    bad = _embedded(results, x_da + seeds, x_np)
+    assert not bad, f"NumPy arrays as large as the data in the result's graph: {bad}"
+
+    with _Counting() as counter:
+        values = dask.compute(*got_leaves, scheduler="synchronous")
+        assert counter.computes == (1 if results else 0)
+    tol = _tolerance(args + want_leaves)
+    for g, v in zip(values, want_leaves, strict=True):
+        assert np.shape(g) == np.shape(v)
+        np.testing.assert_allclose(g, np.asarray(v), **tol)
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def test_every_limit_of_the_capability_table_is_documented():
+    page = (ROOT / "docs" / "backends.md").read_text()
+    for lib, limits in backends.CAPABILITIES.items():
+        for limit in limits:
+            assert limit.operation in page, f"{lib}: {limit.operation!r} not in backends.md"
+
+
+def test_a_refusal_names_the_library_the_operation_and_what_to_do():
+    x = da.from_array(np.arange(6.0) - 2.5, chunks=3)
+    with pytest.raises(backends.UnsupportedOperation) as e:
+        pb.grad(lambda x: pnp.sum(x[x > 0]))(x)
+    text = str(e.value)
+    assert "Dask arrays do not support x[mask]" in text
+    assert "pnp.where(mask, x, 0)" in text
+    assert "never computes a Dask array behind your back" in text
+
+
+def test_a_masked_sum_written_with_where_stays_lazy():
+    xn = np.arange(6.0) - 2.5
+    x = da.from_array(xn, chunks=2)
+    with _Counting() as counter:
+        g = pb.grad(lambda x: pnp.sum(pnp.where(x > 0, x, 0.0) ** 2))(x)
+        assert counter.computes == 0
+    np.testing.assert_allclose(g.compute(), np.where(xn > 0, 2 * xn, 0.0), rtol=1e-15)
+
+
+def test_scatter_add_with_repeated_indices_adds_up_lazily():
+    # the derivative of x[idx] is a scatter-add: repeated indices accumulate (a bincount)
+    wn = np.arange(4.0)
+    idx = np.array([0, 2, 0, 3, 0])
+    c = da.from_array(np.linspace(1.0, 2.0, 5), chunks=2)
+    with _Counting() as counter:
+        g = pb.grad(lambda w: pnp.sum(w[idx] * c))(wn)
+        assert isinstance(g, da.Array) and counter.computes == 0
+    want = np.zeros(4)
+    np.add.at(want, idx, np.linspace(1.0, 2.0, 5))
+    np.testing.assert_allclose(g.compute(), want, rtol=1e-15)
+
+
+def test_the_numpy_path_makes_no_dask_call():
+    # NumPy arrays never reach the Dask helpers: the fast checks come first
+    x = np.arange(6.0).reshape(2, 3)
+    g = pb.grad(lambda x: pnp.sum(pnp.sort(x, axis=1)[:, [0, 0]] ** 2))(x)
+    assert type(g) is np.ndarray
+    np.testing.assert_allclose(g, [[4 * x[0, 0], 0, 0], [4 * x[1, 0], 0, 0]])
+
+
+def test_jit_refuses_dask_arrays_with_the_tables_error():
+    x = da.ones(4, chunks=2)
+    with pytest.raises(backends.UnsupportedOperation, match="Dask arrays do not support jit"):
+        pb.jit(lambda x: pnp.sum(x * x))(x)
+
+
+def test_the_backends_page_code_runs(capsys):
+    text = (ROOT / "docs" / "backends.md").read_text()
+    blocks = re.findall(r"^```python\n(.*?)^```", text, re.S | re.M)
+    assert blocks
+    with _Counting() as counter:
+        exec(compile("\n".join(blocks), "docs/backends.md", "exec"), {})
+        assert counter.computes == 1  # the page's one g.compute()
+    assert "Array (5,)" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- a cluster
+
+
+def test_a_training_step_on_a_local_cluster():
+    # an MLP trained by Adam on Dask batches, on a 2-process dask.distributed cluster: each
+    # gradient is built without computing anything, then computed by the cluster at once
+    distributed = pytest.importorskip("distributed")
+    from pullback import nn, optim
+
+    rng = np.random.default_rng(0)
+    Xn = rng.standard_normal((600, 5))
+    yn = (Xn[:, 0] + Xn[:, 1] > 0).astype(np.int64) + (Xn[:, 2] > 1)
+    X, y = da.from_array(Xn, chunks=(150, 5)), da.from_array(yn, chunks=150)
+    params = nn.init_mlp([5, 8, 3], rng=0)
+    init, update = optim.adam(0.05)
+    state = init(params)
+
+    def loss(p, X, y):
+        return nn.softmax_cross_entropy(nn.mlp(p, X), y)
+
+    want = pb.grad(loss)(params, Xn, yn)  # the same step on NumPy arrays
+    losses = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster, set_as_default=False) as client:
+        for step in range(3):
+            with _Counting() as counter:  # a compute behind our back would run locally
+                value, grads = pb.value_and_grad(loss)(params, X, y)
+                assert counter.computes == 0
+            assert isinstance(value, da.Array)
+            assert all(isinstance(g, da.Array) for layer in grads for g in layer.values())
+            value, grads = client.compute((value, grads), sync=True)
+            if step == 0:
+                for g, w in zip(grads, want, strict=True):
+                    np.testing.assert_allclose(g["W"], w["W"], rtol=1e-12, atol=1e-15)
+                    np.testing.assert_allclose(g["b"], w["b"], rtol=1e-12, atol=1e-15)
+            params, state = update(grads, state, params)
+            losses.append(float(value))
+    assert losses[2] < losses[1] < losses[0]
+
+
+def test_the_dask_logistic_example_fits_what_numpy_fits(capsys):
+    # examples/dask_logistic.py on a tiny size, against L-BFGS on the same data as NumPy
+    # arrays with the closed-form gradient X.T (sigmoid(X w) - y) / n + penalty w
+    pytest.importorskip("distributed")
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    example = runpy.run_path(str(ROOT / "examples" / "dask_logistic.py"))
+    out = example["main"](rows=2000, cols=5, chunk_rows=500, workers=2, maxiter=100,
+                          progress=False)
+    assert "passes over the data" in capsys.readouterr().out
+    X, y, _ = example["make_data"](2000, 5, 500)
+    Xn, yn = np.asarray(X.compute()), np.asarray(y.compute())
+    penalty = 1e-3
+
+    def fun(w):
+        z = Xn @ w
+        p = 1.0 / (1.0 + np.exp(-z))
+        value = np.mean(np.logaddexp(0.0, z) - yn * z) + 0.5 * penalty * w @ w
+        return value, Xn.T @ (p - yn) / len(yn) + penalty * w
+
+    want = scipy_optimize.minimize(fun, np.zeros(5), jac=True, method="L-BFGS-B",
+                                   options={"maxiter": 100}).x
+    np.testing.assert_allclose(out["w"], want, rtol=1e-5, atol=1e-6)
+    assert out["cosine"] > 0.95

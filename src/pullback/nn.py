@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 import pullback.numpy as pnp
+from pullback.core import backends
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.core.typing import Array, ArrayLike, DTypeLike
 from pullback.numpy import reductions
@@ -231,7 +232,7 @@ def _integer_labels(who: str, logits: ArrayLike, labels: ArrayLike) -> Array | N
     if dt.kind not in "iu":
         return None
     n = shape_of(logits)[-1]
-    if isinstance(labels, Tracer):
+    if isinstance(labels, Tracer) or backends.library(labels) != "numpy":  # or lazy (Dask)
         if tuple(shape_of(labels)) != tuple(shape_of(logits)[:-1]):
             raise ValueError(
                 f"{who}: integer labels have shape {shape_of(labels)}, but logits of shape "

@@ -25,7 +25,7 @@ from pullback.compile.values import (
     freeze,
     map_vars,
 )
-from pullback.core import lax
+from pullback.core import backends, lax
 from pullback.core.trace import (
     PRIMITIVES,
     Primitive,
@@ -343,6 +343,9 @@ def static_key(who: str, what: str, x: Any) -> Hashable:
     """A cache key for a static value: by type and value (floats by repr: -0.0, nan)."""
     if isinstance(x, (float, complex)):
         return (type(x), repr(x))
+    lib = backends.library(x)
+    if lib != "numpy":  # a Dask or CuPy array: compiled code is NumPy's (docs/backends.md)
+        raise backends.refuse(who, lib, "jit", what)
     try:
         hash(x)
     except TypeError:

@@ -183,11 +183,21 @@ _DASK = [
         "write the computation with a fixed shape (pnp.where instead of a selection)",
     ),
     Limit(
-        "integer-array indexing on more than one axis, or by a multi-dimensional integer "
-        "array (x[rows, cols], x[idx2d], np.diagonal, take_along_axis)",
+        "integer-array indexing by NumPy arrays on several axes or of several dimensions "
+        "(x[rows, cols], x[idx2d], np.diagonal)",
+        False,
+        "Dask takes one 1-d integer array at a time: x is flattened (a rechunk into 1-d) and "
+        "indexed at the flat positions",
+        "for large x, index one axis at a time (x[rows][:, cols])",
+    ),
+    Limit(
+        "integer-array indexing by lazy (Dask) integer arrays on several axes, or mixed with "
+        "other index arrays",
         True,
-        "Dask indexes with one 1-d integer array at a time",
-        "index one axis at a time (x[rows][:, cols]), or use pnp.take along one axis",
+        "Dask takes one 1-d integer array at a time, and the flat positions of lazy indices "
+        "are not known while the graph is built",
+        "index along one axis at a time (pnp.take(x, idx, axis=k)), or compute the indices "
+        "first (idx.compute())",
     ),
     Limit(
         "scatter-add: the derivative of x[int_array] and x.at[idx].add (repeated indices "

@@ -198,6 +198,10 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     shape = shape_of(x)
     if not keepdims:
         g = reshape(g, tuple(1 if i in axes else n for i, n in enumerate(shape)))
+    if type(x) is not np.ndarray and not isinstance(g, Tracer) and backends.is_dask(x):
+        # in x's library and chunks: np.broadcast_to of a NumPy g would put an array of x's
+        # size into the graph, and one chunk along the new axes
+        return backends.zeros(shape, dtype_of(g), like=x) + g
     return broadcast_to(g, shape)
 
 
@@ -244,8 +248,9 @@ def _concatenate_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) 
 def _concatenate_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
     if all(t is zero for t in tangents):
         return zero
+    like = next(t for t in tangents if t is not zero)  # zeros in the tangents' library
     ts = [
-        backends.zeros(shape_of(x), dtype_of(x), like=x) if t is zero else t
+        backends.zeros(shape_of(x), dtype_of(x), like=like) if t is zero else t
         for t, x in zip(tangents, args, strict=True)
     ]
     return concatenate_p.bind(*ts, **params)
@@ -254,10 +259,11 @@ def _concatenate_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> An
 def _split_transpose(gs: Sequence[Any], x: Any, sizes: tuple, axis: int) -> Any:
     shape = list(shape_of(x))
     parts = []
+    like = next((g for g in gs if g is not zero and g is not None), x)
     for g, n in zip(gs, sizes, strict=True):
         if g is zero or g is None:
             shape[axis] = n
-            g = backends.zeros(tuple(shape), dtype_of(x), like=x)
+            g = backends.zeros(tuple(shape), dtype_of(x), like=like)
         parts.append(g)
     return concatenate(parts, axis)
 

@@ -101,8 +101,8 @@ def _index_arrays(idx: tuple, who: str, lazy_integers: bool = False) -> None:
                                       f"an index of shape {i.shape}")
             if lazy_integers and len(i.shape) <= 1:
                 continue
-            raise backends.refuse(who, backends.library(i), "integer-array indexing",
-                                  "the integer index is a lazy array")
+            raise backends.refuse(who, backends.library(i), "integer-array indexing by lazy",
+                                  f"a lazy index of shape {i.shape}")
 
 
 def flat_positions(shape: tuple, idx: tuple) -> np.ndarray:
@@ -246,6 +246,12 @@ def scatter_add(g: Any, shape: tuple, dtype: Any, idx: tuple, who: str = "scatte
     """
     lib = foreign(g) or "numpy"
     da = _require_dask(who, lib)
+    axis = len(idx) - 1
+    if idx and all(isinstance(i, slice) and i == slice(None) for i in idx[:-1]) \
+            and foreign(idx[-1]) \
+            and getattr(idx[-1], "dtype", None) != np.bool_:  # x[:, :, lazy integers]
+        where = lazy_positions(idx[-1], shape[axis], "raise")
+        return take_add(g, where, shape, dtype, axis, who)
     _index_arrays(idx, who)
     if not any(_is_advanced(i) for i in idx):
         out = backends.zeros(shape, dtype, like=g)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core import lax
+from pullback.core import backends, lax
 from pullback.core.batching import batch_by_looping
 from pullback.core.rules import defbatch, defelementwise, defnondiff
 from pullback.core.trace import (
@@ -340,4 +340,4 @@ def _finish(
 
 def zeros_like_value(x: Any) -> np.ndarray:
     """A constant array of zeros with ``x``'s shape and dtype (``x`` may be traced)."""
-    return np.zeros(shape_of(x), dtype_of(x))
+    return backends.zeros(shape_of(x), dtype_of(x), like=x)

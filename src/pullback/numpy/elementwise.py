@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core import lax
+from pullback.core import backends, lax
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
@@ -274,9 +274,9 @@ def _power_dx(ans: Any, x: Any, y: Any) -> Any:
         if y == 2:
             return x * 2
         if y == 1:
-            return np.ones(shape_of(x), dtype_of(x))
+            return backends.zeros(shape_of(x), dtype_of(x), like=x) + 1
         if y == 0:  # x**0 is the constant 1, also at x == 0
-            return np.zeros(shape_of(x), dtype_of(x))
+            return backends.zeros(shape_of(x), dtype_of(x), like=x)
         return y * power(x, y - 1)
     # y x**(y-1), but 0 where y == 0 (also at x == 0, where 0 * 0**-1 would be NaN): there
     # the exponent is replaced by 1, so that no infinity appears at any order
@@ -570,7 +570,7 @@ def imag(val: Any) -> Any:
         return np.imag(val)
     if val.dtype.kind == "c":
         return imag_p.bind(val)
-    return np.zeros(val.shape, val.dtype)
+    return backends.zeros(val.shape, val.dtype, like=val)
 
 
 @implements(np.conjugate)

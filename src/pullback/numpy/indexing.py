@@ -88,8 +88,9 @@ at_set_p = new_primitive("at_set", _set_impl)
 at_add_p = new_primitive("at_add", _add_impl)
 
 
-def _zeros(like: Any) -> np.ndarray:
-    return backends.zeros(shape_of(like), dtype_of(like), like=like)
+def _zeros(x: Any, like: Any = None) -> np.ndarray:
+    """Zeros of ``x``'s shape and dtype, in the library of ``like`` (default: ``x``'s)."""
+    return backends.zeros(shape_of(x), dtype_of(x), like=x if like is None else like)
 
 
 def _set_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
@@ -106,8 +107,9 @@ def _set_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
     if tx is zero and tv is zero:
         return zero
     x, v = args
-    return at_set_p.bind(_zeros(x) if tx is zero else tx, _zeros(v) if tv is zero else tv,
-                         **params)
+    like = tv if tx is zero else tx  # the missing one in the other's library
+    return at_set_p.bind(_zeros(x, like) if tx is zero else tx,
+                         _zeros(v, like) if tv is zero else tv, **params)
 
 
 def _add_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:

@@ -1273,13 +1273,17 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
     choices = list(promote_dtypes(*choicelist, default))
     shape = np.broadcast_shapes(*(shape_of(c) for c in conds + choices))
 
-    result = broadcast_to(choices[-1], shape)
+    # a constant default is broadcast by where (not made an array of the data's shape)
+    result = broadcast_to(choices[-1], shape) if _traced(choices[-1]) else choices[-1]
     for cond, choice in zip(conds[::-1], choices[-2::-1], strict=True):
         if _traced(choice, result):
             result = where(cond, choice, result)
         else:  # constant choices, a condition that is a value (under vmap)
             result = where_p.bind(astype(cond, np.bool_), choice, result)
-    return result if isinstance(result, Tracer) else np.array(result)
+    result = broadcast_to(result, shape)
+    if isinstance(result, Tracer) or _backends.foreign(result):
+        return result
+    return np.array(result)
 
 
 # ----------------------------------------------------------------------------- diff, interp
