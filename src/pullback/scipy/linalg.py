@@ -681,14 +681,29 @@ def _nonsingular(name: str, a: np.ndarray) -> None:
         )
 
 
+def _principal_real(a: np.ndarray, out: Any) -> Any:
+    """A real matrix with no eigenvalue on the closed negative real axis has a real principal
+    root and logarithm; SciPy's Schur-based result can still come back complex with
+    rounding-sized imaginary parts (it does for the defective block matrices of the
+    Fréchet derivative, depending on the BLAS threads), which would make the result's
+    dtype depend on rounding. Such a result is returned real."""
+    out = np.asarray(out)
+    if a.dtype.kind != "f" or out.dtype.kind != "c" or not a.size:
+        return out
+    with np.errstate(all="ignore"):
+        lam = np.linalg.eigvals(a.astype(np.float64))
+    on_cut = (lam.real <= 0) & (np.abs(lam.imag) <= 1e-8 * np.maximum(np.abs(lam), 1e-300))
+    return out if on_cut.any() else out.real
+
+
 def _sqrtm_2d(a: np.ndarray) -> np.ndarray:
     _nonsingular("sqrtm", a)
-    return _in_dtype_of(a, _scipy("sqrtm")(a))
+    return _in_dtype_of(a, _principal_real(a, _scipy("sqrtm")(a)))
 
 
 def _logm_2d(a: np.ndarray) -> np.ndarray:
     _nonsingular("logm", a)
-    return _in_dtype_of(a, _scipy("logm")(a))
+    return _in_dtype_of(a, _principal_real(a, _scipy("logm")(a)))
 
 
 expm = _matrix_function("expm", _expm_2d, """\
