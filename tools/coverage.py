@@ -53,7 +53,7 @@ MODULES = [
 #: pullback.scipy.stats: one module per distribution, rows named "stats.norm.logpdf"
 MODULES += [(f"pullback.scipy.stats.{d}", f"stats.{d}.") for d in pb.scipy.stats.__all__]
 #: the other pullback.scipy modules (loaded on first use), rows named "scipy.linalg.expm"
-MODULES += [(f"pullback.scipy.{m}", f"scipy.{m}.") for m in ("linalg",)]
+MODULES += [(f"pullback.scipy.{m}", f"scipy.{m}.") for m in ("linalg", "signal", "integrate")]
 
 
 @dataclass

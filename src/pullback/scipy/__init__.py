@@ -19,9 +19,9 @@ from typing import Any
 from pullback.scipy import special as special
 from pullback.scipy import stats as stats
 
-__all__ = ["linalg", "special", "stats"]
+__all__ = ["integrate", "linalg", "signal", "special", "stats"]
 
-_LAZY = {"linalg"}
+_LAZY = {"integrate", "linalg", "signal"}
 
 
 def __getattr__(name: str) -> Any:
