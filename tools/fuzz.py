@@ -64,6 +64,7 @@ import functools
 import hashlib
 import importlib.util
 import inspect
+import os
 import re
 import sys
 import time
@@ -1018,9 +1019,10 @@ def directions(seed: int, xs: Sequence[np.ndarray], out: np.ndarray) -> dict[str
 
 
 #: one program in this many compiles with pb.jit's Numba backend (when pb.jit has backends
-#: and Numba is installed): its compilation costs about 0.2 s a program; the others use the
-#: NumPy backend
-NUMBA_EVERY = 10
+#: and Numba is installed): its compilation costs about 1 s a program, half of a run's time
+#: at this rate; the others use the NumPy backend. Long runs may set it with the environment
+#: variable ``PULLBACK_FUZZ_NUMBA_EVERY`` (the CI seeds use the default)
+NUMBA_EVERY = int(os.environ.get("PULLBACK_FUZZ_NUMBA_EVERY", "10"))
 
 
 def jit_backend(seed: int) -> str | None:
