@@ -159,6 +159,7 @@ def _partial_args(
             full[i] = d
         return f(*full, **kwargs)
 
+    f_partial.__name__ = fun_name(f)  # errors name the user's function
     return f_partial
 
 
