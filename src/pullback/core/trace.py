@@ -288,6 +288,12 @@ debug_hook: Callable[[Primitive, tuple, Any], Any] | None = None
 #: traced value (``rng.normal(mu, 1.0)``), what to call instead; None when it cannot tell
 conversion_hint: Callable[[], str | None] | None = None
 
+#: set by ``pullback.scipy``: when a SciPy function converts a traced value
+#: (``scipy.linalg.solve_triangular(A, x)``), the whole message, naming the function and
+#: pullback's replacement, given the description of the value; None when SciPy is not the
+#: caller. Called only when the error is raised.
+library_hint: Callable[[str], str | None] | None = None
+
 Primitive.bind = bind  # prim.bind(*args, **params), without an extra call
 
 
@@ -387,6 +393,8 @@ class Tracer:
                 f"{what} of a traced value (shape {self.shape}, dtype {self.dtype}), in {hint}"
             )
         found = f"a traced value (shape {self.shape}, dtype {self.dtype})"
+        if library_hint is not None and (message := library_hint(found)):
+            return TracerConversionError(message)
         if _caller_instruction(3) == "STORE_SUBSCR":
             # `out[i] = v` with `out` a plain NumPy array (np.zeros(n)) and `v` traced
             return TracerConversionError(

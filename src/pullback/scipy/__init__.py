@@ -16,6 +16,7 @@ Example:
 import importlib
 from typing import Any
 
+from pullback.scipy import _hint  # noqa: F401 - names SciPy's functions in conversion errors
 from pullback.scipy import special as special
 from pullback.scipy import stats as stats
 
