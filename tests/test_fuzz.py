@@ -51,14 +51,7 @@ SEEDS = range(150)
 
 #: seeds whose programs fail only through known bugs (regenerate: see the module's text)
 KNOWN: dict[int, tuple[str, ...]] = {
-    34: ("axis-0d",),
     71: ("matrix-rank-jit-dtype",),
-    89: ("axis-0d",),
-    93: ("axis-0d",),
-    96: ("axis-0d",),
-    134: ("axis-0d",),
-    145: ("axis-0d",),
-    148: ("axis-0d",),
 }
 
 
@@ -101,8 +94,6 @@ def test_fuzz_seed(seed: int) -> None:
 #: the minimal reproducer of each known bug: a program in the fuzzer's form, its rows, its
 #: inputs and the check that fails
 REPRODUCERS = {
-    "axis-0d": ("def program(m, R, K, x0):\n    return m.sum(x0, axis=-1)\n",
-                [], [np.array(0.5)], "jvp"),
     "norm2-rank": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, 2)\n",
                    [], [np.full((2, 4), 0.5412815433718721)], "hvp"),
     "numpy-scalar": ("def program(m, R, K, x0, x1):\n    return m.real(x0 + 1j * m.sum(x1))\n",

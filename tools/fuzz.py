@@ -903,11 +903,6 @@ class Known:
 #: the bugs found so far (see the report in ``tests/test_fuzz.py``); the CI seeds that hit
 #: them are expected failures there
 KNOWN_BUGS: dict[str, Known] = {
-    "axis-0d": Known(
-        r"AxisError: [\w.]+: axis -?\d+ is out of bounds for an array of 0 dimensions",
-        "reductions (sum, prod, max, min, amax, cumsum, cumprod, logsumexp, nan*), repeat, "
-        "take, argmax on a 0-d traced array refuse axis=0 / axis=-1, which NumPy accepts",
-    ),
     "norm2-rank": Known(
         r"\bnan\b", "linalg.norm(x, 2) of a matrix with exactly zero singular values (rank "
         "deficient; the largest one simple, so the norm is smooth there): NaN second "

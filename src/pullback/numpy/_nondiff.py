@@ -27,7 +27,7 @@ from pullback.numpy._registry import (
     nondiff_function,
     unary,
 )
-from pullback.numpy._util import normalize_axes
+from pullback.numpy._util import normalize_axes, scalar_axis
 
 __all__ = [
     "all",
@@ -169,6 +169,8 @@ def _batch_reduction(func: Callable[..., Any], default_axis: Any,
             (x,), args = _arguments(func, vals, batched, params, 1)
             shape = tuple(shape_of(x)[1:])
             axis = args.pop("axis", default_axis)
+            if scalar_axis(axis, len(shape)):  # NumPy: axis 0 or -1 of a 0-d entry, as None
+                axis = None
             who = f"pullback.numpy.{func.__name__}"
             if axis is not None:
                 axes = normalize_axes(axis, len(shape), who, sort=False)

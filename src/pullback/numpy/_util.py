@@ -15,7 +15,8 @@ import numpy as np
 from pullback.core import lax
 from pullback.core.trace import Tracer
 
-__all__ = ["as_array", "normalize_axes", "normalize_axis", "promote_dtypes", "result_dtype"]
+__all__ = ["as_array", "normalize_axes", "normalize_axis", "promote_dtypes", "result_dtype",
+           "scalar_axis"]
 
 _WEAK = (bool, int, float, complex)
 
@@ -37,14 +38,34 @@ def normalize_axis(axis: Any, ndim: int, who: str, argument: str | None = None) 
     return int(axis) % ndim
 
 
+def scalar_axis(axis: Any, ndim: int) -> bool:
+    """Whether ``axis`` is the integer ``0`` or ``-1`` given for a 0-d array (``ndim == 0``).
+
+    NumPy accepts it where it treats a 0-d array as one of shape ``(1,)``: its ufunc
+    reductions (``sum``, ``prod``, ``max``, ``min``, ``ptp``, ``all``, ``any`` and the ``nan``
+    ones built on them; the result is the array itself), ``cumsum``/``cumprod`` (shape
+    ``(1,)``), ``argmax``/``argmin``, ``argsort``, ``take``, ``repeat``, ``compress`` and
+    SciPy's ``logsumexp``/``softmax``; but not ``mean``, ``var``, ``std``, ``median``,
+    ``flip``, ``sort`` nor an axis tuple ``(0,)`` (AxisError there). The functions that accept
+    it check with this predicate; :func:`normalize_axes` refuses it unless told.
+    """
+    return (ndim == 0 and isinstance(axis, (int, np.integer)) and not isinstance(axis, bool)
+            and int(axis) in (0, -1))
+
+
 def normalize_axes(
     axis: int | Sequence[int] | None, ndim: int, who: str, sort: bool = True,
-    argument: str | None = None,
+    argument: str | None = None, zero_d: bool = False,
 ) -> tuple[int, ...]:
     """``axis`` (an int, a sequence of ints, or ``None`` for all axes) as a tuple of
-    non-negative axes, sorted unless ``sort=False``; a repeated axis raises ``ValueError``."""
+    non-negative axes, sorted unless ``sort=False``; a repeated axis raises ``ValueError``.
+
+    ``zero_d=True``: an integer axis ``0`` or ``-1`` on a 0-d array means no axis (``()``), as
+    NumPy's ufunc reductions take it (see :func:`scalar_axis`)."""
     if axis is None:
         return tuple(range(ndim))
+    if zero_d and scalar_axis(axis, ndim):
+        return ()
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = tuple(normalize_axis(a, ndim, who, argument) for a in axes)
     if len(set(out)) != len(out):

@@ -48,7 +48,7 @@ from pullback.numpy._registry import (
     new_primitive,
     promote,
 )
-from pullback.numpy._util import as_array, normalize_axes, normalize_axis
+from pullback.numpy._util import as_array, normalize_axes, normalize_axis, scalar_axis
 from pullback.numpy.elementwise import (
     conjugate,
     equal,
@@ -134,7 +134,7 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims:
         return np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kwargs)
     if dtype is not None or out is not None or kwargs:
         _check_kwargs("sum", {"dtype": dtype, "out": out, **kwargs})
-    axes = tuple(range(a.ndim)) if axis is None else normalize_axes(axis, a.ndim, "sum")
+    axes = normalize_axes(axis, a.ndim, "sum", zero_d=True)
     if not axes and not keepdims:
         return a
     return sum_p.bind(a, axes=axes, keepdims=bool(keepdims))
@@ -202,7 +202,7 @@ def _extremum(prim: Any, who: str, a: Any, axis: Axis, out: Any, keepdims: Any, 
     extra = _given(initial=initial, where=where_)
     _check_kwargs(who, {"out": out, **extra})
     keepdims = _keep(keepdims)
-    axes = normalize_axes(axis, a.ndim, who)
+    axes = normalize_axes(axis, a.ndim, who, zero_d=True)
     if not axes and not keepdims:
         return a
     if _count(a.shape, axes) == 0 and 0 not in _reduced_shape(a.shape, axes, keepdims):
@@ -322,7 +322,7 @@ def prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
     _check_kwargs("prod", {"dtype": dtype, "out": out,
                            **_given(initial=initial, where=where)})
     keepdims = _keep(keepdims)
-    axes = normalize_axes(axis, a.ndim, "prod")
+    axes = normalize_axes(axis, a.ndim, "prod", zero_d=True)
     if not axes and not keepdims:
         return a
     out_shape = _reduced_shape(a.shape, axes, keepdims)
@@ -336,7 +336,7 @@ def prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
 
 
 def _scan_axis(a: Any, axis: int | None, who: str) -> tuple[Any, int]:
-    if axis is None:
+    if axis is None or scalar_axis(axis, len(shape_of(a))):  # NumPy: 0-d as shape (1,)
         return ravel(a), 0
     return a, normalize_axis(axis, len(shape_of(a)), who)
 
@@ -864,6 +864,10 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
         if a.dtype.kind not in "fc":
             a = a.astype(np.float64)
     shape = shape_of(a)
+    if shape == ():  # SciPy's logsumexp takes a 0-d array as shape (1,) (atleast_1d)
+        shape = (1,)
+        a = reshape(a, shape)
+        b = None if b is None else reshape(b, shape)
     axes = normalize_axes(axis, len(shape), "logsumexp")
     out_shape = _reduced_shape(shape, axes, keepdims)
     if _count(shape, axes) == 0:  # the empty sum: log(0)
@@ -933,6 +937,9 @@ def log_softmax(x: Any, axis: Axis = None) -> Any:
         x = as_array(x)
         if x.dtype.kind not in "fc":
             x = x.astype(np.float64)
+    if shape_of(x) == ():  # SciPy: axis None, (), 0 or -1 (not (0,)); computed as shape (1,)
+        normalize_axes(axis, 0, "log_softmax", zero_d=True)
+        return reshape(log_softmax(reshape(x, (1,)), 0 if scalar_axis(axis, 0) else axis), ())
     if 0 in shape_of(x):
         return x - logsumexp(x, axis=axis, keepdims=True)
     top = max(stop_gradient(x), axis=axis, keepdims=True)

@@ -37,7 +37,13 @@ from pullback.numpy._registry import (
     move_to_front,
     new_primitive,
 )
-from pullback.numpy._util import as_array, normalize_axes, normalize_axis, promote_dtypes
+from pullback.numpy._util import (
+    as_array,
+    normalize_axes,
+    normalize_axis,
+    promote_dtypes,
+    scalar_axis,
+)
 from pullback.numpy.elementwise import (
     add,
     clip,
@@ -576,7 +582,7 @@ def repeat(a: Any, repeats: int | Sequence[int], axis: int | None = None) -> Any
     """
     if not isinstance(a, Tracer):
         return np.repeat(a, repeats, axis)
-    if axis is None:
+    if axis is None or scalar_axis(axis, a.ndim):  # NumPy: a 0-d array as shape (1,)
         a, axis = ravel(a), 0
     axis = normalize_axis(axis, a.ndim, "repeat")
     reps = np.asarray(stop_gradient(repeats))
@@ -1183,7 +1189,7 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
     _check_kwargs("take", {"out": out})
     if mode not in ("raise", "wrap", "clip"):
         raise ValueError(f"take: mode must be 'raise', 'wrap' or 'clip', got {mode!r}")
-    if axis is None:
+    if axis is None or scalar_axis(axis, len(shape_of(a))):  # NumPy: 0-d as shape (1,)
         a, axis = ravel(a), 0
     axis = normalize_axis(axis, len(shape_of(a)), "take")
     return take_p.bind(a, ind, axis=axis, mode=mode)

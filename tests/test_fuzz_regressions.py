@@ -1,0 +1,135 @@
+"""Regressions of the bugs the differential fuzzer (``tools/fuzz.py``) found and that are
+fixed: each program runs through all of the fuzzer's checks (values, shapes and dtypes
+against NumPy/SciPy; ``jvp``, ``vjp`` and ``hvp`` against derivatives from function values
+only, Richardson-extrapolated differences or the complex step; ``jit`` and ``vmap`` against
+eager), plus targeted checks of what the bug got wrong.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.special
+
+import pullback as pb
+import pullback.numpy as pnp
+import pullback.scipy.special as psp
+from pullback.check import check_grads
+from specs import spec
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_fuzz() -> Any:
+    if "fuzz" in sys.modules:
+        return sys.modules["fuzz"]
+    found = importlib.util.spec_from_file_location("fuzz", ROOT / "tools" / "fuzz.py")
+    module = importlib.util.module_from_spec(found)
+    sys.modules["fuzz"] = module
+    found.loader.exec_module(module)
+    return module
+
+
+fuzz = _load_fuzz()
+
+
+def all_checks(source: str, xs: Sequence[np.ndarray], rows: dict | None = None,
+               K: Sequence[np.ndarray] = (), seed: int = 0) -> None:
+    """Every check of the fuzzer on the program ``source`` (``R[i]``: the ``rows``' functions,
+    pullback's and the reference's)."""
+    table = rows or {}
+    out = fuzz.check_program(fuzz.compile_program(source), fuzz.Rows(list(table), table), K,
+                             list(xs), seed=seed)
+    assert not out.failures, "\n".join(str(f) for f in out.failures)
+    assert not out.unsupported, out.unsupported
+
+
+def _program(body: str, n: int = 1) -> str:
+    args = ", ".join(f"x{i}" for i in range(n))
+    return f"def program(m, R, K, {args}):\n    return {body}\n"
+
+
+# ----------------------------------------------------------------------------- axis-0d
+# NumPy 2.4 takes a 0-d array with axis=0 or axis=-1 (not axis=(0,)) in its ufunc reductions
+# (the result is the array), cumsum/cumprod (shape (1,)), argmax/argsort, take, repeat and
+# compress (the array as shape (1,)); not in mean, var, std, median, sort, flip. SciPy's
+# logsumexp takes a 0-d array as shape (1,) (axis=(0,) too; keepdims gives (1,)).
+
+ZERO_D_OK = ["sum", "prod", "max", "min", "amax", "amin", "ptp", "nansum", "nanprod",
+             "nanmax", "nanmin", "nanmean", "nanvar", "nanstd", "cumsum", "cumprod",
+             "nancumsum", "nancumprod"]
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+@pytest.mark.parametrize("name", ZERO_D_OK)
+def test_zero_d_reductions_take_axis_0_and_minus_1(name: str, axis: int) -> None:
+    all_checks(_program(f"m.{name}(m.sin(x0), axis={axis})"), [np.array(0.7)])
+    all_checks(_program(f"m.{name}(m.sin(x0), axis={axis}) * x1", 2),
+               [np.array(0.7, np.float32), np.array([0.5, 2.0], np.float32)])
+
+
+@pytest.mark.parametrize("body", [
+    "m.repeat(x0, 3, axis=0)", "m.repeat(x0, [2], axis=-1)", "m.take(x0, 0, axis=0)",
+    "m.take(x0, [0, 0, 0], axis=-1)", "m.compress([True], x0, axis=0)",
+    "m.cumsum(x0 * x0, axis=0) * m.cumprod(x0, axis=-1)",
+    "x0 * m.argmax(x0, axis=0) + m.argsort(x0, axis=-1)",
+    "x0 * m.all(x0 > 0, axis=0) + m.count_nonzero(x0, axis=-1)",
+    "m.sum(m.exp(x0), axis=0, keepdims=True) + m.max(x0, axis=-1, keepdims=True)",
+])
+def test_zero_d_selections_take_axis_0_and_minus_1(body: str) -> None:
+    all_checks(_program(body), [np.array(0.7)])
+
+
+@pytest.mark.parametrize("name", ["mean", "var", "std", "median", "sort", "flip"])
+def test_zero_d_axis_stays_refused_where_numpy_refuses(name: str) -> None:
+    f = getattr(pnp, name)
+    with pytest.raises(np.exceptions.AxisError):
+        getattr(np, name)(np.array(0.5), axis=0)
+    with pytest.raises(np.exceptions.AxisError, match="var" if name == "std" else name):
+        pb.grad(lambda x: f(x, axis=0))(np.array(0.5))
+    with pytest.raises(np.exceptions.AxisError):
+        pb.grad(lambda x: pnp.sum(x, axis=(0,)))(np.array(0.5))
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("axis", [None, 0, -1, (0,), ()])
+def test_zero_d_logsumexp_is_scipys(axis: Any, keepdims: bool) -> None:
+    def ref(x: Any) -> Any:
+        return scipy.special.logsumexp(x, axis=axis, keepdims=keepdims)
+
+    rows = {"lse": spec("lse", lambda x: psp.logsumexp(x, axis=axis, keepdims=keepdims), ref,
+                        [((),)])}
+    all_checks("def program(m, R, K, x0):\n    return R[0](2.0 * m.sin(x0))\n",
+               [np.array(0.7)], rows)
+    x = np.array(0.7)
+    got, want = psp.logsumexp(x, axis=axis, keepdims=keepdims), ref(x)
+    assert type(got) is type(want) and np.shape(got) == np.shape(want)
+    g2, s2 = psp.logsumexp(x, axis=axis, keepdims=keepdims, b=np.array(-2.0),
+                           return_sign=True)
+    w2, t2 = scipy.special.logsumexp(x, axis=axis, keepdims=keepdims, b=np.array(-2.0),
+                                     return_sign=True)
+    np.testing.assert_allclose(g2, w2, rtol=1e-15)
+    np.testing.assert_array_equal(s2, t2)
+    assert np.shape(g2) == np.shape(w2)
+
+
+@pytest.mark.parametrize("axis", [None, 0, -1, ()])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_zero_d_softmax_is_scipys(name: str, axis: Any) -> None:
+    rows = {name: spec(name, lambda x: getattr(psp, name)(x, axis=axis),
+                       lambda x: getattr(scipy.special, name)(x, axis=axis), [((),)])}
+    all_checks("def program(m, R, K, x0):\n    return x0 * R[0](2.0 * m.sin(x0))\n",
+               [np.array(0.7)], rows)
+    with pytest.raises(np.exceptions.AxisError):
+        getattr(psp, name)(np.array(0.5), axis=(0,))
+
+
+def test_zero_d_axis_second_order_against_differences() -> None:
+    check_grads(lambda x: pnp.cumprod(pnp.sin(x), axis=0) * pnp.nanvar(x * x, axis=-1)
+                + pnp.repeat(pnp.exp(x), 2, axis=-1), (np.array(0.3),), order=2)
