@@ -188,43 +188,41 @@ class Continuous:
     def pdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
         return _finish(pnp.exp(self.logpdf(x, shapes, loc, scale)))
 
-    def cdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
+    def _tail(self, x: Any, shapes: tuple, loc: Any, scale: Any, below: float, above: float,
+              std: Std | None, side: Any = None, near: Any = None, far: Any = None) -> Any:
+        """A distribution function (``cdf``, ``sf`` or their logarithms): ``std`` inside the
+        support, ``below`` and ``above`` it. Without ``std`` (a logarithm with no formula of
+        its own), SciPy's: ``log(near)`` on the side of the median where ``side`` holds,
+        ``log1p(-far)`` on the other."""
         y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
-        inner = self.std_cdf(ys, *self._shapes(shapes, ok, ys))
-        out = _fill_sides(y, inner, self.lower, self.upper, 0.0, 1.0)
+        if std is not None:
+            inner = std(ys, *self._shapes(shapes, ok, ys))
+        else:
+            inner = pnp.where(side(ys, stop_gradient(self._median(shapes))),
+                              pnp.log(near(ys, *self._shapes(shapes, ok, ys))),
+                              pnp.log1p(-far(ys, *self._shapes(shapes, ok, ys))))
+        out = _fill_sides(y, inner, self.lower, self.upper, below, above)
         return _finish(guard(out, ok))
 
+    def cdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
+        return self._tail(x, shapes, loc, scale, 0.0, 1.0, self.std_cdf)
+
     def sf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
-        y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
-        inner = self.std_sf(ys, *self._shapes(shapes, ok, ys))
-        out = _fill_sides(y, inner, self.lower, self.upper, 1.0, 0.0)
-        return _finish(guard(out, ok))
+        return self._tail(x, shapes, loc, scale, 1.0, 0.0, self.std_sf)
 
     def _median(self, shapes: tuple) -> Any:
         m = self.median
         return m(*shapes) if callable(m) else m
 
     def logcdf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
-        y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
-        if self.std_logcdf is not None:
-            inner = self.std_logcdf(ys, *self._shapes(shapes, ok, ys))
-        else:  # SciPy's: log(cdf) below the median, log1p(-sf) above it
-            inner = pnp.where(pnp.less(ys, stop_gradient(self._median(shapes))),
-                              pnp.log(self.std_cdf(ys, *self._shapes(shapes, ok, ys))),
-                              pnp.log1p(-self.std_sf(ys, *self._shapes(shapes, ok, ys))))
-        out = _fill_sides(y, inner, self.lower, self.upper, -np.inf, 0.0)
-        return _finish(guard(out, ok))
+        # SciPy's default: log(cdf) below the median, log1p(-sf) above it
+        return self._tail(x, shapes, loc, scale, -np.inf, 0.0, self.std_logcdf, pnp.less,
+                          self.std_cdf, self.std_sf)
 
     def logsf(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> Any:
-        y, ys, inside, ok = self._prepare(x, shapes, loc, scale)
-        if self.std_logsf is not None:
-            inner = self.std_logsf(ys, *self._shapes(shapes, ok, ys))
-        else:  # SciPy's: log(sf) above the median, log1p(-cdf) below it
-            inner = pnp.where(pnp.greater(ys, stop_gradient(self._median(shapes))),
-                              pnp.log(self.std_sf(ys, *self._shapes(shapes, ok, ys))),
-                              pnp.log1p(-self.std_cdf(ys, *self._shapes(shapes, ok, ys))))
-        out = _fill_sides(y, inner, self.lower, self.upper, 0.0, -np.inf)
-        return _finish(guard(out, ok))
+        # SciPy's default: log(sf) above the median, log1p(-cdf) below it
+        return self._tail(x, shapes, loc, scale, 0.0, -np.inf, self.std_logsf, pnp.greater,
+                          self.std_sf, self.std_cdf)
 
 
 # ----------------------------------------------------------------------------- discrete
@@ -294,34 +292,28 @@ class Discrete:
             pnp.logical_or(below, above))
         return pnp.where(inside, k, 0.0), below, above
 
-    def cdf(self, k: Any, shapes: tuple, loc: Any) -> Any:
+    def _tail(self, std: Std, k: Any, shapes: tuple, loc: Any, below_value: float,
+              above_value: float) -> Any:
+        """A distribution function (``cdf``, ``sf``, ``logcdf``): ``std`` inside the support,
+        ``below_value`` and ``above_value`` outside it."""
         ks, below, above = self._sides(k, shapes, loc)
         ok = self._ok(shapes)
-        out = self.std_cdf(ks, *_guarded(shapes, ok))
+        out = std(ks, *_guarded(shapes, ok))
         if above is not None:
-            out = pnp.where(above, 1.0, out)
-        out = pnp.where(below, 0.0, out)
+            out = pnp.where(above, above_value, out)
+        out = pnp.where(below, below_value, out)
         return _finish(guard(out, ok))
 
+    def cdf(self, k: Any, shapes: tuple, loc: Any) -> Any:
+        return self._tail(self.std_cdf, k, shapes, loc, 0.0, 1.0)
+
     def sf(self, k: Any, shapes: tuple, loc: Any) -> Any:
-        ks, below, above = self._sides(k, shapes, loc)
-        ok = self._ok(shapes)
-        out = self.std_sf(ks, *_guarded(shapes, ok))
-        if above is not None:
-            out = pnp.where(above, 0.0, out)
-        out = pnp.where(below, 1.0, out)
-        return _finish(guard(out, ok))
+        return self._tail(self.std_sf, k, shapes, loc, 1.0, 0.0)
 
     def logcdf(self, k: Any, shapes: tuple, loc: Any) -> Any:
         if self.std_logcdf is None:
             return _finish(pnp.log(self.cdf(k, shapes, loc)))
-        ks, below, above = self._sides(k, shapes, loc)
-        ok = self._ok(shapes)
-        out = self.std_logcdf(ks, *_guarded(shapes, ok))
-        if above is not None:
-            out = pnp.where(above, 0.0, out)
-        out = pnp.where(below, -np.inf, out)
-        return _finish(guard(out, ok))
+        return self._tail(self.std_logcdf, k, shapes, loc, -np.inf, 0.0)
 
     def logsf(self, k: Any, shapes: tuple, loc: Any) -> Any:
         return _finish(pnp.log(self.sf(k, shapes, loc)))
