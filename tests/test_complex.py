@@ -14,8 +14,6 @@ complex input raise ``TypeError`` naming it (never a silent cast to real).
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import warnings
 import zlib
 
@@ -31,14 +29,13 @@ from specs import OpSpec, sample
 MODES = ("value", "rev", "fwd", "fwd-rev", "rev-rev", "rev-fwd")
 
 
-def _load() -> list[OpSpec]:
-    rows: list[OpSpec] = []
-    for mod in sorted(m.name for m in pkgutil.iter_modules(specs.__path__)):
-        rows.extend(getattr(importlib.import_module(f"specs.{mod}"), "COMPLEX_SPECS", []))
-    return rows
+NOT_CHECKED, KNOWN_WRONG, refuses_complex = (specs.NOT_CHECKED_COMPLEX,
+                                              specs.KNOWN_WRONG_COMPLEX, specs.refuses_complex)
+DERIVED = [r for r in specs.DERIVED_COMPLEX_SPECS if r.id not in NOT_CHECKED]
+_DERIVED_IDS = {id(r) for r in DERIVED}
 
 
-COMPLEX_SPECS = _load()
+COMPLEX_SPECS = specs.COMPLEX_SPECS + DERIVED
 
 
 # ----------------------------------------------------------------------------- the oracle
@@ -115,12 +112,20 @@ def _shape_id(shapes: tuple) -> str:
 
 
 def _cases():
+    derived = {id(r) for r in DERIVED}
     for row in COMPLEX_SPECS:
-        for shapes in row.shapes:
+        # a derived row is checked on its first shapes, second order as reverse over forward
+        # (the written rows, and the real rows, check the other shapes and orders)
+        for shapes in row.shapes[:1] if id(row) in derived else row.shapes:
             for mode in MODES:
                 if mode not in ("value", "rev", "fwd") and row.order < 2:
                     continue
-                yield pytest.param(row, shapes, mode, id=f"{row.id}-{_shape_id(shapes)}-{mode}")
+                if id(row) in derived and mode in ("fwd-rev", "rev-rev"):
+                    continue
+                marks = ([pytest.mark.xfail(reason=KNOWN_WRONG[row.id], strict=False)]
+                         if row.id in KNOWN_WRONG else [])
+                yield pytest.param(row, shapes, mode, id=f"{row.id}-{_shape_id(shapes)}-{mode}",
+                                   marks=marks)
 
 
 def _rng(row: OpSpec, shapes: tuple, salt: str) -> np.random.Generator:
@@ -143,6 +148,8 @@ def test_complex_row(row: OpSpec, shapes: tuple, mode: str) -> None:
     args = [sample(rng, row.domain(i), s) for i, s in enumerate(shapes)]
     diff = [i for i in range(len(args)) if row.differentiable(i)]
     assert any(np.iscomplexobj(args[i]) for i in diff), "a complex row needs complex input"
+    if id(row) in _DERIVED_IDS and refuses_complex(row, args):
+        return  # said, not computed (see refuses_complex)
 
     def full(fn):
         def call(*dargs):
@@ -212,7 +219,7 @@ def test_complex_row(row: OpSpec, shapes: tuple, mode: str) -> None:
 
 
 def _vmap_rows():
-    for row in COMPLEX_SPECS:
+    for row in specs.COMPLEX_SPECS:
         yield pytest.param(row, row.shapes[0], id=row.id)
 
 
@@ -321,3 +328,14 @@ def test_functions_numpy_refuses_complex_input_for_refuse_it_on_traced_values(fu
 def test_rfft_refuses_complex_input() -> None:
     with pytest.raises(TypeError, match="rfft: argument 'a' is complex"):
         pb.grad(lambda z: pnp.sum(pnp.real(pnp.fft.rfft(z))))(np.array([1.0 + 1.0j, 2.0]))
+
+
+# ----------------------------------------------------------------------------- derived rows
+
+
+def test_the_derived_complex_table_names_existing_rows() -> None:
+    ids = {r.id for r in specs.DERIVED_COMPLEX_SPECS}
+    assert set(NOT_CHECKED) <= ids, set(NOT_CHECKED) - ids
+    assert set(KNOWN_WRONG) <= ids, set(KNOWN_WRONG) - ids
+    # most of the table is checked: a sampler change that drops rows silently shows here
+    assert len(DERIVED) > 300, len(DERIVED)

@@ -53,7 +53,8 @@ MODULES = [
 #: pullback.scipy.stats: one module per distribution, rows named "stats.norm.logpdf"
 MODULES += [(f"pullback.scipy.stats.{d}", f"stats.{d}.") for d in pb.scipy.stats.__all__]
 #: the other pullback.scipy modules (loaded on first use), rows named "scipy.linalg.expm"
-MODULES += [(f"pullback.scipy.{m}", f"scipy.{m}.") for m in ("linalg", "signal", "integrate")]
+MODULES += [(f"pullback.scipy.{m}", f"scipy.{m}.")
+            for m in ("linalg", "signal", "integrate", "optimize")]
 
 
 @dataclass
@@ -69,6 +70,11 @@ class Function:
     rev: bool = False
     fwd: bool = False
     second: bool = False
+    #: complex input: "yes" (a complex row checks it), "refused" (pullback says complex input
+    #: is not supported), "not checked" (listed in tests/specs: the oracle cannot check the
+    #: derived row, or it is a known bug), "real only" (NumPy's function, or the row's
+    #: domain, takes real input only)
+    complex: str = "real only"
 
 
 @dataclass
@@ -268,6 +274,7 @@ def collect() -> Coverage:
             if any(r.differentiable(i) for i in range(len(r.shapes[0]))):
                 fn.rev = fn.fwd = True
                 fn.second = fn.second or r.order >= 2
+    _complex_verdicts(cov.functions)
     # aliases (concat and concatenate, acos and arccos) are one function: one verdict
     groups: dict[int, list[Function]] = {}
     for fn in cov.functions:
@@ -276,9 +283,46 @@ def collect() -> Coverage:
         best = max(group, key=lambda f: (f.rows, f.rev, f.second))
         for fn in group:
             fn.rows, fn.rev, fn.fwd, fn.second = best.rows, best.rev, best.fwd, best.second
+            fn.complex = _best_complex(f.complex for f in group)
             fn.constant = fn.constant or best.constant
     cov.namespace = namespace(cov.functions)
     return cov
+
+
+_COMPLEX_ORDER = ("yes", "refused", "not checked", "real only")
+
+
+def _best_complex(verdicts: Any) -> str:
+    return min(verdicts, key=_COMPLEX_ORDER.index)
+
+
+def _complex_verdicts(functions: list[Function]) -> None:
+    """Each function's verdict on complex input, from the written complex rows and the
+    derived ones (``specs.DERIVED_COMPLEX_SPECS``), as ``tests/test_complex.py`` checks
+    them."""
+    import specs
+
+    unchecked = set(specs.NOT_CHECKED_COMPLEX) | set(specs.KNOWN_WRONG_COMPLEX)
+    verdict: dict[str, str] = {}
+    for row in specs.COMPLEX_SPECS:
+        verdict[row.name] = "yes"
+    for row in specs.DERIVED_COMPLEX_SPECS:
+        if row.id in unchecked:
+            v = "not checked"
+        else:
+            rng = np.random.default_rng(zlib.crc32(f"complex{row.id}{row.shapes[0]}args"
+                                                   .encode()))
+            args = [specs.sample(rng, row.domain(i), s) for i, s in enumerate(row.shapes[0])]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                v = "refused" if specs.refuses_complex(row, args) else "yes"
+        old = verdict.get(row.name)
+        verdict[row.name] = v if old is None else _best_complex((old, v))
+    for fn in functions:
+        if fn.constant or fn.constructor:
+            continue
+        if fn.name in verdict:
+            fn.complex = verdict[fn.name]
 
 
 def _mark(ok: bool) -> str:
@@ -307,6 +351,14 @@ def render(cov: Coverage) -> str:
         "(comparisons, rounding, `argmax`, ...) are checked to pass traced values through as",
         "constants.",
         "",
+        "The complex column says what a function does with complex input: `yes` when a",
+        "complex row (written, or derived from the real row by adding imaginary parts to its",
+        "inputs) checks the value, both modes and second order against differences that",
+        "treat real and imaginary parts as separate variables (`tests/test_complex.py`);",
+        "`refused` when pullback raises an error that says complex input is not supported",
+        "there (never a silent cast to real); `real only` when NumPy's function refuses",
+        "complex input or takes real values by definition.",
+        "",
         "## Summary",
         "",
         f"- differentiable functions: {len(diff)}",
@@ -318,6 +370,13 @@ def render(cov: Coverage) -> str:
         f"- without a spec row: {sum(1 for f in cov.functions if not f.rows)}",
         f"- registered primitives: {len(cov.primitives)}, "
         f"without a spec row: {len(cov.missing_primitives)}",
+        f"- complex input, of the differentiable functions: checked by a complex row in "
+        f"both modes and at second order {sum(1 for f in diff if f.complex == 'yes')}, "
+        f"refused with an error that says so "
+        f"{sum(1 for f in diff if f.complex == 'refused')}, not checked "
+        f"{sum(1 for f in diff if f.complex == 'not checked')} (listed with the reason in "
+        f"`tests/specs`), real input only (NumPy's function refuses complex input, or it "
+        f"takes real values by definition) {sum(1 for f in diff if f.complex == 'real only')}",
         "",
     ]
     lines += _render_namespace(cov)
@@ -325,8 +384,9 @@ def render(cov: Coverage) -> str:
         fns = [f for f in cov.functions if f.module == modname]
         if not fns:
             continue
-        lines += [f"## `{modname}`", "", "| function | reverse | forward | second order |",
-                  "|---|---|---|---|"]
+        lines += [f"## `{modname}`", "",
+                  "| function | reverse | forward | second order | complex |",
+                  "|---|---|---|---|---|"]
         for f in fns:
             if f.constructor:
                 status = ["constructor"] * 3
@@ -336,6 +396,7 @@ def render(cov: Coverage) -> str:
                 status = ["**no row**"] * 3
             else:
                 status = [_mark(f.rev), _mark(f.fwd), "yes" if f.second else "first order only"]
+            status.append("—" if f.constant or f.constructor else f.complex)
             lines.append(f"| `{f.name}` | " + " | ".join(status) + " |")
         lines.append("")
     lines += ["## Primitives", "",

@@ -17,14 +17,18 @@ table's valid region for that function (``tests/test_audit.py`` checks it).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import pkgutil
+import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+import pullback as _pb
 from pullback.check import domains as _domains
 
 Shape = tuple[int, ...]
@@ -104,3 +108,132 @@ VALUE_DEPENDENT_SHAPE = {
     "setdiff1d", "setxor1d", "polydiv", "roots", "real_if_close", "poly[matrix]",
     "linalg.eig[values]", "linalg.eig[vectors]", "linalg.eig[complex]", "linalg.eigvals",
 }
+
+
+def _complex_load() -> list[OpSpec]:
+    rows: list[OpSpec] = []
+    for mod in sorted(m.name for m in pkgutil.iter_modules(__path__)):
+        rows.extend(getattr(importlib.import_module(f"{__name__}.{mod}"), "COMPLEX_SPECS", []))
+    return rows
+
+
+#: the rows written for complex inputs (``COMPLEX_SPECS`` of the family files)
+COMPLEX_SPECS: list[OpSpec] = _complex_load()
+
+#: how far from the real axis a derived complex row's inputs lie
+IMAG = 0.3
+
+
+def _complexified(domain: Any) -> Any:
+    """``domain`` with an imaginary part uniform in (-IMAG, IMAG) added to its draws (its
+    integer, boolean and complex draws are kept)."""
+    if not _domains.differentiable(domain):
+        return domain
+
+    def draw(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+        x = np.asarray(_domains.sample(rng, domain, shape))
+        if x.dtype.kind != "f":
+            return x
+        return x + 1j * rng.uniform(-IMAG, IMAG, x.shape).astype(x.dtype)
+
+    return draw
+
+
+def complex_variant(row: OpSpec) -> OpSpec | None:
+    """The row on complex inputs, for a function that has no row written for them: every
+    differentiable argument is drawn from the row's domain plus an imaginary part (so
+    branch cuts on the real axis outside the domain stay away), tagged ``complex``. None
+    when the row's domains are samplers of its own (times, matrices with structure), when it
+    has nothing to differentiate, when its output shape depends on values, or when NumPy's
+    (or SciPy's) function refuses complex input or casts it to real (``ComplexWarning``).
+
+    Example:
+        >>> row = next(r for r in ALL_SPECS if r.id == "sin")
+        >>> complex_variant(row).id
+        'sin[complex]'
+    """
+    tags = row.tag.split(",")
+    if row.id in VALUE_DEPENDENT_SHAPE or "constant" in tags or any("float32" in t for t in tags):
+        return None  # constant rows check real masks and counts, float32 rows the precision
+    n = len(row.shapes[0])
+    if not any(row.differentiable(i) for i in range(n)):
+        return None
+    doms = []
+    for i in range(n):
+        dom = row.domain(i)
+        if callable(dom) and _domains.differentiable(dom):
+            return None
+        doms.append(_complexified(dom))
+    variant = dataclasses.replace(row, domains=tuple(doms),
+                                  tag=f"{row.tag},complex" if row.tag else "complex")
+    # the draw tests/test_complex.py makes: NumPy's function must take it without a cast
+    rng = np.random.default_rng(zlib.crc32(f"complex{variant.id}{row.shapes[0]}args".encode()))
+    try:
+        args = [sample(rng, variant.domain(i), s) for i, s in enumerate(row.shapes[0])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            # after: ComplexWarning is a RuntimeWarning, and the later filter wins
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            row.ref(*args, **row.kwargs)
+    except Exception:  # NumPy's function refuses complex input: nothing to derive
+        return None
+    return variant
+
+
+def _derived() -> list[OpSpec]:
+    written = {r.name for r in COMPLEX_SPECS}
+    out = []
+    for row in ALL_SPECS:
+        if row.name in written:
+            continue
+        variant = complex_variant(row)
+        if variant is not None:
+            out.append(variant)
+    return out
+
+
+#: a complex variant of every real row whose function accepts complex input and has no row
+#: written for it (``tests/test_complex.py`` checks them as the written ones)
+DERIVED_COMPLEX_SPECS: list[OpSpec] = _derived()
+
+
+#: derived complex rows (``specs.DERIVED_COMPLEX_SPECS``) whose numerical oracle cannot
+#: check them, by row id, with the reason; the real rows check their rules
+NOT_CHECKED_COMPLEX = {
+    # NumPy orders complex numbers lexicographically; the sampled real parts of a pair fall
+    # within the oracle's difference step (1e-2), so its differences cross the switch
+    "maximum[complex]": "a switch within the oracle's step",
+    "partition[axis,complex]": "a switch within the oracle's step",
+    "select[complex]": "a switch within the oracle's step",
+}
+
+#: derived rows that are wrong today (issue 16 lists them; fix, then remove from here)
+KNOWN_WRONG_COMPLEX = {
+    "stats.cauchy.logpdf[complex]": "SciPy's formula and pullback's differ off the real axis; "
+                                    "stats should refuse complex input",
+    "stats.dirichlet.mean[complex]": "casts complex to real (ComplexWarning); should refuse",
+    "stats.dirichlet.var[complex]": "casts complex to real (ComplexWarning); should refuse",
+    "stats.norm.pdf[complex]": "second order off the real axis: 1.5e-7 from the oracle; stats "
+                               "should refuse complex input",
+}
+
+
+def refuses_complex(row: OpSpec, args: list) -> bool:
+    """Whether pullback's function refuses these complex arguments with an error that says
+    so (a ``TypeError`` or ``NotImplementedError`` naming complex input): allowed for the
+    derived rows (NumPy's or SciPy's function takes complex input, pullback's is
+    real-valued: the special functions' series, say); ``docs/coverage.md`` lists each
+    function's verdict, so a function that starts or stops refusing changes that page."""
+    diff = [i for i in range(len(args)) if row.differentiable(i)]
+
+    def f(*dargs):
+        new = list(args)
+        for i, d in zip(diff, dargs, strict=True):
+            new[i] = d
+        return row.fn(*new, **row.kwargs)
+
+    try:
+        _pb.vjp(f, *(args[i] for i in diff))  # traced: some refuse only there
+    except (TypeError, NotImplementedError) as err:
+        return "complex" in str(err)
+    return False
