@@ -20,9 +20,9 @@ from pullback.scipy import _hint  # noqa: F401 - names SciPy's functions in conv
 from pullback.scipy import special as special
 from pullback.scipy import stats as stats
 
-__all__ = ["integrate", "linalg", "signal", "special", "stats"]
+__all__ = ["integrate", "linalg", "optimize", "signal", "special", "stats"]
 
-_LAZY = {"integrate", "linalg", "signal"}
+_LAZY = {"integrate", "linalg", "optimize", "signal"}
 
 
 def __getattr__(name: str) -> Any:

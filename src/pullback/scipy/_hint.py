@@ -104,7 +104,10 @@ def _scipy_caller() -> str | None:
     public name (NumPy's and pullback's frames in between are skipped)."""
     frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and not _in(frame, "scipy"):  # up to the first SciPy frame
-        if not (_in(frame, "pullback") or _in(frame, "numpy")):
+        # only the conversion itself (the core's tracer) and NumPy may lie in between: a
+        # conversion in the user's code or in pullback's, called by SciPy, is not SciPy's
+        if not (_in(frame, "pullback.core.trace") or _in(frame, __name__)
+                or _in(frame, "numpy")):
             return None
         frame = frame.f_back
     run = []
