@@ -133,3 +133,32 @@ def test_zero_d_softmax_is_scipys(name: str, axis: Any) -> None:
 def test_zero_d_axis_second_order_against_differences() -> None:
     check_grads(lambda x: pnp.cumprod(pnp.sin(x), axis=0) * pnp.nanvar(x * x, axis=-1)
                 + pnp.repeat(pnp.exp(x), 2, axis=-1), (np.array(0.3),), order=2)
+
+
+# ------------------------------------------------------------------ matrix-rank-jit-dtype
+# NumPy's matrix_rank of a vector is a Python int (weak: x32 * rank stays float32); under jit
+# and vmap the traced rank promotes the same way, also through Python-number arithmetic.
+
+
+@pytest.mark.parametrize("body", [
+    "x0 * m.linalg.matrix_rank(x0)", "x0 + 2.0 * m.linalg.matrix_rank(x0)",
+    "x0 - m.linalg.matrix_rank(x0) * 2 + abs(-m.linalg.matrix_rank(x0))",
+    "x0 * m.linalg.matrix_rank(x0) ** 2 / m.linalg.matrix_rank(x0[1:])",
+    "x0 * m.linalg.matrix_rank(x0.reshape(3, 1))",  # np.int64 (strong): float64
+    "x0 * m.tanh(m.linalg.matrix_rank(x0))",  # np.tanh of an int: np.float64 (strong)
+])
+def test_python_int_rank_promotes_weakly(body: str) -> None:
+    all_checks(_program(body), [np.array([1.0, 2.0, 0.5], np.float32)])
+
+
+def test_weak_rank_dtypes_under_jit_and_vmap() -> None:
+    x = np.array([1.0, 2.0, 0.5], np.float32)
+
+    def f(x: Any) -> Any:
+        return x * pnp.linalg.matrix_rank(x) + 1.5 * pnp.linalg.matrix_rank(x)
+
+    want = x * np.linalg.matrix_rank(x) + 1.5 * np.linalg.matrix_rank(x)
+    assert want.dtype == np.float32
+    for got in (pb.jit(f)(x), pb.vmap(f)(np.stack([x, x]))[0], pb.jvp(f, (x,), (x,))[1]):
+        assert got.dtype == np.float32
+    np.testing.assert_array_equal(pb.jit(f)(x), want)

@@ -911,10 +911,6 @@ KNOWN_BUGS: dict[str, Known] = {
         r"zero-size array to reduction operation maximum|pullback.numpy.max: zero-size array",
         "linalg.norm(x, inf) of an empty vector or matrix: ValueError (zero-size maximum) "
         "under jvp/vjp/jit; NumPy returns 0.0"),
-    "matrix-rank-jit-dtype": Known(
-        r"dtype float64, NumPy's .*float32|dtype float64, loop float32",
-        "x * linalg.matrix_rank(x) for a 1-d float32 x: NumPy's rank is a Python int (weak: "
-        "float32 stays), jit and vmap make it an int64 array (float64)"),
     "mvn-mean-shape": Known(
         r"multivariate_normal.\w+: array 'mean' must be one-dimensional",
         "scipy.stats.multivariate_normal.pdf/logpdf with mean of shape (1, 1, 1) (one "

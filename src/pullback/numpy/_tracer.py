@@ -19,6 +19,7 @@ from pullback.numpy import elementwise as ew
 from pullback.numpy import products, reductions, shape
 from pullback.numpy._mutation import assign, inplace, setitem
 from pullback.numpy._registry import FUNCTIONS, METHODS, UFUNCS, method
+from pullback.numpy._util import python_number_operator
 from pullback.numpy.indexing import at
 
 
@@ -160,6 +161,10 @@ _METHODS = {
     "astype": lambda s, dtype: shape.astype(s, dtype),
     "dot": lambda s, o: products.dot(s, o),
 }
+
+for _name in ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
+              "__truediv__", "__rtruediv__", "__pow__", "__rpow__", "__neg__", "__abs__"):
+    _METHODS[_name] = python_number_operator(_name, _METHODS[_name])  # stay weak, as NumPy's
 
 for _name, _impl in _METHODS.items():
     method(_name, _impl)

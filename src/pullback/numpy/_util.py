@@ -7,7 +7,9 @@ rule: NumPy's, with Python numbers weak (a ``float32`` array times ``2.0`` stays
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,8 +17,8 @@ import numpy as np
 from pullback.core import lax
 from pullback.core.trace import Tracer
 
-__all__ = ["as_array", "normalize_axes", "normalize_axis", "promote_dtypes", "result_dtype",
-           "scalar_axis"]
+__all__ = ["as_array", "mark_weak", "normalize_axes", "normalize_axis", "promote_dtypes",
+           "python_number_operator", "result_dtype", "scalar_axis", "weak_type"]
 
 _WEAK = (bool, int, float, complex)
 
@@ -73,10 +75,70 @@ def normalize_axes(
     return tuple(sorted(out)) if sort else out
 
 
+#: traced values marked as standing for a Python number (see :func:`mark_weak`), by id
+_MARKED: dict[int, tuple[weakref.ref, type]] = {}
+
+
+def mark_weak(x: Tracer, kind: type) -> Tracer:
+    """Mark the 0-d traced value ``x`` as standing for a Python number of type ``kind``
+    (NumPy returns one there), so that it promotes weakly (see :func:`weak_type`): for
+    functions whose batching rule makes an array of the numbers under ``vmap``."""
+    key = id(x)
+    _MARKED[key] = (weakref.ref(x, lambda _ref, key=key: _MARKED.pop(key, None)), kind)
+    return x
+
+
+def weak_type(x: Tracer) -> type | None:
+    """The Python type (``int``, ``float``...) of a traced value that stands for a Python
+    number, else None: under ``jit`` a function that returns a Python number on traced
+    arguments (``linalg.matrix_rank`` of a vector) gives a value of abstract shape ``()`` that
+    keeps that type, and it promotes as NumPy promotes the number: weakly."""
+    if x.ndim:
+        return None
+    marked = _MARKED.get(id(x))
+    if marked is not None and marked[0]() is x:
+        return marked[1]
+    while isinstance(x, Tracer):
+        x = x.primal
+    weak = getattr(x, "weak", None)
+    return weak if weak in _WEAK else None
+
+
+def python_number_operator(name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    """The operator ``name`` (``"__mul__"``, ``"__rsub__"``, ``"__neg__"``...) of traced values
+    implemented by ``impl``, its result marked weak (:func:`mark_weak`) where Python computes
+    it: every operand a Python number or a traced value standing for one (``2.0 * rank``
+    with ``rank = pnp.linalg.matrix_rank(v)`` is a Python float in NumPy)."""
+    reflected = name.startswith("__r")
+    pyop = getattr(operator, "__" + name[3:] if reflected else name)
+
+    def op(self: Any, *other: Any) -> Any:
+        out = impl(self, *other)
+        if not isinstance(out, Tracer) or not isinstance(self, Tracer):
+            return out
+        mine = weak_type(self)
+        if mine is None:
+            return out
+        if not other:
+            return mark_weak(out, type(pyop(mine(1))))
+        (o,) = other
+        theirs = type(o) if type(o) in _WEAK else weak_type(o) if isinstance(o, Tracer) else None
+        if theirs is None:
+            return out
+        a, b = (theirs(1), mine(1)) if reflected else (mine(1), theirs(1))
+        return mark_weak(out, type(pyop(a, b)))
+
+    op.__name__ = name
+    return op
+
+
 def _dtype_or_value(x: Any) -> Any:
     """What ``numpy.result_type`` should see of ``x``: its dtype, or ``x`` itself for a Python
     number or a dtype (numbers stay weak), or the dtype of ``numpy.asarray(x)``."""
-    if isinstance(x, (Tracer, np.ndarray, np.generic)):
+    if isinstance(x, Tracer):
+        weak = weak_type(x)
+        return x.dtype if weak is None else weak(0)
+    if isinstance(x, (np.ndarray, np.generic)):
         return x.dtype
     if type(x) in _WEAK or isinstance(x, (np.dtype, type)):
         return x
@@ -95,6 +157,8 @@ def result_dtype(*args: Any) -> np.dtype:
     numbers (weak: ``float32`` with ``2.0`` stays ``float32``)."""
     dtypes = set()
     for a in args:
+        if isinstance(a, Tracer) and weak_type(a) is not None:
+            break  # a Python number under jit: weak, NumPy decides below
         if isinstance(a, (Tracer, np.ndarray, np.generic)):
             dtypes.add(a.dtype)
         elif type(a) not in (int, float):

@@ -73,7 +73,7 @@ from pullback.numpy import _backends
 from pullback.numpy import products as _products
 from pullback.numpy._constant import concrete, constant_call, constant_function
 from pullback.numpy._registry import batch_by_looping, batch_stacked, implements, new_primitive
-from pullback.numpy._util import as_array, normalize_axes, result_dtype
+from pullback.numpy._util import as_array, mark_weak, normalize_axes, result_dtype
 from pullback.numpy.elementwise import absolute, conjugate, equal, power, real, sqrt, where
 from pullback.numpy.reductions import sum as _sum
 from pullback.numpy.shape import (
@@ -1636,6 +1636,27 @@ def tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
     return reshape(x, old)
 
 
-#: ``numpy.linalg.matrix_rank``, an integer: traced arguments are used as constants
-matrix_rank = constant_function("linalg.matrix_rank", np.linalg.matrix_rank)
-implements(np.linalg.matrix_rank)(matrix_rank)
+_matrix_rank = constant_function("linalg.matrix_rank", np.linalg.matrix_rank)
+
+
+@implements(np.linalg.matrix_rank)
+def matrix_rank(A: Any, *args: Any, **kwargs: Any) -> Any:
+    """``numpy.linalg.matrix_rank``, without derivative: traced arguments are used as
+    constants (the result is an integer).
+
+    Below two dimensions NumPy returns a Python ``int``, which promotes weakly (``x * rank``
+    stays float32 for a float32 ``x``); the traced rank does too, under ``jit`` and ``vmap``.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> x = np.array([1.0, 2.0], np.float32)
+        >>> pb.jit(lambda x: x * pnp.linalg.matrix_rank(x))(x)
+        array([1., 2.], dtype=float32)
+    """
+    out = _matrix_rank(A, *args, **kwargs)
+    if isinstance(out, Tracer) and len(shape_of(A)) < 2:
+        mark_weak(out, int)
+    return out
+
+
+matrix_rank.__pullback_kind__ = "constant"  # type: ignore[attr-defined]
