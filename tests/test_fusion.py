@@ -296,6 +296,28 @@ def test_reductions_casts_and_broadcasts_equal_numpy(executor, dtype, nan):
         assert type(a) is type(w)  # a full reduction is NumPy's scalar, as eager
 
 
+def _lane_reductions(x):
+    z = pnp.exp(pnp.sin(x))  # a body that calls functions: its elements interleave
+    return (pnp.sum(z), pnp.max(z, axis=1), pnp.min(z, axis=0), pnp.sum(z, axis=1),
+            pnp.max(z), z * 2.0)
+
+
+@pytest.mark.parametrize("executor", ["python", pytest.param("numba", marks=needs_numba)])
+@pytest.mark.parametrize("cols", [3, 4, 7, 9])
+def test_interleaved_lanes_equal_numpy(executor, cols):
+    """Four elements a pass (and the rest one by one): the results are NumPy's, the maxima
+    of lanes that share a row included (each lane reads the row's maximum after the last
+    lane's write)."""
+    x = np.random.default_rng(7).uniform(-3, 3, (5, cols))
+    x[2, cols - 1] = np.nan
+    g = pb.make_graph(_lane_reductions, x)
+    fn, source, _, fused = compile_graph_numba(g, "lanes", executor=executor, min_size=1)
+    assert len(kernels(fused)) == 1
+    assert ("for j in range(" in source) == (cols >= codegen_numba.LANES)
+    for a, w in zip(fn(x), _lane_reductions(x), strict=True):
+        _close(a, w, "interleaved")
+
+
 def test_zero_d_inputs_and_weak_scalars(python_kernels):
     f = pb.jit(lambda x, s: pnp.sum(pnp.exp(x * s) - s, axis=0))
     x = np.linspace(-1, 1, 12).reshape(4, 3).astype(np.float32)
@@ -368,11 +390,18 @@ def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
 
 def test_kernel_source_is_loops_over_the_shape():
     g = fuse(pb.make_graph(lambda x, b: pnp.sum(pnp.exp(x + b), axis=0),
-                           np.ones((3, 4)), np.ones(4)).simplified(), min_size=1)
+                           np.ones((3, 6)), np.ones(6)).simplified(), min_size=1)
     src = kernel_source(kernels(g)[0])
-    assert "for i0 in range(3):" in src and "for i1 in range(4):" in src
+    # the body calls exp: 4 elements of the last axis a pass, interleaved, then the rest
+    assert "for i0 in range(3):" in src and "for j in range(0, 4, 4):" in src
+    assert "for i1 in range(4, 6):" in src
+    assert "i1_3 = j + 3" in src and "math.exp(v2_3)" in src
     assert "in1[i1]" in src  # the broadcast input, read where it broadcasts
-    assert "red0[i1] += " in src
+    assert "red0[i1] += " in src and "red0[i1_2] += " in src
+    # no function called: one element a pass (LLVM vectorizes the loop itself)
+    g1 = fuse(pb.make_graph(lambda x: x * 2.0 + 1.0, np.ones((3, 8))), min_size=1)
+    src1 = kernel_source(kernels(g1)[0])
+    assert "for i1 in range(8):" in src1 and "j" not in src1
     # a parallel loop over the first axis would race on the sum over it: a plain range
     assert "prange" not in kernel_source(kernels(g)[0], parallel=True)
     g2 = fuse(pb.make_graph(lambda x: pnp.sum(pnp.exp(x), axis=1), np.ones((3, 4))), min_size=1)

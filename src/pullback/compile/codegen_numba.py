@@ -12,22 +12,50 @@ are written to one Python file named by the hash of its source, in the cache dir
 compiled with ``cache=True``: Numba keeps the machine code beside it, so the next process
 that compiles the same kernels loads them instead.
 
+Where the body calls functions (sin, exp...), each element is a chain of calls that wait
+for each other; the innermost loop then computes :data:`LANES` consecutive elements a pass,
+statement by statement, so that the processor overlaps their chains (the same operations in
+the same order for each element, so the same results; a sum still adds the elements in
+order). Float64 functions are spelled with ``math`` (the same libm functions as Numba's
+``np.*`` on scalars, which Numba types several times slower: compiling a long chain).
+
 With ``threads > 1`` the outermost loop is a ``prange`` (``parallel=True``) where no
 reduction crosses it, and Numba runs on that many threads.
 
 Numba is optional (the ``fast`` extra): :func:`available` says whether it can be imported.
 ``executor="python"`` runs the same kernel source with CPython instead (slow, for tests).
 
-Example:
+Example (a body that calls a function: four elements a pass, interleaved, then the rest):
     >>> import numpy as np, pullback as pb, pullback.numpy as pnp
     >>> from pullback.compile.fusion import fuse
-    >>> g = fuse(pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.ones(300)))
+    >>> g = fuse(pb.make_graph(lambda x: pnp.sum(pnp.exp(x) * x), np.ones(5)), min_size=1)
     >>> print(kernel_source(g.eqns[0].params["kernel"]))  # doctest: +NORMALIZE_WHITESPACE
     def k0(in0):
         acc0 = 0.0
-        for i0 in range(300):
+        for j in range(0, 4, 4):
+            i0_0 = j + 0
+            i0_1 = j + 1
+            i0_2 = j + 2
+            i0_3 = j + 3
+            v0_0 = in0[i0_0]
+            v0_1 = in0[i0_1]
+            v0_2 = in0[i0_2]
+            v0_3 = in0[i0_3]
+            v1_0 = math.exp(v0_0)
+            v1_1 = math.exp(v0_1)
+            v1_2 = math.exp(v0_2)
+            v1_3 = math.exp(v0_3)
+            v2_0 = (v1_0 * v0_0)
+            v2_1 = (v1_1 * v0_1)
+            v2_2 = (v1_2 * v0_2)
+            v2_3 = (v1_3 * v0_3)
+            acc0 += v2_0
+            acc0 += v2_1
+            acc0 += v2_2
+            acc0 += v2_3
+        for i0 in range(4, 5):
             v0 = in0[i0]
-            v1 = np.exp(v0)
+            v1 = math.exp(v0)
             v2 = (v1 * v0)
             acc0 += v2
         r0 = acc0
@@ -40,8 +68,10 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import sys
 import tempfile
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -73,6 +103,17 @@ _OPS: dict[str, str] = {
     "logical_xor": "({0} != {1})", "logical_not": "(not {0})",
 }
 # fmt: on
+#: float64 functions spelled with ``math`` (the same libm functions as Numba's ``np.*`` on a
+#: scalar, typed far faster: the compilation of a long chain takes a fraction of the time)
+_MATH: dict[str, str] = {
+    "sin": "sin", "cos": "cos", "tan": "tan", "arcsin": "asin", "arccos": "acos",
+    "arctan": "atan", "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "exp": "exp",
+    "expm1": "expm1", "log1p": "log1p",
+}
+#: how many elements of the innermost loop one pass of it computes, interleaved statement by
+#: statement, when its body calls functions (sin, exp...): each element's chain of calls is
+#: serial, and the processor overlaps the independent chains of neighbouring elements
+LANES = 4
 
 _NUMBA: Any = None
 #: what runs the kernels: "numba", or "python" (the same source run by CPython, for tests)
@@ -155,6 +196,7 @@ class _KernelWriter:
         self.body: list[str] = []  # inside the innermost loop
         self.post: list[str] = []  # after the loops
         self.count = 0
+        self.calls = False  # whether the body calls functions (then its elements interleave)
         for n, a in enumerate(kernel.inputs):
             self.args[self._key(a)] = f"in{n}"
 
@@ -232,8 +274,12 @@ class _KernelWriter:
             assert loop is not None  # checked by the fusion pass
             ops = [self.typed_operand(a, t) for a, t in zip(e.inputs, loop[:-1], strict=True)]
             template = _OPS.get(name)
-            if template is None:
+            if template is None and name in _MATH and loop[0] == _F64:
+                expr = f"math.{_MATH[name]}({', '.join(ops)})"
+                self.calls = True
+            elif template is None:
                 expr = f"np.{name}({', '.join(ops)})"
+                self.calls = True
             else:
                 one = _literal(1.0, loop[0])
                 expr = template.format(*ops, one=one)
@@ -263,8 +309,7 @@ class _KernelWriter:
             if kind == "sum":
                 self.body.append(f"{acc} += {x}")
             else:
-                self.body.append(f"if {x} {better} {acc} or {x} != {x}:")
-                self.body.append(f"    {acc} = {x}")
+                self.body.append(f"if {x} {better} {acc} or {x} != {x}:\n    {acc} = {x}")
             value = acc if dt == acc_dt else f"np.{dt.name}({acc})"
             if out.aval.ndim:
                 self.post.append(f"{result} = np.full({out.aval.shape!r}, {value}, np.{dt.name})")
@@ -284,14 +329,32 @@ class _KernelWriter:
                 self.body.append(f"{buf}[{idx}] += {x}")
             else:
                 t = self.fresh()
-                self.body.append(f"{t} = {buf}[{idx}]")
-                self.body.append(f"if {x} {better} {t} or {x} != {x}:")
-                self.body.append(f"    {buf}[{idx}] = {x}")
+                # one statement: interleaved lanes must not read the element before another
+                # lane's write to it
+                self.body.append(f"{t} = {buf}[{idx}]\nif {x} {better} {t} or {x} != {x}:\n"
+                                 f"    {buf}[{idx}] = {x}")
             value = buf if dt == acc_dt else f"{buf}.astype(np.{dt.name})"
             if tuple(out.aval.shape) != shape:
                 value = f"{value}.reshape({out.aval.shape!r})"
             self.post.append(f"{result} = {value}")
         self.names[out] = result
+
+    def interleaved(self, lanes: int) -> list[str]:
+        """The body for ``lanes`` consecutive elements ``j, j + 1, ...`` of the innermost axis,
+        statement by statement (each element's names suffixed with its lane). A statement of
+        several lines (reading an element of a buffer, then writing it) is one unit: lanes
+        that share the element update it one after the other."""
+        last = f"i{self.d - 1}"
+        local = {last} | {stmt.split(" = ", 1)[0] for stmt in self.body
+                          if re.match(r"v\d+ = ", stmt)}
+        pattern = re.compile(r"\b(v\d+|i\d+)\b")
+        out = [f"{last}_{lane} = j + {lane}" for lane in range(lanes)]
+        for stmt in self.body:
+            for lane in range(lanes):
+                text = pattern.sub(
+                    lambda m, lane=lane: f"{m[1]}_{lane}" if m[1] in local else m[1], stmt)
+                out += text.split("\n")
+        return out
 
     def source(self) -> str:
         k = self.k
@@ -316,11 +379,22 @@ class _KernelWriter:
             for e in k.reductions
         )
         indent = "    "
-        for a, n in enumerate(self.shape):
+        last = self.d - 1
+        for a, n in enumerate(self.shape[:-1]):
             rng = "prange" if a == 0 and par else "range"
             lines.append(f"{indent}for i{a} in {rng}({n}):")
             indent += "    "
-        lines += [indent + s for s in self.body]
+        n = self.shape[-1]
+        lanes = LANES if self.calls and n >= LANES and not (par and last == 0) else 1
+        full = n - n % lanes if lanes > 1 else 0  # elements done by the interleaved loop
+        if full:
+            lines.append(f"{indent}for j in range(0, {full}, {lanes}):")
+            lines += [indent + "    " + s for s in self.interleaved(lanes)]
+        if full < n:
+            rng = "prange" if last == 0 and par else "range"
+            span = f"{full}, {n}" if full else f"{n}"
+            lines.append(f"{indent}for i{last} in {rng}({span}):")
+            lines += [indent + "    " + s for stmt in self.body for s in stmt.split("\n")]
         lines += ["    " + s for s in self.post]
         lines.append(f"    return ({', '.join(outs)},)")
         return "\n".join(lines)
@@ -338,7 +412,7 @@ def kernel_source(kernel: Kernel, parallel: bool = False) -> str:
             out0 = np.empty((3,), np.float64)
             for i0 in range(3):
                 v0 = in0[i0]
-                v1 = np.sin(v0)
+                v1 = math.sin(v0)
                 v2 = (v1 * 2.0)
                 out0[i0] = v2
             return (out0,)
@@ -350,6 +424,8 @@ def kernel_source(kernel: Kernel, parallel: bool = False) -> str:
 
 _HEADER = """\
 # Kernels generated by pullback.jit (backend="numba"); a file per graph, named by its hash.
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -382,7 +458,9 @@ class _PythonKernels:
     """The kernels' source run by CPython (``executor="python"``): the same loops, slowly."""
 
     def __init__(self, source: str):
-        ns: dict[str, Any] = {"np": np, "prange": range}
+        # math.* in the kernels as NumPy's functions (CPython's math raises on domain errors)
+        shim = types.SimpleNamespace(**{m: getattr(np, f) for f, m in _MATH.items()})
+        ns: dict[str, Any] = {"np": np, "math": shim, "prange": range}
         exec(compile(source, "<pullback kernels>", "exec"), ns)  # noqa: S102 - our own source
         self.ns = ns
 
@@ -449,6 +527,7 @@ def compile_graph_numba(
         kernels: Any = None
     elif executor == "python":
         kernels = _PythonKernels(module_source.replace("from numba import njit, prange\n", "")
+                                 .replace("import math\n", "")
                                  .replace(deco, ""))
     elif executor == "numba":
         _numba()
