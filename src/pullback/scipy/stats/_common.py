@@ -13,8 +13,12 @@ cotangent into NaN.
 """
 
 from __future__ import annotations
+import __future__
 
 import math
+import re
+import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +34,10 @@ from pullback.numpy._util import as_array
 __all__: list[str] = []
 
 Std = Callable[..., Any]
+
+#: the public functions of a distribution module, in the order ``public`` returns them
+CONTINUOUS = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
+DISCRETE = ("logpmf", "pmf", "cdf", "logcdf", "sf", "logsf")
 
 
 def is_number(v: Any) -> bool:
@@ -152,7 +160,104 @@ def _finish(out: Any) -> Any:
 # ----------------------------------------------------------------------------- continuous
 
 
-class Continuous:
+class _Family:
+    """What a distribution's public functions share: their making (see :meth:`public`)."""
+
+    #: the names of the public functions, the variable, and the location (and scale)
+    #: parameters with their defaults and as passed on
+    names: tuple[str, ...] = ()
+    variable = ""
+    location = ""
+    passed = ""
+
+    def notes(self, shapes: list[str], no_closed_form: list[str]) -> dict[str, str]:
+        """What each function's docstring says of its derivatives, after the summary."""
+        raise NotImplementedError
+
+    def public(self, module: str, of: str, example: str, values: tuple[str, ...],
+               shapes: str = "", no_closed_form: str = "") -> tuple[Callable[..., Any], ...]:
+        """The public functions of the distribution module ``module`` (its ``__name__``), in
+        the order of :attr:`names`: each with the signature ``(x, *shapes, loc=0.0,
+        scale=1.0)`` (discrete: ``(k, *shapes, loc=0)``), ``shapes`` the names of the shape
+        parameters separated by commas, calling this distribution's method of its name.
+
+        Their docstrings say what each function is, of ``of`` ("the gamma distribution"),
+        and which derivatives it has (those with respect to the shape parameters
+        ``no_closed_form`` of the distribution functions have no closed form); each ends
+        with an example, the function at ``example`` (its arguments) rounded to 10 places
+        equal to its entry of ``values``.
+        """
+        names = [n.strip() for n in shapes.split(",") if n.strip()]
+        missing = [n.strip() for n in no_closed_form.split(",") if n.strip()]
+        parameters = "".join(f"{n}: Any, " for n in [self.variable, *names]) + self.location
+        arguments = f"{self.variable}, ({''.join(f'{n}, ' for n in names)}), {self.passed}"
+        notes = self.notes(names, missing)
+        short = module.rsplit(".", 1)[-1]
+        return tuple(
+            _define(module, name, parameters, arguments, self,
+                    _docstring(short, name, of, notes.get(name, ""), example, value))
+            for name, value in zip(self.names, values, strict=True)
+        )
+
+
+#: what each public function is, for its docstring
+_SUMMARIES = {
+    "logpdf": "The log-density of", "pdf": "The density of",
+    "logpmf": "The log of the probability mass of", "pmf": "The probability mass of",
+    "cdf": "The distribution function of", "logcdf": "``log(cdf)`` of",
+    "sf": "The survival function ``1 - cdf`` of", "logsf": "``log(sf)`` of",
+}
+
+
+def _docstring(module: str, name: str, of: str, note: str, example: str, value: str) -> str:
+    text = f"{_SUMMARIES[name]} {of}; ``scipy.stats.{module}.{name}``." + (
+        f" {note}" if note else "")
+    # wrapped as in a source file, never inside a ``code`` span
+    text = re.sub(r"``[^`]*``", lambda m: m.group().replace(" ", "\0"), text)
+    lines = textwrap.wrap(text, 92, break_long_words=False, break_on_hyphens=False)
+    return "\n".join(lines).replace("\0", " ") + f"""
+
+Example:
+    >>> from pullback.scipy.stats import {module}
+    >>> round(float({module}.{name}({example})), 10)
+    {value}
+"""
+
+
+def _and(names: list[str], code: bool = False) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (as code spans)."""
+    quoted = [f"``{n}``" if code else n for n in names]
+    return " and ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+
+
+#: a public function's source, compiled as these lines of this file (so that tracebacks show
+#: them, and ``pb.debug_nans`` passes over them as pullback's own) and run in the
+#: distribution's module (whose doctests then find the function): ``make(dist)`` returns the
+#: function with the distribution's own signature (parameters by name, as in SciPy)
+_SOURCE_LINE = sys._getframe().f_lineno + 2
+_SOURCE = """\
+def make(dist):
+    def {name}({parameters}) -> Any:
+        return dist.{name}({arguments})
+    return {name}
+"""
+
+
+def _define(module: str, name: str, parameters: str, arguments: str, dist: _Family,
+            doc: str) -> Callable[..., Any]:
+    source = "\n" * (_SOURCE_LINE - 1) + _SOURCE.format(
+        name=name, parameters=parameters, arguments=arguments)
+    code = compile(source, __file__, "exec", flags=__future__.annotations.compiler_flag,
+                   dont_inherit=True)
+    namespace: dict[str, Any] = {}
+    exec(code, vars(sys.modules[module]), namespace)  # our own source, of our own names
+    function = namespace["make"](dist)
+    function.__qualname__ = name
+    function.__doc__ = doc
+    return function
+
+
+class Continuous(_Family):
     """A continuous distribution in SciPy's standard form: the functions of the standardised
     variable ``y = (x - loc) / scale`` and of the shape parameters, the support of ``y``, and
     its median (where ``logcdf``/``logsf`` switch from ``log(cdf)`` to ``log1p(-sf)``)."""
@@ -165,6 +270,17 @@ class Continuous:
         self.lower, self.upper, self.median = lower, upper, median
         self.std_logcdf, self.std_logsf = logcdf, logsf
         self.check = check
+
+    names, variable, location, passed = CONTINUOUS, "x", "loc: Any = 0.0, scale: Any = 1.0", \
+        "loc, scale"
+
+    def notes(self, shapes: list[str], no_closed_form: list[str]) -> dict[str, str]:
+        if not no_closed_form:
+            return {}
+        note = ("Differentiable in ``x``, ``loc`` and ``scale``; the derivative with respect "
+                f"to {_and(no_closed_form)} has no closed form and raises "
+                "``NotImplementedError``.")
+        return dict.fromkeys(("cdf", "logcdf", "sf", "logsf"), note)
 
     def _prepare(self, x: Any, shapes: tuple, loc: Any, scale: Any) -> tuple:
         y = standardize(x, loc, scale)
@@ -245,7 +361,7 @@ defjvp(_integer_k, _not_differentiable_in_k)
 defbatch(_integer_k, lambda vals, batched, params, size: _integer_k.bind(*vals, **params))
 
 
-class Discrete:
+class Discrete(_Family):
     """A discrete distribution on the integers ``lower..upper(*shapes)`` in SciPy's form:
     ``logpmf``, ``cdf`` and ``sf`` of ``k - loc`` and the shape parameters. ``k`` and ``loc``
     are never differentiated (the probabilities are piecewise constant in them)."""
@@ -256,6 +372,20 @@ class Discrete:
         self.name = name
         self.std_logpmf, self.std_cdf, self.std_sf = logpmf, cdf, sf
         self.upper, self.check, self.std_logcdf = upper, check, logcdf
+
+    names, variable, location, passed = DISCRETE, "k", "loc: Any = 0", "loc"
+
+    def notes(self, shapes: list[str], no_closed_form: list[str]) -> dict[str, str]:
+        closed = [n for n in shapes if n not in no_closed_form]
+        mass = (f"Differentiable in {_and(closed + no_closed_form, code=True)}. ``k`` is not "
+                "differentiable (the mass is defined at the integers): asking for that "
+                "derivative raises ``NotImplementedError``.")
+        tails = f"Differentiable in {_and(closed, code=True)}" + (
+            f"; the derivative with respect to {_and(no_closed_form, code=True)} has no "
+            "closed form and raises ``NotImplementedError``" if no_closed_form else "") + (
+            ". Piecewise constant in ``k`` (derivative 0).")
+        return {"logpmf": mass, "pmf": mass, "cdf": tails, "logcdf": tails, "sf": tails,
+                "logsf": tails}
 
     def _k(self, k: Any, loc: Any, who: str = "") -> Any:
         """``k - loc``: for the mass (``who`` names it) an error if differentiated, for the

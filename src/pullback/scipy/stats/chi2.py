@@ -37,77 +37,8 @@ _DIST = Continuous(_logpdf, lambda y, df: special.gammainc(0.5 * df, 0.5 * y),
                    median=_median, check=positive)
 
 
-def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The log-density of the chi-squared distribution (support ``x >= loc``);
-    ``scipy.stats.chi2.logpdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import chi2
-        >>> round(float(chi2.logpdf(1.5, 3.0)), 10)
-        -1.4662059792
-    """
-    return _DIST.logpdf(x, (df,), loc, scale)
-
-
-def pdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The density of the chi-squared distribution (support ``x >= loc``);
-    ``scipy.stats.chi2.pdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import chi2
-        >>> round(float(chi2.pdf(1.5, 3.0)), 10)
-        0.2307994842
-    """
-    return _DIST.pdf(x, (df,), loc, scale)
-
-
-def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The distribution function of the chi-squared distribution (support ``x >= loc``);
-    ``scipy.stats.chi2.cdf``. Differentiable in ``x``, ``loc`` and ``scale``; the derivative
-    with respect to df has no closed form and raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import chi2
-        >>> round(float(chi2.cdf(1.5, 3.0)), 10)
-        0.3177296697
-    """
-    return _DIST.cdf(x, (df,), loc, scale)
-
-
-def logcdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(cdf)`` of the chi-squared distribution (support ``x >= loc``);
-    ``scipy.stats.chi2.logcdf``. Differentiable in ``x``, ``loc`` and ``scale``; the derivative
-    with respect to df has no closed form and raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import chi2
-        >>> round(float(chi2.logcdf(1.5, 3.0)), 10)
-        -1.1465543531
-    """
-    return _DIST.logcdf(x, (df,), loc, scale)
-
-
-def sf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The survival function ``1 - cdf`` of the chi-squared distribution (support ``x >= loc``);
-    ``scipy.stats.chi2.sf``. Differentiable in ``x``, ``loc`` and ``scale``; the derivative
-    with respect to df has no closed form and raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import chi2
-        >>> round(float(chi2.sf(1.5, 3.0)), 10)
-        0.6822703303
-    """
-    return _DIST.sf(x, (df,), loc, scale)
-
-
-def logsf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(sf)`` of the chi-squared distribution (support ``x >= loc``);
-    ``scipy.stats.chi2.logsf``. Differentiable in ``x``, ``loc`` and ``scale``; the derivative
-    with respect to df has no closed form and raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import chi2
-        >>> round(float(chi2.logsf(1.5, 3.0)), 10)
-        -0.3823293209
-    """
-    return _DIST.logsf(x, (df,), loc, scale)
+logpdf, pdf, cdf, logcdf, sf, logsf = _DIST.public(
+    __name__, shapes="df", of="the chi-squared distribution (support ``x >= loc``)",
+    no_closed_form="df", example="1.5, 3.0",
+    values=("-1.4662059792", "0.2307994842", "0.3177296697", "-1.1465543531", "0.6822703303",
+            "-0.3823293209"))
