@@ -50,75 +50,7 @@ def _cdf(y: Any, df: Any) -> Any:
 _DIST = Continuous(_logpdf, _cdf, lambda y, df: _cdf(-y, df), check=_check)
 
 
-def logpdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The log-density of Student's t distribution; ``scipy.stats.t.logpdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import t
-        >>> round(float(t.logpdf(1.5, 3.0)), 10)
-        -2.1201204255
-    """
-    return _DIST.logpdf(x, (df,), loc, scale)
-
-
-def pdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The density of Student's t distribution; ``scipy.stats.t.pdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import t
-        >>> round(float(t.pdf(1.5, 3.0)), 10)
-        0.1200171745
-    """
-    return _DIST.pdf(x, (df,), loc, scale)
-
-
-def cdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The distribution function of Student's t distribution; ``scipy.stats.t.cdf``.
-    Differentiable in ``x``, ``loc`` and ``scale``; the derivative with respect to df has no
-    closed form and raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import t
-        >>> round(float(t.cdf(1.5, 3.0)), 10)
-        0.8847080674
-    """
-    return _DIST.cdf(x, (df,), loc, scale)
-
-
-def logcdf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(cdf)`` of Student's t distribution; ``scipy.stats.t.logcdf``. Differentiable in
-    ``x``, ``loc`` and ``scale``; the derivative with respect to df has no closed form and
-    raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import t
-        >>> round(float(t.logcdf(1.5, 3.0)), 10)
-        -0.1224975558
-    """
-    return _DIST.logcdf(x, (df,), loc, scale)
-
-
-def sf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The survival function ``1 - cdf`` of Student's t distribution; ``scipy.stats.t.sf``.
-    Differentiable in ``x``, ``loc`` and ``scale``; the derivative with respect to df has no
-    closed form and raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import t
-        >>> round(float(t.sf(1.5, 3.0)), 10)
-        0.1152919326
-    """
-    return _DIST.sf(x, (df,), loc, scale)
-
-
-def logsf(x: Any, df: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(sf)`` of Student's t distribution; ``scipy.stats.t.logsf``. Differentiable in ``x``,
-    ``loc`` and ``scale``; the derivative with respect to df has no closed form and raises
-    ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import t
-        >>> round(float(t.logsf(1.5, 3.0)), 10)
-        -2.1602878227
-    """
-    return _DIST.logsf(x, (df,), loc, scale)
+logpdf, pdf, cdf, logcdf, sf, logsf = _DIST.public(
+    __name__, shapes="df", of="Student's t distribution", no_closed_form="df", example="1.5, 3.0",
+    values=("-2.1201204255", "0.1200171745", "0.8847080674", "-0.1224975558", "0.1152919326",
+            "-2.1602878227"))
