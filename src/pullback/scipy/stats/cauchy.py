@@ -32,67 +32,7 @@ def _cdf(y: Any) -> Any:
 _DIST = Continuous(_logpdf, _cdf, lambda y: _cdf(-y))
 
 
-def logpdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The log-density of the Cauchy distribution; ``scipy.stats.cauchy.logpdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import cauchy
-        >>> round(float(cauchy.logpdf(1.5)), 10)
-        -2.3233848822
-    """
-    return _DIST.logpdf(x, (), loc, scale)
-
-
-def pdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The density of the Cauchy distribution; ``scipy.stats.cauchy.pdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import cauchy
-        >>> round(float(cauchy.pdf(1.5)), 10)
-        0.0979415034
-    """
-    return _DIST.pdf(x, (), loc, scale)
-
-
-def cdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The distribution function of the Cauchy distribution; ``scipy.stats.cauchy.cdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import cauchy
-        >>> round(float(cauchy.cdf(1.5)), 10)
-        0.8128329582
-    """
-    return _DIST.cdf(x, (), loc, scale)
-
-
-def logcdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(cdf)`` of the Cauchy distribution; ``scipy.stats.cauchy.logcdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import cauchy
-        >>> round(float(cauchy.logcdf(1.5)), 10)
-        -0.207229654
-    """
-    return _DIST.logcdf(x, (), loc, scale)
-
-
-def sf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The survival function ``1 - cdf`` of the Cauchy distribution; ``scipy.stats.cauchy.sf``.
-
-    Example:
-        >>> from pullback.scipy.stats import cauchy
-        >>> round(float(cauchy.sf(1.5)), 10)
-        0.1871670418
-    """
-    return _DIST.sf(x, (), loc, scale)
-
-
-def logsf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(sf)`` of the Cauchy distribution; ``scipy.stats.cauchy.logsf``.
-
-    Example:
-        >>> from pullback.scipy.stats import cauchy
-        >>> round(float(cauchy.logsf(1.5)), 10)
-        -1.6757537891
-    """
-    return _DIST.logsf(x, (), loc, scale)
+logpdf, pdf, cdf, logcdf, sf, logsf = _DIST.public(
+    __name__, of="the Cauchy distribution", example="1.5",
+    values=("-2.3233848822", "0.0979415034", "0.8128329582", "-0.207229654", "0.1871670418",
+            "-1.6757537891"))

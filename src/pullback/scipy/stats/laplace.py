@@ -30,72 +30,7 @@ def _cdf(y: Any) -> Any:
 _DIST = Continuous(lambda y: -_LOG_2 - pnp.abs(y), _cdf, lambda y: _cdf(-y))
 
 
-def logpdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The log-density of the Laplace (double exponential) distribution;
-    ``scipy.stats.laplace.logpdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import laplace
-        >>> round(float(laplace.logpdf(1.5)), 10)
-        -2.1931471806
-    """
-    return _DIST.logpdf(x, (), loc, scale)
-
-
-def pdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The density of the Laplace (double exponential) distribution; ``scipy.stats.laplace.pdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import laplace
-        >>> round(float(laplace.pdf(1.5)), 10)
-        0.1115650801
-    """
-    return _DIST.pdf(x, (), loc, scale)
-
-
-def cdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The distribution function of the Laplace (double exponential) distribution;
-    ``scipy.stats.laplace.cdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import laplace
-        >>> round(float(laplace.cdf(1.5)), 10)
-        0.8884349199
-    """
-    return _DIST.cdf(x, (), loc, scale)
-
-
-def logcdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(cdf)`` of the Laplace (double exponential) distribution;
-    ``scipy.stats.laplace.logcdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import laplace
-        >>> round(float(laplace.logcdf(1.5)), 10)
-        -0.1182938812
-    """
-    return _DIST.logcdf(x, (), loc, scale)
-
-
-def sf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The survival function ``1 - cdf`` of the Laplace (double exponential) distribution;
-    ``scipy.stats.laplace.sf``.
-
-    Example:
-        >>> from pullback.scipy.stats import laplace
-        >>> round(float(laplace.sf(1.5)), 10)
-        0.1115650801
-    """
-    return _DIST.sf(x, (), loc, scale)
-
-
-def logsf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(sf)`` of the Laplace (double exponential) distribution;
-    ``scipy.stats.laplace.logsf``.
-
-    Example:
-        >>> from pullback.scipy.stats import laplace
-        >>> round(float(laplace.logsf(1.5)), 10)
-        -2.1931471806
-    """
-    return _DIST.logsf(x, (), loc, scale)
+logpdf, pdf, cdf, logcdf, sf, logsf = _DIST.public(
+    __name__, of="the Laplace (double exponential) distribution", example="1.5",
+    values=("-2.1931471806", "0.1115650801", "0.8884349199", "-0.1182938812", "0.1115650801",
+            "-2.1931471806"))
