@@ -42,82 +42,8 @@ _DIST = Discrete("nbinom", _logpmf, lambda k, n, p: special.betainc(n, k + 1.0, 
                  logcdf=_logcdf)
 
 
-def logpmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
-    """The log of the probability mass of the negative binomial distribution;
-    ``scipy.stats.nbinom.logpmf``. Differentiable in ``p`` and ``n``. ``k`` is not
-    differentiable (the mass is defined at the integers): asking for that derivative raises
-    ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import nbinom
-        >>> round(float(nbinom.logpmf(3, 4.5, 0.4)), 10)
-        -2.366916968
-    """
-    return _DIST.logpmf(k, (n, p), loc)
-
-
-def pmf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
-    """The probability mass of the negative binomial distribution; ``scipy.stats.nbinom.pmf``.
-    Differentiable in ``p`` and ``n``. ``k`` is not differentiable (the mass is defined at the
-    integers): asking for that derivative raises ``NotImplementedError``.
-
-    Example:
-        >>> from pullback.scipy.stats import nbinom
-        >>> round(float(nbinom.pmf(3, 4.5, 0.4)), 10)
-        0.0937693751
-    """
-    return _DIST.pmf(k, (n, p), loc)
-
-
-def cdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
-    """The distribution function of the negative binomial distribution;
-    ``scipy.stats.nbinom.cdf``. Differentiable in ``p``; the derivative with respect to ``n``
-    has no closed form and raises ``NotImplementedError``. Piecewise constant in ``k``
-    (derivative 0).
-
-    Example:
-        >>> from pullback.scipy.stats import nbinom
-        >>> round(float(nbinom.cdf(3, 4.5, 0.4)), 10)
-        0.2258058516
-    """
-    return _DIST.cdf(k, (n, p), loc)
-
-
-def logcdf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
-    """``log(cdf)`` of the negative binomial distribution; ``scipy.stats.nbinom.logcdf``.
-    Differentiable in ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
-
-    Example:
-        >>> from pullback.scipy.stats import nbinom
-        >>> round(float(nbinom.logcdf(3, 4.5, 0.4)), 10)
-        -1.4880797127
-    """
-    return _DIST.logcdf(k, (n, p), loc)
-
-
-def sf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
-    """The survival function ``1 - cdf`` of the negative binomial distribution;
-    ``scipy.stats.nbinom.sf``. Differentiable in ``p``; the derivative with respect to ``n``
-    has no closed form and raises ``NotImplementedError``. Piecewise constant in ``k``
-    (derivative 0).
-
-    Example:
-        >>> from pullback.scipy.stats import nbinom
-        >>> round(float(nbinom.sf(3, 4.5, 0.4)), 10)
-        0.7741941484
-    """
-    return _DIST.sf(k, (n, p), loc)
-
-
-def logsf(k: Any, n: Any, p: Any, loc: Any = 0) -> Any:
-    """``log(sf)`` of the negative binomial distribution; ``scipy.stats.nbinom.logsf``.
-    Differentiable in ``p``; the derivative with respect to ``n`` has no closed form and raises
-    ``NotImplementedError``. Piecewise constant in ``k`` (derivative 0).
-
-    Example:
-        >>> from pullback.scipy.stats import nbinom
-        >>> round(float(nbinom.logsf(3, 4.5, 0.4)), 10)
-        -0.2559325991
-    """
-    return _DIST.logsf(k, (n, p), loc)
+logpmf, pmf, cdf, logcdf, sf, logsf = _DIST.public(
+    __name__, shapes="n, p", of="the negative binomial distribution", no_closed_form="n",
+    example="3, 4.5, 0.4",
+    values=("-2.366916968", "0.0937693751", "0.2258058516", "-1.4880797127", "0.7741941484",
+            "-0.2559325991"))
