@@ -9,6 +9,10 @@ largest entry). Second derivatives are compared with differences of the first (c
 above), to 1e-5: the same solver noise divided by h on top of the first derivatives'.
 """
 
+import re
+import runpy
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.optimize as so
@@ -441,3 +445,41 @@ def test_scipys_own_minimize_on_traced_values_points_here():
     assert isinstance(cause, pb.TracerConversionError)
     assert str(cause).startswith("scipy.optimize.minimize was called on a traced value")
     assert "use pullback.scipy.optimize.minimize" in str(cause)
+
+
+# ----------------------------------------------------------------------------- the examples
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run_example(name, capsys):
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+    return capsys.readouterr().out
+
+
+def _number(pattern, out):
+    found = re.search(pattern, out)
+    assert found, out
+    return float(found.group(1))
+
+
+def test_example_gp_regression(capsys):
+    out = _run_example("gp_regression.py", capsys)
+    assert _number(r"off central differences by (\S+)", out) < 1e-6
+    assert 0.05 < _number(r"noise (\S+) \(the data's noise", out) < 0.2
+
+
+def test_example_ode_fit(capsys):
+    out = _run_example("ode_fit.py", capsys)
+    assert _number(r"adjoint vs forward sensitivities: (\S+) relative", out) < 1e-5
+    assert _number(r"vs central differences: (\S+)", out) < 1e-4
+    assert "Optimization terminated successfully" in out
+    assert _number(r"largest relative error (\S+)", out) < 0.1
+
+
+def test_example_bilevel(capsys):
+    out = _run_example("bilevel.py", capsys)
+    assert _number(r"off central differences of re-solved fits by (\S+)", out) < 1e-5
+    start = _number(r"one small penalty: test loss (\S+),", out)
+    tuned = _number(r"tuned penalties: test loss (\S+),", out)
+    assert tuned < start
