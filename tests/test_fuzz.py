@@ -97,12 +97,6 @@ REPRODUCERS = {
                    [], [np.full((2, 4), 0.5412815433718721)], "hvp"),
     "numpy-scalar": ("def program(m, R, K, x0, x1):\n    return m.real(x0 + 1j * m.sum(x1))\n",
                      [], [np.array([0.5, 1.0], np.float32), np.array([0.25, 2.0])], "jvp"),
-    "median-empty": ("def program(m, R, K, x0):\n    return m.median(x0, axis=1)\n",
-                     [], [np.zeros((0, 0, 3))], "jvp"),
-    "norm-inf-empty": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, float('inf'))\n",
-                       [], [np.zeros((0, 2))], "jvp"),
-    "norm2-empty": ("def program(m, R, K, x0):\n    return m.linalg.norm(x0, 2, axis=(1, 2))\n",
-                    [], [np.ones((1, 0, 3))], "jvp"),
 }
 
 

@@ -162,3 +162,60 @@ def test_weak_rank_dtypes_under_jit_and_vmap() -> None:
     for got in (pb.jit(f)(x), pb.vmap(f)(np.stack([x, x]))[0], pb.jvp(f, (x,), (x,))[1]):
         assert got.dtype == np.float32
     np.testing.assert_array_equal(pb.jit(f)(x), want)
+
+
+# ----------------------------------------------------------------------------- empty norms
+# norm-inf-empty, norm2-empty: NumPy's max-based norms of empty vectors and matrices are 0
+# (its max has initial=0), its min-based ones (-inf, -1, -2) fail.
+
+_EMPTY_NORMS = [((0,), "inf", None), ((0, 2), "inf", None), ((2, 0), "inf", None),
+                ((0, 0), "inf", None), ((0, 2), "1", None), ((2, 0), "-float('inf')", None),
+                ((0, 2), "-1", None), ((0, 2), "2", None), ((2, 0), "'nuc'", None),
+                ((1, 0, 3), "2", (1, 2)), ((2, 3, 0), "'nuc'", (1, 2)),
+                ((0, 2, 2), "-2", (1, 2)), ((0, 2, 2), "2", (1, 2)),
+                ((2, 0, 3), "float('inf')", (2, 1)), ((2, 0), "float('inf')", 1),
+                ((3, 0), "float('inf')", 0)]
+
+
+@pytest.mark.parametrize(("shape", "ord", "axis"), _EMPTY_NORMS)
+def test_norms_of_empty_arrays_are_numpys(shape: tuple, ord: str, axis: Any) -> None:
+    ord = ord.replace("inf", "float('inf')") if ord in ("inf", "-inf") else ord
+    body = f"m.linalg.norm(x0, {ord}, axis={axis!r}) + m.sum(x1)"
+    all_checks(_program(body, 2), [np.ones(shape), np.array([0.5, -1.0])])
+    for keep in (False, True):
+        def f(x: Any, keep: bool = keep) -> Any:
+            return pnp.linalg.norm(x, eval(ord), axis=axis, keepdims=keep)
+
+        want = np.linalg.norm(np.ones(shape), eval(ord), axis=axis, keepdims=keep)
+        for got in (pb.jit(f)(np.ones(shape)), pb.jvp(f, (np.ones(shape),),
+                                                      (np.ones(shape),))[0]):
+            assert np.shape(got) == np.shape(want) and np.asarray(got).dtype == want.dtype
+            np.testing.assert_array_equal(got, want)
+        assert pb.vjp(f, np.ones(shape))[1](np.ones_like(want))[0].shape == shape
+
+
+@pytest.mark.parametrize(("shape", "ord", "axis"), [
+    ((0,), -np.inf, None), ((0, 2), -np.inf, None), ((2, 0), -1, None), ((0, 2), -2, None),
+    ((1, 0, 3), -2, (1, 2))])
+def test_min_norms_of_empty_arrays_fail_as_numpys(shape: tuple, ord: Any, axis: Any) -> None:
+    with pytest.raises(ValueError, match="zero-size array"):
+        np.linalg.norm(np.ones(shape), ord, axis)
+    with pytest.raises(ValueError, match="zero-size array"):
+        pb.grad(lambda x: pnp.sum(pnp.linalg.norm(x, ord, axis)))(np.ones(shape))
+
+
+# ----------------------------------------------------------------------------- median-empty
+# NumPy's median over an empty axis is NaN (an empty result when there are no slices).
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((0, 0, 3), 1), ((0, 3), 1), ((2, 0), 1),
+                                             ((0, 3), 0), ((0, 2), None), ((2, 0, 2), (0, 1))])
+def test_median_over_empty_axes_is_numpys(shape: tuple, axis: Any) -> None:
+    all_checks(_program(f"m.median(x0, axis={axis!r}) * m.sum(x1)", 2),
+               [np.ones(shape), np.array([0.5, -1.0])])
+    for keep in (False, True):
+        want = np.median(np.ones(shape, np.float32), axis=axis, keepdims=keep)
+        got = pb.jit(lambda x: pnp.median(x, axis=axis, keepdims=keep))(  # noqa: B023
+            np.ones(shape, np.float32))
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)

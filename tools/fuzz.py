@@ -907,27 +907,16 @@ KNOWN_BUGS: dict[str, Known] = {
         r"\bnan\b", "linalg.norm(x, 2) of a matrix with exactly zero singular values (rank "
         "deficient; the largest one simple, so the norm is smooth there): NaN second "
         "derivative (hvp, hessian)"),
-    "norm-inf-empty": Known(
-        r"zero-size array to reduction operation maximum|pullback.numpy.max: zero-size array",
-        "linalg.norm(x, inf) of an empty vector or matrix: ValueError (zero-size maximum) "
-        "under jvp/vjp/jit; NumPy returns 0.0"),
     "mvn-mean-shape": Known(
         r"multivariate_normal.\w+: array 'mean' must be one-dimensional",
         "scipy.stats.multivariate_normal.pdf/logpdf with mean of shape (1, 1, 1) (one "
         "dimension): pullback refuses, SciPy flattens it"),
-    "norm2-empty": Known(
-        r"IndexError", "linalg.norm(ord=2/-2, axis pair) of an empty stack of matrices: "
-        "IndexError under vjp/jvp (NumPy returns an empty result)"),
     "numpy-scalar": Known(
         r"has dtype float64, NumPy's float32|cotangent( leaf \d+)? has dtype float32, "
         r"expected float64",
         "a 0-d result that NumPy returns as a scalar (np.float64, a Python float) is a 0-d "
         "array in pullback: `x32 + 1j * np.sum(y)` is complex64 in NumPy (1j * a Python float "
         "is a Python complex, weak), complex128 traced"),
-    "median-empty": Known(
-        r"median: cannot reduce an empty slice", "median over an axis of an empty array whose "
-        "result is empty ((0, 0, 3), axis=1: no slices at all) raises 'cannot reduce an empty "
-        "slice' traced; NumPy returns an empty (0, 3) array"),
 }
 
 

@@ -901,8 +901,17 @@ def _abs2(x: Any) -> Any:
 
 
 def _extreme(x: Any, axis: int, keepdims: bool, largest: bool) -> Any:
-    """``max`` (or ``min``) over one axis; tied entries share the derivative equally."""
+    """``max`` (or ``min``) over one axis; tied entries share the derivative equally.
 
+    Over an empty axis the max is 0 (NumPy's norms take the max with ``initial=0``) and the
+    min an error, as NumPy's."""
+    shape = shape_of(x)
+    if shape[axis] == 0:
+        if not largest:
+            raise ValueError("pullback.numpy.linalg.norm: zero-size array to reduction "
+                             f"operation minimum which has no identity (shape {shape}, axis "
+                             f"{axis}), as NumPy's")
+        return np.zeros(_reduced(shape, (axis,), keepdims), _real_dtype(x))
     value = stop_gradient(x)
     best = (np.max if largest else np.min)(value, axis=axis, keepdims=True)
     hits = value == best
@@ -933,6 +942,12 @@ def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:
     return _safe_root(_sum(power(absolute(x), ord), axis=axis, keepdims=keepdims), ord)
 
 
+def _reduced(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple:
+    if keepdims:
+        return tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
 def _keep_dims(out: Any, shape: tuple[int, ...], axes: tuple[int, int]) -> Any:
     return reshape(out, tuple(1 if i in axes else n for i, n in enumerate(shape)))
 
@@ -949,6 +964,14 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
         rest = tuple(i for i in range(nd) if i not in axes)
         y = transpose(x, rest + (row, col))
         m, n = shape_of(y)[-2:]
+        if m == 0 or n == 0:  # no singular values: NumPy's max has initial=0, its min fails
+            stack = shape_of(y)[:-2]
+            if ord == -2 and 0 not in stack:
+                raise ValueError("pullback.numpy.linalg.norm: zero-size array to reduction "
+                                 f"operation minimum which has no identity (ord=-2, matrices "
+                                 f"of shape {(m, n)}), as NumPy's")
+            zeros = np.zeros(stack, _real_dtype(x))
+            return _keep_dims(zeros, shape_of(x), axes) if keepdims else zeros
         is_zero = equal(_sum(_abs2(y), axis=(-2, -1), keepdims=True), 0)
         stand_in = np.eye(m, n, dtype=dtype_of(y)) * np.arange(1, n + 1, dtype=dtype_of(y))
         s = svd(where(is_zero, stand_in, y), compute_uv=False)

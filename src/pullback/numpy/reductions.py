@@ -823,6 +823,9 @@ def median(a: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = F
         return np.median(a, axis=axis, out=out, overwrite_input=overwrite_input,
                          keepdims=keepdims)
     _check_kwargs("median", {"out": out})
+    axes = normalize_axes(axis, a.ndim, "median")
+    if _count(a.shape, axes) == 0:  # empty slices: NumPy's median is NaN there (a constant)
+        return np.full(_reduced_shape(a.shape, axes, bool(keepdims)), np.nan, a.dtype)
     x, axes = _sorted_slices(a, axis, "median")
     n = x.shape[-1]
     middle = getitem(x, (Ellipsis, slice((n - 1) // 2, n // 2 + 1)))
