@@ -152,6 +152,11 @@ FUNCTION_DOMAINS: dict[str, tuple[Any, ...]] = {
     **{f"scipy.special.{n}": ("positive",) for n in ("digamma", "gammaln")},
     "scipy.special.logit": ((0.1, 0.9),),
     "scipy.special.xlogy": ("real", "positive"),
+    **{f"scipy.special.{n}": ("positive",) for n in ("entr", "y0", "y1")},
+    **{f"scipy.special.{n}": ("positive", "positive") for n in ("beta", "kl_div", "rel_entr")},
+    "scipy.special.erfinv": ("unit",),
+    "scipy.special.erfcinv": ((0.1, 1.9),),
+    **{f"scipy.special.{n}": ("nonzero",) for n in ("i0e", "i1e")},  # kinks at 0
     # linear algebra: inverses exist and are well conditioned
     **{f"linalg.{n}": ("well_conditioned",) for n in ("det", "inv", "slogdet")},
     "linalg.solve": ("well_conditioned", "real"),

@@ -30,6 +30,7 @@ from pullback.numpy._util import result_dtype
 __all__ = [
     "FUNCTIONS",
     "PRIMITIVES",
+    "SCIPY_UFUNCS",
     "UFUNCS",
     "batch_along",
     "batch_by_looping",
@@ -50,6 +51,9 @@ __all__ = [
 
 #: numpy ufunc -> differentiable wrapper, for Tracer.__array_ufunc__
 UFUNCS: dict[Any, Callable[..., Any]] = {}
+#: name of a ``scipy.special`` ufunc -> differentiable wrapper, for Tracer.__array_ufunc__ on
+#: SciPy's ufuncs (``pullback.scipy.special`` fills it; SciPy itself is never imported here)
+SCIPY_UFUNCS: dict[str, Callable[..., Any]] = {}
 #: numpy function -> differentiable wrapper, for Tracer.__array_function__
 FUNCTIONS: dict[Any, Callable[..., Any]] = {}
 #: attribute name -> method or property installed on traced values (x.sum(), x.T, ...)

@@ -9,6 +9,7 @@ itself never depends on this layer.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from pullback.core.trace import Tracer
 from pullback.numpy import elementwise as ew
 from pullback.numpy import products, reductions, shape
 from pullback.numpy._mutation import assign, inplace, setitem
-from pullback.numpy._registry import FUNCTIONS, METHODS, UFUNCS, method
+from pullback.numpy._registry import FUNCTIONS, METHODS, SCIPY_UFUNCS, UFUNCS, method
 from pullback.numpy._util import python_number_operator
 from pullback.numpy.indexing import at
 
@@ -26,8 +27,11 @@ from pullback.numpy.indexing import at
 def _into_plain_array(ufunc: Any, out: Any) -> TypeError:
     outs = out if isinstance(out, tuple) else (out,)
     where = "an augmented assignment such as `acc += x` on" if len(outs) == 1 else "out= with"
+    name = f"numpy.{ufunc.__name__}"
+    if _scipy_special_name(ufunc) is not None:
+        name, where = f"scipy.special.{ufunc.__name__}", "out= with"
     return TypeError(
-        f"numpy.{ufunc.__name__}: {where} a plain NumPy array would write a traced value into "
+        f"{name}: {where} a plain NumPy array would write a traced value into "
         "it, and a NumPy array cannot hold a derivative. Make a new array instead "
         "(`acc = acc + x`), or collect the values in a list and combine them with pnp.stack / "
         "pnp.concatenate"
@@ -47,11 +51,60 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
         return reductions.sum(*inputs, **kwargs)
     elif method == "at":
         return _ufunc_at(ufunc, *inputs, **kwargs)
+    scipy_name = _scipy_special_name(ufunc)
+    if scipy_name is not None:
+        return _scipy_ufunc(scipy_name, method, inputs, kwargs)
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+    if getattr(np, ufunc.__name__, None) is not ufunc:
+        raise NotImplementedError(
+            f"no derivative rule for the ufunc {name} (not NumPy's or SciPy's): pullback "
+            "cannot differentiate it; define one with pullback.primitive"
+        )
     raise NotImplementedError(
         f"no derivative rule for numpy.{name}: pullback cannot differentiate it; use a "
         "pullback.numpy function instead, or define one with pullback.primitive"
     )
+
+
+def _scipy_special_name(ufunc: Any) -> str | None:
+    """``ufunc``'s name when it is one of ``scipy.special``'s ufuncs (public, or private ones
+    that its functions call, such as ``_zeta``), else None. SciPy is looked up, never imported:
+    whoever called its ufunc has imported it."""
+    special = sys.modules.get("scipy.special")
+    if special is None:
+        return None
+    name: str = ufunc.__name__
+    if getattr(special, name, None) is ufunc:
+        return name
+    private = sys.modules.get("scipy.special._ufuncs")
+    if private is not None and getattr(private, name, None) is ufunc:
+        return name
+    return None
+
+
+def _scipy_ufunc(name: str, method: str, inputs: tuple, kwargs: dict) -> Any:
+    """SciPy's ufunc ``name`` called on traced values: pullback.scipy.special's version."""
+    where = f"scipy.special.{name}"
+    wrapper = SCIPY_UFUNCS.get(name)
+    if wrapper is None:
+        raise NotImplementedError(
+            f"no derivative rule for {where}: pullback.scipy.special has no differentiable "
+            "version of it (pullback.scipy.special lists those it has); define one with "
+            "pullback.primitive"
+        )
+    public = f"pullback.scipy.special.{wrapper.__name__}"
+    if method != "__call__":
+        raise NotImplementedError(
+            f"{where}.{method} on traced values is not supported: call {public} on arrays that "
+            "broadcast to the shape you need instead"
+        )
+    bad = sorted(k for k, v in kwargs.items() if v is not None)
+    if bad:
+        raise TypeError(
+            f"{where}: keyword argument(s) {bad} are not supported on traced values (no out=, "
+            f"where= or dtype= inside a transformation); call {public} and convert the result"
+        )
+    return wrapper(*inputs)
 
 
 #: ``ufunc.at(a, indices, b)`` as the functional update of ``a`` that holds the same result

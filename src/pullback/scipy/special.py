@@ -31,6 +31,7 @@ Calling SciPy's own functions on traced values is not supported: call these inst
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable
 from typing import Any
@@ -42,9 +43,10 @@ from pullback.core.trace import Tracer
 from pullback.numpy import reductions
 from pullback.numpy._backends import blockwise, foreign
 from pullback.numpy._nondiff import logical_and
-from pullback.numpy._registry import batch_elementwise, new_primitive, promote
+from pullback.numpy._registry import SCIPY_UFUNCS, batch_elementwise, new_primitive, promote
 from pullback.numpy._util import as_array
-from pullback.numpy.elementwise import equal, exp, log, negative, where
+from pullback.numpy.elementwise import cbrt, equal, exp, exp2, expm1, log, negative, sign, where
+from pullback.numpy.elementwise import sinc as _pnp_sinc
 from pullback.numpy.reductions import logsumexp
 from pullback.numpy.shape import broadcast_to
 
@@ -820,3 +822,765 @@ def betainc(a: Any, b: Any, x: Any) -> Any:
     if not any(isinstance(v, Tracer) for v in (a, b, x)):
         return _betainc_impl(*_plain_all(a, b, x))
     return betainc_p.bind(*_promote_all(a, b, x))
+
+
+# =============================================================================================
+# Issue 10, continued: the gamma and beta functions, the Bessel functions, erfinv/erfcinv,
+# the entropies, sinc and zeta. Derivatives are closed forms in pullback's own operations (so
+# that they differentiate again); those with respect to an order or shape parameter that
+# have none (a Bessel function's order, zeta's x, yn's n) raise NotImplementedError, naming
+# the function and the argument. The Bessel functions compute their values with SciPy
+# (imported on their first call); the others with NumPy and ``math``.
+# =============================================================================================
+
+__all__ += [
+    "beta", "erfcinv", "erfinv", "entr", "gamma", "i0", "i0e", "i1", "i1e", "iv", "ive", "j0",
+    "j1", "jv", "kl_div", "kv", "kve", "multigammaln", "rel_entr", "rgamma", "sinc", "y0", "y1",
+    "yn", "zeta",
+]
+
+_SQRT_PI_OVER_2 = 0.5 * math.sqrt(math.pi)
+_SCIPY_SPECIAL: list[Any] = []  # scipy.special, once imported
+
+
+def _scipy_special(name: str) -> Any:
+    """SciPy's ``special`` module, imported on first use (``import pullback`` stays fast and
+    works without SciPy)."""
+    if not _SCIPY_SPECIAL:
+        try:
+            _SCIPY_SPECIAL.append(importlib.import_module("scipy.special"))
+        except ImportError:
+            raise ImportError(
+                f"pullback.scipy.special.{name} computes its values with SciPy, which is not "
+                "installed: pip install scipy (pullback's 'dev' extra has it)"
+            ) from None
+    return _SCIPY_SPECIAL[0]
+
+
+def _from_scipy(name: str) -> Callable[..., Any]:
+    """A NumPy implementation calling ``scipy.special.<name>`` in float64 and rounding once
+    to the arguments' float dtype (float32 stays float32, integers give float64)."""
+
+    def impl(*args: Any) -> Any:
+        arrays = [np.asarray(a) for a in args]
+        dtype = np.result_type(*(_float_dtype(a) for a in arrays))
+        with np.errstate(all="ignore"):
+            out = getattr(_scipy_special(name), name)(*(a.astype(np.float64) for a in arrays))
+        return _result(out, dtype)
+
+    impl.__name__ = impl.__qualname__ = f"_{name}_impl"
+    return blockwise(impl)
+
+
+def _elementwise(name: str, impl: Callable[..., Any], *derivatives: Any) -> Any:
+    """The elementwise primitive ``special.<name>`` with one partial derivative per operand."""
+    prim = new_primitive(f"special.{name}", impl)
+    defelementwise(prim, *derivatives)
+    defbatch(prim, batch_elementwise(prim))
+    return prim
+
+
+def _apply(name: str, prim: Any, *args: Any) -> Any:
+    """``prim`` on ``args``: real input only; untraced arguments straight to the implementation
+    (Python numbers weak, as for SciPy's ufuncs), traced ones promoted to one dtype and shape."""
+    for v in args:
+        _real_only(name, v)
+    if not any(isinstance(v, Tracer) for v in args):
+        return prim.impl(*_plain_all(*args))
+    return prim.bind(*_promote_all(*args))
+
+
+def _order_rule(name: str, argument: str, other: str | None = "x",
+                why: str = "has no closed form") -> Callable[..., Any]:
+    """The rule for an order or shape parameter with no derivative in pullback: it raises,
+    naming the function, the argument and what to do."""
+    only = f" (only the one with respect to {other} is)" if other else ""
+    instead = f", or differentiate with respect to {other} only" if other else ""
+
+    def rule(*_: Any, **__: Any) -> Any:
+        raise NotImplementedError(
+            f"pullback.scipy.special.{name}: the derivative with respect to {argument} {why} "
+            f"and is not implemented{only}. It is needed here because {argument} depends on "
+            f"what is differentiated: hold it constant (a plain number, or pb.stop_gradient)"
+            f"{instead}"
+        )
+
+    return rule
+
+
+# ----------------------------------------------------------------------------- gamma, beta
+
+
+def _gamma_sign(x: float) -> float:
+    """The sign of Gamma(x) (x not a pole): negative on (-1, 0), (-3, -2), ..."""
+    return -1.0 if x < 0 and math.ceil(-x) % 2 == 1 else 1.0
+
+
+def _gamma_scalar(x: float) -> float:
+    if x == 0:
+        return math.copysign(math.inf, x)
+    if math.isnan(x) or x == -math.inf or (x < 0 and x == math.floor(x)):
+        return math.nan
+    if x > 171.6243769563027:  # Gamma overflows above
+        return math.inf
+    return math.gamma(x)
+
+
+def _rgamma_scalar(x: float) -> float:
+    if math.isnan(x):
+        return math.nan
+    if x == -math.inf or (x <= 0 and x == math.floor(x)):  # poles of Gamma: zeros of 1/Gamma
+        return 0.0
+    if x > 171.6243769563027:  # Gamma overflows; 1/Gamma underflows
+        return math.exp(-math.lgamma(x))
+    g = math.gamma(x)
+    if g == 0.0:  # x below -184: 1/Gamma overflows
+        return _gamma_sign(x) * math.inf
+    return 1.0 / g
+
+
+def _beta_scalar(a: float, b: float) -> float:
+    if math.isnan(a) or math.isnan(b):
+        return math.nan
+    for v in (a, b):
+        if v <= 0 and v == math.floor(v):
+            return math.inf
+    s = a + b
+    if s <= 0 and s == math.floor(s):
+        return 0.0
+    if max(abs(a), abs(b), abs(s)) < 100.0:  # Gamma neither overflows nor underflows
+        return math.gamma(a) * math.gamma(b) / math.gamma(s)
+    sign = _gamma_sign(a) * _gamma_sign(b) * _gamma_sign(s)
+    return sign * math.exp(math.lgamma(a) + math.lgamma(b) - math.lgamma(s))
+
+
+_gamma_impl = _per_element(_gamma_scalar)
+_rgamma_impl = _per_element(_rgamma_scalar)
+_beta_vec = np.frompyfunc(_beta_scalar, 2, 1)
+
+
+@blockwise  # Dask arrays: block by block
+def _beta_impl(a: Any, b: Any) -> Any:
+    a, b = np.asarray(a), np.asarray(b)
+    dtype = np.result_type(_float_dtype(a), _float_dtype(b))
+    return _result(_beta_vec(a.astype(np.float64), b.astype(np.float64)), dtype)
+
+
+gamma_p = _elementwise("gamma", _gamma_impl, lambda ans, x: ans * digamma(x))
+rgamma_p = _elementwise("rgamma", _rgamma_impl, lambda ans, x: negative(ans) * digamma(x))
+beta_p = _elementwise("beta", _beta_impl,
+                      lambda ans, a, b: ans * (digamma(a) - digamma(a + b)),
+                      lambda ans, a, b: ans * (digamma(b) - digamma(a + b)))
+
+
+def gamma(x: Any) -> Any:
+    """The gamma function (``inf`` at 0, NaN at the negative integers); ``scipy.special.gamma``.
+    Derivative: ``gamma(x) * digamma(x)``.
+
+    Example:
+        >>> import pullback as pb
+        >>> from pullback.scipy import special
+        >>> float(special.gamma(5.0))
+        24.0
+        >>> round(float(pb.grad(special.gamma)(1.0)), 12)  # minus the Euler-Mascheroni constant
+        -0.577215664902
+    """
+    return _apply("gamma", gamma_p, x)
+
+
+def rgamma(x: Any) -> Any:
+    """The reciprocal of the gamma function, ``1 / gamma(x)`` (0 at the poles of gamma);
+    ``scipy.special.rgamma``. Derivative: ``-rgamma(x) * digamma(x)`` (NaN at the poles).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> float(special.rgamma(4.0)), float(special.rgamma(-2.0))
+        (0.16666666666666666, 0.0)
+    """
+    return _apply("rgamma", rgamma_p, x)
+
+
+def beta(a: Any, b: Any) -> Any:
+    """The beta function ``gamma(a) gamma(b) / gamma(a + b)``; ``scipy.special.beta``.
+    Differentiable in both arguments: ``d/da = beta(a, b) (digamma(a) - digamma(a + b))``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.beta(2.0, 3.0)), 15)  # 1/12
+        0.083333333333333
+    """
+    return _apply("beta", beta_p, a, b)
+
+
+def multigammaln(a: Any, d: int) -> Any:
+    """The logarithm of the multivariate gamma function of dimension ``d``,
+    ``d (d - 1) / 4 log(pi) + sum_j gammaln(a - j / 2)`` (j = 0 .. d - 1);
+    ``scipy.special.multigammaln``. ``d`` is a positive integer (not differentiated); like
+    SciPy, an untraced ``a`` must be greater than ``(d - 1) / 2``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.multigammaln(3.0, 3)), 12)
+        2.694924879807
+    """
+    if isinstance(d, Tracer) or np.ndim(d) != 0 or int(d) != d or d < 1:
+        raise TypeError(
+            f"pullback.scipy.special.multigammaln: argument 1 (d) must be a positive integer, "
+            f"got {d!r}; call it once per dimension for several dimensions"
+        )
+    d = int(d)
+    _real_only("multigammaln", a)
+    if not isinstance(a, Tracer) and np.any(np.asarray(a) <= 0.5 * (d - 1)):
+        raise ValueError(
+            f"pullback.scipy.special.multigammaln: a must be greater than (d - 1) / 2 = "
+            f"{0.5 * (d - 1)} everywhere (as SciPy requires), got {a!r}"
+        )
+    out = gammaln(a)
+    for j in range(1, d):
+        out = out + gammaln(a - 0.5 * j)
+    return out + 0.25 * d * (d - 1) * math.log(math.pi)
+
+
+# ----------------------------------------------------------------------------- Bessel
+
+_j0_impl, _j1_impl, _jv_impl = _from_scipy("j0"), _from_scipy("j1"), _from_scipy("jv")
+_y0_impl, _y1_impl, _yn_impl = _from_scipy("y0"), _from_scipy("y1"), _from_scipy("yn")
+_i0_impl, _i0e_impl = _from_scipy("i0"), _from_scipy("i0e")
+_i1_impl, _i1e_impl = _from_scipy("i1"), _from_scipy("i1e")
+_iv_impl, _ive_impl = _from_scipy("iv"), _from_scipy("ive")
+_kv_impl, _kve_impl = _from_scipy("kv"), _from_scipy("kve")
+
+# d/dx C_v = (C_(v-1) - C_(v+1)) / 2 for C = J, Y; (I_(v-1) + I_(v+1)) / 2; -(K_(v-1) + K_(v+1)) / 2
+j0_p = _elementwise("j0", _j0_impl, lambda ans, x: negative(j1(x)))
+j1_p = _elementwise("j1", _j1_impl, lambda ans, x: 0.5 * (j0(x) - jv(2.0, x)))
+jv_p = _elementwise("jv", _jv_impl, _order_rule("jv", "the order v (argument 0)"),
+                    lambda ans, v, x: 0.5 * (jv(v - 1.0, x) - jv(v + 1.0, x)))
+y0_p = _elementwise("y0", _y0_impl, lambda ans, x: negative(y1(x)))
+y1_p = _elementwise("y1", _y1_impl, lambda ans, x: 0.5 * (y0(x) - yn(2, x)))
+yn_p = _elementwise("yn", _yn_impl, _order_rule("yn", "the order n (argument 0)",
+                                          why="does not exist (an integer)"),
+                    lambda ans, n, x: 0.5 * (yn(n - 1.0, x) - yn(n + 1.0, x)))
+i0_p = _elementwise("i0", _i0_impl, lambda ans, x: i1(x))
+i1_p = _elementwise("i1", _i1_impl, lambda ans, x: 0.5 * (i0(x) + iv(2.0, x)))
+iv_p = _elementwise("iv", _iv_impl, _order_rule("iv", "the order v (argument 0)"),
+                    lambda ans, v, x: 0.5 * (iv(v - 1.0, x) + iv(v + 1.0, x)))
+# the exponentially scaled ones, exp(-|x|) I_v(x): the derivative gains -sign(x) * ans
+i0e_p = _elementwise("i0e", _i0e_impl, lambda ans, x: i1e(x) - sign(x) * ans)
+i1e_p = _elementwise("i1e", _i1e_impl,
+                     lambda ans, x: 0.5 * (i0e(x) + ive(2.0, x)) - sign(x) * ans)
+ive_p = _elementwise("ive", _ive_impl, _order_rule("ive", "the order v (argument 0)"),
+                     lambda ans, v, x: 0.5 * (ive(v - 1.0, x) + ive(v + 1.0, x)) - sign(x) * ans)
+kv_p = _elementwise("kv", _kv_impl, _order_rule("kv", "the order v (argument 0)"),
+                    lambda ans, v, x: -0.5 * (kv(v - 1.0, x) + kv(v + 1.0, x)))
+# exp(x) K_v(x): the derivative gains + ans
+kve_p = _elementwise("kve", _kve_impl, _order_rule("kve", "the order v (argument 0)"),
+                     lambda ans, v, x: ans - 0.5 * (kve(v - 1.0, x) + kve(v + 1.0, x)))
+
+def j0(x: Any) -> Any:
+    """The Bessel function of the first kind of order 0; ``scipy.special.j0``.
+    Derivative: ``-j1(x)``. Values from SciPy (imported on the first call); real arguments
+    only (complex input raises ``TypeError``).
+
+    Example:
+        >>> import pullback as pb
+        >>> from pullback.scipy import special
+        >>> round(float(special.j0(1.0)), 12), round(float(pb.grad(special.j0)(1.0)), 12)
+        (0.765197686558, -0.440050585745)
+    """
+    return _apply("j0", j0_p, x)
+
+
+def j1(x: Any) -> Any:
+    """The Bessel function of the first kind of order 1; ``scipy.special.j1``.
+    Derivative: ``(j0(x) - jv(2, x)) / 2``. Values from SciPy (imported on the first call);
+    real arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.j1(1.0)), 12)
+        0.440050585745
+    """
+    return _apply("j1", j1_p, x)
+
+
+def jv(v: Any, x: Any) -> Any:
+    """The Bessel function of the first kind of real order ``v``; ``scipy.special.jv``.
+    Differentiable in ``x``: ``(jv(v - 1, x) - jv(v + 1, x)) / 2``; the derivative in the order
+    ``v`` has no closed form and raises ``NotImplementedError``. Values from SciPy (imported
+    on the first call); real arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> import pullback as pb
+        >>> from pullback.scipy import special
+        >>> round(float(special.jv(0.5, np.pi / 2)), 12)  # sqrt(2 / (pi x)) sin(x)
+        0.636619772368
+        >>> round(float(pb.grad(special.jv, argnums=1)(0.5, np.pi / 2)), 12)
+        -0.202642367285
+    """
+    return _apply("jv", jv_p, v, x)
+
+
+def y0(x: Any) -> Any:
+    """The Bessel function of the second kind of order 0 (``x > 0``); ``scipy.special.y0``.
+    Derivative: ``-y1(x)``. Values from SciPy (imported on the first call); real arguments
+    only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.y0(1.0)), 12)
+        0.088256964216
+    """
+    return _apply("y0", y0_p, x)
+
+
+def y1(x: Any) -> Any:
+    """The Bessel function of the second kind of order 1 (``x > 0``); ``scipy.special.y1``.
+    Derivative: ``(y0(x) - yn(2, x)) / 2``. Values from SciPy (imported on the first call);
+    real arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.y1(1.0)), 12)
+        -0.7812128213
+    """
+    return _apply("y1", y1_p, x)
+
+
+def yn(n: Any, x: Any) -> Any:
+    """The Bessel function of the second kind of integer order ``n`` (``x > 0``);
+    ``scipy.special.yn``. Differentiable in ``x``: ``(yn(n - 1, x) - yn(n + 1, x)) / 2``; the
+    derivative in ``n`` does not exist (an integer) and raises ``NotImplementedError`` when
+    ``n`` depends on what is differentiated. Values from SciPy (imported on the first call);
+    real arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.yn(2, 1.0)), 12)
+        -1.650682606816
+    """
+    return _apply("yn", yn_p, n, x)
+
+
+def i0(x: Any) -> Any:
+    """The modified Bessel function of the first kind of order 0; ``scipy.special.i0``.
+    Derivative: ``i1(x)``. Values from SciPy (imported on the first call); real arguments only
+    (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.i0(1.0)), 12)
+        1.266065877752
+    """
+    return _apply("i0", i0_p, x)
+
+
+def i0e(x: Any) -> Any:
+    """The exponentially scaled modified Bessel function ``exp(-|x|) i0(x)``;
+    ``scipy.special.i0e``. Derivative: ``i1e(x) - sign(x) i0e(x)`` (a kink at 0, where the
+    derivative taken is ``i1e(0) = 0``). Values from SciPy (imported on the first call); real
+    arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.i0e(1.0)), 12)
+        0.465759607594
+    """
+    return _apply("i0e", i0e_p, x)
+
+
+def i1(x: Any) -> Any:
+    """The modified Bessel function of the first kind of order 1; ``scipy.special.i1``.
+    Derivative: ``(i0(x) + iv(2, x)) / 2``. Values from SciPy (imported on the first call);
+    real arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.i1(1.0)), 12)
+        0.565159103992
+    """
+    return _apply("i1", i1_p, x)
+
+
+def i1e(x: Any) -> Any:
+    """The exponentially scaled modified Bessel function ``exp(-|x|) i1(x)``;
+    ``scipy.special.i1e``. Derivative: ``(i0e(x) + ive(2, x)) / 2 - sign(x) i1e(x)``. Values
+    from SciPy (imported on the first call); real arguments only (complex input raises
+    ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.i1e(1.0)), 12)
+        0.20791041535
+    """
+    return _apply("i1e", i1e_p, x)
+
+
+def iv(v: Any, x: Any) -> Any:
+    """The modified Bessel function of the first kind of real order ``v``;
+    ``scipy.special.iv``. Differentiable in ``x``: ``(iv(v - 1, x) + iv(v + 1, x)) / 2``; the
+    derivative in the order ``v`` has no closed form and raises ``NotImplementedError``.
+    Values from SciPy (imported on the first call); real arguments only (complex input raises
+    ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.iv(0.5, 1.0)), 12)  # sqrt(2 / (pi x)) sinh(x)
+        0.937674888245
+    """
+    return _apply("iv", iv_p, v, x)
+
+
+def ive(v: Any, x: Any) -> Any:
+    """The exponentially scaled modified Bessel function ``exp(-|x|) iv(v, x)``;
+    ``scipy.special.ive``. Differentiable in ``x``:
+    ``(ive(v - 1, x) + ive(v + 1, x)) / 2 - sign(x) ive(v, x)``; the derivative in the order
+    ``v`` raises ``NotImplementedError``. Values from SciPy (imported on the first call); real
+    arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.ive(0.5, 1.0)), 12)
+        0.344951313888
+    """
+    return _apply("ive", ive_p, v, x)
+
+
+def kv(v: Any, x: Any) -> Any:
+    """The modified Bessel function of the second kind of real order ``v`` (``x > 0``);
+    ``scipy.special.kv``. Differentiable in ``x``: ``-(kv(v - 1, x) + kv(v + 1, x)) / 2``; the
+    derivative in the order ``v`` has no closed form and raises ``NotImplementedError``.
+    Values from SciPy (imported on the first call); real arguments only (complex input raises
+    ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.kv(0.5, 1.0)), 12)  # sqrt(pi / (2 x)) exp(-x)
+        0.461068504448
+    """
+    return _apply("kv", kv_p, v, x)
+
+
+def kve(v: Any, x: Any) -> Any:
+    """The exponentially scaled modified Bessel function ``exp(x) kv(v, x)`` (``x > 0``);
+    ``scipy.special.kve``. Differentiable in ``x``:
+    ``kve(v, x) - (kve(v - 1, x) + kve(v + 1, x)) / 2``; the derivative in the order ``v``
+    raises ``NotImplementedError``. Values from SciPy (imported on the first call); real
+    arguments only (complex input raises ``TypeError``).
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.kve(0.5, 1.0)), 12)  # sqrt(pi / (2 x))
+        1.253314137316
+    """
+    return _apply("kve", kve_p, v, x)
+
+
+# ----------------------------------------------------------------------------- erfinv, erfcinv
+
+
+def _erfcinv_small(z: np.ndarray) -> Any:
+    """erfcinv(z) = -ndtri(z / 2) / sqrt(2): exact where z / 2 is (z in (0, 2]); below 1e-100,
+    Newton's method on the asymptotic series of log(erfc)."""
+    tiny = z < 1e-100
+    out = -_ndtri_impl(0.5 * np.where(tiny, 0.5, z)) * _SQRT_HALF
+    if np.any(tiny):
+        out = np.where(tiny, _erfcinv_tiny(np.where(tiny, z, 1e-200)), out)
+    return out
+
+
+def _erfcinv_tiny(z: np.ndarray) -> Any:
+    """erfcinv(z) for 0 < z < 1e-100 (x > 15): the root of
+    log erfc(x) = -x**2 - log(x sqrt(pi)) + log(1 - 1/(2x**2) + 3/(2x**2)**2 - ...) = log z."""
+    log_z = np.log(z)
+    x = np.sqrt(-log_z)
+    for _ in range(8):
+        u = 1.0 / (2.0 * x * x)
+        series, term = np.ones_like(x), np.ones_like(x)
+        for k in range(1, 10):
+            term = -term * (2 * k - 1) * u
+            series = series + term
+        g = -x * x - np.log(x) - 0.5 * math.log(math.pi) + np.log(series) - log_z
+        x = x + g / (2.0 * x + 1.0 / x)  # g' = -(2x + 1/x) up to O(x**-3)
+    return x
+
+
+def _erfinv_center(y: np.ndarray) -> Any:
+    """erfinv(y) for |y| <= 1/2: a first guess from ndtri, then two Halley steps on
+    erf(x) - y (erf is accurate in relative terms near 0, where (1 + y) / 2 is not)."""
+    x = _ndtri_impl(0.5 * (1.0 + y)) * _SQRT_HALF
+    for _ in range(2):
+        f = (_erf_impl(x) - y) / (_TWO_OVER_SQRT_PI * np.exp(-x * x))
+        x = x - f / (1.0 + x * f)
+    return np.where(y == 0, y, x)  # erfinv(-0.0) = -0.0
+
+
+@blockwise  # Dask arrays: block by block
+def _erfinv_impl(y: Any) -> Any:
+    arr = np.asarray(y)
+    q = arr.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        a = np.abs(q)
+        center = np.abs(q) <= 0.5
+        # |y| > 1/2: 1 - |y| is exact, erfinv(y) = sign(y) erfcinv(1 - |y|)
+        out = np.where(center, _erfinv_center(np.where(center, q, 0.0)),
+                       np.sign(q) * _erfcinv_small(np.where(center, 1.0, 1.0 - a)))
+        out = np.where(a == 1.0, np.sign(q) * np.inf, out)
+        out = np.where((a > 1.0) | np.isnan(q), np.nan, out)
+    return _result(out, _float_dtype(arr))
+
+
+@blockwise  # Dask arrays: block by block
+def _erfcinv_impl(z: Any) -> Any:
+    arr = np.asarray(z)
+    q = arr.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        center = (q > 0.5) & (q < 1.5)  # 1 - z is exact there
+        out = np.where(center, _erfinv_center(np.where(center, 1.0 - q, 0.0)),
+                       _erfcinv_small(np.where(center, 1.0, q)))
+        out = np.where(q == 0.0, np.inf, np.where(q == 2.0, -np.inf, out))
+        out = np.where((q < 0.0) | (q > 2.0) | np.isnan(q), np.nan, out)
+    return _result(out, _float_dtype(arr))
+
+
+# erfinv' = sqrt(pi)/2 exp(erfinv(y)**2), written with the answer
+erfinv_p = _elementwise("erfinv", _erfinv_impl,
+                        lambda ans, y: _SQRT_PI_OVER_2 * exp(ans * ans))
+erfcinv_p = _elementwise("erfcinv", _erfcinv_impl,
+                         lambda ans, z: -_SQRT_PI_OVER_2 * exp(ans * ans))
+
+
+def erfinv(y: Any) -> Any:
+    """The inverse of ``erf`` on (-1, 1) (``-inf``/``inf`` at -1/1, NaN outside);
+    ``scipy.special.erfinv``. Derivative: ``sqrt(pi) / 2 * exp(erfinv(y)**2)``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.erfinv(0.5)), 12), float(special.erfinv(special.erf(1e-3)))
+        (0.476936276204, 0.001)
+    """
+    return _apply("erfinv", erfinv_p, y)
+
+
+def erfcinv(z: Any) -> Any:
+    """The inverse of ``erfc`` on (0, 2) (``inf``/``-inf`` at 0/2, NaN outside);
+    ``scipy.special.erfcinv``. Derivative: ``-sqrt(pi) / 2 * exp(erfcinv(z)**2)``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.erfcinv(0.5)), 12), round(float(special.erfcinv(1e-10)), 12)
+        (0.476936276204, 4.572824967389)
+    """
+    return _apply("erfcinv", erfcinv_p, z)
+
+
+# ----------------------------------------------------------------------------- entropies
+
+
+@blockwise  # Dask arrays: block by block
+def _entr_impl(x: Any) -> Any:
+    arr = np.asarray(x)
+    q = arr.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(q > 0, -q * np.log(np.where(q > 0, q, 1.0)), 0.0)
+        out = np.where(q < 0, -np.inf, np.where(np.isnan(q), np.nan, out))
+    return _result(out, _float_dtype(arr))
+
+
+def _relative(x: Any, y: Any, extra: bool) -> Any:
+    x, y = np.asarray(x), np.asarray(y)
+    dtype = np.result_type(_float_dtype(x), _float_dtype(y))
+    x64, y64 = np.broadcast_arrays(x.astype(np.float64), y.astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        both = (x64 > 0) & (y64 > 0)
+        xs, ys = np.where(both, x64, 1.0), np.where(both, y64, 1.0)
+        out = xs * np.log(xs / ys)
+        if extra:
+            out = out - xs + ys
+        zero_x = (x64 == 0) & (y64 >= 0)
+        out = np.where(both, out, np.where(zero_x, y64 if extra else 0.0, np.inf))
+        out = np.where(np.isnan(x64) | np.isnan(y64), np.nan, out)
+    return _result(out, dtype)
+
+
+@blockwise  # Dask arrays: block by block
+def _rel_entr_impl(x: Any, y: Any) -> Any:
+    return _relative(x, y, extra=False)
+
+
+@blockwise  # Dask arrays: block by block
+def _kl_div_impl(x: Any, y: Any) -> Any:
+    return _relative(x, y, extra=True)
+
+
+entr_p = _elementwise("entr", _entr_impl, lambda ans, x: negative(1.0 + log(x)))
+rel_entr_p = _elementwise("rel_entr", _rel_entr_impl,
+                          lambda ans, x, y: log(x) - log(y) + 1.0,
+                          lambda ans, x, y: negative(x / y))
+kl_div_p = _elementwise("kl_div", _kl_div_impl,
+                        lambda ans, x, y: log(x) - log(y),
+                        lambda ans, x, y: 1.0 - x / y)
+
+
+def entr(x: Any) -> Any:
+    """The elementwise entropy ``-x log(x)`` (0 at 0, ``-inf`` for negative x);
+    ``scipy.special.entr``. Derivative: ``-(1 + log(x))``.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> float(special.entr(0.0)), round(float(special.entr(0.5)), 12)
+        (0.0, 0.34657359028)
+    """
+    return _apply("entr", entr_p, x)
+
+
+def rel_entr(x: Any, y: Any) -> Any:
+    """The elementwise relative entropy ``x log(x / y)`` (0 where x == 0 and y >= 0, ``inf``
+    outside the domain); ``scipy.special.rel_entr``. Derivatives ``log(x / y) + 1`` in x,
+    ``-x / y`` in y.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.rel_entr(2.0, 1.0)), 12), float(special.rel_entr(0.0, 3.0))
+        (1.38629436112, 0.0)
+    """
+    return _apply("rel_entr", rel_entr_p, x, y)
+
+
+def kl_div(x: Any, y: Any) -> Any:
+    """The elementwise Kullback-Leibler term ``x log(x / y) - x + y`` (``y`` where x == 0 and
+    y >= 0, ``inf`` outside the domain); ``scipy.special.kl_div``. Derivatives ``log(x / y)``
+    in x, ``1 - x / y`` in y.
+
+    Example:
+        >>> from pullback.scipy import special
+        >>> round(float(special.kl_div(2.0, 1.0)), 12), float(special.kl_div(0.0, 3.0))
+        (0.38629436112, 3.0)
+    """
+    return _apply("kl_div", kl_div_p, x, y)
+
+
+def sinc(x: Any) -> Any:
+    """The normalised sinc function ``sin(pi x) / (pi x)`` (1 at 0); ``scipy.special.sinc``,
+    which is ``numpy.sinc``: this is ``pullback.numpy.sinc`` (complex input included).
+
+    Example:
+        >>> import pullback as pb
+        >>> from pullback.scipy import special
+        >>> float(special.sinc(0.5)) == 2 / np.pi, float(pb.grad(special.sinc)(0.0)) == 0
+        (True, True)
+    """
+    return _pnp_sinc(x)
+
+
+# ----------------------------------------------------------------------------- zeta
+
+
+def _hurwitz(s: np.ndarray, q: np.ndarray, start: np.ndarray) -> Any:
+    """sum_(k < m) (q + k)**-s + zeta(s, q + m) with q + m >= start, the latter by the
+    Euler-Maclaurin formula (valid for every s != 1 where s + 31 > 0)."""
+    acc = np.zeros_like(s)
+    w = q
+    low = w < start
+    while np.any(low):  # zeta(s, w) = w**-s + zeta(s, w + 1)
+        acc = acc + np.where(low, np.where(low, w, 1.0) ** -s, 0.0)
+        w = np.where(low, w + 1.0, w)
+        low = w < start
+    tail = np.zeros_like(w)
+    rising = s.copy()  # (s)_(2k-1)
+    power = w ** (-s - 1.0)
+    inv2 = 1.0 / (w * w)
+    for k, b in enumerate(_BERNOULLI, start=1):
+        tail = tail + b / math.factorial(2 * k) * rising * power
+        rising = rising * (s + 2 * k - 1) * (s + 2 * k)
+        power = power * inv2
+    return acc + w ** (1.0 - s) / (s - 1.0) + 0.5 * w ** -s + tail
+
+
+@blockwise  # Dask arrays: block by block
+def _zeta_impl(x: Any, q: Any, riemann: bool = False) -> Any:
+    """The Hurwitz zeta function, as SciPy's: NaN for x < 1, ``inf`` at x == 1 and at the
+    non-positive integers q; for a negative q, NaN unless x is an integer. With ``riemann``,
+    the Riemann zeta function of x on the whole real line (q, which is then 1, is not used)."""
+    if riemann:
+        return _riemann_zeta_impl(x)
+    x, q = np.asarray(x), np.asarray(q)
+    dtype = np.result_type(_float_dtype(x), _float_dtype(q))
+    s, w = np.broadcast_arrays(x.astype(np.float64), q.astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        pole = (s == 1.0) | ((w <= 0) & (w == np.round(w)))
+        ok = (s > 1.0) & ~pole & np.isfinite(w)
+        ss, ww = np.where(ok, s, 2.0), np.where(ok, w, 1.0)
+        out = _hurwitz(ss, ww, 15.0 + np.minimum(ss, 100.0))
+        out = np.where(ok, out, np.where(pole & (s >= 1.0), np.inf, np.nan))
+        out = np.where((s > 1.0) & (w == np.inf), 0.0, out)
+    return _result(out, dtype)
+
+
+@blockwise  # Dask arrays: block by block
+def _riemann_zeta_impl(x: Any) -> Any:
+    """The Riemann zeta function on the whole real line: Euler-Maclaurin for x >= 0, the
+    functional equation zeta(x) = 2**x pi**(x-1) sin(pi x / 2) Gamma(1 - x) zeta(1 - x) below
+    (Euler-Maclaurin there would cancel catastrophically)."""
+    arr = np.asarray(x)
+    s = arr.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        direct = s >= 0.0
+        sd = np.where(direct & (s != 1.0), s, 2.0)
+        out = _hurwitz(sd, np.ones_like(sd), 20.0 + np.minimum(sd, 100.0))
+        r = 1.0 - np.where(direct, -1.0, s)  # > 1
+        # sin(pi x / 2) with the argument reduced first (exact), so that it is accurate in
+        # relative terms near the zeros of zeta at the negative even integers
+        half = 0.5 * (1.0 - r)
+        n = np.round(half)
+        sine = np.where(np.mod(n, 2.0) == 0, 1.0, -1.0) * np.sin(np.pi * (half - n))
+        reflected = (2.0 ** (1.0 - r) * np.pi ** (-r) * sine * _gamma_impl(r)
+                     * _hurwitz(r, np.ones_like(r), 15.0 + np.minimum(r, 100.0)))
+        out = np.where(direct, out, reflected)
+        out = np.where(s == 1.0, np.inf, out)
+        out = np.where(s == np.inf, 1.0, np.where((s == -np.inf) | np.isnan(s), np.nan, out))
+    return _result(out, _float_dtype(arr))
+
+
+_zeta_x_rules = (_order_rule("zeta", "x (argument 0)", "q"),
+                 _order_rule("zeta", "x (the Riemann zeta function, q=None)", None))
+
+
+def _zeta_dx(ans: Any, x: Any, q: Any, riemann: bool = False) -> Any:
+    return _zeta_x_rules[riemann](ans, x, q)
+
+
+zeta_p = _elementwise("zeta", _zeta_impl, _zeta_dx,
+                      lambda ans, x, q, riemann=False: negative(x) * zeta(x + 1.0, q))
+
+
+def zeta(x: Any, q: Any = None) -> Any:
+    """The Hurwitz zeta function ``sum_k (k + q)**-x`` (k = 0, 1, ...), or the Riemann zeta
+    function when ``q`` is None; ``scipy.special.zeta``. Differentiable in ``q``:
+    ``-x zeta(x + 1, q)``; the derivative in ``x`` has no closed form and raises
+    ``NotImplementedError``. As in SciPy, the Hurwitz function is NaN for ``x < 1`` and the
+    Riemann function is continued to the whole real line.
+
+    Example:
+        >>> import pullback as pb
+        >>> from pullback.scipy import special
+        >>> round(float(special.zeta(2.0)), 12), round(float(special.zeta(-1.0)), 12)
+        (1.644934066848, -0.083333333333)
+        >>> round(float(pb.grad(special.zeta, argnums=1)(2.0, 1.0)), 12)  # -2 zeta(3)
+        -2.404113806319
+    """
+    if q is None:
+        _real_only("zeta", x)
+        if not isinstance(x, Tracer):
+            return _riemann_zeta_impl(*_plain_all(x))
+        return zeta_p.bind(x, as_array(1.0, x.dtype), riemann=True)
+    return _apply("zeta", zeta_p, x, q)
+
+
+# ----------------------------------------------------------------------------- SciPy's ufuncs
+# scipy.special's ufuncs called on traced values (``scipy.special.gammaln(x)``) dispatch here,
+# by name (pullback.numpy's Tracer.__array_ufunc__): every function above that SciPy has as a
+# ufunc of the same name; the private ufuncs scipy.special.zeta calls; and SciPy's own ufuncs
+# for functions that NumPy has too (the same functions, under pullback.numpy).
+SCIPY_UFUNCS.update({name: globals()[name] for name in __all__})
+SCIPY_UFUNCS.update({"_zeta": zeta, "_riemann_zeta": zeta, "cbrt": cbrt, "exp2": exp2,
+                     "expm1": expm1, "log1p": log1p})
