@@ -60,7 +60,9 @@ import ast
 import builtins
 import linecache
 import sys
+import textwrap
 import types
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -161,78 +163,59 @@ def _check_nonnegative(who: str, name: str, value: Any) -> None:
         raise ValueError(f"pullback.numpy.random.{who}: {name} < 0")
 
 
-def _location_scale(
-    who: str, rng: Any, loc: Any, scale: Any, size: Size, loc_name: str = "loc",
-    scale_name: str = "scale", standard: tuple[float, ...] = (0.0, 1.0),
-) -> tuple[Any, Any]:
-    """NumPy's own draw when nothing is traced (``(draw, None)``); else ``(None, z)`` with
-    ``z`` the standard draw of NumPy's method ``who`` and the shape of the result."""
+def _standard_draw(who: str, rng: Any, params: dict[str, Any], size: Size, method: str,
+                   *standard: float, nonnegative: str | None = None) -> tuple[Any, Any]:
+    """NumPy's own draw ``who`` of the ``params`` when none is traced (``(draw, None)``);
+    else ``(None, z)`` with ``z`` the standard draw (NumPy's ``method`` with the arguments
+    ``standard``) of the result's shape, after checking that ``nonnegative`` is not < 0."""
     gen = _generator(rng, who)
-    if not isinstance(loc, Tracer) and not isinstance(scale, Tracer):
-        return getattr(gen, who)(loc, scale, size), None
-    _refuse_transformations(who, loc, scale)
-    _check_nonnegative(who, scale_name, scale)
-    shape = _draw_shape(who, size, {loc_name: loc, scale_name: scale})
-    method = "normal" if who == "lognormal" else who
+    values = list(params.values())
+    if not any(isinstance(v, Tracer) for v in values):
+        return getattr(gen, who)(*values, size), None
+    _refuse_transformations(who, *values)
+    if nonnegative is not None:
+        _check_nonnegative(who, nonnegative, params[nonnegative])
+    shape = _draw_shape(who, size, params)
     return None, getattr(gen, method)(*standard, size=shape)
 
 
 # ----------------------------------------------------------------------------- location-scale
 
 
-def normal(rng: Generator, loc: Any = 0.0, scale: Any = 1.0, size: Size = None) -> Any:
-    """``rng.normal(loc, scale, size)``, differentiable in ``loc`` and ``scale``:
-    ``loc + scale * z`` with ``z`` NumPy's standard normal draw (the same numbers).
+def _location_scale_draw(who: str, family: str, example: str) -> Callable[..., Any]:
+    """The public draw ``who`` of a location-scale family: ``loc + scale * z`` with ``z``
+    NumPy's standard draw of the ``family``; ``example`` ends its docstring."""
 
-    Example:
-        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> g = pb.grad(lambda s: pnp.random.normal(np.random.default_rng(1), 0.0, s))(2.0)
-        >>> bool(g == np.random.default_rng(1).standard_normal())
-        True
-    """
-    out, z = _location_scale("normal", rng, loc, scale, size)
-    return out if z is None else add(loc, multiply(scale, z))
+    def draw(rng: Generator, loc: Any = 0.0, scale: Any = 1.0, size: Size = None) -> Any:
+        out, z = _standard_draw(who, rng, {"loc": loc, "scale": scale}, size, who, 0.0, 1.0,
+                                nonnegative="scale")
+        return out if z is None else add(loc, multiply(scale, z))
 
+    draw.__name__ = draw.__qualname__ = who
+    draw.__doc__ = f"""``rng.{who}(loc, scale, size)``, differentiable in ``loc`` and ``scale``:
+``loc + scale * z`` with ``z`` NumPy's standard {family} draw (the same numbers).
 
-def laplace(rng: Generator, loc: Any = 0.0, scale: Any = 1.0, size: Size = None) -> Any:
-    """``rng.laplace(loc, scale, size)``, differentiable in ``loc`` and ``scale``:
-    ``loc + scale * z`` with ``z`` NumPy's standard Laplace draw (the same numbers).
-
-    Example:
-        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> pb.grad(lambda m: pnp.random.laplace(np.random.default_rng(0), m, 1.0))(0.5)
-        np.float64(1.0)
-    """
-    out, z = _location_scale("laplace", rng, loc, scale, size)
-    return out if z is None else add(loc, multiply(scale, z))
+Example:
+    >>> import numpy as np, pullback as pb, pullback.numpy as pnp
+{textwrap.indent(example, "    ")}"""
+    return draw
 
 
-def logistic(rng: Generator, loc: Any = 0.0, scale: Any = 1.0, size: Size = None) -> Any:
-    """``rng.logistic(loc, scale, size)``, differentiable in ``loc`` and ``scale``:
-    ``loc + scale * z`` with ``z`` NumPy's standard logistic draw (the same numbers).
-
-    Example:
-        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> g = pb.grad(lambda s: pnp.random.logistic(np.random.default_rng(2), 0.0, s))(3.0)
-        >>> bool(g == np.random.default_rng(2).logistic())
-        True
-    """
-    out, z = _location_scale("logistic", rng, loc, scale, size)
-    return out if z is None else add(loc, multiply(scale, z))
-
-
-def gumbel(rng: Generator, loc: Any = 0.0, scale: Any = 1.0, size: Size = None) -> Any:
-    """``rng.gumbel(loc, scale, size)``, differentiable in ``loc`` and ``scale``:
-    ``loc + scale * z`` with ``z`` NumPy's standard Gumbel draw (the same numbers).
-
-    Example:
-        >>> import numpy as np, pullback as pb, pullback.numpy as pnp
-        >>> g = pb.grad(lambda s: pnp.random.gumbel(np.random.default_rng(3), 1.0, s))(2.0)
-        >>> bool(g == np.random.default_rng(3).gumbel())
-        True
-    """
-    out, z = _location_scale("gumbel", rng, loc, scale, size)
-    return out if z is None else add(loc, multiply(scale, z))
+normal = _location_scale_draw("normal", "normal", """\
+>>> g = pb.grad(lambda s: pnp.random.normal(np.random.default_rng(1), 0.0, s))(2.0)
+>>> bool(g == np.random.default_rng(1).standard_normal())
+True""")
+laplace = _location_scale_draw("laplace", "Laplace", """\
+>>> pb.grad(lambda m: pnp.random.laplace(np.random.default_rng(0), m, 1.0))(0.5)
+np.float64(1.0)""")
+logistic = _location_scale_draw("logistic", "logistic", """\
+>>> g = pb.grad(lambda s: pnp.random.logistic(np.random.default_rng(2), 0.0, s))(3.0)
+>>> bool(g == np.random.default_rng(2).logistic())
+True""")
+gumbel = _location_scale_draw("gumbel", "Gumbel", """\
+>>> g = pb.grad(lambda s: pnp.random.gumbel(np.random.default_rng(3), 1.0, s))(2.0)
+>>> bool(g == np.random.default_rng(3).gumbel())
+True""")
 
 
 def lognormal(rng: Generator, mean: Any = 0.0, sigma: Any = 1.0, size: Size = None) -> Any:
@@ -247,7 +230,8 @@ def lognormal(rng: Generator, mean: Any = 0.0, sigma: Any = 1.0, size: Size = No
         >>> bool(x == dx)   # d exp(m + s z) / dm is the draw itself
         True
     """
-    out, z = _location_scale("lognormal", rng, mean, sigma, size, "mean", "sigma")
+    out, z = _standard_draw("lognormal", rng, {"mean": mean, "sigma": sigma}, size, "normal",
+                            0.0, 1.0, nonnegative="sigma")
     return out if z is None else exp(add(mean, multiply(sigma, z)))
 
 
@@ -263,13 +247,9 @@ def uniform(rng: Generator, low: Any = 0.0, high: Any = 1.0, size: Size = None) 
         >>> bool(g == u)
         True
     """
-    gen = _generator(rng, "uniform")
-    if not isinstance(low, Tracer) and not isinstance(high, Tracer):
-        return gen.uniform(low, high, size)
-    _refuse_transformations("uniform", low, high)
-    shape = _draw_shape("uniform", size, {"low": low, "high": high})
-    u = gen.uniform(0.0, 1.0, size=shape)
-    return add(low, multiply(subtract(high, low), u))
+    params = {"low": low, "high": high}
+    out, u = _standard_draw("uniform", rng, params, size, "uniform", 0.0, 1.0)
+    return out if u is None else add(low, multiply(subtract(high, low), u))
 
 
 def exponential(rng: Generator, scale: Any = 1.0, size: Size = None) -> Any:
@@ -283,13 +263,9 @@ def exponential(rng: Generator, scale: Any = 1.0, size: Size = None) -> Any:
         >>> bool(g == e)
         True
     """
-    gen = _generator(rng, "exponential")
-    if not isinstance(scale, Tracer):
-        return gen.exponential(scale, size)
-    _refuse_transformations("exponential", scale)
-    _check_nonnegative("exponential", "scale", scale)
-    shape = _draw_shape("exponential", size, {"scale": scale})
-    return multiply(scale, gen.standard_exponential(size=shape))
+    out, e = _standard_draw("exponential", rng, {"scale": scale}, size, "standard_exponential",
+                            nonnegative="scale")
+    return out if e is None else multiply(scale, e)
 
 
 # ----------------------------------------------------------------------------- gathers
