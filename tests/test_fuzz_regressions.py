@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.special
+import scipy.stats
 
 import pullback as pb
 import pullback.numpy as pnp
 import pullback.scipy.special as psp
+import pullback.scipy.stats as pstats
 from pullback.check import check_grads
 from specs import spec
 
@@ -219,3 +221,40 @@ def test_median_over_empty_axes_is_numpys(shape: tuple, axis: Any) -> None:
             np.ones(shape, np.float32))
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
+
+
+# ----------------------------------------------------------------------------- mvn-mean-shape
+# SciPy's multivariate_normal counts the entries of the mean: one entry, whatever its shape
+# ((1, 1, 1)), is one dimension (and cov is reshaped to (1, 1)).
+
+
+@pytest.mark.parametrize(("mshape", "cshape", "xshape"), [
+    ((1, 1, 1), (), ()), ((1, 1, 1), (), (3,)), ((1, 1), (1, 1, 1), (2, 1)), ((), (1,), (3,)),
+    ((1,), (1, 1), (3, 1)), ((2,), (2,), (3, 2)), ((2,), (2, 2), (2,))])
+@pytest.mark.parametrize("fn", ["logpdf", "pdf"])
+def test_mvn_reads_mean_and_cov_as_scipy(fn: str, mshape: tuple, cshape: tuple,
+                                         xshape: tuple) -> None:
+    k = int(np.prod(mshape))
+    cov = np.full(cshape, 1.5) if cshape != (k, k) else np.eye(k) * 1.5 + 0.2
+
+    def ours(x: Any, mu: Any) -> Any:
+        return getattr(pstats.multivariate_normal, fn)(x, mu, cov)
+
+    def ref(x: Any, mu: Any) -> Any:
+        return getattr(scipy.stats.multivariate_normal, fn)(x, mu, cov)
+
+    rows = {"mvn": spec("mvn", ours, ref, [(xshape, mshape)])}
+    all_checks("def program(m, R, K, x0, x1):\n    return R[0](m.sin(x0), m.cos(x1))\n",
+               [np.linspace(0.2, 0.9, int(np.prod(xshape))).reshape(xshape),
+                np.linspace(-0.3, 0.4, k).reshape(mshape)], rows)
+
+
+@pytest.mark.parametrize(("mshape", "cshape"), [((1, 2), (2, 2)), ((2, 2), (2, 2)),
+                                                ((1, 1), (2,))])
+def test_mvn_refuses_what_scipy_refuses(mshape: tuple, cshape: tuple) -> None:
+    cov = np.eye(2) if cshape == (2, 2) else np.ones(cshape)
+    with pytest.raises(ValueError):
+        scipy.stats.multivariate_normal.logpdf(np.ones(2), np.ones(mshape), cov)
+    with pytest.raises(ValueError):
+        pb.grad(lambda m: pstats.multivariate_normal.logpdf(np.ones(2), m, cov).sum())(
+            np.ones(mshape))

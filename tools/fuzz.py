@@ -907,10 +907,6 @@ KNOWN_BUGS: dict[str, Known] = {
         r"\bnan\b", "linalg.norm(x, 2) of a matrix with exactly zero singular values (rank "
         "deficient; the largest one simple, so the norm is smooth there): NaN second "
         "derivative (hvp, hessian)"),
-    "mvn-mean-shape": Known(
-        r"multivariate_normal.\w+: array 'mean' must be one-dimensional",
-        "scipy.stats.multivariate_normal.pdf/logpdf with mean of shape (1, 1, 1) (one "
-        "dimension): pullback refuses, SciPy flattens it"),
     "numpy-scalar": Known(
         r"has dtype float64, NumPy's float32|cotangent( leaf \d+)? has dtype float32, "
         r"expected float64",

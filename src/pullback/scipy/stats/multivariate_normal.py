@@ -47,10 +47,10 @@ def _as_float(v: Any) -> Any:
 
 
 def _dimension(mean: Any, cov: Any, fn: str) -> int:
-    if mean is not None:
-        return int(np.prod(shape_of(mean))) if len(shape_of(mean)) <= 1 else shape_of(mean)[-1]
+    if mean is not None:  # SciPy's: the number of entries of the mean
+        return int(np.prod(shape_of(mean)))
     cs = shape_of(cov)
-    return cs[0] if len(cs) == 2 else 1  # SciPy's: without a mean, a matrix says K
+    return cs[0] if len(cs) >= 2 else 1  # SciPy's: without a mean, a matrix says K
 
 
 def _parameters(mean: Any, cov: Any, allow_singular: bool, fn: str) -> tuple[Any, Any, int]:
@@ -63,10 +63,14 @@ def _parameters(mean: Any, cov: Any, allow_singular: bool, fn: str) -> tuple[Any
     cov = _as_float(cov)
     k = _dimension(mean, cov, fn)
     mean = np.zeros(k) if mean is None else _as_float(mean)
-    if len(shape_of(mean)) == 0:
+    if k == 1:  # SciPy's: one dimension, whatever the shapes of a one-entry mean and cov
         mean = pnp.reshape(mean, (1,))
+        if int(np.prod(shape_of(cov))) != 1:
+            raise ValueError(f"{_who(fn)}: array 'cov' of shape {shape_of(cov)} does not "
+                             "match a mean of one entry: pass one variance")
+        cov = pnp.reshape(cov, (1, 1))
     if len(shape_of(mean)) != 1:
-        raise ValueError(f"{_who(fn)}: array 'mean' must be one-dimensional, got shape "
+        raise ValueError(f"{_who(fn)}: array 'mean' must be a vector of length {k}, got shape "
                          f"{shape_of(mean)}")
     cs = shape_of(cov)
     if len(cs) == 0:
