@@ -1,10 +1,10 @@
 """SciPy's functions under SciPy's names, differentiable.
 
 ``special`` (special functions) and ``stats`` (distributions) are implemented with NumPy
-and need no SciPy. ``linalg``, ``signal``, ``integrate`` and ``optimize`` are loaded on
-first use (``pullback.scipy.linalg``, or ``import pullback.scipy.linalg``): those that
-compute values with SciPy import it then, so that ``import pullback`` stays fast and works
-without SciPy.
+and need no SciPy (but ``special``'s Bessel functions, which import it on their first
+call). ``linalg``, ``signal``, ``integrate`` and ``optimize`` are loaded on first use
+(``pullback.scipy.linalg``, or ``import pullback.scipy.linalg``): those that compute values
+with SciPy import it then, so that ``import pullback`` stays fast and works without SciPy.
 
 Example:
     >>> import numpy as np, pullback as pb

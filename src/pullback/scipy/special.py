@@ -1,6 +1,8 @@
 """``scipy.special``, differentiable in reverse and forward mode to any order.
 
-Implemented here with NumPy and the ``math`` module (SciPy is not a dependency): ``erf``,
+Implemented here with NumPy and the ``math`` module (SciPy is not a dependency), but for the
+Bessel functions (``j0`` ... ``kve``), whose values come from SciPy, imported on their first
+call (``import pullback`` neither needs nor loads SciPy): ``erf``,
 ``erfc`` and ``gammaln`` evaluate ``math.erf``/``math.erfc``/``math.lgamma`` per element
 (correctly rounded to within an ulp or two); ``digamma`` and ``polygamma`` shift the
 argument upwards with the recurrence and finish with the asymptotic series, with the
@@ -26,7 +28,18 @@ Poles and infinities follow SciPy: ``gammaln`` is ``inf`` at 0, -1, -2, ...; ``d
 ``-inf`` included); negative arguments use the reflection formula, so that no argument makes
 the recurrence run for long.
 
-Calling SciPy's own functions on traced values is not supported: call these instead.
+SciPy's own ufuncs called on traced values (``scipy.special.gammaln(x)`` inside ``pb.grad``)
+dispatch to the function of the same name here, through NumPy's ``__array_ufunc__`` protocol
+(so does ``scipy.special.zeta``, through the private ufuncs it calls); one that has no
+version here raises ``NotImplementedError`` naming it as SciPy's. SciPy's Python functions
+that are not ufuncs (``softmax``, ``polygamma``, ``multigammaln``, ...) convert their
+arguments to NumPy arrays first: call these instead.
+
+Derivatives with respect to an order or shape parameter that have no closed form (a Bessel
+function's order, ``yn``'s integer ``n``, ``zeta``'s ``x``, the shape parameters of the
+incomplete gamma and beta functions) raise ``NotImplementedError`` naming the function and
+the argument: hold it constant. All the functions added with the Bessel functions refuse
+complex input with ``TypeError`` (but ``sinc``, which is ``pullback.numpy.sinc``).
 """
 
 from __future__ import annotations
