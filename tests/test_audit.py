@@ -104,7 +104,31 @@ def test_user_primitives_are_audited():
     assert [r.kind for r in rep.rows] == ["user"] * 3
     assert rows["good_cube"].verdict == "ok" and rows["scaled"].verdict == "ok"
     assert rows["bad_cube"].verdict == "fail" and not rep.ok
-    assert rows["scaled"].checks == 12  # 2 arguments x (fwd, rev, dot) x orders 1 and 2
+    # 2 arguments x (fwd, rev, dot) x orders 1 and 2, on real and on complex inputs
+    assert rows["scaled"].checks == 24 and rows["scaled"].complex == "checked"
+
+
+def test_a_rule_wrong_only_for_complex_input_fails_the_audit():
+    # d(z^2) = 2 z dz: the pullback of u is 2 z u (no conjugate, the convention of
+    # docs/conventions.md); conjugating is right for real input and wrong for complex
+    @pb.primitive
+    def square_conj(x):
+        return x ** 2, lambda u: (2.0 * u * pnp.conj(x),)
+
+    rep = audit(square_conj, registry=False, order=1)
+    row = rep.rows[0]
+    assert row.verdict == "fail" and row.note.startswith("[complex]"), row.note
+    rep = audit(square_conj, registry=False, order=1, complex_cases=False)
+    assert rep.rows[0].verdict == "ok" and rep.rows[0].complex == ""
+
+
+def test_complex_input_is_audited_across_the_registry(full_audit):
+    rows = {r.name: r for r in full_audit.rows}
+    for name in ("sin", "linalg.svd", "linalg.eigh", "fft.fft", "matmul", "sum"):
+        assert rows[name].complex == "checked", name
+    assert rows["scipy.special.erf"].complex == "refused"
+    assert sum(r.complex == "checked" for r in full_audit.rows) > 130
+    assert "complex input: checked for" in str(full_audit)
 
 
 def test_a_primitive_object_and_a_missing_case():

@@ -18,6 +18,7 @@ which gives the coverage of ``pullback.numpy._registry.PRIMITIVES``.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import inspect
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback.check.domains import domain_of, is_domain, sample
+from pullback.check.domains import differentiable, domain_of, is_domain, sample
 from pullback.check.grads import report
 from pullback.check.locate import RecordTrace, RecordTracer
 from pullback.check.numeric import has_inexact_leaf, is_inexact_tree
@@ -118,16 +119,18 @@ def C(*shapes: Shape, dom: Any = None, kw: dict | None = None, **opts: Any) -> A
 
 
 def _sym(f: Callable, a: Any, **kw: Any) -> Any:
-    """``f`` of the symmetric positive definite matrix ``(a + a.T) / 2 + 3 I``."""
+    """``f`` of the Hermitian (real: symmetric) positive definite matrix
+    ``(a + a^H) / 2 + 3 I``."""
 
     n = a.shape[-1]
-    return f((a + pnp.swapaxes(a, -1, -2)) * 0.5 + 3.0 * np.eye(n), **kw)
+    return f((a + pnp.conj(pnp.swapaxes(a, -1, -2))) * 0.5 + 3.0 * np.eye(n), **kw)
 
 
 def _fix_sign(v: Any) -> Any:
-    """Columns of ``v`` with their first entry made positive (eigenvector gauge)."""
+    """Columns of ``v`` with their first entry made real and positive (the eigenvector
+    gauge: a sign for real vectors, a phase for complex ones)."""
 
-    return v * pnp.sign(v[..., :1, :])
+    return v * pnp.conj(pnp.sign(v[..., :1, :]))
 
 
 def _eigh(f: Callable, a: Any, **kw: Any) -> Any:
@@ -138,8 +141,8 @@ def _eigh(f: Callable, a: Any, **kw: Any) -> Any:
 def _svd(f: Callable, a: Any) -> Any:
 
     u, s, vh = f(a, full_matrices=False)
-    sign = pnp.sign(u[..., :1, :])
-    return u * sign, s, vh * pnp.swapaxes(sign, -1, -2)
+    phase = pnp.sign(u[..., :1, :])  # U conj(D), D Vh: the same product, a fixed gauge
+    return u * pnp.conj(phase), s, vh * pnp.swapaxes(phase, -1, -2)
 
 
 def _vmap(f: Callable) -> Callable:
@@ -407,6 +410,9 @@ class AuditRow:
     worst_rel_error: float
     note: str = ""
     primitives: list[str] = field(default_factory=list)
+    #: complex input: "checked" (a complex case ran), "refused" (the function raised on
+    #: it), "" (no complex case: real domains only, or special cases only)
+    complex: str = ""
 
     @property
     def failed(self) -> bool:
@@ -456,6 +462,9 @@ class AuditReport:
         lines.append(f"functions: {len(self.rows)} ({counts}); order {self.order}, "
                      f"seed {self.seed}")
         lines.append(f"registered primitives exercised: {covered} of {len(self.registered)}")
+        on = [r.complex for r in self.rows]
+        lines.append(f"complex input: checked for {on.count('checked')} functions, refused by "
+                     f"{on.count('refused')}")
         if self.uncovered:
             lines.append("not exercised by any case: " + ", ".join(self.uncovered))
         lines.append("health: " + ("OK" if self.ok else "FAILURES (see the rows marked FAIL "
@@ -532,6 +541,43 @@ def _default_case(fn: Callable) -> AuditCase:
     return AuditCase(tuple((3,) for _ in range(n)))
 
 
+#: how far from the real axis the complex variant of a case draws its inputs
+IMAG = 0.3
+
+
+def complex_variant(case: AuditCase, name: str) -> AuditCase | None:
+    """``case`` on complex inputs: each differentiable argument drawn from its domain plus an
+    imaginary part uniform in (-IMAG, IMAG), labelled ``"complex"``; None for cases built
+    by ``make``, special cases (labelled) and float32 ones. The audit runs it for every
+    function with such a case: a function that computes on complex input must be right there
+    (the checks treat real and imaginary parts as separate variables); one that refuses
+    complex input (pullback's error, or NumPy's) is not audited on it.
+
+    Example:
+        >>> complex_variant(AuditCase(((2,),)), "sin").label
+        'complex'
+    """
+    if case.make is not None or case.label or case.dtype != "float64":
+        return None
+    doms = [case.domain(i, name) for i in range(len(case.shapes))]
+    if not any(differentiable(d) for d in doms):
+        return None
+
+    def lifted(domain: Any) -> Any:
+        if not differentiable(domain):
+            return domain
+
+        def draw(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+            x = np.asarray(sample(rng, domain, shape))
+            if x.dtype.kind != "f":
+                return x
+            return x + 1j * rng.uniform(-IMAG, IMAG, x.shape)
+
+        return draw
+
+    return dataclasses.replace(case, domains=tuple(lifted(d) for d in doms), label="complex")
+
+
 def _run_case(name: str, fn: Callable, case: AuditCase, order: int, probes: int,
               seed: int) -> tuple[str, int, str, float, str, set[str]]:
     """(verdict, checks, kind, worst relative error, note, primitives) of one case."""
@@ -573,6 +619,7 @@ def run_audit(
     probes: int,
     seed: int,
     only: Sequence[str] | None,
+    complex_cases: bool = True,
 ) -> AuditReport:
     """The body of :func:`pullback.check.audit`."""
 
@@ -626,6 +673,14 @@ def run_audit(
                                      "no audit case: add one to pullback.check.audit.CASES"))
             continue
         results = [(_run_case(name, fn, c, order, probes, seed), c) for c in table]
+        on_complex = ""
+        if complex_cases and all(r[0][2] == "rule" for r in results):
+            variant = next((v for c in table if (v := complex_variant(c, name))), None)
+            if variant is not None:
+                got = _run_case(name, fn, variant, order, probes, seed)
+                on_complex = "refused" if got[0] == "error" else "checked"
+                if got[0] != "error":  # an error: complex input refused (said, not computed)
+                    results.append((got, variant))
         rank = {v: i for i, v in enumerate(VERDICTS)}
         (verdict, _, kind, _, note, _), _ = max(results, key=lambda r: rank[r[0][0]])
         worst_case = max(results, key=lambda r: rank[r[0][0]])[1]
@@ -636,8 +691,8 @@ def run_audit(
         kinds = {r[0][2] for r in results}
         rows.append(AuditRow(
             name, aliases, origin or ("nondiff" if kinds == {"nondiff"} else "rule"),
-            len(table), sum(r[0][1] for r in results), verdict,
-            max((r[0][3] for r in results), default=0.0), note, sorted(prims),
+            len(results), sum(r[0][1] for r in results), verdict,
+            max((r[0][3] for r in results), default=0.0), note, sorted(prims), on_complex,
         ))
     return AuditReport(rows, sorted(PRIMITIVES), sorted(exercised), seed, order)
 
@@ -653,6 +708,7 @@ def audit(
     probes: int = 2,
     seed: int = 0,
     only: Sequence[str] | None = None,
+    complex_cases: bool = True,
 ) -> AuditReport:
     """Check every registered derivative rule (and ``functions``) on inputs from its domain.
 
@@ -662,13 +718,17 @@ def audit(
     checked too (``cases`` maps their names to :class:`AuditCase` objects; by default every
     positional parameter is a (3,) array in (-2, 2)). Functions without a case are listed as
     "no case", not as failures. ``only`` restricts the audit to the functions of those names
-    (or aliases); a name that matches no function is a ``ValueError``. Returns an
+    (or aliases); a name that matches no function is a ``ValueError``. With
+    ``complex_cases`` (the default) every function is also run on complex inputs
+    (:func:`complex_variant`): where it computes, it must be right; where it refuses complex
+    input with an error, the row says ``complex="refused"``. Returns an
     :class:`AuditReport`: one row per function, coverage of the registered primitives, and
     ``ok``.
 
     Example:
         >>> rep = audit(only=["sin", "multiply"], order=1)
-        >>> rep.ok, [r.verdict for r in rep.rows]
-        (True, ['ok', 'ok'])
+        >>> rep.ok, [r.verdict for r in rep.rows], [r.complex for r in rep.rows]
+        (True, ['ok', 'ok'], ['checked', 'checked'])
     """
-    return run_audit(functions, cases or {}, registry, order, probes, seed, only)
+    return run_audit(functions, cases or {}, registry, order, probes, seed, only,
+                     complex_cases)
