@@ -359,6 +359,16 @@ def test_root_scalar_against_closed_form_and_differences(kw):
     second_order(sol, a)
 
 
+def test_root_scalar_traced_bracket_is_not_differentiated():
+    # the bracket (0, a) moves with a, the root sqrt(a) does not depend on it: d/da = 1/(2x)
+    def sol(a):
+        return po.root_scalar(lambda x, a: x * x - a, args=(a,), bracket=(0.0, a),
+                              xtol=1e-14).root
+
+    np.testing.assert_allclose(pb.grad(sol)(4.0), 0.25, rtol=1e-12)
+    np.testing.assert_allclose(pb.jvp(sol, (4.0,), (1.0,))[1], 0.25, rtol=1e-12)
+
+
 # ----------------------------------------------------------------------------- fixed_point
 
 @pytest.mark.parametrize("method", ["del2", "iteration"])

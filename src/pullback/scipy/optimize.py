@@ -487,8 +487,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
         else:
             extra.update({k: v for k, v in (("hess", hess), ("hessp", hessp))
                           if v is not None})
-        return sopt.minimize(f, x_start.ravel() if x_start.ndim else x_start,
-                             args=plain_args, method=method, bounds=bounds,
+        return sopt.minimize(f, x_start, args=plain_args, method=method, bounds=bounds,
                              constraints=constraints, tol=tol, callback=callback,
                              options=options, **extra)
 
@@ -647,7 +646,8 @@ def root(fun: Callable[..., Any], x0: Any, args: Any = (), method: str = "hybr",
     the implicit function theorem (``F(x*, p) = 0``, so ``dx*/dp = -J_x^{-1} J_p``, ``J_x``
     dense; see the module's text). Without ``jac``, the methods that use one (``'hybr'``,
     ``'lm'``) get pullback's Jacobian. A solver that does not converge or a singular ``J_x``
-    at the root raise :class:`OptimizeError` when differentiating.
+    at the root raise :class:`OptimizeError` when differentiating. ``x0`` may have any
+    shape, which ``fun``'s ``x`` and ``res.x`` keep (SciPy's ``res.x`` is flat).
 
     Example:
         >>> import numpy as np, pullback as pb
@@ -738,6 +738,10 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
     if chosen is None and bracket is None and x0 is not None and x1 is None and fprime is None:
         chosen = method = "newton"  # SciPy would refuse x0 alone: Newton's with our f'
 
+    # the bracket and the starting points are not differentiated (the root does not move
+    # with them): their plain values
+    plain_bracket = None if bracket is None else tuple(float(_strip(b)) for b in bracket)
+
     def run(x_start: np.ndarray, flat_args: list) -> Any:
         plain_args = problem.unflatten(flat_args)
 
@@ -756,9 +760,10 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
         elif fprime2 is not None:
             extra["fprime2"] = fprime2
         start = None if x0 is None else float(x_start)
-        return sopt.root_scalar(fn, args=plain_args, method=method, bracket=bracket, x0=start,
-                                x1=x1, xtol=xtol, rtol=rtol, maxiter=maxiter,
-                                options=options, **extra)
+        return sopt.root_scalar(fn, args=plain_args, method=method, bracket=plain_bracket,
+                                x0=start, x1=None if x1 is None else float(_strip(x1)),
+                                xtol=xtol, rtol=rtol, maxiter=maxiter, options=options,
+                                **extra)
 
     first = np.float64(0.0 if x0 is None else _strip(x0))
     if not problem.traced:
