@@ -237,6 +237,18 @@ def test_float32_stays_float32_and_integers_become_float64(name):
         assert np.asarray(_call(name, np.array([1, 2]))).dtype == np.float64
 
 
+def test_rgamma_derivatives_at_the_poles_of_gamma():
+    # 1/gamma(x) = gamma(1 - x) sin(pi x) / pi: at -n the derivative is (-1)**n n! and the
+    # second derivative -2 (-1)**n n! digamma(n + 1)
+    for n in range(4):
+        first = (-1) ** n * math.factorial(n)
+        second = -2 * first * float(sps.digamma(n + 1))
+        for f, want in ((pb.grad(ps.rgamma), first), (pb.grad(pb.grad(ps.rgamma)), second)):
+            assert float(f(-float(n))) == pytest.approx(want, rel=1e-14)
+        _, tangent = pb.jvp(ps.rgamma, (-float(n),), (1.0,))
+        assert float(tangent) == pytest.approx(first, rel=1e-14)
+
+
 def test_multigammaln_checks_its_arguments():
     with pytest.raises(TypeError, match=r"multigammaln: argument 1 \(d\) must be a positive"):
         ps.multigammaln(3.0, 1.5)

@@ -74,6 +74,8 @@ if sps is not None:
         # gamma, beta
         spec("special.gamma", ps.gamma, sps.gamma, UNARY, GAMMA),
         spec("special.rgamma", ps.rgamma, sps.rgamma, UNARY, GAMMA),
+        spec("special.rgamma", ps.rgamma, sps.rgamma, [((6,),)], (-2.4, 0.4),
+             tag="across-poles"),  # 1/gamma is smooth across the poles of gamma
         spec("special.beta", ps.beta, sps.beta, BINARY),
         spec("special.multigammaln", lambda x: ps.multigammaln(x, 3),
              lambda x: sps.multigammaln(x, 3), [((),)], (1.2, 4.0)),

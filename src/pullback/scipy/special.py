@@ -58,7 +58,20 @@ from pullback.numpy._backends import blockwise, foreign
 from pullback.numpy._nondiff import logical_and
 from pullback.numpy._registry import SCIPY_UFUNCS, batch_elementwise, new_primitive, promote
 from pullback.numpy._util import as_array
-from pullback.numpy.elementwise import cbrt, equal, exp, exp2, expm1, log, negative, sign, where
+from pullback.numpy.elementwise import (
+    cbrt,
+    cos,
+    equal,
+    exp,
+    exp2,
+    expm1,
+    less,
+    log,
+    negative,
+    sign,
+    sin,
+    where,
+)
 from pullback.numpy.elementwise import sinc as _pnp_sinc
 from pullback.numpy.reductions import logsumexp
 from pullback.numpy.shape import broadcast_to
@@ -980,7 +993,21 @@ def _beta_impl(a: Any, b: Any) -> Any:
 
 
 gamma_p = _elementwise("gamma", _gamma_impl, lambda ans, x: ans * digamma(x))
-rgamma_p = _elementwise("rgamma", _rgamma_impl, lambda ans, x: negative(ans) * digamma(x))
+
+
+def _rgamma_derivative(ans: Any, x: Any) -> Any:
+    """-rgamma(x) digamma(x) for x >= 1/2; below, the derivative of the reflection formula
+    rgamma(x) = gamma(1 - x) sin(pi x) / pi, which is finite at the poles of gamma (where
+    rgamma is 0 and digamma NaN). Each branch sees a safe argument: no NaN leaks from the
+    other one into higher derivatives."""
+    low = less(x, 0.5)
+    xp, xn = where(low, 1.0, x), where(low, x, 0.0)
+    gn = gamma(1.0 - xn)
+    left = gn * (cos(np.pi * xn) - digamma(1.0 - xn) * sin(np.pi * xn) / np.pi)
+    return where(low, left, negative(rgamma(xp)) * digamma(xp))
+
+
+rgamma_p = _elementwise("rgamma", _rgamma_impl, _rgamma_derivative)
 beta_p = _elementwise("beta", _beta_impl,
                       lambda ans, a, b: ans * (digamma(a) - digamma(a + b)),
                       lambda ans, a, b: ans * (digamma(b) - digamma(a + b)))
@@ -1003,7 +1030,9 @@ def gamma(x: Any) -> Any:
 
 def rgamma(x: Any) -> Any:
     """The reciprocal of the gamma function, ``1 / gamma(x)`` (0 at the poles of gamma);
-    ``scipy.special.rgamma``. Derivative: ``-rgamma(x) * digamma(x)`` (NaN at the poles).
+    ``scipy.special.rgamma``. Derivative: ``-rgamma(x) * digamma(x)``, and below 1/2 that of
+    the reflection formula ``gamma(1 - x) sin(pi x) / pi`` (finite at the poles of gamma:
+    ``(-1)**n n!`` at ``-n``).
 
     Example:
         >>> from pullback.scipy import special
