@@ -3,6 +3,7 @@ function the program called and pullback.scipy's replacement, when there is one.
 
 import numpy as np
 import pytest
+import scipy.interpolate
 import scipy.linalg
 import scipy.special
 import scipy.stats
@@ -55,3 +56,11 @@ def test_the_replacement_named_is_right():
     assert np.allclose(pb.scipy.special.logsumexp(x), scipy.special.logsumexp(x), rtol=1e-15)
     g = pb.grad(pb.scipy.special.logsumexp)(x)
     assert np.allclose(g, np.exp(x) / np.exp(x).sum(), rtol=1e-14)
+
+
+def test_a_method_of_a_scipy_object_is_named_by_its_class():
+    spline = scipy.interpolate.CubicSpline(np.arange(5.0), np.arange(5.0) ** 2)
+    with pytest.raises(pb.TracerConversionError,
+                       match=r"^scipy.interpolate.CubicSpline was called on a traced value.*"
+                             r"pullback.scipy has no interpolate.CubicSpline"):
+        pb.grad(lambda x: pnp.sum(spline(x)))(X)

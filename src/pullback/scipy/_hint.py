@@ -65,20 +65,29 @@ def _function_name(func: Any) -> str | None:
 
 
 def _method_name(frame: types.FrameType) -> str | None:
-    """``scipy.stats.norm.logpdf`` for a method of a distribution (frozen or not)."""
+    """``scipy.stats.norm.logpdf`` for a method of a distribution (frozen or not);
+    ``scipy.interpolate.CubicSpline`` (called) or ``scipy.interpolate.CubicSpline.derivative``
+    for a method of an object of a public SciPy class."""
     owner = frame.f_locals.get("self")
     if owner is None:
         return None
+    name = frame.f_code.co_name
     dist = getattr(owner, "dist", owner)  # a frozen distribution holds its family
     family = getattr(dist, "name", None)
-    name = frame.f_code.co_name
-    if not isinstance(family, str) or name.startswith("_"):
-        return None
     module = _public_module(frame.f_globals.get("__name__", ""))
     # a frozen distribution's family is a copy of SciPy's object: compare the classes
-    if type(_resolve(f"{module}.{family}")) is not type(dist):
-        return None
-    return f"{module}.{family}.{name}"
+    if (isinstance(family, str) and not name.startswith("_")
+            and type(_resolve(f"{module}.{family}")) is type(dist)):
+        return f"{module}.{family}.{name}"
+    cls = type(owner)
+    public = _public_module(getattr(cls, "__module__", ""))
+    if (public.startswith("scipy") and not cls.__name__.startswith("_")
+            and _resolve(f"{public}.{cls.__name__}") is cls):
+        if name == "__call__":
+            return f"{public}.{cls.__name__}"
+        if not name.startswith("_"):
+            return f"{public}.{cls.__name__}.{name}"
+    return None
 
 
 def _frame_name(frame: types.FrameType) -> str | None:

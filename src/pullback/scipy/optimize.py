@@ -142,7 +142,7 @@ _record = threading.local()
 
 
 def _solve(x0: Any, *args: Any, fun: Callable[..., Any], kind: str, run: Callable[..., Any],
-           name: str, batched: bool = False) -> np.ndarray:
+           name: str, batched: bool = False) -> Any:
     """The solution, by SciPy's solver (``run(x0, args)`` returns SciPy's result); with
     ``batched``, every argument carries a leading batch axis and each entry is solved on its
     own."""
