@@ -35,10 +35,14 @@ __all__ = [
     "CAPABILITIES",
     "Limit",
     "UnsupportedOperation",
+    "arange",
+    "asarray_like",
     "base_value",
+    "constant",
     "dask_array",
     "is_dask",
     "library",
+    "limits",
     "refuse",
     "single_chunk",
     "zeros",
@@ -124,6 +128,55 @@ def zeros(shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:
     if tuple(shape) == tuple(like.shape):
         return np.zeros_like(like, dtype=dtype)
     return np.zeros_like(like, dtype=dtype, shape=shape)
+
+
+def asarray_like(c: Any, like: Any) -> Any:
+    """The NumPy data ``c`` (a constant: index positions, weights) as an array of ``like``'s
+    library, moved there explicitly (``np.asarray(c, like=like)``, NEP 35: a copy to the GPU
+    for CuPy, a one-chunk array for Dask); ``c`` itself when ``like`` is NumPy's or ``None``.
+
+    Example:
+        >>> asarray_like([1, 2], np.ones(3)).tolist()
+        [1, 2]
+    """
+    if like is None or type(like) is np.ndarray:
+        return np.asarray(c)
+    like = base_value(like)
+    if library(like) == "numpy":
+        return np.asarray(c)
+    return np.asarray(c, like=like)
+
+
+def constant(c: Any, like: Any) -> Any:
+    """A rule's NumPy constant ``c`` (a mask, weights, an identity) ready to meet ``like``
+    (an array or traced value) in an operation: ``c`` itself for NumPy and Dask (Dask takes
+    NumPy operands), moved into the library for the others (CuPy refuses NumPy operands).
+
+    Example:
+        >>> constant(np.eye(2), np.ones(2)).shape
+        (2, 2)
+    """
+    if like is None or type(like) is np.ndarray:
+        return c
+    lib = library(base_value(like))
+    if lib == "numpy" or lib == "dask":
+        return c
+    return asarray_like(c, like)
+
+
+def arange(n: int, dtype: Any, like: Any = None) -> Any:
+    """``np.arange(n, dtype=dtype)`` in the library of ``like`` (NumPy when ``None``).
+
+    Example:
+        >>> arange(3, np.int64).tolist()
+        [0, 1, 2]
+    """
+    if like is None or type(like) is np.ndarray:
+        return np.arange(n, dtype=dtype)
+    like = base_value(like)
+    if library(like) == "numpy":
+        return np.arange(n, dtype=dtype)
+    return np.arange(n, dtype=dtype, like=like)
 
 
 def single_chunk(x: Any, axes: tuple[int, ...]) -> Any:
@@ -243,8 +296,59 @@ _DASK = [
     ),
 ]
 
-#: library -> the operations its arrays cannot do as NumPy's do (``docs/backends.md``)
-CAPABILITIES: dict[str, list[Limit]] = {"dask": _DASK}
+_EAGER = [
+    Limit(
+        "SciPy's special functions (pullback.scipy.special, and the distributions of "
+        "pullback.scipy.stats built on them)",
+        True,
+        "their values come from SciPy's ufuncs and NumPy-only code (np.frompyfunc), which run "
+        "on NumPy arrays in the CPU's memory",
+        "copy the arguments to NumPy (cupy.asnumpy) for these functions, or write the "
+        "function with pullback.numpy's elementwise operations",
+    ),
+    Limit(
+        "pullback.scipy.linalg, pullback.scipy.signal, pullback.scipy.integrate",
+        True,
+        "SciPy's routines convert their arguments to NumPy arrays",
+        "copy the arguments to NumPy (cupy.asnumpy), or use pullback.numpy.linalg",
+    ),
+    Limit(
+        "scatter-add: the derivative of x[int_array] and x.at[idx].add (repeated indices "
+        "add up)",
+        False,
+        "one bincount of the flat positions of the indexed elements, in the library (no "
+        "np.add.at); the positions are made in NumPy and copied to the device once",
+        "",
+    ),
+    Limit(
+        "np.take with mode='wrap' or 'clip', index constants, take_along_axis with NumPy "
+        "indices",
+        False,
+        "the positions are wrapped or clipped, then copied into the library "
+        "(np.asarray(c, like=x)) and used as an index",
+        "",
+    ),
+]
+
+#: library -> the operations its arrays cannot do as NumPy's do (``docs/backends.md``).
+#: ``"cupy"`` is also the table of any other library with NumPy's dispatch protocols whose
+#: arrays are computed at once (see :func:`limits`)
+CAPABILITIES: dict[str, list[Limit]] = {"dask": _DASK, "cupy": _EAGER}
+
+
+def limits(lib: str) -> list[Limit]:
+    """The capability table of ``lib``: its own, or CuPy's for another library with NumPy's
+    dispatch protocols (an eager array library); none for NumPy.
+
+    Example:
+        >>> [limit.operation for limit in limits("dask") if limit.refused][0][:8]
+        'x[mask] '
+        >>> limits("numpy")
+        []
+    """
+    if lib == "numpy":
+        return []
+    return CAPABILITIES.get(lib, CAPABILITIES["cupy"])
 
 _NAMES = {"dask": "Dask", "cupy": "CuPy", "numpy": "NumPy"}
 
@@ -259,7 +363,7 @@ def refuse(who: str, lib: str, operation: str, found: str = "") -> UnsupportedOp
         >>> str(e).startswith("pullback.numpy.sort: Dask arrays do not support jit")
         True
     """
-    for limit in CAPABILITIES.get(lib, ()):
+    for limit in limits(lib):
         if limit.refused and limit.operation.startswith(operation):
             break
     else:

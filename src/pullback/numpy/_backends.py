@@ -1,9 +1,17 @@
-"""The NumPy layer's implementations for arrays of other libraries (Dask), where the NumPy
-idiom a primitive uses does not exist there: ``np.add.at``, in-place writes into a copy,
-``np.take_along_axis``, ``np.argsort``, ``np.linalg``'s routines.
+"""The NumPy layer's implementations for arrays of other libraries (Dask, CuPy), where the
+NumPy idiom a primitive uses does not exist there: ``np.add.at``, in-place writes into a copy,
+``np.take_along_axis``, ``np.argsort``, ``np.linalg``'s routines, SciPy's ufuncs.
 
-Each helper here takes the place of that idiom when an operand is not a NumPy array, stays
-lazy (a Dask graph; nothing is computed) and returns an array of the operands' library.
+Each helper here takes the place of that idiom when an operand is not a NumPy array and
+returns an array of the operands' library. Two kinds of library:
+
+- **Dask** (lazy): each helper stays lazy (a Dask graph; nothing is computed), with Dask's
+  own routines or NumPy's block by block;
+- **eager libraries** (CuPy, and any other library with NumPy's dispatch protocols): the
+  library's own functions through the protocols, with NumPy constants (index positions)
+  moved into the library explicitly (``np.asarray(c, like=x)``) and scatter-adds written as
+  one ``bincount`` (no ``np.add.at``).
+
 NumPy arrays never come here: the callers test ``type(x) is np.ndarray`` first. What a
 library cannot do at all is refused with :func:`pullback.core.backends.refuse`, from the
 table :data:`pullback.core.backends.CAPABILITIES`.
@@ -56,7 +64,10 @@ def blockwise(impl: Callable[..., Any]) -> Callable[..., Any]:
         lib = foreign(*args)
         if lib is None:
             return impl(*args, **kwargs)
-        da = _require_dask(getattr(impl, "__name__", "an elementwise function"), lib)
+        who = getattr(impl, "__name__", "an elementwise function").strip("_")
+        if lib != "dask":  # NumPy-only code (SciPy's ufuncs) on arrays computed at once
+            raise backends.refuse(f"pullback.scipy.special ({who})", lib, "SciPy's special")
+        da = backends.dask_array()
         where = [i for i, a in enumerate(args) if hasattr(a, "shape")]  # Python numbers stay
         arrays = da.broadcast_arrays(*(args[i] if backends.is_dask(args[i])
                                        else da.asarray(args[i]) for i in where))
@@ -75,13 +86,26 @@ def blockwise(impl: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _require_dask(who: str, lib: str) -> Any:
-    if lib != "dask":
-        raise NotImplementedError(
-            f"{who}: arrays of {lib} are not supported here yet (only NumPy and Dask arrays); "
-            "convert them to NumPy arrays first"
-        )
-    return backends.dask_array()
+def _like(*xs: Any) -> Any:
+    """The first operand of another library than NumPy (whose library results are made in)."""
+    for x in xs:
+        if type(x) is not np.ndarray and backends.library(x) != "numpy":
+            return x
+    return None
+
+
+def _bincount(pos: Any, flat: Any, size: int, dtype: Any) -> Any:
+    """Zeros of ``size`` with each ``flat[k]`` added at ``pos[k]`` (repeated positions add
+    up), in the operands' library: one ``bincount`` (complex: one for each part)."""
+
+    def count(w: Any) -> Any:
+        return np.bincount(pos, weights=w, minlength=size)
+
+    if np.dtype(dtype).kind == "c":
+        out = count(flat.real) + 1j * count(flat.imag)
+    else:
+        out = count(flat)
+    return out.astype(dtype)
 
 
 def _is_advanced(i: Any) -> bool:
@@ -105,17 +129,21 @@ def _index_arrays(idx: tuple, who: str, lazy_integers: bool = False) -> None:
                                   f"a lazy index of shape {i.shape}")
 
 
-def flat_positions(shape: tuple, idx: tuple) -> np.ndarray:
+def flat_positions(shape: tuple, idx: tuple, like: Any = None) -> Any:
     """The flat (C-order) position in an array of ``shape`` of each element of ``x[idx]``,
-    computed from views with zero strides (no array of ``shape``'s size is made)."""
+    computed from views with zero strides (no array of ``shape``'s size is made); in the
+    library of ``like`` (NumPy when ``None``)."""
     ndim = len(shape)
     strides = [math.prod(shape[d + 1:]) for d in range(ndim)]
     pos = None
     for d, n in enumerate(shape):
-        coord = np.arange(n, dtype=np.int64).reshape((1,) * d + (n,) + (1,) * (ndim - d - 1))
+        coord = backends.arange(n, np.int64, like).reshape(
+            (1,) * d + (n,) + (1,) * (ndim - d - 1))
         part = np.broadcast_to(coord, shape)[idx] * strides[d]
         pos = part if pos is None else pos + part
-    return np.zeros(np.empty(shape, np.bool_)[idx].shape, np.int64) if pos is None else pos
+    if pos is None:  # a 0-d array: x[idx] is x[()] or x[None]...
+        return backends.zeros(np.empty(shape, np.bool_)[idx].shape, np.int64, like=like)
+    return pos
 
 
 def _plain_index(idx: tuple) -> tuple:
@@ -135,7 +163,10 @@ def _plain_index(idx: tuple) -> tuple:
 
 def getitem(x: Any, idx: tuple, who: str = "getitem") -> Any:
     """``x[idx]`` of a Dask array for a constant NumPy index: integer arrays on several axes
-    or of several dimensions go through flat positions (Dask takes one 1-d array at a time)."""
+    or of several dimensions go through flat positions (Dask takes one 1-d array at a time).
+    Eager libraries (CuPy) index as NumPy does."""
+    if not backends.is_dask(x):
+        return x[idx]
     _index_arrays(idx, who, lazy_integers=sum(1 for i in idx if _is_advanced(i)) == 1)
     idx = _plain_index(idx)
     arrays = [i for i in idx if isinstance(i, np.ndarray)]
@@ -157,8 +188,16 @@ def lazy_positions(indices: Any, n: int, mode: str) -> Any:
 
 
 def take(x: Any, indices: Any, axis: int, mode: str, who: str = "take") -> Any:
-    """``np.take(x, indices, axis, mode=mode)`` of a Dask array, or with Dask indices."""
+    """``np.take(x, indices, axis, mode=mode)`` of a Dask array, or with Dask indices; of an
+    eager library's arrays (CuPy's ``take`` has no ``mode``), by indexing."""
     n = x.shape[axis]
+    if not (backends.is_dask(x) or backends.is_dask(indices)):
+        if foreign(indices):
+            where = lazy_positions(indices, n, mode)
+            x = x if foreign(x) else backends.asarray_like(x, indices)
+        else:
+            where = np.take(np.arange(n), indices, mode=mode)
+        return x[(slice(None),) * axis + (where,)]
     if foreign(indices):
         where = lazy_positions(indices, n, mode)
         if not backends.is_dask(x):
@@ -203,33 +242,34 @@ def take_add(g: Any, where: Any, shape: tuple, dtype: Any, axis: int,
     """The transpose of :func:`take` for lazy (Dask) non-negative positions ``where`` along
     ``axis``: zeros of ``shape`` with ``g`` added there, by one ``bincount`` of flat
     positions (computed lazily from ``where``)."""
-    da = _require_dask(who, "dask")
     size = math.prod(shape)
     if size == 0 or math.prod(g.shape) == 0:
-        return backends.zeros(shape, dtype, like=g)
+        return backends.zeros(shape, dtype, like=_like(g, where))
     lead, n, trail = math.prod(shape[:axis]), shape[axis], math.prod(shape[axis + 1:])
     k = len(where.shape)
-    rows = np.arange(lead).reshape((lead,) + (1,) * (k + 1))
-    cols = np.arange(trail).reshape((1,) * (k + 1) + (trail,))
+    rows = backends.arange(lead, np.int64, where).reshape((lead,) + (1,) * (k + 1))
+    cols = backends.arange(trail, np.int64, where).reshape((1,) * (k + 1) + (trail,))
     pos = (rows * n + where.reshape((1,) + tuple(where.shape) + (1,))) * trail + cols
-    g = g if backends.is_dask(g) else da.from_array(np.asarray(g))
-    flat = g.reshape(-1)
-    pos = pos.reshape(-1).rechunk(flat.chunks)
-
-    def count(w: Any) -> Any:
-        return da.bincount(pos, weights=w, minlength=size)
-
-    if np.dtype(dtype).kind == "c":
-        out = count(flat.real) + 1j * count(flat.imag)
+    if backends.is_dask(where):
+        da = backends.dask_array()
+        g = g if backends.is_dask(g) else da.from_array(np.asarray(g))
+        flat = g.reshape(-1)
+        pos = pos.reshape(-1).rechunk(flat.chunks)
     else:
-        out = count(flat)
-    return out.astype(dtype).reshape(shape)
+        g = g if foreign(g) else backends.asarray_like(g, where)
+        flat, pos = g.reshape(-1), pos.reshape(-1)
+    return _bincount(pos, flat, size, dtype).reshape(shape)
 
 
 def searchsorted(a: Any, v: Any, side: str = "left") -> Any:
     """``np.searchsorted(a, v, side)`` with Dask operands: a NumPy ``a`` is searched block by
     block of ``v``; a Dask ``a`` is Dask's own."""
-    da = _require_dask("searchsorted", foreign(a, v) or "numpy")
+    if not (backends.is_dask(a) or backends.is_dask(v)):  # eager: one array on the device
+        like = _like(a, v)
+        a = a if foreign(a) else backends.asarray_like(a, like)
+        v = v if foreign(v) or not hasattr(v, "shape") else backends.asarray_like(v, like)
+        return np.searchsorted(a, v, side=side)
+    da = backends.dask_array()
     if not backends.is_dask(a):
         v = v if backends.is_dask(v) else da.from_array(np.asarray(v))
         return v.map_blocks(lambda b: np.searchsorted(a, b, side=side), dtype=np.intp)
@@ -244,8 +284,23 @@ def scatter_add(g: Any, shape: tuple, dtype: Any, idx: tuple, who: str = "scatte
     Basic indices (ints, slices, ``None``, ``Ellipsis``) write ``g`` into zeros; advanced
     ones (integer arrays, masks) sum ``g`` by flat position with one ``bincount``.
     """
-    lib = foreign(g) or "numpy"
-    da = _require_dask(who, lib)
+    like = _like(g, *idx)
+    if like is None:
+        raise TypeError(f"{who}: scatter_add takes an array of another library than NumPy")
+    if not backends.is_dask(like):  # eager: written into zeros, or one bincount
+        if not any(_is_advanced(i) for i in idx):
+            out = backends.zeros(shape, dtype, like=like)
+            if math.prod(g.shape):
+                out[idx] = g if foreign(g) else backends.asarray_like(g, like)
+            return out
+        size = math.prod(shape)
+        pos = flat_positions(shape, idx, like).reshape(-1)
+        if size == 0 or math.prod(pos.shape) == 0:
+            return backends.zeros(shape, dtype, like=like)
+        g = g if foreign(g) else backends.asarray_like(g, like)
+        flat = np.broadcast_to(g, pos.shape if len(g.shape) == 1 else g.shape).reshape(-1)
+        return _bincount(pos, flat, size, dtype).reshape(shape)
+    da = backends.dask_array()
     axis = len(idx) - 1
     if idx and all(isinstance(i, slice) and i == slice(None) for i in idx[:-1]) \
             and foreign(idx[-1]) \
@@ -265,22 +320,20 @@ def scatter_add(g: Any, shape: tuple, dtype: Any, idx: tuple, who: str = "scatte
         return backends.zeros(shape, dtype, like=g)
     flat = g.reshape(-1)
     where = da.from_array(pos, chunks=flat.chunks)
-
-    def count(w: Any) -> Any:
-        return da.bincount(where, weights=w, minlength=size)
-
-    if np.dtype(dtype).kind == "c":
-        out = count(flat.real) + 1j * count(flat.imag)
-    else:
-        out = count(flat)
-    return out.astype(dtype).reshape(shape)
+    return _bincount(where, flat, size, dtype).reshape(shape)
 
 
 def set_at(x: Any, v: Any, idx: tuple, who: str = "at[...].set") -> Any:
     """``x`` with ``x[idx]`` replaced by ``v`` (``idx`` names each element at most once), in
     the library of ``x`` or ``v``; ``x`` is not written to."""
-    lib = foreign(x, v) or "numpy"
-    da = _require_dask(who, lib)
+    like = _like(x, v, *idx)
+    if like is None:
+        raise TypeError(f"{who}: set_at takes an array of another library than NumPy")
+    if not backends.is_dask(like):  # eager: a copy, written into
+        out = x.copy() if foreign(x) else backends.asarray_like(x, like).copy()
+        out[idx] = v if foreign(v) or not hasattr(v, "shape") else backends.asarray_like(v, like)
+        return out
+    da = backends.dask_array()
     _index_arrays(idx, who)
     if not any(_is_advanced(i) for i in idx):
         out = x.copy() if backends.is_dask(x) else da.from_array(np.asarray(x))
@@ -313,7 +366,9 @@ def _along_blocks(arrays: list, axis: int) -> list:
 def argsort(x: Any, axis: int, who: str = "argsort", **kwargs: Any) -> Any:
     """``np.argsort(x, axis)`` of a Dask array: ``axis`` in one chunk, sorted block by block
     (``axis=None``: of the flattened array)."""
-    da = _require_dask(who, foreign(x) or "numpy")
+    if not backends.is_dask(x):  # eager: the library's own argsort
+        return np.argsort(x, axis=axis, **{k: v for k, v in kwargs.items() if v is not None})
+    da = backends.dask_array()
     if axis is None:
         x, axis = x.reshape(-1), 0
     axis = axis % len(x.shape)
@@ -323,7 +378,12 @@ def argsort(x: Any, axis: int, who: str = "argsort", **kwargs: Any) -> Any:
 
 def take_along(x: Any, indices: Any, axis: int, who: str = "take_along_axis") -> Any:
     """``np.take_along_axis(x, indices, axis)`` for Dask operands, block by block."""
-    da = _require_dask(who, foreign(x, indices) or "numpy")
+    if not (backends.is_dask(x) or backends.is_dask(indices)):  # eager: the library's own
+        like = _like(x, indices)
+        x = x if foreign(x) else backends.asarray_like(x, like)
+        indices = indices if foreign(indices) else backends.asarray_like(indices, like)
+        return np.take_along_axis(x, indices, axis=axis)
+    da = backends.dask_array()
     x, indices = _along_blocks([x, indices], axis)
     return da.map_blocks(np.take_along_axis, x, indices, axis=axis, dtype=x.dtype,
                          chunks=indices.chunks)
@@ -347,7 +407,9 @@ def take_along_add(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int,
                    who: str = "take_along_axis") -> Any:
     """The transpose of :func:`take_along`: zeros of ``shape`` with ``g`` added where
     ``indices`` point along ``axis``, block by block."""
-    da = _require_dask(who, foreign(g, indices) or "numpy")
+    if not (backends.is_dask(g) or backends.is_dask(indices)):  # eager: one bincount
+        return _take_along_add_eager(g, indices, shape, dtype, axis)
+    da = backends.dask_array()
     g, indices = _along_blocks([g, indices], axis)
     lead = tuple(shape[d] if d != axis else g.shape[d] for d in range(len(shape)))
     if tuple(g.shape) != lead:  # g broadcast against x's other axes: sum later
@@ -357,6 +419,31 @@ def take_along_add(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int,
     return da.map_blocks(_put_along_add, g, indices, n=shape[axis], out_dtype=dtype,
                          axis=axis, chunks=chunks, dtype=dtype,
                          meta=np.empty((0,) * len(shape), dtype))
+
+
+def _take_along_add_eager(g: Any, indices: Any, shape: tuple, dtype: Any, axis: int) -> Any:
+    like = _like(g, indices)
+    g = g if foreign(g) else backends.asarray_like(g, like)
+    indices = indices if foreign(indices) else backends.asarray_like(indices, like)
+    nd = len(shape)
+    both = np.broadcast_shapes(tuple(g.shape), tuple(indices.shape))
+    lead = tuple(both[d] if d == axis else shape[d] for d in range(len(shape)))
+    size = math.prod(shape)
+    if size == 0 or math.prod(lead) == 0:
+        return backends.zeros(shape, dtype, like=like)
+    n = shape[axis]
+    pos: Any = 0
+    for d in range(nd):
+        stride = math.prod(shape[d + 1:])
+        if d == axis:
+            coord = np.where(indices < 0, indices + n, indices)
+        else:
+            coord = backends.arange(lead[d], np.int64, like).reshape(
+                (1,) * d + (lead[d],) + (1,) * (nd - d - 1))
+        pos = pos + coord * stride
+    pos = np.broadcast_to(pos, lead).reshape(-1)
+    flat = np.broadcast_to(g, lead).reshape(-1)
+    return _bincount(pos, flat, size, dtype).reshape(shape)
 
 
 def _sample(x: Any) -> np.ndarray:
@@ -370,7 +457,11 @@ def _sample(x: Any) -> np.ndarray:
 def linalg(func: Callable[..., Any], who: str, *args: Any, **kwargs: Any) -> Any:
     """``func`` (a ``numpy.linalg`` routine) of Dask operands: each matrix of a stack in one
     chunk, NumPy's routine run block by block over the stack's leading axes."""
-    da = _require_dask(who, foreign(*args) or "numpy")
+    if not any(backends.is_dask(a) for a in args):  # eager: the library's own routine
+        like = _like(*args)
+        return func(*(backends.asarray_like(a, like) if type(a) is np.ndarray else a
+                      for a in args), **kwargs)
+    da = backends.dask_array()
     arrays = [i for i, a in enumerate(args) if hasattr(a, "shape")]
     cores = [min(len(args[i].shape), 2) for i in arrays]
     # the shapes and dtypes of one matrix's results, from NumPy on a sample

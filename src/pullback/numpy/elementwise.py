@@ -614,18 +614,26 @@ def sign(x: Any, /, **kwargs: Any) -> Any:
 
 # ----------------------------------------------------------------------------- where
 
+
+def _choice(v: Any, dtype: np.dtype) -> Any:
+    """A constant choice of ``where`` in ``dtype``: a Python number as a NumPy scalar (which
+    every array library takes; CuPy refuses 0-d NumPy arrays among its operands)."""
+    if type(v) in (bool, int, float, complex):
+        return dtype.type(v)
+    return v.astype(dtype) if isinstance(v, np.generic) else as_array(v, dtype)
+
 where_p = new_primitive("where", np.where)
 defvjp(
     where_p,
     None,
-    lambda g, ans, c, x, y: where_p.bind(c, g, np.zeros((), dtype_of(g))),
-    lambda g, ans, c, x, y: where_p.bind(c, np.zeros((), dtype_of(g)), g),
+    lambda g, ans, c, x, y: where_p.bind(c, g, dtype_of(g).type(0)),
+    lambda g, ans, c, x, y: where_p.bind(c, dtype_of(g).type(0), g),
 )
 defjvp(
     where_p,
     None,
-    lambda t, ans, c, x, y: where_p.bind(c, t, np.zeros((), dtype_of(t))),
-    lambda t, ans, c, x, y: where_p.bind(c, np.zeros((), dtype_of(t)), t),
+    lambda t, ans, c, x, y: where_p.bind(c, t, dtype_of(t).type(0)),
+    lambda t, ans, c, x, y: where_p.bind(c, dtype_of(t).type(0), t),
 )
 
 
@@ -700,8 +708,8 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
     # the constant choice (a Python number...) in the traced one's dtype, which promote gave
     # the common dtype: every transformation then sees one dtype (float32 stays float32)
     like = x if isinstance(x, Tracer) else y
-    x = x if isinstance(x, Tracer) else as_array(x, like.dtype)
-    y = y if isinstance(y, Tracer) else as_array(y, like.dtype)
+    x = x if isinstance(x, Tracer) else _choice(x, like.dtype)
+    y = y if isinstance(y, Tracer) else _choice(y, like.dtype)
     shape = np.broadcast_shapes(condition.shape, np.shape(x) if not isinstance(x, Tracer)
                                 else x.shape, np.shape(y) if not isinstance(y, Tracer) else y.shape)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.rules import add_tangents, defbatch, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import (
@@ -659,7 +660,7 @@ def _triangle(m: Any, k: int, lower: bool, who: str) -> Any:
     keep = np.tri(rows, cols, int(k) if lower else int(k) - 1, dtype=np.bool_)
     if not lower:
         keep = ~keep
-    return where(keep, m, np.zeros((), m.dtype))
+    return where(backends.constant(keep, m), m, m.dtype.type(0))
 
 
 @implements(np.tril)
