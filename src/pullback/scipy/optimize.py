@@ -160,10 +160,17 @@ def _solve_one(x0: Any, *args: Any, run: Callable[..., Any], name: str) -> tuple
     x0 = np.asarray(x0)
     res = run(x0, [_wide(a) for a in args])
     if not _converged(res):
+        # how far from a solution it stopped: the gradient, or the residual for root
+        field = {"minimize": "jac", "least_squares": "grad", "root": "fun"}.get(name)
+        left = res.get(field) if field is not None and isinstance(res, dict) else None
+        where = ("" if left is None or np.size(left) == 0 else
+                 f"; the largest entry of the {'residual' if name == 'root' else 'gradient'}"
+                 f" there is {float(np.max(np.abs(left))):.1e}")
         raise OptimizeError(
             f"pullback.scipy.optimize.{name}: SciPy's solver did not converge "
-            f"({_message(res)}), so there is no solution to differentiate. Raise maxiter, "
-            "loosen the tolerance, choose another method or a better x0"
+            f"({_message(res).rstrip('.')}{where}), so there is no solution to "
+            "differentiate. Raise maxiter, loosen the tolerance (a tolerance near rounding "
+            "makes SciPy report a loss of precision), choose another method or a better x0"
         )
     x = np.asarray(_solution(res), dtype=np.result_type(x0.dtype, np.float64))
     return res, x.reshape(x0.shape).astype(x0.dtype, copy=False)
