@@ -78,10 +78,10 @@ from typing import Any
 
 import numpy as np
 
-from pullback.compile.codegen_numpy import _Emitter, compile_graph, rewrite
+from pullback.compile.codegen_numpy import _basic_index, _Emitter, add_at_p, compile_graph, rewrite
 from pullback.compile.fusion import REDUCTIONS, Kernel, fuse, fused_p, loop_dtypes, uniform
 from pullback.compile.ir import Graph
-from pullback.compile.values import Const, Equation, Var
+from pullback.compile.values import Const, Equation, Var, vars_in
 
 __all__ = ["available", "compile_graph_numba", "kernel_source"]
 
@@ -184,8 +184,9 @@ def _cast(expr: str, src: np.dtype, dst: np.dtype) -> str:
 
 
 class _KernelWriter:
-    def __init__(self, kernel: Kernel, parallel: bool):
+    def __init__(self, kernel: Kernel, parallel: bool, sinks: frozenset[int] = frozenset()):
         self.k = kernel
+        self.sinks = sinks  # outputs added into a buffer (a view passed in) instead of set
         self.parallel = parallel
         self.shape = kernel.shape
         self.d = len(kernel.shape)
@@ -361,18 +362,17 @@ class _KernelWriter:
         for e in k.eqns:
             self.equation(e)
         outs: list[str] = []
-        alloc: list[str] = []
+        params = [f"in{n}" for n in range(len(k.inputs))]
         for n, v in enumerate(k.outputs):
             if v in self.names and self.names[v].startswith("r"):
                 outs.append(self.names[v])
                 continue
-            o = f"out{n}"
-            alloc.append(f"{o} = np.empty({v.aval.shape!r}, np.{v.aval.dtype.name})")
-            self.body.append(f"{o}[{self.index(v.aval.shape)}] = {self.names[v]}")
-            outs.append(o)
-        params = ", ".join(f"in{n}" for n in range(len(k.inputs)))
-        lines = [f"def {k.name}({params}):"]
-        lines += ["    " + s for s in alloc + self.pre]
+            o = f"out{n}"  # passed in: an array made by the caller, or a view of a buffer
+            params.append(o)
+            op = "+=" if n in self.sinks else "="
+            self.body.append(f"{o}[{self.index(v.aval.shape)}] {op} {self.names[v]}")
+        lines = [f"def {k.name}({', '.join(params)}):"]
+        lines += ["    " + s for s in self.pre]
         # prange over the first axis when no reduction crosses it (a race otherwise)
         par = self.parallel and not any(
             0 in e.params["axes"] and (len(e.params["axes"]) < self.d or e.prim.name != "sum")
@@ -396,28 +396,31 @@ class _KernelWriter:
             lines.append(f"{indent}for i{last} in {rng}({span}):")
             lines += [indent + "    " + s for stmt in self.body for s in stmt.split("\n")]
         lines += ["    " + s for s in self.post]
-        lines.append(f"    return ({', '.join(outs)},)")
+        lines.append(f"    return ({', '.join(outs)},)" if outs else "    return None")
         return "\n".join(lines)
 
 
-def kernel_source(kernel: Kernel, parallel: bool = False) -> str:
+def kernel_source(kernel: Kernel, parallel: bool = False,
+                  sinks: frozenset[int] = frozenset()) -> str:
     """The Python source of one kernel: explicit loops, one scalar per intermediate value.
+
+    The arrays it fills are arguments after the inputs (made by the caller, or views of a
+    buffer of zeros that the outputs in ``sinks`` are added into); it returns its reductions.
 
     Example:
         >>> import numpy as np, pullback as pb, pullback.numpy as pnp
         >>> from pullback.compile.fusion import fuse, kernels
         >>> g = pb.make_graph(lambda x: pnp.sin(x) * 2.0, np.ones(3))
         >>> print(kernel_source(kernels(fuse(g, min_size=1))[0]))
-        def k0(in0):
-            out0 = np.empty((3,), np.float64)
+        def k0(in0, out0):
             for i0 in range(3):
                 v0 = in0[i0]
                 v1 = math.sin(v0)
                 v2 = (v1 * 2.0)
                 out0[i0] = v2
-            return (out0,)
+            return None
     """
-    return _KernelWriter(kernel, parallel).source()
+    return _KernelWriter(kernel, parallel, sinks).source()
 
 
 # ----------------------------------------------------------------------------- compilation
@@ -468,14 +471,98 @@ class _PythonKernels:
         return self.ns[name]
 
 
-class _NumbaEmitter(_Emitter):
-    """The NumPy emitter, with ``fused`` equations as calls of compiled kernels."""
+def _view_shape(shape: tuple[int, ...], idx: tuple) -> tuple[int, ...]:
+    """The shape of ``buffer[idx]`` for a buffer of ``shape`` (nothing allocated)."""
+    return tuple(np.broadcast_to(np.empty((), np.int8), shape)[idx].shape)
 
-    def __init__(self, graph: Graph, kernels: Any):
+
+def _sinks(graph: Graph) -> tuple[dict[int, dict[int, tuple[Var, tuple]]], dict[int, Var]]:
+    """Kernel outputs that only go into a buffer of zeros at a basic index.
+
+    ``scatter_add(t, idx)`` of a kernel's output ``t`` (read nowhere else), then maybe
+    ``add_at(that, r, idx2)`` of another output ``r`` of the same kernel, and so on: the
+    caller makes the buffer of zeros and passes the kernel views of it, which the kernel adds
+    its results into (no array for ``t`` or ``r``, no second pass).
+
+    Returns ``{id(fused equation): {output position: (buffer variable, idx)}}`` and
+    ``{id(absorbed equation): the variable it aliases}``.
+    """
+    uses: dict[Var, int] = {}
+    for e in graph.eqns:
+        for a in list(e.inputs) + vars_in(e.params):
+            if isinstance(a, Var):
+                uses[a] = uses.get(a, 0) + 1
+    for a in graph.outvars:
+        if isinstance(a, Var):
+            uses[a] = uses.get(a, 0) + 2
+    made_by: dict[Var, tuple[Equation, int]] = {}
+    for e in graph.eqns:
+        if e.prim is fused_p:
+            k: Kernel = e.params["kernel"]
+            reduced = {r.outvars[0] for r in k.reductions}
+            for n, v in enumerate(k.outputs):
+                if v not in reduced:
+                    made_by[v] = (e, n)
+    readers: dict[Var, Equation] = {}
+    for e in graph.eqns:
+        for a in e.inputs:
+            if isinstance(a, Var) and uses.get(a) == 1:
+                readers[a] = e
+
+    def fits(t: Any, shape: tuple, dtype: Any, idx: Any) -> bool:
+        return isinstance(t, Var) and uses.get(t) == 1 and t in made_by and \
+            _basic_index(idx) and t.aval.dtype == np.dtype(dtype) and \
+            tuple(t.aval.shape) == _view_shape(shape, idx)
+
+    sinks: dict[int, dict[int, tuple[Var, tuple]]] = {}
+    absorbed: dict[int, Var] = {}
+    for e in graph.eqns:
+        if e.prim.name != "scatter_add" or set(e.params) != {"shape", "dtype", "idx"}:
+            continue
+        t = e.inputs[0]
+        shape, idx = tuple(e.params["shape"]), e.params["idx"]
+        if len(e.inputs) != 1 or not fits(t, shape, e.params["dtype"], idx):
+            continue
+        f, n = made_by[t]
+        buf = e.outvars[0]
+        chain = {n: idx}
+        absorbed_here = {id(e): buf}
+        last = buf
+        while True:  # add_at(last, r, idx2) with r another output of the same kernel
+            a = readers.get(last)
+            if a is None or a.prim is not add_at_p or a.inputs[0] is not last:
+                break
+            r, idx2 = a.inputs[1], a.params["idx"]
+            if not fits(r, shape, buf.aval.dtype, idx2) or made_by[r][0] is not f \
+                    or made_by[r][1] in chain:
+                break
+            chain[made_by[r][1]] = idx2
+            absorbed_here[id(a)] = last
+            last = a.outvars[0]
+        entry = sinks.setdefault(id(f), {})
+        if any(m in entry for m in chain):
+            continue
+        for m, ix in chain.items():
+            entry[m] = (buf, ix)
+        absorbed.update(absorbed_here)
+    return sinks, absorbed
+
+
+class _NumbaEmitter(_Emitter):
+    """The NumPy emitter, with ``fused`` equations as calls of compiled kernels; the arrays a
+    kernel fills are made here and passed in (cheaper than arrays returned by Numba)."""
+
+    def __init__(self, graph: Graph, kernels: Any,
+                 sinks: dict[int, dict[int, tuple[Var, tuple]]], absorbed: dict[int, Var]):
         super().__init__(graph)
         self.kernels = kernels
+        self.sinks = sinks
+        self.absorbed = absorbed
 
     def statement(self, e: Equation, outs: str) -> list[str]:
+        if id(e) in self.absorbed:  # done by the kernel that fills the buffer
+            same = self.names[self.absorbed[id(e)]]
+            return [] if outs == same else [f"{outs} = {same}"]
         if e.prim is not fused_p:
             return super().statement(e, outs)
         k: Kernel = e.params["kernel"]
@@ -487,8 +574,33 @@ class _NumbaEmitter(_Emitter):
             if isinstance(a, Var) and a.aval.ndim == 0:
                 s = f"bool({s})" if a.aval.dtype == _BOOL else f"float({s})"
             args.append(s)
-        lines = [f"{outs} = {fn}({', '.join(args)})"]
-        for v in k.outputs:
+        lines = []
+        sinks = self.sinks.get(id(e), {})
+        made: set[Var] = set()
+        reduced = {r.outvars[0] for r in k.reductions}
+        results = []
+        for n, v in enumerate(k.outputs):
+            name = self.names[v]
+            if v in reduced:
+                results.append(name)
+                continue
+            if n in sinks:
+                buf, idx = sinks[n]
+                if buf not in made:
+                    made.add(buf)
+                    dt = self.const(buf.aval.dtype, f"dt_{buf.aval.dtype.name}_")
+                    lines.append(f"{self.names[buf]} = _np.zeros({buf.aval.shape!r}, {dt})")
+                lines.append(f"{name} = {self.names[buf]}[{self.index(idx)}]")
+            else:
+                dt = self.const(v.aval.dtype, f"dt_{v.aval.dtype.name}_")
+                lines.append(f"{name} = _np.empty({v.aval.shape!r}, {dt})")
+            args.append(name)
+        call = f"{fn}({', '.join(args)})"
+        if results:
+            lines.append(f"{', '.join(results)}, = {call}")
+        else:
+            lines.append(call)
+        for v in reduced:
             if v.aval.ndim == 0:  # a Python float from Numba: NumPy's scalar type, as eager
                 name = self.names[v]
                 lines.append(f"{name} = {self.const(v.aval.dtype.type, 't')}({name})")
@@ -518,10 +630,15 @@ def compile_graph_numba(
     """
     executor = EXECUTOR if executor is None else executor
     fused = fuse(rewrite(graph), min_ops, min_size)
-    ks = [e.params["kernel"] for e in fused.eqns if e.prim is fused_p]
+    fused_eqns = [e for e in fused.eqns if e.prim is fused_p]
+    ks = [e.params["kernel"] for e in fused_eqns]
+    sinks, absorbed = _sinks(fused)
     parallel = threads > 1
     deco = _DECORATOR.format(parallel=", parallel=True" if parallel else "")
-    ksrc = "\n\n".join(deco + kernel_source(k, parallel) for k in ks)
+    ksrc = "\n\n".join(
+        deco + kernel_source(e.params["kernel"], parallel, frozenset(sinks.get(id(e), {})))
+        for e in fused_eqns
+    )
     module_source = _HEADER + ksrc + "\n"
     if not ks:
         kernels: Any = None
@@ -535,7 +652,7 @@ def compile_graph_numba(
     else:
         raise ValueError(f"compile_graph_numba: executor must be 'numba' or 'python', "
                          f"got {executor!r}")
-    em = _NumbaEmitter(fused, kernels)
+    em = _NumbaEmitter(fused, kernels, sinks, absorbed)
     fn, source, structured = compile_graph(fused, name, emitter=em)
     if threads > 1:
         numba = _numba()
