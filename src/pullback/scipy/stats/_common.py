@@ -174,8 +174,10 @@ class _Family:
         """What each function's docstring says of its derivatives, after the summary."""
         raise NotImplementedError
 
-    def public(self, module: str, of: str, example: str, values: tuple[str, ...],
-               shapes: str = "", no_closed_form: str = "") -> tuple[Callable[..., Any], ...]:
+    def public(self, module: str, of: str = "", example: str = "",
+               values: tuple[str, ...] = (), shapes: str = "", no_closed_form: str = "",
+               docs: dict[str, tuple[str, str, str]] | None = None,
+               ) -> tuple[Callable[..., Any], ...]:
         """The public functions of the distribution module ``module`` (its ``__name__``), in
         the order of :attr:`names`: each with the signature ``(x, *shapes, loc=0.0,
         scale=1.0)`` (discrete: ``(k, *shapes, loc=0)``), ``shapes`` the names of the shape
@@ -185,7 +187,8 @@ class _Family:
         and which derivatives it has (those with respect to the shape parameters
         ``no_closed_form`` of the distribution functions have no closed form); each ends
         with an example, the function at ``example`` (its arguments) rounded to 10 places
-        equal to its entry of ``values``.
+        equal to its entry of ``values``. ``docs`` gives each function a docstring of its
+        own instead: a summary, an example's expression and its value.
         """
         names = [n.strip() for n in shapes.split(",") if n.strip()]
         missing = [n.strip() for n in no_closed_form.split(",") if n.strip()]
@@ -193,10 +196,14 @@ class _Family:
         arguments = f"{self.variable}, ({''.join(f'{n}, ' for n in names)}), {self.passed}"
         notes = self.notes(names, missing)
         short = module.rsplit(".", 1)[-1]
+        if docs is None:
+            docs = {name: (f"{_SUMMARIES[name]} {of}",
+                           f"round(float({short}.{name}({example})), 10)", value)
+                    for name, value in zip(self.names, values, strict=True)}
         return tuple(
             _define(module, name, parameters, arguments, self,
-                    _docstring(short, name, of, notes.get(name, ""), example, value))
-            for name, value in zip(self.names, values, strict=True)
+                    _docstring(short, name, *docs[name], notes.get(name, "")))
+            for name in self.names
         )
 
 
@@ -209,9 +216,9 @@ _SUMMARIES = {
 }
 
 
-def _docstring(module: str, name: str, of: str, note: str, example: str, value: str) -> str:
-    text = f"{_SUMMARIES[name]} {of}; ``scipy.stats.{module}.{name}``." + (
-        f" {note}" if note else "")
+def _docstring(module: str, name: str, summary: str, expression: str, value: str,
+               note: str) -> str:
+    text = f"{summary}; ``scipy.stats.{module}.{name}``." + (f" {note}" if note else "")
     # wrapped as in a source file, never inside a ``code`` span
     text = re.sub(r"``[^`]*``", lambda m: m.group().replace(" ", "\0"), text)
     lines = textwrap.wrap(text, 92, break_long_words=False, break_on_hyphens=False)
@@ -219,7 +226,7 @@ def _docstring(module: str, name: str, of: str, note: str, example: str, value: 
 
 Example:
     >>> from pullback.scipy.stats import {module}
-    >>> round(float({module}.{name}({example})), 10)
+    >>> {expression}
     {value}
 """
 

@@ -30,72 +30,19 @@ _DIST = Continuous(
 )
 
 
-def logpdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The log-density ``-((x - loc)/scale)**2 / 2 - log(sqrt(2 pi) scale)``;
-    ``scipy.stats.norm.logpdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import norm
-        >>> float(norm.logpdf(1.0))
-        -1.4189385332046727
-    """
-    return _DIST.logpdf(x, (), loc, scale)
-
-
-def pdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The density; ``scipy.stats.norm.pdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import norm
-        >>> round(float(norm.pdf(0.0)), 12)
-        0.398942280401
-    """
-    return _DIST.pdf(x, (), loc, scale)
-
-
-def cdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The distribution function ``ndtr((x - loc) / scale)``; ``scipy.stats.norm.cdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import norm
-        >>> round(float(norm.cdf(1.96)), 12)
-        0.975002104852
-    """
-    return _DIST.cdf(x, (), loc, scale)
-
-
-def logcdf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(cdf)``, accurate far in the lower tail (``log_ndtr``); ``scipy.stats.norm.logcdf``.
-
-    Example:
-        >>> from pullback.scipy.stats import norm
-        >>> round(float(norm.logcdf(-40.0)), 6)
-        -804.608442
-    """
-    return _DIST.logcdf(x, (), loc, scale)
-
-
-def sf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """The survival function ``1 - cdf``, accurate in the upper tail; ``scipy.stats.norm.sf``.
-
-    Example:
-        >>> from pullback.scipy.stats import norm
-        >>> round(float(norm.sf(10.0)) / 7.6198530e-24, 6)
-        1.0
-    """
-    return _DIST.sf(x, (), loc, scale)
-
-
-def logsf(x: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
-    """``log(sf)``, accurate far in the upper tail; ``scipy.stats.norm.logsf``.
-
-    Example:
-        >>> from pullback.scipy.stats import norm
-        >>> round(float(norm.logsf(40.0)), 6)
-        -804.608442
-    """
-    return _DIST.logsf(x, (), loc, scale)
-
+logpdf, pdf, cdf, logcdf, sf, logsf = _DIST.public(__name__, docs={
+    "logpdf": ("The log-density ``-((x - loc)/scale)**2 / 2 - log(sqrt(2 pi) scale)``",
+               "float(norm.logpdf(1.0))", "-1.4189385332046727"),
+    "pdf": ("The density", "round(float(norm.pdf(0.0)), 12)", "0.398942280401"),
+    "cdf": ("The distribution function ``ndtr((x - loc) / scale)``",
+            "round(float(norm.cdf(1.96)), 12)", "0.975002104852"),
+    "logcdf": ("``log(cdf)``, accurate far in the lower tail (``log_ndtr``)",
+               "round(float(norm.logcdf(-40.0)), 6)", "-804.608442"),
+    "sf": ("The survival function ``1 - cdf``, accurate in the upper tail",
+           "round(float(norm.sf(10.0)) / 7.6198530e-24, 6)", "1.0"),
+    "logsf": ("``log(sf)``, accurate far in the upper tail", "round(float(norm.logsf(40.0)), 6)",
+              "-804.608442"),
+})
 
 def ppf(q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
     """The quantile function ``loc + scale * ndtri(q)``; ``scipy.stats.norm.ppf``.
