@@ -132,7 +132,7 @@ def _irfft_transpose(g: Any, x: Any, n: int, axis: int, norm: str) -> Any:
         weights[-1] = 1.0
     ndim = len(shape_of(x))
     weights = weights.reshape((m,) + (1,) * (ndim - 1 - axis)).astype(dtype_of(g))
-    return head * weights
+    return head * backends.constant(weights, g)
 
 
 deflinear(irfft_p, _irfft_transpose)

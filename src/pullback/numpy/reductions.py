@@ -425,7 +425,8 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: flo
     centred = a - _mean_keep(a, axes)
     total = sum(_abs2(centred), axis=axes, keepdims=keepdims)
     # NumPy divides by max(n - ddof, 0): inf or nan (with its warning) for ddof >= n
-    return total / np.asarray(builtins.max(_count(a.shape, axes) - ddof, 0), _real_dtype(a))
+    # a NumPy scalar, not a 0-d array: CuPy refuses NumPy arrays among its operands
+    return total / np.dtype(_real_dtype(a)).type(builtins.max(_count(a.shape, axes) - ddof, 0))
 
 
 def _real_dtype(a: Any) -> np.dtype:
