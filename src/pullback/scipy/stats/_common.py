@@ -10,6 +10,13 @@ parameters (``scale <= 0``, a shape parameter out of range) give NaN, as in SciP
 The functions are evaluated at a safe point outside the support and the result replaced
 there (the "double where"), so that the derivative of an unused branch never turns a zero
 cotangent into NaN.
+
+A distribution module states only its mathematics: a :class:`Continuous` (or
+:class:`Discrete`) of its standardised log-density, distribution functions, support and
+parameter checks. Its public functions (``logpdf``, ``pdf``, ``cdf``, ``logcdf``, ``sf``,
+``logsf``) are made from that by ``public``, with the module's signatures and docstrings:
+``pdf`` is ``exp(logpdf)``, ``loc`` and ``scale`` standardise ``x``, and the logarithms of
+``cdf`` and ``sf`` come from them where the module gives no formula of its own.
 """
 
 from __future__ import annotations
@@ -278,8 +285,8 @@ class Continuous(_Family):
         self.std_logcdf, self.std_logsf = logcdf, logsf
         self.check = check
 
-    names, variable, location, passed = CONTINUOUS, "x", "loc: Any = 0.0, scale: Any = 1.0", \
-        "loc, scale"
+    names = CONTINUOUS
+    variable, location, passed = "x", "loc: Any = 0.0, scale: Any = 1.0", "loc, scale"
 
     def notes(self, shapes: list[str], no_closed_form: list[str]) -> dict[str, str]:
         if not no_closed_form:
@@ -380,7 +387,8 @@ class Discrete(_Family):
         self.std_logpmf, self.std_cdf, self.std_sf = logpmf, cdf, sf
         self.upper, self.check, self.std_logcdf = upper, check, logcdf
 
-    names, variable, location, passed = DISCRETE, "k", "loc: Any = 0", "loc"
+    names = DISCRETE
+    variable, location, passed = "k", "loc: Any = 0", "loc"
 
     def notes(self, shapes: list[str], no_closed_form: list[str]) -> dict[str, str]:
         closed = [n for n in shapes if n not in no_closed_form]
