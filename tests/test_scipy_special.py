@@ -151,17 +151,20 @@ def test_derivative_in_an_order_raises_naming_it(name, argument):
     np.testing.assert_allclose(got, want, rtol=1e-15)
 
 
-NEW = ["gamma", "rgamma", "beta", "multigammaln", "j0", "j1", "jv", "y0", "y1", "yn", "i0",
-       "i0e", "i1", "i1e", "iv", "ive", "kv", "kve", "erfinv", "erfcinv", "entr", "rel_entr",
-       "kl_div", "zeta"]
+NEW = ["betaln", "gamma", "rgamma", "beta", "multigammaln", "j0", "j1", "jv", "y0", "y1",
+       "yn", "i0", "i0e", "i1", "i1e", "iv", "ive", "kv", "kve", "erfinv", "erfcinv", "entr",
+       "rel_entr", "kl_div", "zeta"]
+BINARY_NEW = ("betaln", "beta", "rel_entr", "kl_div", "jv", "yn", "iv", "ive", "kv", "kve")
 
 
 def _call(name, z):
     f = getattr(ps, name)
     if name == "multigammaln":
         return f(z, 2)
-    if name in ("beta", "rel_entr", "kl_div", "jv", "yn", "iv", "ive", "kv", "kve", "zeta"):
-        return f(1.0, z) if name != "zeta" else f(2.0, z)
+    if name == "zeta":
+        return f(2.0, z)
+    if name in BINARY_NEW:
+        return f(1.0, z)
     return f(z)
 
 

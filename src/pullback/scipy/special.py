@@ -743,6 +743,11 @@ def betaln(a: Any, b: Any) -> Any:
         >>> round(float(special.betaln(2.0, 3.0)), 12)  # log(1/12)
         -2.484906649788
     """
+    _real_only("betaln", a)
+    _real_only("betaln", b)
+    # one float dtype, Python numbers weak (a float64 gammaln(1.0) would widen float32)
+    traced = isinstance(a, Tracer) or isinstance(b, Tracer)
+    a, b = _promote_all(a, b) if traced else _plain_all(a, b)
     return gammaln(a) + gammaln(b) - gammaln(a + b)
 
 
