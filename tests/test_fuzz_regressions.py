@@ -258,3 +258,52 @@ def test_mvn_refuses_what_scipy_refuses(mshape: tuple, cshape: tuple) -> None:
     with pytest.raises(ValueError):
         pb.grad(lambda m: pstats.multivariate_normal.logpdf(np.ones(2), m, cov).sum())(
             np.ones(mshape))
+
+
+# ----------------------------------------------------------------------------- norm2-rank
+# linalg.norm(x, 2) is the largest singular value: smooth where it is simple, even when the
+# others tie (rank-deficient x: ties at 0). Its derivatives come from the top singular pair
+# alone, with no 1 / (s_i^2 - s_j^2) between the others.
+
+_RANK_DEFICIENT = {
+    "constant-2x4": np.full((2, 4), 0.5412815433718721),
+    "rank1-3x4": np.outer([1.0, 2.0, -0.5], [0.3, 1.0, 0.7, -1.2]),
+    "rank1-4x3": np.outer([0.3, 1.0, 0.7, -1.2], [1.0, 2.0, -0.5]),
+    "rank2-3x3": np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0], [0.0, 0.0, 0.5]]),
+    "zero-column": np.array([[1.0, 0.0, 2.0], [0.5, 0.0, -1.0]]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_RANK_DEFICIENT))
+def test_spectral_norm_of_rank_deficient_matrices_to_third_order(name: str) -> None:
+    x = _RANK_DEFICIENT[name]
+    all_checks(_program("m.linalg.norm(x0, 2)"), [x])
+    check_grads(lambda a: pnp.linalg.norm(a, 2), (x,), order=3)
+    assert pnp.linalg.norm(pb.jvp(lambda a: a, (x,), (x,))[0], 2) == np.linalg.norm(x, 2)
+    H = pb.hessian(lambda a: pnp.linalg.norm(a, 2))(x)
+    assert np.all(np.isfinite(H))
+    np.testing.assert_allclose(pb.jit(pb.hessian(lambda a: pnp.linalg.norm(a, 2)))(x), H,
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_spectral_norm_closed_form_hessian_of_a_rank_one_matrix() -> None:
+    """``x = s u v^T``: ``d2 ||x||_2 [t, t] = (|P_u^perp t v|^2 + |u^T t P_v^perp|^2) / s``
+    (the top pair's coupling with the zero singular values alone)."""
+    u, v = np.array([0.6, 0.8, 0.0]), np.array([0.0, 1.0, 0.0, 0.0])
+    x = 2.0 * np.outer(u, v)
+    t = np.arange(12.0).reshape(3, 4) / 7 - 0.5
+    pu, pv = np.eye(3) - np.outer(u, u), np.eye(4) - np.outer(v, v)
+    want = (np.sum((pu @ t @ v) ** 2) + np.sum((u @ t @ pv) ** 2)) / 2.0
+    got = pb.jvp(lambda a: pb.jvp(lambda b: pnp.linalg.norm(b, 2), (a,), (t,))[1], (x,),
+                 (t,))[1]
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_spectral_norm_complex_and_stacked_against_differences() -> None:
+    rng = np.random.default_rng(3)
+    xc = np.outer([1.0, 2j, -0.5], [0.3, 1.0 - 1j, 0.7])
+    check_grads(lambda a: pnp.linalg.norm(a, 2), (xc,), order=2)
+    xs = np.stack([_RANK_DEFICIENT["rank1-3x4"], rng.standard_normal((3, 4))])
+    check_grads(lambda a: pnp.sum(pnp.linalg.norm(a, 2, axis=(1, 2)) ** 2), (xs,), order=2)
+    np.testing.assert_allclose(pb.vmap(lambda a: pnp.linalg.norm(a, 2))(xs),
+                               np.linalg.norm(xs, 2, axis=(1, 2)), rtol=1e-15)

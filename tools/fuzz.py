@@ -903,10 +903,6 @@ class Known:
 #: the bugs found so far (see the report in ``tests/test_fuzz.py``); the CI seeds that hit
 #: them are expected failures there
 KNOWN_BUGS: dict[str, Known] = {
-    "norm2-rank": Known(
-        r"\bnan\b", "linalg.norm(x, 2) of a matrix with exactly zero singular values (rank "
-        "deficient; the largest one simple, so the norm is smooth there): NaN second "
-        "derivative (hvp, hessian)"),
     "numpy-scalar": Known(
         r"has dtype float64, NumPy's float32|cotangent( leaf \d+)? has dtype float32, "
         r"expected float64",

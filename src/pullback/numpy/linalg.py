@@ -14,7 +14,9 @@ Conventions (each has a test in ``tests/test_linalg.py``):
   equal, the derivatives that involve the vectors' coupling ``1/(w_j - w_i)`` are NaN
   (undefined, as in JAX), not a silently wrong number; first derivatives of the eigenvalues
   or singular values alone (``eigvalsh``, ``svd(compute_uv=False)``, nuclear and 2-norms)
-  do not involve it and stay finite there.
+  do not involve it and stay finite there. The 2-norm (the largest singular value) has its
+  own rule, from the top singular pair alone: every derivative is finite wherever that value
+  is simple and positive, whatever ties the others have (rank-deficient matrices).
 - ``pinv`` and ``lstsq`` derivatives assume the rank is locally constant (full rank in
   practice); ``qr`` assumes full rank; ``inv``, ``solve``, ``det`` and ``slogdet`` need a
   nonsingular matrix for their derivatives (``det`` of a singular matrix is 0, its derivative
@@ -849,6 +851,89 @@ defvjp_joint(svd_p, _svd_vjp)
 defbatch(svd_p, batch_stacked(svd_p))
 
 
+# The largest singular value s with its singular vectors u, v (a u = s v... a v = s u,
+# a^H u = s v): smooth wherever s is simple and positive, whatever the other singular values
+# (ties among them, zeros: rank-deficient matrices), unlike the full SVD's derivatives,
+# which couple every pair through 1 / (s_i^2 - s_j^2). The vectors are the eigenvector
+# z = [u; v] / sqrt(2) of H = [[0, a], [a^H, 0]] for its eigenvalue s, so their derivative
+# solves (s I - H) dz = (dH - ds) z on the complement of z: the matrix
+# M = s I - H + z z^H is invertible there (its other eigenvalues are s -/+ s_j, s + s and 1).
+# The gauge (u and v share a free phase): u^H du + v^H dv = 0.
+
+def _top_pair_impl(a: Any) -> tuple:
+    U, s, Vh = _svd_impl(a, full_matrices=False)
+    return s[..., 0], U[..., :, 0], np.conj(Vh[..., 0, :])
+
+
+top_pair_p = new_primitive("linalg.top_singular_pair", _top_pair_impl, multiple_results=True)
+
+
+def _top_system(a: Any, s: Any, u: Any, v: Any) -> Any:
+    """``M = s I - [[0, a], [a^H, 0]] + z z^H`` with ``z = [u; v] / sqrt(2)``."""
+    shape = shape_of(a)
+    m, n = shape[-2:]
+    lead = shape[:-2]
+    dtype = dtype_of(a)
+    H = concatenate([concatenate([np.zeros(lead + (m, m), dtype), a], axis=-1),
+                     concatenate([_H(a), np.zeros(lead + (n, n), dtype)], axis=-1)], axis=-2)
+    z = concatenate([u, v], axis=-1)
+    zzH = expand_dims(z, -1) * expand_dims(_conj(z), -2) * 0.5
+    return _as_matrix(s) * _eye(m + n, a) - H + zzH
+
+
+def _matvec(a: Any, x: Any) -> Any:
+    return getitem(a @ expand_dims(x, -1), (Ellipsis, 0))
+
+
+def _top_pair_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
+    (t,) = tangents
+    if t is zero:
+        return zero
+    s, u, v = ans
+    (a,) = args
+    m = shape_of(a)[-2]
+    tv, tHu = _matvec(t, v), _matvec(_H(t), u)
+    ds = real(_sum(_conj(u) * tv, axis=-1))
+    dss = expand_dims(ds, -1)
+    r = concatenate([tv - dss * u, tHu - dss * v], axis=-1)
+    w = _matvec_solve(_top_system(a, s, u, v), r)
+    return ds, getitem(w, (Ellipsis, slice(None, m))), getitem(w, (Ellipsis, slice(m, None)))
+
+
+def _matvec_solve(M: Any, r: Any) -> Any:
+    return getitem(solve_p.bind(M, expand_dims(r, -1)), (Ellipsis, 0))
+
+
+def _outer(x: Any, y: Any) -> Any:
+    return expand_dims(x, -1) * expand_dims(y, -2)
+
+
+def _top_pair_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
+    # the adjoint of the JVP for the pairing Re(sum(g * t)): with G = conj(g), the cotangent
+    # of a is conj(lu) v^T + conj(u) lv^T + (gs - Re(lu^H u + lv^H v)) conj(u) v^T, where
+    # l = [lu; lv] = M^-1 [conj(gu); conj(gv)] (M is Hermitian)
+    gs, gu, gv = g
+    s, u, v = ans
+    (a,) = args
+    m = shape_of(a)[-2]
+    coef = gs
+    ga = None
+    if not (_is_zero(gu) and _is_zero(gv)):
+        lam = _matvec_solve(_top_system(a, s, u, v), concatenate([_conj(gu), _conj(gv)], -1))
+        lu = getitem(lam, (Ellipsis, slice(None, m)))
+        lv = getitem(lam, (Ellipsis, slice(m, None)))
+        c = real(_sum(_conj(lu) * u, axis=-1) + _sum(_conj(lv) * v, axis=-1))
+        coef = coef - c
+        ga = _outer(_conj(lu), v) + _outer(_conj(u), lv)
+    main = _outer(_conj(u), v) * _as_matrix(coef)
+    return (main if ga is None else ga + main,)
+
+
+defjvp_joint(top_pair_p, _top_pair_jvp)
+defvjp_joint(top_pair_p, _top_pair_vjp)
+defbatch(top_pair_p, batch_stacked(top_pair_p))
+
+
 @implements(np.linalg.svd)
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
         hermitian: bool = False) -> Any:
@@ -974,13 +1059,15 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
             return _keep_dims(zeros, shape_of(x), axes) if keepdims else zeros
         is_zero = equal(_sum(_abs2(y), axis=(-2, -1), keepdims=True), 0)
         stand_in = np.eye(m, n, dtype=dtype_of(y)) * np.arange(1, n + 1, dtype=dtype_of(y))
-        s = svd(where(is_zero, stand_in, y), compute_uv=False)
-        # an exactly zero singular value contributes no derivative (the least-norm choice)
-        s = where(equal(s, 0), 0.0, s)
-        if ord == "nuc":
-            out = _sum(s, axis=-1)
+        if ord == 2:
+            # the largest singular value alone: smooth where it is simple (NaN-free second
+            # and higher derivatives at rank-deficient matrices)
+            out = top_pair_p.bind(where(is_zero, stand_in, y))[0]
         else:
-            out = getitem(s, (Ellipsis, 0 if ord == 2 else -1))
+            s = svd(where(is_zero, stand_in, y), compute_uv=False)
+            # an exactly zero singular value contributes no derivative (the least-norm choice)
+            s = where(equal(s, 0), 0.0, s)
+            out = _sum(s, axis=-1) if ord == "nuc" else getitem(s, (Ellipsis, -1))
         out = where(reshape(is_zero, shape_of(out)), 0.0, out)
     elif ord in (1, -1, np.inf, -np.inf):
         summed, other = (row, col) if ord in (1, -1) else (col, row)
