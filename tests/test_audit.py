@@ -251,3 +251,12 @@ def test_one_sampler_for_the_audit_and_the_spec_table():
 def test_only_that_matches_nothing_is_an_error():
     with pytest.raises(ValueError, match="only='sinn' matches no function \\(did you mean 'sin'"):
         audit(only=["sinn"])
+
+
+def test_discovery_lists_the_public_api_not_the_modules_that_implement_it():
+    names = {n for n, _, _ in discover()}
+    assert {"sin", "linalg.inv", "fft.fft", "random.normal", "scipy.special.erf",
+            "scipy.stats.norm.logpdf"} <= names
+    # pullback.numpy's family modules (elementwise.py, shape.py...) are not API
+    assert not {n for n in names if "." in n and n.split(".")[0] in (
+        "elementwise", "shape", "reductions", "creation", "manipulation")}

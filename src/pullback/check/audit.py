@@ -350,6 +350,10 @@ def _public(module: Any) -> list[tuple[str, Any]]:
     return out
 
 
+#: the submodules of pullback.numpy that are API (NumPy's)
+NUMPY_SUBMODULES = ("linalg", "fft", "random")
+
+
 def discover() -> list[tuple[str, Callable, list[str]]]:
     """``(name, function, aliases)`` for every public function of ``pullback.numpy`` (and
     its public submodules) and ``pullback.scipy``, found at run time.
@@ -382,6 +386,10 @@ def discover() -> list[tuple[str, Callable, list[str]]]:
         for info in pkgutil.walk_packages(root.__path__, root.__name__ + "."):
             rel = info.name[len(root.__name__) + 1 :]
             if any(part.startswith("_") for part in rel.split(".")):
+                continue
+            # the public submodules only (NumPy's linalg, fft, random; pullback.scipy's
+            # __all__): the family modules that implement pullback.numpy are not its API
+            if rel.split(".")[0] not in getattr(root, "__all__", NUMPY_SUBMODULES):
                 continue
             try:
                 mod = importlib.import_module(info.name)
