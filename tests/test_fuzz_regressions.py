@@ -307,3 +307,57 @@ def test_spectral_norm_complex_and_stacked_against_differences() -> None:
     check_grads(lambda a: pnp.sum(pnp.linalg.norm(a, 2, axis=(1, 2)) ** 2), (xs,), order=2)
     np.testing.assert_allclose(pb.vmap(lambda a: pnp.linalg.norm(a, 2))(xs),
                                np.linalg.norm(xs, 2, axis=(1, 2)), rtol=1e-15)
+
+
+# ----------------------------------------------------------------------------- issue 16 extras
+
+
+@pytest.mark.parametrize("body", ["m.arctan2(1.0, x0)", "m.arctan2(x0, 2.0)",
+                                  "m.arctan2(1.5, x0) * m.arctan2(x0, x0 + 1.0)"])
+def test_arctan2_with_a_python_number_keeps_float32(body: str) -> None:
+    """The pullback in y of arctan2(y, x) was ``negative(y) / ...``: for y = 1.0 a float64
+    NumPy scalar, a float64 cotangent for a float32 x (RuleError)."""
+    all_checks(_program(body), [np.array([0.5, 2.0, -1.5], np.float32)])
+    all_checks(_program(body), [np.array([0.5, 2.0, -1.5])])
+    y = np.array([0.5, 2.0], np.float32)
+    g = pb.grad(lambda v: pnp.sum(pnp.arctan2(1.0, v)))(y)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, -1.0 / (1.0 + y * y), rtol=1e-6)
+
+
+def test_expm1_derivatives_do_not_cancel() -> None:
+    """d expm1(x) = exp(x), not expm1(x) + 1: that cancels for negative x (0 at x = -40,
+    relative error 2e-4 at x = -30)."""
+    x = np.array([-40.0, -30.0, -1e-10, 1e-300, 3.0])
+
+    def total(v: Any) -> Any:
+        return pnp.sum(pnp.expm1(v))
+
+    np.testing.assert_allclose(pb.grad(total)(x), np.exp(x), rtol=1e-15)
+    np.testing.assert_allclose(pb.jvp(pnp.expm1, (x,), (np.ones(5),))[1], np.exp(x),
+                               rtol=1e-15)
+    np.testing.assert_allclose(np.diagonal(pb.hessian(total)(x)), np.exp(x), rtol=1e-15)
+    x32 = x.astype(np.float32)
+    assert pb.grad(total)(x32).dtype == np.float32
+    all_checks(_program("m.expm1(x0 - 30.0)"), [np.array([0.5, -2.0])])
+
+
+def test_vdot_conjugates_its_first_argument() -> None:
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+    b = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    ta = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
+    tb = rng.standard_normal(6) + 1j * rng.standard_normal(6)
+    value, tangent = pb.jvp(pnp.vdot, (a, b), (ta, tb))
+    assert value == np.vdot(a, b)
+    # vdot is real-linear in each argument (antilinear in a): its derivative is exact
+    np.testing.assert_allclose(tangent, np.vdot(ta, b) + np.vdot(a, tb), rtol=1e-14)
+    h = 1e-5  # and against central differences of NumPy's vdot
+    fd = (np.vdot(a + h * ta, b + h * tb) - np.vdot(a - h * ta, b - h * tb)) / (2 * h)
+    np.testing.assert_allclose(tangent, fd, rtol=1e-9)
+    for part in (pnp.real, pnp.imag):
+        check_grads(lambda x, y: part(pnp.vdot(x, y)), (a, b), order=2)  # noqa: B023
+    check_grads(lambda x, y: pnp.abs(pnp.vdot(x, y)) ** 2, (a, b.real), order=2)
+    np.testing.assert_allclose(pb.jit(pnp.vdot)(a, b), np.vdot(a, b), rtol=1e-15)
+    np.testing.assert_allclose(pb.vmap(pnp.vdot)(np.stack([a.ravel(), b]), np.stack([b, b])),
+                               [np.vdot(a, b), np.vdot(b, b)], rtol=1e-15)

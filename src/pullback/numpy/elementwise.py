@@ -121,7 +121,7 @@ implements(np.negative)(negative)
 # fmt: off
 exp     = unary("exp",     np.exp,     lambda ans, x: ans)
 exp2    = unary("exp2",    np.exp2,    lambda ans, x: ans * _LN2)
-expm1   = unary("expm1",   np.expm1,   lambda ans, x: ans + 1.0)
+expm1   = unary("expm1",   np.expm1,   lambda ans, x: exp(x))  # not ans + 1: cancels
 log     = unary("log",     np.log,     lambda ans, x: 1.0 / x)
 log2    = unary("log2",    np.log2,    lambda ans, x: 1.0 / (x * _LN2))
 log10   = unary("log10",   np.log10,   lambda ans, x: 1.0 / (x * _LN10))
@@ -216,8 +216,9 @@ fmax     = wrap_binary("fmax", np.fmax,   fmax_p)
 fmin     = wrap_binary("fmin", np.fmin,   fmin_p)
 hypot    = binary("hypot",    np.hypot,    lambda ans, x, y: _hypot_d(ans, x),
                                            lambda ans, x, y: _hypot_d(ans, y))
+# -y, not negative(y): y may be a Python number (weak), and negative(1.0) is a float64 scalar
 arctan2  = binary("arctan2",  np.arctan2,  lambda ans, y, x: x / (x * x + y * y),
-                                           lambda ans, y, x: negative(y) / (x * x + y * y))
+                                           lambda ans, y, x: -y / (x * x + y * y))
 logaddexp  = binary("logaddexp",  np.logaddexp,  lambda ans, x, y: _weight(x - y),
                                                  lambda ans, x, y: _weight(y - x))
 logaddexp2 = binary("logaddexp2", np.logaddexp2, lambda ans, x, y: _weight((x - y) * _LN2),

@@ -28,7 +28,7 @@ from pullback.numpy._registry import (
     new_primitive,
 )
 from pullback.numpy._util import normalize_axis, promote_dtypes
-from pullback.numpy.elementwise import multiply, negative, subtract, where
+from pullback.numpy.elementwise import conjugate, multiply, negative, subtract, where
 from pullback.numpy.reductions import sum as sum_
 from pullback.numpy.shape import (
     broadcast_to,
@@ -510,17 +510,20 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
 
 @implements(np.vdot)
 def vdot(a: Any, b: Any, /) -> Any:
-    """Differentiable ``numpy.vdot`` for real arrays: the dot product of the flattened inputs.
+    """Differentiable ``numpy.vdot``: the dot product of the flattened inputs, the first one
+    conjugated (``sum(conj(a) * b)``, as NumPy's).
 
     Example:
         >>> import pullback.numpy as pnp
         >>> pnp.vdot(np.ones((2, 2)), np.ones((4,)))
         np.float64(4.0)
+        >>> pnp.vdot(np.array([1j, 2.0]), np.array([1j, 1.0]))
+        np.complex128(3+0j)
     """
     if not _traced(a, b):
         return np.vdot(a, b)
-    if any(dtype_of(x).kind == "c" for x in (a, b)):
-        raise NotImplementedError("pullback.numpy.vdot: complex inputs are not supported yet")
+    if dtype_of(a).kind == "c":
+        a = conjugate(a)
     a, b = reshape(a, (-1,)), reshape(b, (-1,))
     if shape_of(a) != shape_of(b):
         raise ValueError(f"vdot: vectors have different lengths {shape_of(a)[0]} and "
