@@ -434,6 +434,13 @@ def test_kernel_source_is_loops_over_the_shape():
     assert "prange" not in kernel_source(kernels(g)[0], parallel=True)
     g2 = fuse(pb.make_graph(lambda x: pnp.sum(pnp.exp(x), axis=1), np.ones((3, 4))), min_size=1)
     assert "for i0 in prange(3):" in kernel_source(kernels(g2)[0], parallel=True)
+    # two outputs added into one buffer could add into one element from two threads
+    g3 = fuse(pb.make_graph(lambda x: (pnp.exp(x) * 2.0, pnp.sin(x) + 1.0), np.ones((3, 4))),
+              min_size=1)
+    [k3] = kernels(g3)
+    assert "prange" in kernel_source(k3, parallel=True, sinks=frozenset({0}))
+    two = kernel_source(k3, parallel=True, sinks=frozenset({0, 1}))
+    assert "prange" not in two and "out0[i0, i1_0] += " in two
 
 
 def test_jit_options_are_checked(monkeypatch):

@@ -374,7 +374,9 @@ class _KernelWriter:
         lines = [f"def {k.name}({', '.join(params)}):"]
         lines += ["    " + s for s in self.pre]
         # prange over the first axis when no reduction crosses it (a race otherwise)
-        par = self.parallel and not any(
+        # ... and when at most one output is added into a buffer (two may add into the same
+        # element from different iterations of the outer loop)
+        par = self.parallel and len(self.sinks) <= 1 and not any(
             0 in e.params["axes"] and (len(e.params["axes"]) < self.d or e.prim.name != "sum")
             for e in k.reductions
         )
