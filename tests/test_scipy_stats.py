@@ -3,6 +3,7 @@ both modes and at second order, the errors for derivatives without a closed form
 and invalid parameters as SciPy's, vmap and jit. The spec table (``tests/specs/scipy_stats.py``)
 checks every function against finite differences of SciPy's."""
 
+import inspect
 import math
 
 import numpy as np
@@ -287,3 +288,19 @@ def test_float32_stays_float32():
               lambda v: ps.t.sf(v, 3.0), lambda v: ps.beta.logpdf(v / 2, 2.0, 3.0)):
         assert f(x).dtype == np.float32
         assert pb.grad(lambda v, f=f: pnp.sum(f(v)))(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("dist", ps.__all__)
+def test_every_function_refuses_complex_arguments(dist):
+    # SciPy evaluates the formulas on complex values; a distribution's arguments are real,
+    # and pullback says so rather than differentiate them (never a silent cast either)
+    module = getattr(ps, dist)
+    for name in module.__all__:
+        fn = getattr(module, name)
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.default is inspect.Parameter.empty]
+        args = [np.array([0.3, 0.6]) if dist in ("dirichlet", "multivariate_normal")
+                else 0.5 for _ in params] or [np.array([0.3, 0.6])]  # entropy(mean, cov)
+        args[0] = np.asarray(args[0]) + 0.1j
+        with pytest.raises(TypeError, match=rf"stats\.{dist}\.{name}: complex input"):
+            fn(*args)

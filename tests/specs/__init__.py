@@ -207,15 +207,8 @@ NOT_CHECKED_COMPLEX = {
     "select[complex]": "a switch within the oracle's step",
 }
 
-#: derived rows that are wrong today (issue 16 lists them; fix, then remove from here)
-KNOWN_WRONG_COMPLEX = {
-    "stats.cauchy.logpdf[complex]": "SciPy's formula and pullback's differ off the real axis; "
-                                    "stats should refuse complex input",
-    "stats.dirichlet.mean[complex]": "casts complex to real (ComplexWarning); should refuse",
-    "stats.dirichlet.var[complex]": "casts complex to real (ComplexWarning); should refuse",
-    "stats.norm.pdf[complex]": "second order off the real axis: 1.5e-7 from the oracle; stats "
-                               "should refuse complex input",
-}
+#: derived rows that are wrong today (fix, then remove from here)
+KNOWN_WRONG_COMPLEX: dict[str, str] = {}
 
 
 def refuses_complex(row: OpSpec, args: list) -> bool:

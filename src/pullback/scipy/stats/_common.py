@@ -47,6 +47,31 @@ CONTINUOUS = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
 DISCRETE = ("logpmf", "pmf", "cdf", "logcdf", "sf", "logsf")
 
 
+def real_only(who: str, *values: Any) -> None:
+    """Raise a ``TypeError`` naming ``who`` when one of ``values`` (or of the tuples among
+    them) is complex: a probability distribution's arguments are real (SciPy evaluates its
+    formulas on complex values, which mean nothing there; pullback refuses rather than
+    differentiate them).
+
+    Example:
+        >>> real_only("norm.pdf", 1.0, (2.0,))
+        >>> real_only("norm.pdf", 1j)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        TypeError: norm.pdf: complex input (dtype complex128) is not supported: ...
+    """
+    for v in values:
+        if isinstance(v, tuple):
+            real_only(who, *v)
+        elif v is not None and not isinstance(v, (bool, int, float)) and (
+                dtype_of(v).kind == "c" if isinstance(v, Tracer) or hasattr(v, "dtype")
+                else isinstance(v, complex)):
+            raise TypeError(
+                f"{who}: complex input (dtype {np.result_type(v)}) is not supported: the "
+                "arguments of a probability distribution are real; pass real values "
+                "(np.real(z), or abs(z))")
+
+
 def is_number(v: Any) -> bool:
     return type(v) in (int, float)
 
@@ -181,6 +206,11 @@ class _Family:
         """What each function's docstring says of its derivatives, after the summary."""
         raise NotImplementedError
 
+    @staticmethod
+    def real_only(who: str, *values: Any) -> None:
+        """Refuse complex arguments (``values`` may hold tuples of them)."""
+        real_only(who, *values)
+
     def public(self, module: str, of: str = "", example: str = "",
                values: tuple[str, ...] = (), shapes: str = "", no_closed_form: str = "",
                docs: dict[str, tuple[str, str, str]] | None = None,
@@ -252,6 +282,7 @@ _SOURCE_LINE = sys._getframe().f_lineno + 2
 _SOURCE = """\
 def make(dist):
     def {name}({parameters}) -> Any:
+        dist.real_only("{who}", {arguments})
         return dist.{name}({arguments})
     return {name}
 """
@@ -259,8 +290,9 @@ def make(dist):
 
 def _define(module: str, name: str, parameters: str, arguments: str, dist: _Family,
             doc: str) -> Callable[..., Any]:
+    who = f"pullback.scipy.stats.{module.rsplit('.', 1)[-1]}.{name}"
     source = "\n" * (_SOURCE_LINE - 1) + _SOURCE.format(
-        name=name, parameters=parameters, arguments=arguments)
+        name=name, parameters=parameters, arguments=arguments, who=who)
     code = compile(source, __file__, "exec", flags=__future__.annotations.compiler_flag,
                    dont_inherit=True)
     namespace: dict[str, Any] = {}

@@ -22,6 +22,7 @@ import numpy as np
 import pullback.numpy as pnp
 from pullback.core.trace import Tracer, shape_of
 from pullback.scipy import special
+from pullback.scipy.stats._common import real_only
 
 __all__ = ["entropy", "logpdf", "mean", "pdf", "var"]
 
@@ -91,6 +92,7 @@ def logpdf(x: Any, alpha: Any) -> Any:
         >>> round(float(dirichlet.logpdf(np.array([0.25, 0.75]), np.array([2.0, 2.0]))), 10)
         0.1177830357
     """
+    real_only("pullback.scipy.stats.dirichlet.logpdf", x, alpha)
     alpha = _alpha(alpha)
     k = shape_of(alpha)[0]
     x = _x(x, k)
@@ -107,6 +109,7 @@ def pdf(x: Any, alpha: Any) -> Any:
         >>> round(float(dirichlet.pdf(np.array([0.25, 0.75]), np.array([2.0, 2.0]))), 10)
         1.125
     """
+    real_only("pullback.scipy.stats.dirichlet.pdf", x, alpha)
     return _squeeze(pnp.exp(logpdf(x, alpha)))
 
 
@@ -121,6 +124,7 @@ def entropy(alpha: Any) -> Any:
         >>> round(float(dirichlet.entropy(np.array([1.0, 2.0, 3.0]))), 10)
         -1.2443445622
     """
+    real_only("pullback.scipy.stats.dirichlet.entropy", alpha)
     alpha = _alpha(alpha)
     a0 = pnp.sum(alpha)
     k = shape_of(alpha)[0]
@@ -137,6 +141,7 @@ def mean(alpha: Any) -> Any:
         >>> dirichlet.mean(np.array([1.0, 3.0]))
         array([0.25, 0.75])
     """
+    real_only("pullback.scipy.stats.dirichlet.mean", alpha)
     alpha = _alpha(alpha)
     return alpha / pnp.sum(alpha)
 
@@ -150,6 +155,7 @@ def var(alpha: Any) -> Any:
         >>> dirichlet.var(np.array([1.0, 3.0]))
         array([0.0375, 0.0375])
     """
+    real_only("pullback.scipy.stats.dirichlet.var", alpha)
     alpha = _alpha(alpha)
     a0 = pnp.sum(alpha)
     return alpha * (a0 - alpha) / (a0 * a0 * (a0 + 1.0))

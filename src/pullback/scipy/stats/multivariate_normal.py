@@ -29,6 +29,7 @@ import numpy as np
 
 import pullback.numpy as pnp
 from pullback.core.trace import Tracer, shape_of
+from pullback.scipy.stats._common import real_only
 
 __all__ = ["entropy", "logpdf", "pdf"]
 
@@ -122,6 +123,7 @@ def logpdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False)
         >>> round(float(mvn.logpdf(np.array([1.0, 1.0]), mean, cov)), 10)
         -3.156024247
     """
+    real_only("pullback.scipy.stats.multivariate_normal.logpdf", x, mean, cov)
     mean, cov, k = _parameters(mean, cov, allow_singular, "logpdf")
     x = _points(x, k)
     log_det, L = _log_det_and_factor(cov)
@@ -141,6 +143,7 @@ def pdf(x: Any, mean: Any = None, cov: Any = 1, allow_singular: bool = False) ->
         >>> round(float(mvn.pdf(np.zeros(2), np.zeros(2))), 10)  # 1 / (2 pi)
         0.1591549431
     """
+    real_only("pullback.scipy.stats.multivariate_normal.pdf", x, mean, cov)
     return _squeeze(pnp.exp(logpdf(x, mean, cov, allow_singular)))
 
 
@@ -154,6 +157,7 @@ def entropy(mean: Any = None, cov: Any = 1) -> Any:
         >>> round(float(mvn.entropy(cov=np.array([[2.0, 0.5], [0.5, 1.0]]))), 10)
         3.1176849604
     """
+    real_only("pullback.scipy.stats.multivariate_normal.entropy", mean, cov)
     mean, cov, k = _parameters(mean, cov, False, "entropy")
     log_det, _ = _log_det_and_factor(cov)
     return _squeeze(0.5 * (k * (1.0 + _LOG_2PI) + log_det))

@@ -15,7 +15,7 @@ from typing import Any
 
 import pullback.numpy as pnp
 from pullback.scipy import special
-from pullback.scipy.stats._common import Continuous
+from pullback.scipy.stats._common import Continuous, real_only
 
 __all__ = ["cdf", "logcdf", "logpdf", "logsf", "pdf", "ppf", "sf"]
 
@@ -53,6 +53,7 @@ def ppf(q: Any, loc: Any = 0.0, scale: Any = 1.0) -> Any:
         >>> round(float(norm.ppf(0.975, loc=1.0, scale=2.0)), 10)
         4.9199279691
     """
+    real_only("pullback.scipy.stats.norm.ppf", q, loc, scale)
     out = special.ndtri(q)
     if not (type(scale) in (int, float) and scale == 1):
         out = pnp.where(pnp.greater(scale, 0), out * scale, pnp.nan)
