@@ -906,9 +906,15 @@ KNOWN_BUGS: dict[str, Known] = {
     "numpy-scalar": Known(
         r"has dtype float64, NumPy's float32|cotangent( leaf \d+)? has dtype float32, "
         r"expected float64",
-        "a 0-d result that NumPy returns as a scalar (np.float64, a Python float) is a 0-d "
-        "array in pullback: `x32 + 1j * np.sum(y)` is complex64 in NumPy (1j * a Python float "
-        "is a Python complex, weak), complex128 traced"),
+        "`x32 + 1j * np.sum(y64)` is complex64 in NumPy, complex128 traced. np.sum returns an "
+        "np.float64 scalar, a subclass of Python's float, so Python's complex.__mul__ takes it "
+        "and returns a Python complex, weak under NEP 50 (only a Python complex on the left of "
+        "+ - * / ** with an np.float64 scalar on the right: np.float32 is no float subclass, "
+        "np.complex128's reflected method wins, a Python float or int on the left defers to "
+        "np.float64's). A 0-d array there gives complex128. Traced values do not record "
+        "whether NumPy's result would be a scalar or a 0-d array (jit sees abstract shapes, vmap "
+        "batched arrays), so the product is strong: matching needs that flag on every traced "
+        "value through every operation"),
 }
 
 
