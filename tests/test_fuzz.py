@@ -90,11 +90,37 @@ def test_fuzz_seed(seed: int) -> None:
 
 # ----------------------------------------------------------------------------- known bugs
 
-#: the minimal reproducer of each known bug: a program in the fuzzer's form, its rows, its
-#: inputs and the check that fails
-REPRODUCERS = {
+#: the minimal reproducer of each known bug: a program in the fuzzer's form, its constants
+#: ``K``, its inputs, the check that fails and (optionally) the spec-table rows ``R`` it uses
+REPRODUCERS: dict[str, tuple] = {
     "numpy-scalar": ("def program(m, R, K, x0, x1):\n    return m.real(x0 + 1j * m.sum(x1))\n",
                      [], [np.array([0.5, 1.0], np.float32), np.array([0.25, 2.0])], "jvp"),
+    "scipy-float64": ("def program(m, R, K, x0):\n    return R[0](x0)\n", [],
+                      [np.array([[3.0, 0.5, 0.0], [0.25, 2.0, 0.1], [0.0, 0.3, 2.5]], np.float32)],
+                      "vjp", ["scipy.linalg.det"]),
+    "odeint-time-shape": ("def program(m, R, K, x0):\n    return R[0](x0, K[0], 1.0 + 0.4 * "
+                          "m.tanh(m.broadcast_to(x0, (2, 1))))\n", [np.array([0.28])],
+                          [np.array(0.41)], "vjp", ["scipy.integrate.odeint[time-dependent]"]),
+    "t-logsf-nan": ("def program(m, R, K, x0):\n    return R[0](1.9 * m.sin(x0), 1.9 * "
+                    "m.sin(x0), 1.25 + 0.7 * m.tanh(x0))\n", [], [np.array(-1.37878655014589)],
+                    "vjp", ["stats.t.logsf"]),
+    "block-diag-nd": ("def program(m, R, K, x0):\n    return R[0](m.broadcast_to(x0, (3, 2, 2)), "
+                      "m.broadcast_to(x0, (3, 1, 3)), m.broadcast_to(x0, (3, 3)))\n", [],
+                      [np.array(0.89)], "value", ["scipy.linalg.block_diag"]),
+    "lu-factor-rect": ("def program(m, R, K, x0):\n    return R[0](4.0 + 0.01 * "
+                       "m.tanh(x0.reshape(2, 1)))\n", [], [np.array([0.64, -0.51])], "value",
+                       ["scipy.linalg.lu_factor[stacked]"]),
+    "solve-triangular-stack": ("def program(m, R, K, x0):\n    return R[0](3.0 * m.eye(3) + "
+                               "0.01 * m.tanh(m.broadcast_to(x0, (2, 3, 3))), "
+                               "2.0 * m.sin(m.broadcast_to(x0, (2, 3))))\n", [],
+                               [np.array(-0.64)], "value",
+                               ["scipy.linalg.solve_triangular[trans]"]),
+    "fftconvolve-0d": ("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.tanh(x0), "
+                       "1.25 + 0.7 * m.sin(x0))\n", [], [np.array(0.6)], "value",
+                       ["scipy.signal.fftconvolve[axes]"]),
+    "polyint-k-shape": ("def program(m, R, K, x0):\n    return R[0](2.0 * m.sin(m.broadcast_to("
+                        "x0, (2,))), m.broadcast_to(x0, (1, 1)))\n", [], [np.array(-0.63)],
+                        "jvp", ["polyint"]),
 }
 
 
@@ -104,9 +130,9 @@ def test_known_bug_still_fails(name: str) -> None:
     ``fuzz.KNOWN_BUGS``, ``REPRODUCERS`` and ``KNOWN``)."""
     if name not in REPRODUCERS:
         pytest.skip(f"{name}: found only through a row in progress; no standalone reproducer")
-    source, K, xs, check = REPRODUCERS[name]
-    out = fuzz.check_program(fuzz.compile_program(source), fuzz.Rows([]), K, xs, seed=0,
-                             only={"value", check})
+    source, K, xs, check, *rows = REPRODUCERS[name]
+    out = fuzz.check_program(fuzz.compile_program(source), fuzz.Rows(rows[0] if rows else []),
+                             K, xs, seed=0, only={"value", check})
     if not out.failures:
         pytest.fail(f"known bug {name!r} no longer reproduces: fixed? remove it from "
                     "fuzz.KNOWN_BUGS, REPRODUCERS and the KNOWN seeds", pytrace=False)

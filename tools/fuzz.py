@@ -915,6 +915,39 @@ KNOWN_BUGS: dict[str, Known] = {
         "whether NumPy's result would be a scalar or a 0-d array (jit sees abstract shapes, vmap "
         "batched arrays), so the product is strong: matching needs that flag on every traced "
         "value through every operation"),
+    # found by the batch of seeds 700000..701999 (issue 16), in modules of pullback.scipy
+    "scipy-float64": Known(
+        r"dtype float32, NumPy's float64|and dtype float32, NumPy's \([\d, ]*\) and float64|"
+        r"cotangent( leaf \d+)? has dtype float64, expected float32",
+        "SciPy computes in float64 and returns float64 for float32 input where pullback keeps "
+        "float32: scipy.linalg.det and logm, scipy.integrate.odeint, solve_ivp and simpson "
+        "(with x), scipy.special.multigammaln"),
+    "odeint-time-shape": Known(
+        r"shape \(1,\), NumPy's \(1, 1\)|cotangent has shape \(1, 1\), expected \(1,\)|"
+        r"jit's value has shape \(1,\) and dtype \w+, NumPy's \(1, 1\)",
+        "scipy.integrate.odeint (the spec row 'time-dependent') with y0 of shape (1,) and t of "
+        "shape (2, 1): pullback's result has shape (1,), SciPy's (1, 1)"),
+    "t-logsf-nan": Known(
+        r"\bnan\b", "scipy.stats.t.logsf(x, df, loc) with x == loc: NaN derivatives (vjp, "
+        "hvp; and through special.betainc), where differences give finite ones"),
+    "block-diag-nd": Known(
+        r"block_diag: argument \d+ has \d+ dimensions",
+        "scipy.linalg.block_diag of 3-d arrays (SciPy 1.17 takes stacks of blocks): refused"),
+    "lu-factor-rect": Known(
+        r"lu_factor: argument 'a' must be a square matrix",
+        "scipy.linalg.lu_factor of a rectangular matrix ((2, 1)): refused, SciPy factors it"),
+    "solve-triangular-stack": Known(
+        r"solve_triangular: 'b' of shape .* does not fit 'a'",
+        "scipy.linalg.solve_triangular with a stack of matrices a (2, 3, 3) and b (2, 3): "
+        "refused, SciPy reads b as a stack of vectors"),
+    "fftconvolve-0d": Known(
+        r"fftconvolve: axis \d+ is out of bounds for inputs of 0 dimensions",
+        "scipy.signal.fftconvolve(a, b, axes=...) of 0-d inputs: refused, SciPy returns their "
+        "product"),
+    "polyint-k-shape": Known(
+        r"k must be a scalar or a rank-1 array",
+        "numpy.polyint(p, 2, k) with k of shape (1, 1): refused on traced values, NumPy uses "
+        "k[0] for every constant"),
 }
 
 
