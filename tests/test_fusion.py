@@ -100,9 +100,16 @@ def test_a_reduction_ends_its_group_and_products_split_groups():
 
 
 def test_small_groups_stay_numpy_calls():
-    g = pb.make_graph(lambda x: pnp.sin(x) * 2.0, np.ones(3)).simplified()
-    assert kernels(fuse(g)) == []  # 2 operations on 3 numbers: two NumPy calls are faster
-    assert len(kernels(fuse(g, min_size=1))) == 1
+    g = pb.make_graph(lambda x: pnp.sin(x) + 2.0 * x, np.ones(300)).simplified()
+    # 3 operations on 300 numbers: a kernel; a lone operation stays a NumPy call
+    assert [[e.prim.name for e in k.eqns] for k in kernels(fuse(g))] == [["sin", "multiply", "add"]]
+    assert kernels(fuse(g, min_ops=4, min_size=1)) == []
+    g1 = pb.make_graph(lambda x: pnp.sin(x), np.ones(3)).simplified()
+    assert kernels(fuse(g1)) == [] and len(kernels(fuse(g1, min_ops=1, min_size=1))) == 1
+    # on small arrays, groups of MIN_OPS_SMALL operations or more (a kernel call costs about
+    # two NumPy calls), fewer stay NumPy calls
+    g2 = pb.make_graph(lambda x: pnp.sin(x) * 2.0, np.ones(3)).simplified()
+    assert len(kernels(fuse(g2))) == (1 if fusion.MIN_OPS_SMALL <= 2 else 0)
 
 
 def test_order_stays_valid_when_an_outside_value_comes_between():

@@ -66,7 +66,7 @@ MIN_OPS = 2
 #: arrays a kernel's call (about 0.4 us, plus 0.3 us an array it fills) costs about as much
 #: as two NumPy calls (0.5-0.7 us each), measured with Numba 0.68 and NumPy 2.4
 MIN_SIZE = 256
-MIN_OPS_SMALL = 3
+MIN_OPS_SMALL = 2
 
 
 class Kernel:
