@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pullback.core.trace import Primitive, Trace, Tracer, zero
+from pullback.core.trace import Primitive, Trace, Tracer, bind, shape_of, zero
 
 __all__ = ["JVPTrace", "JVPTracer"]
 
@@ -16,6 +16,13 @@ class JVPTracer(Tracer):
         self._trace = trace
         self._primal = primal
         self.tangent = tangent
+
+    @property
+    def ndim(self) -> int:
+        try:
+            return self._primal.ndim  # type: ignore[no-any-return]
+        except AttributeError:
+            return len(shape_of(self._primal))
 
 
 class JVPTrace(Trace):
@@ -38,7 +45,12 @@ class JVPTrace(Trace):
         primals = tuple(primals)
         if prim.nondiff:
             return prim.bind(*primals, **params)
-        ans, t_out = prim.jvp_apply(primals, tuple(tangents), params)
+        jvp = prim.jvp
+        if jvp is None or prim.custom_jvp:
+            ans, t_out = prim.jvp_apply(primals, tuple(tangents), params)
+        else:  # Primitive.jvp_apply, inline
+            ans = bind(prim, *primals, **params)
+            t_out = jvp(tuple(tangents), ans, primals, params)
         if prim.multiple_results:
             if t_out is zero or t_out is None:
                 return ans

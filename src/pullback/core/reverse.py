@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from numpy import ndarray
+from numpy import complex64, complex128, float32, float64, ndarray
 
 from pullback.core.rules import add_tangents
 from pullback.core.trace import (
@@ -62,6 +62,13 @@ class VJPTracer(Tracer):
         self._primal = primal
         self.node = node
         self.index = index
+
+    @property
+    def ndim(self) -> int:
+        try:
+            return self._primal.ndim  # type: ignore[no-any-return]
+        except AttributeError:
+            return len(shape_of(self._primal))
 
 
 class VJPTrace(Trace):
@@ -130,6 +137,9 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
         )
 
 
+#: NumPy scalar types whose ``shape`` and ``dtype`` a cotangent check may read directly
+_NUMPY_SCALARS = frozenset({float64, float32, complex128, complex64})
+
 #: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every cotangent
 cotangent_hook: Callable[[Node, int, Any], None] | None = None
 
@@ -168,19 +178,25 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
         if node.n_out != 1:
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans, strict=True))
         parents = node.parents  # truthy where an argument needs a cotangent
-        if prim.custom_rules or prim.vjp is None:
-            results = prim.backward(g, node.ans, node.args, node.params, node.residual, parents)
+        args = node.args
+        vjp = prim.vjp
+        if vjp is None or prim.custom_rules:
+            results = prim.backward(g, node.ans, args, node.params, node.residual, parents)
         else:
-            results = prim.vjp(g, node.ans, node.args, node.params, parents)
+            results = vjp(g, node.ans, args, node.params, parents)
         if len(results) != len(parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "
                 f"{len(parents)} arguments: return one per argument (None for none)"
             )
-        for i, (p, ct, arg) in enumerate(zip(parents, results, node.args, strict=True)):
+        i = -1
+        for p, ct in zip(parents, results, strict=True):
+            i += 1
             if p is None or ct is zero or ct is None:
                 continue
-            if type(ct) is not ndarray or type(arg) is not ndarray or (
+            arg = args[i]
+            tc = type(ct)
+            if tc is not type(arg) or (tc is not ndarray and tc not in _NUMPY_SCALARS) or (
                 ct.shape != arg.shape or ct.dtype != arg.dtype
             ):
                 _check_cotangent(node, i, ct)
@@ -189,7 +205,8 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             parent, index = p
             if parent.n_out == 1:
                 prev = cts.get(parent)
-                cts[parent] = ct if prev is None else add_tangents(prev, ct)
+                # add_tangents(prev, ct), inline (ct is not zero)
+                cts[parent] = ct if prev is None or prev is zero else prev + ct
             else:
                 _accumulate(cts, parent, index, ct)
     return leaves

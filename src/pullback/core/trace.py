@@ -129,7 +129,7 @@ class Primitive:
 
     __slots__ = (
         "name", "impl", "multiple_results", "nondiff", "vjp", "jvp", "batch", "custom_rules",
-        "view", "__weakref__",
+        "view", "custom_jvp", "__weakref__",
     )
     #: ``prim.bind(*args, **params)``: :func:`bind` as a method (assigned below :func:`bind`)
     bind: Callable[..., Any]
@@ -145,6 +145,9 @@ class Primitive:
         self.batch: Callable[..., Any] | None = None
         #: True when the subclass overrides the hooks below (the traces then call them)
         self.custom_rules = type(self).forward_for_vjp is not Primitive.forward_for_vjp
+        #: True when the subclass overrides :meth:`jvp_apply` (else the JVP trace calls the
+        #: implementation and ``jvp`` itself, without the method call)
+        self.custom_jvp = type(self).jvp_apply is not Primitive.jvp_apply
         #: for an operation whose NumPy result is a view of its first argument (slicing,
         #: reshape, transpose): ``view(out, args, params)`` records that on traced results,
         #: so that writes through the view, or into its base, behave as NumPy's
