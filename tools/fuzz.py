@@ -940,6 +940,22 @@ KNOWN_BUGS: dict[str, Known] = {
         r"solve_triangular: 'b' of shape .* does not fit 'a'",
         "scipy.linalg.solve_triangular with a stack of matrices a (2, 3, 3) and b (2, 3): "
         "refused, SciPy reads b as a stack of vectors"),
+    "solve-triangular-stack-value": Known(
+        r"\bvalue: .* entries differ|\bjit: .* entries differ|\bhvp: <u, H v> = -?\d|"
+        r"\bvalue-shape: .* shape \((\d+), \1, \1\), NumPy's \(\1, \1\)",
+        "scipy.linalg.solve_triangular with a (3, 3, 3) and b (3, 3): SciPy reads b as a stack "
+        "of 3 vectors (result (3, 3)), pullback as one matrix for every a (result (3, 3, 3)): "
+        "wrong values when the result is indexed (the fuzz program took entries of its ravel). "
+        "Assigned by hand (its failures look like any wrong value)"),
+    "fftconvolve-valid": Known(
+        r"fftconvolve: for 'valid' mode, one must be at least as large",
+        "scipy.signal.fftconvolve(a, b, mode='valid', axes=...) of a (4, 1, 3) and b (4, 2, "
+        "1): refused, SciPy checks the sizes along the axes only"),
+    "trapezoid-dtype": Known(
+        r"dtype float64, NumPy's float32|and dtype float64, NumPy's \([\d, ]*\) and float32|"
+        r"cotangent( leaf \d+)? has dtype float32, expected float64",
+        "scipy.integrate.trapezoid(y, x) with float32 y and float64 x: SciPy returns float32, "
+        "pullback float64"),
     "fftconvolve-0d": Known(
         r"fftconvolve: axis \d+ is out of bounds for inputs of 0 dimensions",
         "scipy.signal.fftconvolve(a, b, axes=...) of 0-d inputs: refused, SciPy returns their "
