@@ -300,11 +300,19 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
         prim.batch = batch_elementwise(prim)
 
     def wrapper(x: Any, y: Any, /, **kwargs: Any) -> Any:
-        if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
+        tx = isinstance(x, Tracer)
+        ty = isinstance(y, Tracer)
+        if not (tx or ty):
             return ufunc(x, y, **kwargs)
         if kwargs:
             _check_kwargs(name, kwargs)
         if prim.nondiff:
+            return bind(prim, x, y)
+        # promote's fast paths, inline: equal shapes and dtypes, or a Python scalar
+        if tx and ty or (tx and type(y) is np.ndarray) or (ty and type(x) is np.ndarray):
+            if x.shape == y.shape and x.dtype == y.dtype:
+                return bind(prim, x, y)
+        elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return bind(prim, x, y)
         return bind(prim, *promote(x, y))
 

@@ -114,8 +114,8 @@ def python_number_operator(name: str, impl: Callable[..., Any]) -> Callable[...,
 
     def op(self: Any, *other: Any) -> Any:
         out = impl(self, *other)
-        if not isinstance(out, Tracer) or not isinstance(self, Tracer):
-            return out
+        if not isinstance(out, Tracer) or not isinstance(self, Tracer) or self.ndim:
+            return out  # (an array is never weak: weak_type's first test, without the call)
         mine = weak_type(self)
         if mine is None:
             return out
