@@ -95,8 +95,38 @@ def test_a_reduction_ends_its_group_and_products_split_groups():
         return pnp.log(s) + z / s  # ...so its readers are another group
 
     g = pb.make_graph(f, np.ones((6, 4))).simplified()
-    names = [[e.prim.name for e in k.eqns] for k in kernels(fuse(g, min_size=1))]
-    assert names == [["exp", "sum"], ["divide", "add"]]  # log(s) on (6,1): alone, unfused
+    ks = kernels(fuse(g, min_size=1))
+    names = [[e.prim.name for e in k.eqns] for k in ks]
+    # log(s) on (6,1): after the loop, in the same kernel (its epilogue)
+    assert names == [["exp", "sum", "log"], ["divide", "add"]]
+    assert repr(ks[0]) == "k0[6,4]{exp sum | [6,1] log}"
+    assert [e.prim.name for e in ks[0].epilogue] == ["log"] and ks[1].epilogue == []
+
+
+def _epilogues(x, b, w):
+    z = pnp.exp(x * w)
+    s = pnp.sum(z, axis=0)  # (4,): its epilogue reads it and an outside input
+    m = pnp.max(z, axis=1, keepdims=True)  # (3, 1): another shape, not in the epilogue
+    t = pnp.sum(z)  # a whole-array sum: a scalar the epilogue reads
+    u = b - 0.1 * s
+    v = pnp.sqrt(u * u + t)
+    return v, u, m, z + m
+
+
+@pytest.mark.parametrize("executor", ["python", pytest.param("numba", marks=needs_numba)])
+def test_epilogue_after_the_loop_equals_numpy(executor):
+    """Equations on a reduction's result run after the loop in the same kernel (an SGD
+    update of a bias, 1 / sum); the other shapes and readers of the loop stay outside."""
+    rng = np.random.default_rng(9)
+    x, b, w = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    g = pb.make_graph(_epilogues, x, b, w).simplified()
+    fn, source, _, fused = compile_graph_numba(g, "epi", executor=executor, min_size=1)
+    ks = kernels(fused)
+    assert [e.prim.name for e in ks[0].epilogue] == ["multiply", "subtract", "multiply",
+                                                     "add", "sqrt"]
+    assert "for i0 in range(4):" in source  # the epilogue's loop over s's shape
+    for a, want in zip(fn(x, b, w), _epilogues(x, b, w), strict=True):
+        _close(a, want, "epilogue")
 
 
 def test_small_groups_stay_numpy_calls():
@@ -340,7 +370,7 @@ def test_scattered_outputs_fill_one_buffer(executor, monkeypatch):
     h = pb.jit(pb.hessian(_rosenbrock), backend="numba")
     src = h.source(x).split("@njit")[0]
     assert "_scatter_add" not in src and "_add_at" not in src
-    assert src.count("_np.zeros(") == 1 and "[:, :, 1::2]" in src and "[:, :, 0::2]" in src
+    assert src.count("_np.zeros(") == 1 and ", 1::2]" in src and ", 0::2]" in src
     a, b = x[0::2], x[1::2]
     want = np.zeros((12, 12))
     i = np.arange(0, 12, 2)

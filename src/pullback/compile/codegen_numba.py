@@ -363,13 +363,48 @@ class _KernelWriter:
                 out += text.split("\n")
         return out
 
+    def epilogue(self, outputs: list[tuple[int, Var]]) -> list[str]:
+        """The loops after the main one: the epilogue's equations on the reductions' results
+        (read as arrays, or as scalars for whole-array reductions), writing ``outputs``."""
+        k = self.k
+        shape = k.epilogue[0].outvars[0].aval.shape
+        reduced = {e.outvars[0]: self.names[e.outvars[0]] for e in k.reductions}
+        self.shape, self.d = shape, len(shape)
+        self.names, self.dtypes, self.body = {}, {}, []
+        for v, r in reduced.items():
+            if v.aval.ndim == 0:
+                self.names[v], self.dtypes[v] = r, v.aval.dtype
+            else:
+                self.args[v] = r
+        before = len(self.pre)
+        for e in k.epilogue:
+            self.equation(e)
+        for n, v in outputs:
+            op = "+=" if n in self.sinks else "="
+            self.body.append(f"out{n}[{self.index(v.aval.shape)}] {op} {self.names[v]}")
+        lines = ["    " + s for s in self.pre[before:]]
+        indent = "    "
+        for a, n in enumerate(shape):
+            lines.append(f"{indent}for i{a} in range({n}):")
+            indent += "    "
+        lines += [indent + s for stmt in self.body for s in stmt.split("\n")]
+        return lines
+
     def source(self) -> str:
         k = self.k
+        post = {id(e) for e in k.epilogue}
+        post_vars = {e.outvars[0] for e in k.epilogue}
         for e in k.eqns:
-            self.equation(e)
+            if id(e) not in post:
+                self.equation(e)
         outs: list[str] = []
         params = [f"in{n}" for n in range(len(k.inputs))]
+        post_outputs: list[tuple[int, Var]] = []
         for n, v in enumerate(k.outputs):
+            if v in post_vars:
+                params.append(f"out{n}")
+                post_outputs.append((n, v))
+                continue
             if v in self.names and self.names[v].startswith("r"):
                 outs.append(self.names[v])
                 continue
@@ -404,6 +439,8 @@ class _KernelWriter:
             lines.append(f"{indent}for i{last} in {rng}({span}):")
             lines += [indent + "    " + s for stmt in self.body for s in stmt.split("\n")]
         lines += ["    " + s for s in self.post]
+        if k.epilogue:
+            lines += self.epilogue(post_outputs)
         lines.append(f"    return ({', '.join(outs)},)" if outs else "    return None")
         return "\n".join(lines)
 
@@ -608,8 +645,8 @@ class _NumbaEmitter(_Emitter):
             lines.append(f"{', '.join(results)}, = {call}")
         else:
             lines.append(call)
-        for v in reduced:
-            if v.aval.ndim == 0:  # a Python float from Numba: NumPy's scalar type, as eager
+        for v in k.outputs:
+            if v in reduced and v.aval.ndim == 0:  # a Python float from Numba: NumPy's type
                 name = self.names[v]
                 lines.append(f"{name} = {self.const(v.aval.dtype.type, 't')}({name})")
         return lines

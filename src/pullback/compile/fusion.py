@@ -16,6 +16,10 @@ What joins a group (all floating or boolean, float32/float64/bool, none of them 
 - ``sum``, ``max`` and ``min`` over axes of a value computed in the group, which end it: a
   reduction's result is complete only after the loop, so nothing in the same group reads it.
 
+- after the loop, its *epilogue*: elementwise equations on the reductions' results (and on
+  values available before the group), all of one shape, such as ``b - lr * sum(g, axis=0)``
+  (a bias's SGD step) or ``1 / sum(exp(z), axis=1)``: a second, small loop in the kernel.
+
 A group runs where its first equation stood: an equation joins it only when each of its
 inputs is computed in the group or is available before that point, which keeps the order of
 the graph valid (no cycle through an equation outside the group). Matrix products, indexing
@@ -60,6 +64,8 @@ REDUCTIONS = frozenset({"sum", "max", "min"})
 DTYPES = frozenset({np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.bool_)})
 _CASTS = frozenset({"astype", "astype_nondiff"})
 
+#: whether equations on a group's reductions' results join it (run after its loop)
+EPILOGUE = True
 #: by default, a group is kept when it has this many operations (broadcasts not counted)...
 MIN_OPS = 2
 #: ...and its loop this many elements, or it has :data:`MIN_OPS_SMALL` operations: on small
@@ -84,7 +90,7 @@ class Kernel:
         (k0[4,100]{exp sum}, (4, 100), ['sum'])
     """
 
-    __slots__ = ("name", "eqns", "inputs", "outputs", "shape")
+    __slots__ = ("name", "eqns", "inputs", "outputs", "shape", "epilogue")
 
     def __init__(
         self,
@@ -93,12 +99,15 @@ class Kernel:
         inputs: list[Atom],
         outputs: list[Var],
         shape: tuple[int, ...],
+        epilogue: list[Equation] | None = None,
     ):
         self.name = name
         self.eqns = eqns
         self.inputs = inputs
         self.outputs = outputs
         self.shape = shape
+        #: members computed after the loop, on the reductions' results (in ``eqns`` too)
+        self.epilogue = epilogue or []
 
     @property
     def reductions(self) -> list[Equation]:
@@ -107,7 +116,12 @@ class Kernel:
 
     def __repr__(self) -> str:
         dims = ",".join(map(str, self.shape))
-        return f"{self.name}[{dims}]{{{' '.join(e.prim.name for e in self.eqns)}}}"
+        post = {id(e) for e in self.epilogue}
+        main = " ".join(e.prim.name for e in self.eqns if id(e) not in post)
+        if post:
+            dims_e = ",".join(map(str, self.epilogue[0].outvars[0].aval.shape))
+            main += f" | [{dims_e}] " + " ".join(e.prim.name for e in self.epilogue)
+        return f"{self.name}[{dims}]{{{main}}}"
 
 
 def _run_kernel(*args: Any, kernel: Kernel) -> tuple[Any, ...]:
@@ -243,7 +257,8 @@ def _counts(e: Equation) -> bool:
 
 
 class _Group:
-    __slots__ = ("start", "shape", "members", "internal", "reduced", "alive")
+    __slots__ = ("start", "shape", "members", "internal", "reduced", "alive", "post",
+                 "post_shape", "post_members")
 
     def __init__(self, start: int, shape: tuple[int, ...]):
         self.start = start
@@ -252,6 +267,9 @@ class _Group:
         self.internal: set[Var] = set()  # elementwise results, readable inside the loop
         self.reduced: set[Var] = set()  # reduction results, complete after the loop
         self.alive = True
+        self.post: set[Var] = set()  # epilogue results (computed on the reductions' results)
+        self.post_shape: tuple[int, ...] | None = None
+        self.post_members: set[int] = set()
 
 
 def _plan(graph: Graph) -> tuple[list[_Group], dict[int, _Group]]:
@@ -292,6 +310,31 @@ def _plan(graph: Graph) -> tuple[list[_Group], dict[int, _Group]]:
             group_of_var[v] = g
             (g.reduced if e.prim.name in REDUCTIONS else g.internal).add(v)
 
+    def _epilogue_group(e: Equation, k: int) -> _Group | None:
+        """The group whose reductions' results ``e`` reads, when ``e`` can run after its
+        loop: every input one of those results, an earlier epilogue result, or available
+        before the group starts; the same shape as the epilogue so far."""
+        if not EPILOGUE:
+            return None
+        shape = e.outvars[0].aval.shape
+        found: _Group | None = None
+        for a in e.inputs:
+            g = group_of_var.get(a) if isinstance(a, Var) else None
+            if g is not None and (a in g.reduced or a in g.post):
+                if found is not None and found is not g:
+                    return None
+                found = g
+        if found is None or not found.alive or found.post_shape not in (None, shape):
+            return None
+        for a in ext_inputs(k):
+            if not isinstance(a, Var):
+                continue
+            if a in found.post or a in found.reduced:
+                continue
+            if a in found.internal or a in found.reduced or avail(a) >= found.start:
+                return None
+        return found
+
     for k, e in enumerate(eqns):
         for v in e.outvars:
             produced_at[v] = k
@@ -304,6 +347,14 @@ def _plan(graph: Graph) -> tuple[list[_Group], dict[int, _Group]]:
         if not _elementwise(e):
             continue
         shape = e.outvars[0].aval.shape
+        post = _epilogue_group(e, k)
+        if post is not None:
+            add(post, k)
+            post.internal.discard(e.outvars[0])
+            post.post.add(e.outvars[0])
+            post.post_shape = shape
+            post.post_members.add(k)
+            continue
         # groups whose elementwise results this equation reads, same loop shape
         cands: list[_Group] = []
         for a in e.inputs:
@@ -311,7 +362,7 @@ def _plan(graph: Graph) -> tuple[list[_Group], dict[int, _Group]]:
             if g is not None and g.shape == shape and a in g.internal and g not in cands:
                 cands.append(g)
         chosen = None
-        if len(cands) > 1:
+        if len(cands) > 1 and not any(g.post_members for g in cands):
             # all of them together, if what they read from outside is there before the first
             first = min(cands, key=lambda g: g.start)
             internal = set().union(*(g.internal for g in cands))
@@ -364,7 +415,8 @@ def fuse(graph: Graph, min_ops: int | None = None, min_size: int | None = None) 
     for k, e in enumerate(eqns):
         g = member_of.get(k)
         for a in list(e.inputs) + vars_in(e.params):
-            if isinstance(a, Var) and (g is None or a not in g.internal):
+            if isinstance(a, Var) and (g is None or a not in g.internal) and not (
+                    g is not None and k in g.post_members and (a in g.post or a in g.reduced)):
                 used_outside[a] = None
     for a in graph.outvars:
         if isinstance(a, Var):
@@ -394,7 +446,8 @@ def fuse(graph: Graph, min_ops: int | None = None, min_size: int | None = None) 
                     seen.add(id(a.value))
                     inputs.append(a)
         outputs = [v for e in members for v in e.outvars if v in used_outside]
-        kernel = Kernel(f"k{count}", members, inputs, outputs, g.shape)
+        kernel = Kernel(f"k{count}", members, inputs, outputs, g.shape,
+                        [eqns[m] for m in g.members if m in g.post_members])
         count += 1
         emitted[g.start] = [Equation(fused_p, list(inputs), {"kernel": kernel}, outputs, True)]
         kept.update(g.members)
