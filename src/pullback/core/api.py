@@ -302,12 +302,16 @@ def _vjp(
         in_leaves.append(leaves)
         in_trees.append(tree)
     with new_trace(VJPTrace) as trace:
-        in_tracers = [[trace.leaf(x) for x in ls] for ls in in_leaves]
-        in_nodes = [[t.node for t in ts] for ts in in_tracers]  # before f can rebind them
-        args = [tree_unflatten(tree, ts) for tree, ts in zip(in_trees, in_tracers, strict=True)]
+        leaf = trace.leaf
+        in_nodes = []  # taken before f can rebind the tracers
+        args = []
+        for tree, ls in zip(in_trees, in_leaves, strict=True):
+            ts = [leaf(x) for x in ls]
+            in_nodes.append([t.node for t in ts])
+            args.append(ts[0] if tree is _LEAF else tree_unflatten(tree, ts))
+        ts = []
         out, aux = _split_aux(who, f(*args), has_aux)
     nodes = trace.nodes
-    del in_tracers
     if type(out) is VJPTracer:
         out_leaves, out_tree = [out], _LEAF
     else:
@@ -316,9 +320,10 @@ def _vjp(
     out_nodes: list[tuple[Any, int] | None] = []
     for leaf in out_leaves:
         if isinstance(leaf, VJPTracer) and leaf._trace is trace:
-            if type(leaf.primal) is not np.ndarray:
-                _known_shape(who, leaf.primal)
-            out_primals.append(leaf.primal)
+            primal = leaf._primal
+            if type(primal) is not np.ndarray:
+                _known_shape(who, primal)
+            out_primals.append(primal)
             out_nodes.append((leaf.node, leaf.index))
         else:
             out_primals.append(leaf)
@@ -490,12 +495,23 @@ def _value_and_grad(
 ) -> Callable[_P, tuple[PyTree, PyTree]]:
     if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
         argnums = int(argnums)  # one position: the result is not a tuple
+    known: dict[int, tuple[tuple[int, ...], bool]] = {}  # nargs -> (nums, all in order)
+
     @functools.wraps(f)
     def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> tuple[PyTree, PyTree]:
         name = f"{who} of {fun_name(f)}"
-        nums = _normalize_argnums(name, argnums, len(args))
-        f_partial = _partial_args(f, args, kwargs, nums)
-        out, _, pull, aux = _vjp(name, f_partial, tuple(args[i] for i in nums), has_aux,
+        nargs = len(args)
+        if nargs in known:
+            nums, every = known[nargs]
+        else:
+            nums = _normalize_argnums(name, argnums, nargs)
+            every = nums == tuple(range(nargs))
+            known[nargs] = (nums, every)
+        if every and not kwargs:  # f itself, on all of its arguments
+            f_partial, dyn = f, args
+        else:
+            f_partial, dyn = _partial_args(f, args, kwargs, nums), tuple([args[i] for i in nums])
+        out, _, pull, aux = _vjp(name, f_partial, dyn, has_aux,
                                  lambda k: arg_label(f, nums[k]))
         if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
             _check_scalar(name, out)
@@ -591,7 +607,11 @@ def _jac_rev_blocks(
             grads = vjp_fn(tree_unflatten(out_tree, cts))
             return [x for g in grads for x in tree_flatten(g)[0]]
 
-        if len(basis):
+        if len(basis) == 1:  # one output entry (the gradient of a scalar): no vmap needed
+            rows = pull(basis[0])
+            blocks.append([lax.reshape(r, shape + shape_of(x))
+                           for r, x in zip(rows, in_leaves, strict=True)])
+        elif len(basis):
             rows = vmap(pull)(basis)
             blocks.append([lax.reshape(r, shape + shape_of(x))
                            for r, x in zip(rows, in_leaves, strict=True)])
