@@ -148,6 +148,8 @@ def test_zero_d_axis_second_order_against_differences() -> None:
     "x0 * m.linalg.matrix_rank(x0) ** 2 / m.linalg.matrix_rank(x0[1:])",
     "x0 * m.linalg.matrix_rank(x0.reshape(3, 1))",  # np.int64 (strong): float64
     "x0 * m.tanh(m.linalg.matrix_rank(x0))",  # np.tanh of an int: np.float64 (strong)
+    "x0 * (m.linalg.matrix_rank(x0) + 1j).real + x0 * (1.5j * m.linalg.matrix_rank(x0)).imag",
+    "x0 * (m.linalg.matrix_rank(x0) // 2) + x0 * (7 % m.linalg.matrix_rank(x0))",
 ])
 def test_python_int_rank_promotes_weakly(body: str) -> None:
     all_checks(_program(body), [np.array([1.0, 2.0, 0.5], np.float32)])

@@ -27,7 +27,7 @@ from pullback.numpy._registry import (
     nondiff_function,
     unary,
 )
-from pullback.numpy._util import normalize_axes, scalar_axis
+from pullback.numpy._util import normalize_axes, python_number_operator, scalar_axis
 
 __all__ = [
     "all",
@@ -291,8 +291,9 @@ method("round",   lambda s, decimals=0: round(s, decimals))
 method("nonzero", lambda s: nonzero(s))
 method("any",     lambda s, axis=None, keepdims=False: any(s, axis=axis, keepdims=keepdims))
 method("all",     lambda s, axis=None, keepdims=False: all(s, axis=axis, keepdims=keepdims))
-method("__floordiv__",  lambda s, o: floor_divide(s, o))
-method("__rfloordiv__", lambda s, o: floor_divide(o, s))
+method("__floordiv__",  python_number_operator("__floordiv__", lambda s, o: floor_divide(s, o)))
+method("__rfloordiv__", python_number_operator("__rfloordiv__",
+                                               lambda s, o: floor_divide(o, s)))
 # fmt: on
 
 

@@ -18,7 +18,8 @@ from pullback.core import lax
 from pullback.core.trace import Tracer
 
 __all__ = ["as_array", "mark_weak", "normalize_axes", "normalize_axis", "promote_dtypes",
-           "python_number_operator", "result_dtype", "scalar_axis", "weak_type"]
+           "python_number_operator", "python_number_part", "result_dtype", "scalar_axis",
+           "weak_type"]
 
 _WEAK = (bool, int, float, complex)
 
@@ -130,6 +131,22 @@ def python_number_operator(name: str, impl: Callable[..., Any]) -> Callable[...,
 
     op.__name__ = name
     return op
+
+
+def python_number_part(name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+    """The property ``real`` or ``imag`` (``name``) of traced values implemented by ``impl``,
+    its result marked weak where it stands for a Python number (``(rank + 1j).real`` is a
+    Python float in NumPy)."""
+
+    def part(self: Any) -> Any:
+        out = impl(self)
+        mine = weak_type(self) if isinstance(self, Tracer) else None
+        if mine is None or not isinstance(out, Tracer):
+            return out
+        return mark_weak(out, type(getattr(mine(1), name)))
+
+    part.__name__ = name
+    return part
 
 
 def _dtype_or_value(x: Any) -> Any:

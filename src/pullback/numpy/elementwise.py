@@ -68,7 +68,12 @@ from pullback.numpy._registry import (
     wrap_binary,
     wrap_unary,
 )
-from pullback.numpy._util import as_array, result_dtype
+from pullback.numpy._util import (
+    as_array,
+    python_number_operator,
+    python_number_part,
+    result_dtype,
+)
 
 __all__ = [
     "abs", "absolute", "add", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
@@ -751,10 +756,11 @@ _convention(arctan2, "At the origin ``(0, 0)`` the function jumps: its derivativ
 method("clip", lambda s, min=None, max=None: clip(s, min, max))
 method("conj", lambda s: conjugate(s))
 method("conjugate", lambda s: conjugate(s))
-method("real", property(lambda s: real(s)))
-method("imag", property(lambda s: imag(s)))
-method("__mod__", lambda s, o: remainder(s, o))
-method("__rmod__", lambda s, o: remainder(o, s))
+# a traced Python number (matrix_rank of a vector) stays one, weak, as NumPy's
+method("real", property(python_number_part("real", lambda s: real(s))))
+method("imag", property(python_number_part("imag", lambda s: imag(s))))
+method("__mod__", python_number_operator("__mod__", lambda s, o: remainder(s, o)))
+method("__rmod__", python_number_operator("__rmod__", lambda s, o: remainder(o, s)))
 method("__divmod__", lambda s, o: divmod(s, o))
 method("__rdivmod__", lambda s, o: divmod(o, s))
 # fmt: on
