@@ -218,3 +218,29 @@ def test_quadrature_derivatives_are_the_closed_forms():
         np.testing.assert_allclose(gx, want, atol=1e-12)
     c = pint.cumulative_trapezoid(y, x, initial=0)
     np.testing.assert_allclose(c[-1], pint.trapezoid(y, x), rtol=1e-14)
+
+
+def test_a_right_hand_side_that_fills_an_array_works_inside_a_transformation():
+    # SciPy calls the function on plain arrays: pnp.zeros there is a plain array too (inside
+    # pb.grad it would otherwise be a buffer of the gradient's trace), so the loop that fills
+    # it is NumPy's, and the derivative is the one of the same system written with stack
+    def filled(y, t, k):
+        out = pnp.zeros(2)
+        out[0] = y[1]
+        out[1] = -k * y[0]
+        return out
+
+    def stacked(y, t, k):
+        return pnp.stack([y[1], -k * y[0]])
+
+    y0, t = np.array([1.0, 0.0]), np.array([0.0, 0.5, 1.0])
+
+    def loss(rhs):
+        return lambda k: pnp.sum(pint.odeint(rhs, y0, t, k, rtol=1e-10, atol=1e-10)[-1])
+
+    got = pb.grad(loss(filled))(2.0)
+    np.testing.assert_allclose(got, pb.grad(loss(stacked))(2.0), rtol=1e-12)
+    # y = cos(sqrt(k) t): d/dk [cos(sqrt(k)) - sqrt(k) sin(sqrt(k))] at t = 1
+    s = np.sqrt(2.0)
+    want = -np.sin(s) / (2 * s) - np.sin(s) / (2 * s) - np.cos(s) / 2
+    np.testing.assert_allclose(got, want, rtol=1e-7)

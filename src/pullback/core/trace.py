@@ -254,6 +254,22 @@ class new_trace:  # noqa: N801 - used like a function: ``with new_trace(VJPTrace
         trace_state.stack.pop()
 
 
+class outside_traces:  # noqa: N801 - used like a function: ``with outside_traces():``
+    """Evaluate a block as if no transformation were active: a primitive whose
+    implementation calls user code on plain values (SciPy's solvers and integrators calling
+    the user's function) uses it, so that ``pullback.numpy``'s constructors there give plain
+    arrays, not buffers of the enclosing transformation. The traces are restored after."""
+
+    __slots__ = ("saved",)
+
+    def __enter__(self) -> None:
+        self.saved = trace_state.stack
+        trace_state.stack = []
+
+    def __exit__(self, *exc: Any) -> None:
+        trace_state.stack = self.saved
+
+
 def bind(prim: Primitive, *args: Any, **params: Any) -> Any:
     """Apply ``prim``: the innermost trace among the arguments handles it, else NumPy does.
 

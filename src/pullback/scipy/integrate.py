@@ -57,6 +57,7 @@ from pullback.core.trace import (
     TracerConversionError,
     dtype_of,
     instantiate,
+    outside_traces,
     shape_of,
     zero,
 )
@@ -255,6 +256,12 @@ def _solve(y0: Any, t: Any, *args: Any, fun: Callable[..., Any], solver: tuple,
 
 def _solve_one(y0: Any, t: Any, *args: Any, fun: Callable[..., Any],
                solver: tuple) -> np.ndarray:
+    with outside_traces():  # the user's function sees plain arrays, as outside pullback
+        return _solve_plain(y0, t, *args, fun=fun, solver=solver)
+
+
+def _solve_plain(y0: Any, t: Any, *args: Any, fun: Callable[..., Any],
+                 solver: tuple) -> np.ndarray:
     name = solver[0]
     sint = _require_scipy(name)
     y0 = np.asarray(y0)

@@ -68,6 +68,7 @@ from pullback.core.trace import (
     TracerConversionError,
     dtype_of,
     instantiate,
+    outside_traces,
     shape_of,
     zero,
 )
@@ -158,7 +159,8 @@ def _solve(x0: Any, *args: Any, fun: Callable[..., Any], kind: str, run: Callabl
 
 def _solve_one(x0: Any, *args: Any, run: Callable[..., Any], name: str) -> tuple[Any, Any]:
     x0 = np.asarray(x0)
-    res = run(x0, [_wide(a) for a in args])
+    with outside_traces():  # the user's functions see plain arrays, as outside pullback
+        res = run(x0, [_wide(a) for a in args])
     if not _converged(res):
         # how far from a solution it stopped: the gradient, or the residual for root
         field = {"minimize": "jac", "least_squares": "grad", "root": "fun"}.get(name)
@@ -342,6 +344,20 @@ def _plain(name: str, value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+def _plain_fn(name: str, fn: Any) -> Any:
+    """A user's derivative function (``jac``, ``hess``...) as SciPy gets it: its results as
+    plain arrays (inside a transformation ``pullback.numpy``'s constructors make values of
+    pullback's own, which SciPy does not take for arrays); anything but a function (``'cs'``,
+    ``True``) as it is."""
+    if not callable(fn):
+        return fn
+
+    def plain(*a: Any) -> Any:
+        return _plain(name, fn(*a))
+
+    return plain
+
+
 def _args_tuple(args: Any) -> tuple:
     return args if isinstance(args, tuple) else (args,)
 
@@ -371,6 +387,11 @@ def _bind(problem: _Problem, x0: Any, residual: Callable[..., Any], run: Callabl
     """The traced solution and SciPy's result(s) for it."""
     _record.results = []
     x0 = _strip(x0)
+    if x0.dtype.kind == "c" or any(dtype_of(a).kind == "c" for a in problem.flat):
+        raise TypeError(
+            f"pullback.scipy.optimize.{name}: complex input is not supported: SciPy's "
+            "solvers work in real arithmetic (they would drop the imaginary parts); split "
+            "complex unknowns and parameters into real and imaginary parts")
     if x0.dtype.kind not in "fc":
         x0 = x0.astype(np.float64)
     xs = solve_p.bind(x0, *problem.flat, fun=residual, kind=kind, run=run, name=name)
@@ -399,11 +420,34 @@ class OptimizeResultTraced(dict):
         return "\n".join(f"{k:>12}: {v!r}" for k, v in self.items())
 
 
-def _check_bounds(name: str, x: np.ndarray, lower: Any, upper: Any) -> None:
+def _known(v: Any) -> Any:
+    """The plain value of ``v``, or None when a transformation on the way has none (pb.jit
+    tracing, or a batch under vmap): the check that needs it runs where the value is known
+    (eagerly, or when a compiled function runs in the solver's own checks)."""
+    while isinstance(v, Tracer):
+        if not v.holds_value:
+            return None
+        v = v.primal
+    return np.asarray(v)
+
+
+def _check_bounds(name: str, x: Any, lower: Any, upper: Any) -> None:
     """Refuse to differentiate a solution on a bound (the unconstrained optimality condition
     does not hold there)."""
-    lower = np.broadcast_to(np.asarray(lower, np.float64).reshape(-1), (x.size,))
-    upper = np.broadcast_to(np.asarray(upper, np.float64).reshape(-1), (x.size,))
+    lower = np.asarray(lower, np.float64).reshape(-1)
+    upper = np.asarray(upper, np.float64).reshape(-1)
+    if np.all(np.isinf(lower)) and np.all(np.isinf(upper)):
+        return  # no bounds
+    x = _known(x)
+    if x is None:
+        raise OptimizeError(
+            f"pullback.scipy.optimize.{name}: bounds inside pb.jit or pb.vmap: whether the "
+            "solution lies on a bound (where its derivative is not the implicit one) needs "
+            "its value, which is not known while tracing; call it outside the "
+            "transformation, or remove the bounds (a change of variables, x = exp(z) for "
+            "x > 0)")
+    lower = np.broadcast_to(lower, (x.size,))
+    upper = np.broadcast_to(upper, (x.size,))
     x = x.reshape(-1)
     scale = np.maximum(1.0, np.abs(x))
     active = (np.abs(x - lower) <= 1e-10 * scale) | (np.abs(upper - x) <= 1e-10 * scale)
@@ -483,7 +527,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
             gradient = grad(lambda x, *a: fun(pnp.reshape(x, shape), *a))
             extra["jac"] = lambda x, *a: _plain(name, gradient(x, *a))
         elif jac is not None:
-            extra["jac"] = jac
+            extra["jac"] = _plain_fn(name, jac)
         if hess is None and hessp is None and jac in (None, True):
             vf = lambda x, *a: value_of(pnp.reshape(x, shape), *a)  # noqa: E731
             if chosen in _USES_HESS:
@@ -492,7 +536,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
                 extra["hessp"] = lambda x, v, *a: _plain(
                     name, hvp(lambda xx: vf(xx, *a), (x,), (v,))[1][0])
         else:
-            extra.update({k: v for k, v in (("hess", hess), ("hessp", hessp))
+            extra.update({k: _plain_fn(name, v) for k, v in (("hess", hess), ("hessp", hessp))
                           if v is not None})
         return sopt.minimize(f, x_start, args=plain_args, method=method, bounds=bounds,
                              constraints=constraints, tol=tol, callback=callback,
@@ -522,7 +566,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
         else:  # (lo, hi) pairs, None for no bound
             lower = [-np.inf if lo is None else lo for lo, _ in bounds]
             upper = [np.inf if hi is None else hi for _, hi in bounds]
-        _check_bounds(name, _strip(xs), lower, upper)
+        _check_bounds(name, xs, lower, upper)
     out = OptimizeResultTraced(_fields(results, ("x", "fun")))
     out["x"] = xs
     out["fun"] = value_of(xs, *args)
@@ -598,7 +642,7 @@ def least_squares(fun: Callable[..., Any], x0: Any, jac: Any = None,
             jacobian = jacfwd(lambda x, *a: _flat(fun(pnp.reshape(x, shape), *a, **kwargs)))
             the_jac: Any = lambda x, *a: _plain(name, jacobian(x, *a))  # noqa: E731
         else:
-            the_jac = jac
+            the_jac = _plain_fn(name, jac)
         options: dict[str, Any] = {} if tr_options is None else {"tr_options": tr_options}
         return sopt.least_squares(f, x_start.ravel() if x_start.ndim else x_start,
                                   jac=the_jac, bounds=bounds, method=method, ftol=ftol,
@@ -630,7 +674,7 @@ def least_squares(fun: Callable[..., Any], x0: Any, jac: Any = None,
         x0v = x0v.reshape(1)
     xs, results = _bind(problem, x0v, residual, run, name, "least_squares")
     lower, upper = (bounds.lb, bounds.ub) if hasattr(bounds, "lb") else bounds
-    _check_bounds(name, _strip(xs), lower, upper)
+    _check_bounds(name, xs, lower, upper)
     out = OptimizeResultTraced(_fields(results, ("x", "fun", "cost")))
     out["x"] = xs
     out["fun"] = fun(xs, *args, **kwargs)
@@ -684,7 +728,7 @@ def root(fun: Callable[..., Any], x0: Any, args: Any = (), method: str = "hybr",
             jacobian = jacfwd(lambda x, *a: _flat(fun(pnp.reshape(x, shape), *a)))
             extra["jac"] = lambda x, *a: _plain(name, jacobian(x, *a))
         elif jac is not None:
-            extra["jac"] = jac
+            extra["jac"] = _plain_fn(name, jac)
         res = sopt.root(f, x_start.ravel(), args=plain_args, method=method, tol=tol,
                         callback=callback, options=options, **extra)
         res.x = np.asarray(res.x).reshape(shape)
