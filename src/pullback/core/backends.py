@@ -307,7 +307,8 @@ _EAGER = [
         "function with pullback.numpy's elementwise operations",
     ),
     Limit(
-        "pullback.scipy.linalg, pullback.scipy.signal, pullback.scipy.integrate",
+        "pullback.scipy.linalg, pullback.scipy.signal, pullback.scipy.integrate, "
+        "pullback.scipy.optimize",
         True,
         "SciPy's routines convert their arguments to NumPy arrays",
         "copy the arguments to NumPy (cupy.asnumpy), or use pullback.numpy.linalg",
