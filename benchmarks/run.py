@@ -53,6 +53,7 @@ from dataclasses import dataclass, field  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks import harness  # noqa: E402
 from benchmarks import long as long_programs  # noqa: E402
 from benchmarks.harness import Case, Timing, check_case, time_case  # noqa: E402
 from benchmarks.libs import LABELS, LIBS, Libs, limit_blas_threads, load_libs  # noqa: E402
@@ -199,7 +200,7 @@ def _git() -> str:
     return f"commit {rev}" + (" with uncommitted changes in src/" if dirty else "")
 
 
-def environment(libs: Libs, threads: int, threading_note: str) -> list[str]:
+def environment(libs: Libs, threads: int, threading_note: str, timer: str = "wall") -> list[str]:
     """Markdown bullet lines: machine, versions, date."""
     try:
         visible = len(os.sched_getaffinity(0))
@@ -223,6 +224,10 @@ def environment(libs: Libs, threads: int, threading_note: str) -> list[str]:
         f"- OS: {platform.platform()}; load average at the start (1/5/15 min): {load} (other "
         "work on the machine makes all columns noisier, the medians of interleaved rounds "
         "limit its effect)",
+        "- Timer: " + ("the CPU time of the process (`time.process_time`, all its threads): "
+                       "time spent waiting for a core while other work runs is not counted"
+                       if timer == "cpu" else "wall-clock time (`time.perf_counter`)")
+        + "; first calls in wall-clock time",
         f"- Python {platform.python_version()}, NumPy {np.__version__} (BLAS: {_blas()})",
         f"- pullback {v['pullback']} ({_git()}; {jit})",
         "- " + "; ".join(others),
@@ -430,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
                     "for a full run, standard output otherwise)")
     ap.add_argument("--no-profile", action="store_true", help="skip the pyinstrument section")
     ap.add_argument("--threads", type=int, default=1, help="threads for every library")
+    ap.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
+                    help="cpu: the process's CPU time (default; time spent waiting for a core "
+                    "on a loaded machine is not counted); wall: wall-clock time")
     ap.add_argument("--no-long", action="store_true",
                     help="skip the long programs of issue 11 (benchmarks/long.py; run with a "
                     "full run, not with --only)")
@@ -445,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--libs: unknown library {bad}; choose among {', '.join(LIBS)}")
     wanted = tuple(dict.fromkeys(("numpy", "pullback") + wanted))
     t_start = time.perf_counter()
+    harness.TIMER = time.process_time if args.timer == "cpu" else time.perf_counter
     libs = load_libs(wanted, args.threads)
     threading_note, limiter = limit_blas_threads(args.threads)
     try:
@@ -464,7 +473,7 @@ def _run(
 ) -> int:
     budget, rounds, min_rounds, prof_s = (0.25, 3, 3, 0.5) if args.quick else (2.0, 21, 7, 3.0)
     log = sys.stderr
-    env = environment(libs, args.threads, threading_note)
+    env = environment(libs, args.threads, threading_note, args.timer)
     print("\n".join(env), file=log)
 
     results: list[Result] = []
