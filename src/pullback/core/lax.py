@@ -373,6 +373,9 @@ def real(x: Any) -> Any:
 
 
 def _mul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
+    x, y = vals
+    if batched[0] and batched[1] and shape_of(x) == shape_of(y):
+        return mul_p.bind(x, y)  # nothing to align or broadcast
     # a constant operand may have a smaller (broadcastable) shape: align the ranks after the
     # batch axis, then broadcast both operands to the common shape
     rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched, strict=True))

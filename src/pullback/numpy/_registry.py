@@ -219,12 +219,32 @@ def batch_along(prim: Primitive, param: str) -> Callable[..., Any]:
     return rule
 
 
+def _same_batched(vals: list, batched: list) -> bool:
+    """Whether every operand is batched with one shape and dtype, or a Python number: then
+    aligning ranks, broadcasting and promotion (which leaves Python numbers weak) change
+    nothing."""
+    first = None
+    for v, b in zip(vals, batched, strict=True):
+        if b:
+            if first is None:
+                first = v
+            elif v.shape != first.shape or v.dtype != first.dtype:
+                return False
+        elif type(v) not in _WEAK:
+            return False
+    return True
+
+
 def batch_elementwise(prim: Primitive, dtypes: bool = True) -> Callable[..., Any]:
     """The vmap rule of an elementwise primitive: align ranks after the batch axis, then
     broadcast as the wrappers do (and promote to one dtype, unless ``dtypes=False``: for an
     integer operand such as ``ldexp``'s exponent)."""
 
     def rule(vals: list, batched: list, params: dict, size: int) -> Any:
+        if len(vals) == 1:  # batched, as the trace handles only its own values
+            return prim.bind(*vals, **params)
+        if _same_batched(vals, batched):  # nothing to align, broadcast or promote
+            return prim.bind(*vals, **params)
         rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched, strict=True))
         aligned = []
         for v, b in zip(vals, batched, strict=True):
