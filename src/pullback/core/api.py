@@ -507,8 +507,9 @@ def _value_and_grad(
             nums = _normalize_argnums(name, argnums, nargs)
             every = nums == tuple(range(nargs))
             known[nargs] = (nums, every)
+        dyn: tuple[Any, ...]
         if every and not kwargs:  # f itself, on all of its arguments
-            f_partial, dyn = f, args
+            f_partial, dyn = f, tuple(args)
         else:
             f_partial, dyn = _partial_args(f, args, kwargs, nums), tuple([args[i] for i in nums])
         out, _, pull, aux = _vjp(name, f_partial, dyn, has_aux,
