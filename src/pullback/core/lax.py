@@ -376,6 +376,10 @@ def _mul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
     x, y = vals
     if batched[0] and batched[1] and shape_of(x) == shape_of(y):
         return mul_p.bind(x, y)  # nothing to align or broadcast
+    if batched[0] != batched[1] and not isinstance(x, Tracer) and not isinstance(y, Tracer):
+        b, u = (x, y) if batched[0] else (y, x)
+        if len(shape_of(u)) < len(shape_of(b)):  # NumPy broadcasts; no rank to align
+            return mul_p.bind(x, y)
     # a constant operand may have a smaller (broadcastable) shape: align the ranks after the
     # batch axis, then broadcast both operands to the common shape
     rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched, strict=True))

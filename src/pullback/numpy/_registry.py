@@ -235,6 +235,25 @@ def _same_batched(vals: list, batched: list) -> bool:
     return True
 
 
+def _plain_aligned(vals: list, batched: list) -> bool:
+    """Whether no operand is traced (so promotion and broadcasting leave them to NumPy), the
+    batched ones have one rank and the others less than that: no rank to align."""
+    rank = -1
+    low = 0
+    for v, b in zip(vals, batched, strict=True):
+        if isinstance(v, Tracer):
+            return False
+        n = len(shape_of(v))
+        if b:
+            if rank == -1:
+                rank = n
+            elif n != rank:
+                return False
+        elif n > low:
+            low = n
+    return low < rank
+
+
 def batch_elementwise(prim: Primitive, dtypes: bool = True) -> Callable[..., Any]:
     """The vmap rule of an elementwise primitive: align ranks after the batch axis, then
     broadcast as the wrappers do (and promote to one dtype, unless ``dtypes=False``: for an
@@ -243,8 +262,8 @@ def batch_elementwise(prim: Primitive, dtypes: bool = True) -> Callable[..., Any
     def rule(vals: list, batched: list, params: dict, size: int) -> Any:
         if len(vals) == 1:  # batched, as the trace handles only its own values
             return prim.bind(*vals, **params)
-        if _same_batched(vals, batched):  # nothing to align, broadcast or promote
-            return prim.bind(*vals, **params)
+        if _same_batched(vals, batched) or _plain_aligned(vals, batched):
+            return prim.bind(*vals, **params)  # nothing to align, broadcast or promote
         rank = max(len(shape_of(v)) - b for v, b in zip(vals, batched, strict=True))
         aligned = []
         for v, b in zip(vals, batched, strict=True):
