@@ -75,7 +75,8 @@ class VJPTrace(Trace):
     __slots__ = ("nodes",)
 
     def __init__(self, level: int):
-        super().__init__(level)
+        self.level = level  # Trace.__init__, inline
+        self.active = True
         self.nodes: list[Node] = []
 
     def lift(self, value: Any) -> VJPTracer:
@@ -89,22 +90,40 @@ class VJPTrace(Trace):
         return VJPTracer(self, value, node)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        vals = []
-        parents = []
-        outer = False  # whether an argument is traced at an outer level too
-        for a in args:
-            if type(a) is VJPTracer and a._trace is self:
-                a_val = a._primal
-                parents.append((a.node, a.index))
+        if len(args) == 2:  # the common case, without the lists
+            x, y = args
+            if type(x) is VJPTracer and x._trace is self:
+                x_val = x._primal
+                px: tuple | None = (x.node, x.index)
             else:
-                a_val = a
-                parents.append(None)
-            vals.append(a_val)
-            if isinstance(a_val, Tracer):
-                outer = True
+                x_val, px = x, None
+            if type(y) is VJPTracer and y._trace is self:
+                y_val = y._primal
+                py: tuple | None = (y.node, y.index)
+            else:
+                y_val, py = y, None
+            vals: Any = (x_val, y_val)
+            parents: Any = (px, py)
+            # whether an argument is traced at an outer level too
+            outer = isinstance(x_val, Tracer) or isinstance(y_val, Tracer)
+        else:
+            vals = []
+            parents = []
+            outer = False
+            for a in args:
+                if type(a) is VJPTracer and a._trace is self:
+                    a_val = a._primal
+                    parents.append((a.node, a.index))
+                else:
+                    a_val = a
+                    parents.append(None)
+                vals.append(a_val)
+                if isinstance(a_val, Tracer):
+                    outer = True
+            vals = tuple(vals)
+            parents = tuple(parents)
         if prim.nondiff:
             return bind(prim, *vals, **params) if outer else prim.impl(*vals, **params)
-        vals = tuple(vals)
         if prim.custom_rules:
             ans, residual = prim.forward_for_vjp(vals, params)
         elif outer:
@@ -112,10 +131,10 @@ class VJPTrace(Trace):
         else:
             ans, residual = prim.impl(*vals, **params), None
         if prim.multiple_results:
-            node = Node(prim, tuple(parents), vals, ans, params, residual, len(ans))
+            node = Node(prim, parents, vals, ans, params, residual, len(ans))
             self.nodes.append(node)
             return tuple(VJPTracer(self, a, node, i) for i, a in enumerate(ans))
-        node = Node(prim, tuple(parents), vals, ans, params, residual, 1)
+        node = Node(prim, parents, vals, ans, params, residual, 1)
         self.nodes.append(node)
         return VJPTracer(self, ans, node)
 
