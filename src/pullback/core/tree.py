@@ -97,7 +97,14 @@ class PyTreeDef:
         return (self.kind, self.aux, tuple(c._key() for c in self.children))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PyTreeDef) and self._key() == other._key()
+        # the comparison of the keys, without building them (tuples of children compare
+        # identical entries, such as the one leaf structure, without calling __eq__)
+        return self is other or (
+            isinstance(other, PyTreeDef)
+            and self.kind is other.kind
+            and (self.aux is other.aux or self.aux == other.aux)
+            and self.children == other.children
+        )
 
     def __hash__(self) -> int:
         return hash(self._key())
