@@ -516,7 +516,8 @@ def _value_and_grad(
                                  lambda k: arg_label(f, nums[k]))
         if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
             _check_scalar(name, out)
-        grads = pull([np.ones((), dtype_of(out))])  # grad's own seed: no checks
+        # grad's own seed (no checks), in an eager library's arrays (CuPy refuses NumPy ones)
+        grads = pull([backends.constant(np.ones((), dtype_of(out)), out)])
         g = grads[0] if isinstance(argnums, int) else grads
         return ((out, aux) if has_aux else out), g
 
@@ -576,10 +577,11 @@ def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[
     return jac
 
 
-def _basis(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """The standard basis of arrays of ``shape``, stacked: shape ``(size,) + shape``."""
+def _basis(shape: tuple[int, ...], dtype: np.dtype, like: Any = None) -> Any:
+    """The standard basis of arrays of ``shape``, stacked: shape ``(size,) + shape``; in the
+    library of ``like`` when that refuses NumPy operands (CuPy)."""
     size = int(np.prod(shape, dtype=np.int64))
-    return np.eye(size, dtype=dtype).reshape((size,) + tuple(shape))
+    return backends.constant(np.eye(size, dtype=dtype).reshape((size,) + tuple(shape)), like)
 
 
 def _jac_rev_blocks(
@@ -600,10 +602,10 @@ def _jac_rev_blocks(
     blocks = []
     for k, o in enumerate(out_leaves):
         shape, dtype = shape_of(o), dtype_of(o)
-        basis = _basis(shape, dtype)
+        basis = _basis(shape, dtype, o)
 
         def pull(ct: Any, k: int = k) -> list[Any]:
-            cts = [np.zeros(shape_of(x), dtype_of(x)) for x in out_leaves]
+            cts = [backends.constant(np.zeros(shape_of(x), dtype_of(x)), x) for x in out_leaves]
             cts[k] = ct
             grads = vjp_fn(tree_unflatten(out_tree, cts))
             return [x for g in grads for x in tree_flatten(g)[0]]
@@ -629,13 +631,14 @@ def _jac_fwd_blocks(
     found: list[Any] = []  # the output structure, seen in the first pass
     columns: list[list[Any] | None] = []  # columns[j][k]: output leaf k against input leaf j
     for j, x in enumerate(in_leaves):
-        basis = _basis(shape_of(x), dtype_of(x))
+        basis = _basis(shape_of(x), dtype_of(x), x)
         if not len(basis):
             columns.append(None)
             continue
 
         def push(t: Any, j: int = j) -> list[Any]:
-            t_leaves = [np.zeros(shape_of(y), dtype_of(y)) for y in in_leaves]
+            t_leaves = [backends.constant(np.zeros(shape_of(y), dtype_of(y)), y)
+                        for y in in_leaves]
             t_leaves[j] = t
             it = iter(t_leaves)
             tangents = tuple(tree_unflatten(tree, [next(it) for _ in ls]) for ls, tree in in_flat)

@@ -1,0 +1,368 @@
+"""Arrays of a library with CuPy's rules flow through pullback without being converted to NumPy.
+
+No GPU is needed: ``devicearray.DeviceArray`` (tests/devicearray.py) is an array on a "device"
+that implements NumPy's dispatch protocols with CuPy's rules: converting it to NumPy raises, a
+NumPy array among its operands raises (NumPy scalars and Python numbers are fine), two devices
+in one call raise, SciPy's ufuncs and ``ufunc.at`` raise. Inputs live on device 1, so that an
+array made on the default device would be caught too.
+
+The spec-row test runs every row of the spec table (its first shape) on device arrays, in
+reverse mode (``vjp``) and forward mode (``jvp``), and checks that every array result is a
+device array on the inputs' device and equals pullback's result on the same NumPy arrays
+(which ``tests/test_ops.py`` checks against finite differences).
+
+A row that needs what an eager library cannot do raises ``UnsupportedOperation`` naming the
+operation (the capability table of ``pullback.core.backends``, CuPy's, used for any eager
+library); rows that fail for reasons of their own are strict expected failures, each with its
+reason (``KNOWN``): where a rule still makes a NumPy constant that meets the device arrays.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pullback as pb
+import pullback.numpy as pnp
+import pullback.scipy.special as sps
+from devicearray import DeviceArray, to_device, to_host
+from pullback.core import backends
+from specs import ALL_SPECS, OpSpec, sample
+
+# ----------------------------------------------------------------------------- the stand-in
+
+
+def test_the_stand_in_refuses_conversion_mixing_and_other_devices():
+    x = to_device(np.arange(3.0))
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(x)
+    with pytest.raises(TypeError, match="a NumPy array"):
+        x + np.ones(3)
+    with pytest.raises(TypeError, match="a NumPy array"):
+        x * np.asarray(2.0)  # 0-d NumPy arrays too, as CuPy
+    with pytest.raises(TypeError, match="devices"):
+        x + to_device(np.ones(3), device=2)
+    with pytest.raises(TypeError, match="ufunc.at"):
+        np.add.at(x, [0, 0], 1.0)
+    y = x * np.float64(2.0) + 1  # NumPy scalars and Python numbers are fine
+    assert isinstance(y, DeviceArray) and y.device == 1
+    assert isinstance(np.sum(y), DeviceArray)  # reductions stay on the device
+    z = np.asarray([1.0, 2.0, 3.0], like=x)  # NumPy data onto the device: explicit
+    assert isinstance(z, DeviceArray) and z.device == 1
+    assert float(np.sum(x)) == 3.0
+
+
+# ----------------------------------------------------------------------------- pullback on it
+
+
+def test_the_gradient_of_a_logistic_loss_stays_on_the_device():
+    rng = np.random.default_rng(0)
+    Xn = rng.standard_normal((40, 5))
+    yn = (rng.random(40) < 0.5).astype(float)
+    X, y, w = to_device(Xn), to_device(yn), to_device(rng.standard_normal(5) * 0.1)
+
+    def loss(w, X, y):
+        z = X @ w
+        return pnp.mean(pnp.logaddexp(0.0, z) - y * z)
+
+    value, g = pb.value_and_grad(loss)(w, X, y)
+    assert isinstance(g, DeviceArray) and g.device == 1
+    assert isinstance(value, DeviceArray)
+    wn = to_host(w)
+    p = 1.0 / (1.0 + np.exp(-(Xn @ wn)))
+    np.testing.assert_allclose(to_host(g), Xn.T @ (p - yn) / len(yn), rtol=1e-12)
+    (g2,), (h,) = pb.hvp(lambda w: loss(w, X, y), (w,), (to_device(np.ones(5)),))
+    want = Xn.T @ ((p * (1 - p)) * (Xn @ np.ones(5))) / len(yn)
+    assert isinstance(h, DeviceArray) and isinstance(g2, DeviceArray)
+    np.testing.assert_allclose(to_host(h), want, rtol=1e-12)
+    J = pb.jacrev(lambda w: X @ w)(w)  # the basis made on the device
+    assert isinstance(J, DeviceArray)
+    np.testing.assert_allclose(to_host(J), Xn, rtol=1e-15)
+    J = pb.jacfwd(lambda w: X @ w)(w)
+    assert isinstance(J, DeviceArray)
+    np.testing.assert_allclose(to_host(J), Xn, rtol=1e-15)
+
+
+def test_scatter_add_with_repeated_indices_is_one_bincount_on_the_device():
+    w = to_device(np.arange(4.0))
+    idx = np.array([0, 2, 0, 3, 0])  # a NumPy index, as CuPy accepts
+    c = to_device(np.linspace(1.0, 2.0, 5))
+    g = pb.grad(lambda w: pnp.sum(w[idx] * c))(w)
+    assert isinstance(g, DeviceArray)
+    want = np.zeros(4)
+    np.add.at(want, idx, np.linspace(1.0, 2.0, 5))
+    np.testing.assert_allclose(to_host(g), want, rtol=1e-15)
+
+
+def test_arrays_on_two_devices_raise_the_librarys_error():
+    x, y = to_device(np.ones(3), device=1), to_device(np.ones(3), device=2)
+    with pytest.raises(TypeError, match="devices"):
+        pb.grad(lambda x, y: pnp.sum(x * y))(x, y)
+
+
+def test_mixing_with_numpy_arrays_is_as_the_library_allows():
+    # CuPy refuses a NumPy operand: pullback does not convert it behind the user's back
+    x = to_device(np.ones(3))
+    with pytest.raises(TypeError, match="a NumPy array"):
+        pb.grad(lambda x: pnp.sum(x * np.arange(3.0)))(x)
+
+
+def test_special_functions_are_refused_with_the_tables_error():
+    x = to_device(np.linspace(0.1, 0.9, 3))
+    with pytest.raises(backends.UnsupportedOperation) as e:
+        pb.grad(lambda x: pnp.sum(sps.gammaln(x)))(x)
+    text = str(e.value)
+    assert "arrays do not support SciPy's special functions" in text
+    assert "cupy.asnumpy" in text
+
+
+def test_the_numpy_path_is_unchanged():
+    x = np.arange(6.0).reshape(2, 3)
+    g = pb.grad(lambda x: pnp.sum(pnp.triu(x) ** 2))(x)
+    assert type(g) is np.ndarray
+    np.testing.assert_array_equal(g, 2 * np.triu(x))
+
+
+# ----------------------------------------------------------------------------- every spec row
+
+#: rows whose functions need SciPy's ufuncs (refused on eager libraries, the table's entry):
+#: a row of these families may also pass (written with pullback.numpy's operations)
+REFUSED_FAMILIES = {"special.": "SciPy's special functions", "stats.": "SciPy's special functions"}
+
+#: families whose SciPy routines convert their arguments (not refused yet): expected failures,
+#: not strict
+NOT_PORTED = ("scipy.linalg.", "scipy.signal.", "scipy.integrate.", "scipy.optimize.",
+              "stats.")
+
+_CONST = "a NumPy constant made by a rule meets the device arrays in {} (not yet made in the "\
+         "operands' library with pullback.core.backends.constant)"
+_CONVERTS = "{} converts a device array to NumPy (np.asarray or a NumPy-only routine)"
+_CONCAT = "a NumPy array (Python numbers stacked by pnp.array or stack, or zeros a rule pads "\
+          "with) meets the device arrays in concatenate"
+_EIG = "linalg.eig is refused on every library but NumPy (as on Dask, whose dtype would depend "\
+       "on the values), and its rules make NumPy constants"
+_CONSTANT_RESULT = "a derivative that is a constant made without the inputs comes back as a "\
+                   "NumPy array"
+
+#: rows (or "row-mode") that fail for reasons of their own: strict expected failures
+KNOWN: dict[str, str] = {
+    "array": _CONCAT,
+    "bincount": _CONST.format("add (under at_add, in numpy/indexing.py)"),
+    "concatenate[constant-repeated]": _CONCAT,
+    "concatenate[list-axis-None]": _CONCAT,
+    "concatenate[list-np-dispatch]": _CONCAT,
+    "concatenate[list]": _CONCAT,
+    "concatenate[nested-list]": _CONCAT,
+    "convolve": _CONCAT,
+    "convolve[same]": _CONCAT,
+    "convolve[valid]": _CONCAT,
+    "copyto[where]": _CONST.format("where"),
+    "correlate": _CONCAT,
+    "correlate[complex]": _CONCAT,
+    "correlate[full]": _CONCAT,
+    "correlate[same]": _CONCAT,
+    "cov[weights]": _CONST.format("multiply"),
+    "cumulative_prod": _CONCAT,
+    "cumulative_sum": _CONCAT,
+    "diagflat": _CONCAT,
+    "diff[prepend-append]": _CONCAT,
+    "ediff1d": _CONCAT,
+    "einsum[diag-3]-rev": _CONST.format("einsum, in numpy/products.py"),
+    "einsum[diagonal]-rev": _CONST.format("einsum, in numpy/products.py"),
+    "einsum[sum-one]-rev": _CONST.format("einsum, in numpy/products.py"),
+    "einsum[trace]-rev": _CONST.format("einsum, in numpy/products.py"),
+    "fft.fftfreq": _CONST.format("multiply"),
+    "fft.rfftfreq": _CONST.format("multiply"),
+    "geomspace": _CONVERTS.format("numpy/numeric.py"),
+    "geomspace[negative]": _CONVERTS.format("numpy/numeric.py"),
+    "histogram": _CONST.format("multiply"),
+    "histogram[weights]": _CONST.format("searchsorted (under constant_call, in numpy/numeric.py)"),
+    "histogram_bin_edges": _CONST.format("add"),
+    "linalg.cholesky": _CONST.format("multiply"),
+    "linalg.cholesky[upper]": _CONST.format("multiply"),
+    "linalg.cond-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.cond-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.det-fwd": _CONST.format("multiply (under linalg.det, in numpy/linalg.py)"),
+    "linalg.det[negative]-fwd": _CONST.format("multiply (under linalg.det, in numpy/linalg.py)"),
+    "linalg.eig[complex]": _EIG,
+    "linalg.eig[values]": _EIG,
+    "linalg.eig[vectors]": _EIG,
+    "linalg.eigh": _CONST.format("multiply"),
+    "linalg.eigh[upper]": _CONST.format("multiply"),
+    "linalg.eigvals": _EIG,
+    "linalg.eigvalsh": _CONST.format("multiply"),
+    "linalg.eigvalsh[upper]": _CONST.format("multiply"),
+    "linalg.lstsq": _CONST.format("multiply (under linalg.lstsq, in numpy/linalg.py)"),
+    "linalg.matrix_power[0]": _CONSTANT_RESULT,
+    "linalg.norm[-2-matrix]": _CONST.format("where"),
+    "linalg.norm[2-matrix-axes]": _CONST.format("where"),
+    "linalg.norm[2-matrix]": _CONST.format("where"),
+    "linalg.norm[nuc-axes]": _CONST.format("where"),
+    "linalg.norm[nuc]": _CONST.format("where"),
+    "linalg.pinv[hermitian]": _CONST.format("multiply"),
+    "linalg.qr": _CONST.format("multiply (under linalg.qr, in numpy/linalg.py)"),
+    "linalg.qr[complete]": _CONST.format("multiply (under linalg.qr, in numpy/linalg.py)"),
+    "linalg.qr[r]": _CONST.format("multiply (under linalg.qr, in numpy/linalg.py)"),
+    "linalg.slogdet-fwd": _CONST.format("multiply (under linalg.slogdet, in numpy/linalg.py)"),
+    "linalg.slogdet[negative]-fwd":
+        _CONST.format("multiply (under linalg.slogdet, in numpy/linalg.py)"),
+    "linalg.svd-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.svd-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.svd[full-square]-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.svd[full-square]-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.svd[values]-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.svd[values]-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.svdvals-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
+    "linalg.svdvals-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
+    "linspace": _CONST.format("multiply"),
+    "linspace[axis]": _CONST.format("multiply"),
+    "logspace": _CONST.format("multiply"),
+    "mutation.mask-set[mask-set]": _CONVERTS.format("numpy/indexing.py"),
+    "nan_to_num": _CONST.format("where, in numpy/elementwise.py"),
+    "nan_to_num[np-dispatch]": _CONST.format("where, in numpy/elementwise.py"),
+    "nanmedian": _CONST.format("where"),
+    "nanpercentile": _CONST.format("where"),
+    "nanquantile": _CONST.format("where"),
+    "nanquantile[vector]": _CONST.format("where"),
+    "pad[constant-values]": _CONST.format("add"),
+    "pad[float32-array-traced-value]": _CONST.format("multiply"),
+    "pad[traced-value]": _CONST.format("multiply"),
+    "partition": _CONVERTS.format("numpy/manipulation.py"),
+    "partition[axis]": _CONVERTS.format("numpy/manipulation.py"),
+    "percentile[np-dispatch]": _CONST.format("multiply"),
+    "percentile[q-list-neg-axis]": _CONST.format("multiply"),
+    "percentile[scalar-q]": _CONST.format("where"),
+    "piecewise": _CONVERTS.format("numpy/manipulation.py"),
+    "piecewise[otherwise]": _CONVERTS.format("numpy/manipulation.py"),
+    "poly": _CONCAT,
+    "poly[matrix]": _EIG,
+    "polyadd": _CONCAT,
+    "polyder": _CONST.format("multiply"),
+    "polydiv": _CONVERTS.format("numpy/numeric.py"),
+    "polyfit": _CONCAT,
+    "polyfit[weighted]": _CONCAT,
+    "polyint": _CONST.format("divide"),
+    "polymul": _CONCAT,
+    "polysub": _CONCAT,
+    "polyval": _CONST.format("multiply"),
+    "prod[empty-reduced]": _CONSTANT_RESULT,
+    "quantile[np-dispatch]": _CONST.format("where"),
+    "quantile[q-2d-tuple-keepdims]": _CONST.format("multiply"),
+    "quantile[q-array-axis]": _CONST.format("multiply"),
+    "quantile[scalar-q]": _CONST.format("where"),
+    "r_": _CONCAT,
+    "real_if_close": _CONVERTS.format("numpy/numeric.py"),
+    "resize": _CONCAT,
+    "roots": _CONVERTS.format("numpy/numeric.py"),
+    "searchsorted": _CONST.format("searchsorted (under constant_call, in numpy/_constant.py)"),
+    "select[constants]": _CONST.format("where"),
+    "stack[list]": _CONCAT,
+    "trim_zeros": _CONCAT,
+    "trim_zeros[front]": _CONCAT,
+    "unwrap": _CONVERTS.format("numpy/numeric.py"),
+    "vander": _CONCAT,
+    "vander[increasing]": _CONCAT,
+}
+
+
+def _leaves(tree):
+    if isinstance(tree, (tuple, list)):
+        for t in tree:
+            yield from _leaves(t)
+    else:
+        yield tree
+
+
+def _rng(row: OpSpec, shapes: tuple, salt: str) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(f"{row.id}{shapes}{salt}".encode()))
+
+
+def _on_device(x):
+    if isinstance(x, np.ndarray):
+        out = DeviceArray(np.array(x), 1)
+        out._data.flags.writeable = False  # as the spec inputs: a rule must not write
+        return out
+    return x
+
+
+def _cases():
+    for row in ALL_SPECS:
+        shapes = row.shapes[0]
+        if not any(row.differentiable(i) for i in range(len(shapes))):
+            continue
+        for mode in ("rev", "fwd"):
+            marks = []
+            reason = KNOWN.get(f"{row.id}-{mode}", KNOWN.get(row.id))
+            if reason is not None:
+                marks.append(pytest.mark.xfail(strict=True, reason=reason))
+            elif row.id.startswith(NOT_PORTED):
+                marks.append(pytest.mark.xfail(strict=False, reason="not ported to CuPy yet"))
+            yield pytest.param(row, mode, id=f"{row.id}-{mode}", marks=marks)
+
+
+def run_row(row: OpSpec, mode: str) -> str:
+    """Run ``row`` on device arrays in ``mode``: "pass", or "refused: <operation>" for the
+    capability table's error; raises on anything else."""
+    shapes = row.shapes[0]
+    rng = _rng(row, shapes, "args")
+    args = [sample(rng, row.domain(i), s) for i, s in enumerate(shapes)]
+    diff = [i for i in range(len(args)) if row.differentiable(i)]
+    dev = [_on_device(a) for a in args]
+
+    def full(fn, base):
+        def call(*dargs):
+            new = list(base)
+            for i, d in zip(diff, dargs, strict=True):
+                new[i] = d
+            return fn(*new, **row.kwargs)
+
+        return call
+
+    f_np, f_dev = full(row.fn, args), full(row.fn, dev)
+    x_np, x_dev = [args[i] for i in diff], [dev[i] for i in diff]
+    rng = _rng(row, shapes, "directions")
+    out_np = f_np(*x_np)
+    try:
+        if mode == "rev":
+            w = tuple(rng.standard_normal(np.shape(o)).astype(np.result_type(o))
+                      for o in _leaves(out_np))
+            w_tree = w if isinstance(out_np, (tuple, list)) else w[0]
+            w_dev = tuple(to_device(v) for v in w)
+            w_dev_tree = type(out_np)(w_dev) if isinstance(out_np, (tuple, list)) else w_dev[0]
+            out, vjp_fn = pb.vjp(f_dev, *x_dev)
+            got = (out, vjp_fn(w_dev_tree))
+            want = (out_np, pb.vjp(f_np, *x_np)[1](w_tree))
+        else:
+            vs = [rng.standard_normal(np.shape(a)).astype(a.dtype) for a in x_np]
+            got = pb.jvp(f_dev, tuple(x_dev), tuple(to_device(v) for v in vs))
+            want = pb.jvp(f_np, tuple(x_np), tuple(vs))
+    except backends.UnsupportedOperation as e:
+        return f"refused: {e}"
+    got_leaves, want_leaves = list(_leaves(got)), list(_leaves(want))
+    assert len(got_leaves) == len(want_leaves)
+    for g, v in zip(got_leaves, want_leaves, strict=True):
+        if isinstance(v, (np.ndarray, np.generic)):
+            assert isinstance(g, DeviceArray), f"a result came back as {type(g).__name__}"
+            assert g.device == 1, f"a result on device {g.device}, not the inputs' device 1"
+        assert np.shape(g) == np.shape(v)
+        np.testing.assert_allclose(to_host(g), np.asarray(v), rtol=1e-9, atol=1e-12)
+    return "pass"
+
+
+@pytest.mark.parametrize("row,mode", list(_cases()))
+def test_spec_row_on_device_arrays(row: OpSpec, mode: str) -> None:
+    outcome = run_row(row, mode)
+    if outcome.startswith("refused"):
+        family = next((v for k, v in REFUSED_FAMILIES.items() if row.id.startswith(k)), None)
+        assert family is not None, f"refused, but not in REFUSED_FAMILIES: {outcome}"
+        assert f"arrays do not support {family}" in outcome
+
+
+def test_every_limit_of_the_eager_table_is_documented():
+    page = (Path(__file__).parent.parent / "docs" / "backends.md").read_text()
+    for limit in backends.CAPABILITIES["cupy"]:
+        assert limit.operation in page, f"{limit.operation!r} not in backends.md"
+    assert backends.limits("devicearray") is backends.CAPABILITIES["cupy"]
