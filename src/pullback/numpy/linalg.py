@@ -869,16 +869,15 @@ top_pair_p = new_primitive("linalg.top_singular_pair", _top_pair_impl, multiple_
 
 
 def _top_system(a: Any, s: Any, u: Any, v: Any) -> Any:
-    """``M = s I - [[0, a], [a^H, 0]] + z z^H`` with ``z = [u; v] / sqrt(2)``."""
-    shape = shape_of(a)
-    m, n = shape[-2:]
-    lead = shape[:-2]
-    dtype = dtype_of(a)
-    H = concatenate([concatenate([np.zeros(lead + (m, m), dtype), a], axis=-1),
-                     concatenate([_H(a), np.zeros(lead + (n, n), dtype)], axis=-1)], axis=-2)
-    z = concatenate([u, v], axis=-1)
-    zzH = expand_dims(z, -1) * expand_dims(_conj(z), -2) * 0.5
-    return _as_matrix(s) * _eye(m + n, a) - H + zzH
+    """``M = s I - [[0, a], [a^H, 0]] + z z^H`` with ``z = [u; v] / sqrt(2)``, by blocks (no
+    constant block of zeros: under Dask it would be a data-sized NumPy array in the graph)."""
+    m, n = shape_of(a)[-2:]
+    ss = _as_matrix(s)
+    cu, cv = _conj(u), _conj(v)
+    top = concatenate([ss * _eye(m, a) + _outer(u, cu) * 0.5, _outer(u, cv) * 0.5 - a], axis=-1)
+    bottom = concatenate([_outer(v, cu) * 0.5 - _H(a), ss * _eye(n, a) + _outer(v, cv) * 0.5],
+                         axis=-1)
+    return concatenate([top, bottom], axis=-2)
 
 
 def _matvec(a: Any, x: Any) -> Any:
