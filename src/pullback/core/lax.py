@@ -73,8 +73,8 @@ def _front(v: Any, batched: bool, size: int) -> Any:
 
 
 def _reshape_impl(x: Any, shape: tuple) -> Any:
-    if type(x) is np.ndarray:
-        return x.reshape(shape)
+    if type(x) is np.ndarray or isinstance(x, np.generic):  # a NumPy scalar: np.reshape's
+        return x.reshape(shape)                             # result, without its layers
     if backends.is_dask(x):
         try:
             return x.reshape(shape)
