@@ -86,6 +86,51 @@ def test_the_gradient_of_a_logistic_loss_stays_on_the_device():
     np.testing.assert_allclose(to_host(J), Xn, rtol=1e-15)
 
 
+def test_jit_compiles_for_device_arrays():
+    # the cache key holds the array type; the graph runs with the library's functions, its
+    # NumPy constants copied to the device
+    rng = np.random.default_rng(2)
+    Xn, wn = rng.standard_normal((30, 4)), rng.standard_normal(4)
+    f = pb.jit(pb.grad(lambda w, X: pnp.mean(pnp.tanh(X @ w) ** 2)))
+    g = f(to_device(wn), to_device(Xn))
+    assert isinstance(g, DeviceArray) and g.device == 1
+    want = f(wn, Xn)
+    assert type(want) is np.ndarray and f.cache_size == 2
+    np.testing.assert_allclose(to_host(g), want, rtol=1e-12)
+    np.testing.assert_allclose(want, pb.grad(lambda w: pnp.mean(pnp.tanh(Xn @ w) ** 2))(wn),
+                               rtol=1e-12)
+
+
+def test_a_training_step_of_an_mlp_on_device_arrays():
+    # pullback.nn and pullback.optim with parameters and batches on the device
+    from pullback import nn, optim
+
+    rng = np.random.default_rng(4)
+    Xn = rng.standard_normal((40, 5))
+    yn = (Xn[:, 0] > 0).astype(np.int64)
+
+    def loss(p, X, y):
+        return nn.softmax_cross_entropy(nn.mlp(p, X), y)
+
+    def train(X, y, move):
+        params = [{k: move(v) for k, v in layer.items()} for layer in nn.init_mlp([5, 8, 2],
+                                                                                  rng=0)]
+        init, update = optim.adam(0.05)
+        state = init(params)
+        for _ in range(2):
+            _, grads = pb.value_and_grad(loss)(params, X, y)
+            params, state = update(grads, state, params)
+        return params, nn.accuracy(nn.mlp(params, X), y)
+
+    got, acc = train(to_device(Xn), to_device(yn), to_device)
+    want, acc_np = train(Xn, yn, lambda v: v)
+    assert acc == acc_np
+    for g, w in zip(got, want, strict=True):
+        assert isinstance(g["W"], DeviceArray) and isinstance(g["b"], DeviceArray)
+        np.testing.assert_allclose(to_host(g["W"]), w["W"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(to_host(g["b"]), w["b"], rtol=1e-12, atol=1e-15)
+
+
 def test_scatter_add_with_repeated_indices_is_one_bincount_on_the_device():
     w = to_device(np.arange(4.0))
     idx = np.array([0, 2, 0, 3, 0])  # a NumPy index, as CuPy accepts

@@ -366,10 +366,51 @@ def test_the_numpy_path_makes_no_dask_call():
     np.testing.assert_allclose(g, [[4 * x[0, 0], 0, 0], [4 * x[1, 0], 0, 0]])
 
 
-def test_jit_refuses_dask_arrays_with_the_tables_error():
-    x = da.ones(4, chunks=2)
-    with pytest.raises(backends.UnsupportedOperation, match="Dask arrays do not support jit"):
-        pb.jit(lambda x: pnp.sum(x * x))(x)
+def test_jit_compiles_for_dask_arrays_and_stays_lazy():
+    # pb.jit(pb.grad(loss)) on Dask arrays: the graph traced once, evaluated with Dask's
+    # functions (one lazy graph, nothing computed); NumPy arrays get NumPy's compiled code
+    rng = np.random.default_rng(1)
+    Xn = rng.standard_normal((400, 5))
+    yn = (rng.random(400) < 0.5).astype(float)
+    X, y = da.from_array(Xn, chunks=(100, 5)), da.from_array(yn, chunks=100)
+    w = rng.standard_normal(5) * 0.1
+
+    def loss(w, X, y):
+        z = X @ w
+        return pnp.mean(pnp.logaddexp(0.0, z) - y * z)
+
+    f = pb.jit(pb.grad(loss))
+    with _Counting() as counter:
+        g = f(w, X, y)
+        g2 = f(w * 2, X, y)  # the cached version, for the same types and shapes
+        assert counter.computes == 0
+    assert isinstance(g, da.Array) and isinstance(g2, da.Array)
+    assert f.cache_size == 1 and f.trace_count == 1
+    assert "no NumPy code is generated" in f.source(w, X, y)
+    # the mean's cotangent, folded into a constant of the data's length, is made in Dask
+    assert not _embedded([g], [X, y], [Xn, yn])
+    want = pb.grad(loss)(w, Xn, yn)
+    np.testing.assert_allclose(g.compute(), want, rtol=1e-12)
+    np.testing.assert_allclose(g2.compute(), pb.grad(loss)(w * 2, Xn, yn), rtol=1e-12)
+    gn = f(w, Xn, yn)  # NumPy arrays: another entry of the cache, NumPy's generated code
+    assert type(gn) is np.ndarray and f.cache_size == 2
+    np.testing.assert_allclose(gn, want, rtol=1e-12)
+
+
+def test_jit_of_a_spec_row_with_a_dask_path_stays_lazy():
+    # a scatter-add (Dask's bincount path) and a sort (one chunk along the axis) under jit
+    xn = np.linspace(-1.0, 1.0, 12).reshape(3, 4)
+    x = da.from_array(xn, chunks=2)
+    idx = np.array([0, 2, 0])
+
+    def f(x):
+        return pnp.sum(pnp.sort(x, axis=1)[idx] ** 2)
+
+    with _Counting() as counter:
+        g = pb.jit(pb.grad(f))(x)
+        assert counter.computes == 0
+    assert isinstance(g, da.Array)
+    np.testing.assert_allclose(g.compute(), pb.grad(f)(xn), rtol=1e-14)
 
 
 def test_the_backends_page_code_runs(capsys):
@@ -380,6 +421,39 @@ def test_the_backends_page_code_runs(capsys):
         exec(compile("\n".join(blocks), "docs/backends.md", "exec"), {})
         assert counter.computes == 1  # the page's one g.compute()
     assert "Array (5,)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adam", "adamw"])
+def test_a_whole_training_step_stays_lazy_and_matches_numpy(name):
+    # loss, gradient and the optimiser's update on Dask batches: the new parameters are Dask
+    # arrays, nothing computed over two steps; computed, they are NumPy's
+    from pullback import nn, optim
+
+    rng = np.random.default_rng(3)
+    Xn = rng.standard_normal((60, 5))
+    yn = (Xn[:, 0] > 0).astype(np.int64) + (Xn[:, 1] > 1)
+    X, y = da.from_array(Xn, chunks=(20, 5)), da.from_array(yn, chunks=20)
+
+    def loss(p, X, y):
+        return nn.softmax_cross_entropy(nn.mlp(p, X), y)
+
+    def train(X, y):
+        params = nn.init_mlp([5, 8, 3], rng=0)
+        init, update = getattr(optim, name)(0.05)
+        state = init(params)
+        for _ in range(2):
+            _, grads = pb.value_and_grad(loss)(params, X, y)
+            params, state = update(grads, state, params)
+        return params
+
+    with _Counting() as counter:
+        lazy = train(X, y)
+        assert counter.computes == 0
+    assert all(isinstance(v, da.Array) for layer in lazy for v in layer.values())
+    (got,) = dask.compute(lazy, scheduler="synchronous")
+    for g, w in zip(got, train(Xn, yn), strict=True):
+        np.testing.assert_allclose(g["W"], w["W"], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(g["b"], w["b"], rtol=1e-12, atol=1e-15)
 
 
 # ----------------------------------------------------------------------------- a cluster

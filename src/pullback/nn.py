@@ -273,7 +273,9 @@ def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike) -> Array:
     logp = log_softmax(logits, axis=-1)
     classes = _integer_labels(who, logits, labels)
     if classes is not None:
-        hits = pnp.equal(np.arange(shape_of(logits)[-1]), pnp.expand_dims(classes, -1))
+        # the class numbers in the labels' library (CuPy refuses NumPy operands)
+        numbers = backends.constant(np.arange(shape_of(logits)[-1]), classes)
+        hits = pnp.equal(numbers, pnp.expand_dims(classes, -1))
         probs = pnp.astype(hits, dtype_of(logp))
     else:
         if shape_of(labels) != shape_of(logits):
@@ -313,8 +315,9 @@ def accuracy(logits: ArrayLike, labels: ArrayLike) -> float:
                 f"{who}: labels have shape {shape_of(labels)} but logits have shape "
                 f"{shape_of(logits)}: pass integer classes or probabilities shaped like logits"
             )
-        classes = np.asarray(pnp.argmax(labels, axis=-1))
-    predicted = np.asarray(pnp.argmax(logits, axis=-1))
-    if predicted.size == 0:
+        classes = pnp.argmax(labels, axis=-1)
+    # in the logits' library (a Dask array is computed here: the result is a Python float)
+    predicted = pnp.argmax(logits, axis=-1)
+    if int(np.prod(shape_of(predicted), dtype=np.int64)) == 0:
         raise ValueError(f"{who}: the batch is empty (logits of shape {shape_of(logits)})")
     return float(np.mean(predicted == classes))

@@ -478,13 +478,14 @@ def _real_zeros(p: Array) -> Array:
 
 
 def _cast(c: float, like: Array) -> Array:
-    """The Python number ``c`` as a 0-d array of ``like``'s dtype, so float32 stays float32.
+    """The Python number ``c`` as a NumPy scalar of ``like``'s dtype, so float32 stays
+    float32 (a scalar, not a 0-d array: CuPy takes NumPy scalars, not NumPy arrays).
 
     A traced ``c`` (a learning rate being differentiated) is left to NumPy's promotion.
     """
     if isinstance(c, Tracer):
         return c
-    return np.asarray(c, dtype=dtype_of(like))
+    return np.dtype(dtype_of(like)).type(c)
 
 
 def _check_rate(who: str, name: str, value: Any, upper: float | None = None) -> float:

@@ -33,7 +33,8 @@ from pullback.compile.codegen_numpy import _ndarray, compile_graph, generate_sou
 from pullback.compile.ir import Graph
 from pullback.compile.passes import simplify
 from pullback.compile.trace import is_traced_leaf, split_arguments, static_key, trace
-from pullback.compile.values import ConcretizationError
+from pullback.compile.values import ConcretizationError, Var, map_vars
+from pullback.core import backends
 from pullback.core.trace import trace_state
 from pullback.core.tree import tree_flatten
 
@@ -56,10 +57,21 @@ class _Compiled:
 
     __slots__ = ("graph", "source", "fn", "structured", "raw_size", "fused", "__weakref__")
 
-    def __init__(self, graph: Graph, raw_size: int, name: str, backend: str, threads: int):
+    def __init__(self, graph: Graph, raw_size: int, name: str, backend: str, threads: int,
+                 library: str = "numpy"):
         self.graph = graph
         self.raw_size = raw_size
         self.fused: Graph | None = None
+        if library != "numpy":  # Dask, CuPy: the graph, one primitive at a time (see _evaluate)
+            self.fn: Callable[..., Any] = functools.partial(_evaluate, graph, library,
+                                                            _uniform(graph))
+            self.structured = False
+            self.source = (
+                f"# {library} arrays: no NumPy code is generated; each equation of this graph "
+                "runs its primitive's implementation, which calls the library's functions "
+                f"through NumPy's dispatch protocols\n{graph}"
+            )
+            return
         if backend == "numba":
             self.fn, self.source, self.structured, self.fused = compile_graph_numba(
                 graph, name, threads
@@ -71,13 +83,59 @@ class _Compiled:
 
     @property
     def filename(self) -> str:
-        return str(getattr(self.fn, "__wrapped__", self.fn).__code__.co_filename)
+        fn = self.fn.func if isinstance(self.fn, functools.partial) else self.fn
+        return str(getattr(fn, "__wrapped__", fn).__code__.co_filename)
 
     def run(self, leaves: list[Any]) -> Any:
         out = self.fn(*leaves)
         if self.structured:
             return out
         return self.graph.unflatten_outputs(out)
+
+
+def _uniform(graph: Graph) -> dict[int, Any]:
+    """The graph's NumPy constants of two or more equal elements (a cotangent broadcast, the
+    fold of ``broadcast_to``), by id: their one value."""
+    found = {}
+    for c in graph.constvars():
+        v = c.value
+        if type(v) is np.ndarray and v.size >= 2 and v.dtype.kind in "biufc":
+            flat = v.reshape(-1)
+            if np.all(flat == flat[0]):
+                found[id(v)] = flat[0]
+    return found
+
+
+def _evaluate(graph: Graph, library: str, uniform: dict[int, Any], *leaves: Any) -> list[Any]:
+    """The output leaves of ``graph`` on arrays of ``library`` (not NumPy): each equation runs
+    its primitive's implementation, whose NumPy calls the library takes (Dask builds its
+    graph, nothing is computed). Constants of one repeated value (``uniform``) are made in
+    the library (a Dask graph holds no NumPy array of the data's size); an eager library
+    (CuPy) refuses NumPy operands, so the graph's other NumPy constants are moved into it
+    (``np.asarray(c, like=x)``)."""
+    like = next((x for x in leaves if backends.library(x) == library), None)
+    env: dict[Var, Any] = dict(zip(graph.invars, leaves, strict=True))
+    eager = library != "dask"
+
+    def read(a: Any) -> Any:
+        if isinstance(a, Var):
+            return env[a]
+        v = a.value
+        if type(v) is not np.ndarray:
+            return v
+        one = uniform.get(id(v))
+        if one is not None:
+            return backends.zeros(v.shape, v.dtype, like=like) + one
+        return backends.asarray_like(v, like) if eager else v
+
+    for e in graph.eqns:
+        params = map_vars(e.params, lambda v: env[v])
+        out = e.prim.impl(*(read(a) for a in e.inputs), **params)
+        if e.multiple:
+            env.update(zip(e.outvars, out, strict=True))
+        else:
+            env[e.outvars[0]] = out
+    return [read(a) for a in graph.outvars]
 
 
 #: the most array elements a jitted function's closure is compared over on each call
@@ -238,9 +296,14 @@ class Jitted(Generic[_P, _R]):
         leaves, treedef = tree_flatten((dyn_args, dyn_kwargs))
         sig: list[Hashable] = []
         traced = []
+        library = "numpy"
         for k, x in enumerate(leaves):
             if is_traced_leaf(x):
-                sig.append((x.shape, x.dtype))
+                if isinstance(x, (np.ndarray, np.generic)):
+                    sig.append((x.shape, x.dtype))
+                else:  # an array of another library: compiled for it (the type in the key)
+                    library = backends.library(x)
+                    sig.append((type(x), tuple(x.shape), x.dtype))
                 # an ndarray subclass (np.matrix) runs as a plain array, as the primitives see it
                 traced.append(x if type(x) is _ndarray or not isinstance(x, _ndarray)
                               else np.asarray(x))
@@ -255,7 +318,7 @@ class Jitted(Generic[_P, _R]):
         )
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._compile(args, kwargs)
+            entry = self._compile(args, kwargs, library)
             self._cache[key] = entry
             if not kwargs and not self._has_static and all(
                 type(a) is np.ndarray and is_traced_leaf(a) for a in args
@@ -279,7 +342,8 @@ class Jitted(Generic[_P, _R]):
                 )
         return entry, traced
 
-    def _compile(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Compiled:
+    def _compile(self, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 library: str = "numpy") -> _Compiled:
         self.trace_count += 1
         self._watch.snapshot()
         try:
@@ -288,7 +352,8 @@ class Jitted(Generic[_P, _R]):
             raise ConcretizationError(f"jit of {self._name}: {err}").with_traceback(
                 err.__traceback__
             ) from None
-        return _Compiled(simplify(raw), len(raw.eqns), self._name, self.backend, self.threads)
+        return _Compiled(simplify(raw), len(raw.eqns), self._name, self.backend, self.threads,
+                         library)
 
     def source(self, *args: _P.args, **kwargs: _P.kwargs) -> str:
         """The generated Python source for these arguments (compiling it if needed).

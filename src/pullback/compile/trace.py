@@ -333,10 +333,14 @@ def _same_object(a: Any, b: Any) -> bool:
 
 
 def is_traced_leaf(x: Any) -> bool:
-    """Array leaves are traced (abstract); everything else (Python numbers too) is static."""
+    """Array leaves are traced (abstract), arrays of other libraries (Dask, CuPy) included;
+    everything else (Python numbers too) is static."""
     if isinstance(x, np.ndarray):
         return x.dtype.kind in "biufc"
-    return isinstance(x, np.generic) and x.dtype.kind in "biufc"
+    if isinstance(x, np.generic):
+        return x.dtype.kind in "biufc"
+    return backends.library(x) not in ("numpy", "pullback") and \
+        getattr(getattr(x, "dtype", None), "kind", "") in ("b", "i", "u", "f", "c")
 
 
 def static_key(who: str, what: str, x: Any) -> Hashable:
@@ -344,8 +348,11 @@ def static_key(who: str, what: str, x: Any) -> Hashable:
     if isinstance(x, (float, complex)):
         return (type(x), repr(x))
     lib = backends.library(x)
-    if lib != "numpy":  # a Dask or CuPy array: compiled code is NumPy's (docs/backends.md)
-        raise backends.refuse(who, lib, "jit", what)
+    if lib not in ("numpy", "pullback"):  # an array of another library, not numeric
+        raise TypeError(
+            f"{who}: {what} is a {lib} array of dtype {getattr(x, 'dtype', None)}; jit traces "
+            "arrays of booleans, integers, floats and complex numbers only"
+        )
     try:
         hash(x)
     except TypeError:

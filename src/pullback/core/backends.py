@@ -159,8 +159,8 @@ def constant(c: Any, like: Any) -> Any:
     if like is None or type(like) is np.ndarray:
         return c
     lib = library(base_value(like))
-    if lib == "numpy" or lib == "dask":
-        return c
+    if lib in ("numpy", "dask", "pullback"):  # "pullback": jit's abstract values (pb.jit
+        return c  # moves its constants into an eager library when it runs)
     return asarray_like(c, like)
 
 
@@ -290,9 +290,12 @@ _DASK = [
     ),
     Limit(
         "jit (pb.jit)",
-        True,
-        "compiled code is generated for NumPy only",
-        "call the function without pb.jit: Dask builds one graph for it anyway",
+        False,
+        "compiled for the inputs' library: the traced and simplified graph (the cache key "
+        "holds the arrays' type) is evaluated one primitive at a time with the library's own "
+        "functions, which build one Dask graph without computing; NumPy's generated code (its "
+        "in-place writes and out= buffers) is not used",
+        "",
     ),
 ]
 
@@ -329,6 +332,14 @@ _EAGER = [
         "(np.asarray(c, like=x)) and used as an index",
         "",
     ),
+    Limit(
+        "jit (pb.jit)",
+        False,
+        "compiled for the inputs' library: the simplified graph is evaluated one primitive at "
+        "a time with the library's functions (CuPy kernels), its NumPy constants copied to "
+        "the device on each call; NumPy's generated code is not used",
+        "",
+    ),
 ]
 
 #: library -> the operations its arrays cannot do as NumPy's do (``docs/backends.md``).
@@ -360,8 +371,8 @@ def refuse(who: str, lib: str, operation: str, found: str = "") -> UnsupportedOp
     says what was given. Raise it: ``raise refuse(...)``.
 
     Example:
-        >>> e = refuse("pullback.numpy.sort", "dask", "jit")
-        >>> str(e).startswith("pullback.numpy.sort: Dask arrays do not support jit")
+        >>> e = refuse("pullback.numpy.linalg.eig", "dask", "eig and eigvals")
+        >>> str(e).startswith("pullback.numpy.linalg.eig: Dask arrays do not support eig")
         True
     """
     for limit in limits(lib):
