@@ -131,6 +131,26 @@ def test_a_training_step_of_an_mlp_on_device_arrays():
         np.testing.assert_allclose(to_host(g["b"]), w["b"], rtol=1e-12, atol=1e-15)
 
 
+def test_the_demos_training_runs_on_device_arrays():
+    # pullback demo --device gpu trains with CuPy's asarray/asnumpy; the stand-in's here
+    import argparse
+
+    from pullback import demo
+
+    rng = np.random.default_rng(5)
+    data = (rng.standard_normal((50, 6)), rng.standard_normal((20, 6)),
+            rng.integers(0, 10, 50), rng.integers(0, 10, 20))
+    args = argparse.Namespace(seed=0, hidden=[8], epochs=2, batch_size=16, lr=1e-2,
+                              no_progress=True, device="gpu")
+    params, history = demo.train(args, data, to_device=to_device, to_host=to_host)
+    args.device = "cpu"
+    want, history_np = demo.train(args, data)
+    assert all(type(v) is np.ndarray for layer in params for v in layer.values())
+    for g, w in zip(params, want, strict=True):
+        np.testing.assert_allclose(g["W"], w["W"], rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(history["test_loss"], history_np["test_loss"], rtol=1e-10)
+
+
 def test_scatter_add_with_repeated_indices_is_one_bincount_on_the_device():
     w = to_device(np.arange(4.0))
     idx = np.array([0, 2, 0, 3, 0])  # a NumPy index, as CuPy accepts

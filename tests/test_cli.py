@@ -47,6 +47,7 @@ def _run(capsys, *argv):
                             "per minibatch"),
     (["--hidden", "0"], "argument --hidden: expected positive layer widths separated by commas"),
     (["--hidden", "64,"], "argument --hidden: expected positive layer widths"),
+    (["--device", "tpu"], "argument --device: invalid choice: 'tpu'"),
     (["--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["--epochs", "1", "extra"], "unrecognized arguments: extra"),
 ])
@@ -156,3 +157,21 @@ def test_a_broken_subcommand_through_the_command_line():
     assert result.returncode == 2
     assert _one_line(result.stderr).startswith("pullback demo: the command cannot be loaded "
                                                "(ModuleNotFoundError in pullback.demo: ")
+
+
+def test_demo_on_a_gpu_without_one_says_so_in_one_line(capsys, tmp_path, monkeypatch):
+    # whatever this machine has: the probe answers that CuPy is missing
+    monkeypatch.setattr(demo, "gpu_problem", lambda: "CuPy cannot be imported (no cupy)")
+    status, line, out = _run(capsys, "demo", "--device", "gpu", "--out", str(tmp_path))
+    assert status == 2 and out == ""
+    assert line.startswith("pullback demo: --device gpu needs CuPy and an NVIDIA GPU")
+    assert "CuPy cannot be imported" in line and "--device cpu" in line
+
+
+def test_the_gpu_probe_answers_in_words_on_this_machine():
+    problem = demo.gpu_problem()
+    assert problem is None or problem.startswith("CuPy")
+
+
+def test_the_demo_trains_on_the_cpu_by_default():
+    assert demo._parser().parse_args([]).device == "cpu"

@@ -196,17 +196,51 @@ def load_data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     return (X_train - mean) / std, (X_test - mean) / std, y_train, y_test
 
 
-def train(args: argparse.Namespace, data: tuple) -> tuple[list, dict[str, list[float]]]:
-    """Part 2: train an MLP with Adam (cosine-decayed learning rate) on minibatches.
+def gpu_problem() -> str | None:
+    """Why ``--device gpu`` cannot run here (CuPy missing, or no GPU it can use); None when
+    CuPy sees a GPU.
 
-    Returns the parameters and the per-epoch history of loss and accuracy on both splits.
+    Example:
+        >>> gpu_problem() is None or isinstance(gpu_problem(), str)
+        True
+    """
+    try:
+        import cupy
+    except Exception as err:  # noqa: BLE001 - ImportError, or a broken CUDA install
+        return f"CuPy cannot be imported ({type(err).__name__}: {' '.join(str(err).split())})"
+    try:
+        count = int(cupy.cuda.runtime.getDeviceCount())
+    except Exception as err:  # noqa: BLE001 - CUDA's errors when no driver or GPU is there
+        return f"CuPy finds no usable GPU ({type(err).__name__}: {' '.join(str(err).split())})"
+    return None if count > 0 else "CuPy finds no GPU"
+
+
+def _device_functions(device: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """The functions that move a NumPy array to ``device`` and back (identity for the CPU)."""
+    if device != "gpu":
+        return (lambda a: a), (lambda a: a)
+    import cupy
+
+    return cupy.asarray, cupy.asnumpy
+
+
+def train(args: argparse.Namespace, data: tuple, to_device: Callable[[Any], Any] | None = None,
+          to_host: Callable[[Any], Any] | None = None) -> tuple[list, dict[str, list[float]]]:
+    """Part 2: train an MLP with Adam (cosine-decayed learning rate) on minibatches, on
+    ``args.device`` ("cpu", or "gpu" with CuPy arrays): the data and parameters are moved
+    there by ``to_device`` and the trained parameters brought back by ``to_host``.
+
+    Returns the parameters (NumPy arrays) and the per-epoch history of loss and accuracy on
+    both splits.
     """
     from tqdm import tqdm
 
-    X_train, X_test, y_train, y_test = data
+    if to_device is None or to_host is None:
+        to_device, to_host = _device_functions(getattr(args, "device", "cpu"))
+    X_train, X_test, y_train, y_test = (to_device(a) for a in data)
     rng = np.random.default_rng(args.seed)
     sizes = [X_train.shape[1], *args.hidden, 10]
-    params = nn.init_mlp(sizes, rng)
+    params = tree_map(to_device, nn.init_mlp(sizes, rng))
     steps_per_epoch = -(-len(X_train) // args.batch_size)
     schedule = optim.cosine_decay_schedule(args.lr, args.epochs * steps_per_epoch, alpha=0.01)
     opt_init, opt_update = optim.adam(schedule)
@@ -218,7 +252,7 @@ def train(args: argparse.Namespace, data: tuple) -> tuple[list, dict[str, list[f
     value_and_grad = pb.value_and_grad(loss_fn)
     history: dict[str, list[float]] = {k: [] for k in
                                        ("train_loss", "train_acc", "test_loss", "test_acc")}
-    n_params = sum(leaf.size for leaf in tree_leaves(params))
+    n_params = sum(math.prod(leaf.shape) for leaf in tree_leaves(params))
     print(f"  MLP {' -> '.join(map(str, sizes))} ({n_params} parameters), Adam, lr {args.lr} "
           f"with cosine decay, batch {args.batch_size}, {len(X_train)} training and "
           f"{len(X_test)} held-out digits")
@@ -238,7 +272,7 @@ def train(args: argparse.Namespace, data: tuple) -> tuple[list, dict[str, list[f
                         acc=f"{history['train_acc'][-1]:.3f}",
                         test_acc=f"{history['test_acc'][-1]:.3f}")
     bar.close()
-    return params, history
+    return tree_map(to_host, params), history
 
 
 def plot(history: dict[str, list[float]], path: Path) -> Path:
@@ -415,6 +449,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="directory for the PNG and the saved parameters, created if needed "
                    "(demo-out)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
+                   help="where to train: cpu (NumPy, the default) or gpu (CuPy arrays on an "
+                   "NVIDIA GPU; needs the 'gpu' extra)")
     return p
 
 
@@ -441,6 +478,13 @@ def main(argv: list[str]) -> int:
         print(f"pullback demo needs the 'demo' extra ({err.name} is missing): "
               "pip install 'pullback[demo]'", file=sys.stderr)
         return 2
+    if args.device == "gpu":
+        problem = gpu_problem()
+        if problem is not None:
+            print(f"pullback demo: --device gpu needs CuPy and an NVIDIA GPU, and here {problem}"
+                  ": install the 'gpu' extra (pip install 'pullback[gpu]') on a machine with a "
+                  "GPU, or train on the CPU with --device cpu (the default)", file=sys.stderr)
+            return 2
     # The demo's matrices are small (a batch of 32 against 256 hidden units): BLAS threads
     # cost more than they save there, and on a busy machine they contend for the cores and
     # slow training several times over. threadpoolctl comes with scikit-learn.
@@ -460,7 +504,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     print(f"pullback demo: seed {args.seed}, {args.epochs} epochs, hidden {args.hidden}, "
-          f"lr {args.lr}, output in {args.out}/")
+          f"lr {args.lr}, device {args.device}, output in {args.out}/")
 
     print("\n[1/4] The notebook, replayed with pullback")
     notebook_ok = replay_notebook(rng)
