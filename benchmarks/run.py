@@ -438,6 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timer", choices=("cpu", "wall"), default="cpu",
                     help="cpu: the process's CPU time (default; time spent waiting for a core "
                     "on a loaded machine is not counted); wall: wall-clock time")
+    ap.add_argument("--no-dask", action="store_true",
+                    help="skip the Dask gradient of issue 15 (benchmarks/dask_grad.py; run with "
+                    "a full run, not with --only; needs the 'dask' extra)")
     ap.add_argument("--no-long", action="store_true",
                     help="skip the long programs of issue 11 (benchmarks/long.py; run with a "
                     "full run, not with --only)")
@@ -498,6 +501,8 @@ def _run(
             if name in PROFILED and not args.no_profile and "pullback" not in res.failed:
                 profiles += _profile(case, res, prof_s, log)
     extra = [] if args.no_long or args.only else long_programs.section(args.quick, log=log)
+    if not (args.no_dask or args.only):
+        extra += _dask_section(args.quick, log)
     wall = time.perf_counter() - t_start
     if hasattr(os, "getloadavg"):
         env = env + [
@@ -517,6 +522,16 @@ def _run(
     else:
         print(text)
     return 1 if any(r.failed for r in results) else 0
+
+
+def _dask_section(quick: bool, log: object) -> list[str]:
+    """benchmarks/dask_grad.py's section, or a line saying why it was skipped."""
+    try:
+        from benchmarks import dask_grad
+    except ImportError as err:
+        print(f"Dask benchmark skipped: {err} (pip install -e '.[dask]')", file=log)
+        return ["", f"Dask benchmark (issue 15) skipped: {err}."]
+    return dask_grad.section(quick, log=log)  # type: ignore[arg-type]
 
 
 def _profile(case: Case, res: Result, seconds: float, log: object) -> list[str]:
