@@ -51,6 +51,7 @@ SEEDS = range(150)
 
 #: seeds whose programs fail only through known bugs (regenerate: see the module's text)
 KNOWN: dict[int, tuple[str, ...]] = {
+    134: ("optimize-root-converge",),
 }
 
 
@@ -131,6 +132,8 @@ REPRODUCERS: dict[str, tuple] = {
     "fftconvolve-0d": ("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.tanh(x0), "
                        "1.25 + 0.7 * m.sin(x0))\n", [], [np.array(0.6)], "value",
                        ["scipy.signal.fftconvolve[axes]"]),
+    "optimize-root-converge": ("def program(m, R, K, x0):\n    return R[0](2.0 * m.tanh(x0))\n",
+                               [], [np.array([-0.5, 0.7])], "jvp", ["scipy.optimize.root"]),
     "polyint-k-shape": ("def program(m, R, K, x0):\n    return R[0](2.0 * m.sin(m.broadcast_to("
                         "x0, (2,))), m.broadcast_to(x0, (1, 1)))\n", [], [np.array(-0.63)],
                         "jvp", ["polyint"]),
