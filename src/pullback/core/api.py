@@ -15,6 +15,7 @@ from pullback.core.batching import vmap
 from pullback.core.forward import JVPTrace, JVPTracer
 from pullback.core.reverse import VJPTrace, VJPTracer, backward_pass
 from pullback.core.trace import (
+    Tracer,
     dtype_of,
     instantiate,
     new_trace,
@@ -742,4 +743,6 @@ def stop_gradient(x: _T) -> _T:
         >>> grad(lambda x: x * stop_gradient(x))(3.0)
         np.float64(3.0)
     """
+    if isinstance(x, (Tracer, np.ndarray)):  # one leaf, the common case
+        return cast(_T, lax.stop_gradient(x))
     return cast(_T, tree_map(lax.stop_gradient, x))
