@@ -23,6 +23,7 @@ import difflib
 import importlib
 import inspect
 import pkgutil
+import sys
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -314,6 +315,375 @@ CASES: dict[str, list[AuditCase]] = {
 }
 # fmt: on
 
+# ----------------------------------------------------------------------------- the rest of the API
+# Cases for the functions that take structured inputs (lists, callables, generators, in-place
+# targets) and for pullback.scipy, following the spec table's rows (tests/specs).
+
+
+def _into(f: Callable, a: Any, *rest: Any, **kw: Any) -> Any:
+    """``f`` writing into a traced copy of ``a`` (the in-place functions); the copy."""
+    b = a * 1.0
+    f(b, *rest, **kw)
+    return b
+
+
+def _sibling(f: Callable, name: str) -> Callable:
+    """The function ``name`` of ``f``'s own module (``cho_factor`` for ``cho_solve``: this
+    module does not import ``pullback.scipy``, which needs SciPy)."""
+    found: Callable = getattr(sys.modules[f.__module__], name)
+    return found
+
+
+def _draw(f: Callable, *params: Any, **kw: Any) -> Any:
+    """A draw of ``f`` from a generator seeded afresh: the same standard draw at every call,
+    so the derivative checked is the pathwise one."""
+    return f(np.random.default_rng(7), *params, **kw)
+
+
+def _nan_at(mask: Any) -> Callable:
+    """Call ``f`` on ``x`` with NaN where ``mask`` is true (the nan-ignoring reductions)."""
+    return lambda f, x, *a, **kw: f(pnp.where(np.asarray(mask), np.nan, x), *a, **kw)
+
+
+def _spd(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Symmetric positive definite matrices ``A A^T / n + I``."""
+    a = rng.uniform(-1.0, 1.0, shape)
+    return a @ np.swapaxes(a, -1, -2) / shape[-1] + np.eye(shape[-1])
+
+
+def _symmetric(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    a = rng.uniform(-1.0, 1.0, shape)
+    return a + np.swapaxes(a, -1, -2)
+
+
+def _pivoted(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """A row permutation of a diagonally dominant matrix: partial pivoting finds it back."""
+    a = rng.uniform(-1.0, 1.0, shape) + 4.0 * np.eye(shape[-1])
+    return a[..., rng.permutation(shape[-1]), :]
+
+
+def _near_identity(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """``2 I + 0.3 U(-1, 1)``: distinct singular values, well conditioned."""
+    return 2.0 * np.eye(shape[-1]) + 0.3 * rng.uniform(-1.0, 1.0, shape)
+
+
+def _distinct_eigenvalues(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Real eigenvalues 1, 2, 3, ... with a well conditioned eigenvector matrix."""
+    n = shape[-1]
+    q = np.eye(n) + 0.3 * rng.uniform(-1.0, 1.0, (n, n))
+    return q @ np.diag(np.arange(1.0, n + 1)) @ np.linalg.inv(q)
+
+
+def _increasing(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Strictly increasing coordinates (spacings in (0.5, 1.5))."""
+    return np.cumsum(rng.uniform(0.5, 1.5, shape), axis=-1)
+
+
+def _times(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Increasing times from near 0, gaps in (0.3, 0.6)."""
+    return np.cumsum(rng.uniform(0.3, 0.6, shape), axis=0) - 0.3
+
+
+def _wrapped(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """A phase with jumps larger than pi (what unwrap corrects)."""
+    return np.cumsum(rng.uniform(-6.0, 6.0, shape), axis=-1)
+
+
+def _spread(rng: np.random.Generator, shape: Shape) -> np.ndarray:
+    """Samples whose minimum and maximum are well apart from the rest (histogram edges)."""
+    return rng.permutation(np.linspace(-1.5, 1.5, shape[-1]) + rng.uniform(-0.1, 0.1))
+
+
+def _signed(lo: float, hi: float) -> Callable[[np.random.Generator, Shape], np.ndarray]:
+    """|x| uniform in (lo, hi), random signs: away from a kink at 0."""
+    return lambda rng, shape: rng.uniform(lo, hi, shape) * rng.choice([-1.0, 1.0], shape)
+
+
+# problems with one smooth solution for every parameter p (ODEs, solvers)
+def _lotka_volterra(y: Any, t: Any, a: Any, b: Any) -> Any:
+    return pnp.stack([a * y[0] - b * y[0] * y[1], b * y[0] * y[1] - 0.8 * y[1]])
+
+
+def _forced(t: Any, y: Any, w: Any) -> Any:
+    """A damped oscillator driven by ``w[1] cos(w[0] t)``."""
+    return pnp.stack([y[1], -y[0] - 0.3 * y[1] + pnp.cos(w[0] * t) * w[1]])
+
+
+def _objective(x: Any, p: Any) -> Any:
+    """Strictly convex: its minimum solves sinh(x - p) + x = 0."""
+    return pnp.sum(pnp.cosh(x - p)) + 0.5 * pnp.sum(x * x)
+
+
+def _residuals(x: Any, p: Any) -> Any:
+    return pnp.concatenate([x - p, 0.3 * x * x])
+
+
+_ODE_TOL = {"rtol": 1e-12, "atol": 1e-12}
+_MASK = np.array([[False, True, False, False], [False, False, False, True],
+                  [True, False, False, False]])
+_POS = (0.5, 2.0)
+_DENSITIES = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf")
+_MASSES = ("logpmf", "pmf", "cdf", "logcdf", "sf", "logsf")
+#: location-scale distributions: the domains of (x, loc, scale)
+_LOC_SCALE = {
+    "norm": ("real", "real", "positive"), "cauchy": ((-1.5, 1.5), "real", (0.8, 2.0)),
+    "logistic": ("real", "real", "positive"),
+    "laplace": (_signed(0.8, 2.0), (-0.3, 0.3), "positive"),
+    "expon": ((1.5, 3.0), (-0.5, 0.5), (0.5, 1.5)),
+}
+#: distributions with shape parameters: the domains of (x, shapes..., loc, scale) for the
+#: densities; the shape parameters held fixed and the domains of (x, loc, scale) for the
+#: distribution functions (no closed-form derivative in the shape parameters)
+_SHAPED = {
+    "t": (("real", (1.5, 3.0), "real", "positive"), (3.5,), ("real", "real", "positive")),
+    "gamma": (((1.5, 3.0), (1.2, 3.0), (-0.5, 0.5), (0.5, 1.5)), (2.5,),
+              ((1.5, 3.0), (-0.5, 0.5), (0.5, 1.5))),
+    "chi2": (((2.0, 3.0), (2.5, 3.5), (-0.3, 0.3), (0.8, 1.2)), (3.0,),
+             ((1.5, 3.0), (-0.5, 0.5), (0.5, 1.5))),
+    "beta": (((0.4, 0.6), (1.5, 2.5), (1.5, 2.5), (-0.03, 0.03), (1.1, 1.2)), (2.5, 1.5),
+             ((0.25, 0.75), (-0.1, 0.1), (1.2, 1.5))),
+}
+_V = "well_conditioned"
+_SP = "scipy.special."
+
+
+def _with_fixed(fixed: tuple) -> Callable:
+    return lambda f, x, *rest: f(x, *fixed, *rest)
+
+
+# fmt: off
+CASES.update({
+    # numpy: building and taking apart arrays
+    "angle": [C((4,), (4,), dom="nonzero", call=lambda f, a, b: f(a + 1j * b, deg=True))],
+    "append": [C((2, 3), (4,)), C((2, 3), (1, 3), kw={"axis": 0}, label="axis")],
+    "apply_along_axis": [C((2, 3), call=lambda f, a: f(lambda v: v * pnp.sum(v ** 2), 1, a))],
+    "apply_over_axes": [C((2, 3, 4), call=lambda f, a: f(pnp.sum, a ** 2, [0, 2]))],
+    **{n: [C((2, 3))] for n in ("asanyarray", "asarray_chkfinite", "ascontiguousarray",
+                                "asfortranarray", "copy", "require", "matrix_transpose",
+                                "rot90", "unstack", "linalg.matrix_transpose")},
+    "bincount": [C((5,), call=lambda f, w: f(np.array([0, 3, 3, 1, 0]), weights=w,
+                                             minlength=5))],
+    "block": [C((2, 2), (2, 2), call=lambda f, a, b: f([[a, b], [b * 2.0, a]]))],
+    "choose": [C((4,), (4,), call=lambda f, a, b: f(np.array([0, 1, 1, 0]), [a, b]))],
+    "compress": [C((3, 2), call=lambda f, a: f([True, False, True], a, axis=0))],
+    "delete": [C((5,), call=lambda f, a: f(a, [0, 2]))],
+    "diagflat": [C((3,), call=lambda f, v: f(v, 1))],
+    "dsplit": [C((1, 2, 4), call=lambda f, a: f(a, 2))],
+    "hsplit": [C((2, 4), call=lambda f, a: f(a, 2))],
+    "vsplit": [C((4, 3), call=lambda f, a: f(a, 2))],
+    "ediff1d": [C((5,), (), call=lambda f, a, b: f(a, to_begin=b, to_end=[1.0, 2.0]))],
+    "extract": [C((4,), call=lambda f, a: f(np.array([1, 0, 1, 1], bool), a))],
+    "full": [C((), call=lambda f, v: f((2, 3), v))],
+    "insert": [C((5,), (2,), call=lambda f, a, v: f(a, [1, 3], v))],
+    "partition": [C((5,), call=lambda f, a: f(a, 2))],
+    "resize": [C((5,), call=lambda f, a: f(a, (3, 4)))],
+    "rollaxis": [C((2, 3, 4), call=lambda f, a: f(a, 2, 0))],
+    "row_stack": [C((3,), (3,), call=lambda f, a, b: f([a, b]))],
+    "meshgrid": [C((3,), (4,))],
+    "trim_zeros": [C((3,), dom="nonzero",
+                     call=lambda f, x: f(pnp.concatenate([np.zeros(1), x, np.zeros(2)])))],
+    "vander": [C((3,), call=lambda f, x: f(x, 4))],
+    "real_if_close": [C((3,), call=lambda f, x: f(x + 0j))],
+    "sort_complex": [C((5,), call=lambda f, a: pnp.real(f(a)))],
+    # in-place writes, into a traced copy
+    "copyto": [C((2, 3), (3,), call=lambda f, a, v: _into(f, a, v))],
+    "fill_diagonal": [C((3, 3), (), call=lambda f, a, v: _into(f, a, v))],
+    "place": [C((4,), (2,), call=lambda f, a, v: _into(f, a, np.array([1, 0, 1, 1], bool), v))],
+    "put": [C((2, 3), (2,), call=lambda f, a, v: _into(f, a, [0, 4], v))],
+    "put_along_axis": [C((2, 3), (2, 1), call=lambda f, a, v: _into(
+        f, a, np.array([[0], [2]]), v, axis=1))],
+    "putmask": [C((4,), (3,), call=lambda f, a, v: _into(f, a, np.array([1, 0, 1, 1], bool),
+                                                         v))],
+    # sets: the output's shape depends on the values, constant near distinct inputs
+    "intersect1d": [C((4,), (3,), call=lambda f, x, y: f(x, pnp.concatenate([y, x[1:3]])))],
+    "setdiff1d": [C((4,), (3,), call=lambda f, x, y: f(pnp.concatenate([x, y[:2]]), y))],
+    "setxor1d": [C((4,), (3,), call=lambda f, x, y: f(x, pnp.concatenate([y, x[:2]])))],
+    "union1d": [C((3,), (4,), call=lambda f, x, y: f(x, pnp.concatenate([y, x[:1]])))],
+    "unique": [C((5,), call=lambda f, x: f(pnp.concatenate([x, x[:2]])))],
+    **{n: [C((4,), call=lambda f, x: f(pnp.concatenate([x, x[:1]])).values)]
+       for n in ("unique_all", "unique_counts", "unique_inverse")},
+    # NumPy's unique_values does not promise an order (a hash order for complex input)
+    "unique_values": [C((4,), call=lambda f, x: pnp.sort(f(pnp.concatenate([x, x[:1]]))))],
+    # numeric
+    "convolve": [C((5,), (3,)), C((5,), (3,), kw={"mode": "same"}, label="same")],
+    "correlate": [C((5,), (3,)), C((5,), (3,), kw={"mode": "full"}, label="full")],
+    "corrcoef": [C((3, 5))],
+    "cov": [C((3, 5))],
+    "cumulative_prod": [C((4,), dom="nonzero", kw={"include_initial": True})],
+    "cumulative_sum": [C((2, 3), kw={"axis": 1, "include_initial": True})],
+    "geomspace": [C((), (), dom="positive", call=lambda f, a, b: f(a, b, 5))],
+    "linspace": [C((), (), kw={"num": 5}), C((2,), (2,), kw={"num": 4, "endpoint": False,
+                                                             "axis": 1}, label="axis")],
+    "logspace": [C((), (), (), dom=("real", "real", "positive"),
+                   call=lambda f, a, b, base: f(a, b, 4, base=base))],
+    "gradient": [C((6,)), C((6,), (6,), dom=("real", _increasing), label="coordinates")],
+    "histogram": [C((7,), dom=_spread, call=lambda f, a: f(a, 4)[1])],
+    "histogram_bin_edges": [C((5,), dom=_spread, call=lambda f, a: f(a, 3))],
+    "trapezoid": [C((5,), kw={"dx": 0.3}), C((5,), (5,), dom=("real", _increasing),
+                                             label="x")],
+    "unwrap": [C((6,), dom=_wrapped)],
+    "nextafter": [C((4,), (4,))],
+    "piecewise": [C((5,), dom="nonzero",
+                    call=lambda f, x: f(x, [x < 0, x >= 0], [lambda v: v ** 2, pnp.sin]))],
+    "nanmedian": [C((3, 4), call=_nan_at(_MASK), kw={"axis": 1})],
+    "nanquantile": [C((3, 4), call=_nan_at(_MASK), kw={"q": 0.3, "axis": 1})],
+    "nanpercentile": [C((3, 4), call=_nan_at(_MASK), kw={"q": [25, 50, 90]})],
+    # polynomials
+    **{n: [C((3,), (2,))] for n in ("polyadd", "polysub", "polymul")},
+    "poly": [C((3,)), C((3, 3), dom=_distinct_eigenvalues, label="matrix")],
+    "polyder": [C((4,), call=lambda f, p: f(p, 2))],
+    "polydiv": [C((5,), (3,), dom="nonzero", call=lambda f, u, v: pnp.concatenate(f(u, v)))],
+    "polyfit": [C((6,), (6,), dom=(_increasing, "real"), call=lambda f, x, y: f(x, y, 2))],
+    "polyint": [C((3,), (2,), call=lambda f, p, k: f(p, 2, k))],
+    "polyval": [C((3,), (4,))],
+    "roots": [C((4,), dom="nonzero", call=lambda f, p: pnp.sort(pnp.real(f(p))))],
+    # products and linear algebra
+    "matvec": [C((2, 3, 4), (4,))],
+    "vecmat": [C((3,), (2, 3, 4))],
+    "vecdot": [C((2, 3), (3,))],
+    "linalg.cond": [C((3, 3), dom=_near_identity),
+                    C((3, 3), dom=_near_identity, kw={"p": "fro"}, label="fro")],
+    "linalg.cross": [C((2, 3), (3,))],
+    "linalg.diagonal": [C((2, 3, 3), kw={"offset": 1})],
+    "linalg.eig": [C((3, 3), dom=_distinct_eigenvalues,
+                     call=lambda f, a: (f(a).eigenvalues, _fix_sign(f(a).eigenvectors)))],
+    "linalg.eigvals": [C((3, 3), dom=_distinct_eigenvalues)],
+    "linalg.matmul": [C((2, 3), (3, 4))],
+    "linalg.matrix_norm": [C((2, 3, 3)), C((3, 4), kw={"ord": 1}, label="ord 1")],
+    "linalg.multi_dot": [C((2, 3), (3, 4), (4, 2), call=lambda f, *m: f(list(m)))],
+    "linalg.outer": [C((2,), (3,))],
+    "linalg.svdvals": [C((3, 2))],
+    "linalg.tensordot": [C((2, 3), (3, 4), kw={"axes": 1})],
+    "linalg.tensorinv": [C((6, 6), dom=_near_identity,
+                           call=lambda f, a: f(pnp.reshape(a, (6, 2, 3)), ind=1))],
+    "linalg.tensorsolve": [C((6, 6), (2, 3), dom=(_near_identity, "real"),
+                             call=lambda f, a, b: f(pnp.reshape(a, (2, 3, 6)), b))],
+    "linalg.trace": [C((2, 3, 3), kw={"offset": -1})],
+    "linalg.vecdot": [C((3, 2), (3, 1), kw={"axis": 0})],
+    "linalg.vector_norm": [C((2, 3)), C((2, 3, 2), kw={"axis": (0, 2), "ord": 3},
+                                        label="ord 3")],
+    "linalg.matrix_rank": [C((3, 3))],
+    # Fourier transforms
+    **{f"fft.{n}": [C((3, 4))] for n in ("rfft2", "rfftn", "fftshift", "ifftshift")},
+    "fft.ihfft": [C((5,))],
+    **{f"fft.{n}": [C((), dom="positive", call=lambda f, d: f(5, d))]
+       for n in ("fftfreq", "rfftfreq")},
+    **{f"fft.{n}": [C(s, s, call=lambda f, x, y: f(x + 1j * y))]
+       for n, s in (("hfft", (4,)), ("irfft2", (2, 3)), ("irfftn", (3, 3)))},
+    # random draws: pathwise derivatives of one draw (a generator seeded afresh per call)
+    **{f"random.{n}": [C((3,), (3,), dom=("real", "positive"), call=_draw)]
+       for n in ("normal", "laplace", "logistic", "gumbel", "lognormal")},
+    "random.uniform": [C((3,), (3,), dom=((-2.0, -1.0), (1.0, 2.0)), call=_draw)],
+    "random.exponential": [C((3,), dom="positive", call=_draw)],
+    "random.choice": [C((4,), call=lambda f, a: _draw(f, a, size=5))],
+    "random.permutation": [C((4, 3), call=_draw)],
+    "random.shuffle": [C((4, 3), call=lambda f, a: _into(lambda b: _draw(f, b), a))],
+    # scipy.special
+    _SP + "logsumexp": [C((3, 4), kw={"axis": 1})],
+    **{_SP + n: [UNARY] for n in (
+        "ndtr", "log_ndtr", "i0", "i1", "j0", "j1", "sinc", "erfinv", "erfcinv", "entr",
+        "i0e", "i1e", "y0", "y1")},
+    **{_SP + n: [C((3, 2), (3, 2))] for n in ("beta", "kl_div", "rel_entr")},
+    _SP + "ndtri": [C((3, 2), dom=(0.1, 0.9))],
+    _SP + "log_expit": [C((3, 2), dom=(-8.0, 8.0))],
+    _SP + "betaln": [C((3, 2), (3, 2), dom=((0.5, 0.9), (1.5, 2.0)))],
+    _SP + "xlog1py": [C((3, 2), (3, 2), dom=("real", (-0.5, 2.0)))],
+    **{_SP + n: [C((3, 2), dom=(0.5, 2.5), call=lambda f, x: f(1.7, x))]
+       for n in ("gammainc", "gammaincc")},
+    _SP + "betainc": [C((3, 2), dom=(0.2, 0.8), call=lambda f, x: f(2.5, 1.5, x))],
+    **{_SP + n: [C((3, 2), dom=(0.7, 2.5))] for n in ("gamma", "rgamma")},
+    _SP + "multigammaln": [C((), dom=(1.2, 4.0), call=lambda f, x: f(x, 3))],
+    **{_SP + n: [C((3, 2), dom=lo_hi, call=lambda f, x, v=v: f(v, x))] for n, v, lo_hi in (
+        ("jv", 1.5, (0.3, 9.0)), ("iv", 1.5, (0.3, 6.0)), ("ive", 1.5, (0.3, 6.0)),
+        ("kv", 1.5, (1.0, 4.0)), ("kve", 0.7, (1.0, 4.0)), ("yn", 2, (0.5, 8.0)),
+        ("zeta", 2.5, (0.5, 2.0)))},
+    # scipy.stats: every function of every distribution, in x, the parameters, loc and scale
+    **{f"scipy.stats.{d}.{fn}": [C((4,), (4,), (4,), dom=dom)]
+       for d, dom in _LOC_SCALE.items() for fn in _DENSITIES},
+    "scipy.stats.norm.ppf": [C((4,), (4,), (4,), dom=((0.15, 0.45), "real", "positive"))],
+    **{f"scipy.stats.{d}.{fn}": [C(*[(4,)] * len(dom), dom=dom)]
+       for d, (dom, _, _) in _SHAPED.items() for fn in ("logpdf", "pdf")},
+    **{f"scipy.stats.{d}.{fn}": [C((4,), (4,), (4,), dom=dom, call=_with_fixed(fixed))]
+       for d, (_, fixed, dom) in _SHAPED.items() for fn in ("cdf", "logcdf", "sf", "logsf")},
+    **{f"scipy.stats.poisson.{fn}": [C((4,), (4,), dom=("int", (0.5, 3.0)))] for fn in _MASSES},
+    **{f"scipy.stats.binom.{fn}": [C((4,), (4,), dom=("int", (0.2, 0.8)),
+                                     call=_with_fixed((5,)))] for fn in _MASSES},
+    **{f"scipy.stats.nbinom.{fn}": [C((4,), (4,), (4,), dom=("int", (1.5, 3.0), (0.3, 0.8)))]
+       for fn in ("logpmf", "pmf")},
+    **{f"scipy.stats.nbinom.{fn}": [C((4,), (4,), dom=("int", (0.3, 0.8)),
+                                      call=_with_fixed((2.5,)))]
+       for fn in ("cdf", "logcdf", "sf", "logsf")},
+    **{f"scipy.stats.dirichlet.{fn}": [C((2,), (3,), dom=((0.25, 0.35), (1.5, 2.5)))]
+       for fn in ("logpdf", "pdf")},
+    **{f"scipy.stats.dirichlet.{fn}": [C((3,), dom=(1.5, 3.0))]
+       for fn in ("entropy", "mean", "var")},
+    **{f"scipy.stats.multivariate_normal.{fn}": [C((4, 3), (3,), (3, 3),
+                                                   dom=("real", "real", _spd))]
+       for fn in ("logpdf", "pdf")},
+    "scipy.stats.multivariate_normal.entropy": [C((3,), (3, 3), dom=("real", _spd))],
+    # scipy.linalg
+    "scipy.linalg.block_diag": [C((2, 2), (1, 3), (3,))],
+    "scipy.linalg.cholesky": [C((3, 3), dom=_spd)],
+    "scipy.linalg.cho_factor": [C((3, 3), dom=_spd,
+                                  call=lambda f, a: pnp.tril(f(a, lower=True)[0]))],
+    "scipy.linalg.cho_solve": [C((3, 3), (3, 2), dom=(_spd, "real"), call=lambda f, a, b: f(
+        _sibling(f, "cho_factor")(a), b))],
+    "scipy.linalg.lu_factor": [C((3, 3), dom=_pivoted, call=lambda f, a: f(a)[0])],
+    "scipy.linalg.lu_solve": [C((3, 3), (3, 2), dom=(_pivoted, "real"), call=lambda f, a, b: f(
+        _sibling(f, "lu_factor")(a), b))],
+    **{f"scipy.linalg.{n}": [C((3, 3), dom=_V)] for n in ("det", "inv", "sqrtm")},
+    "scipy.linalg.logm": [C((3, 3), dom=_V, order=1)],  # SciPy's logm is slow (40 ms)
+    "scipy.linalg.expm": [C((3, 3))],
+    "scipy.linalg.eigh": [C((3, 3), dom=_symmetric, call=lambda f, a: (
+        f(a)[0], _fix_sign(f(a)[1])))],
+    "scipy.linalg.solve": [C((3, 3), (3,), dom=(_V, "real")),
+                           C((3, 3), (3, 2), dom=(_spd, "real"), kw={"assume_a": "pos"},
+                             label="positive definite")],
+    "scipy.linalg.solve_triangular": [C((3, 3), (3, 2), dom=(_V, "real"))],
+    "scipy.linalg.solve_sylvester": [C((3, 3), (2, 2), (3, 2), dom=(_V, _V, "real"))],
+    # scipy.signal
+    **{f"scipy.signal.{n}": [C((5,), (3,), dom=_POS), C((4, 5), (2, 3), dom=_POS,
+                                                        kw={"mode": "same"}, label="same")]
+       for n in ("convolve", "correlate", "fftconvolve")},
+    # scipy.integrate
+    "scipy.integrate.trapezoid": [C((5,)), C((4, 3), (4,), dom=("real", _times),
+                                              kw={"axis": 0}, label="x")],
+    "scipy.integrate.cumulative_trapezoid": [C((5,), (5,), dom=("real", _times),
+                                               kw={"initial": 0})],
+    "scipy.integrate.simpson": [C((5,)), C((6,))],
+    # the ODE solvers: first order (a second costs a minute: SciPy solves at 1e-12 each time)
+    "scipy.integrate.odeint": [C((2,), (3,), (), (), dom=((0.5, 1.5), _times, (0.8, 1.2),
+                                                          (0.3, 0.6)), order=1,
+                                 call=lambda f, y0, t, a, b: f(_lotka_volterra, y0, t, a, b,
+                                                               **_ODE_TOL))],
+    # solve_ivp in the initial state and the parameters (complex too), and in the output
+    # times on real input only: it takes complex times and drops their imaginary parts
+    "scipy.integrate.solve_ivp": [
+        C((2,), (2,), dom=("real", (0.5, 1.5)), order=1,
+          call=lambda f, y0, w: f(_forced, (0.0, 1.5), y0, "DOP853", np.array([0.4, 1.1]),
+                                  args=(w,), **_ODE_TOL).y),
+        C((2,), (3,), (2,), dom=("real", _times, (0.5, 1.5)), order=1, label="output times",
+          call=lambda f, y0, t, w: f(_forced, (0.0, 1.5), y0, "DOP853", t, args=(w,),
+                                     **_ODE_TOL).y)],
+    # scipy.optimize: solutions as functions of the problem's parameter p
+    "scipy.optimize.minimize": [C((3,), call=lambda f, p: f(
+        _objective, np.zeros(3), args=(p,), method="trust-exact",
+        jac=lambda x, p: pnp.sinh(x - p) + x,
+        hess=lambda x, p: pnp.diag(pnp.cosh(x - p) + 1.0), options={"gtol": 1e-12}).x)],
+    "scipy.optimize.root": [C((3,), call=lambda f, p: f(
+        lambda x, p: x + 0.5 * pnp.sin(x) - p, np.zeros(3), args=(p,),
+        jac=lambda x, p: pnp.diag(1.0 + 0.5 * pnp.cos(x)), method="hybr", tol=1e-12).x)],
+    "scipy.optimize.root_scalar": [C((), call=lambda f, p: f(
+        lambda x, p: x ** 3 + x - p, args=(p,), method="newton", x0=0.0,
+        fprime=lambda x, p: 3.0 * x * x + 1.0, xtol=1e-15, rtol=1e-15).root)],
+    "scipy.optimize.fixed_point": [C((3,), call=lambda f, p: f(
+        lambda x, p: 0.5 * pnp.cos(x) + p, np.zeros(3), args=(p,), xtol=1e-14))],
+    "scipy.optimize.least_squares": [C((3,), call=lambda f, p: f(
+        _residuals, np.zeros(3), args=(p,), method="lm", xtol=1e-15, ftol=1e-15, gtol=1e-15,
+        jac=lambda x, p: pnp.concatenate([pnp.eye(3), pnp.diag(0.6 * x)])).x)],
+})
+# fmt: on
+
 # special points and precisions, reported as their own rows
 SPECIAL: dict[str, list[AuditCase]] = {
     "exp": [C(make=lambda rng: (np.array([700.0, 705.0, -700.0]),), label="near overflow"),
@@ -331,7 +701,12 @@ CASES["absolute"] = CASES["abs"]
 CASES["true_divide"] = CASES["divide"]
 
 #: public names that are not array functions (no derivative to audit)
-HELPERS = {"normalize_axes": "a helper that normalises axis arguments"}
+HELPERS = {
+    "normalize_axes": "a helper that normalises axis arguments",
+    # constructors: their sizes and values are constants; a traced one is refused (TypeError)
+    **{n: "makes an array from constants (a traced size or value is refused)"
+       for n in ("arange", "empty", "eye", "identity", "ones", "zeros", "tri")},
+}
 
 
 # ----------------------------------------------------------------------------- discovery
