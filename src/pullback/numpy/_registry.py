@@ -162,8 +162,17 @@ def promote(*args: Any) -> tuple:
         x, y = args
         tx, ty = isinstance(x, Tracer), isinstance(y, Tracer)
         if tx and ty or (tx and type(y) is np.ndarray) or (ty and type(x) is np.ndarray):
-            if x.shape == y.shape and x.dtype == y.dtype:
-                return args
+            if x.dtype == y.dtype:
+                if x.shape == y.shape:
+                    return args
+                if x.dtype.kind in "fc":  # one floating dtype (a weak value of that dtype
+                    # promotes to it too): only the shapes to broadcast
+                    shape = _broadcast_shapes([x.shape, y.shape])
+                    if tx and x.shape != shape:
+                        x = lax.broadcast_to(x, shape)
+                    if ty and y.shape != shape:
+                        y = lax.broadcast_to(y, shape)
+                    return x, y
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return args
     dtype = result_dtype(*args)
