@@ -111,16 +111,6 @@ REPRODUCERS: dict[str, tuple] = {
     "lu-factor-rect": ("def program(m, R, K, x0):\n    return R[0](4.0 + 0.01 * "
                        "m.tanh(x0.reshape(2, 1)))\n", [], [np.array([0.64, -0.51])], "value",
                        ["scipy.linalg.lu_factor[stacked]"]),
-    "solve-triangular-stack": ("def program(m, R, K, x0):\n    return R[0](3.0 * m.eye(3) + "
-                               "0.01 * m.tanh(m.broadcast_to(x0, (2, 3, 3))), "
-                               "2.0 * m.sin(m.broadcast_to(x0, (2, 3))))\n", [],
-                               [np.array(-0.64)], "value",
-                               ["scipy.linalg.solve_triangular[trans]"]),
-    "solve-triangular-stack-value": (
-        "def program(m, R, K, x0):\n    return R[0](3.0 * m.eye(3) + 0.01 * m.sin(m.broadcast_to("
-        "x0, (3, 3, 3)) + K[0]), 2.0 * m.sin(m.broadcast_to(x0, (3, 3)) + K[1]))\n",
-        [np.arange(27.0).reshape(3, 3, 3) / 7, np.arange(9.0).reshape(3, 3) / 5],
-        [np.array(-1.24)], "jvp", ["scipy.linalg.solve_triangular[trans]"]),
     "fftconvolve-valid": ("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.sin("
                           "m.broadcast_to(x0, (4, 1, 3))), 0.5 + m.exp(-m.broadcast_to(x0, "
                           "(4, 2, 1)) ** 2))\n", [], [np.array(0.91)], "value",

@@ -936,17 +936,6 @@ KNOWN_BUGS: dict[str, Known] = {
     "lu-factor-rect": Known(
         r"lu_factor: argument 'a' must be a square matrix",
         "scipy.linalg.lu_factor of a rectangular matrix ((2, 1)): refused, SciPy factors it"),
-    "solve-triangular-stack": Known(
-        r"solve_triangular: 'b' of shape .* does not fit 'a'",
-        "scipy.linalg.solve_triangular with a stack of matrices a (2, 3, 3) and b (2, 3): "
-        "refused, SciPy reads b as a stack of vectors"),
-    "solve-triangular-stack-value": Known(
-        r"\bvalue: .* entries differ|\bjit: .* entries differ|\bhvp: <u, H v> = -?\d|"
-        r"\bvalue-shape: .* shape \((\d+), \1, \1\), NumPy's \(\1, \1\)",
-        "scipy.linalg.solve_triangular with a (3, 3, 3) and b (3, 3): SciPy reads b as a stack "
-        "of 3 vectors (result (3, 3)), pullback as one matrix for every a (result (3, 3, 3)): "
-        "wrong values when the result is indexed (the fuzz program took entries of its ravel). "
-        "Assigned by hand (its failures look like any wrong value)"),
     "fftconvolve-valid": Known(
         r"fftconvolve: for 'valid' mode, one must be at least as large",
         "scipy.signal.fftconvolve(a, b, mode='valid', axes=...) of a (4, 1, 3) and b (4, 2, "

@@ -120,6 +120,10 @@ def _complex_load() -> list[OpSpec]:
 #: the rows written for complex inputs (``COMPLEX_SPECS`` of the family files)
 COMPLEX_SPECS: list[OpSpec] = _complex_load()
 
+#: SciPy's routines that solve in real arithmetic: no complex variant (probing SciPy's Fortran
+#: solvers with complex input prints their callbacks' errors)
+REAL_SOLVERS = ("scipy.optimize.", "scipy.integrate.odeint", "scipy.integrate.solve_ivp")
+
 #: how far from the real axis a derived complex row's inputs lie
 IMAG = 0.3
 
@@ -155,6 +159,8 @@ def complex_variant(row: OpSpec) -> OpSpec | None:
     tags = row.tag.split(",")
     if row.id in VALUE_DEPENDENT_SHAPE or "constant" in tags or any("float32" in t for t in tags):
         return None  # constant rows check real masks and counts, float32 rows the precision
+    if row.name.startswith(REAL_SOLVERS):
+        return None  # SciPy's solvers work in real arithmetic (pullback's refuse complex)
     n = len(row.shapes[0])
     if not any(row.differentiable(i) for i in range(n)):
         return None

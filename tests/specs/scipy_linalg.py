@@ -46,13 +46,19 @@ def _separated(rng, shape):
 
 
 def _loop(f):
-    """SciPy's function applied to each matrix of a stack (SciPy before 1.15 takes one)."""
+    """SciPy's function applied to each matrix of a stack (SciPy before 1.15 takes one),
+    with the stacks broadcast as SciPy 1.15 broadcasts them: every argument of two or more
+    dimensions is a stack of matrices (``b`` of shape (3, 3) is one matrix for each of the
+    matrices of ``a`` of shape (3, 3, 3)), a 1-d one a single vector."""
 
     def call(*args, **kw):
-        lead = np.shape(args[0])[:-2]
+        args = [np.asarray(a) for a in args]
+        lead = np.broadcast_shapes(*(a.shape[:-2] for a in args))
         if not lead:
             return f(*args, **kw)
-        out = [f(*(a[i] for a in args), **kw) for i in np.ndindex(*lead)]
+        args = [np.broadcast_to(a, lead + a.shape[-2:]) if a.ndim >= 2 else a for a in args]
+        out = [f(*(a[i] if a.ndim >= 2 else a for a in args), **kw)
+               for i in np.ndindex(*lead)]
         out = np.stack(out)
         return out.reshape(lead + out.shape[1:])
 

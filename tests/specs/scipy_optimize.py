@@ -61,7 +61,7 @@ def _equations_jac(x, p):
 def _root(lib):
     def solve(p):
         res = lib.root(_equations, np.zeros(np.shape(p)), args=(p,), jac=_equations_jac,
-                       method="hybr", tol=1e-14)
+                       method="hybr", tol=1e-13)  # at 1e-14 hybr reports no progress
         return res.x if lib is po else res.x.reshape(np.shape(p))
     return solve
 

@@ -187,9 +187,9 @@ def _converged(res: Any) -> bool:
 
 
 def _message(res: Any) -> str:
-    if hasattr(res, "flag"):
-        return str(res.flag)
-    return str(getattr(res, "message", "no message"))
+    """SciPy's message on one line (MINPACK's come wrapped)."""
+    text = str(res.flag) if hasattr(res, "flag") else str(getattr(res, "message", "no message"))
+    return " ".join(text.split())
 
 
 def _solution(res: Any) -> Any:
