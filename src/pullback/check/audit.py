@@ -601,9 +601,13 @@ CASES.update({
     **{f"scipy.stats.{d}.{fn}": [C((4,), (4,), (4,), dom=dom)]
        for d, dom in _LOC_SCALE.items() for fn in _DENSITIES},
     "scipy.stats.norm.ppf": [C((4,), (4,), (4,), dom=((0.15, 0.45), "real", "positive"))],
-    **{f"scipy.stats.{d}.{fn}": [C(*[(4,)] * len(dom), dom=dom)]
+    # shape parameters: (2,) arrays, as the incomplete gamma and beta functions iterate; the
+    # t and beta distribution functions (continued fractions, seconds each) to first order
+    # here, to second in the spec table (tests/test_ops.py)
+    **{f"scipy.stats.{d}.{fn}": [C(*[(2,)] * len(dom), dom=dom)]
        for d, (dom, _, _) in _SHAPED.items() for fn in ("logpdf", "pdf")},
-    **{f"scipy.stats.{d}.{fn}": [C((4,), (4,), (4,), dom=dom, call=_with_fixed(fixed))]
+    **{f"scipy.stats.{d}.{fn}": [C((2,), (2,), (2,), dom=dom, call=_with_fixed(fixed),
+                                   order=1 if d in ("t", "beta") else None)]
        for d, (_, fixed, dom) in _SHAPED.items() for fn in ("cdf", "logcdf", "sf", "logsf")},
     **{f"scipy.stats.poisson.{fn}": [C((4,), (4,), dom=("int", (0.5, 3.0)))] for fn in _MASSES},
     **{f"scipy.stats.binom.{fn}": [C((4,), (4,), dom=("int", (0.2, 0.8)),
