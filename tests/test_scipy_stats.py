@@ -304,3 +304,20 @@ def test_every_function_refuses_complex_arguments(dist):
         args[0] = np.asarray(args[0]) + 0.1j
         with pytest.raises(TypeError, match=rf"stats\.{dist}\.{name}: complex input"):
             fn(*args)
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (2, 2), (3, 1), (2,)])
+def test_dirichlet_results_have_scipys_shape(shape):
+    # SciPy drops axes of length 1 from the result: one point given as a (K - 1, 1) or
+    # (K, 1) array is a scalar (found by the differential fuzzer)
+    import scipy.stats as st
+
+    alpha = np.array([2.0, 1.5, 3.0])
+    x = np.full(shape, 0.3 if shape[0] == 2 else 1 / 3)
+    for name in ("logpdf", "pdf"):
+        want = getattr(st.dirichlet, name)(x, alpha)
+        got = getattr(ps.dirichlet, name)(x, alpha)
+        assert np.shape(got) == np.shape(want), name
+        np.testing.assert_allclose(got, want, rtol=1e-13)
+        traced, _ = pb.vjp(lambda x, name=name: getattr(ps.dirichlet, name)(x, alpha), x)
+        assert np.shape(traced) == np.shape(want), name

@@ -76,6 +76,9 @@ def _log_beta(alpha: Any) -> Any:
 
 
 def _squeeze(out: Any) -> Any:
+    """SciPy's result shape: its axes of length 1 dropped (one point given as an array of
+    shape (K, 1) is a scalar), a plain 0-d result as a NumPy scalar."""
+    out = pnp.squeeze(out)
     if isinstance(out, Tracer):
         return out
     out = np.asarray(out)
