@@ -244,3 +244,19 @@ def test_a_right_hand_side_that_fills_an_array_works_inside_a_transformation():
     s = np.sqrt(2.0)
     want = -np.sin(s) / (2 * s) - np.sin(s) / (2 * s) - np.cos(s) / 2
     np.testing.assert_allclose(got, want, rtol=1e-7)
+
+
+@pytest.mark.parametrize("solver", ["odeint", "solve_ivp"])
+def test_complex_times_are_refused(solver):
+    # SciPy drops the imaginary part of complex times (a ComplexWarning at most), and the
+    # derivative with respect to them would be wrong: time is real
+    t = np.array([0.0, 0.5, 1.0]) + 0.1j
+    y0 = np.array([1.0, 0.0])
+    if solver == "odeint":
+        def call(t):
+            return pint.odeint(lambda y, s: -y, y0, t)
+    else:
+        def call(t):
+            return pint.solve_ivp(lambda s, y: -y, (0.0, 1.0), y0, t_eval=t).y
+    with pytest.raises(TypeError, match=f"integrate.{solver}: complex times"):
+        pb.vjp(call, t)

@@ -508,6 +508,9 @@ def _bind(name: str, func_of: Callable[..., Any], y0: Any, t: Any, args: tuple,
         return func_of(y, tt, *tree_unflatten(treedef, list(flat_args)))
 
     y0, t = _as_float(y0), _as_float(t)
+    if dtype_of(t).kind == "c":
+        raise TypeError(f"pullback.scipy.integrate.{name}: complex times are not supported "
+                        "(time is real: SciPy would drop the imaginary parts); pass real times")
     if len(shape_of(t)) != 1:
         raise ValueError(f"pullback.scipy.integrate.{name}: the times must be 1-d, got shape "
                          f"{shape_of(t)}")
