@@ -153,9 +153,10 @@ def _on_traced_values(name: str, what: str, values: Any) -> Iterator[None]:
             f"{cause}. Write them with pullback.numpy and pullback.scipy.special operations, "
             "or give the SciPy/NumPy function its own rules for the next order with "
             "pullback.extend, which pullback applies at every order, for example "
-            "`p = pullback.extend.Primitive('log_expit', scipy.special.log_expit)`, "
-            "`pullback.extend.defelementwise(p, lambda ans, x: pullback.scipy.special"
-            ".expit(-x))`, then call `p.bind(x)` in its place (a rule written with SciPy, "
+            "`p = pullback.extend.Primitive('sindg', scipy.special.sindg)`, "
+            "`pullback.extend.defelementwise(p, lambda ans, x: pnp.pi / 180 * "
+            "pnp.cos(pnp.deg2rad(x)))`, then call `p.bind(x)` in its place (a rule written "
+            "with SciPy, "
             f"such as one given with {name}.defjvp(...), runs on traced values too and "
             "fails the same way)"
         )
