@@ -152,7 +152,7 @@ SPECS = [
 
 # ----------------------------------------------------------------------------- complex inputs
 # Checked by tests/test_complex.py against differences in the real and imaginary parts.
-# (vdot conjugates its first argument and refuses complex traced input for now: products.py.)
+# (vdot conjugates its first argument; its complex rows are derived from the real ones.)
 
 
 def _complex(rng, shape):
