@@ -102,9 +102,6 @@ REPRODUCERS: dict[str, tuple] = {
     "odeint-time-shape": ("def program(m, R, K, x0):\n    return R[0](x0, K[0], 1.0 + 0.4 * "
                           "m.tanh(m.broadcast_to(x0, (2, 1))))\n", [np.array([0.28])],
                           [np.array(0.41)], "vjp", ["scipy.integrate.odeint[time-dependent]"]),
-    "t-logsf-nan": ("def program(m, R, K, x0):\n    return R[0](1.9 * m.sin(x0), 1.9 * "
-                    "m.sin(x0), 1.25 + 0.7 * m.tanh(x0))\n", [], [np.array(-1.37878655014589)],
-                    "vjp", ["stats.t.logsf"]),
     "block-diag-nd": ("def program(m, R, K, x0):\n    return R[0](m.broadcast_to(x0, (3, 2, 2)), "
                       "m.broadcast_to(x0, (3, 1, 3)), m.broadcast_to(x0, (3, 3)))\n", [],
                       [np.array(0.89)], "value", ["scipy.linalg.block_diag"]),

@@ -363,3 +363,60 @@ def test_vdot_conjugates_its_first_argument() -> None:
     np.testing.assert_allclose(pb.jit(pnp.vdot)(a, b), np.vdot(a, b), rtol=1e-15)
     np.testing.assert_allclose(pb.vmap(pnp.vdot)(np.stack([a.ravel(), b]), np.stack([b, b])),
                                [np.vdot(a, b), np.vdot(b, b)], rtol=1e-15)
+
+
+# ----------------------------------------------------------------------------- t-logsf-nan
+# scipy.stats.t's cdf near the centre is 1/2 + sign(y) I_w(1/2, df/2) / 2, w = y^2/(df + y^2):
+# at y = 0 its derivative was 0 * inf (I_w grows like sqrt(w)), NaN in every tail function
+# at x == loc. Close to 0 the symmetric form I_v(df/2, df/2), v = 1/2 + y/(2 sqrt(df + y^2)).
+
+_T_FNS = ("cdf", "logcdf", "sf", "logsf")
+
+
+@pytest.mark.parametrize("fn", _T_FNS)
+def test_t_tails_at_the_centre_against_scipy_and_differences(fn: str) -> None:
+    ours, ref = getattr(pstats.t, fn), getattr(scipy.stats.t, fn)
+    rows = {"t": spec("t", lambda x, loc, s: ours(x, df=3.5, loc=loc, scale=s),
+                      lambda x, loc, s: ref(x, df=3.5, loc=loc, scale=s), [((), (), ())])}
+    # the fuzzer's reproducer: x == loc
+    x0 = np.array(-1.37878655014589)
+    all_checks("def program(m, R, K, x0):\n    return R[0](1.9 * m.sin(x0), 1.9 * "
+               "m.sin(x0), 1.25 + 0.7 * m.tanh(x0))\n", [x0], rows)
+    # and through a vector of points at, next to and away from the centre
+    x = np.array([0.0, 1e-12, -1e-6, 3e-4, -0.2, 1.5])
+    loc = np.zeros(6)
+    for df in (0.7, 3.5, 40.0):
+        def f(a: Any, m: Any, s: Any, df: float = df) -> Any:
+            return ours(a, df, loc=m, scale=s)
+
+        np.testing.assert_allclose(f(x, loc, 1.3), ref(x, df, loc=loc, scale=1.3), rtol=1e-14)
+        g = pb.grad(lambda a, f=f: pnp.sum(f(a, loc, 1.3)))(x)
+        pdf = scipy.stats.t.pdf(x, df, scale=1.3)
+        want = {"cdf": pdf, "sf": -pdf,
+                "logcdf": pdf / scipy.stats.t.cdf(x, df, scale=1.3),
+                "logsf": -pdf / scipy.stats.t.sf(x, df, scale=1.3)}[fn]
+        np.testing.assert_allclose(g, want, rtol=1e-13)
+        check_grads(f, (x, loc, np.array(1.3)), order=2)
+        np.testing.assert_allclose(pb.jacfwd(lambda a, f=f: f(a, loc, 1.3))(x),
+                                   np.diag(want), rtol=1e-13, atol=0)
+    # the second derivative at the centre: pdf'(0) = 0 (cdf, sf); for the logarithms
+    # -(pdf(0)/sf(0))^2 = -(2 pdf(0))^2
+    p0 = scipy.stats.t.pdf(0.0, 3.5)
+    h = pb.grad(pb.grad(lambda a: ours(a, 3.5)))(0.0)
+    np.testing.assert_allclose(h, 0.0 if fn in ("cdf", "sf") else -(2 * p0) ** 2,
+                               rtol=1e-13, atol=1e-15)
+
+
+def test_t_cdf_values_where_the_centre_switches_form() -> None:
+    """The symmetric form gives the derivatives for |y| < 1e-4 sqrt(df) only, the value stays
+    the centre's form's: values there and next to it match SciPy's, float32 stays float32."""
+    for df in (0.5, 3.5, 40.0):
+        edge = 1e-4 * np.sqrt(df)
+        x = np.array([0.0, edge * 0.999, edge * 1.001, -edge * 0.5, -edge * 2.0])
+        np.testing.assert_allclose(pstats.t.cdf(x, df), scipy.stats.t.cdf(x, df),
+                                   rtol=4e-16, atol=0)
+    x32 = np.array([0.0, 1e-5, -0.5], np.float32)
+    got = pb.grad(lambda a: pnp.sum(pstats.t.logsf(a, 3.5)))(x32)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, -scipy.stats.t.pdf(x32, 3.5) / scipy.stats.t.sf(x32, 3.5),
+                               rtol=1e-6)

@@ -927,9 +927,6 @@ KNOWN_BUGS: dict[str, Known] = {
         r"jit's value has shape \(1,\) and dtype \w+, NumPy's \(1, 1\)",
         "scipy.integrate.odeint (the spec row 'time-dependent') with y0 of shape (1,) and t of "
         "shape (2, 1): pullback's result has shape (1,), SciPy's (1, 1)"),
-    "t-logsf-nan": Known(
-        r"\bnan\b", "scipy.stats.t.logsf(x, df, loc) with x == loc: NaN derivatives (vjp, "
-        "hvp; and through special.betainc), where differences give finite ones"),
     "block-diag-nd": Known(
         r"block_diag: argument \d+ has \d+ dimensions",
         "scipy.linalg.block_diag of 3-d arrays (SciPy 1.17 takes stacks of blocks): refused"),

@@ -38,11 +38,27 @@ def _cdf(y: Any, df: Any) -> Any:
     # tails I_(1-w)(df/2, 1/2) / 2 with 1 - w = df / (df + y^2) computed directly: each
     # where its result has no cancellation (the centre's I below 1/2). Each branch is
     # evaluated at a harmless point where the other one is used.
+    # At y = 0 the centre's form has a 0 * inf derivative (I_w grows like sqrt(w), w like
+    # y^2), NaN, and close to it (w underflowing, or its powers overflowing at higher orders)
+    # wrong ones. There (|y| < 1e-4 sqrt(df)) the derivatives come from the same function in
+    # the symmetric form I_v(df/2, df/2), v = 1/2 + y / (2 sqrt(df + y^2)), smooth in y, and
+    # the value from the centre's form (the symmetric one is off by up to about sqrt(df) ulps:
+    # v's rounding times the density of v), its derivatives stopped.
     y0, df0 = stop_gradient(y), stop_gradient(df)
     centre = pnp.less(special.betainc(0.5, 0.5 * df0, y0 * y0 / (df0 + y0 * y0)), 0.5)
+    small = pnp.less(pnp.abs(y0), 1e-4 * pnp.sqrt(df0))
+
+    def centre_form(y: Any, df: Any) -> Any:
+        return 0.5 + 0.5 * pnp.sign(y) * special.betainc(0.5, 0.5 * df, y * y / (df + y * y))
+
     yc = pnp.where(centre, y, 0.5)
+    ys = pnp.where(small, yc, 0.0)
+    symmetric = special.betainc(0.5 * df, 0.5 * df, 0.5 + 0.5 * ys / pnp.sqrt(df + ys * ys))
+    near = pnp.where(small,
+                     centre_form(stop_gradient(yc), df0)
+                     + (symmetric - stop_gradient(symmetric)),
+                     centre_form(pnp.where(small, 0.5, yc), df))
     yt = pnp.where(centre, 1.0, y)
-    near = 0.5 + 0.5 * pnp.sign(yc) * special.betainc(0.5, 0.5 * df, yc * yc / (df + yc * yc))
     tail = 0.5 * special.betainc(0.5 * df, 0.5, df / (df + yt * yt))
     return pnp.where(centre, near, pnp.where(pnp.less(y, 0), tail, 1.0 - tail))
 
