@@ -99,9 +99,6 @@ REPRODUCERS: dict[str, tuple] = {
     "scipy-float64": ("def program(m, R, K, x0):\n    return R[0](x0)\n", [],
                       [np.array([[3.0, 0.5, 0.0], [0.25, 2.0, 0.1], [0.0, 0.3, 2.5]], np.float32)],
                       "vjp", ["scipy.linalg.det"]),
-    "odeint-time-shape": ("def program(m, R, K, x0):\n    return R[0](x0, K[0], 1.0 + 0.4 * "
-                          "m.tanh(m.broadcast_to(x0, (2, 1))))\n", [np.array([0.28])],
-                          [np.array(0.41)], "vjp", ["scipy.integrate.odeint[time-dependent]"]),
     "block-diag-nd": ("def program(m, R, K, x0):\n    return R[0](m.broadcast_to(x0, (3, 2, 2)), "
                       "m.broadcast_to(x0, (3, 1, 3)), m.broadcast_to(x0, (3, 3)))\n", [],
                       [np.array(0.89)], "value", ["scipy.linalg.block_diag"]),

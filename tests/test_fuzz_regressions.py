@@ -15,15 +15,18 @@ from typing import Any
 
 import numpy as np
 import pytest
+import scipy.integrate as si
 import scipy.special
 import scipy.stats
 
 import pullback as pb
 import pullback.numpy as pnp
+import pullback.scipy.integrate as pint
 import pullback.scipy.special as psp
 import pullback.scipy.stats as pstats
 from pullback.check import check_grads
 from specs import spec
+from specs.scipy_integrate import TOL, _forced
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -420,3 +423,50 @@ def test_t_cdf_values_where_the_centre_switches_form() -> None:
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, -scipy.stats.t.pdf(x32, 3.5) / scipy.stats.t.sf(x32, 3.5),
                                rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- odeint-time-shape
+# SciPy's odeint reads a scalar y0 as one equation (func sees y of shape (1,)): the result is
+# (len(t), 1). pullback's kept y0's shape, (len(t),). (The fuzzer's description named the
+# shapes of its program's inputs: y0 was x0, 0-d; t = K[0], (1,); (2, 1) was w's.)
+
+
+def _decay(y: Any, t: Any, k: Any) -> Any:
+    return -k * y * (1.0 + 0.5 * pnp.cos(t))
+
+
+def _decay_np(y: Any, t: Any, k: Any) -> Any:
+    return -k * y * (1.0 + 0.5 * np.cos(t))
+
+
+def test_odeint_of_a_scalar_y0_is_scipys() -> None:
+    rows = {"ode": spec("ode", lambda y0, t, w: pint.odeint(_forced, y0, t, args=(w,), **TOL),
+                        lambda y0, t, w: si.odeint(_forced, y0, t, (w,), **TOL),
+                        [((), (1,), (2, 1))])}
+    all_checks("def program(m, R, K, x0):\n    return R[0](x0, K[0], 1.0 + 0.4 * "
+               "m.tanh(m.broadcast_to(x0, (2, 1))))\n", [np.array(0.41)], rows,
+               K=[np.array([0.28])])
+    t = np.array([0.0, 0.7, 1.5])
+    rows = {"decay": spec("decay", lambda y0, k: pint.odeint(_decay, y0, t, k, **TOL),
+                          lambda y0, k: si.odeint(_decay_np, y0, t, (k,), **TOL),
+                          [((), ())])}
+    all_checks(_program("R[0](1.0 + 0.5 * m.sin(x0), 0.8 + 0.3 * m.tanh(x1))", 2),
+               [np.array(0.3), np.array(-0.4)], rows)
+    # a closed form: y(t) = y0 exp(-k (t + sin(t) / 2)); and a func returning a scalar
+    y = pint.odeint(_decay, 1.5, t, 0.8, **TOL)
+    assert y.shape == (3, 1) == si.odeint(_decay_np, 1.5, t, (0.8,)).shape
+    want = 1.5 * np.exp(-0.8 * (t + np.sin(t) / 2))
+    np.testing.assert_allclose(y[:, 0], want, rtol=1e-10)
+    scalar = pint.odeint(lambda v, s: -v[0], np.array(2.0), t, **TOL)
+    np.testing.assert_allclose(scalar[:, 0], 2.0 * np.exp(-t), rtol=1e-10)
+
+    def f(y0: Any, k: Any) -> Any:
+        return pint.odeint(_decay, y0, t, k, **TOL)
+
+    g = pb.grad(lambda y0, k: pnp.sum(f(y0, k)), argnums=(0, 1))(1.5, 0.8)
+    s = t + np.sin(t) / 2
+    np.testing.assert_allclose(g, (np.sum(want / 1.5), np.sum(-s * want)), rtol=1e-8)
+    jv = pb.jvp(f, (1.5, 0.8), (1.0, 0.0))[1]
+    assert jv.shape == (3, 1)
+    np.testing.assert_allclose(jv[:, 0], want / 1.5, rtol=1e-8)
+    check_grads(f, (np.array(1.5), np.array(0.8)), order=2, rtol=1e-6)

@@ -922,11 +922,6 @@ KNOWN_BUGS: dict[str, Known] = {
         "SciPy computes in float64 and returns float64 for float32 input where pullback keeps "
         "float32: scipy.linalg.det and logm, scipy.integrate.odeint, solve_ivp and simpson "
         "(with x), scipy.special.multigammaln"),
-    "odeint-time-shape": Known(
-        r"shape \(1,\), NumPy's \(1, 1\)|cotangent has shape \(1, 1\), expected \(1,\)|"
-        r"jit's value has shape \(1,\) and dtype \w+, NumPy's \(1, 1\)",
-        "scipy.integrate.odeint (the spec row 'time-dependent') with y0 of shape (1,) and t of "
-        "shape (2, 1): pullback's result has shape (1,), SciPy's (1, 1)"),
     "block-diag-nd": Known(
         r"block_diag: argument \d+ has \d+ dimensions",
         "scipy.linalg.block_diag of 3-d arrays (SciPy 1.17 takes stacks of blocks): refused"),

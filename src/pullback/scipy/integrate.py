@@ -531,7 +531,9 @@ def odeint(func: Callable[..., Any], y0: Any, t: Any, *args: Any, rtol: float | 
 
     Extra arguments are passed positionally (``odeint(func, y0, t, k, c)``, as JAX's) or as
     SciPy's ``args=(k, c)``; they may be arrays or pytrees of arrays. ``tfirst=True`` calls
-    ``func(t, y, *args)``. ``y0`` may have any shape. Differentiable with respect to ``y0``,
+    ``func(t, y, *args)``. ``y0`` may have any shape (``func`` sees ``y`` of that shape; SciPy's
+    ravels it); a scalar ``y0`` is one equation, as in SciPy: ``y`` of shape ``(1,)``, a result
+    of shape ``(len(t), 1)``. Differentiable with respect to ``y0``,
     ``t`` and the arguments: reverse mode by the adjoint method (memory independent of the
     number of steps), forward mode by forward sensitivities; see the module's text. ``rtol``,
     ``atol``, ``mxstep``, ``hmax``, ``hmin`` and ``h0`` are SciPy's and apply to the solution
@@ -569,6 +571,14 @@ def odeint(func: Callable[..., Any], y0: Any, t: Any, *args: Any, rtol: float | 
     def func_of(y: Any, tt: Any, *a: Any) -> Any:
         return func(tt, y, *a) if tfirst else func(y, tt, *a)
 
+    y0 = _as_float(y0)
+    if not shape_of(y0):
+        # SciPy reads a scalar y0 as one equation: func sees y of shape (1,), may return a
+        # scalar, and the result has shape (len(t), 1)
+        def one(y: Any, tt: Any, *a: Any) -> Any:
+            return pnp.reshape(func_of(y, tt, *a), (1,))
+
+        return _bind("odeint", one, pnp.reshape(y0, (1,)), t, args, solver)
     return _bind("odeint", func_of, y0, t, args, solver)
 
 
