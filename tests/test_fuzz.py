@@ -118,9 +118,6 @@ REPRODUCERS: dict[str, tuple] = {
                        ["scipy.signal.fftconvolve[axes]"]),
     "optimize-root-converge": ("def program(m, R, K, x0):\n    return R[0](2.0 * m.tanh(x0))\n",
                                [], [np.array([-0.5, 0.7])], "jvp", ["scipy.optimize.root"]),
-    "polyint-k-shape": ("def program(m, R, K, x0):\n    return R[0](2.0 * m.sin(m.broadcast_to("
-                        "x0, (2,))), m.broadcast_to(x0, (1, 1)))\n", [], [np.array(-0.63)],
-                        "jvp", ["polyint"]),
 }
 
 

@@ -470,3 +470,42 @@ def test_odeint_of_a_scalar_y0_is_scipys() -> None:
     assert jv.shape == (3, 1)
     np.testing.assert_allclose(jv[:, 0], want / 1.5, rtol=1e-8)
     check_grads(f, (np.array(1.5), np.array(0.8)), order=2, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- polyint-k-shape
+# numpy.polyint(p, m, k) with one constant (len(k) == 1) and m > 1 uses k[0] * ones(m): k of
+# shape (1, 1) or (1, m) too. Traced, only a 1-d k of length 1 was broadcast; others refused.
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+@pytest.mark.parametrize("kshape", [(1, 1), (1, 2), (1,), (), (3,), (2, 1)])
+def test_polyint_constants_are_read_as_numpys(m: int, kshape: tuple) -> None:
+    p = np.array([0.7, -1.2, 2.0])
+    k = np.linspace(0.5, 1.5, int(np.prod(kshape))).reshape(kshape)
+    try:
+        want = np.polyint(p, m, k)
+    except ValueError:
+        with pytest.raises(ValueError):
+            pb.jvp(lambda kk: pnp.polyint(p, m, kk), (k,), (np.ones(kshape),))
+        return
+    rows = {"polyint": spec("polyint", lambda a, kk: pnp.polyint(a, m, kk),
+                            lambda a, kk: np.polyint(a, m, kk), [((3,), kshape)])}
+    all_checks(_program("R[0](m.sin(x0), m.cos(x1))", 2),
+               [np.arcsin(p / 2.5), np.arccos(k / 2.0)], rows)
+    got, tangent = pb.jvp(lambda kk: pnp.polyint(p, m, kk), (k,), (np.ones(kshape),))
+    assert got.shape == want.shape and got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    # polyint is linear in k: its derivative along ones is polyint(0, m, ones)
+    np.testing.assert_allclose(tangent, np.polyint(np.zeros(3), m, np.ones(kshape)),
+                               rtol=1e-15)
+    check_grads(lambda a, kk: pnp.polyint(a, m, kk) ** 2, (p, k), order=2)
+
+
+def test_polyint_reproducer_and_dtypes() -> None:
+    rows = {"polyint": spec("polyint", lambda a, kk: pnp.polyint(a, 2, kk),
+                            lambda a, kk: np.polyint(a, 2, kk), [((2,), (1, 1))])}
+    all_checks("def program(m, R, K, x0):\n    return R[0](2.0 * m.sin(m.broadcast_to("
+               "x0, (2,))), m.broadcast_to(x0, (1, 1)))\n", [np.array(-0.63)], rows)
+    p32, k32 = np.array([1.0, 2.0], np.float32), np.array([[3.0]], np.float32)
+    got = pb.jvp(lambda a: pnp.polyint(a, 2, k32), (p32,), (p32,))[0]
+    assert got.dtype == np.polyint(p32, 2, k32).dtype == np.float64

@@ -946,10 +946,6 @@ KNOWN_BUGS: dict[str, Known] = {
         "scipy.optimize.root (the spec row: x + sin(x) / 2 = p) with p = 2 tanh([-0.5, 0.7]): "
         "pullback's call of SciPy's solver does not converge (OptimizeError) where the "
         "reference's does"),
-    "polyint-k-shape": Known(
-        r"k must be a scalar or a rank-1 array",
-        "numpy.polyint(p, 2, k) with k of shape (1, 1): refused on traced values, NumPy uses "
-        "k[0] for every constant"),
 }
 
 

@@ -820,8 +820,10 @@ def polyint(p: Any, m: int = 1, k: Any = None) -> Any:
     if k is None:
         k = np.zeros(m, float)
     k = atleast_1d(_array(k))
-    if len(shape_of(k)) == 1 and shape_of(k)[0] == 1 and m > 1:
-        k = broadcast_to(k, (m,)) if isinstance(k, Tracer) else np.broadcast_to(k, (m,))
+    if shape_of(k)[0] == 1 and m > 1:
+        # NumPy's k[0] * ones(m): k[0] of any shape that broadcasts with (m,) (k of shape
+        # (1, 1) or (1, m) too), in float64 at least
+        k = k[0] * np.ones(m, float)
     if shape_of(k)[0] < m:
         raise ValueError("k must be a scalar or a rank-1 array of length 1 or >m.")
     p = atleast_1d(_array(p))
