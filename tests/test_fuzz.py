@@ -109,10 +109,6 @@ REPRODUCERS: dict[str, tuple] = {
                           "m.broadcast_to(x0, (4, 1, 3))), 0.5 + m.exp(-m.broadcast_to(x0, "
                           "(4, 2, 1)) ** 2))\n", [], [np.array(0.91)], "value",
                           ["scipy.signal.fftconvolve[valid]"]),
-    "trapezoid-dtype": ("def program(m, R, K, x0):\n    return R[0](x0, K[0])\n",
-                        [np.array([0.1, 0.5, 0.9, 1.4])],
-                        [np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3)], "value",
-                        ["scipy.integrate.trapezoid[x]"]),
     "fftconvolve-0d": ("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.tanh(x0), "
                        "1.25 + 0.7 * m.sin(x0))\n", [], [np.array(0.6)], "value",
                        ["scipy.signal.fftconvolve[axes]"]),

@@ -509,3 +509,43 @@ def test_polyint_reproducer_and_dtypes() -> None:
     p32, k32 = np.array([1.0, 2.0], np.float32), np.array([[3.0]], np.float32)
     got = pb.jvp(lambda a: pnp.polyint(a, 2, k32), (p32,), (p32,))[0]
     assert got.dtype == np.polyint(p32, 2, k32).dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- trapezoid-dtype
+# scipy.integrate.trapezoid returns y's dtype (float64 for integer y): it sums the terms
+# d * (y[1:] + y[:-1]) / 2 with dtype=y's. pullback returned the terms' dtype (float32 y with
+# float64 x: float64).
+
+
+@pytest.mark.parametrize("ydt", [np.float32, np.float64, np.complex64, np.int64])
+@pytest.mark.parametrize("xdt", [np.float32, np.float64, np.int64])
+def test_trapezoid_dtype_is_scipys(ydt: Any, xdt: Any) -> None:
+    y = (np.linspace(-1.0, 1.0, 12) * (1.0 + 0.5j if ydt == np.complex64 else 3.0)).reshape(4, 3)
+    y = y.astype(ydt)
+    x = np.array([0, 2, 4, 7] if xdt == np.int64 else [0.1, 0.5, 0.9, 1.4]).astype(xdt)
+    want = si.trapezoid(y, x, axis=0)
+    got = pint.trapezoid(y, x, axis=0)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6 if np.float32 in (ydt, xdt) else 1e-15)
+    for dx in (0.5, np.float64(0.5), np.float32(0.5)):
+        assert np.asarray(pint.trapezoid(y, dx=dx)).dtype == si.trapezoid(y, dx=dx).dtype
+    if ydt != np.int64:
+        v, t = pb.jvp(lambda a: pint.trapezoid(a, x, axis=0), (y,), (y,))
+        assert v.dtype == t.dtype == want.dtype
+        np.testing.assert_allclose(t, want, rtol=1e-6 if want.dtype != np.float64 else 1e-15)
+    if xdt != np.int64:
+        (gx,) = pb.vjp(lambda b: pint.trapezoid(y, b, axis=0), x)[1](np.ones_like(want))
+        assert gx.dtype == x.dtype
+
+
+def test_trapezoid_dtype_reproducer_and_derivatives() -> None:
+    rows = {"trapezoid": spec("trapezoid", lambda y, x: pint.trapezoid(y, x, axis=0),
+                              lambda y, x: si.trapezoid(y, x, axis=0), [((4, 3), (4,))])}
+    all_checks("def program(m, R, K, x0):\n    return R[0](x0, K[0])\n",
+               [np.linspace(-1.0, 1.0, 12, dtype=np.float32).reshape(4, 3)], rows,
+               K=[np.array([0.1, 0.5, 0.9, 1.4])])
+    all_checks(_program("R[0](m.sin(x0), m.cumsum(0.3 + x1 * x1))", 2),
+               [np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.array([0.1, 0.5, 0.9, 1.4])],
+               rows)
+    y, x = np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.array([0.1, 0.5, 0.9, 1.4])
+    check_grads(lambda a, b: pint.trapezoid(a * a, pnp.cumsum(b * b), axis=0), (y, x), order=2)

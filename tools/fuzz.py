@@ -932,11 +932,6 @@ KNOWN_BUGS: dict[str, Known] = {
         r"fftconvolve: for 'valid' mode, one must be at least as large",
         "scipy.signal.fftconvolve(a, b, mode='valid', axes=...) of a (4, 1, 3) and b (4, 2, "
         "1): refused, SciPy checks the sizes along the axes only"),
-    "trapezoid-dtype": Known(
-        r"dtype float64, NumPy's float32|and dtype float64, NumPy's \([\d, ]*\) and float32|"
-        r"cotangent( leaf \d+)? has dtype float32, expected float64",
-        "scipy.integrate.trapezoid(y, x) with float32 y and float64 x: SciPy returns float32, "
-        "pullback float64"),
     "fftconvolve-0d": Known(
         r"fftconvolve: axis \d+ is out of bounds for inputs of 0 dimensions",
         "scipy.signal.fftconvolve(a, b, axes=...) of 0-d inputs: refused, SciPy returns their "

@@ -112,7 +112,8 @@ def _as_value(v: Any) -> Any:
 def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
     """The integral of samples ``y`` along ``axis`` by the trapezoidal rule, at points ``x``
     (or with spacing ``dx``); ``scipy.integrate.trapezoid``. Differentiable in ``y``, ``x``
-    and ``dx``.
+    and ``dx``. The result has ``y``'s dtype (float64 for integer ``y``), as SciPy's: a float32
+    ``y`` with float64 ``x`` gives float32.
 
     Example:
         >>> import numpy as np
@@ -125,7 +126,13 @@ def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
     d = dx if x is None else _spacing(x, y, axis, "trapezoid")
     n = shape_of(y)[axis]
     mid = (_take(y, axis, slice(1, n)) + _take(y, axis, slice(0, n - 1))) / 2.0
-    return pnp.sum(d * mid, axis=axis)
+    terms = d * mid
+    # SciPy's dtype is y's (float64 for integers): its sum casts the terms to it (float32 y
+    # with float64 x gives float32)
+    want = dtype_of(y) if dtype_of(y).kind in "fc" else np.dtype(np.float64)
+    if dtype_of(terms) != want and np.can_cast(dtype_of(terms), want, "same_kind"):
+        terms = pnp.astype(terms, want)
+    return pnp.sum(terms, axis=axis)
 
 
 def cumulative_trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1,
