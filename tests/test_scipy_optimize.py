@@ -496,3 +496,18 @@ def test_example_bilevel(capsys):
     start = _number(r"one small penalty: test loss (\S+),", out)
     tuned = _number(r"tuned penalties: test loss (\S+),", out)
     assert tuned < start
+
+
+def test_no_unknowns_is_an_empty_solution_with_an_empty_derivative():
+    # an empty x0 (parameters of size 0 in a program): nothing to solve, as SciPy's result
+    # for it (MINPACK flags it as improper input), and the derivative is empty, not an error
+    p = np.zeros((2, 0))
+
+    def sol(p):
+        return po.root(lambda x, p: x + 0.5 * pnp.sin(x) - p, np.zeros(np.shape(p)),
+                       args=(p,)).x
+
+    out, back = pb.vjp(sol, p)
+    assert out.shape == (2, 0)
+    assert back(np.ones((2, 0)))[0].shape == (2, 0)
+    assert pb.jvp(sol, (p,), (np.ones((2, 0)),))[1].shape == (2, 0)

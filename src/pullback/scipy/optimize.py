@@ -159,6 +159,10 @@ def _solve(x0: Any, *args: Any, fun: Callable[..., Any], kind: str, run: Callabl
 
 def _solve_one(x0: Any, *args: Any, run: Callable[..., Any], name: str) -> tuple[Any, Any]:
     x0 = np.asarray(x0)
+    if x0.size == 0:  # no unknowns: nothing to solve (MINPACK calls it improper input)
+        sopt = _require_scipy(name)
+        return sopt.OptimizeResult(x=x0.copy(), success=True, status=0, nfev=0,
+                                   message="no unknowns: nothing to solve"), x0.copy()
     with outside_traces():  # the user's functions see plain arrays, as outside pullback
         res = run(x0, [_wide(a) for a in args])
     if not _converged(res):
