@@ -51,7 +51,6 @@ SEEDS = range(150)
 
 #: seeds whose programs fail only through known bugs (regenerate: see the module's text)
 KNOWN: dict[int, tuple[str, ...]] = {
-    134: ("optimize-root-converge",),
 }
 
 
@@ -112,8 +111,6 @@ REPRODUCERS: dict[str, tuple] = {
     "fftconvolve-0d": ("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.tanh(x0), "
                        "1.25 + 0.7 * m.sin(x0))\n", [], [np.array(0.6)], "value",
                        ["scipy.signal.fftconvolve[axes]"]),
-    "optimize-root-converge": ("def program(m, R, K, x0):\n    return R[0](2.0 * m.tanh(x0))\n",
-                               [], [np.array([-0.5, 0.7])], "jvp", ["scipy.optimize.root"]),
 }
 
 

@@ -936,11 +936,6 @@ KNOWN_BUGS: dict[str, Known] = {
         r"fftconvolve: axis \d+ is out of bounds for inputs of 0 dimensions",
         "scipy.signal.fftconvolve(a, b, axes=...) of 0-d inputs: refused, SciPy returns their "
         "product"),
-    "optimize-root-converge": Known(
-        r"OptimizeError: pullback.scipy.optimize.root: SciPy's solver did not converge",
-        "scipy.optimize.root (the spec row: x + sin(x) / 2 = p) with p = 2 tanh([-0.5, 0.7]): "
-        "pullback's call of SciPy's solver does not converge (OptimizeError) where the "
-        "reference's does"),
 }
 
 
