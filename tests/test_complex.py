@@ -122,7 +122,7 @@ def _cases():
                     continue
                 if id(row) in derived and mode in ("fwd-rev", "rev-rev"):
                     continue
-                marks = ([pytest.mark.xfail(reason=KNOWN_WRONG[row.id], strict=False)]
+                marks = ([pytest.mark.xfail(reason=KNOWN_WRONG[row.id], strict=True)]
                          if row.id in KNOWN_WRONG else [])
                 yield pytest.param(row, shapes, mode, id=f"{row.id}-{_shape_id(shapes)}-{mode}",
                                    marks=marks)
