@@ -47,10 +47,8 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback.core import lax
 from pullback.core.api import jvp, vjp
-from pullback.core.batching import vmap
-from pullback.core.rules import add_tangents, defbatch, defjvp_joint, defvjp_joint
+from pullback.core.rules import add_tangents
 from pullback.core.trace import (
     Primitive,
     Tracer,
@@ -62,7 +60,7 @@ from pullback.core.trace import (
     zero,
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
-from pullback.numpy._registry import batch_front
+from pullback.scipy._solver import declare_rules
 
 try:
     import scipy.integrate as _sint
@@ -444,59 +442,7 @@ def _odeint_jvp(tangents: tuple, ys: Any, args_all: tuple, params: dict) -> Any:
     return out
 
 
-def _batched_vjp(g: Any, ys: Any, args_all: tuple, params: dict, needs: tuple) -> tuple:
-    if not params.get("batched"):
-        return _odeint_vjp(g, ys, args_all, params, needs)
-    one_params = {**params, "batched": False}
-    wanted = [i for i, need in enumerate(needs) if need]
-
-    def one(g1: Any, ys1: Any, *a1: Any) -> tuple:
-        cts = _odeint_vjp(g1, ys1, a1, one_params, needs)
-        return tuple(instantiate(cts[i], a1[i]) for i in wanted)
-
-    cts = vmap(one)(g, ys, *args_all)
-    out: list[Any] = [zero] * len(args_all)
-    for i, c in zip(wanted, cts, strict=True):
-        out[i] = c
-    return tuple(out)
-
-
-def _batched_jvp(tangents: tuple, ys: Any, args_all: tuple, params: dict) -> Any:
-    if not params.get("batched"):
-        return _odeint_jvp(tangents, ys, args_all, params)
-    one_params = {**params, "batched": False}
-    moving = [i for i, t in enumerate(tangents) if t is not zero]
-    if not moving:
-        return zero
-    n = len(args_all)
-
-    def one(ys1: Any, *rest: Any) -> Any:
-        a1, t1 = rest[:n], rest[n:]
-        full: list[Any] = [zero] * n
-        for i, t in zip(moving, t1, strict=True):
-            full[i] = t
-        return instantiate(_odeint_jvp(tuple(full), ys1, a1, one_params), ys1)
-
-    return vmap(one)(ys, *args_all, *(tangents[i] for i in moving))
-
-
-def _odeint_batch(vals: list, batched: list, params: dict, size: int) -> Any:
-    if not params.get("batched"):
-        full = [batch_front(v, b, size) for v, b in zip(vals, batched, strict=True)]
-        return odeint_p.bind(*full, **{**params, "batched": True})
-    # already batched (nested vmap): merge the new axis with the old one
-    inner = shape_of(vals[0])[1 if batched[0] else 0]
-    merged = []
-    for v, b in zip(vals, batched, strict=True):
-        v = v if b else lax.broadcast_to(v, (size,) + tuple(shape_of(v)))
-        merged.append(lax.reshape(v, (size * inner,) + tuple(shape_of(v)[2:])))
-    out = odeint_p.bind(*merged, **params)
-    return lax.reshape(out, (size, inner) + tuple(shape_of(out)[1:]))
-
-
-defvjp_joint(odeint_p, _batched_vjp)
-defjvp_joint(odeint_p, _batched_jvp)
-defbatch(odeint_p, _odeint_batch)
+declare_rules(odeint_p, _odeint_vjp, _odeint_jvp)
 
 
 def _as_float(v: Any) -> Any:

@@ -58,22 +58,18 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
-from pullback.core import lax
 from pullback.core.api import grad, hessian, hvp, jacfwd, jvp, vjp
-from pullback.core.batching import vmap
-from pullback.core.rules import defbatch, defjvp_joint, defvjp_joint
 from pullback.core.trace import (
     Primitive,
     Tracer,
     TracerConversionError,
     dtype_of,
-    instantiate,
     outside_traces,
     shape_of,
     zero,
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
-from pullback.numpy._registry import batch_front
+from pullback.scipy._solver import declare_rules
 
 try:
     import scipy.optimize as _sopt
@@ -275,59 +271,7 @@ def _solve_jvp(tangents: tuple, xs: Any, args_all: tuple, params: dict) -> Any:
     return pnp.astype(pnp.reshape(dx, shape_of(xs)), dtype_of(xs))
 
 
-def _batched_vjp(g: Any, xs: Any, args_all: tuple, params: dict, needs: tuple) -> tuple:
-    if not params.get("batched"):
-        return _solve_vjp(g, xs, args_all, params, needs)
-    one_params = {**params, "batched": False}
-    wanted = [i for i, need in enumerate(needs) if need and i > 0]
-
-    def one(g1: Any, xs1: Any, *a1: Any) -> tuple:
-        cts = _solve_vjp(g1, xs1, a1, one_params, needs)
-        return tuple(instantiate(cts[i], a1[i]) for i in wanted)
-
-    cts = vmap(one)(g, xs, *args_all)
-    out: list[Any] = [zero] * len(args_all)
-    for i, c in zip(wanted, cts, strict=True):
-        out[i] = c
-    return tuple(out)
-
-
-def _batched_jvp(tangents: tuple, xs: Any, args_all: tuple, params: dict) -> Any:
-    if not params.get("batched"):
-        return _solve_jvp(tangents, xs, args_all, params)
-    one_params = {**params, "batched": False}
-    moving = [i for i, t in enumerate(tangents) if t is not zero and i > 0]
-    if not moving:
-        return zero
-    n = len(args_all)
-
-    def one(xs1: Any, *rest: Any) -> Any:
-        a1, t1 = rest[:n], rest[n:]
-        full: list[Any] = [zero] * n
-        for i, t in zip(moving, t1, strict=True):
-            full[i] = t
-        return instantiate(_solve_jvp(tuple(full), xs1, a1, one_params), xs1)
-
-    return vmap(one)(xs, *args_all, *(tangents[i] for i in moving))
-
-
-def _solve_batch(vals: list, batched: list, params: dict, size: int) -> Any:
-    if not params.get("batched"):
-        full = [batch_front(v, b, size) for v, b in zip(vals, batched, strict=True)]
-        return solve_p.bind(*full, **{**params, "batched": True})
-    # already batched (nested vmap): merge the new axis with the old one
-    inner = shape_of(vals[0])[1 if batched[0] else 0]
-    merged = []
-    for v, b in zip(vals, batched, strict=True):
-        v = v if b else lax.broadcast_to(v, (size,) + tuple(shape_of(v)))
-        merged.append(lax.reshape(v, (size * inner,) + tuple(shape_of(v)[2:])))
-    out = solve_p.bind(*merged, **params)
-    return lax.reshape(out, (size, inner) + tuple(shape_of(out)[1:]))
-
-
-defvjp_joint(solve_p, _batched_vjp)
-defjvp_joint(solve_p, _batched_jvp)
-defbatch(solve_p, _solve_batch)
+declare_rules(solve_p, _solve_vjp, _solve_jvp, fixed=1)  # x0 is a starting point
 
 
 # ----------------------------------------------------------------------------- shared plumbing
