@@ -1,22 +1,49 @@
-"""The rules shared by primitives that call a SciPy solver with a user function
-(``scipy.integrate.odeint``'s and ``scipy.optimize``'s): under ``vmap`` every argument gets
-the batch axis and one call of the primitive solves the entries in turn (``batched=True``
-in its parameters); the derivative rules of such a batched call are the unbatched ones,
-vmapped.
+"""What the primitives that call a SciPy solver with a user function share
+(``scipy.integrate.odeint``'s and ``scipy.optimize``'s): their rules, and small helpers.
+Under ``vmap`` every argument gets the batch axis and one call of the primitive solves the
+entries in turn (``batched=True`` in its parameters); the derivative rules of such a batched
+call are the unbatched ones, vmapped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+import pullback.numpy as pnp
 from pullback.core import lax
 from pullback.core.batching import vmap
 from pullback.core.rules import defbatch, defjvp_joint, defvjp_joint
-from pullback.core.trace import Primitive, instantiate, shape_of, zero
+from pullback.core.trace import Primitive, Tracer, dtype_of, instantiate, shape_of, zero
 from pullback.numpy._registry import batch_front
 
 __all__: list[str] = []
+
+
+def plain_value(v: Any) -> np.ndarray:
+    """The plain value a (possibly nested) traced value stands for."""
+    while isinstance(v, Tracer):
+        v = v.primal
+    return np.asarray(v)
+
+
+def flat(x: Any) -> Any:
+    return pnp.reshape(x, (-1,))
+
+
+def differentiable(args: Sequence[Any]) -> list[int]:
+    """The positions of the floating (differentiable) arguments."""
+    return [i for i, a in enumerate(args) if dtype_of(a).kind in "fc"]
+
+
+def with_values(args: Sequence[Any], idx: list[int], values: Sequence[Any]) -> list[Any]:
+    """``args`` with the entries at ``idx`` replaced by ``values``."""
+    out = list(args)
+    for i, v in zip(idx, values, strict=True):
+        out[i] = v
+    return out
 
 
 def declare_rules(prim: Primitive, vjp_rule: Callable[..., tuple], jvp_rule: Callable[..., Any],

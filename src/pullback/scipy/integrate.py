@@ -61,6 +61,10 @@ from pullback.core.trace import (
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
 from pullback.scipy._solver import declare_rules
+from pullback.scipy._solver import differentiable as _differentiable
+from pullback.scipy._solver import flat as _flat
+from pullback.scipy._solver import plain_value as _strip
+from pullback.scipy._solver import with_values as _with
 
 try:
     import scipy.integrate as _sint
@@ -325,21 +329,6 @@ def _solve_plain(y0: Any, t: Any, *args: Any, fun: Callable[..., Any],
 #: one call solves the entries in turn (``batched=True``); its rules are the unbatched ones
 #: under ``vmap``.
 odeint_p = Primitive("scipy.integrate.odeint", _solve)
-
-
-def _flat(x: Any) -> Any:
-    return pnp.reshape(x, (-1,))
-
-
-def _differentiable(args: Sequence[Any]) -> list[int]:
-    return [i for i, a in enumerate(args) if dtype_of(a).kind in "fc"]
-
-
-def _with(args: Sequence[Any], idx: list[int], values: Sequence[Any]) -> list[Any]:
-    out = list(args)
-    for i, v in zip(idx, values, strict=True):
-        out[i] = v
-    return out
 
 
 def _derivative_solver(solver: tuple) -> tuple:
@@ -613,10 +602,3 @@ def solve_ivp(fun: Callable[..., Any], t_span: Sequence[Any], y0: Any, method: s
                        y_events=None, nfev=0, njev=0, nlu=0, status=0,
                        message="The solver successfully reached the end of the integration "
                                "interval.", success=True)
-
-
-def _strip(v: Any) -> Any:
-    """The plain value a (possibly nested) traced value stands for."""
-    while isinstance(v, Tracer):
-        v = v.primal
-    return np.asarray(v)

@@ -70,6 +70,10 @@ from pullback.core.trace import (
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
 from pullback.scipy._solver import declare_rules
+from pullback.scipy._solver import differentiable as _differentiable
+from pullback.scipy._solver import flat as _flat
+from pullback.scipy._solver import plain_value as _strip
+from pullback.scipy._solver import with_values as _with
 
 try:
     import scipy.optimize as _sopt
@@ -103,32 +107,10 @@ def _require_scipy(name: str) -> Any:
     return _sopt
 
 
-def _strip(v: Any) -> Any:
-    """The plain value a (possibly nested) traced value stands for."""
-    while isinstance(v, Tracer):
-        v = v.primal
-    return np.asarray(v)
-
-
 def _wide(a: Any) -> Any:
     """float32 arguments are evaluated in float64: SciPy's tolerances refer to float64."""
     a = np.asarray(a)
     return a.astype(np.result_type(a, np.float64)) if a.dtype.kind in "fc" else a
-
-
-def _flat(x: Any) -> Any:
-    return pnp.reshape(x, (-1,))
-
-
-def _differentiable(args: Sequence[Any]) -> list[int]:
-    return [i for i, a in enumerate(args) if dtype_of(a).kind in "fc"]
-
-
-def _with(args: Sequence[Any], idx: list[int], values: Sequence[Any]) -> list[Any]:
-    out = list(args)
-    for i, v in zip(idx, values, strict=True):
-        out[i] = v
-    return out
 
 
 # ----------------------------------------------------------------------------- the primitive
