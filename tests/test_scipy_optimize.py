@@ -369,6 +369,40 @@ def test_root_scalar_traced_bracket_is_not_differentiated():
     np.testing.assert_allclose(pb.jvp(sol, (4.0,), (1.0,))[1], 0.25, rtol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["newton", "secant", "halley"])
+def test_root_scalar_one_entry_array_value_takes_scipys_shape(method):
+    # f(x, p) = x**3 + x - p with p of shape (1, 1): SciPy's Newton, secant and Halley steps
+    # broadcast the root with f's value, so the root has shape (1, 1) (fuzz seed 3000202)
+    def cubic(x, p):
+        return x ** 3 + x - p
+
+    kw = {"x0": 0.0, "x1": 1.0} if method == "secant" else {"x0": 0.0}
+    if method != "secant":
+        kw.update(fprime=lambda x, p: 3 * x * x + 1)
+    if method == "halley":
+        kw.update(fprime2=lambda x, p: 6 * x)
+    p = np.array([[0.3]])
+    want = so.root_scalar(cubic, args=(p,), method=method, xtol=1e-15, **kw).root
+
+    def sol(p):
+        return po.root_scalar(cubic, args=(p,), method=method, xtol=1e-15, **kw).root
+
+    got = sol(p)
+    assert np.shape(got) == np.shape(want) == (1, 1)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    exact = 1 / (3 * want ** 2 + 1)  # dx/dp by the implicit function theorem
+    np.testing.assert_allclose(pb.grad(lambda p: pnp.sum(sol(p)))(p), exact, rtol=1e-12)
+    np.testing.assert_allclose(pb.jvp(sol, (p,), (np.ones_like(p),))[1], exact, rtol=1e-12)
+    np.testing.assert_allclose(pb.jit(sol)(p), want, rtol=1e-14)
+    both_modes(sol, p)
+
+
+def test_root_scalar_refuses_several_equations():
+    with pytest.raises(ValueError, match=r"root_scalar: f returned an array of shape \(2,\).*"
+                                         r"optimize\.root"):
+        po.root_scalar(lambda x, p: x - p, args=(np.array([1.0, 2.0]),), x0=0.0)
+
+
 # ----------------------------------------------------------------------------- fixed_point
 
 @pytest.mark.parametrize("method", ["del2", "iteration"])

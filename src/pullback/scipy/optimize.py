@@ -723,21 +723,39 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
     # with them): their plain values
     plain_bracket = None if bracket is None else tuple(float(_strip(b)) for b in bracket)
 
+    # f may return a one-entry array of any shape: Newton's, Halley's and the secant steps
+    # of SciPy broadcast the root with it, so that the root takes its shape (``shapes``)
+    shapes: list[tuple[int, ...]] = []
+
+    def number(v: Any) -> float:
+        a = _plain(name, v)
+        if a.size != 1:
+            raise ValueError(
+                f"pullback.scipy.optimize.root_scalar: f returned an array of shape {a.shape}; "
+                "a scalar function returns one number: for several equations use "
+                "pullback.scipy.optimize.root")
+        if not shapes:
+            shapes.append(a.shape)
+        return float(a.reshape(()))
+
+    def one(x: Any, *a: Any) -> Any:  # f as a function with a 0-d value
+        return pnp.reshape(f(x, *a), ())
+
     def run(x_start: np.ndarray, flat_args: list) -> Any:
         plain_args = problem.unflatten(flat_args)
 
         def fn(x: Any, *a: Any) -> float:
-            return float(_plain(name, f(x, *a)))
+            return number(f(x, *a))
 
         extra: dict[str, Any] = {}
         if fprime is None and chosen in ("newton", "halley"):
-            d1 = grad(lambda x, *a: f(x, *a))
-            extra["fprime"] = lambda x, *a: float(_plain(name, d1(float(x), *a)))
+            d1 = grad(one)
+            extra["fprime"] = lambda x, *a: number(d1(float(x), *a))
         elif fprime is not None:
             extra["fprime"] = fprime
         if fprime2 is None and chosen == "halley":
-            d2 = grad(grad(lambda x, *a: f(x, *a)))
-            extra["fprime2"] = lambda x, *a: float(_plain(name, d2(float(x), *a)))
+            d2 = grad(grad(one))
+            extra["fprime2"] = lambda x, *a: number(d2(float(x), *a))
         elif fprime2 is not None:
             extra["fprime2"] = fprime2
         start = None if x0 is None else float(x_start)
@@ -747,9 +765,21 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
                                 **extra)
 
     first = np.float64(0.0 if x0 is None else _strip(x0))
+    stepping = chosen in ("newton", "secant", "halley")
     if not problem.traced:
-        return run(first, [_wide(a) for a in problem.flat])
-    xs, results = _bind(problem, first, problem.call_flat, run, name, "root_scalar")
+        res = run(first, [_wide(a) for a in problem.flat])
+        if stepping and shapes and shapes[0]:
+            res.root = np.full(shapes[0], res.root)
+        return res
+
+    def residual(x: Any, *flat_args: Any) -> Any:
+        return one(x, *problem.unflatten(flat_args))
+
+    xs, results = _bind(problem, first, residual, run, name, "root_scalar")
+    if stepping and not shapes:  # SciPy did not run (pb.jit tracing): f's value's shape
+        shapes.append(shape_of(f(first, *args)))
+    if stepping and shapes[0]:
+        xs = pnp.reshape(xs, shapes[0])
     return RootResultsTraced(xs, results[0] if results else None)
 
 
