@@ -549,3 +549,22 @@ def test_trapezoid_dtype_reproducer_and_derivatives() -> None:
                rows)
     y, x = np.linspace(-1.0, 1.0, 12).reshape(4, 3), np.array([0.1, 0.5, 0.9, 1.4])
     check_grads(lambda a, b: pint.trapezoid(a * a, pnp.cumsum(b * b), axis=0), (y, x), order=2)
+
+
+# ----------------------------------------------------------------------------- full
+# np.full(shape, v) fills through copyto, which drops leading axes of length 1 of v:
+# np.full((2, 3), v) of v of shape (1, 1, 1) is (2, 3); pullback broadcast v to (2, 3)
+# directly, which NumPy refuses, and its pullback summed a repeated axis (fuzz seed 3000358)
+
+@pytest.mark.parametrize(("vshape", "shape"), [((1, 1, 1), (2, 3)), ((1, 1, 3), (3,)),
+                                               ((1, 2, 1), (2, 3)), ((1,), ())])
+def test_full_drops_the_values_leading_unit_axes(vshape: tuple, shape: tuple) -> None:
+    all_checks(_program(f"m.full({shape}, m.sin(x0)) * 2.0"),
+               [np.linspace(0.2, 0.9, int(np.prod(vshape))).reshape(vshape)])
+
+
+def test_full_still_refuses_what_numpy_refuses() -> None:
+    with pytest.raises(ValueError):
+        np.full((3,), np.ones((2, 1, 3)))
+    with pytest.raises(ValueError):
+        pb.grad(lambda v: pnp.sum(pnp.full((3,), v)))(np.ones((2, 1, 3)))

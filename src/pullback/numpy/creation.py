@@ -84,6 +84,10 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, order: str = "C",
     if isinstance(fill_value, Tracer):
         value = fill_value if dtype is None else fill_value.astype(dtype)
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        extra = value.ndim - len(shape)
+        if extra > 0 and all(d == 1 for d in value.shape[:extra]):
+            # NumPy's copyto drops leading axes of length 1 of the value
+            value = lax.reshape(value, value.shape[extra:])
         return lax.copy(lax.broadcast_to(value, shape))
     return lift_buffer(np.full(shape, fill_value, dtype, order, **kwargs))
 
