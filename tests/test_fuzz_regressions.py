@@ -568,3 +568,41 @@ def test_full_still_refuses_what_numpy_refuses() -> None:
         np.full((3,), np.ones((2, 1, 3)))
     with pytest.raises(ValueError):
         pb.grad(lambda v: pnp.sum(pnp.full((3,), v)))(np.ones((2, 1, 3)))
+
+
+# ----------------------------------------------------------------------------- scipy dtype
+# SciPy's ufuncs take the first of their loops that accepts the arguments: where the float64
+# loop is listed first, a Python number with a float32 array gives float64 (gammainc(1.7,
+# x32), xlogy, beta, yn(2, x32)); pullback kept float32 (fuzz seed 3002749 and others)
+
+WIDENED = [("gammainc", (1.7, None)), ("gammaincc", (1.7, None)), ("xlogy", (2.0, None)),
+           ("xlog1py", (2, None)), ("beta", (None, 1.5)), ("betaln", (2.5, None)),
+           ("yn", (2, None))]
+
+
+@pytest.mark.parametrize(("name", "args"), WIDENED, ids=[n for n, _ in WIDENED])
+def test_scipy_ufunc_dtype_with_a_python_number(name: str, args: tuple) -> None:
+    x32 = np.array([0.6, 1.3, 2.2], np.float32)
+    ref, f = getattr(scipy.special, name), getattr(psp, name)
+
+    def call(fn: Any, x: Any) -> Any:
+        return fn(*(x if a is None else a for a in args))
+
+    want = call(ref, x32)
+    assert want.dtype == np.float64  # SciPy widens (if it stops, this regression is moot)
+    got = call(f, x32)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    value, tangent = pb.jvp(lambda x: call(f, x), (x32,), (np.ones(3, np.float32),))
+    assert value.dtype == tangent.dtype == np.float64
+    x64 = x32.astype(np.float64)
+    h = 1e-6
+    diff = (call(ref, x64 + h) - call(ref, x64 - h)) / (2 * h)
+    np.testing.assert_allclose(tangent, diff, rtol=1e-7)
+    g = pb.grad(lambda x: pnp.sum(call(f, x)))(x32)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, diff, rtol=1e-6)
+    # a float32 parameter keeps float32, as in SciPy
+    args32 = tuple(None if a is None else np.float32(a) for a in args)
+    assert (getattr(psp, name)(*(x32 if a is None else a for a in args32)).dtype
+            == ref(*(x32 if a is None else a for a in args32)).dtype == np.float32)

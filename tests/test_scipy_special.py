@@ -232,10 +232,16 @@ def test_riemann_zeta_between_its_zeros():
 @pytest.mark.parametrize("name", NEW)
 def test_float32_stays_float32_and_integers_become_float64(name):
     x32 = np.array([1.2, 1.5], np.float32)
+    # SciPy's ufuncs take their first loop that accepts the arguments: beta and betaln list
+    # float64 first, so a Python 1.0 with float32 is float64 there (and here)
+    want = np.float64 if name in ("beta", "betaln") else np.float32
+    if name in BINARY_NEW:
+        assert getattr(sps, name)(1.0, x32).dtype == want
     out = _call(name, x32 / 2 if name in ("erfinv",) else x32)
-    assert np.asarray(out).dtype == np.float32
-    traced, _ = pb.vjp(lambda x: _call(name, x), x32)
-    assert traced.dtype == np.float32
+    assert np.asarray(out).dtype == want
+    traced, vjp_fn = pb.vjp(lambda x: _call(name, x), x32)
+    assert traced.dtype == want
+    assert vjp_fn(np.ones(2, want))[0].dtype == np.float32
     if name not in ("erfinv", "erfcinv"):  # integer arguments 1 and 2 are inside the domain
         assert np.asarray(_call(name, np.array([1, 2]))).dtype == np.float64
 

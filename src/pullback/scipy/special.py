@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core.rules import defbatch, defelementwise
-from pullback.core.trace import Tracer
+from pullback.core.trace import Tracer, dtype_of
 from pullback.numpy import reductions
 from pullback.numpy._backends import blockwise, foreign
 from pullback.numpy._nondiff import logical_and
@@ -396,6 +396,7 @@ def xlogy(x: Any, y: Any) -> Any:
         >>> float(special.xlogy(0.0, 0.0)), float(special.xlogy(2.0, np.e))
         (0.0, 2.0)
     """
+    x, y = _as_scipy("xlogy", (x, y))
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
         return _xlogy_impl(x, y)
     x, y = promote(x, y)
@@ -538,6 +539,30 @@ def _xlog1py_impl(x: Any, y: Any) -> Any:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where((x64 == 0) & ~np.isnan(y64), 0.0, x64 * np.log1p(y64))
     return _result(out, dtype)
+
+
+_NARROW = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.complex64))
+
+
+def _as_scipy(name: str, args: tuple) -> tuple:
+    """``args``, their Python numbers made NumPy scalars where SciPy's ufunc ``name`` widens
+    the result for them. SciPy's ufuncs take the first of their loops that accepts the
+    arguments, so a Python number with a float32 array gives float64 where a float64 loop
+    comes first (``gammainc(1.7, x32)``, ``xlogy``, ``beta``, ``yn(2, x32)``) and float32
+    where a float32 one does (``betainc(2.5, 1.5, x32)``, ``jv``); NumPy's scalars are not
+    weak, so the promotion that follows gives SciPy's dtype."""
+    if not any(type(a) in (int, float) for a in args) or not any(
+            getattr(a, "dtype", None) in _NARROW for a in args):
+        return args  # no Python number, or nothing narrower than float64 it could widen
+    try:
+        ufunc = getattr(importlib.import_module("scipy.special"), name)
+        found = tuple(type(a) if type(a) in (int, float) else dtype_of(a) for a in args)
+        wide = ufunc.resolve_dtypes(found + (None,) * ufunc.nout)[-1]
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return args  # without SciPy (or for an argument it would refuse): NumPy's rule
+    if wide == result_dtype(*args):
+        return args
+    return tuple(np.asarray(a) if type(a) in (int, float) else a for a in args)
 
 
 def _plain_all(*args: Any) -> tuple:
@@ -746,6 +771,7 @@ def betaln(a: Any, b: Any) -> Any:
     _real_only("betaln", a)
     _real_only("betaln", b)
     # one float dtype, Python numbers weak (a float64 gammaln(1.0) would widen float32)
+    a, b = _as_scipy("betaln", (a, b))
     traced = isinstance(a, Tracer) or isinstance(b, Tracer)
     a, b = _promote_all(a, b) if traced else _plain_all(a, b)
     return gammaln(a) + gammaln(b) - gammaln(a + b)
@@ -768,6 +794,7 @@ def xlog1py(x: Any, y: Any) -> Any:
     """
     _real_only("xlog1py", x)
     _real_only("xlog1py", y)
+    x, y = _as_scipy("xlog1py", (x, y))
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
         return _xlog1py_impl(*_plain_all(x, y))
     return xlog1py_p.bind(*_promote_all(x, y))
@@ -805,6 +832,7 @@ def gammainc(a: Any, x: Any) -> Any:
     """
     _real_only("gammainc", a)
     _real_only("gammainc", x)
+    a, x = _as_scipy("gammainc", (a, x))
     if not (isinstance(a, Tracer) or isinstance(x, Tracer)):
         return _gammainc_impl(*_plain_all(a, x))
     return gammainc_p.bind(*_promote_all(a, x))
@@ -821,6 +849,7 @@ def gammaincc(a: Any, x: Any) -> Any:
     """
     _real_only("gammaincc", a)
     _real_only("gammaincc", x)
+    a, x = _as_scipy("gammaincc", (a, x))
     if not (isinstance(a, Tracer) or isinstance(x, Tracer)):
         return _gammaincc_impl(*_plain_all(a, x))
     return gammaincc_p.bind(*_promote_all(a, x))
@@ -916,6 +945,7 @@ def _apply(name: str, prim: Any, *args: Any) -> Any:
     (Python numbers weak, as for SciPy's ufuncs), traced ones promoted to one dtype and shape."""
     for v in args:
         _real_only(name, v)
+    args = _as_scipy(name, args)
     if not any(isinstance(v, Tracer) for v in args):
         return prim.impl(*_plain_all(*args))
     return prim.bind(*_promote_all(*args))
@@ -1103,7 +1133,7 @@ j1_p = _elementwise("j1", _j1_impl, lambda ans, x: 0.5 * (j0(x) - jv(2.0, x)))
 jv_p = _elementwise("jv", _jv_impl, _order_rule("jv", "the order v (argument 0)"),
                     lambda ans, v, x: 0.5 * (jv(v - 1.0, x) - jv(v + 1.0, x)))
 y0_p = _elementwise("y0", _y0_impl, lambda ans, x: negative(y1(x)))
-y1_p = _elementwise("y1", _y1_impl, lambda ans, x: 0.5 * (y0(x) - yn(2, x)))
+y1_p = _elementwise("y1", _y1_impl, lambda ans, x: 0.5 * (y0(x) - yn(2.0, x)))
 yn_p = _elementwise("yn", _yn_impl, _order_rule("yn", "the order n (argument 0)",
                                           why="does not exist (an integer)"),
                     lambda ans, n, x: 0.5 * (yn(n - 1.0, x) - yn(n + 1.0, x)))
