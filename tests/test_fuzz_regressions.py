@@ -606,3 +606,21 @@ def test_scipy_ufunc_dtype_with_a_python_number(name: str, args: tuple) -> None:
     args32 = tuple(None if a is None else np.float32(a) for a in args)
     assert (getattr(psp, name)(*(x32 if a is None else a for a in args32)).dtype
             == ref(*(x32 if a is None else a for a in args32)).dtype == np.float32)
+
+
+# ----------------------------------------------------------------------------- mvn points
+# scipy.stats.multivariate_normal.logpdf broadcasts x - mean: points whose last axis has one
+# entry are the points (x, ..., x); pullback refused them (fuzz seed 4001107)
+
+@pytest.mark.parametrize("xshape", [(3, 1), (1,), (2, 3, 1)])
+def test_multivariate_normal_points_with_one_entry_broadcast(xshape: tuple) -> None:
+    x = np.linspace(-0.4, 0.7, int(np.prod(xshape))).reshape(xshape)
+    mean, cov = np.array([0.2, -0.1]), np.array([[1.5, -0.1], [-0.1, 1.2]])
+    want = scipy.stats.multivariate_normal.logpdf(x, mean, cov)
+    got = pstats.multivariate_normal.logpdf(x, mean, cov)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    np.testing.assert_allclose(pstats.multivariate_normal.pdf(x, mean, cov),
+                               scipy.stats.multivariate_normal.pdf(x, mean, cov), rtol=1e-13)
+    check_grads(lambda x, m, c: pstats.multivariate_normal.logpdf(x, m, c),
+                (x, mean, cov), order=2)

@@ -94,6 +94,8 @@ def _points(x: Any, k: int) -> Any:
         x = pnp.reshape(x, (1,))
     elif len(shape) == 1 and k == 1:
         x = pnp.expand_dims(x, -1)
+    if shape_of(x)[-1] == 1 and k > 1:  # SciPy broadcasts x - mean: the point (x, ..., x)
+        x = pnp.broadcast_to(x, (*shape_of(x)[:-1], k))
     if shape_of(x)[-1] != k:
         raise ValueError(f"{_who('logpdf')}: the last axis of 'x' must have {k} entries, got "
                          f"shape {shape}")
