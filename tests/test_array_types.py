@@ -208,8 +208,6 @@ _CONST = "a NumPy constant made by a rule meets the device arrays in {} (not yet
 _CONVERTS = "{} converts a device array to NumPy (np.asarray or a NumPy-only routine)"
 _CONCAT = "a NumPy array (Python numbers stacked by pnp.array or stack, or zeros a rule pads "\
           "with) meets the device arrays in concatenate"
-_EIG = "linalg.eig is refused on every library but NumPy (as on Dask, whose dtype would depend "\
-       "on the values), and its rules make NumPy constants"
 _CONSTANT_RESULT = "a derivative that is a constant made without the inputs comes back as a "\
                    "NumPy array"
 
@@ -247,42 +245,6 @@ KNOWN: dict[str, str] = {
     "histogram": _CONST.format("multiply"),
     "histogram[weights]": _CONST.format("searchsorted (under constant_call, in numpy/numeric.py)"),
     "histogram_bin_edges": _CONST.format("add"),
-    "linalg.cholesky": _CONST.format("multiply"),
-    "linalg.cholesky[upper]": _CONST.format("multiply"),
-    "linalg.cond-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.cond-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.det-fwd": _CONST.format("multiply (under linalg.det, in numpy/linalg.py)"),
-    "linalg.det[negative]-fwd": _CONST.format("multiply (under linalg.det, in numpy/linalg.py)"),
-    "linalg.eig[complex]": _EIG,
-    "linalg.eig[values]": _EIG,
-    "linalg.eig[vectors]": _EIG,
-    "linalg.eigh": _CONST.format("multiply"),
-    "linalg.eigh[upper]": _CONST.format("multiply"),
-    "linalg.eigvals": _EIG,
-    "linalg.eigvalsh": _CONST.format("multiply"),
-    "linalg.eigvalsh[upper]": _CONST.format("multiply"),
-    "linalg.lstsq": _CONST.format("multiply (under linalg.lstsq, in numpy/linalg.py)"),
-    "linalg.matrix_power[0]": _CONSTANT_RESULT,
-    "linalg.norm[-2-matrix]": _CONST.format("where"),
-    "linalg.norm[2-matrix-axes]": _CONST.format("where"),
-    "linalg.norm[2-matrix]": _CONST.format("where"),
-    "linalg.norm[nuc-axes]": _CONST.format("where"),
-    "linalg.norm[nuc]": _CONST.format("where"),
-    "linalg.pinv[hermitian]": _CONST.format("multiply"),
-    "linalg.qr": _CONST.format("multiply (under linalg.qr, in numpy/linalg.py)"),
-    "linalg.qr[complete]": _CONST.format("multiply (under linalg.qr, in numpy/linalg.py)"),
-    "linalg.qr[r]": _CONST.format("multiply (under linalg.qr, in numpy/linalg.py)"),
-    "linalg.slogdet-fwd": _CONST.format("multiply (under linalg.slogdet, in numpy/linalg.py)"),
-    "linalg.slogdet[negative]-fwd":
-        _CONST.format("multiply (under linalg.slogdet, in numpy/linalg.py)"),
-    "linalg.svd-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.svd-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.svd[full-square]-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.svd[full-square]-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.svd[values]-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.svd[values]-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.svdvals-fwd": _CONST.format("add (under linalg.svd, in numpy/linalg.py)"),
-    "linalg.svdvals-rev": _CONST.format("multiply (under linalg.svd, in numpy/linalg.py)"),
     "linspace": _CONST.format("multiply"),
     "linspace[axis]": _CONST.format("multiply"),
     "logspace": _CONST.format("multiply"),
@@ -304,7 +266,7 @@ KNOWN: dict[str, str] = {
     "piecewise": _CONVERTS.format("numpy/manipulation.py"),
     "piecewise[otherwise]": _CONVERTS.format("numpy/manipulation.py"),
     "poly": _CONCAT,
-    "poly[matrix]": _EIG,
+    "poly[matrix]": _CONCAT,
     "polyadd": _CONCAT,
     "polyder": _CONST.format("multiply"),
     "polydiv": _CONVERTS.format("numpy/numeric.py"),

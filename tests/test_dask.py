@@ -94,6 +94,7 @@ REFUSED = {
     "nonzero[constant]": _UNKNOWN,
     "flatnonzero[constant]": _UNKNOWN,
     "argwhere[constant]": _UNKNOWN,
+    "linalg.eig[complex]": _EIG,  # a real matrix with complex eigenvalues
     "linalg.eig[values]": _EIG,
     "linalg.eig[vectors]": _EIG,
     "linalg.eigvals": _EIG,
@@ -109,8 +110,6 @@ _NUMERIC = "numpy/numeric.py is not Dask-aware yet: {}"
 _MANIPULATION = "numpy/manipulation.py is not Dask-aware yet: {}"
 #: rows that fail for reasons of their own, each with the reason (strict expected failures)
 KNOWN = {
-    "linalg.eig[complex]": "eig is refused on Dask (EIG), but the row is not in REFUSED: "
-                           "a complex input's dtype is known, eig could be allowed there",
     "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
                                "data: the embedded-array check cannot tell them apart",
     "bincount": _NUMERIC.format("embeds a NumPy constant of the data's size"),
@@ -152,7 +151,6 @@ KNOWN = {
     "searchsorted": "searchsorted of a NumPy array by Dask values (not yet ported)",
     "histogram": "histogram's bin search of Dask values (not yet ported)",
     "histogram[weights]": "histogram's bin search of Dask values (not yet ported)",
-    "linalg.matrix_rank": "matrix_rank has no Dask path yet (NumPy's is called)",
 }
 #: families not ported to Dask yet (SciPy's routines convert their arguments to NumPy):
 #: strict expected failures, but for the rows that work already (PORTED_ALREADY), checked as
@@ -170,7 +168,7 @@ PORTED_ALREADY = {
 }
 
 #: rows whose derivative in some mode is a constant made without the inputs (NumPy zeros)
-CONSTANT_RESULTS = {"linalg.matrix_power[0]", "prod[empty-reduced]"}
+CONSTANT_RESULTS = {"prod[empty-reduced]"}
 
 
 def _chunks(shape: tuple) -> tuple:

@@ -274,7 +274,7 @@ _DASK = [
     ),
     Limit(
         "linear algebra of a matrix (inv, solve, det, slogdet, cholesky, qr, svd, eigh, "
-        "pinv, lstsq, matrix_power, matrix norms)",
+        "pinv, lstsq, matrix_power, matrix_rank, matrix norms)",
         False,
         "each matrix of a stack is one chunk and NumPy's routine runs on it (Dask's blocked "
         "algorithms are not used): a matrix must fit in a worker's memory",
@@ -286,7 +286,9 @@ _DASK = [
         True,
         "NumPy's result is real when every eigenvalue is real and complex otherwise: the "
         "dtype depends on the values, which a lazy array does not know",
-        "use eigh/eigvalsh for symmetric matrices, or compute the matrix first",
+        "use eigh/eigvalsh for symmetric matrices, pass a complex matrix (its results are "
+        "complex whatever the values: eig(a.astype(complex)) stays lazy), or compute the "
+        "matrix first",
     ),
     Limit(
         "jit (pb.jit)",
@@ -339,6 +341,15 @@ _EAGER = [
         "a time with the library's functions (CuPy kernels), its NumPy constants copied to "
         "the device on each call; NumPy's generated code is not used",
         "",
+    ),
+    Limit(
+        "eig and eigvals (general, non-symmetric matrices)",
+        False,
+        "the library's own eig runs (recent CuPy has cupy.linalg.eig); NumPy's result is real "
+        "when every eigenvalue is real and complex otherwise, so one boolean (are all the "
+        "eigenvalues real?) is read back from the device to choose the dtype, a "
+        "synchronisation",
+        "use eigh/eigvalsh for symmetric matrices (nothing read back)",
     ),
 ]
 

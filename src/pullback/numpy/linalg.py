@@ -167,8 +167,19 @@ def _real_dtype(x: Any) -> np.dtype:
     return np.empty(0, dtype_of(x)).real.dtype
 
 
-def _eye(n: int, like: Any) -> np.ndarray:
-    return np.eye(n, dtype=dtype_of(like))
+def _constant(c: np.ndarray, like: Any) -> Any:
+    """The NumPy constant ``c`` (an identity, a mask) ready to meet ``like`` (an array or
+    traced value): ``c`` itself when the plain value under ``like`` is a NumPy array (the fast
+    path), else :func:`pullback.core.backends.constant` (moved into CuPy's kind of library)."""
+    x = like
+    while isinstance(x, Tracer):
+        x = x._primal
+    return c if type(x) is np.ndarray else backends.constant(c, x)
+
+
+def _eye(n: int, like: Any) -> Any:
+    """The identity of size ``n`` in ``like``'s dtype, ready to meet ``like``."""
+    return _constant(np.eye(n, dtype=dtype_of(like)), like)
 
 
 def _diagonal(x: Any) -> Any:
@@ -190,9 +201,9 @@ def _as_matrix(s: Any) -> Any:
     return expand_dims(expand_dims(s, -1), -1)
 
 
-def _tri_mask(n: int, like: Any, k: int, lower: bool = True) -> np.ndarray:
+def _tri_mask(n: int, like: Any, k: int, lower: bool = True) -> Any:
     ones = np.ones((n, n), dtype_of(like))
-    return np.tril(ones, k) if lower else np.triu(ones, -k)
+    return _constant(np.tril(ones, k) if lower else np.triu(ones, -k), like)
 
 
 def _is_zero(g: Any) -> bool:
@@ -209,7 +220,8 @@ def _inverse_or_nan(d: Any) -> Any:
 def _promote_float(*args: Any) -> tuple:
     """Cast the traced arguments to the floating dtype NumPy's linear algebra would use
     (untraced ones, lists included, become arrays)."""
-    args = tuple(a if isinstance(a, Tracer) else np.asarray(a) for a in args)
+    args = tuple(a if isinstance(a, Tracer) or _backends.foreign(a) else np.asarray(a)
+                 for a in args)
     dtype = result_dtype(*args)
     if dtype.kind not in "fc":
         dtype = np.dtype(np.float64)
@@ -995,7 +1007,7 @@ def _extreme(x: Any, axis: int, keepdims: bool, largest: bool) -> Any:
             raise ValueError("pullback.numpy.linalg.norm: zero-size array to reduction "
                              f"operation minimum which has no identity (shape {shape}, axis "
                              f"{axis}), as NumPy's")
-        return np.zeros(_reduced(shape, (axis,), keepdims), _real_dtype(x))
+        return backends.zeros(_reduced(shape, (axis,), keepdims), _real_dtype(x), like=x)
     value = stop_gradient(x)
     best = (np.max if largest else np.min)(value, axis=axis, keepdims=True)
     hits = value == best
@@ -1054,10 +1066,11 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
                 raise ValueError("pullback.numpy.linalg.norm: zero-size array to reduction "
                                  f"operation minimum which has no identity (ord=-2, matrices "
                                  f"of shape {(m, n)}), as NumPy's")
-            zeros = np.zeros(stack, _real_dtype(x))
+            zeros = backends.zeros(stack, _real_dtype(x), like=x)
             return _keep_dims(zeros, shape_of(x), axes) if keepdims else zeros
         is_zero = equal(_sum(_abs2(y), axis=(-2, -1), keepdims=True), 0)
-        stand_in = np.eye(m, n, dtype=dtype_of(y)) * np.arange(1, n + 1, dtype=dtype_of(y))
+        stand_in = _constant(
+            np.eye(m, n, dtype=dtype_of(y)) * np.arange(1, n + 1, dtype=dtype_of(y)), y)
         if ord == 2:
             # the largest singular value alone: smooth where it is simple (NaN-free second
             # and higher derivatives at rank-deficient matrices)
@@ -1155,7 +1168,9 @@ def matrix_power(a: Any, n: int) -> Any:
         ) from None
     _require_square("matrix_power", a)
     if n == 0:
-        return np.broadcast_to(_eye(a.shape[-1], a), a.shape).copy()
+        # a constant, made in the library of ``a`` (so is its zero derivative)
+        identity = np.broadcast_to(np.eye(a.shape[-1], dtype=a.dtype), a.shape).copy()
+        return backends.asarray_like(identity, a)
     if n < 0:
         a, n = inv(a), -n
     if n <= 3:
@@ -1308,9 +1323,11 @@ def _eig_complex(a: Any) -> tuple:
 
 def _real_spectrum(w: Any) -> np.ndarray:
     """Whether NumPy returns real arrays: every eigenvalue real (of a real matrix)."""
-    if _backends.foreign(w):  # a dtype that depends on the values: known only when computed
-        raise backends.refuse("pullback.numpy.linalg.eig", backends.library(w),
-                              "eig and eigvals")
+    if type(w) is not np.ndarray and _backends.foreign(w):
+        if backends.is_dask(w):  # a dtype that depends on the values: known when computed
+            raise backends.refuse("pullback.numpy.linalg.eig", "dask", "eig and eigvals")
+        # an eager library (CuPy): the values are there, one boolean is read back
+        return np.asarray(bool(np.all(w.imag == 0)))
     return np.asarray(bool(np.all(np.asarray(w).imag == 0)))
 
 
@@ -1320,6 +1337,11 @@ eig_p = new_primitive("linalg.eig", _eig_complex, multiple_results=True)
 def _largest_component(V: Any) -> np.ndarray:
     """A constant mask (..., n, n): 1 at each column's largest entry (by modulus), the entry
     LAPACK makes real."""
+    plain = backends.base_value(V)
+    if _backends.foreign(plain):  # made in V's library (lazily for Dask)
+        k = np.argmax(np.abs(plain), axis=-2)
+        rows = backends.arange(plain.shape[-2], np.intp, plain)
+        return (rows[:, None] == k[..., None, :]).astype(plain.real.dtype)
     value = np.asarray(stop_gradient(V) if isinstance(V, Tracer) else V)
     while isinstance(value, Tracer):
         value = value.primal
@@ -1745,7 +1767,15 @@ def tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
     return reshape(x, old)
 
 
-_matrix_rank = constant_function("linalg.matrix_rank", np.linalg.matrix_rank)
+def _matrix_rank_impl(A: Any, *args: Any, **kwargs: Any) -> Any:
+    """``np.linalg.matrix_rank``; of a Dask stack, matrix by matrix (each in one chunk)."""
+    if type(A) is not np.ndarray and backends.is_dask(A):
+        return _backends.linalg(np.linalg.matrix_rank, "pullback.numpy.linalg.matrix_rank", A,
+                                *args, **kwargs)
+    return np.linalg.matrix_rank(A, *args, **kwargs)
+
+
+_matrix_rank = constant_function("linalg.matrix_rank", _matrix_rank_impl)
 
 
 @implements(np.linalg.matrix_rank)
