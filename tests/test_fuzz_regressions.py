@@ -624,3 +624,43 @@ def test_multivariate_normal_points_with_one_entry_broadcast(xshape: tuple) -> N
                                scipy.stats.multivariate_normal.pdf(x, mean, cov), rtol=1e-13)
     check_grads(lambda x, m, c: pstats.multivariate_normal.logpdf(x, m, c),
                 (x, mean, cov), order=2)
+
+
+# ----------------------------------------------------------------------------- odeint dtypes
+# odeint's and solve_ivp's pullback returned the times' and arguments' cotangents in the
+# solution's dtype: float32 times with a float64 y0 gave a RuleError (fuzz seeds 3004189,
+# 4004939)
+
+@pytest.mark.parametrize("dtypes", [(np.float64, np.float32, np.float32),
+                                    (np.float32, np.float64, np.float32),
+                                    (np.float32, np.float32, np.float64)],
+                         ids=["y0-64", "t-64", "w-64"])
+@pytest.mark.parametrize("solver", ["odeint", "solve_ivp"])
+def test_odeint_cotangents_take_each_arguments_dtype(solver: str, dtypes: tuple) -> None:
+    y0 = np.array([0.3, -0.2], dtypes[0])
+    t = np.array([0.5, 1.0, 2.0], dtypes[1])
+    w = np.array([0.7, 1.1], dtypes[2])
+
+    def loss(lib: Any, y0: Any, t: Any, w: Any) -> Any:
+        if solver == "odeint":
+            ys = lib.odeint(_forced, y0, t, args=(w,), **TOL)
+        else:
+            ys = lib.solve_ivp(lambda s, y, w: _forced(y, s, w), (0.0, 3.0), y0, "DOP853", t,
+                               args=(w,), **TOL).y
+        return pnp.sum(ys * ys)
+
+    grads = pb.grad(lambda *a: loss(pint, *a), argnums=(0, 1, 2))(y0, t, w)
+    assert [g.dtype for g in grads] == [np.dtype(d) for d in dtypes]
+    plain = [a.astype(np.float64) for a in (y0, t, w)]
+
+    def fd(i: int) -> np.ndarray:  # central differences of SciPy's solution, in float64
+        out = []
+        for k in range(plain[i].size):
+            up, down = [p.copy() for p in plain], [p.copy() for p in plain]
+            up[i][k] += 1e-5
+            down[i][k] -= 1e-5
+            out.append((float(loss(si, *up)) - float(loss(si, *down))) / 2e-5)
+        return np.array(out)
+
+    for i in range(3):
+        np.testing.assert_allclose(grads[i], fd(i), rtol=2e-5, atol=1e-6)

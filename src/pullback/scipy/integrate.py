@@ -380,8 +380,15 @@ def _odeint_vjp(g: Any, ys: Any, args_all: tuple, params: dict, needs: tuple) ->
     t_bar[0] = -pnp.sum((lam - g[0]) * fun(ys[0], t[0], *args))
     args_bar: list[Any] = [zero] * len(args)
     for k, i in enumerate(diff):
-        args_bar[i] = abar[k] if needs[2 + i] else zero
-    return (lam if needs[0] else zero, pnp.stack(t_bar) if needs[1] else zero, *args_bar)
+        args_bar[i] = _like(abar[k], args[i]) if needs[2 + i] else zero
+    return (_like(lam, y0) if needs[0] else zero,
+            _like(pnp.stack(t_bar), t) if needs[1] else zero, *args_bar)
+
+
+def _like(ct: Any, primal: Any) -> Any:
+    """A cotangent in its primal's dtype (y0, the times and the arguments may differ: the
+    adjoint runs in the solution's dtype)."""
+    return ct if dtype_of(ct) == dtype_of(primal) else pnp.astype(ct, dtype_of(primal))
 
 
 def _odeint_jvp(tangents: tuple, ys: Any, args_all: tuple, params: dict) -> Any:
