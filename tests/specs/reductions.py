@@ -39,8 +39,10 @@ def _rows(name, fn, ref, cases, *domains, **kw):
 
 
 def _logsumexp(a, axis=None, b=None, keepdims=False):
-    """A reference independent of pullback: the direct formula, shifted by the maximum."""
+    """A reference independent of pullback: the direct formula, shifted by the maximum (a
+    0-d array is read as shape (1,), as SciPy does)."""
     a = np.asarray(a, dtype=float)
+    a = a.reshape(1) if a.ndim == 0 else a
     m = np.max(a, axis=axis, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, 0.0)
     e = np.exp(a - m) if b is None else b * np.exp(a - m)
