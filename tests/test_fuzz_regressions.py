@@ -664,3 +664,18 @@ def test_odeint_cotangents_take_each_arguments_dtype(solver: str, dtypes: tuple)
 
     for i in range(3):
         np.testing.assert_allclose(grads[i], fd(i), rtol=2e-5, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- trapezoid x
+# scipy.integrate.trapezoid broadcasts the differences of a 1-d x against the intervals: two
+# points give one spacing for every interval; pullback refused them (fuzz seed 4005468)
+
+@pytest.mark.parametrize("n", [1, 2, 3, 5])
+def test_trapezoid_two_points_give_one_spacing(n: int) -> None:
+    y = np.sin(np.arange(2.0 * n)).reshape(n, 2)
+    x = np.array([0.2, 0.7])
+    np.testing.assert_allclose(pint.trapezoid(y, x, axis=0), si.trapezoid(y, x, axis=0),
+                               rtol=1e-15)
+    check_grads(lambda y, x: pint.trapezoid(y, x, axis=0), (y, x), order=2)
+    with pytest.raises(ValueError, match="cumulative_trapezoid: if given, length of x"):
+        pint.cumulative_trapezoid(y, np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6][: n + 1]), axis=0)
