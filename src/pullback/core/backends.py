@@ -41,6 +41,7 @@ __all__ = [
     "constant",
     "dask_array",
     "is_dask",
+    "known_zeros",
     "library",
     "limits",
     "refuse",
@@ -85,6 +86,31 @@ def is_dask(x: Any) -> bool:
         False
     """
     return type(x) is not np.ndarray and library(x) == "dask"
+
+
+def known_zeros(x: Any) -> bool:
+    """Whether the array ``x`` is all zeros, as far as can be told without computing a lazy
+    array: NumPy arrays and an eager library's (CuPy) are looked at (for CuPy, one boolean
+    read back from the device); a Dask array is known to be zeros only when it is Dask's
+    ``zeros``/``zeros_like`` itself (as :func:`zeros` makes the cotangent of an unused
+    output); a traced value is not known to be zeros.
+
+    Rules use it to skip a term that an unused output's cotangent of zeros would multiply
+    (a term that may hold NaN, where ``0 * NaN`` would spoil the result).
+
+    Example:
+        >>> known_zeros(np.zeros(3)), known_zeros(np.ones(3))
+        (True, False)
+    """
+    if type(x) is np.ndarray or isinstance(x, (np.generic, float, int, complex)):
+        return not np.any(x)
+    lib = library(x)
+    if lib == "dask":
+        layers = getattr(getattr(x, "dask", None), "layers", {})
+        return len(layers) == 1 and str(x.name).startswith(("zeros_like-", "zeros-"))
+    if lib in ("numpy", "pullback"):  # a traced value, or something that is not an array
+        return False
+    return not bool(np.any(x))
 
 
 def dask_array() -> Any:

@@ -207,8 +207,11 @@ def _tri_mask(n: int, like: Any, k: int, lower: bool = True) -> Any:
 
 
 def _is_zero(g: Any) -> bool:
-    """Whether ``g`` is a plain array of zeros (an output whose cotangent was filled in)."""
-    return isinstance(g, (np.ndarray, np.generic)) and not np.any(g)
+    """Whether ``g`` is a plain array of zeros (an output whose cotangent was filled in, in
+    its library: see :func:`pullback.core.backends.known_zeros`)."""
+    if isinstance(g, (np.ndarray, np.generic)):
+        return not np.any(g)
+    return not isinstance(g, Tracer) and backends.known_zeros(g)
 
 
 def _inverse_or_nan(d: Any) -> Any:
