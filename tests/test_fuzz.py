@@ -98,19 +98,6 @@ REPRODUCERS: dict[str, tuple] = {
     "scipy-float64": ("def program(m, R, K, x0):\n    return R[0](x0)\n", [],
                       [np.array([[3.0, 0.5, 0.0], [0.25, 2.0, 0.1], [0.0, 0.3, 2.5]], np.float32)],
                       "vjp", ["scipy.linalg.det"]),
-    "block-diag-nd": ("def program(m, R, K, x0):\n    return R[0](m.broadcast_to(x0, (3, 2, 2)), "
-                      "m.broadcast_to(x0, (3, 1, 3)), m.broadcast_to(x0, (3, 3)))\n", [],
-                      [np.array(0.89)], "value", ["scipy.linalg.block_diag"]),
-    "lu-factor-rect": ("def program(m, R, K, x0):\n    return R[0](4.0 + 0.01 * "
-                       "m.tanh(x0.reshape(2, 1)))\n", [], [np.array([0.64, -0.51])], "value",
-                       ["scipy.linalg.lu_factor[stacked]"]),
-    "fftconvolve-valid": ("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.sin("
-                          "m.broadcast_to(x0, (4, 1, 3))), 0.5 + m.exp(-m.broadcast_to(x0, "
-                          "(4, 2, 1)) ** 2))\n", [], [np.array(0.91)], "value",
-                          ["scipy.signal.fftconvolve[valid]"]),
-    "fftconvolve-0d": ("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.tanh(x0), "
-                       "1.25 + 0.7 * m.sin(x0))\n", [], [np.array(0.6)], "value",
-                       ["scipy.signal.fftconvolve[axes]"]),
 }
 
 

@@ -16,12 +16,16 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.integrate as si
+import scipy.linalg as sla
+import scipy.signal as ssig
 import scipy.special
 import scipy.stats
 
 import pullback as pb
 import pullback.numpy as pnp
 import pullback.scipy.integrate as pint
+import pullback.scipy.linalg as pla
+import pullback.scipy.signal as psig
 import pullback.scipy.special as psp
 import pullback.scipy.stats as pstats
 from pullback.check import check_grads
@@ -624,6 +628,185 @@ def test_multivariate_normal_points_with_one_entry_broadcast(xshape: tuple) -> N
                                scipy.stats.multivariate_normal.pdf(x, mean, cov), rtol=1e-13)
     check_grads(lambda x, m, c: pstats.multivariate_normal.logpdf(x, m, c),
                 (x, mean, cov), order=2)
+
+
+# ----------------------------------------------------------------------------- issue 16: inputs
+# SciPy 1.17.1 takes that pullback.scipy refused (block-diag-nd, lu-factor-rect,
+# fftconvolve-valid, fftconvolve-0d, and expm, dirichlet, solve_sylvester found with them)
+
+
+def _rows(*keys: str) -> dict:
+    return {k: fuzz.ROWS[k] for k in keys}
+
+
+def _same(got: Any, want: Any, rtol: float = 1e-13) -> None:
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape and got.dtype == want.dtype, (got.shape, got.dtype,
+                                                                  want.shape, want.dtype)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-15)
+
+
+def test_block_diag_of_stacks_of_blocks_is_scipys() -> None:
+    # scipy.linalg.block_diag of 3-d arrays: stacks of blocks, leading axes broadcast
+    all_checks("def program(m, R, K, x0):\n    return R[0](m.broadcast_to(x0, (3, 2, 2)), "
+               "m.broadcast_to(x0, (3, 1, 3)), m.broadcast_to(x0, (3, 3)))\n",
+               [np.array(0.89)], _rows("scipy.linalg.block_diag"))
+    rng = np.random.default_rng(16)
+    for shapes in [((3, 2, 2), (3, 1, 3), (3,)), ((2, 1, 1, 2), (3, 2, 2), ()),
+                   ((1, 2), (4, 1, 1)), ((0, 2, 2), (1, 1))]:
+        arrs = [rng.standard_normal(s) for s in shapes]
+        _same(pla.block_diag(*arrs), sla.block_diag(*arrs), rtol=0)
+    arrs = [rng.standard_normal(s) for s in ((3, 2, 2), (2,), (3, 1, 1))]
+    check_grads(lambda a, b, c: pla.block_diag(a, b, c) ** 2, arrs, order=2)
+    with pytest.raises(ValueError, match=r"block_diag: the leading \(stack\) axes"):
+        pla.block_diag(np.ones((3, 2, 2)), np.ones((2, 1, 3)))
+    with pytest.raises(ValueError):  # SciPy refuses it too
+        sla.block_diag(np.ones((3, 2, 2)), np.ones((2, 1, 3)))
+
+
+@pytest.mark.parametrize("shape", [(2, 1), (1, 2), (3, 2), (2, 3), (4, 2), (2, 2, 3), (3,),
+                                   (1,), ()])
+def test_lu_factor_of_rectangular_matrices_is_scipys(shape: tuple) -> None:
+    rng = np.random.default_rng(len(shape) * 10 + sum(shape))
+    a = rng.uniform(-1.0, 1.0, shape)
+    if len(shape) == 2:
+        a += 4.0 * np.eye(*shape)
+    lu, piv = pla.lu_factor(a)
+    want_lu, want_piv = sla.lu_factor(a)
+    _same(lu, want_lu)
+    _same(piv, want_piv)
+    # jvp: P (dL U + L dU) reconstructs da, with L (m, k) and U (k, n) from the packed lu
+    if len(shape) == 2:
+        m, n = shape
+        k = min(m, n)
+        e = rng.standard_normal(shape)
+        _, (dlu, _) = pb.jvp(pla.lu_factor, (a,), (e,))
+        L = np.tril(lu, -1)[:, :k] + np.eye(m, k)
+        U = np.triu(lu)[:k]
+        dL, dU = np.tril(dlu, -1)[:, :k], np.triu(dlu)[:k]
+        P = np.eye(m)[:, pla._permutation(piv, m)]
+        np.testing.assert_allclose(P @ (dL @ U + L @ dU), e, rtol=1e-13, atol=1e-14)
+    check_grads(lambda x: pla.lu_factor(x)[0], (a,), order=2)
+
+
+def test_lu_factor_rectangular_reproducer_and_lu_solve_refuses_as_scipy() -> None:
+    all_checks("def program(m, R, K, x0):\n    return R[0](4.0 + 0.01 * "
+               "m.tanh(x0.reshape(2, 1)))\n", [np.array([0.64, -0.51])],
+               _rows("scipy.linalg.lu_factor[stacked]"))
+    a = np.array([[4.0, 1.0, 2.0], [4.01, 3.0, 1.0]])
+    with pytest.raises(ValueError, match="lu_solve: argument 'lu' must be a square matrix"):
+        pla.lu_solve(pla.lu_factor(a), np.ones(2))
+    with pytest.raises(Exception, match="shape"):  # SciPy: an f2py error
+        sla.lu_solve(sla.lu_factor(a), np.ones(2))
+
+
+def test_fftconvolve_broadcasts_axes_of_size_one_as_scipy() -> None:
+    # 'valid' compares the sizes along the convolved axes only: (4, 1, 3) with (4, 2, 1)
+    all_checks("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.sin("
+               "m.broadcast_to(x0, (4, 1, 3))), 0.5 + m.exp(-m.broadcast_to(x0, "
+               "(4, 2, 1)) ** 2))\n", [np.array(0.91)], _rows("scipy.signal.fftconvolve[valid]"))
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(0.5, 2.0, (4, 1, 3)), rng.uniform(0.5, 2.0, (4, 2, 1))
+    for mode in ("full", "same", "valid"):
+        for axes in (None, 0, (0, 2), 1, [-1]):
+            _same(psig.fftconvolve(a, b, mode, axes), ssig.fftconvolve(a, b, mode, axes))
+    # 'same' is in1's shape along every axis, the broadcast ones too (was (3, 4))
+    a, b = rng.uniform(0.5, 2.0, (1, 4)), rng.uniform(0.5, 2.0, (3, 2))
+    _same(psig.fftconvolve(a, b, "same", axes=1), ssig.fftconvolve(a, b, "same", axes=1))
+    check_grads(lambda x, y: psig.fftconvolve(x, y, "valid") ** 2,
+                (rng.uniform(0.5, 2.0, (4, 1, 3)), rng.uniform(0.5, 2.0, (4, 2, 1))), order=2)
+    for bad, msg in (([0, 0], "all axes must be unique"), ([], "axes cannot be empty"),
+                     (5, "out of bounds"), (0.5, "axes must be a scalar or iterable")):
+        with pytest.raises(ValueError, match=msg):
+            psig.fftconvolve(np.ones((3, 3)), np.ones((2, 2)), axes=bad)
+        with pytest.raises(ValueError):
+            ssig.fftconvolve(np.ones((3, 3)), np.ones((2, 2)), axes=bad)
+    # integer and boolean inputs: float64, as SciPy's
+    for dt in (np.int64, bool):
+        x, y = np.ones((3, 2), dt), np.ones((2, 2), dt)
+        _same(psig.fftconvolve(x, y), ssig.fftconvolve(x, y))
+
+
+def test_fftconvolve_of_0d_and_empty_inputs_is_scipys() -> None:
+    all_checks("def program(m, R, K, x0):\n    return R[0](1.25 + 0.7 * m.tanh(x0), "
+               "1.25 + 0.7 * m.sin(x0))\n", [np.array(0.6)],
+               _rows("scipy.signal.fftconvolve[axes]"))
+    x, y = np.array(1.5), np.array(-0.5)
+    for mode, axes in (("full", None), ("valid", 0), ("same", [0, 1])):
+        _same(psig.fftconvolve(x, y, mode, axes), ssig.fftconvolve(x, y, mode, axes))
+    assert pb.grad(lambda u: psig.fftconvolve(u, y, axes=0), argnums=0)(x) == -0.5
+    for s1, s2 in (((2, 0), (2, 3)), ((0,), (3,))):
+        _same(psig.fftconvolve(np.ones(s1), np.ones(s2)), ssig.fftconvolve(np.ones(s1),
+                                                                          np.ones(s2)))
+
+
+@pytest.mark.parametrize("x", [np.array(0.3), np.array([-0.7]), np.array(0.3, np.float32),
+                               np.array(2), np.array(0.5 + 1.5j)])
+def test_expm_of_a_0d_or_one_entry_input_is_scipys(x: np.ndarray) -> None:
+    _same(pla.expm(x), sla.expm(x), rtol=1e-15)
+    if x.dtype.kind == "f":
+        t = pb.jvp(pla.expm, (x,), (np.ones_like(x),))[1]
+        _same(t, sla.expm(x))  # d exp = exp
+        check_grads(pla.expm, (x,), order=2)
+    with pytest.raises(ValueError, match="must be a square matrix"):
+        pla.expm(np.array([0.3, 0.4]))
+    with pytest.raises(np.linalg.LinAlgError):  # SciPy refuses it too
+        sla.expm(np.array([0.3, 0.4]))
+    # sqrtm: SciPy 1.17.1 returns exp(x) for these (not a root): refused, saying so
+    with pytest.raises(ValueError, match="returns exp"):
+        pla.sqrtm(x)
+
+
+@pytest.mark.parametrize("fn", ["entropy", "mean", "var", "logpdf", "pdf"])
+def test_dirichlet_of_one_entry_alpha_is_scipys(fn: str) -> None:
+    alpha = np.array([2.5])
+    args = {"logpdf": (np.array([1.0]),), "pdf": (np.ones((1, 3)),)}.get(fn, ())
+    ours, theirs = getattr(pstats.dirichlet, fn), getattr(scipy.stats.dirichlet, fn)
+    _same(ours(*args, alpha), theirs(*args, alpha))
+    # the function is constant in alpha (0, 1 or 0): its derivatives are exactly 0
+    g = pb.grad(lambda a: pnp.sum(ours(*args, a)))(alpha)
+    assert np.all(g == 0), g
+    check_grads(lambda a: ours(*args, a), (alpha,), order=2)
+    with pytest.raises(ValueError, match="at least 1 entry"):
+        ours(*args, np.array([]))
+
+
+def test_dirichlet_one_entry_points_and_refusals_as_scipy() -> None:
+    alpha = np.array([2.5])
+    for x in (np.array([]), np.zeros((0, 3)), np.array([[1.0]])):
+        _same(pstats.dirichlet.logpdf(x, alpha), scipy.stats.dirichlet.logpdf(x, alpha))
+    for x, a in ((np.array([0.3]), alpha), (np.array(1.0), alpha), (np.zeros((1, 0)), alpha),
+                 (np.array([0.0, 1.0]), np.array([0.5, 2.0]))):
+        with pytest.raises((ValueError, IndexError)):  # SciPy: IndexError for a 0-d x
+            scipy.stats.dirichlet.logpdf(x, a)
+        with pytest.raises(ValueError, match="pullback.scipy.stats.dirichlet"):
+            pstats.dirichlet.logpdf(x, a)
+
+
+@pytest.mark.parametrize("shapes", [((1, 1), (1, 1), ()), ((3, 3), (3, 3), ()),
+                                    ((1, 1), (1, 1), (1,)), ((2, 1, 1), (1, 1), (1,)),
+                                    ((2, 2, 2), (2, 2), ())])
+def test_solve_sylvester_reads_a_0d_or_1d_q_as_scipy(shapes: tuple) -> None:
+    rng = np.random.default_rng(7)
+    sa, sb, sq = shapes
+    a = rng.uniform(-1.0, 1.0, sa) + 3.0 * np.eye(sa[-1])
+    b = rng.uniform(-1.0, 1.0, sb) + 3.0 * np.eye(sb[-1])
+    q = rng.standard_normal(sq)
+    x = pla.solve_sylvester(a, b, q)
+    _same(x, sla.solve_sylvester(a, b, q), rtol=1e-12)
+    if not sq:  # q stands for q times the identity
+        np.testing.assert_allclose(a @ x + x @ b, q * np.eye(sa[-1]) + 0 * x, atol=1e-13)
+    check_grads(pla.solve_sylvester, (a, b, q), order=2)
+
+
+def test_solve_sylvester_refuses_the_q_scipy_refuses() -> None:
+    for sa, sb, sq in (((1, 1), (2, 2), ()), ((2, 2), (2, 2), (2,)), ((2, 2), (2, 2), (1, 1)),
+                       ((1, 1), (2, 2), (1,))):
+        a, b, q = np.eye(*sa) * 2.0, np.eye(*sb) * 3.0, np.ones(sq)
+        with pytest.raises(ValueError):
+            sla.solve_sylvester(a, b, q)
+        with pytest.raises(ValueError, match="pullback.scipy.linalg.solve_sylvester: .*'q'"):
+            pla.solve_sylvester(a, b, q)
 
 
 # ----------------------------------------------------------------------------- odeint dtypes

@@ -922,20 +922,6 @@ KNOWN_BUGS: dict[str, Known] = {
         "SciPy computes in float64 and returns float64 for float32 input where pullback keeps "
         "float32: scipy.linalg.det and logm, scipy.integrate.odeint, solve_ivp and simpson "
         "(with x), scipy.special.multigammaln"),
-    "block-diag-nd": Known(
-        r"block_diag: argument \d+ has \d+ dimensions",
-        "scipy.linalg.block_diag of 3-d arrays (SciPy 1.17 takes stacks of blocks): refused"),
-    "lu-factor-rect": Known(
-        r"lu_factor: argument 'a' must be a square matrix",
-        "scipy.linalg.lu_factor of a rectangular matrix ((2, 1)): refused, SciPy factors it"),
-    "fftconvolve-valid": Known(
-        r"fftconvolve: for 'valid' mode, one must be at least as large",
-        "scipy.signal.fftconvolve(a, b, mode='valid', axes=...) of a (4, 1, 3) and b (4, 2, "
-        "1): refused, SciPy checks the sizes along the axes only"),
-    "fftconvolve-0d": Known(
-        r"fftconvolve: axis \d+ is out of bounds for inputs of 0 dimensions",
-        "scipy.signal.fftconvolve(a, b, axes=...) of 0-d inputs: refused, SciPy returns their "
-        "product"),
 }
 
 

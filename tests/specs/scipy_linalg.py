@@ -30,6 +30,19 @@ def _pivoted(rng, shape):
     return a[..., rng.permutation(shape[-1]), :]
 
 
+def _pivoted_rect(rng, shape):
+    """A row permutation of a rectangular (or 1-d: a column) matrix whose leading square block
+    is diagonally dominant: partial pivoting finds the rows back, with a wide margin."""
+    if len(shape) < 2:
+        col = rng.uniform(-1.0, 1.0, shape)
+        if col.size:
+            col.flat[rng.integers(col.size)] = 4.0 * rng.choice([-1.0, 1.0])
+        return col
+    m, n = shape[-2:]
+    a = rng.uniform(-1.0, 1.0, shape) + 4.0 * np.eye(m, n)
+    return a[..., rng.permutation(m), :]
+
+
 def _symmetric(rng, shape):
     a = rng.uniform(-1.0, 1.0, shape)
     return a + np.swapaxes(a, -1, -2)
@@ -111,6 +124,15 @@ if sla is not None:
         spec("scipy.linalg.lu_factor", lambda a: pla.lu_factor(a)[0],
              lambda a: _loop(lambda m: sla.lu_factor(m)[0])(a), [((2, 3, 3),)], _pivoted,
              tag="stacked", covers=("scipy.linalg.lu_permutation",)),
+        # SciPy factors rectangular matrices (L (m, k), U (k, n)), a 1-d a as a column and a
+        # 0-d one as 1 by 1
+        spec("scipy.linalg.lu_factor", lambda a: pla.lu_factor(a)[0],
+             lambda a: sla.lu_factor(a)[0], [((3, 2),), ((2, 3),), ((4, 2),), ((2, 4),),
+                                             ((2, 1),), ((1, 3),), ((3,),), ((),)],
+             _pivoted_rect, tag="rectangular"),
+        spec("scipy.linalg.lu_factor", lambda a: pla.lu_factor(a)[0],
+             lambda a: sla.lu_factor(a)[0], [((2, 3, 2),), ((2, 2, 3),)], _pivoted_rect,
+             tag="rectangular-stacked"),
         spec("scipy.linalg.lu_solve", lambda a, b: pla.lu_solve(pla.lu_factor(a), b),
              lambda a, b: sla.lu_solve(sla.lu_factor(a), b), [((3, 3), (3,)),
                                                               ((4, 4), (4, 2))],
@@ -132,14 +154,27 @@ if sla is not None:
              tag="transposed"),
         spec("scipy.linalg.inv", pla.inv, sla.inv, [((3, 3),)], WC),
         spec("scipy.linalg.det", pla.det, sla.det, [((3, 3),)], WC),
-        spec("scipy.linalg.expm", pla.expm, sla.expm, [((3, 3),), ((2, 2, 2),), ((1, 1),)]),
+        # SciPy: [[exp(a)]] for a 0-d a or one of shape (1,)
+        spec("scipy.linalg.expm", pla.expm, sla.expm, [((3, 3),), ((2, 2, 2),), ((1, 1),),
+                                                       ((),), ((1,),)]),
         spec("scipy.linalg.sqrtm", pla.sqrtm, _loop(sla.sqrtm), [((3, 3),), ((2, 2, 2),)], WC),
         spec("scipy.linalg.logm", pla.logm, _loop(sla.logm), [((3, 3),), ((2, 2, 2),)], WC),
         spec("scipy.linalg.solve_sylvester", pla.solve_sylvester, sla.solve_sylvester,
              [((3, 3), (2, 2), (3, 2))], WC, WC, "real"),
+        # SciPy reads a 0-d q as q times the identity, a q of shape (1,) with 1 by 1 a and b
+        # as a 1-d x; stacks of a and b broadcast (SciPy 1.17)
+        spec("scipy.linalg.solve_sylvester", pla.solve_sylvester, sla.solve_sylvester,
+             [((3, 3), (3, 3), ()), ((1, 1), (1, 1), ()), ((1, 1), (1, 1), (1,)),
+              ((2, 1, 1), (1, 1), (1,)), ((2, 2, 2), (2, 2), ())], WC, WC, "real",
+             tag="scalar-q"),
         spec("scipy.linalg.block_diag", lambda a, b, c: pla.block_diag(a, b, c),
              lambda a, b, c: sla.block_diag(a, b, c), [((2, 2), (1, 3), (3,)),
                                                        ((), (2, 1), (1, 1))]),
+        # SciPy 1.17: stacks of blocks (leading axes broadcast)
+        spec("scipy.linalg.block_diag", lambda a, b, c: pla.block_diag(a, b, c),
+             lambda a, b, c: sla.block_diag(a, b, c), [((3, 2, 2), (3, 1, 3), (3, 3)),
+                                                       ((2, 1, 2), (), (3, 2, 1, 1))],
+             tag="stacked"),
         spec("scipy.linalg.eigh", lambda a: pla.eigh(a, eigvals_only=True),
              lambda a: sla.eigh(a, eigvals_only=True), [((3, 3),)], _symmetric,
              tag="values"),

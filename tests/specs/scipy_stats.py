@@ -108,11 +108,15 @@ if st is not None:
              (1.0, 2.0), (1.5, 3.0), tag="normalised"),
         spec("stats.dirichlet.pdf", ps.dirichlet.pdf, st.dirichlet.pdf, [((2, 4), (3,))],
              (0.25, 0.35), (1.5, 2.5)),
+        # one entry of alpha (K = 1, SciPy takes it): the point mass at x = 1, x given with
+        # its K - 1 = 0 entries
+        spec("stats.dirichlet.logpdf", ps.dirichlet.logpdf, st.dirichlet.logpdf,
+             [((0,), (1,)), ((0, 3), (1,))], (0.25, 0.35), (1.5, 2.5), tag="one-entry"),
         spec("stats.dirichlet.entropy", ps.dirichlet.entropy, st.dirichlet.entropy,
-             [((3,),), ((5,),)], (1.5, 3.0)),
-        spec("stats.dirichlet.mean", ps.dirichlet.mean, st.dirichlet.mean, [((3,),)],
+             [((3,),), ((5,),), ((1,),)], (1.5, 3.0)),
+        spec("stats.dirichlet.mean", ps.dirichlet.mean, st.dirichlet.mean, [((3,),), ((1,),)],
              (1.5, 3.0)),
-        spec("stats.dirichlet.var", ps.dirichlet.var, st.dirichlet.var, [((3,),)],
+        spec("stats.dirichlet.var", ps.dirichlet.var, st.dirichlet.var, [((3,),), ((1,),)],
              (1.5, 3.0)),
         spec("stats.multivariate_normal.logpdf", ps.multivariate_normal.logpdf,
              st.multivariate_normal.logpdf, [((3,), (3,), (3, 3)), ((4, 3), (3,), (3, 3))],

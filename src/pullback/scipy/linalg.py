@@ -330,14 +330,16 @@ lu_factor_p = new_primitive("scipy.linalg.lu_factor", lambda a: _lu_factor_impl(
                             multiple_results=True)
 
 
-def _permutation(piv: np.ndarray) -> np.ndarray:
-    """The row order ``perm`` with ``P^T b = b[perm]`` for LAPACK's pivots (stacked)."""
+def _permutation(piv: np.ndarray, rows: int | None = None) -> np.ndarray:
+    """The row order ``perm`` with ``P^T b = b[perm]`` for LAPACK's pivots (stacked) of a
+    matrix of ``rows`` rows (``piv``'s length, ``min(rows, columns)``, by default)."""
     piv = np.asarray(piv)
-    n = piv.shape[-1]
-    perm = np.broadcast_to(np.arange(n), piv.shape).copy()
-    flat, pflat = perm.reshape(-1, n), piv.reshape(-1, n)
+    k = piv.shape[-1]
+    n = k if rows is None else rows
+    perm = np.broadcast_to(np.arange(n), piv.shape[:-1] + (n,)).copy()
+    flat, pflat = perm.reshape(-1, n), piv.reshape(-1, k)
     for row, p in zip(flat, pflat, strict=True):
-        for i in range(n):
+        for i in range(k):
             j = int(p[i])
             row[i], row[j] = row[j], row[i]
     return perm
@@ -350,9 +352,24 @@ defbatch(lu_permutation_p, batch_stacked(lu_permutation_p))
 
 
 def _lu_parts(lu: Any) -> tuple[Any, Any]:
-    n = shape_of(lu)[-1]
-    L = pnp.tril(lu, -1) + np.eye(n, dtype=dtype_of(lu))
-    return L, pnp.triu(lu)
+    """``L`` (m, m) and ``U`` (n, n), both invertible, with ``P^T a = L[:, :k] U[:k]``
+    (``k = min(m, n)``) for the packed ``lu`` (m, n): a rectangular factor is completed with
+    the identity (``L``'s last ``m - k`` columns, ``U``'s last ``n - k`` rows)."""
+    shape, dtype = shape_of(lu), dtype_of(lu)
+    lead, (m, n) = shape[:-2], shape[-2:]
+    if n >= m:
+        low = lu[..., :, :m] if n > m else lu
+    else:
+        low = pnp.concatenate([lu, np.zeros(lead + (m, m - n), dtype)], axis=-1)
+    if m >= n:
+        up = lu[..., :n, :] if m > n else lu
+    else:
+        up = pnp.concatenate([lu, np.zeros(lead + (n - m, n), dtype)], axis=-2)
+    L = pnp.tril(low, -1) + np.eye(m, dtype=dtype)
+    U = pnp.triu(up)
+    if n > m:
+        U = U + np.diag(np.arange(n) >= m).astype(dtype)
+    return L, U
 
 
 def _permute_rows(x: Any, perm: Any) -> Any:
@@ -369,9 +386,12 @@ def _lu_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
     if t is zero:
         return zero
     lu, piv = ans
+    if shape_of(lu)[-2] == 1 or 0 in shape_of(lu):  # one row: L = 1, U = a (exactly); or empty
+        return t, zero
     L, U = _lu_parts(lu)
-    perm = lu_permutation_p.bind(piv)
-    # P^T dA = dL U + L dU  ->  F = L^-1 P^T dA U^-1 = L^-1 dL + dU U^-1
+    perm = lu_permutation_p.bind(piv, rows=shape_of(lu)[-2])
+    # P^T dA = dL U + L dU  ->  F = L^-1 P^T dA U^-1 = L^-1 dL + dU U^-1 (L and U completed
+    # to square invertible ones for a rectangular a: the same split, strictly lower + upper)
     F = _tri_solve(U, _mT(_tri_solve(L, _permute_rows(t, perm), True, 0)), False, 1)
     F = _mT(F)
     dL = L @ pnp.tril(F, -1)
@@ -382,8 +402,10 @@ def _lu_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
 def _lu_vjp(g: tuple, ans: tuple, args: tuple, params: dict, needs: tuple) -> tuple:
     g_lu = g[0]
     lu, piv = ans
+    if shape_of(lu)[-2] == 1 or 0 in shape_of(lu):  # one row: lu = a; or empty
+        return (g_lu,)
     L, U = _lu_parts(lu)
-    perm = lu_permutation_p.bind(piv)
+    perm = lu_permutation_p.bind(piv, rows=shape_of(lu)[-2])
     gL, gU = pnp.tril(g_lu, -1), pnp.triu(g_lu)
     # <gL, L tril_(F)> + <gU, triu(F) U> = <tril_(L^T gL) + triu(gU U^T), F>
     M = pnp.tril(_mT(L) @ gL, -1) + pnp.triu(gU @ _mT(U))
@@ -403,6 +425,11 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
     ``piv`` the row interchanges, not differentiated); ``scipy.linalg.lu_factor``.
     Differentiable in ``a`` (the pivots are locally constant).
 
+    As SciPy's, ``a`` may be rectangular, ``(m, n)``: ``L`` is ``(m, k)`` and ``U``
+    ``(k, n)`` with ``k = min(m, n)``, ``piv`` has ``k`` entries (:func:`lu_solve` needs a
+    square one); a 1-d ``a`` is factored as a column and a 0-d one as a 1 by 1 matrix, ``lu``
+    keeping ``a``'s shape. Leading axes are stacks.
+
     Example:
         >>> import numpy as np
         >>> from pullback.scipy import linalg
@@ -412,7 +439,10 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
                [0.33333333, 0.66666667]]), array([1, 1], dtype=int32))
     """
     a = _as_float(a)
-    _square("lu_factor", a)
+    shape = shape_of(a)
+    if len(shape) < 2:  # SciPy: a column (a 0-d a: 1 by 1), lu of a's shape
+        lu, piv = lu_factor(pnp.reshape(a, (shape[0] if shape else 1, 1)))
+        return pnp.reshape(lu, shape), piv
     if not isinstance(a, Tracer):
         return _lu_factor_impl(a)
     lu, piv = lu_factor_p.bind(a)
@@ -434,6 +464,7 @@ def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: b
     """
     lu, piv = lu_and_piv
     lu, b = _promote(lu, b)
+    _square("lu_solve", lu, "lu")
     if trans not in _TRANS:
         raise ValueError(f"pullback.scipy.linalg.lu_solve: 'trans' must be 0, 1 or 2, got "
                          f"{trans!r}")
@@ -584,6 +615,10 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
     """``x`` with ``a @ x + x @ b == q``; ``scipy.linalg.solve_sylvester``. Differentiable
     in all three (a unique solution needs no eigenvalue of ``a`` equal to minus one of ``b``).
 
+    Leading axes are stacks (they broadcast). As SciPy reads it, a 0-d ``q`` stands for
+    ``q`` times the identity (``a`` and ``b`` of one size), and a ``q`` of shape ``(1,)``
+    with 1 by 1 ``a`` and ``b`` gives ``x`` of shape ``(1,)``.
+
     Example:
         >>> import numpy as np
         >>> from pullback.scipy import linalg
@@ -596,7 +631,24 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
     _square("solve_sylvester", a)
     _square("solve_sylvester", b, "b")
     sa, sb, sq = shape_of(a), shape_of(b), shape_of(q)
-    if len(sq) < 2 or sq[-2:] != (sa[-1], sb[-1]):
+    n, m = sa[-1], sb[-1]
+    if not sq:  # SciPy (np.dot with a scalar): q times the identity
+        if n != m or not n:
+            raise ValueError(
+                "pullback.scipy.linalg.solve_sylvester: a 0-d 'q' stands for q times the "
+                "identity (SciPy's reading), which needs 'a' and 'b' of one nonzero size, got "
+                f"{sa[-2:]} and {sb[-2:]}"
+            )
+        return solve_sylvester(a, b, q * np.eye(n, dtype=dtype_of(q)))
+    if len(sq) == 1:  # SciPy: a 1-d q only for 1 by 1 equations, solved as a 1-d x
+        if sq != (1,) or (n, m) != (1, 1):
+            raise ValueError(
+                "pullback.scipy.linalg.solve_sylvester: a 1-d 'q' is read (as SciPy reads "
+                f"it) only with 1 by 1 'a' and 'b' and shape (1,), got 'q' {sq}, 'a' "
+                f"{sa[-2:]} and 'b' {sb[-2:]}"
+            )
+        return solve_sylvester(a, b, pnp.reshape(q, (1, 1)))[..., 0]
+    if sq[-2:] != (n, m):
         raise ValueError(
             f"pullback.scipy.linalg.solve_sylvester: 'q' must be ({sa[-1]}, {sb[-1]}) for 'a' "
             f"{sa[-2:]} and 'b' {sb[-2:]}, got shape {sq}"
@@ -644,6 +696,19 @@ def _matrix_function(name: str, fn2d: Callable[[np.ndarray], np.ndarray], doc: s
     defbatch(prim, batch_stacked(prim))
 
     def wrapper(A: Any) -> Any:
+        if not isinstance(A, Tracer):
+            A = np.asarray(A)
+        shape = shape_of(A)
+        if len(shape) < 2 and int(np.prod(shape)) == 1:
+            if name == "expm":  # SciPy: [[exp(A.item())]] (a Python number's exp's dtype)
+                wide = {"c": np.complex128, "b": np.float16}.get(dtype_of(A).kind, np.float64)
+                A = A if dtype_of(A) == wide else pnp.astype(A, wide)
+                return pnp.reshape(pnp.exp(A), (1, 1))
+            if name == "sqrtm":
+                raise ValueError(
+                    f"pullback.scipy.linalg.sqrtm: argument 'A' must be a square matrix, got "
+                    f"shape {shape}; pass it as a 1 by 1 matrix (SciPy 1.17 returns exp(A) "
+                    "for this input, not its square root: pullback refuses it)")
         A = _as_float(A)
         _square(name, A, "A")
         if not isinstance(A, Tracer):
@@ -708,7 +773,9 @@ def _logm_2d(a: np.ndarray) -> np.ndarray:
 
 expm = _matrix_function("expm", _expm_2d, """\
 The matrix exponential; ``scipy.linalg.expm``. Derivative: the Fréchet derivative, from the
-block matrix ``expm([[A, E], [0, A]])``.
+block matrix ``expm([[A, E], [0, A]])``. As SciPy's, a 0-d ``A`` or one of shape ``(1,)``
+gives the 1 by 1 matrix ``[[exp(A)]]``, in float64 (complex128 for a complex ``A``, float16
+for a boolean one, as NumPy's ``exp`` of a Python number).
 
 Example:
     >>> import numpy as np, pullback as pb
@@ -752,38 +819,51 @@ def block_diag(*arrs: Any) -> Any:
     """The block diagonal matrix of the given arrays (0-d and 1-d ones as rows);
     ``scipy.linalg.block_diag``. Differentiable in every block.
 
+    Arrays of more than two dimensions are stacks of blocks (SciPy 1.17's batching): their
+    leading axes broadcast together, and the result is the stack of the block diagonal
+    matrices, of shape ``leading + (sum of rows, sum of columns)``.
+
     Example:
         >>> import numpy as np
         >>> from pullback.scipy import linalg
         >>> linalg.block_diag(np.ones((1, 2)), np.array([[3.0]]))
         array([[1., 1., 0.],
                [0., 0., 3.]])
+        >>> linalg.block_diag(np.ones((4, 2, 2)), np.ones(3)).shape
+        (4, 3, 5)
     """
     if not arrs:
         return np.empty((1, 0))
     blocks = []
-    for i, a in enumerate(arrs):
+    for a in arrs:
         if not isinstance(a, Tracer):
             a = np.asarray(a)
-        nd = len(shape_of(a))
-        if nd > 2:
-            raise ValueError(f"pullback.scipy.linalg.block_diag: argument {i} has {nd} "
-                             "dimensions; blocks must be at most 2-d")
-        blocks.append(pnp.atleast_2d(a) if nd < 2 else a)
+        blocks.append(pnp.atleast_2d(a) if len(shape_of(a)) < 2 else a)
+    try:
+        lead = np.broadcast_shapes(*(shape_of(b)[:-2] for b in blocks))
+    except ValueError:
+        raise ValueError(
+            "pullback.scipy.linalg.block_diag: the leading (stack) axes of the arguments do "
+            f"not broadcast together: shapes {[shape_of(b) for b in blocks]}"
+        ) from None
     dtype = np.result_type(*(dtype_of(b) for b in blocks))
-    cols = sum(shape_of(b)[1] for b in blocks)
+    cols = sum(shape_of(b)[-1] for b in blocks)
     rows, start = [], 0
     for b in blocks:
-        r, c = shape_of(b)
+        r, c = shape_of(b)[-2:]
+        if dtype_of(b) != dtype:
+            b = pnp.astype(b, dtype)
+        if shape_of(b)[:-2] != lead:
+            b = pnp.broadcast_to(b, lead + (r, c))
         parts = []
         if start:
-            parts.append(np.zeros((r, start), dtype))
-        parts.append(pnp.astype(b, dtype) if dtype_of(b) != dtype else b)
+            parts.append(np.zeros(lead + (r, start), dtype))
+        parts.append(b)
         if cols - start - c:
-            parts.append(np.zeros((r, cols - start - c), dtype))
-        rows.append(pnp.concatenate(parts, axis=1) if len(parts) > 1 else parts[0])
+            parts.append(np.zeros(lead + (r, cols - start - c), dtype))
+        rows.append(pnp.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0])
         start += c
-    return pnp.concatenate(rows, axis=0) if len(rows) > 1 else rows[0]
+    return pnp.concatenate(rows, axis=-2) if len(rows) > 1 else rows[0]
 
 
 # ----------------------------------------------------------------------------- eigh

@@ -249,21 +249,87 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full",
     """The convolution of ``in1`` and ``in2`` by FFT, along ``axes`` (all by default; the
     other axes broadcast); ``scipy.signal.fftconvolve``. Differentiable in both inputs.
 
+    As SciPy's: an axis where either input has size 1 is not convolved but broadcast (the
+    same values), so ``'valid'`` compares the sizes only along the axes that remain;
+    ``'same'`` has ``in1``'s shape along every axis (centred); 0-d inputs give their
+    product, and an empty input an empty 1-d float64 array, whatever ``mode`` and ``axes``
+    say. Integer and boolean inputs give float64 (their product when no axis is convolved).
+
     Example:
         >>> import numpy as np
         >>> from pullback.scipy import signal
         >>> signal.fftconvolve(np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0])).round(12)
         array([1., 3., 5., 3.])
     """
-    _check_mode("fftconvolve", mode)
     x, y = _as_array(in1), _as_array(in2)
-    nd = len(shape_of(x))
-    if axes is None:
-        ax = tuple(range(nd))
+    sx, sy = shape_of(x), shape_of(y)
+    nd = len(sx)
+    if nd == 0 and not sy:  # SciPy: the product (mode and axes are not read)
+        return x * y
+    if len(sy) != nd:
+        raise ValueError("pullback.scipy.signal.fftconvolve: in1 and in2 should have the same "
+                         f"dimensionality, got shapes {sx} and {sy}")
+    if 0 in sx or 0 in sy:  # SciPy: an empty 1-d float64 array, whatever the shapes
+        return np.zeros((0,), np.float64)
+    ax = _fft_axes(axes, nd)
+    _check_mode("fftconvolve", mode)
+    ax = tuple(a for a in ax if sx[a] != 1 and sy[a] != 1)  # size 1: broadcast
+    for a in range(nd):
+        if a not in ax and sx[a] != sy[a] and 1 not in (sx[a], sy[a]):
+            raise ValueError(f"pullback.scipy.signal.fftconvolve: incompatible shapes for in1 "
+                             f"and in2: {sx} and {sy} (axis {a} is not convolved: its sizes "
+                             "must match or be 1)")
+    if not ax:  # nothing to convolve: SciPy multiplies (in the inputs' dtype)
+        full = x * y
     else:
-        raw = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
-        ax = tuple(sorted({int(a) % nd if -nd <= a < nd else _bad_axis(a, nd) for a in raw}))
-    return _convolve("fftconvolve", x, y, mode, ax, "fft")
+        if mode == "valid":
+            ok1 = all(sx[a] >= sy[a] for a in ax)
+            if not ok1 and not all(sy[a] >= sx[a] for a in ax):
+                raise ValueError("pullback.scipy.signal.fftconvolve: for 'valid' mode, one must "
+                                 "be at least as large as the other in every dimension "
+                                 f"convolved (axes {ax}), got shapes {sx} and {sy}")
+            if not ok1:
+                x, y = y, x
+        if np.result_type(dtype_of(x), dtype_of(y)).kind not in "fc":  # SciPy: float64
+            x, y = pnp.astype(x, np.float64), pnp.astype(y, np.float64)
+        full = _convolve("fftconvolve", x, y, "full", ax, "fft")
+    cur = shape_of(full)
+    if mode == "full":
+        return full
+    if mode == "same":
+        keep = sx
+    else:
+        keep = tuple(abs(sx[a] - sy[a]) + 1 if a in ax else cur[a] for a in range(nd))
+    if keep == cur:
+        return full
+    return full[tuple(slice((c - k) // 2, (c - k) // 2 + k)
+                      for c, k in zip(cur, keep, strict=True))]
+
+
+def _fft_axes(axes: Any, nd: int) -> tuple[int, ...]:
+    """SciPy's reading of ``fftconvolve``'s ``axes``: all by default, else unique, in range
+    and not empty."""
+    if axes is None:
+        return tuple(range(nd))
+    raw: list[Any]
+    if isinstance(axes, (int, np.integer)):
+        raw = [axes]
+    else:
+        try:
+            raw = list(axes)
+        except TypeError:
+            raw = [None]
+    if any(not isinstance(a, (int, np.integer)) for a in raw):
+        raise ValueError("pullback.scipy.signal.fftconvolve: axes must be a scalar or iterable "
+                         f"of integers, got {axes!r}")
+    if not raw:
+        raise ValueError("pullback.scipy.signal.fftconvolve: when provided, axes cannot be "
+                         "empty")
+    out = [int(a) % nd if -nd <= a < nd else _bad_axis(int(a), nd) for a in raw]
+    if len(set(out)) != len(out):
+        raise ValueError(f"pullback.scipy.signal.fftconvolve: all axes must be unique, got "
+                         f"{axes!r}")
+    return tuple(sorted(out))
 
 
 def _bad_axis(axis: int, nd: int) -> int:

@@ -3,8 +3,11 @@
 
 As in SciPy, ``x`` holds the ``K`` components along its first axis (shape ``(K,)`` or
 ``(K, N)`` for ``N`` points), or ``K - 1`` of them (the last is then ``1 - sum``); ``alpha``
-has shape ``(K,)``. A plain ``x`` is checked as SciPy checks it (entries in ``[0, 1]``, each
-point summing to 1); a traced one is not (its values may be unknown, under ``jit``).
+has shape ``(K,)``, ``K >= 1`` (with ``K = 1`` the distribution is the point mass at
+``x = 1``: ``logpdf`` 0 there, ``mean`` 1, ``var`` 0). Results drop axes of length 1 as
+SciPy's (``mean`` and ``var`` of one entry are 0-d). A plain ``x`` is checked as SciPy checks
+it (entries in ``[0, 1]``, each point summing to 1, no 0 where alpha < 1); a traced one is not
+(its values may be unknown, under ``jit``).
 
 Example:
     >>> import numpy as np
@@ -31,22 +34,22 @@ def _alpha(alpha: Any) -> Any:
     if not isinstance(alpha, Tracer):
         alpha = np.asarray(alpha)
         alpha = alpha if alpha.dtype.kind == "f" else alpha.astype(np.float64)
-        if alpha.ndim != 1 or alpha.size < 2:
+        if alpha.ndim != 1 or alpha.size < 1:
             raise ValueError(
                 "pullback.scipy.stats.dirichlet: parameter vector 'alpha' must be "
-                f"one-dimensional with at least 2 entries, got shape {alpha.shape}"
+                f"one-dimensional with at least 1 entry, got shape {alpha.shape}"
             )
         if np.any(alpha <= 0):
             raise ValueError("pullback.scipy.stats.dirichlet: all parameters 'alpha' must be > 0")
-    elif len(shape_of(alpha)) != 1:
+    elif len(shape_of(alpha)) != 1 or not shape_of(alpha)[0]:
         raise ValueError(
-            "pullback.scipy.stats.dirichlet: parameter vector 'alpha' must be one-dimensional, "
-            f"got shape {shape_of(alpha)}"
+            "pullback.scipy.stats.dirichlet: parameter vector 'alpha' must be one-dimensional "
+            f"with at least 1 entry, got shape {shape_of(alpha)}"
         )
     return alpha
 
 
-def _x(x: Any, k: int) -> Any:
+def _x(x: Any, k: int, alpha: Any) -> Any:
     """``x`` with all ``K`` components along its first axis, checked when it is plain."""
     if not isinstance(x, Tracer):
         x = np.asarray(x)
@@ -61,10 +64,18 @@ def _x(x: Any, k: int) -> Any:
     if shape[0] == k - 1:
         last = 1.0 - pnp.sum(x, axis=0, keepdims=True)
         x = pnp.concatenate([x, last], axis=0)
+    if 0 in shape_of(x):
+        raise ValueError("pullback.scipy.stats.dirichlet: 'x' holds no point (shape "
+                         f"{shape}), as SciPy refuses it")
     if not isinstance(x, Tracer):
         if np.any(x < 0) or np.any(x > 1):
             raise ValueError("pullback.scipy.stats.dirichlet: each entry in 'x' must be in "
                              "[0, 1]")
+        if not isinstance(alpha, Tracer):
+            low = (alpha < 1).reshape((k,) + (1,) * (x.ndim - 1))
+            if np.any((x == 0) & low):
+                raise ValueError("pullback.scipy.stats.dirichlet: each entry in 'x' must be "
+                                 "greater than zero if its alpha is less than one")
         if np.any(np.abs(np.sum(x, axis=0) - 1.0) > 1e-9):
             raise ValueError("pullback.scipy.stats.dirichlet: the entries of each point in "
                              "'x' must sum to 1")
@@ -98,7 +109,7 @@ def logpdf(x: Any, alpha: Any) -> Any:
     real_only("pullback.scipy.stats.dirichlet.logpdf", x, alpha)
     alpha = _alpha(alpha)
     k = shape_of(alpha)[0]
-    x = _x(x, k)
+    x = _x(x, k, alpha)
     a = alpha if len(shape_of(x)) == 1 else pnp.reshape(alpha, (k,) + (1,) * (len(shape_of(x)) - 1))
     return _squeeze(pnp.sum(special.xlogy(a - 1.0, x), axis=0) - _log_beta(alpha))
 
@@ -131,6 +142,8 @@ def entropy(alpha: Any) -> Any:
     alpha = _alpha(alpha)
     a0 = pnp.sum(alpha)
     k = shape_of(alpha)[0]
+    if k == 1:  # a point mass: the formula's terms cancel to 0 for every alpha (exactly here)
+        return _squeeze(0.0 * a0)
     return _squeeze(_log_beta(alpha) + (a0 - k) * special.digamma(a0)
                     - pnp.sum((alpha - 1.0) * special.digamma(alpha)))
 
@@ -146,7 +159,9 @@ def mean(alpha: Any) -> Any:
     """
     real_only("pullback.scipy.stats.dirichlet.mean", alpha)
     alpha = _alpha(alpha)
-    return alpha / pnp.sum(alpha)
+    if shape_of(alpha)[0] == 1:  # 1 for every alpha (exactly, derivatives 0 to every order)
+        return _squeeze(0.0 * alpha + 1.0)
+    return _squeeze(alpha / pnp.sum(alpha))
 
 
 def var(alpha: Any) -> Any:
@@ -161,4 +176,4 @@ def var(alpha: Any) -> Any:
     real_only("pullback.scipy.stats.dirichlet.var", alpha)
     alpha = _alpha(alpha)
     a0 = pnp.sum(alpha)
-    return alpha * (a0 - alpha) / (a0 * a0 * (a0 + 1.0))
+    return _squeeze(alpha * (a0 - alpha) / (a0 * a0 * (a0 + 1.0)))
