@@ -862,3 +862,39 @@ def test_trapezoid_two_points_give_one_spacing(n: int) -> None:
     check_grads(lambda y, x: pint.trapezoid(y, x, axis=0), (y, x), order=2)
     with pytest.raises(ValueError, match="cumulative_trapezoid: if given, length of x"):
         pint.cumulative_trapezoid(y, np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6][: n + 1]), axis=0)
+
+
+# ----------------------------------------------------------------------------- numpy edges
+# NumPy's copyto drops the source's leading axes of length 1 (fuzz seed 3006788); put and
+# putmask of empty values write nothing and check no index (4001109, 4002675); polymul reads
+# an empty coefficient array as the zero polynomial (3001788); trapezoid sums over ``axis``
+# of the product, which an x of more dimensions than y makes longer (4007890)
+
+@pytest.mark.parametrize("body", [
+    "m.copyto(x0 * 1.0, m.broadcast_to(m.sin(x1), (1, 3)), where=m.array([True, False, True]))",
+    "m.copyto(x0 * 1.0, m.broadcast_to(m.sin(x1), (1, 1, 3)))",
+])
+def test_copyto_drops_leading_unit_axes(body: str) -> None:
+    src = "def program(m, R, K, x0, x1):\n    b = x0 * 1.0\n    " + body.replace(
+        "m.copyto(x0 * 1.0,", "m.copyto(b,") + "\n    return b\n"
+    all_checks(src, [np.array([0.3, -1.2, 0.8]), np.array(0.7)])
+
+
+@pytest.mark.parametrize("body", ["m.put(b, [0, 4, 0], m.sin(x1)[:0])",
+                                  "m.putmask(b, m.array([True, False, True]), m.sin(x1)[:0])"])
+def test_put_and_putmask_of_empty_values_write_nothing(body: str) -> None:
+    src = f"def program(m, R, K, x0, x1):\n    b = m.sin(x0) * 1.0\n    {body}\n    return b\n"
+    all_checks(src, [np.array([0.3, -1.2, 0.8]), np.array([0.5, 0.25])])
+
+
+def test_polymul_of_empty_coefficients_is_numpys() -> None:
+    all_checks(_program("m.polymul(m.sin(x0), m.tanh(x1))", 2), [np.zeros(0), np.array([0.5, 2.0])])
+    all_checks(_program("m.polymul(m.sin(x0), m.tanh(x0))"), [np.zeros(0)])
+
+
+@pytest.mark.parametrize(("yshape", "xshape", "axis"), [((1, 3), (4, 1, 3), -1),
+                                                        ((3,), (2, 3), -1), ((3, 2), (3, 2), 0)])
+def test_trapezoid_sums_over_the_products_axis(yshape: tuple, xshape: tuple, axis: int) -> None:
+    y = np.linspace(-1.0, 1.0, int(np.prod(yshape))).reshape(yshape)
+    x = np.cumsum(np.linspace(0.2, 0.9, int(np.prod(xshape)))).reshape(xshape)
+    all_checks(_program(f"m.trapezoid(m.sin(x0), m.exp(x1 / 4), axis={axis})", 2), [y, x])

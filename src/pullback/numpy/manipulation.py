@@ -1116,6 +1116,9 @@ def copyto(dst: Any, src: Any, casting: str = "same_kind", where: Any = True) ->
         np.copyto(dst, src, casting=casting, where=where)
         return
     src = _array(src)
+    extra = len(shape_of(src)) - len(shape_of(dst))
+    if extra > 0 and all(d == 1 for d in shape_of(src)[:extra]):
+        src = reshape(src, shape_of(src)[extra:])  # NumPy drops leading axes of length 1
     if not np.can_cast(dtype_of(src), dtype_of(dst), casting):
         raise TypeError(f"copyto: cannot cast array data from {dtype_of(src)} to "
                         f"{dtype_of(dst)} according to the rule '{casting}'")
@@ -1154,6 +1157,8 @@ def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
     if not _writable("put", a, v):
         np.put(a, ind, v, mode)
         return
+    if math.prod(shape_of(v)) == 0:
+        return  # NumPy writes nothing (and checks no index) for empty values
     positions = _flat_positions("put", a, ind, mode)
     if positions.size == 0:
         return
@@ -1178,8 +1183,8 @@ def putmask(a: Any, mask: Any, values: Any) -> None:
     if mask.size != n:
         raise ValueError("putmask: mask and data must be the same size")
     positions = np.flatnonzero(mask)
-    if positions.size == 0:
-        return
+    if positions.size == 0 or math.prod(shape_of(values)) == 0:
+        return  # NumPy writes nothing for empty values
     values = _array(values)
     size = math.prod(shape_of(values))
     labels = np.resize(np.arange(size, dtype=np.intp), n)[positions]

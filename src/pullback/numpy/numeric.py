@@ -391,9 +391,11 @@ def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
             d = reshape(d, tuple(shape)) if isinstance(d, Tracer) else np.reshape(d, shape)
         else:
             d = diff(x, axis=axis)
-    axis = normalize_axis(axis, nd, "trapezoid")
-    lo = getitem(y, (slice(None),) * axis + (slice(1, None),))
-    hi = getitem(y, (slice(None),) * axis + (slice(None, -1),))
+    at = normalize_axis(axis, nd, "trapezoid")
+    lo = getitem(y, (slice(None),) * at + (slice(1, None),))
+    hi = getitem(y, (slice(None),) * at + (slice(None, -1),))
+    # NumPy sums the product over ``axis`` as given: with an x of more dimensions than y,
+    # a negative axis counts from the product's end
     return sum(d * (lo + hi) / 2.0, axis=axis)
 
 
@@ -778,7 +780,10 @@ def polymul(a1: Any, a2: Any) -> Any:
     """
     if not _traced(a1, a2):
         return np.polymul(a1, a2)
-    return convolve(atleast_1d(_array(a1)), atleast_1d(_array(a2)))
+    a1, a2 = atleast_1d(_array(a1)), atleast_1d(_array(a2))
+    # NumPy reads an empty coefficient array as the zero polynomial [0]
+    a1, a2 = (np.zeros(1, dtype_of(a)) if shape_of(a)[0] == 0 else a for a in (a1, a2))
+    return convolve(a1, a2)
 
 
 @implements(np.polyder)
