@@ -74,6 +74,7 @@ from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy import _backends
 from pullback.numpy import products as _products
 from pullback.numpy._constant import concrete, constant_call, constant_function
+from pullback.numpy._nondiff import argmax as _argmax
 from pullback.numpy._registry import batch_by_looping, batch_stacked, implements, new_primitive
 from pullback.numpy._util import as_array, mark_weak, normalize_axes, result_dtype
 from pullback.numpy.elementwise import absolute, conjugate, equal, power, real, sqrt, where
@@ -1337,19 +1338,14 @@ def _real_spectrum(w: Any) -> np.ndarray:
 eig_p = new_primitive("linalg.eig", _eig_complex, multiple_results=True)
 
 
-def _largest_component(V: Any) -> np.ndarray:
+def _largest_component(V: Any) -> Any:
     """A constant mask (..., n, n): 1 at each column's largest entry (by modulus), the entry
-    LAPACK makes real."""
-    plain = backends.base_value(V)
-    if _backends.foreign(plain):  # made in V's library (lazily for Dask)
-        k = np.argmax(np.abs(plain), axis=-2)
-        rows = backends.arange(plain.shape[-2], np.intp, plain)
-        return (rows[:, None] == k[..., None, :]).astype(plain.real.dtype)
-    value = np.asarray(stop_gradient(V) if isinstance(V, Tracer) else V)
-    while isinstance(value, Tracer):
-        value = value.primal
-    k = np.argmax(np.abs(value), axis=-2)
-    return (np.arange(value.shape[-2])[:, None] == k[..., None, :]).astype(value.real.dtype)
+    LAPACK makes real. Written with pullback's operations on ``stop_gradient(V)``, so that it
+    is made in ``V``'s library (lazily for Dask) and batches under ``vmap``."""
+    value = stop_gradient(V) if isinstance(V, Tracer) else V
+    k = _argmax(absolute(value), axis=-2)
+    rows = backends.arange(shape_of(V)[-2], np.intp, V)
+    return astype(equal(expand_dims(rows, -1), expand_dims(k, -2)), _real_dtype(V))
 
 
 def _eig_jvp(tangents: tuple, ans: tuple, args: tuple, params: dict) -> Any:
