@@ -13,7 +13,9 @@ pullback's own operations, so that they are differentiable again:
   closed negative real axis; for a real matrix with negative eigenvalues SciPy returns a
   complex result, and so does pullback);
 - ``solve_sylvester``: ``A dX + dX B = dQ - dA X - X dB``, adjoint ``A^T Y + Y B^T = G``;
-- ``lu_factor``: ``F = L^-1 P^T dA U^-1``, ``dL = L strictly_lower(F)``, ``dU = upper(F) U``;
+- ``lu_factor``: ``F = L^-1 P^T dA U^-1``, ``dL = L strictly_lower(F)``, ``dU = upper(F) U``
+  (for a rectangular ``a``, ``L`` and ``U`` completed to square invertible matrices by the
+  identity);
 - ``cholesky``, ``cho_factor``/``cho_solve``, ``lu_solve``, ``solve`` (every ``assume_a``),
   ``eigh`` (also generalised, ``b`` given: reduced by a Cholesky factor of ``b``),
   ``block_diag``, ``inv``, ``det`` are compositions of these and of ``pullback.numpy.linalg``.
@@ -704,11 +706,11 @@ def _matrix_function(name: str, fn2d: Callable[[np.ndarray], np.ndarray], doc: s
                 wide = {"c": np.complex128, "b": np.float16}.get(dtype_of(A).kind, np.float64)
                 A = A if dtype_of(A) == wide else pnp.astype(A, wide)
                 return pnp.reshape(pnp.exp(A), (1, 1))
-            if name == "sqrtm":
-                raise ValueError(
-                    f"pullback.scipy.linalg.sqrtm: argument 'A' must be a square matrix, got "
-                    f"shape {shape}; pass it as a 1 by 1 matrix (SciPy 1.17 returns exp(A) "
-                    "for this input, not its square root: pullback refuses it)")
+            if name == "sqrtm":  # a refusal by design (SciPy's value is not a root)
+                raise NotImplementedError(
+                    f"pullback.scipy.linalg.sqrtm: argument 'A' of shape {shape} is not a "
+                    "square matrix; pass it as a 1 by 1 matrix (SciPy 1.17 returns exp(A) for "
+                    "this input, not its square root: pullback refuses it)")
         A = _as_float(A)
         _square(name, A, "A")
         if not isinstance(A, Tracer):
