@@ -1597,7 +1597,8 @@ def multi_dot(arrays: Sequence[Any], *, out: Any = None) -> Any:
         raise ValueError("Expecting at least two arrays.")
     first_1d = len(shape_of(arrays[0])) == 1
     last_1d = len(shape_of(arrays[-1])) == 1
-    mats = [a if isinstance(a, Tracer) else np.asarray(a) for a in arrays]
+    mats = [a if isinstance(a, Tracer) or _backends.foreign(a) else np.asarray(a)
+            for a in arrays]
     if first_1d:
         mats[0] = expand_dims(mats[0], 0)
     if last_1d:
@@ -1761,7 +1762,7 @@ def tensorsolve(a: Any, b: Any, axes: Any = None) -> Any:
     if int(np.prod(shape_of(a))) != prod ** 2:
         raise LinAlgError("Input arrays must satisfy the requirement prod(a.shape[b.ndim:]) "
                           "== prod(a.shape[:b.ndim])")
-    b = b if isinstance(b, Tracer) else np.asarray(b)
+    b = b if isinstance(b, Tracer) or _backends.foreign(b) else np.asarray(b)
     x = solve(reshape(a, (prod, prod)), reshape(b, (prod,)))
     return reshape(x, old)
 
