@@ -88,3 +88,22 @@ def test_vmap_and_jit_agree_with_eager():
     np.testing.assert_allclose(pb.jit(f)(x[0], k[0]), eager[0], rtol=1e-12, atol=1e-13)
     g = pb.grad(lambda b: pnp.sum(f(x[0], b) ** 2))
     np.testing.assert_allclose(pb.jit(g)(k[0]), g(k[0]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.int64, bool, np.float16])
+@pytest.mark.parametrize("method", ["direct", "fft", "auto"])
+def test_integer_boolean_and_float16_inputs_keep_scipys_dtype(dtype, method):
+    a = (np.arange(6) % 3).astype(dtype)
+    b = (np.arange(3) % 2 + 1).astype(dtype)
+    for ours, theirs in ((psig.convolve, ss.convolve), (psig.correlate, ss.correlate)):
+        want = theirs(a, b, "full", method)
+        got = ours(a, b, "full", method)
+        assert got.dtype == want.dtype
+        np.testing.assert_allclose(got.astype(float), want.astype(float), rtol=1e-3,
+                                   atol=1e-6)  # float16 by FFT: rounding-sized zeros
+    if dtype in (bool, np.float16) and method == "direct":
+        # SciPy's direct method refuses them in more than one dimension
+        with pytest.raises(ValueError, match="Unsupported type"):
+            ss.convolve(np.ones((3, 3), dtype), np.ones((2, 2), dtype), method=method)
+        with pytest.raises(ValueError, match="direct method does not support"):
+            psig.convolve(np.ones((3, 3), dtype), np.ones((2, 2), dtype), method=method)

@@ -191,6 +191,24 @@ def _convolve(name: str, in1: Any, in2: Any, mode: str, axes: tuple[int, ...],
     return full[tuple(index)]
 
 
+def _in_scipys_dtype(name: str, x: Any, y: Any, method: str, run: Any) -> Any:
+    """``run()`` (the convolution) in SciPy's dtype: the inputs' for integers (rounded from
+    the FFT's), booleans (nonzero) and float16; SciPy's direct method refuses booleans and
+    float16 in more than one dimension, and so does pullback."""
+    want = np.result_type(dtype_of(x), dtype_of(y))
+    narrow = want.kind in "iub" or want == np.float16
+    if narrow and method == "direct" and len(shape_of(x)) > 1:
+        raise ValueError(f"pullback.scipy.signal.{name}: the direct method does not support "
+                         f"{want} in {len(shape_of(x))} dimensions (SciPy raises 'Unsupported "
+                         "type'); use method='fft' or convert the inputs to float64")
+    out = run()
+    if not narrow or dtype_of(out) == want:
+        return out
+    if want.kind in "iub" and dtype_of(out).kind in "fc":
+        out = pnp.round(out)
+    return pnp.astype(out, want)
+
+
 def _method(name: str, method: str, x: Any, y: Any) -> str:
     if method not in ("auto", "direct", "fft"):
         raise ValueError(f"pullback.scipy.signal.{name}: acceptable method flags are 'auto', "
@@ -218,8 +236,9 @@ def convolve(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> An
     """
     _check_mode("convolve", mode)
     x, y = _as_array(in1), _as_array(in2)
-    return _convolve("convolve", x, y, mode, tuple(range(len(shape_of(x)))),
-                     _method("convolve", method, x, y))
+    m = _method("convolve", method, x, y)
+    return _in_scipys_dtype("convolve", x, y, m, lambda: _convolve(
+        "convolve", x, y, mode, tuple(range(len(shape_of(x)))), m))
 
 
 def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> Any:
@@ -240,8 +259,9 @@ def correlate(in1: Any, in2: Any, mode: str = "full", method: str = "auto") -> A
         y = pnp.flip(y, axis=tuple(range(nd)))
     if dtype_of(y).kind == "c":
         y = pnp.conjugate(y)
-    return _convolve("correlate", x, y, mode, tuple(range(len(shape_of(x)))),
-                     _method("correlate", method, x, y))
+    m = _method("correlate", method, x, y)
+    return _in_scipys_dtype("correlate", x, y, m, lambda: _convolve(
+        "correlate", x, y, mode, tuple(range(len(shape_of(x)))), m))
 
 
 def fftconvolve(in1: Any, in2: Any, mode: str = "full",
