@@ -880,7 +880,11 @@ class Outcome:
 
 #: exceptions that are pullback saying, by design, that it cannot do this (with what to do
 #: instead): not wrong results. Other exceptions where NumPy runs are failures.
-REFUSALS = ("NotImplementedError", "TracerConversionError", "ConcretizationError")
+#: OptimizeError: pullback.scipy.optimize refuses to differentiate a solution SciPy's solver
+#: did not converge to (or at a singular Jacobian, or on an active bound), where SciPy
+#: returns it without a word
+REFUSALS = ("NotImplementedError", "TracerConversionError", "ConcretizationError",
+            "OptimizeError")
 #: messages of other exception types that are such refusals
 REFUSAL_MESSAGES = (r"a NumPy array cannot hold a derivative",)
 
