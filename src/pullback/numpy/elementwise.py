@@ -693,9 +693,13 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
         return nonzero(condition)
     if not (isinstance(x, Tracer) or isinstance(y, Tracer)):
         if not isinstance(condition, Tracer):
+            if type(condition) is not np.ndarray:  # constant choices in its library
+                x, y = _into_library(condition, x, y)
             return np.where(condition, x, y)
         condition = stop_gradient(condition)
         if not isinstance(condition, Tracer):
+            if type(condition) is not np.ndarray:  # constant choices in its library
+                x, y = _into_library(condition, x, y)
             return np.where(condition, x, y)
         # a condition traced by a transformation that does not differentiate (vmap, jit):
         # the selection itself is the operation to record
@@ -721,7 +725,15 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
 
     x = broadcast_to(x, shape) if isinstance(x, Tracer) and x.shape != shape else x
     y = broadcast_to(y, shape) if isinstance(y, Tracer) and y.shape != shape else y
+    if type(backends.base_value(like)) is not np.ndarray:  # constants in like's library
+        condition, x, y = _into_library(like, condition, x, y)
     return where_p.bind(condition, x, y)
+
+
+def _into_library(like: Any, *values: Any) -> tuple:
+    """``values`` with the NumPy arrays among them (constants: a mask, a fill value) moved
+    into the library of ``like`` (an array or traced value of another library)."""
+    return tuple(backends.constant(v, like) if type(v) is np.ndarray else v for v in values)
 
 
 # ----------------------------------------------------------------------------- conventions

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy import creation
 from pullback.numpy._arraylike import has_tracer, to_array
@@ -217,7 +218,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     div = (num - 1) if endpoint else num
     delta = stop - start
     nd = len(shape_of(delta))
-    y = np.arange(0, num, dtype=dt).reshape((-1,) + (1,) * nd)
+    y = backends.constant(np.arange(0, num, dtype=dt).reshape((-1,) + (1,) * nd), delta)
     if div > 0:
         step = delta / div
         y = y * step
@@ -1001,8 +1002,11 @@ def _conjugate_pairs(z: np.ndarray) -> np.ndarray:
     return np.asarray(bool(np.all(np.sort(roots) == np.sort(roots.conjugate()))))
 
 
-def _has_zero(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
-    return np.asarray(bool(np.any(np.asarray(start) == 0) or np.any(np.asarray(stop) == 0)))
+def _has_zero(start: Any, stop: Any) -> np.ndarray:
+    if type(start) is np.ndarray and type(stop) is np.ndarray:
+        return np.asarray(bool(np.any(start == 0) or np.any(stop == 0)))
+    # another library's arrays: one boolean read back (an eager library's synchronisation)
+    return np.asarray(bool(np.any(start == 0)) or bool(np.any(stop == 0)))
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -1330,7 +1334,8 @@ def _nan_positions(x: np.ndarray, q: np.ndarray) -> tuple:
     """For slices sorted along the last axis (NaNs last): the indices below and above each
     quantile ``q`` of the values that are not NaN, the weight of the one above, and whether
     the slice has no value at all."""
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:  # another library's array: q in its library
+        q = backends.constant(q, x)
     count = np.sum(~np.isnan(x), axis=-1)[..., None]  # (..., 1)
     pos = q.ravel() * np.maximum(count - 1, 0)  # (..., Q)
     lo = np.floor(pos).astype(np.intp)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
@@ -721,7 +722,10 @@ def _interpolate(x: Any, q: np.ndarray, a: Any, axes: tuple[int, ...], keepdims:
     below, above = getitem(x, (Ellipsis, lo)), getitem(x, (Ellipsis, hi))
     step = above - below
     # as NumPy's _lerp: from the nearer end, so that t = 0 and t = 1 are exact
-    result = where(t >= 0.5, above - step * (1.0 - t), below + step * t)
+    upper = t >= 0.5
+    if type(backends.base_value(x)) is not np.ndarray:  # constants in x's library
+        t, upper = backends.constant(t, x), backends.constant(upper, x)
+    result = where(upper, above - step * (1.0 - t), below + step * t)
     rest_nd = result.ndim - q.ndim
     if q.ndim:  # the quantile axes first, as NumPy puts them
         result = transpose(result, tuple(range(rest_nd, result.ndim)) + tuple(range(rest_nd)))
