@@ -245,8 +245,6 @@ KNOWN: dict[str, str] = {
     "roots": _CONVERTS.format("numpy/numeric.py"),
     "searchsorted": _CONST.format("searchsorted (under constant_call, in numpy/_constant.py)"),
     "select[constants]": _CONST.format("where"),
-    "trim_zeros": _CONCAT,
-    "trim_zeros[front]": _CONCAT,
     "unwrap": _CONVERTS.format("numpy/numeric.py"),
 }
 

@@ -94,6 +94,19 @@ REFUSED = {
     "nonzero[constant]": _UNKNOWN,
     "flatnonzero[constant]": _UNKNOWN,
     "argwhere[constant]": _UNKNOWN,
+    # value-shaped results: how many unique, common or kept values there are
+    "unique": _UNKNOWN,
+    "unique[counts]": _UNKNOWN,
+    "unique_all": _UNKNOWN,
+    "unique_counts": _UNKNOWN,
+    "unique_inverse": _UNKNOWN,
+    "unique_values": _UNKNOWN,
+    "union1d": _UNKNOWN,
+    "intersect1d": _UNKNOWN,
+    "setxor1d": _UNKNOWN,
+    "setdiff1d": _UNKNOWN,
+    "trim_zeros": _UNKNOWN,
+    "trim_zeros[front]": _UNKNOWN,
     "linalg.eig[complex]": _EIG,  # a real matrix with complex eigenvalues
     "linalg.eig[values]": _EIG,
     "linalg.eig[vectors]": _EIG,
@@ -104,8 +117,6 @@ REFUSED = {
 
 _EMPTY_REDUCTION = ("Dask's max/min of an array with an empty axis fails when computed "
                     "(zero-size array to reduction operation)")
-_VALUE_SHAPED = ("a result whose shape depends on the values (unique, set operations): not "
-                 "yet refused with the capability table's error")
 _NUMERIC = "numpy/numeric.py is not Dask-aware yet: {}"
 _MANIPULATION = "numpy/manipulation.py is not Dask-aware yet: {}"
 #: rows that fail for reasons of their own, each with the reason (strict expected failures)
@@ -130,18 +141,6 @@ KNOWN = {
     "min[empty-kept]": _EMPTY_REDUCTION,
     "ptp[empty-kept]": _EMPTY_REDUCTION,
     "logsumexp[empty-kept]": _EMPTY_REDUCTION,
-    "unique": _VALUE_SHAPED,
-    "unique[counts]": _VALUE_SHAPED,
-    "unique_all": _VALUE_SHAPED,
-    "unique_counts": _VALUE_SHAPED,
-    "unique_inverse": _VALUE_SHAPED,
-    "unique_values": _VALUE_SHAPED,
-    "union1d": _VALUE_SHAPED,
-    "intersect1d": _VALUE_SHAPED,
-    "setxor1d": _VALUE_SHAPED,
-    "setdiff1d": _VALUE_SHAPED,
-    "trim_zeros": _VALUE_SHAPED,
-    "trim_zeros[front]": _VALUE_SHAPED,
     "piecewise": "piecewise reads a list of Dask masks as one condition (not yet ported)",
     "piecewise[otherwise]": "piecewise reads a list of Dask masks as one condition",
     "searchsorted": "searchsorted of a NumPy array by Dask values (not yet ported)",

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.core import backends
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._arraylike import has_tracer, to_array
 from pullback.numpy._constant import concrete, constant_call
@@ -634,7 +635,8 @@ def apply_over_axes(func: Callable[..., Any], a: Any, axes: int | Sequence[int])
 
 def _trim_bounds(filt: np.ndarray, trim: str, axis: Any) -> np.ndarray:
     """The slice bounds ``[start, stop]`` per axis that ``numpy.trim_zeros`` keeps."""
-    filt = np.asarray(filt)
+    if type(filt) is not np.ndarray and backends.library(filt) == "numpy":
+        filt = np.asarray(filt)  # an eager library's array is read where it lies
     if trim.lower() not in ("fb", "bf", "f", "b"):
         raise ValueError(f"unexpected character(s) in `trim`: {trim!r}")
     nz = np.argwhere(filt)
@@ -647,9 +649,9 @@ def _trim_bounds(filt: np.ndarray, trim: str, axis: Any) -> np.ndarray:
     for ax in axes:
         ax = ax % filt.ndim
         if "f" in trim.lower():
-            out[ax, 0] = nz[:, ax].min()
+            out[ax, 0] = int(nz[:, ax].min())
         if "b" in trim.lower():
-            out[ax, 1] = nz[:, ax].max() + 1
+            out[ax, 1] = int(nz[:, ax].max()) + 1
     return out
 
 
@@ -664,6 +666,7 @@ def trim_zeros(filt: Any, trim: str = "fb", axis: Any = None) -> Any:
     """
     if not _traced(filt):
         return np.trim_zeros(filt, trim) if axis is None else np.trim_zeros(filt, trim, axis)
+    _value_shaped("trim_zeros", "the number of values kept", filt)
     filt = _array(filt)
     bounds = concrete(_constant(_trim_bounds, filt, trim, axis), "pullback.numpy.trim_zeros",
                       "the number of values kept")
@@ -830,6 +833,15 @@ cumulative_prod = _cumulative("cumulative_prod", cumprod, "cumulative_prod", 1.0
 # ----------------------------------------------------------------------------- sets
 
 
+def _value_shaped(who: str, what: str, *xs: Any) -> None:
+    """Refuse a result whose shape depends on the values (``what``) when an operand is a
+    Dask array: its length is unknown until computed (the capability table's entry)."""
+    for x in xs:
+        if type(x) is not np.ndarray and backends.is_dask(backends.base_value(x)):
+            raise backends.refuse(f"pullback.numpy.{who}", "dask", "arrays of unknown shape",
+                                  f"{what} depends on the values")
+
+
 def _values_at(ar: Any, index: Any, axis: int | None) -> Any:
     ar = _array(ar)
     if axis is None:
@@ -850,6 +862,7 @@ def unique(ar: Any, return_index: bool = False, return_inverse: bool = False,
     """
     if not _traced(ar):
         return np.unique(ar, return_index, return_inverse, return_counts, axis, **kwargs)
+    _value_shaped("unique", "the number of unique values", ar)
     ar = _array(ar)
     parts = _constant_tuple(_unique_parts, ar, return_inverse, return_counts, axis,
                             tuple(kwargs.items()))
@@ -882,6 +895,7 @@ def _unique_all_parts(x: np.ndarray) -> tuple:
 
 
 def _unique_all_concrete(name: str, x: Any) -> list:
+    _value_shaped(name, "the number of unique values", x)
     return [concrete(p, f"pullback.numpy.{name}", "the number of unique values")
             for p in _constant_tuple(_unique_all_parts, x)]
 
@@ -956,6 +970,7 @@ def unique_values(x: Any) -> Any:
     """
     if not _traced(x):
         return np.unique_values(x)
+    _value_shaped("unique_values", "the number of unique values", x)
     x = _array(x)
     index = concrete(_constant(_unique_values_index, x), "pullback.numpy.unique_values",
                      "the number of unique values")
@@ -974,6 +989,7 @@ def union1d(ar1: Any, ar2: Any) -> Any:
     """
     if not _traced(ar1, ar2):
         return np.union1d(ar1, ar2)
+    _value_shaped("union1d", "the number of values", ar1, ar2)
     return unique(concatenate([ravel(_array(ar1)), ravel(_array(ar2))]))
 
 
@@ -995,6 +1011,7 @@ def intersect1d(ar1: Any, ar2: Any, assume_unique: bool = False,
     """
     if not _traced(ar1, ar2):
         return np.intersect1d(ar1, ar2, assume_unique, return_indices)
+    _value_shaped("intersect1d", "the number of common values", ar1, ar2)
     ar1, ar2 = _array(ar1), _array(ar2)
     i1, i2 = (concrete(i, "pullback.numpy.intersect1d", "the number of common values")
               for i in _constant_tuple(_intersect_index, ar1, ar2, assume_unique))
@@ -1024,6 +1041,7 @@ def setdiff1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
     """
     if not _traced(ar1, ar2):
         return np.setdiff1d(ar1, ar2, assume_unique)
+    _value_shaped("setdiff1d", "the number of values kept", ar1, ar2)
     ar1 = _array(ar1)
     index = concrete(_constant(_setdiff_index, ar1, _array(ar2), assume_unique),
                      "pullback.numpy.setdiff1d", "the number of values kept")
@@ -1058,6 +1076,7 @@ def setxor1d(ar1: Any, ar2: Any, assume_unique: bool = False) -> Any:
     """
     if not _traced(ar1, ar2):
         return np.setxor1d(ar1, ar2, assume_unique)
+    _value_shaped("setxor1d", "the number of values kept", ar1, ar2)
     ar1, ar2 = _array(ar1), _array(ar2)
     dtype = result_dtype(ar1, ar2)
     flat = concatenate([ravel(astype(ar1, dtype)), ravel(astype(ar2, dtype))])
