@@ -513,7 +513,7 @@ def ifftshift(x: Any, axes: Any = None) -> Any:
 def _frequencies(name: str, ks: np.ndarray, n: int, d: Any) -> Any:
     if not isinstance(d, Tracer):
         return getattr(np.fft, name)(n, d)
-    return ks * (1.0 / (n * d))
+    return backends.constant(ks, d) * (1.0 / (n * d))
 
 
 def fftfreq(n: int, d: Any = 1.0, device: Any = None) -> Any:

@@ -559,7 +559,12 @@ def _correlate(a: Any, v: Any, mode: str, who: str) -> Any:
     pad = np.zeros(m - 1, dtype)
     padded = concatenate([pad, astype(a, dtype), pad]) if m > 1 else astype(a, dtype)
     index = (ks[:, None] + np.arange(m)[None, :]) + (m - 1)
-    return matmul(take(padded, index), astype(v, dtype))
+    gathered, v = take(padded, index), astype(v, dtype)
+    like = _other_library(gathered, v)
+    if like is not None:  # a NumPy operand (poly's first factor) into the other's library
+        gathered, v = (backends.constant(t, like) if type(t) is np.ndarray else t
+                       for t in (gathered, v))
+    return matmul(gathered, v)
 
 
 @implements(np.correlate)
@@ -700,6 +705,14 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
 # ----------------------------------------------------------------------------- polynomials
 
 
+def _other_library(*xs: Any) -> Any:
+    """The first of ``xs`` (arrays or traced values) of another library than NumPy, or None."""
+    for x in xs:
+        if type(x) is not np.ndarray and backends.library(backends.base_value(x)) != "numpy":
+            return x
+    return None
+
+
 def _poly_coefficients(p: Any) -> Any:
     p = _array(p)
     if len(shape_of(p)) == 0:
@@ -719,7 +732,7 @@ def polyval(p: Any, x: Any) -> Any:
     if not _traced(p, x):
         return np.polyval(p, x)
     p, x = _array(p), _array(x)
-    y = np.zeros(shape_of(x), dtype_of(x))
+    y = backends.zeros(shape_of(x), dtype_of(x), like=_other_library(p, x))
     for i in range(shape_of(p)[0] if shape_of(p) else 1):
         pv = getitem(p, i) if shape_of(p) else p
         y = y * x + pv
@@ -805,7 +818,7 @@ def polyder(p: Any, m: int = 1) -> Any:
     n = shape_of(val)[0] - 1
     if m == 0:
         return val
-    y = getitem(val, slice(None, -1)) * np.arange(n, 0, -1)
+    y = getitem(val, slice(None, -1)) * backends.constant(np.arange(n, 0, -1), val)
     return polyder(y, m - 1) if m > 1 else y
 
 
@@ -829,13 +842,14 @@ def polyint(p: Any, m: int = 1, k: Any = None) -> Any:
     if shape_of(k)[0] == 1 and m > 1:
         # NumPy's k[0] * ones(m): k[0] of any shape that broadcasts with (m,) (k of shape
         # (1, 1) or (1, m) too), in float64 at least
-        k = k[0] * np.ones(m, float)
+        k = k[0] * backends.constant(np.ones(m, float), k)
     if shape_of(k)[0] < m:
         raise ValueError("k must be a scalar or a rank-1 array of length 1 or >m.")
     p = atleast_1d(_array(p))
     if m == 0:
         return p
-    y = concatenate([p / np.arange(shape_of(p)[0], 0, -1), getitem(k, slice(0, 1))])
+    y = concatenate([p / backends.constant(np.arange(shape_of(p)[0], 0, -1), p),
+                     getitem(k, slice(0, 1))])
     return polyint(y, m - 1, k=getitem(k, slice(1, None))) if m > 1 else y
 
 
@@ -1054,6 +1068,8 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: An
     if aweights is not None:
         aw = _array(aweights)
         aw = astype(aw, np.float64) if isinstance(aw, Tracer) else aw.astype(float)
+        if w is not None and type(w) is np.ndarray:  # fweights in aweights' library
+            w = backends.constant(w, aw)
         w = aw if w is None else w * aw
     if w is None:
         avg = mean(X, axis=1)

@@ -218,12 +218,12 @@ def _einsum_transpose(g: Any, args: tuple, k: int, subscripts: str) -> Any:
     for c in ins[k]:
         if c in target:  # a repeated index (a diagonal): an identity matrix puts it back
             d = next(fresh)
-            ops.append(np.eye(sizes[c], dtype=dtype))
+            ops.append(backends.constant(np.eye(sizes[c], dtype=dtype), g))
             terms.append(c + d)
             target.append(d)
             continue
         if c not in present:  # summed in this operand alone: broadcast back with ones
-            ops.append(np.ones(sizes[c], dtype=dtype))
+            ops.append(backends.constant(np.ones(sizes[c], dtype=dtype), g))
             terms.append(c)
             present.add(c)
         target.append(c)

@@ -733,10 +733,12 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
                     "pullback.numpy.pad: a traced constant_values must be a scalar; pass "
                     f"per-axis values as constants (got shape {cv.shape})"
                 )
-            border = np.pad(zeros, widths, constant_values=1)
+            border = backends.constant(np.pad(zeros, widths, constant_values=1), cv)
+            if type(out) is np.ndarray:  # a constant array: into cv's library
+                out = backends.constant(out, cv)
             return add(out, multiply(border, astype(cv, dtype_of(array))))
         if np.any(np.asarray(cv) != 0):
-            out = add(out, np.pad(zeros, widths, constant_values=cv))
+            out = add(out, backends.constant(np.pad(zeros, widths, constant_values=cv), out))
         return out
     if mode not in _INDEX_MODES:
         raise NotImplementedError(
@@ -1289,7 +1291,11 @@ def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0)
         if _traced(choice, result):
             result = where(cond, choice, result)
         else:  # constant choices, a condition that is a value (under vmap)
-            result = where_p.bind(astype(cond, np.bool_), choice, result)
+            cond = astype(cond, np.bool_)
+            if type(backends.base_value(cond)) is not np.ndarray:  # choices in its library
+                choice, result = (backends.constant(c, cond) if type(c) is np.ndarray else c
+                                  for c in (choice, result))
+            result = where_p.bind(cond, choice, result)
     result = broadcast_to(result, shape)
     if isinstance(result, Tracer) or _backends.foreign(result):
         return result
