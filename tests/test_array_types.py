@@ -213,7 +213,6 @@ _CONSTANT_RESULT = "a derivative that is a constant made without the inputs come
 
 #: rows (or "row-mode") that fail for reasons of their own: strict expected failures
 KNOWN: dict[str, str] = {
-    "bincount": _CONST.format("add (under at_add, in numpy/indexing.py)"),
     "geomspace": _CONVERTS.format("numpy/numeric.py"),
     "geomspace[negative]": _CONVERTS.format("numpy/numeric.py"),
     "histogram": _CONST.format("multiply"),

@@ -123,12 +123,6 @@ _MANIPULATION = "numpy/manipulation.py is not Dask-aware yet: {}"
 KNOWN = {
     "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
                                "data: the embedded-array check cannot tell them apart",
-    "bincount": _NUMERIC.format("embeds a NumPy constant of the data's size"),
-    "polyval": _NUMERIC.format("embeds NumPy constants of the data's size"),
-    "polyfit": _NUMERIC.format("embeds NumPy constants of the data's size"),
-    "polyfit[weighted]": _NUMERIC.format("embeds NumPy constants of the data's size"),
-    "vander": _NUMERIC.format("np.ones(shape_of(x)) in vander"),
-    "vander[increasing]": _NUMERIC.format("np.ones(shape_of(x)) in vander"),
     "geomspace": _NUMERIC.format("computes its endpoints"),
     "geomspace[negative]": _NUMERIC.format("computes its endpoints"),
     "unwrap": _NUMERIC.format("computes"),

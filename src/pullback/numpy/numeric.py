@@ -356,7 +356,9 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
         x = astype(x, dtype)
     cols = []
     if n > 0:
-        cols.append(np.ones(shape_of(x), dtype))
+        like = _other_library(x)
+        cols.append(np.ones(shape_of(x), dtype) if like is None else
+                    backends.zeros(shape_of(x), dtype, like=like) + 1)
     for _ in range(1, n):
         cols.append(x if len(cols) == 1 else cols[-1] * x)
     if not cols:
@@ -1217,7 +1219,8 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0) -> Any:
         if x.shape != shape_of(weights):
             raise ValueError("The weights and list don't have the same length.")
         n = int(_bincount_length(x, minlength))
-        return at(np.zeros(n, dtype))[x].add(astype(weights, dtype))
+        return at(backends.zeros((n,), dtype, like=_other_library(weights)))[x].add(
+            astype(weights, dtype))
     n = int(concrete(constant_call(_bincount_length, x, minlength), "pullback.numpy.bincount",
                      "the number of bins"))
     return matmul(astype(weights, dtype), constant_call(_one_hot, x, n, dtype))

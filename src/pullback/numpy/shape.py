@@ -234,6 +234,8 @@ def broadcast_to(array: Any, shape: int | Sequence[int], subok: bool = False) ->
         (3, 2)
     """
     if not isinstance(array, Tracer):
+        if not subok and type(array) is not np.ndarray and _backends.foreign(array):
+            return np.broadcast_to(array, shape)  # Dask's takes no subok
         return np.broadcast_to(array, shape, subok=subok)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     if shape == array.shape:
