@@ -213,8 +213,6 @@ _CONSTANT_RESULT = "a derivative that is a constant made without the inputs come
 
 #: rows (or "row-mode") that fail for reasons of their own: strict expected failures
 KNOWN: dict[str, str] = {
-    "geomspace": _CONVERTS.format("numpy/numeric.py"),
-    "geomspace[negative]": _CONVERTS.format("numpy/numeric.py"),
     "histogram": _CONST.format("multiply"),
     "histogram[weights]": _CONST.format("searchsorted (under constant_call, in numpy/numeric.py)"),
     "histogram_bin_edges": _CONST.format("add"),
@@ -223,12 +221,8 @@ KNOWN: dict[str, str] = {
     "partition[axis]": _CONVERTS.format("numpy/manipulation.py"),
     "piecewise": _CONVERTS.format("numpy/manipulation.py"),
     "piecewise[otherwise]": _CONVERTS.format("numpy/manipulation.py"),
-    "polydiv": _CONVERTS.format("numpy/numeric.py"),
     "prod[empty-reduced]": _CONSTANT_RESULT,
-    "real_if_close": _CONVERTS.format("numpy/numeric.py"),
-    "roots": _CONVERTS.format("numpy/numeric.py"),
     "searchsorted": _CONST.format("searchsorted (under constant_call, in numpy/_constant.py)"),
-    "unwrap": _CONVERTS.format("numpy/numeric.py"),
 }
 
 

@@ -87,6 +87,7 @@ def test_the_gradient_of_a_logistic_loss_is_one_lazy_dask_graph():
 _MASK = "x[mask] with a Dask boolean mask"
 _UNKNOWN = "arrays of unknown shape"
 _EIG = "eig and eigvals"
+_VALUES = "checks of the values while the graph is built"
 REFUSED = {
     "getitem[mask]": _MASK,
     "getitem[traced-mask-edge]": _MASK,
@@ -112,7 +113,12 @@ REFUSED = {
     "linalg.eig[vectors]": _EIG,
     "linalg.eigvals": _EIG,
     "poly[matrix]": _EIG,
-    "roots": _EIG,
+    "roots": _VALUES,
+    "geomspace": _VALUES,
+    "geomspace[negative]": _VALUES,
+    "asarray_chkfinite": _VALUES,
+    "real_if_close": _VALUES,
+    "polydiv": _VALUES,
 }
 
 _EMPTY_REDUCTION = ("Dask's max/min of an array with an empty axis fails when computed "
@@ -123,14 +129,8 @@ _MANIPULATION = "numpy/manipulation.py is not Dask-aware yet: {}"
 KNOWN = {
     "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
                                "data: the embedded-array check cannot tell them apart",
-    "geomspace": _NUMERIC.format("computes its endpoints"),
-    "geomspace[negative]": _NUMERIC.format("computes its endpoints"),
-    "unwrap": _NUMERIC.format("computes"),
-    "real_if_close": _NUMERIC.format("reads the values to choose the dtype"),
-    "polydiv": _NUMERIC.format("computes (leading zeros)"),
     "partition": _MANIPULATION.format("computes"),
     "partition[axis]": _MANIPULATION.format("computes"),
-    "asarray_chkfinite": _MANIPULATION.format("checks the values are finite (a refusal is due)"),
     "max[empty-kept]": _EMPTY_REDUCTION,
     "min[empty-kept]": _EMPTY_REDUCTION,
     "ptp[empty-kept]": _EMPTY_REDUCTION,

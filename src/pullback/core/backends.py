@@ -317,6 +317,16 @@ _DASK = [
         "matrix first",
     ),
     Limit(
+        "checks of the values while the graph is built (geomspace's zero endpoints, "
+        "asarray_chkfinite, real_if_close's dtype, polydiv's leading zeros, roots' zero "
+        "coefficients)",
+        True,
+        "the check decides an error, a dtype or a shape from the values, which a lazy array "
+        "does not have until it is computed",
+        "compute the array first (x.compute()) and pass the NumPy array; for "
+        "asarray_chkfinite, check lazily (pnp.isfinite(x).all(), computed when you choose)",
+    ),
+    Limit(
         "jit (pb.jit)",
         False,
         "compiled for the inputs' library: the traced and simplified graph (the cache key "

@@ -778,6 +778,9 @@ def asarray_chkfinite(a: Any, dtype: Any = None, order: Any = None) -> Any:
     if not _traced(a):
         return np.asarray_chkfinite(a, dtype, order)
     out = _array(a)
+    if type(out) is not np.ndarray and backends.is_dask(backends.base_value(out)):
+        raise backends.refuse("pullback.numpy.asarray_chkfinite", "dask",
+                              "checks of the values", "whether every value is finite")
     _constant(_check_finite, out)
     return out if dtype is None else astype(out, dtype)
 

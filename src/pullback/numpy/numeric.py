@@ -257,6 +257,8 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
         if isinstance(start, Tracer) else start
     y = linspace(start, stop, num=num, endpoint=endpoint, axis=axis)
     base = expand_dims(base, axis=axis)
+    if type(base) is np.ndarray:  # a constant base in y's library
+        base = backends.constant(base, y)
     if dtype is None:
         return power(base, y)
     return astype(power(base, y), dtype)
@@ -278,6 +280,7 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
     if dtype_of(start).kind == "c" or dtype_of(stop).kind == "c":
         raise NotImplementedError("pullback.numpy.geomspace: complex endpoints are not "
                                   "supported on traced values")
+    _checks_values("geomspace", "whether an endpoint is zero", start, stop)
     zero = constant_call(_has_zero, start, stop)
     if not isinstance(zero, Tracer) and zero:  # known here (not under jit or vmap)
         raise ValueError("Geometric sequence cannot include zero")
@@ -632,6 +635,8 @@ def angle(z: Any, deg: bool = False) -> Any:
 def _unwrap_correction(p: np.ndarray, discont: Any, axis: int, period: float) -> np.ndarray:
     """The cumulative corrections ``numpy.unwrap`` adds to ``p[1:]`` along ``axis``: NumPy's
     own arithmetic, piecewise constant in ``p``."""
+    if type(p) is not np.ndarray and backends.library(p) != "numpy":
+        return _unwrap_correction_in_library(p, discont, axis, period)
     p = np.asarray(p)
     nd = p.ndim
     dd = np.diff(p, axis=axis)
@@ -652,6 +657,25 @@ def _unwrap_correction(p: np.ndarray, discont: Any, axis: int, period: float) ->
         np.copyto(ddmod, interval_high, where=(ddmod == interval_low) & (dd > 0))
     ph_correct = ddmod - dd
     np.copyto(ph_correct, 0, where=abs(dd) < discont)
+    return ph_correct.cumsum(axis)
+
+
+def _unwrap_correction_in_library(p: Any, discont: Any, axis: int, period: float) -> Any:
+    """:func:`_unwrap_correction` for another library's array (Dask lazily): the same
+    arithmetic with ``where`` for NumPy's in-place ``copyto``."""
+    dd = np.diff(p, axis=axis)
+    if discont is None:
+        discont = period / 2
+    if np.issubdtype(np.result_type(dd.dtype, period), np.integer):
+        interval_high, rem = divmod(period, 2)
+        boundary_ambiguous = rem == 0
+    else:
+        interval_high, boundary_ambiguous = period / 2, True
+    interval_low = -interval_high
+    ddmod = np.mod(dd - interval_low, period) + interval_low
+    if boundary_ambiguous:
+        ddmod = np.where((ddmod == interval_low) & (dd > 0), interval_high, ddmod)
+    ph_correct = np.where(abs(dd) < discont, 0, ddmod - dd)
     return ph_correct.cumsum(axis)
 
 
@@ -678,7 +702,8 @@ def unwrap(p: Any, discont: Any = None, axis: int = -1, *, period: float = 2 * n
 
 
 def _close_to_real(a: np.ndarray, tol: float) -> bool:
-    a = np.asarray(a)
+    if type(a) is not np.ndarray and backends.library(a) == "numpy":
+        a = np.asarray(a)  # an eager library's array is read where it lies
     if tol > 1:
         tol = np.finfo(a.dtype.type).eps * tol
     return np.zeros((), np.bool_) + bool(np.all(np.absolute(a.imag) < tol))
@@ -699,6 +724,7 @@ def real_if_close(a: Any, tol: float = 100) -> Any:
     a = _array(a)
     if dtype_of(a).kind != "c":
         return a
+    _checks_values("real_if_close", "the result's dtype", a)
     close = concrete(constant_call(_close_to_real, a, tol), "pullback.numpy.real_if_close",
                      "the result's dtype")
     return real(a) if close else a
@@ -713,6 +739,15 @@ def _other_library(*xs: Any) -> Any:
         if type(x) is not np.ndarray and backends.library(backends.base_value(x)) != "numpy":
             return x
     return None
+
+
+def _checks_values(who: str, what: str, *xs: Any) -> None:
+    """Refuse ``who``'s check of the values (``what``) when an operand is a Dask array:
+    pullback never computes one behind the user's back (the capability table's entry)."""
+    for x in xs:
+        if type(x) is not np.ndarray and backends.is_dask(backends.base_value(x)):
+            raise backends.refuse(f"pullback.numpy.{who}", "dask", "checks of the values",
+                                  what)
 
 
 def _poly_coefficients(p: Any) -> Any:
@@ -857,9 +892,10 @@ def polyint(p: Any, m: int = 1, k: Any = None) -> Any:
 
 def _nonzero_leading(r: np.ndarray) -> int:
     """How many leading coefficients ``numpy.polydiv`` drops from the remainder ``r``."""
-    r = np.asarray(r)
+    if type(r) is not np.ndarray and backends.library(r) == "numpy":
+        r = np.asarray(r)  # an eager library's array is read where it lies
     drop = 0
-    while np.allclose(r[drop], 0, rtol=1e-14) and (r.shape[-1] - drop > 1):
+    while bool(np.allclose(r[drop], 0, rtol=1e-14)) and (r.shape[-1] - drop > 1):
         drop += 1
     return np.intp(drop)
 
@@ -889,6 +925,7 @@ def polydiv(u: Any, v: Any) -> tuple:
     q = stack(qs) if qs else np.zeros(max(m - n + 1, 1), dtype_of(w))
     if not qs:
         q = np.zeros(1, dtype_of(w))
+    _checks_values("polydiv", "how many leading zeros the remainder drops", r)
     drop = int(concrete(constant_call(_nonzero_leading, r), "pullback.numpy.polydiv",
                         "the length of the remainder"))
     return q / 1, getitem(r, slice(drop, None))
@@ -971,11 +1008,13 @@ def poly(seq_of_zeros: Any) -> Any:
 def _roots_layout(p: np.ndarray) -> np.ndarray:
     """``[first, last, trailing]``: the nonzero coefficients ``p[first:last]`` and the number
     of zero roots (trailing zero coefficients), as ``numpy.roots`` strips them."""
-    p = np.asarray(p)
+    if type(p) is not np.ndarray and backends.library(p) == "numpy":
+        p = np.asarray(p)  # an eager library's array is read where it lies
     nz = np.flatnonzero(p)
     if nz.size == 0:
         return np.array([0, 0, 0], np.intp)
-    return np.array([nz[0], nz[-1] + 1, len(p) - nz[-1] - 1], np.intp)
+    first, last = int(nz[0]), int(nz[-1])
+    return np.array([first, last + 1, p.shape[0] - last - 1], np.intp)
 
 
 @implements(np.roots)
@@ -993,6 +1032,7 @@ def roots(p: Any) -> Any:
     p = atleast_1d(_array(p))
     if len(shape_of(p)) != 1:
         raise ValueError("Input must be a rank-1 array.")
+    _checks_values("roots", "the number of roots (leading and trailing zeros)", p)
     layout = concrete(constant_call(_roots_layout, p), "pullback.numpy.roots",
                       "the number of roots")
     first, last, trailing = (int(v) for v in layout)
