@@ -124,13 +124,10 @@ REFUSED = {
 _EMPTY_REDUCTION = ("Dask's max/min of an array with an empty axis fails when computed "
                     "(zero-size array to reduction operation)")
 _NUMERIC = "numpy/numeric.py is not Dask-aware yet: {}"
-_MANIPULATION = "numpy/manipulation.py is not Dask-aware yet: {}"
 #: rows that fail for reasons of their own, each with the reason (strict expected failures)
 KNOWN = {
     "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
                                "data: the embedded-array check cannot tell them apart",
-    "partition": _MANIPULATION.format("computes"),
-    "partition[axis]": _MANIPULATION.format("computes"),
     "max[empty-kept]": _EMPTY_REDUCTION,
     "min[empty-kept]": _EMPTY_REDUCTION,
     "ptp[empty-kept]": _EMPTY_REDUCTION,

@@ -35,6 +35,8 @@ __all__ = [
     "foreign",
     "getitem",
     "linalg",
+    "partition_index",
+    "partition_index_numpy",
     "scatter_add",
     "searchsorted",
     "set_at",
@@ -374,6 +376,31 @@ def argsort(x: Any, axis: int, who: str = "argsort", **kwargs: Any) -> Any:
     axis = axis % len(x.shape)
     (x,) = _along_blocks([x], axis)
     return da.map_blocks(np.argsort, x, axis=axis, dtype=np.intp, **kwargs)
+
+
+def partition_index_numpy(a: np.ndarray, kth: Any, axis: int) -> np.ndarray:
+    """Indices ``idx`` with ``take_along_axis(a, idx, axis) == np.partition(a, kth, axis)``,
+    of a NumPy array."""
+    out = np.partition(a, kth, axis=axis)
+    order_a = np.argsort(a, axis=axis, kind="stable")
+    order_out = np.argsort(out, axis=axis, kind="stable")
+    idx = np.empty_like(order_a)
+    np.put_along_axis(idx, order_out, order_a, axis=axis)
+    return idx
+
+
+def partition_index(x: Any, kth: Any, axis: int) -> Any:
+    """:func:`partition_index_numpy` of another library's array: of a Dask array block by
+    block (``axis`` in one chunk, NumPy's arrangement); of an eager library's with its own
+    ``partition`` and ``argsort`` (no ``put_along_axis``: the inverse of one argsort)."""
+    if not backends.is_dask(x):
+        order_x = np.argsort(x, axis=axis, kind="stable")
+        order_out = np.argsort(np.partition(x, kth, axis=axis), axis=axis, kind="stable")
+        return np.take_along_axis(order_x, np.argsort(order_out, axis=axis), axis=axis)
+    da = backends.dask_array()
+    axis = axis % len(x.shape)
+    (x,) = _along_blocks([x], axis)
+    return da.map_blocks(partition_index_numpy, x, kth=kth, axis=axis, dtype=np.intp)
 
 
 def take_along(x: Any, indices: Any, axis: int, who: str = "take_along_axis") -> Any:

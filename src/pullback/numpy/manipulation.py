@@ -31,6 +31,7 @@ import numpy as np
 
 from pullback.core import backends
 from pullback.core.trace import Tracer, dtype_of, shape_of
+from pullback.numpy import _backends
 from pullback.numpy._arraylike import has_tracer, to_array
 from pullback.numpy._constant import concrete, constant_call
 from pullback.numpy._mutation import assign
@@ -695,13 +696,9 @@ def sort_complex(a: Any) -> Any:
 
 def _partition_index(a: np.ndarray, kth: Any, axis: int) -> np.ndarray:
     """Indices ``idx`` with ``take_along_axis(a, idx, axis) == np.partition(a, kth, axis)``."""
-    a = np.asarray(a)
-    out = np.partition(a, kth, axis=axis)
-    order_a = np.argsort(a, axis=axis, kind="stable")
-    order_out = np.argsort(out, axis=axis, kind="stable")
-    idx = np.empty_like(order_a)
-    np.put_along_axis(idx, order_out, order_a, axis=axis)
-    return idx
+    if type(a) is not np.ndarray and backends.library(a) != "numpy":
+        return _backends.partition_index(a, kth, axis)  # in a's library (Dask: lazily)
+    return _backends.partition_index_numpy(np.asarray(a), kth, axis)
 
 
 @implements(np.partition)
