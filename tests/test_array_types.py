@@ -217,8 +217,6 @@ KNOWN: dict[str, str] = {
     "histogram[weights]": _CONST.format("searchsorted (under constant_call, in numpy/numeric.py)"),
     "histogram_bin_edges": _CONST.format("add"),
     "mutation.mask-set[mask-set]": _CONVERTS.format("numpy/indexing.py"),
-    "piecewise": _CONVERTS.format("numpy/manipulation.py"),
-    "piecewise[otherwise]": _CONVERTS.format("numpy/manipulation.py"),
     "prod[empty-reduced]": _CONSTANT_RESULT,
     "searchsorted": _CONST.format("searchsorted (under constant_call, in numpy/_constant.py)"),
 }

@@ -123,7 +123,6 @@ REFUSED = {
 
 _EMPTY_REDUCTION = ("Dask's max/min of an array with an empty axis fails when computed "
                     "(zero-size array to reduction operation)")
-_NUMERIC = "numpy/numeric.py is not Dask-aware yet: {}"
 #: rows that fail for reasons of their own, each with the reason (strict expected failures)
 KNOWN = {
     "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
@@ -132,8 +131,6 @@ KNOWN = {
     "min[empty-kept]": _EMPTY_REDUCTION,
     "ptp[empty-kept]": _EMPTY_REDUCTION,
     "logsumexp[empty-kept]": _EMPTY_REDUCTION,
-    "piecewise": "piecewise reads a list of Dask masks as one condition (not yet ported)",
-    "piecewise[otherwise]": "piecewise reads a list of Dask masks as one condition",
     "searchsorted": "searchsorted of a NumPy array by Dask values (not yet ported)",
     "histogram": "histogram's bin search of Dask values (not yet ported)",
     "histogram[weights]": "histogram's bin search of Dask values (not yet ported)",

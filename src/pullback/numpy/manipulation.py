@@ -527,9 +527,11 @@ def piecewise(x: Any, condlist: Any, funclist: Sequence[Any], *args: Any, **kw: 
     n2 = len(funclist)
     # as NumPy: a single condition is promoted to a list of one condition
     if np.isscalar(condlist) or (not isinstance(condlist[0], (list, np.ndarray, Tracer))
+                                 and not _backends.foreign(condlist[0])
                                  and len(shape_of(x)) != 0):
         condlist = [condlist]
-    if any(isinstance(c, Tracer) for c in condlist):
+    if any(isinstance(c, Tracer) or _backends.foreign(c) for c in condlist):
+        # traced conditions, or another library's (a lazy mask selects an unknown number)
         return _piecewise_where(x, list(condlist), funclist, args, kw)
     conds = np.asarray(condlist, dtype=bool)
     n = len(conds)
@@ -563,7 +565,7 @@ def _piecewise_where(x: Any, conds: list, funclist: Sequence[Any], args: tuple,
     elif len(conds) != len(funclist):
         raise ValueError(f"with {len(conds)} condition(s), either {len(conds)} or "
                          f"{len(conds) + 1} functions are expected")
-    y = np.zeros(shape_of(x), dtype_of(x))
+    y = backends.zeros(shape_of(x), dtype_of(x), like=x)
     for cond, func in zip(conds, funclist, strict=True):
         value = func(x, *args, **kw) if callable(func) else func
         y = _where(cond, astype(_array(value), dtype_of(x)) if _traced(value) else
