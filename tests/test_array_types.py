@@ -213,9 +213,6 @@ _CONSTANT_RESULT = "a derivative that is a constant made without the inputs come
 
 #: rows (or "row-mode") that fail for reasons of their own: strict expected failures
 KNOWN: dict[str, str] = {
-    "histogram": _CONST.format("multiply"),
-    "histogram[weights]": _CONST.format("searchsorted (under constant_call, in numpy/numeric.py)"),
-    "histogram_bin_edges": _CONST.format("add"),
     "mutation.mask-set[mask-set]": _CONVERTS.format("numpy/indexing.py"),
     "prod[empty-reduced]": _CONSTANT_RESULT,
     "searchsorted": _CONST.format("searchsorted (under constant_call, in numpy/_constant.py)"),

@@ -319,7 +319,7 @@ _DASK = [
     Limit(
         "checks of the values while the graph is built (geomspace's zero endpoints, "
         "asarray_chkfinite, real_if_close's dtype, polydiv's leading zeros, roots' zero "
-        "coefficients)",
+        "coefficients, histogram's range from the data)",
         True,
         "the check decides an error, a dtype or a shape from the values, which a lazy array "
         "does not have until it is computed",

@@ -26,7 +26,7 @@ import numpy as np
 
 from pullback.core import backends
 from pullback.core.trace import Tracer, dtype_of, shape_of
-from pullback.numpy import creation
+from pullback.numpy import _backends, creation
 from pullback.numpy._arraylike import has_tracer, to_array
 from pullback.numpy._constant import concrete, constant_call, constant_function
 from pullback.numpy._mutation import lift_buffer
@@ -1232,6 +1232,8 @@ def _bincount_length(x: np.ndarray, minlength: int) -> np.ndarray:
 
 def _one_hot(index: np.ndarray, n: int, dtype: Any) -> np.ndarray:
     """``(len(index), n)``: 1 where ``index[i] == j`` (a row of zeros for ``-1``)."""
+    if type(index) is not np.ndarray and backends.library(index) != "numpy":
+        return (index[:, None] == backends.constant(np.arange(n), index)[None, :]).astype(dtype)
     index = np.asarray(index)
     return (index[:, None] == np.arange(n)[None, :]).astype(dtype)
 
@@ -1284,6 +1286,7 @@ def _edges_from(a: Any, bins: int, rng: Any) -> Any:
         if shape_of(flat)[0] == 0:
             first, last = 0.0, 1.0
         else:
+            _checks_values("histogram", "whether the data's range is finite", a)
             first, last = _min(flat), _max(flat)
             finite = constant_call(_all_finite, first, last)
             if not isinstance(finite, Tracer) and not finite:
@@ -1326,6 +1329,11 @@ def _auto_bins(a: np.ndarray, bins: str, rng: Any) -> np.ndarray:
 def _bin_index(a: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Each sample's bin (``-1`` outside): right-open bins, the last one closed, as
     ``numpy.histogram`` counts."""
+    if _backends.foreign(a, edges):  # another library's arrays (Dask lazily)
+        a, n = a.reshape(-1), edges.shape[0]
+        index = _backends.searchsorted(edges, a, side="right") - 1
+        index = np.where(a == edges[-1], n - 2, index)
+        return np.where((a < edges[0]) | (a > edges[-1]), -1, index)
     a, edges = np.ravel(a), np.asarray(edges)
     index = np.searchsorted(edges, a, side="right") - 1
     index[a == edges[-1]] = len(edges) - 2
@@ -1334,8 +1342,19 @@ def _bin_index(a: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def _counts(index: np.ndarray, nbins: int) -> np.ndarray:
+    if _backends.foreign(index):  # no selection of unknown length: bin 0 holds the -1s
+        return np.bincount(index + 1, minlength=nbins + 1)[1:]
     index = np.asarray(index)
     return np.bincount(index[index >= 0], minlength=nbins)
+
+
+def _edges_like(edges: Any, a: Any) -> Any:
+    """Constant ``edges`` (given bins or range: NumPy's, or a buffer of them) in the library
+    of the data ``a`` when that is another library's."""
+    base = backends.base_value(edges)
+    if type(base) is np.ndarray and _other_library(a) is not None:
+        return backends.constant(base, a)
+    return edges
 
 
 @implements(np.histogram_bin_edges)
@@ -1350,7 +1369,7 @@ def histogram_bin_edges(a: Any, bins: Any = 10, range: Any = None, weights: Any 
     """
     if not _traced(a, bins):
         return np.histogram_bin_edges(a, bins, range, weights)
-    return _bins("pullback.numpy.histogram_bin_edges", _array(a), bins, range)
+    return _edges_like(_bins("pullback.numpy.histogram_bin_edges", _array(a), bins, range), a)
 
 
 @implements(np.histogram)
@@ -1368,7 +1387,7 @@ def histogram(a: Any, bins: Any = 10, range: Any = None, density: Any = None,
     if not _traced(a, bins, weights):
         return np.histogram(a, bins, range, density, weights)
     a = _array(a)
-    edges = _bins("pullback.numpy.histogram", a, bins, range)
+    edges = _edges_like(_bins("pullback.numpy.histogram", a, bins, range), a)
     index = constant_call(_bin_index, a, edges)
     nbins = shape_of(edges)[0] - 1
     if weights is None:
