@@ -898,3 +898,21 @@ def test_trapezoid_sums_over_the_products_axis(yshape: tuple, xshape: tuple, axi
     y = np.linspace(-1.0, 1.0, int(np.prod(yshape))).reshape(yshape)
     x = np.cumsum(np.linspace(0.2, 0.9, int(np.prod(xshape)))).reshape(xshape)
     all_checks(_program(f"m.trapezoid(m.sin(x0), m.exp(x1 / 4), axis={axis})", 2), [y, x])
+
+
+# ----------------------------------------------------------------------------- odeint empty
+# odeint of an empty y0: SciPy's LSODA reports illegal input and returns the empty solution;
+# pullback raised its "integrator failed" error, and its derivative rules called the user's
+# function on an empty state (fuzz seed 3012859)
+
+def test_odeint_of_no_equations_is_the_empty_solution() -> None:
+    t = np.array([0.04, 0.39, 0.78])
+    w = np.array([1.0, 0.45])
+    ys = pint.odeint(_forced, np.zeros(0), t, args=(w,), **TOL)
+    assert ys.shape == (3, 0) and ys.dtype == np.float64
+    assert pint.solve_ivp(lambda s, y: -y, (0.0, 1.0), np.zeros(0), t_eval=t).y.shape == (0, 3)
+    src = ("def program(m, R, K, x0):\n    return R[0](m.zeros(0), K[0] + 0.01 * m.tanh(x0), "
+           "1.0 + 0.2 * m.tanh(x0))\n")
+    rows = {"odeint": spec("odeint", lambda y0, t, w: pint.odeint(_forced, y0, t, args=(w,)),
+                           lambda y0, t, w: si.odeint(_forced, y0, t, (w,)), [((0,), (3,), ())])}
+    all_checks(src, [np.array([0.3, -0.1, 0.6])], rows, K=[t])

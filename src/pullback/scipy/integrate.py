@@ -302,7 +302,9 @@ def _solve_plain(y0: Any, t: Any, *args: Any, fun: Callable[..., Any],
         return out.ravel()
 
     start = y0.astype(dtype).ravel()
-    if np.all(t == t[0]):  # no time passes (one time, or all equal)
+    if np.all(t == t[0]) or start.size == 0:
+        # no time passes (one time, or all equal), or no equations (SciPy's LSODA reports
+        # illegal input for an empty y0 and returns the empty solution)
         return np.repeat(y0[None], t.size, axis=0)
     if name == "odeint":
         _, rtol, atol, options = solver
@@ -361,8 +363,9 @@ def _odeint_vjp(g: Any, ys: Any, args_all: tuple, params: dict, needs: tuple) ->
         cts = back(lam)
         return pnp.concatenate([_flat(-ydot)] + [_flat(c) for c in cts])
 
-    if n_t == 0:
-        return (zero if not needs[0] else pnp.zeros_like(y0), zero) + (zero,) * len(args)
+    if n_t == 0 or n == 0:  # no times, or no equations (f is not evaluated)
+        return ((pnp.zeros_like(y0) if needs[0] else zero, pnp.zeros_like(t) if needs[1]
+                 else zero) + (zero,) * len(args))
     if n_t == 1:  # the solution is y0 whatever t0 and the arguments (f is not evaluated)
         return ((g[0] if needs[0] else zero, pnp.zeros_like(t) if needs[1] else zero)
                 + (zero,) * len(args))
@@ -401,8 +404,8 @@ def _odeint_jvp(tangents: tuple, ys: Any, args_all: tuple, params: dict) -> Any:
     if ty0 is zero and tt is zero and all(ta is zero for ta in targs):
         return zero
     n_t = shape_of(t)[0]
-    if n_t == 0:
-        return zero
+    if n_t == 0 or int(np.prod(shape_of(y0), dtype=np.int64)) == 0:
+        return zero  # no times, or no equations (f is not evaluated)
     if n_t == 1:  # the solution is y0 whatever t0 and the arguments (f is not evaluated)
         return zero if ty0 is zero else pnp.astype(pnp.reshape(ty0, (1,) + shape_of(y0)),
                                                    dtype_of(ys))
