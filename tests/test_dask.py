@@ -122,16 +122,10 @@ REFUSED = {
     "histogram": _VALUES,  # bins from the data's range: is it finite?
 }
 
-_EMPTY_REDUCTION = ("Dask's max/min of an array with an empty axis fails when computed "
-                    "(zero-size array to reduction operation)")
 #: rows that fail for reasons of their own, each with the reason (strict expected failures)
 KNOWN = {
     "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
                                "data: the embedded-array check cannot tell them apart",
-    "max[empty-kept]": _EMPTY_REDUCTION,
-    "min[empty-kept]": _EMPTY_REDUCTION,
-    "ptp[empty-kept]": _EMPTY_REDUCTION,
-    "logsumexp[empty-kept]": _EMPTY_REDUCTION,
     "searchsorted": "searchsorted of a NumPy array by Dask values (not yet ported)",
 }
 #: families not ported to Dask yet (SciPy's routines convert their arguments to NumPy):

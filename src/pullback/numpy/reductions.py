@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core import backends
+from pullback.core import backends, lax
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
@@ -198,6 +198,13 @@ def _extremum(prim: Any, who: str, a: Any, axis: Axis, out: Any, keepdims: Any, 
               where_: Any) -> Any:
     func = np.max if prim is max_p else np.min
     if not isinstance(a, Tracer):
+        if type(a) is not np.ndarray and backends.library(a) != "numpy" and out is None \
+                and initial is _NOVALUE and where_ is _NOVALUE and 0 in tuple(a.shape):
+            kept = _keep(keepdims)
+            if 0 in _reduced_shape(tuple(a.shape), normalize_axes(axis, len(a.shape), who,
+                                                                  zero_d=True), kept):
+                # an empty result (see below): a sum of the same empty shape
+                return np.sum(a, axis=axis, keepdims=kept).astype(a.dtype)
         return func(a, axis=axis, out=out,
                     **_given(keepdims=keepdims, initial=initial, where=where_))
     extra = _given(initial=initial, where=where_)
@@ -211,6 +218,12 @@ def _extremum(prim: Any, who: str, a: Any, axis: Axis, out: Any, keepdims: Any, 
             f"pullback.numpy.{who}: zero-size array to reduction along axis {axis!r} (shape "
             f"{a.shape}), which has no identity: reduce a non-empty axis, or pad the array"
         )
+    if 0 in _reduced_shape(a.shape, axes, keepdims) \
+            and type(backends.base_value(a)) is not np.ndarray:
+        # an empty result: Dask's max/min of a zero-size array fails when computed, a sum
+        # (of the same empty shape and no values) does not
+        out_ = sum(a, axis=axes, keepdims=keepdims)
+        return out_ if dtype_of(out_) == dtype_of(a) else lax.convert(out_, dtype_of(a))
     return prim.bind(a, axes=axes, keepdims=keepdims)
 
 
