@@ -206,15 +206,10 @@ NOT_PORTED = ("scipy.linalg.", "scipy.signal.", "scipy.integrate.", "scipy.optim
 _CONST = "a NumPy constant made by a rule meets the device arrays in {} (not yet made in the "\
          "operands' library with pullback.core.backends.constant)"
 _CONVERTS = "{} converts a device array to NumPy (np.asarray or a NumPy-only routine)"
-_CONCAT = "a NumPy array (Python numbers stacked by pnp.array or stack, or zeros a rule pads "\
-          "with) meets the device arrays in concatenate"
-_CONSTANT_RESULT = "a derivative that is a constant made without the inputs comes back as a "\
-                   "NumPy array"
 
 #: rows (or "row-mode") that fail for reasons of their own: strict expected failures
 KNOWN: dict[str, str] = {
     "mutation.mask-set[mask-set]": _CONVERTS.format("numpy/indexing.py"),
-    "prod[empty-reduced]": _CONSTANT_RESULT,
     "searchsorted": _CONST.format("searchsorted (under constant_call, in numpy/_constant.py)"),
 }
 

@@ -342,6 +342,8 @@ def prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
     out_shape = _reduced_shape(a.shape, axes, keepdims)
     flat, _ = _to_front(a, axes)
     if flat.shape[0] == 0:
+        if type(backends.base_value(a)) is not np.ndarray:  # in a's library
+            return backends.zeros(out_shape, a.dtype, like=a) + 1
         return np.ones(out_shape, a.dtype)  # the empty product: a constant
     return reshape(_product_tree(flat), out_shape)
 
