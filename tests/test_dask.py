@@ -91,7 +91,6 @@ _VALUES = "checks of the values while the graph is built"
 REFUSED = {
     "getitem[mask]": _MASK,
     "getitem[traced-mask-edge]": _MASK,
-    "mutation.mask-set[mask-set]": _MASK,
     "nonzero[constant]": _UNKNOWN,
     "flatnonzero[constant]": _UNKNOWN,
     "argwhere[constant]": _UNKNOWN,

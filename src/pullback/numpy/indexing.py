@@ -43,7 +43,7 @@ from pullback.core.rules import defbatch, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy import _backends
 from pullback.numpy._registry import batch_front, method, new_primitive
-from pullback.numpy.elementwise import maximum, minimum, multiply
+from pullback.numpy.elementwise import maximum, minimum, multiply, where
 from pullback.numpy.shape import (
     _has_advanced,
     _normalize_index,
@@ -231,7 +231,24 @@ def _flat_take(v: Any, keep: np.ndarray) -> Any:
     return getitem(reshape(v, (-1,)), keep)
 
 
+def _foreign_mask(x: Any, idx: Any) -> Any:
+    """The index when it is one boolean array of another library than NumPy's (a device or
+    Dask mask) of ``x``'s shape, else None."""
+    m = idx[0] if type(idx) is tuple and len(idx) == 1 else idx
+    if type(m) is np.ndarray or isinstance(m, Tracer) or not _backends.foreign(m):
+        return None
+    if getattr(m, "dtype", None) != np.bool_ or tuple(m.shape) != shape_of(x):
+        return None
+    return m
+
+
 def _set(x: Any, idx: Any, v: Any) -> Any:
+    mask = _foreign_mask(x, idx)
+    if mask is not None and len(shape_of(v)) == 0:
+        # x[mask] = scalar with another library's mask: a selection of fixed shape (x[mask]
+        # has a length known only from the values, unknown to a lazy library)
+        v = astype(v, dtype_of(x)) if isinstance(v, Tracer) else np.asarray(v, dtype_of(x))
+        return where(mask, v, x)
     x, idx, v, pos = _prepare(x, idx, v, "at[...].set")
     if pos is not None:
         flat = pos.reshape(-1)
