@@ -209,7 +209,6 @@ _CONVERTS = "{} converts a device array to NumPy (np.asarray or a NumPy-only rou
 
 #: rows (or "row-mode") that fail for reasons of their own: strict expected failures
 KNOWN: dict[str, str] = {
-    "searchsorted": _CONST.format("searchsorted (under constant_call, in numpy/_constant.py)"),
 }
 
 

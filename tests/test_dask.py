@@ -125,7 +125,6 @@ REFUSED = {
 KNOWN = {
     "at.set[one-side-traced]": "the row's own NumPy buffer (np.zeros(3)) is the size of the "
                                "data: the embedded-array check cannot tell them apart",
-    "searchsorted": "searchsorted of a NumPy array by Dask values (not yet ported)",
 }
 #: families not ported to Dask yet (SciPy's routines convert their arguments to NumPy):
 #: strict expected failures, but for the rows that work already (PORTED_ALREADY), checked as

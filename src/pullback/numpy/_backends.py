@@ -39,6 +39,7 @@ __all__ = [
     "partition_index_numpy",
     "scatter_add",
     "searchsorted",
+    "searchsorted_any",
     "set_at",
     "take",
     "take_along",
@@ -277,6 +278,19 @@ def searchsorted(a: Any, v: Any, side: str = "left") -> Any:
         return v.map_blocks(lambda b: np.searchsorted(a, b, side=side), dtype=np.intp)
     return da.searchsorted(a, v if backends.is_dask(v) else da.from_array(np.asarray(v)),
                            side=side)
+
+
+def searchsorted_any(a: Any, v: Any, side: str = "left", sorter: Any = None) -> Any:
+    """``np.searchsorted(a, v, side, sorter)`` for operands of any library: NumPy's own for
+    NumPy operands, else :func:`searchsorted` (a NumPy ``a`` searched by another library's
+    values in that library, or block by block of Dask values)."""
+    if _like(a, v) is None:
+        return np.searchsorted(a, v, side=side, sorter=sorter)
+    if sorter is not None:
+        a = np.take(a, sorter)
+    if not hasattr(a, "shape"):  # a list of numbers
+        a = np.asarray(a)
+    return searchsorted(a, v, side=side)
 
 
 def scatter_add(g: Any, shape: tuple, dtype: Any, idx: tuple, who: str = "scatter_add") -> Any:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from pullback.numpy import _backends
 from pullback.numpy._arraylike import has_tracer
 from pullback.numpy._constant import constant_function
 from pullback.numpy._registry import FUNCTIONS, binary, implements, unary
@@ -193,7 +194,8 @@ def _make_constant(name: str) -> Callable[..., Any]:
     if short in ("histogram2d", "histogramdd"):
         wrapper = _histogram_nd(short, func)
     else:
-        wrapper = constant_function(name, func,
+        impl = _backends.searchsorted_any if name == "searchsorted" else func  # any library
+        wrapper = constant_function(name, impl,
                                     multiple=short in ("unravel_index", "ix_",
                                                        "tril_indices_from",
                                                        "triu_indices_from",
