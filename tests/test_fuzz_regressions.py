@@ -916,3 +916,27 @@ def test_odeint_of_no_equations_is_the_empty_solution() -> None:
     rows = {"odeint": spec("odeint", lambda y0, t, w: pint.odeint(_forced, y0, t, args=(w,)),
                            lambda y0, t, w: si.odeint(_forced, y0, t, (w,)), [((0,), (3,), ())])}
     all_checks(src, [np.array([0.3, -0.1, 0.6])], rows, K=[t])
+
+
+# ----------------------------------------------------------------------------- vecdot axis
+# NumPy's vecdot is a gufunc (n),(n)->(): ``axis`` picks the contracted axis in each operand
+# before the others broadcast. pullback broadcast first and summed the product over ``axis``:
+# vecdot(a (2, 2), b (2,), axis=0) contracted a's rows with b broadcast along them, a wrong
+# value and wrong derivatives in every transformation (eager NumPy was right) (seed 4016306)
+
+@pytest.mark.parametrize("name", ["vecdot", "linalg.vecdot"])
+@pytest.mark.parametrize(("sa", "sb", "axis"), [((2, 3), (2,), 0), ((2, 3, 2), (2, 3), 1),
+                                                ((4, 1, 3), (2, 3), -1), ((2, 2), (2,), 0)])
+def test_vecdot_contracts_each_operands_own_axis(name: str, sa: tuple, sb: tuple,
+                                                 axis: int) -> None:
+    rng = np.random.default_rng(0)
+    all_checks(_program(f"m.{name}(m.sin(x0), m.tanh(x1), axis={axis})", 2),
+               [rng.standard_normal(sa), rng.standard_normal(sb)])
+
+
+def test_vecdot_axis_does_not_broadcast() -> None:
+    a, b = np.ones((2, 3)), np.ones((1, 3))
+    with pytest.raises(ValueError):
+        np.vecdot(a, b, axis=0)
+    with pytest.raises(ValueError, match="vecdot: the operands' axis 0 must have one length"):
+        pb.grad(lambda a: pnp.sum(pnp.vecdot(a, b, axis=0)))(a)

@@ -1579,7 +1579,31 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """
     if not _traced(x1, x2):
         return np.linalg.vecdot(x1, x2, axis=axis)
-    return _sum(_conj(x1) * x2, axis=axis)
+    return vecdot_core("linalg.vecdot", x1, x2, axis)
+
+
+def vecdot_core(who: str, x1: Any, x2: Any, axis: int) -> Any:
+    """``sum(conj(x1) * x2)`` over each operand's own ``axis``: NumPy's vecdot is a gufunc
+    with signature (n),(n)->(), so ``axis`` picks the contracted axis in each operand before
+    the other axes broadcast, and that axis does not broadcast (its lengths must agree)."""
+    moved = []
+    for x in (x1, x2):
+        x = x if isinstance(x, Tracer) else np.asarray(x)
+        nd = len(shape_of(x))
+        if nd == 0:
+            raise ValueError(f"pullback.numpy.{who}: the operands must have at least one "
+                             f"dimension, got shapes {shape_of(x1)} and {shape_of(x2)}")
+        if not -nd <= axis < nd:
+            raise np.exceptions.AxisError(axis, nd, f"pullback.numpy.{who}")
+        a = axis % nd
+        perm = tuple(i for i in range(nd) if i != a) + (a,)
+        moved.append(x if a == nd - 1 else transpose(x, perm))
+    a1, a2 = moved
+    if shape_of(a1)[-1] != shape_of(a2)[-1]:
+        raise ValueError(
+            f"pullback.numpy.{who}: the operands' axis {axis} must have one length (it does "
+            f"not broadcast), got shapes {shape_of(x1)} and {shape_of(x2)}")
+    return _sum(_conj(a1) * a2, axis=-1)
 
 
 @implements(np.linalg.multi_dot)

@@ -52,7 +52,7 @@ from pullback.numpy.elementwise import (
 )
 from pullback.numpy.elementwise import where as where
 from pullback.numpy.indexing import at
-from pullback.numpy.linalg import eigvals, lstsq
+from pullback.numpy.linalg import eigvals, lstsq, vecdot_core
 from pullback.numpy.products import diag, dot, matmul
 from pullback.numpy.reductions import average, mean, sum
 from pullback.numpy.reductions import max as _max
@@ -1161,10 +1161,7 @@ def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype: Any = None) -
 
 
 def _vecdot(x1: Any, x2: Any, axis: int) -> Any:
-    x1, x2 = _array(x1), _array(x2)
-    if dtype_of(x1).kind == "c":
-        x1 = conjugate(x1)
-    return sum(x1 * x2, axis=axis)
+    return vecdot_core("vecdot", x1, x2, axis)
 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, **kwargs: Any) -> Any:
