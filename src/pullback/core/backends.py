@@ -44,6 +44,7 @@ __all__ = [
     "known_zeros",
     "library",
     "limits",
+    "numpy_based",
     "refuse",
     "single_chunk",
     "zeros",
@@ -136,6 +137,27 @@ def base_value(x: Any) -> Any:
             x = x._primal
         except AttributeError:
             return x
+
+
+def numpy_based(x: Any) -> bool:
+    """Whether the plain value under ``x`` (through any number of traced values) is NumPy's:
+    :func:`library` of :func:`base_value` is ``"numpy"``, with a fast path for NumPy arrays
+    (rules ask it before making a constant in another library).
+
+    Example:
+        >>> numpy_based(np.ones(2)), numpy_based(2.0)
+        (True, True)
+    """
+    while True:
+        if type(x) is np.ndarray:
+            return True
+        inner = getattr(x, "_primal", _NO_PRIMAL)
+        if inner is _NO_PRIMAL:
+            return library(x) == "numpy"
+        x = inner
+
+
+_NO_PRIMAL = object()
 
 
 def zeros(shape: tuple[int, ...], dtype: Any, like: Any = None) -> Any:

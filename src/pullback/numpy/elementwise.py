@@ -725,7 +725,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /) -> Any:
 
     x = broadcast_to(x, shape) if isinstance(x, Tracer) and x.shape != shape else x
     y = broadcast_to(y, shape) if isinstance(y, Tracer) and y.shape != shape else y
-    if type(backends.base_value(like)) is not np.ndarray:  # constants in like's library
+    if not backends.numpy_based(like):  # constants in like's library
         condition, x, y = _into_library(like, condition, x, y)
     return where_p.bind(condition, x, y)
 

@@ -412,8 +412,7 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, **kwargs: Any) -> A
             )
     if len(arrays) == 1:
         return arrays[0]
-    like = next((a for a in arrays if type(a) is not np.ndarray
-                 and backends.library(backends.base_value(a)) != "numpy"), None)
+    like = next((a for a in arrays if not backends.numpy_based(a)), None)
     if like is not None:  # constants (lists, numbers, a rule's zeros) into like's library
         arrays = [backends.constant(a, like) if type(a) is np.ndarray else a for a in arrays]
     return concatenate_p.bind(*arrays, axis=axis)
