@@ -940,3 +940,14 @@ def test_vecdot_axis_does_not_broadcast() -> None:
         np.vecdot(a, b, axis=0)
     with pytest.raises(ValueError, match="vecdot: the operands' axis 0 must have one length"):
         pb.grad(lambda a: pnp.sum(pnp.vecdot(a, b, axis=0)))(a)
+
+
+# ----------------------------------------------------------------------------- cov rowvar
+# NumPy 2.2 transposes every 2-d m for rowvar=False, one observation of several variables
+# too ((1, 5) gives a 5 x 5 matrix); pullback followed the older rule that kept a single row
+# as one variable and returned a scalar under every transformation (fuzz seed 3015863)
+
+@pytest.mark.parametrize("shape", [(1, 5), (5, 1), (1, 1), (3, 4)])
+def test_cov_rowvar_false_transposes_by_dimensions(shape: tuple) -> None:
+    x = np.linspace(-1.0, 1.5, int(np.prod(shape))).reshape(shape)
+    all_checks(_program("m.cov(m.sin(x0) + x0 * x0, rowvar=False, bias=True)"), [x])

@@ -1068,6 +1068,9 @@ def _has_zero(start: Any, stop: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- statistics
 
 
+_COV_BY_NDIM = np.lib.NumpyVersion(np.__version__) >= "2.2.0"
+
+
 @implements(np.cov)
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: Any = None,
         fweights: Any = None, aweights: Any = None, *, dtype: Any = None) -> Any:
@@ -1090,7 +1093,9 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: An
         dtype = result_dtype(m, np.float64) if y is None else \
             result_dtype(m, _array(y), np.float64)
     X = astype(atleast_2d(m), dtype)
-    if not rowvar and shape_of(X)[0] != 1:
+    # NumPy 2.2 transposes every 2-d m for rowvar=False (one observation of several
+    # variables too); earlier versions kept a single row as one variable
+    if not rowvar and (len(shape_of(m)) != 1 if _COV_BY_NDIM else shape_of(X)[0] != 1):
         X = X.T
     if shape_of(X)[0] == 0:
         return np.array([]).reshape(0, 0)
