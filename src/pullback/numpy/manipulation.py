@@ -1178,6 +1178,7 @@ def put(a: Any, ind: Any, v: Any, mode: str = "raise") -> None:
     if not _writable("put", a, v):
         np.put(a, ind, v, mode)
         return
+    v = _array(v)
     if math.prod(shape_of(v)) == 0:
         return  # NumPy writes nothing (and checks no index) for empty values
     positions = _flat_positions("put", a, ind, mode)
@@ -1204,9 +1205,9 @@ def putmask(a: Any, mask: Any, values: Any) -> None:
     if mask.size != n:
         raise ValueError("putmask: mask and data must be the same size")
     positions = np.flatnonzero(mask)
+    values = _array(values)
     if positions.size == 0 or math.prod(shape_of(values)) == 0:
         return  # NumPy writes nothing for empty values
-    values = _array(values)
     size = math.prod(shape_of(values))
     labels = np.resize(np.arange(size, dtype=np.intp), n)[positions]
     _write_flat(a, positions, _gather([values], labels, dtype_of(a)))
