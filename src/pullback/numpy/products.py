@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends
+from pullback.core.reverse import record
 from pullback.core.rules import add_tangents, defbatch, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import (
@@ -160,8 +161,9 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
         and x1.dtype == x2.dtype
         and 0 < x1.ndim <= 2
         and 0 < x2.ndim <= 2
-    ):
-        return matmul_p.bind(x1, x2)  # nothing to promote or broadcast
+    ):  # nothing to promote or broadcast
+        out = record(matmul_p, (x1, x2), {})  # the eager reverse-mode case in one step
+        return matmul_p.bind(x1, x2) if out is None else out
     _check_kwargs("matmul", kwargs)
     s1, s2 = shape_of(x1), shape_of(x2)
     if not s1 or not s2:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
+from pullback.core.reverse import record1
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import all as all_
@@ -137,7 +138,9 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims:
     axes = normalize_axes(axis, a.ndim, "sum", zero_d=True)
     if not axes and not keepdims:
         return a
-    return sum_p.bind(a, axes=axes, keepdims=bool(keepdims))
+    params = {"axes": axes, "keepdims": bool(keepdims)}
+    out = record1(sum_p, a, params)  # the eager reverse-mode case in one step
+    return sum_p.bind(a, **params) if out is None else out
 
 
 @implements(np.mean)
