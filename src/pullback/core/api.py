@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
@@ -502,14 +503,15 @@ def value_and_grad(
 
 
 def _value_and_grad(
-    f: Callable[_P, PyTree], argnums: Argnums, has_aux: bool, who: str
+    f: Callable[_P, PyTree], argnums: Argnums, has_aux: bool, who: str, wraps: bool = True
 ) -> Callable[_P, tuple[PyTree, PyTree]]:
+    """``value_and_grad``; ``wraps=False``: the result takes only ``f``'s name, not its other
+    attributes (``functools.wraps`` costs microseconds, for a function made on every call)."""
     if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
         argnums = int(argnums)  # one position: the result is not a tuple
     known: dict[int, tuple[tuple[int, ...], bool]] = {}  # nargs -> (nums, all in order)
     one = isinstance(argnums, int)
 
-    @functools.wraps(f)
     def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> tuple[PyTree, PyTree]:
         name = f"{who} of {fun_name(f)}"
         nargs = len(args)
@@ -539,6 +541,9 @@ def _value_and_grad(
         g = grads[0] if one else grads
         return ((out, aux) if has_aux else out), g
 
+    if wraps:
+        return functools.wraps(f)(wrapped)
+    wrapped.__name__ = fun_name(f)
     return wrapped
 
 
@@ -598,7 +603,7 @@ def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[
 def _basis(shape: tuple[int, ...], dtype: np.dtype, like: Any = None) -> Any:
     """The standard basis of arrays of ``shape``, stacked: shape ``(size,) + shape``; in the
     library of ``like`` when that refuses NumPy operands (CuPy)."""
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     return backends.constant(np.eye(size, dtype=dtype).reshape((size,) + tuple(shape)), like)
 
 
@@ -746,7 +751,14 @@ def hvp(
             f"{type(primals).__name__}; write (x,) for one argument"
         )
     nums = tuple(range(len(primals)))
-    return jvp(grad(f, argnums=nums), tuple(primals), tangents)
+    vg = _value_and_grad(f, nums, False, "grad", wraps=False)  # grad(f), made on every call
+
+    def grad_f(*args: Any) -> PyTree:
+        return vg(*args)[1]
+
+    grad_f.__name__ = vg.__name__
+    grad_f.__wrapped__ = f  # type: ignore[attr-defined]  # errors name f's parameters
+    return jvp(grad_f, tuple(primals), tangents)
 
 
 # ----------------------------------------------------------------------------- stop_gradient

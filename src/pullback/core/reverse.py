@@ -161,9 +161,9 @@ _WEAK = (float, int)
 
 def _direct(prim: Primitive) -> bool:
     """Whether applying ``prim`` on the tape is its implementation and one node, as
-    :meth:`VJPTrace.process` does it for an ordinary primitive (then ``bind`` adds nothing)."""
-    return not (prim.nondiff or prim.custom_rules or prim.multiple_results
-                or prim.view is not None)
+    :meth:`VJPTrace.process` does it for an ordinary primitive (``bind`` adds only the
+    marking of views, which the callers do as ``bind`` does)."""
+    return not (prim.nondiff or prim.custom_rules or prim.multiple_results)
 
 
 def record1(prim: Primitive, x: Any, params: dict) -> Any:
@@ -190,7 +190,10 @@ def record1(prim: Primitive, x: Any, params: dict) -> Any:
     nodes = trace.nodes
     node = Node(prim, ((x.node, x.index),), (xv,), ans, params, None, 1, len(nodes))
     nodes.append(node)
-    return VJPTracer(trace, ans, node)
+    out = VJPTracer(trace, ans, node)
+    if prim.view is not None:  # as bind does: a view of x (slicing, transpose) is marked
+        prim.view(out, (x,), params)
+    return out
 
 
 def record2(prim: Primitive, x: Any, y: Any) -> Any:
@@ -218,13 +221,12 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             py: Any = (y.node, y.index)
         else:
             yv, py = y, None
-            if type(y) in _WEAK:
+            if type(y) in _WEAK:  # a Python number: NumPy promotes it weakly
                 if not isinstance(xv, _PLAIN):
                     return None
-                yv = y
             elif type(y) is not np.ndarray:
                 return None
-        if py is not None or type(y) is np.ndarray:
+        if yv is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
             if (not isinstance(xv, _PLAIN) or not isinstance(yv, _PLAIN)
                     or xv.shape != yv.shape or xv.dtype != yv.dtype):
                 return None
@@ -242,7 +244,8 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             return None
     else:
         return None
-    if not trace.active or _trace_mod.debug_hook is not None or not _direct(prim):
+    if (not trace.active or _trace_mod.debug_hook is not None or not _direct(prim)
+            or prim.view is not None):
         return None
     ans = prim.impl(xv, yv)
     nodes = trace.nodes
@@ -289,7 +292,10 @@ def record(prim: Primitive, args: tuple, params: dict) -> Any:
     nodes = trace.nodes
     node = Node(prim, tuple(parents), tuple(vals), ans, params, None, 1, len(nodes))
     nodes.append(node)
-    return VJPTracer(trace, ans, node)
+    out = VJPTracer(trace, ans, node)
+    if prim.view is not None:  # as bind does
+        prim.view(out, args, params)
+    return out
 
 
 def _check_cotangent(node: Node, i: int, ct: Any) -> None:

@@ -367,7 +367,9 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
                 return bind(prim, x, y)
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return bind(prim, x, y)
-        return bind(prim, *promote(x, y))
+        x, y = promote(x, y)
+        out = record2(prim, x, y)  # the promoted operands, in one step as above
+        return bind(prim, x, y) if out is None else out
 
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
 
