@@ -116,7 +116,12 @@ def _transpose_impl(x: Any, axes: tuple) -> Any:
 
 
 transpose_p = new_primitive("transpose", _transpose_impl)
-deflinear(transpose_p, lambda g, x, axes: transpose(g, tuple(int(i) for i in np.argsort(axes))))
+def _inverse(axes: tuple) -> tuple[int, ...]:
+    """The inverse permutation of ``axes`` (``np.argsort(axes)``, in plain Python)."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
+deflinear(transpose_p, lambda g, x, axes: transpose(g, _inverse(axes)))
 transpose_p.batch = lambda vals, batched, params, size: transpose_p.bind(
     vals[0], axes=(0,) + tuple(a + 1 for a in params["axes"])
 )
