@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
@@ -46,6 +47,8 @@ VJPFn = Callable[[PyTree], tuple[PyTree, ...]]
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _LEAF = tree_structure(0.0)
+#: NumPy's own values (arrays and scalars): their shapes are always known
+_NUMPY = (np.ndarray, np.generic)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -292,9 +295,12 @@ def _vjp(
     in_trees: list[PyTreeDef] = []
     for i, p in enumerate(primals):
         if type(p) is np.ndarray:  # the common case: one array, a leaf
-            leaves, tree = [p], _LEAF
-        else:
-            leaves, tree = tree_flatten(p)
+            if p.dtype.kind not in "fc":
+                _check_differentiable(who, lambda i=i: label(i), [p], _LEAF)  # raises
+            in_leaves.append([p])
+            in_trees.append(_LEAF)
+            continue
+        leaves, tree = tree_flatten(p)
         for x in leaves:
             if (x.dtype if type(x) is np.ndarray else dtype_of(x)).kind not in "fc":
                 _check_differentiable(who, lambda i=i: label(i), leaves, tree)  # raises
@@ -307,9 +313,14 @@ def _vjp(
         in_nodes = []  # taken before f can rebind the tracers
         args = []
         for tree, ls in zip(in_trees, in_leaves, strict=True):
+            if tree is _LEAF:
+                ts = [leaf(ls[0])]
+                in_nodes.append([ts[0].node])
+                args.append(ts[0])
+                continue
             ts = [leaf(x) for x in ls]
             in_nodes.append([t.node for t in ts])
-            args.append(ts[0] if tree is _LEAF else tree_unflatten(tree, ts))
+            args.append(tree_unflatten(tree, ts))
         ts = []
         out, aux = _split_aux(who, f(*args), has_aux)
     nodes = trace.nodes
@@ -322,7 +333,7 @@ def _vjp(
     for leaf in out_leaves:
         if isinstance(leaf, VJPTracer) and leaf._trace is trace:
             primal = leaf._primal
-            if type(primal) is not np.ndarray:
+            if not isinstance(primal, _NUMPY):
                 _known_shape(who, primal)
             out_primals.append(primal)
             out_nodes.append((leaf.node, leaf.index))
@@ -341,7 +352,7 @@ def _vjp(
             grads = []
             for x, n in zip(ls, ns, strict=True):
                 g = at_leaves.get(n)
-                if g is None or type(g) is not np.ndarray:
+                if type(g) is not np.ndarray:
                     g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
                 if type(g) is np.ndarray:
                     if id(g) in given:
@@ -356,7 +367,7 @@ def _vjp(
     def vjp_fn(ct: PyTree) -> tuple[PyTree, ...]:
         return pull(_check_like(who, "cotangent", out_primals, out_tree, ct))
 
-    out_value = tree_unflatten(out_tree, out_primals)
+    out_value = out_primals[0] if out_tree is _LEAF else tree_unflatten(out_tree, out_primals)
     return out_value, vjp_fn, pull, (_strip(trace, aux) if has_aux else None)
 
 
@@ -492,36 +503,47 @@ def value_and_grad(
 
 
 def _value_and_grad(
-    f: Callable[_P, PyTree], argnums: Argnums, has_aux: bool, who: str
+    f: Callable[_P, PyTree], argnums: Argnums, has_aux: bool, who: str, wraps: bool = True
 ) -> Callable[_P, tuple[PyTree, PyTree]]:
+    """``value_and_grad``; ``wraps=False``: the result takes only ``f``'s name, not its other
+    attributes (``functools.wraps`` costs microseconds, for a function made on every call)."""
     if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
         argnums = int(argnums)  # one position: the result is not a tuple
     known: dict[int, tuple[tuple[int, ...], bool]] = {}  # nargs -> (nums, all in order)
+    one = isinstance(argnums, int)
 
-    @functools.wraps(f)
     def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> tuple[PyTree, PyTree]:
         name = f"{who} of {fun_name(f)}"
         nargs = len(args)
-        if nargs in known:
-            nums, every = known[nargs]
+        hit = known.get(nargs)
+        if hit is not None:
+            nums, every = hit
         else:
             nums = _normalize_argnums(name, argnums, nargs)
             every = nums == tuple(range(nargs))
             known[nargs] = (nums, every)
         dyn: tuple[Any, ...]
         if every and not kwargs:  # f itself, on all of its arguments
-            f_partial, dyn = f, tuple(args)
+            f_partial, dyn = f, args
         else:
             f_partial, dyn = _partial_args(f, args, kwargs, nums), tuple([args[i] for i in nums])
         out, _, pull, aux = _vjp(name, f_partial, dyn, has_aux,
                                  lambda k: arg_label(f, nums[k]))
-        if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
-            _check_scalar(name, out)
-        # grad's own seed (no checks), in an eager library's arrays (CuPy refuses NumPy ones)
-        grads = pull([backends.constant(np.ones((), dtype_of(out)), out)])
-        g = grads[0] if isinstance(argnums, int) else grads
+        t = type(out)
+        if t is np.float64 or t is np.float32:  # a NumPy scalar: the common case
+            seed = np.ones((), out.dtype)
+        else:
+            if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
+                _check_scalar(name, out)
+            # grad's own seed (no checks), in an eager library's arrays (CuPy refuses NumPy ones)
+            seed = backends.constant(np.ones((), dtype_of(out)), out)
+        grads = pull([seed])
+        g = grads[0] if one else grads
         return ((out, aux) if has_aux else out), g
 
+    if wraps:
+        return functools.wraps(f)(wrapped)
+    wrapped.__name__ = fun_name(f)
     return wrapped
 
 
@@ -581,7 +603,7 @@ def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[
 def _basis(shape: tuple[int, ...], dtype: np.dtype, like: Any = None) -> Any:
     """The standard basis of arrays of ``shape``, stacked: shape ``(size,) + shape``; in the
     library of ``like`` when that refuses NumPy operands (CuPy)."""
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     return backends.constant(np.eye(size, dtype=dtype).reshape((size,) + tuple(shape)), like)
 
 
@@ -729,7 +751,14 @@ def hvp(
             f"{type(primals).__name__}; write (x,) for one argument"
         )
     nums = tuple(range(len(primals)))
-    return jvp(grad(f, argnums=nums), tuple(primals), tangents)
+    vg = _value_and_grad(f, nums, False, "grad", wraps=False)  # grad(f), made on every call
+
+    def grad_f(*args: Any) -> PyTree:
+        return vg(*args)[1]
+
+    grad_f.__name__ = vg.__name__
+    grad_f.__wrapped__ = f  # type: ignore[attr-defined]  # errors name f's parameters
+    return jvp(grad_f, tuple(primals), tangents)
 
 
 # ----------------------------------------------------------------------------- stop_gradient

@@ -33,24 +33,38 @@ class JVPTrace(Trace):
         return JVPTracer(self, value, zero)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
-        primals = []
-        tangents = []
-        for a in args:
-            if type(a) is JVPTracer and a._trace is self:
-                primals.append(a._primal)
-                tangents.append(a.tangent)
+        primals: Any
+        tangents: Any
+        if len(args) == 2:  # the common case, without the lists
+            x, y = args
+            if type(x) is JVPTracer and x._trace is self:
+                xp, tx = x._primal, x.tangent
             else:
-                primals.append(a)
-                tangents.append(zero)
-        primals = tuple(primals)
+                xp, tx = x, zero
+            if type(y) is JVPTracer and y._trace is self:
+                yp, ty = y._primal, y.tangent
+            else:
+                yp, ty = y, zero
+            primals, tangents = (xp, yp), (tx, ty)
+        else:
+            primals = []
+            tangents = []
+            for a in args:
+                if type(a) is JVPTracer and a._trace is self:
+                    primals.append(a._primal)
+                    tangents.append(a.tangent)
+                else:
+                    primals.append(a)
+                    tangents.append(zero)
+            primals, tangents = tuple(primals), tuple(tangents)
         if prim.nondiff:
             return prim.bind(*primals, **params)
         jvp = prim.jvp
         if jvp is None or prim.custom_jvp:
-            ans, t_out = prim.jvp_apply(primals, tuple(tangents), params)
+            ans, t_out = prim.jvp_apply(primals, tangents, params)
         else:  # Primitive.jvp_apply, inline
             ans = bind(prim, *primals, **params)
-            t_out = jvp(tuple(tangents), ans, primals, params)
+            t_out = jvp(tangents, ans, primals, params)
         if prim.multiple_results:
             if t_out is zero or t_out is None:
                 return ans

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends
+from pullback.core import trace as _trace_mod
+from pullback.core.reverse import record1
 from pullback.core.rules import defelementwise, defjvp_joint, deflinear, defnondiff, defvjp_joint
 from pullback.core.trace import (
     Primitive,
@@ -99,7 +101,10 @@ def reshape(x: Any, shape: tuple[int, ...]) -> Any:
         (2, 3)
     """
     shape = tuple(shape)
-    return x if shape_of(x) == shape else reshape_p.bind(x, shape=shape)
+    if shape_of(x) == shape:
+        return x
+    out = record1(reshape_p, x, {"shape": shape})  # the eager reverse-mode case
+    return reshape_p.bind(x, shape=shape) if out is None else out
 
 
 # ----------------------------------------------------------------------------- transpose
@@ -111,7 +116,12 @@ def _transpose_impl(x: Any, axes: tuple) -> Any:
 
 
 transpose_p = new_primitive("transpose", _transpose_impl)
-deflinear(transpose_p, lambda g, x, axes: transpose(g, tuple(int(i) for i in np.argsort(axes))))
+def _inverse(axes: tuple) -> tuple[int, ...]:
+    """The inverse permutation of ``axes`` (``np.argsort(axes)``, in plain Python)."""
+    return tuple(sorted(range(len(axes)), key=axes.__getitem__))
+
+
+deflinear(transpose_p, lambda g, x, axes: transpose(g, _inverse(axes)))
 transpose_p.batch = lambda vals, batched, params, size: transpose_p.bind(
     vals[0], axes=(0,) + tuple(a + 1 for a in params["axes"])
 )
@@ -181,7 +191,10 @@ def broadcast_to(x: Any, shape: tuple[int, ...]) -> Any:
         (3, 2)
     """
     shape = tuple(shape)
-    return x if shape_of(x) == shape else broadcast_to_p.bind(x, shape=shape)
+    if shape_of(x) == shape:
+        return x
+    out = record1(broadcast_to_p, x, {"shape": shape})  # the eager reverse-mode case
+    return broadcast_to_p.bind(x, shape=shape) if out is None else out
 
 
 # ----------------------------------------------------------------------------- sum
@@ -202,6 +215,13 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
         (2, 3)
     """
     shape = shape_of(x)
+    if type(x) is np.ndarray and type(g) is np.ndarray and _trace_mod.debug_hook is None:
+        # plain arrays (first order, eager): what reshape and broadcast_to below do
+        if not keepdims:
+            to = tuple([1 if i in axes else n for i, n in enumerate(shape)])
+            if g.shape != to:
+                g = g.reshape(to)
+        return g if g.shape == shape else _broadcast_to_impl(g, shape)
     if not keepdims:
         g = reshape(g, tuple(1 if i in axes else n for i, n in enumerate(shape)))
     if type(x) is not np.ndarray and not isinstance(g, Tracer) and backends.is_dask(x):

@@ -1,8 +1,15 @@
 """Reverse mode: the VJP trace records one node per operation; the backward pass walks them.
 
-The trace records its nodes in creation order, which is a topological order. The backward
-pass walks them in reverse (iteratively: a million-node graph is fine), accumulates
-cotangents into parents and drops each node's cotangent as soon as it has been used.
+The trace records its nodes in creation order, which is a topological order; each node knows
+its place in that list (``slot``). The backward pass walks them in reverse (iteratively: a
+million-node graph is fine), accumulates cotangents into a list indexed by slot and drops
+each node's cotangent as soon as it has been used.
+
+The eager common case, a primitive applied to values of one VJP trace whose primals are plain
+NumPy values (no outer transformation), no ``debug_nans`` hook, is recorded by
+:func:`record1`/:func:`record2`/:func:`record`: the NumPy layer's wrappers call them in place
+of ``bind`` (which would find the trace, then call :meth:`VJPTrace.process`), and they
+fall back (return None) in every other case.
 """
 
 from __future__ import annotations
@@ -10,6 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from pullback.core import trace as _trace_mod
 from pullback.core.rules import add_tangents
 from pullback.core.trace import (
     Primitive,
@@ -23,14 +33,14 @@ from pullback.core.trace import (
     zero,
 )
 
-__all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass"]
+__all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass", "record", "record1", "record2"]
 
 
 class Node:
     """One recorded operation: the primitive, its parents and what its rule needs."""
 
     __slots__ = (
-        "prim", "parents", "args", "ans", "params", "residual", "n_out", "__weakref__",
+        "prim", "parents", "args", "ans", "params", "residual", "n_out", "slot", "__weakref__",
     )
 
     def __init__(
@@ -42,6 +52,7 @@ class Node:
         params: dict,
         residual: Any,
         n_out: int,
+        slot: int = -1,
     ):
         self.prim = prim  # None marks an input (a leaf)
         self.parents = parents  # per argument: (node, output index) or None
@@ -50,6 +61,7 @@ class Node:
         self.params = params
         self.residual = residual
         self.n_out = n_out
+        self.slot = slot  # the place in its trace's ``nodes`` (the backward pass's index)
 
 
 class VJPTracer(Tracer):
@@ -85,8 +97,9 @@ class VJPTrace(Trace):
 
     def leaf(self, value: Any) -> VJPTracer:
         """A new input of this trace."""
-        node = Node(None, (), (), value, None, None, 1)
-        self.nodes.append(node)
+        nodes = self.nodes
+        node = Node(None, (), (), value, None, None, 1, len(nodes))
+        nodes.append(node)
         return VJPTracer(self, value, node)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
@@ -130,13 +143,159 @@ class VJPTrace(Trace):
             ans, residual = bind(prim, *vals, **params), None
         else:
             ans, residual = prim.impl(*vals, **params), None
+        nodes = self.nodes
         if prim.multiple_results:
-            node = Node(prim, parents, vals, ans, params, residual, len(ans))
-            self.nodes.append(node)
+            node = Node(prim, parents, vals, ans, params, residual, len(ans), len(nodes))
+            nodes.append(node)
             return tuple(VJPTracer(self, a, node, i) for i, a in enumerate(ans))
-        node = Node(prim, parents, vals, ans, params, residual, 1)
-        self.nodes.append(node)
+        node = Node(prim, parents, vals, ans, params, residual, 1, len(nodes))
+        nodes.append(node)
         return VJPTracer(self, ans, node)
+
+
+#: the primal types the eager fast path takes (plain NumPy values: no outer level's tracer)
+_PLAIN = (np.ndarray, np.generic)
+#: Python numbers, which the wrappers leave to NumPy's weak promotion
+_WEAK = (float, int)
+
+
+def _direct(prim: Primitive) -> bool:
+    """Whether applying ``prim`` on the tape is its implementation and one node, as
+    :meth:`VJPTrace.process` does it for an ordinary primitive (``bind`` adds only the
+    marking of views, which the callers do as ``bind`` does)."""
+    return not (prim.nondiff or prim.custom_rules or prim.multiple_results)
+
+
+def record1(prim: Primitive, x: Any, params: dict) -> Any:
+    """``prim(x, **params)`` on the tape in one step (what ``bind`` then
+    :meth:`VJPTrace.process` do), when ``x`` is a tracer of an active VJP trace whose primal
+    is a plain NumPy value and no ``debug_nans`` hook is set; None otherwise (then the caller
+    takes the general path, ``bind``).
+
+    Example:
+        >>> from pullback.core.trace import new_trace, PRIMITIVES
+        >>> with new_trace(VJPTrace) as trace:
+        ...     y = record1(PRIMITIVES["negative"], trace.leaf(np.ones(2)), {})
+        >>> y.primal, y.node.slot
+        (array([-1., -1.]), 1)
+    """
+    if type(x) is not VJPTracer:
+        return None
+    xv = x._primal
+    trace = x._trace
+    if (not isinstance(xv, _PLAIN) or not trace.active or _trace_mod.debug_hook is not None
+            or not _direct(prim)):
+        return None
+    ans = prim.impl(xv, **params)
+    nodes = trace.nodes
+    node = Node(prim, ((x.node, x.index),), (xv,), ans, params, None, 1, len(nodes))
+    nodes.append(node)
+    out = VJPTracer(trace, ans, node)
+    if prim.view is not None:  # as bind does: a view of x (slicing, transpose) is marked
+        prim.view(out, (x,), params)
+    return out
+
+
+def record2(prim: Primitive, x: Any, y: Any) -> Any:
+    """``prim(x, y)`` on the tape in one step, for a binary elementwise primitive whose
+    wrapper would bind it without promotion: each operand a tracer of one active VJP trace
+    (with a plain NumPy primal) or a plain NumPy array, of one shape and dtype; or one of them
+    a Python number (weak). None in every other case (then the caller takes the general path).
+
+    Example:
+        >>> from pullback.core.lax import mul_p
+        >>> from pullback.core.trace import new_trace
+        >>> with new_trace(VJPTrace) as trace:
+        ...     y = record2(mul_p, trace.leaf(np.ones(2)), 3.0)
+        >>> y.primal
+        array([3., 3.])
+    """
+    if type(x) is VJPTracer:
+        trace = x._trace
+        xv = x._primal
+        px: Any = (x.node, x.index)
+        if type(y) is VJPTracer:
+            if y._trace is not trace:
+                return None
+            yv = y._primal
+            py: Any = (y.node, y.index)
+        else:
+            yv, py = y, None
+            if type(y) in _WEAK:  # a Python number: NumPy promotes it weakly
+                if not isinstance(xv, _PLAIN):
+                    return None
+            elif type(y) is not np.ndarray:
+                return None
+        if yv is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
+            if (not isinstance(xv, _PLAIN) or not isinstance(yv, _PLAIN)
+                    or xv.shape != yv.shape or xv.dtype != yv.dtype):
+                return None
+    elif type(y) is VJPTracer:
+        trace = y._trace
+        yv = y._primal
+        py = (y.node, y.index)
+        xv, px = x, None
+        if not isinstance(yv, _PLAIN):
+            return None
+        if type(x) is np.ndarray:
+            if x.shape != yv.shape or x.dtype != yv.dtype:
+                return None
+        elif type(x) not in _WEAK:
+            return None
+    else:
+        return None
+    if (not trace.active or _trace_mod.debug_hook is not None or not _direct(prim)
+            or prim.view is not None):
+        return None
+    ans = prim.impl(xv, yv)
+    nodes = trace.nodes
+    node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
+    nodes.append(node)
+    return VJPTracer(trace, ans, node)
+
+
+def record(prim: Primitive, args: tuple, params: dict) -> Any:
+    """``prim(*args, **params)`` on the tape in one step, when every traced argument is a
+    tracer of one active VJP trace with a plain NumPy primal, the others plain values, and no
+    ``debug_nans`` hook is set; None otherwise (then the caller takes the general path).
+
+    Example:
+        >>> from pullback.core.trace import new_trace, PRIMITIVES
+        >>> with new_trace(VJPTrace) as trace:
+        ...     y = record(PRIMITIVES["matmul"], (trace.leaf(np.ones((2, 2))), np.ones(2)), {})
+        >>> y.primal
+        array([2., 2.])
+    """
+    trace = None
+    vals = []
+    parents = []
+    for a in args:
+        if type(a) is VJPTracer:
+            if trace is None:
+                trace = a._trace
+            elif a._trace is not trace:
+                return None
+            v = a._primal
+            if not isinstance(v, _PLAIN):
+                return None
+            vals.append(v)
+            parents.append((a.node, a.index))
+        elif isinstance(a, Tracer):
+            return None
+        else:
+            vals.append(a)
+            parents.append(None)
+    if (trace is None or not trace.active or _trace_mod.debug_hook is not None
+            or not _direct(prim)):
+        return None
+    ans = prim.impl(*vals, **params)
+    nodes = trace.nodes
+    node = Node(prim, tuple(parents), tuple(vals), ans, params, None, 1, len(nodes))
+    nodes.append(node)
+    out = VJPTracer(trace, ans, node)
+    if prim.view is not None:  # as bind does
+        prim.view(out, args, params)
+    return out
 
 
 def _check_cotangent(node: Node, i: int, ct: Any) -> None:
@@ -174,20 +333,31 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
         >>> backward_pass([(y.node, 0, 1.0)], trace.nodes)[x.node]
         6.0
     """
-    cts: dict[Node, Any] = {}
+    # cotangents by node slot (None: none yet); a node of several outputs holds a list
+    cts: list[Any] = [None] * len(nodes)
+    live = 0  # how many entries of cts are set: the walk stops when none is left
+    start = -1
     for node, index, g in seeds:
+        slot = node.slot
+        if cts[slot] is None:
+            live += 1
         _accumulate(cts, node, index, g)
+        if slot > start:
+            start = slot
     leaves = {}
-    pop = cts.pop
-    for node in reversed(nodes):
-        if not cts:
-            break
-        g = pop(node, None)
+    hook = cotangent_hook
+    for k in range(start, -1, -1):
+        g = cts[k]
         if g is None:
             continue
+        cts[k] = None
+        live -= 1
+        node = nodes[k]
         prim = node.prim
         if prim is None:
             leaves[node] = g
+            if not live:
+                break
             continue
         if node.n_out != 1:
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans, strict=True))
@@ -204,9 +374,12 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
                 f"{len(parents)} arguments: return one per argument (None for none)"
             )
         i = -1
-        for p, ct in zip(parents, results, strict=True):
+        for p in parents:
             i += 1
-            if p is None or ct is zero or ct is None:
+            if p is None:
+                continue
+            ct = results[i]
+            if ct is zero or ct is None:
                 continue
             arg = args[i]
             try:  # shape_of and dtype_of, for values that have both attributes
@@ -215,24 +388,34 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
                 ok = False
             if not ok:
                 _check_cotangent(node, i, ct)  # raises unless shape_of/dtype_of agree
-            if cotangent_hook is not None:
-                cotangent_hook(node, i, ct)
-            parent, index = p
+            if hook is not None:
+                hook(node, i, ct)
+            parent = p[0]
             if parent.n_out == 1:
-                prev = cts.get(parent)
+                slot = parent.slot
+                prev = cts[slot]
                 # add_tangents(prev, ct), inline (ct is not zero)
-                cts[parent] = ct if prev is None or prev is zero else prev + ct
+                if prev is None:
+                    cts[slot] = ct
+                    live += 1
+                else:
+                    cts[slot] = ct if prev is zero else prev + ct
             else:
-                _accumulate(cts, parent, index, ct)
+                if cts[parent.slot] is None:
+                    live += 1
+                _accumulate(cts, parent, p[1], ct)
+        if not live:
+            break
     return leaves
 
 
-def _accumulate(cts: dict, node: Node, index: int, g: Any) -> None:
+def _accumulate(cts: list, node: Node, index: int, g: Any) -> None:
+    slot = node.slot
     if node.n_out == 1:
-        prev = cts.get(node)
-        cts[node] = g if prev is None else add_tangents(prev, g)
+        prev = cts[slot]
+        cts[slot] = g if prev is None else add_tangents(prev, g)
         return
-    slots = cts.get(node)
+    slots = cts[slot]
     if slots is None:
-        slots = cts[node] = [zero] * node.n_out
+        slots = cts[slot] = [zero] * node.n_out
     slots[index] = add_tangents(slots[index], g)

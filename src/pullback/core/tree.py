@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar, cast
 
+import numpy as np
+
 from pullback.core.typing import PyTree
 
 __all__ = [
@@ -157,13 +159,16 @@ def tree_flatten(tree: PyTree) -> tuple[list[Any], PyTreeDef]:
 
 
 def _flatten_into(tree: PyTree, leaves: list[Any]) -> PyTreeDef:
+    if type(tree) is np.ndarray:  # the common leaf, without the registry's look-ups
+        leaves.append(tree)
+        return _LEAF
     found = _node_type(tree)
     if found is None:
         leaves.append(tree)
         return _LEAF
     cls, node = found
     children, aux = node.flatten(tree)
-    return PyTreeDef(cls, aux, tuple(_flatten_into(c, leaves) for c in children))
+    return PyTreeDef(cls, aux, tuple([_flatten_into(c, leaves) for c in children]))
 
 
 def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> PyTree:
@@ -189,8 +194,12 @@ def tree_unflatten(treedef: PyTreeDef, leaves: Iterable[Any]) -> PyTree:
 def _build(treedef: PyTreeDef, it: Iterator[Any]) -> PyTree:
     if treedef.kind is None:
         return next(it)
-    children = [_build(c, it) for c in treedef.children]
+    children = [next(it) if c.kind is None else _build(c, it) for c in treedef.children]
     cls = treedef.kind
+    if cls is list:  # the common containers, without their registered functions
+        return children
+    if cls is tuple:
+        return tuple(children)
     node = _registry.get(cls)
     if node is None:  # namedtuple
         return cls(*children)

@@ -15,6 +15,7 @@ import numpy as np
 
 from pullback.core import backends, lax
 from pullback.core.batching import batch_by_looping
+from pullback.core.reverse import record1, record2
 from pullback.core.rules import defbatch, defelementwise, defnondiff
 from pullback.core.trace import (
     PRIMITIVES,
@@ -319,7 +320,8 @@ def wrap_unary(name: str, ufunc: Any, prim: Primitive, example: str | None = Non
             return ufunc(x, **kwargs)
         if kwargs:
             _check_kwargs(name, kwargs)
-        return bind(prim, x)
+        out = record1(prim, x, {})  # the eager reverse-mode case in one step
+        return bind(prim, x) if out is None else out
 
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
 
@@ -356,13 +358,18 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
             _check_kwargs(name, kwargs)
         if prim.nondiff:
             return bind(prim, x, y)
+        out = record2(prim, x, y)  # the eager reverse-mode case in one step
+        if out is not None:
+            return out
         # promote's fast paths, inline: equal shapes and dtypes, or a Python scalar
         if tx and ty or (tx and type(y) is np.ndarray) or (ty and type(x) is np.ndarray):
             if x.shape == y.shape and x.dtype == y.dtype:
                 return bind(prim, x, y)
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return bind(prim, x, y)
-        return bind(prim, *promote(x, y))
+        x, y = promote(x, y)
+        out = record2(prim, x, y)  # the promoted operands, in one step as above
+        return bind(prim, x, y) if out is None else out
 
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends
+from pullback.core.reverse import VJPTracer, record
 from pullback.core.rules import add_tangents, defbatch, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import (
@@ -74,6 +75,11 @@ matmul_p = new_primitive("matmul", np.matmul)
 
 def _matmul_lhs(g: Any, x: Any, y: Any) -> Any:
     xnd, ynd = len(shape_of(x)), len(shape_of(y))
+    if type(g) is np.ndarray and type(y) is np.ndarray and ynd <= 2 and xnd <= 2:
+        # plain arrays (first order, eager): the same products as below, in NumPy directly
+        if ynd == 1:
+            return g * y if xnd == 1 else g[..., None] * y
+        return np.matmul(y, g) if xnd == 1 else np.matmul(g, y.swapaxes(-1, -2))
     if ynd == 1:
         # (..., n, k) @ (k,) -> (..., n);  (k,) @ (k,) -> ()
         return g * y if xnd == 1 else reshape(g, shape_of(g) + (1,)) * y
@@ -88,6 +94,11 @@ def _matmul_lhs(g: Any, x: Any, y: Any) -> Any:
 
 def _matmul_rhs(g: Any, x: Any, y: Any) -> Any:
     xnd, ynd = len(shape_of(x)), len(shape_of(y))
+    if type(g) is np.ndarray and type(x) is np.ndarray and xnd <= 2 and ynd <= 2:
+        # plain arrays (first order, eager): the same products as below, in NumPy directly
+        if xnd == 1:
+            return g * x if ynd == 1 else x[:, None] * g
+        return np.matmul(g, x) if ynd == 1 else np.matmul(x.swapaxes(-1, -2), g)
     if xnd == 1:
         # (k,) @ (k,) -> (): g * x;  (k,) @ (..., k, m) -> (..., m): outer(x, g) per batch
         gs = shape_of(g)
@@ -151,6 +162,15 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
         >>> pnp.matmul(np.ones((2, 3)), np.ones(3))
         array([3., 3.])
     """
+    t1, t2 = type(x1) is VJPTracer, type(x2) is VJPTracer
+    if (t1 or t2) and not kwargs:  # the eager reverse-mode case, without the checks below
+        v1 = x1._primal if t1 else x1
+        v2 = x2._primal if t2 else x2
+        if (type(v1) is np.ndarray and type(v2) is np.ndarray and v1.dtype == v2.dtype
+                and 0 < v1.ndim <= 2 and 0 < v2.ndim <= 2):
+            out = record(matmul_p, (x1, x2), {})
+            if out is not None:
+                return out
     if not _traced(x1, x2):
         return np.matmul(x1, x2, **kwargs)
     if (
@@ -160,8 +180,8 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
         and x1.dtype == x2.dtype
         and 0 < x1.ndim <= 2
         and 0 < x2.ndim <= 2
-    ):
-        return matmul_p.bind(x1, x2)  # nothing to promote or broadcast
+    ):  # nothing to promote or broadcast
+        return matmul_p.bind(x1, x2)
     _check_kwargs("matmul", kwargs)
     s1, s2 = shape_of(x1), shape_of(x2)
     if not s1 or not s2:

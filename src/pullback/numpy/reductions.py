@@ -29,6 +29,7 @@ the reduced axes with length 1. Conventions:
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ import numpy as np
 
 from pullback.core import backends, lax
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
+from pullback.core.reverse import record1
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import all as all_
@@ -99,7 +101,7 @@ def _reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool
 
 
 def _count(shape: tuple[int, ...], axes: tuple[int, ...]) -> int:
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    return math.prod([int(shape[i]) for i in axes])
 
 
 def _given(**kwargs: Any) -> dict:
@@ -138,7 +140,9 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims:
     axes = normalize_axes(axis, a.ndim, "sum", zero_d=True)
     if not axes and not keepdims:
         return a
-    return sum_p.bind(a, axes=axes, keepdims=bool(keepdims))
+    params = {"axes": axes, "keepdims": bool(keepdims)}
+    out = record1(sum_p, a, params)  # the eager reverse-mode case in one step
+    return sum_p.bind(a, **params) if out is None else out
 
 
 @implements(np.mean)

@@ -25,6 +25,7 @@ from pullback.core.lax import (
     split_p,
     transpose_p,
 )
+from pullback.core.reverse import record1
 from pullback.core.rules import defbatch, deflinear, defnondiff
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy import _backends
@@ -178,7 +179,9 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
             raise ValueError(f"transpose: axes {axes} don't match an array of {nd} dimensions")
     if axes == tuple(range(nd)):
         return a
-    return transpose_p.bind(a, axes=axes)
+    params = {"axes": axes}
+    out = record1(transpose_p, a, params)  # the eager reverse-mode case in one step
+    return transpose_p.bind(a, **params) if out is None else out
 
 
 def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
