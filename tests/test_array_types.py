@@ -86,6 +86,25 @@ def test_the_gradient_of_a_logistic_loss_stays_on_the_device():
     np.testing.assert_allclose(to_host(J), Xn, rtol=1e-15)
 
 
+@pytest.mark.parametrize("name", ["eigvalsh", "svdvals", "nuclear", "qr", "abs-complex"])
+def test_vmap_of_gradients_stays_on_the_device(name: str) -> None:
+    # where's batching rule made a NumPy array of an unbatched Python number (it met the
+    # device arrays in eigh/svd/qr/the nuclear norm and complex abs under vmap)
+    fns = {
+        "eigvalsh": lambda a: pnp.sum(pnp.linalg.eigvalsh(a + pnp.swapaxes(a, -1, -2)) ** 3),
+        "svdvals": lambda a: pnp.sum(pnp.linalg.svdvals(a) ** 3),
+        "nuclear": lambda a: pnp.linalg.norm(a, "nuc"),
+        "qr": lambda a: pnp.sum(pnp.linalg.qr(a)[1] ** 3),
+        "abs-complex": lambda a: pnp.sum(pnp.abs(a + 1j * pnp.sin(a)) ** 3),
+    }
+    f = pb.grad(fns[name])
+    stack = np.random.default_rng(3).standard_normal((4, 3, 3))
+    got = pb.vmap(f)(to_device(stack))
+    assert isinstance(got, DeviceArray) and got.device == 1
+    want = np.stack([f(a) for a in stack])  # one NumPy matrix at a time
+    np.testing.assert_allclose(to_host(got), want, rtol=1e-10, atol=1e-12)
+
+
 def test_jit_compiles_for_device_arrays():
     # the cache key holds the array type; the graph runs with the library's functions, its
     # NumPy constants copied to the device

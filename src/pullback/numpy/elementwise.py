@@ -653,7 +653,7 @@ def _where_batch(vals: list, batched: list, params: dict, size: int) -> Any:
         s = tuple(shape_of(v))
         if b and len(s) - 1 < rank:
             v = lax.reshape(v, (size,) + (1,) * (rank - len(s) + 1) + s[1:])
-        elif not b:
+        elif not b and s:  # a 0-d one broadcasts as it is (a Python number stays one)
             v = lax.reshape(v, (1,) * (rank + 1 - len(s)) + s)
         aligned.append(v)
     full = np.broadcast_shapes(*(tuple(shape_of(v)) for v in aligned))
