@@ -138,7 +138,8 @@ PORTED_ALREADY = {
     "scipy.linalg.eigh[generalised-vectors-3]", "scipy.linalg.eigh[values]",
     "scipy.linalg.eigh[vectors]", "scipy.linalg.inv", "scipy.linalg.solve[None]",
     "scipy.linalg.solve[diagonal]", "scipy.linalg.solve[her]", "scipy.linalg.solve[sym-lower]",
-    "scipy.linalg.solve[sym]", "scipy.linalg.solve[transposed]",
+    "scipy.linalg.solve[sym]", "scipy.linalg.solve[transposed]", "scipy.linalg.solve[shapes]",
+    "scipy.linalg.solve[tridiagonal]",
 }
 
 #: rows whose derivative in some mode is a constant made without the inputs (NumPy zeros)

@@ -951,3 +951,102 @@ def test_vecdot_axis_does_not_broadcast() -> None:
 def test_cov_rowvar_false_transposes_by_dimensions(shape: tuple) -> None:
     x = np.linspace(-1.0, 1.5, int(np.prod(shape))).reshape(shape)
     all_checks(_program("m.cov(m.sin(x0) + x0 * x0, rowvar=False, bias=True)"), [x])
+
+
+# ----------------------------------------------------------------------------- scipy solve shapes
+# SciPy 1.17's solve reads 'a' at least 2-d and 'b' at least 1-d (a 0-d b is a vector of one
+# entry), and a 1 by 1 'a' divides a 'b' of any number of rows (b / a), whatever assume_a
+# says; a 'b' of two or more dimensions is a stack of matrices and the stack axes broadcast.
+# pullback refused a 0-d b (seeds 3004791, 3006820, 4009835: "Input operand 1 does not have
+# enough dimensions"; 4003615: an IndexError through solve_triangular), a 1 by 1 a with b of
+# 2 rows (3009306, 3000750); lu_solve failed on an empty system (3005288) and on a stacked
+# lu with one (3, 3) b for all of them (3000361); vmap of solve with a stacked a and a
+# constant (3, 3) b failed (pnp.linalg.solve did not broadcast a constant b's stack axes)
+
+_SOLVE_SHAPES = [
+    (3004791, "scipy.linalg.solve[transposed]", (1, 1), "x0", [np.array(-0.327)]),
+    (3006820, "scipy.linalg.solve[None]", (1, 1, 1), "(2.0 * m.sin(x0))", [np.array(1.77)]),
+    (4009835, "scipy.linalg.solve[her]", (1, 1, 1), "(2.0 * m.tanh(x0))", [np.array(0.59)]),
+    (3009306, "scipy.linalg.solve[sym-lower]", (1, 1),
+     "(2.0 * m.sin(m.broadcast_to(x0, (2, 1))))", [np.array(0.0123)]),
+    (4003615, "scipy.linalg.solve[lower triangular]", (1, 1), "(2.0 * m.sin(x0))",
+     [np.array(-0.733)]),
+    (3000750, "scipy.linalg.solve[pos]", (1, 1), "m.broadcast_to(x0, (2,))",
+     [np.array([-1.18])]),
+]
+
+
+@pytest.mark.parametrize(("seed", "row", "ashape", "b", "xs"), _SOLVE_SHAPES,
+                         ids=[str(case[0]) for case in _SOLVE_SHAPES])
+def test_scipy_solve_reads_b_as_scipy(seed: int, row: str, ashape: tuple, b: str,
+                                      xs: list) -> None:
+    src = (f"def program(m, R, K, x0):\n    return R[0]((K[0] + 0.01 * "
+           f"m.tanh(m.broadcast_to(x0.sum(), {ashape}))), {b})\n")
+    all_checks(src, xs, _rows(row), K=[np.full(ashape, 2.9)], seed=seed)
+
+
+def test_scipy_solve_one_by_one_a_divides_b() -> None:
+    a = np.array([[2.5]])
+    for b in [np.array(3.0), np.array([1.0, -2.0]), np.ones((3, 2)), np.ones((1, 3, 2))]:
+        for kw in [{}, {"assume_a": "pos"}, {"assume_a": "lower triangular"},
+                   {"transposed": True}]:
+            _same(pla.solve(a, b, **kw), sla.solve(a, b, **kw), rtol=0)
+    with pytest.raises(np.linalg.LinAlgError):  # SciPy: "A singular matrix detected."
+        pla.solve(np.zeros((1, 1)), np.ones(2))
+    with pytest.raises(ValueError, match="solve: a 1 by 1 'a'.*stack of 3"):
+        pla.solve(a, np.ones((3, 2, 1)))  # SciPy 1.17 refuses it too
+    with pytest.raises(ValueError):
+        sla.solve(a, np.ones((3, 2, 1)))
+    check_grads(lambda x, y: pla.solve(x, y, assume_a="pos"), (a, np.array([1.0, -2.0])),
+                order=2)
+
+
+def test_lu_solve_of_an_empty_system_is_empty() -> None:
+    all_checks("def program(m, R, K, x0):\n    return R[0]((K[0] + 0.01 * m.sin(m.broadcast_to("
+               "x0, (0, 0)))), (2.0 * m.tanh(m.broadcast_to(x0, (0,)))))\n",
+               [np.array(1.79)], _rows("scipy.linalg.lu_solve"),
+               K=[np.zeros((0, 0))], seed=3005288)
+    x = pla.lu_solve(pla.lu_factor(np.zeros((0, 0))), np.zeros((0, 2)))
+    _same(x, sla.lu_solve(sla.lu_factor(np.zeros((0, 0))), np.zeros((0, 2))), rtol=0)
+
+
+def test_lu_solve_of_a_stack_broadcasts_b() -> None:
+    rng = np.random.default_rng(3000361)
+    k = rng.uniform(-0.5, 0.5, (3, 3, 3)) + 4.0 * np.eye(3)
+    k = k[:, [2, 0, 1], :]
+    all_checks("def program(m, R, K, x0):\n    return R[0]((K[0] + 0.01 * m.tanh("
+               "m.broadcast_to(x0, (3, 3, 3)))), m.broadcast_to(x0, (3, 3)))\n",
+               [np.array(0.127)], _rows("scipy.linalg.lu_solve"), K=[k], seed=3000361)
+    b = rng.standard_normal((3, 3))
+    for trans in (0, 1):
+        _same(pla.lu_solve(pla.lu_factor(k), b, trans=trans),
+              sla.lu_solve(sla.lu_factor(k), b, trans=trans))
+
+
+def test_vmap_of_scipy_solve_with_a_stacked_a_and_a_constant_b() -> None:
+    rng = np.random.default_rng(0)
+    a = np.eye(3) * 2 + 0.1 * rng.standard_normal((3, 3, 3))
+    a = a + np.swapaxes(a, -1, -2)
+    b = rng.standard_normal((3, 3))
+    x = rng.standard_normal((3, 3, 3, 2))
+    for kw in [{"assume_a": "sym", "lower": True}, {}, {"assume_a": "pos"}]:
+        def f(t: Any, kw: dict = kw) -> Any:
+            return pla.solve(a + 0.01 * pnp.tanh(t), b, **kw)
+
+        want = np.stack([sla.solve(a + 0.01 * np.tanh(x[..., i]), b, **kw) for i in range(2)])
+        _same(pb.vmap(f, in_axes=-1)(x), want, rtol=1e-12)
+        _same(pb.jit(f)(x[..., 0]), want[0], rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- reshape copy
+# NumPy's reshape copies when the base's layout does not allow a view (a transposed or
+# strided base): a write into the result does not reach the base. pullback made every
+# reshape of a traced array a view, so the write reached the base, a different value
+# (found from fuzz seed 4021658)
+
+@pytest.mark.parametrize("view", ["y.T.reshape(-1)", "y[:, ::2].reshape(-1)",
+                                  "y.reshape(-1)", "y[1:].reshape(-1)", "y.T.T.reshape(3, 2)"])
+def test_reshape_writes_through_only_when_numpy_makes_a_view(view: str) -> None:
+    src = ("def program(m, R, K, x0):\n    y = m.sin(x0) * 1.0\n    z = " + view +
+           "\n    z[0] = z[1] * z[-1]\n    return y * 2.0 + z[0]\n")
+    all_checks(src, [np.linspace(-1.0, 1.2, 6).reshape(2, 3)])

@@ -210,3 +210,70 @@ def test_vmap_and_jit_agree_with_eager():
     g = pb.grad(lambda m: pnp.sum(f(m, b[0])))
     np.testing.assert_allclose(pb.jit(g)(a[0]), g(a[0]), rtol=1e-12)
     np.testing.assert_allclose(pb.vmap(g)(a)[1], g(a[1]), rtol=1e-12)
+
+
+_A_SHAPES = [(1, 1), (2, 2), (3, 2, 2), (1, 2, 2), (1, 1, 1), (3, 1, 1), (0, 0), (0, 2, 2)]
+_B_SHAPES = [(), (1,), (2,), (2, 1), (2, 3), (3, 2), (1, 2), (3, 2, 1), (1, 1), (0,), (2, 0),
+             (2, 2, 2), (0, 2, 1)]
+_SOLVERS = {
+    **{f"solve[{k}]": (lambda L, k=k: lambda a, b: L.solve(a, b, assume_a=k))
+       for k in (None, "sym", "her", "pos", "diagonal", "upper triangular",
+                 "lower triangular", "tridiagonal")},
+    "solve[sym-lower]": lambda L: lambda a, b: L.solve(a, b, assume_a="sym", lower=True),
+    "solve[transposed]": lambda L: lambda a, b: L.solve(a, b, transposed=True),
+    "solve_triangular": lambda L: lambda a, b: L.solve_triangular(a, b),
+    "solve_triangular[lower-unit-trans]": lambda L: lambda a, b: L.solve_triangular(
+        a, b, trans=1, lower=True, unit_diagonal=True),
+    "lu_solve": lambda L: lambda a, b: L.lu_solve(L.lu_factor(a), b),
+    "lu_solve[trans]": lambda L: lambda a, b: L.lu_solve(L.lu_factor(a), b, trans=1),
+    "cho_solve": lambda L: lambda a, b: L.cho_solve(L.cho_factor(a), b),
+    "cho_solve[lower]": lambda L: lambda a, b: L.cho_solve(L.cho_factor(a, lower=True), b),
+}
+
+
+@pytest.mark.parametrize("name", list(_SOLVERS))
+def test_solvers_read_shapes_as_scipy(name):
+    # SciPy 1.17: a 1-d b is one vector, a b of two or more dimensions a stack of matrices,
+    # stack axes broadcast; solve also takes a 0-d b (one entry) and divides any b by a 1 by 1
+    # a. Every pair of shapes: the same result (shape, dtype, value) or both refuse (pullback
+    # with a message naming the function)
+    ours, theirs = _SOLVERS[name](pla), _SOLVERS[name](sla)
+    rng = np.random.default_rng(16)
+    agree = refused = 0
+    for sa in _A_SHAPES:
+        for sb in _B_SHAPES:
+            m = rng.uniform(-0.3, 0.3, sa)
+            a = m @ np.swapaxes(m, -1, -2) + 2.0 * np.eye(sa[-1])
+            b = rng.standard_normal(sb)
+            try:
+                want = np.asarray(theirs(a, b))
+            except (ValueError, IndexError, np.linalg.LinAlgError):
+                with pytest.raises(ValueError, match=r"pullback\.scipy\.linalg\."):
+                    ours(a, b)
+                refused += 1
+                continue
+            got = np.asarray(ours(a, b))
+            assert got.shape == want.shape and got.dtype == want.dtype, (sa, sb, got.shape,
+                                                                         want.shape)
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+            agree += 1
+    assert agree and refused
+
+
+def test_solve_tridiagonal_reads_three_diagonals():
+    a, b = wc(4), rand(4)
+    want = sla.solve(a, b, assume_a="tridiagonal")
+    np.testing.assert_allclose(pla.solve(a, b, assume_a="tridiagonal"), want, rtol=1e-13)
+    band = np.triu(np.tril(a, 1), -1)
+    np.testing.assert_allclose(want, np.linalg.solve(band, b), rtol=1e-13)
+    # the derivative for the entries off the band is 0
+    g = pb.grad(lambda x: pla.solve(x, b, assume_a="tridiagonal").sum())(a)
+    assert np.all(g[np.abs(np.subtract.outer(np.arange(4), np.arange(4))) > 1] == 0)
+
+
+def test_solve_transposed_complex_is_refused_as_scipy():
+    a, b = wc(2, complex_=True), rand(2)
+    with pytest.raises(NotImplementedError):
+        sla.solve(a, b, transposed=True)
+    with pytest.raises(NotImplementedError, match="solve: transposed=True with a complex"):
+        pla.solve(a, b, transposed=True)

@@ -152,6 +152,23 @@ if sla is not None:
         spec("scipy.linalg.solve", lambda a, b: pla.solve(a, b, transposed=True),
              lambda a, b: sla.solve(a, b, transposed=True), [((3, 3), (3, 2))], WC, "real",
              tag="transposed"),
+        # SciPy 1.17's shapes: a 0-d b is one entry, a 1 by 1 a divides any b (b / a), a b of
+        # two or more dimensions is a stack of matrices whose stack axes broadcast with a's
+        spec("scipy.linalg.solve", pla.solve, sla.solve,
+             [((1, 1), ()), ((1, 1), (2,)), ((1, 1), (3, 2)), ((1, 1, 1), ()),
+              ((2, 3, 3), (3,)), ((2, 3, 3), (3, 2)), ((1, 3, 3), (2, 3, 1))], WC, "real",
+             tag="shapes"),
+        spec("scipy.linalg.solve", lambda a, b: pla.solve(a, b, assume_a="tridiagonal"),
+             lambda a, b: sla.solve(a, b, assume_a="tridiagonal"),
+             [((3, 3), (3,)), ((2, 3, 3), (3, 2))], WC, "real", tag="tridiagonal"),
+        spec("scipy.linalg.lu_solve", lambda a, b: pla.lu_solve(pla.lu_factor(a), b),
+             lambda a, b: sla.lu_solve(sla.lu_factor(a), b), [((2, 3, 3), (3, 2)),
+                                                              ((2, 3, 3), (3,))],
+             _pivoted, "real", tag="stacked"),
+        spec("scipy.linalg.cho_solve", lambda a, b: pla.cho_solve(pla.cho_factor(a), b),
+             lambda a, b: sla.cho_solve(sla.cho_factor(a), b), [((2, 3, 3), (3, 2)),
+                                                                 ((2, 3, 3), (2, 3, 1))],
+             _spd, "real", tag="stacked"),
         spec("scipy.linalg.inv", pla.inv, sla.inv, [((3, 3),)], WC),
         spec("scipy.linalg.det", pla.det, sla.det, [((3, 3),)], WC),
         # SciPy: [[exp(a)]] for a 0-d a or one of shape (1,)

@@ -148,15 +148,57 @@ def _triangle(a: Any, lower: bool, unit_diagonal: bool = False) -> Any:
     return t
 
 
-def _broadcast_batch(a: Any, b: Any) -> tuple[Any, Any]:
-    """``a`` (..., n, n) and ``b`` (..., n, k) with their leading axes broadcast."""
-    sa, sb = shape_of(a), shape_of(b)
-    lead = np.broadcast_shapes(sa[:-2], sb[:-2])
-    if sa[:-2] != lead:
-        a = pnp.broadcast_to(a, lead + sa[-2:])
-    if sb[:-2] != lead:
-        b = pnp.broadcast_to(b, lead + sb[-2:])
-    return a, b
+def _rhs(name: str, b: Any, n: int, arg: str = "b", op: str = "a") -> tuple[Any, bool]:
+    """``b`` as SciPy's solvers read it against an ``n`` by ``n`` (stack of) ``op``: a 1-d
+    ``b`` is one vector (returned as a column, with ``True``), ``b`` of two or more
+    dimensions a (stack of) ``(n, k)`` matrices; a 0-d ``b`` is refused (SciPy's
+    ``solve_triangular``, ``lu_solve`` and ``cho_solve`` fail on it with an ``IndexError``)."""
+    sb = shape_of(b)
+    if not sb:
+        raise ValueError(
+            f"pullback.scipy.linalg.{name}: argument '{arg}' is 0-d; it must be a vector of "
+            f"{n} entries or a (stack of) matrices of {n} rows (SciPy refuses a 0-d '{arg}' "
+            "too)"
+        )
+    vector = len(sb) == 1
+    rows = sb[0] if vector else sb[-2]
+    if rows != n:
+        raise ValueError(
+            f"pullback.scipy.linalg.{name}: '{arg}' of shape {sb} does not fit '{op}' with "
+            f"{n} rows: a 1-d '{arg}' must have {n} entries, a 2-d (or stacked) one {n} rows "
+            f"(its second-to-last axis; SciPy reads a '{arg}' of two or more dimensions as a "
+            "stack of matrices)"
+        )
+    return (pnp.expand_dims(b, -1) if vector else b), vector
+
+
+def _lead(name: str, *shapes: tuple[int, ...], batched: bool = True) -> tuple[int, ...]:
+    """The broadcast stack (leading) shape of ``shapes`` (already cut to their stacks), with
+    SciPy's refusals: stacks that do not broadcast, and (``batched``: the functions SciPy
+    maps over stacks one matrix at a time) stacks of no matrices."""
+    try:
+        lead = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(
+            f"pullback.scipy.linalg.{name}: the leading (stack) axes of the arguments do not "
+            f"broadcast together: {', '.join(str(s) for s in shapes)}"
+        ) from None
+    if batched and any(shapes) and not int(np.prod(lead)):
+        raise ValueError(
+            f"pullback.scipy.linalg.{name}: a stack of no matrices (leading axes {lead}); "
+            "SciPy does not support zero-size batches in this function either"
+        )
+    return tuple(lead)
+
+
+def _to_lead(x: Any, lead: tuple[int, ...], core: int = 2) -> Any:
+    sx = shape_of(x)
+    want = lead + tuple(sx[len(sx) - core:])
+    if sx == want:
+        return x
+    if isinstance(x, Tracer):
+        return pnp.broadcast_to(x, want)
+    return np.broadcast_to(x, want)
 
 
 def _promote(*args: Any) -> tuple:
@@ -240,19 +282,12 @@ def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False,
     t = _TRANS[trans]
     a, b = _promote(a, b)
     _square("solve_triangular", a)
-    n = shape_of(a)[-1]
-    vector = len(shape_of(b)) == 1
-    if shape_of(b)[-2 if not vector else -1] != n:
-        raise ValueError(
-            f"pullback.scipy.linalg.solve_triangular: 'b' of shape {shape_of(b)} does not fit "
-            f"'a' of shape {shape_of(a)}: it must have {n} rows"
-        )
+    b, vector = _rhs("solve_triangular", b, shape_of(a)[-1])
+    lead = _lead("solve_triangular", shape_of(a)[:-2], shape_of(b)[:-2])
     a = _triangle(a, lower, unit_diagonal)
     if t == 2:  # a^H x = b: the transpose of conj(a)
         a, t = pnp.conjugate(a), 1
-    if vector:
-        b = pnp.expand_dims(b, -1)
-    a, b = _broadcast_batch(a, b)
+    a, b = _to_lead(a, lead), _to_lead(b, lead)
     if isinstance(a, Tracer) or isinstance(b, Tracer):
         x = _tri_solve(a, b, lower, t)
     else:
@@ -312,11 +347,18 @@ def cho_solve(c_and_lower: tuple[Any, bool], b: Any, overwrite_b: bool = False,
         array([1., 1.])
     """
     c, lower = c_and_lower
+    c, b = _promote(c, b)
+    _square("cho_solve", c, "c")
+    b, vector = _rhs("cho_solve", b, shape_of(c)[-1], op="c")
+    lead = _lead("cho_solve", shape_of(c)[:-2], shape_of(b)[:-2])
+    c, b = _to_lead(c, lead), _to_lead(b, lead)
     if lower:  # L L^H x = b
         y = solve_triangular(c, b, lower=True)
-        return solve_triangular(c, y, trans=2, lower=True)
-    y = solve_triangular(c, b, trans=2, lower=False)  # U^H U x = b
-    return solve_triangular(c, y, lower=False)
+        x = solve_triangular(c, y, trans=2, lower=True)
+    else:  # U^H U x = b
+        y = solve_triangular(c, b, trans=2, lower=False)
+        x = solve_triangular(c, y, lower=False)
+    return x[..., 0] if vector else x
 
 
 # ----------------------------------------------------------------------------- LU
@@ -339,8 +381,8 @@ def _permutation(piv: np.ndarray, rows: int | None = None) -> np.ndarray:
     k = piv.shape[-1]
     n = k if rows is None else rows
     perm = np.broadcast_to(np.arange(n), piv.shape[:-1] + (n,)).copy()
-    flat, pflat = perm.reshape(-1, n), piv.reshape(-1, k)
-    for row, p in zip(flat, pflat, strict=True):
+    for idx in np.ndindex(*piv.shape[:-1]):
+        row, p = perm[idx], piv[idx]
         for i in range(k):
             j = int(p[i])
             row[i], row[j] = row[j], row[i]
@@ -445,6 +487,7 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
     if len(shape) < 2:  # SciPy: a column (a 0-d a: 1 by 1), lu of a's shape
         lu, piv = lu_factor(pnp.reshape(a, (shape[0] if shape else 1, 1)))
         return pnp.reshape(lu, shape), piv
+    _lead("lu_factor", shape[:-2])  # SciPy refuses a stack of no matrices
     if not isinstance(a, Tracer):
         return _lu_factor_impl(a)
     lu, piv = lu_factor_p.bind(a)
@@ -471,9 +514,15 @@ def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: b
         raise ValueError(f"pullback.scipy.linalg.lu_solve: 'trans' must be 0, 1 or 2, got "
                          f"{trans!r}")
     t = _TRANS[trans]
-    vector = len(shape_of(b)) == 1
-    if vector:
-        b = pnp.expand_dims(b, -1)
+    b, vector = _rhs("lu_solve", b, shape_of(lu)[-1], op="lu")
+    sp = shape_of(piv)
+    if len(sp) < 1:
+        raise ValueError("pullback.scipy.linalg.lu_solve: 'piv' is 0-d; pass lu_factor's "
+                         "pivots (one entry per row of 'lu')")
+    lead = _lead("lu_solve", shape_of(lu)[:-2], sp[:-1], shape_of(b)[:-2])
+    lu, b, piv = _to_lead(lu, lead), _to_lead(b, lead), _to_lead(piv, lead, 1)
+    if 0 in shape_of(b):  # SciPy: an empty solution (b's shape)
+        return b[..., 0] if vector else b
     perm = lu_permutation_p.bind(piv) if isinstance(piv, Tracer) else _permutation(piv)
     if t == 0:  # L U x = P^T b
         y = solve_triangular(lu, _permute_rows(b, perm), lower=True, unit_diagonal=True)
@@ -494,7 +543,7 @@ _ASSUME = {
     None: "gen", "gen": "gen", "general": "gen", "sym": "sym", "symmetric": "sym",
     "her": "her", "hermitian": "her", "pos": "pos", "positive definite": "pos",
     "diagonal": "diagonal", "upper triangular": "upper", "lower triangular": "lower",
-    "tridiagonal": "gen", "banded": "gen",
+    "tridiagonal": "tridiagonal", "banded": "gen",
 }
 
 
@@ -517,8 +566,16 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
     ``assume_a`` as SciPy's: ``'gen'`` (or ``None``), ``'sym'``, ``'her'`` and ``'pos'``
     read one triangle of ``a`` (the upper one unless ``lower=True``) and differentiate only
     it; ``'pos'`` solves through a Cholesky factorisation; ``'diagonal'``,
-    ``'upper triangular'``, ``'lower triangular'`` read the diagonal or the triangle;
-    ``'tridiagonal'`` and ``'banded'`` are solved as general matrices (the same solution).
+    ``'upper triangular'``, ``'lower triangular'`` and ``'tridiagonal'`` read the diagonal,
+    the triangle or the three middle diagonals; ``'banded'`` is solved as a general matrix
+    (the same solution). With the symmetric readings ``transposed`` changes nothing.
+
+    Shapes are read as SciPy 1.17 reads them: ``a`` is at least 2-d and ``b`` at least 1-d
+    (a 0-d ``b`` is a vector of one entry); a 1-d ``b`` is one vector, a ``b`` of two or
+    more dimensions a stack of ``(n, k)`` matrices, and the leading (stack) axes of ``a``
+    and ``b`` broadcast. A 1 by 1 ``a`` (or a stack of one) divides any ``b``, whatever its
+    number of rows and whatever ``assume_a`` says; an empty ``a`` or ``b`` gives an empty
+    solution of ``b``'s shape.
 
     Example:
         >>> import numpy as np
@@ -526,32 +583,70 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
         >>> a = np.array([[4.0, 2.0], [2.0, 5.0]])
         >>> linalg.solve(a, np.array([6.0, 7.0]), assume_a="pos")
         array([1., 1.])
+        >>> linalg.solve(np.array([[2.0]]), np.array([2.0, 4.0]))  # SciPy: b / a
+        array([1., 2.])
     """
     if assume_a not in _ASSUME:
         raise ValueError(f"pullback.scipy.linalg.solve: unknown assume_a={assume_a!r}; use "
                          f"one of {sorted(k for k in _ASSUME if k)}")
     kind = _ASSUME[assume_a]
     a, b = _promote(a, b)
+    sa = shape_of(a)
+    if len(sa) < 2:  # SciPy: np.atleast_2d(a)
+        if int(np.prod(sa)) != 1:
+            raise ValueError(f"pullback.scipy.linalg.solve: argument 'a' must be a square "
+                             f"matrix (or a stack of them), got shape {sa}")
+        a = pnp.reshape(a, (1, 1))
     _square("solve", a)
-    if transposed:
-        if kind not in ("gen", "upper", "lower", "diagonal"):
-            raise NotImplementedError(
-                f"pullback.scipy.linalg.solve: transposed=True with assume_a={assume_a!r} "
-                "(SciPy does not support it either); pass a.T"
-            )
-        if kind in ("upper", "lower"):
-            return solve_triangular(a, b, trans=1, lower=kind == "lower")
-        a = _mT(a)
-    if kind == "gen":
-        return pnp.linalg.solve(a, b)
-    if kind in ("sym", "her"):
+    if transposed and dtype_of(a).kind == "c":
+        raise NotImplementedError(
+            "pullback.scipy.linalg.solve: transposed=True with a complex 'a' (SciPy does not "
+            "support it either); pass a.T (or a.conj().T) instead")
+    sa, sb = shape_of(a), shape_of(b)
+    given = sb
+    vector = len(sb) <= 1  # SciPy: np.atleast_1d(b), a 1-d b is one vector
+    if vector:
+        b = pnp.reshape(b, (sb[0] if sb else 1, 1))
+        sb = shape_of(b)
+    n = sa[-1]
+    scalar = int(np.prod(sa)) == 1  # SciPy: a 1 by 1 'a' (stacks of one) divides any b
+    if sb[-2] != n and not scalar:
+        raise ValueError(
+            f"pullback.scipy.linalg.solve: 'b' of shape {given} does not fit 'a' of shape "
+            f"{sa}: a 1-d 'b' must have {n} entries, a 2-d (or stacked) one {n} rows (SciPy reads "
+            "a 'b' of two or more dimensions as a stack of matrices)")
+    lead = _lead("solve", sa[:-2], sb[:-2], batched=False)
+    a, b = _to_lead(a, lead), _to_lead(b, lead)
+    if 0 in shape_of(a) or 0 in shape_of(b):  # SciPy: an empty solution of b's shape
+        x = b
+    elif scalar:  # SciPy: b / a, whatever assume_a says (a zero 'a' is singular)
+        if int(np.prod(lead)) != 1:
+            raise ValueError(
+                f"pullback.scipy.linalg.solve: a 1 by 1 'a' (shape {sa}) with a stack of "
+                f"{int(np.prod(lead))} right-hand sides (stack axes {lead}): SciPy 1.17 refuses "
+                "this (it reads a 1 by 1 'a' as one number after broadcasting it); pass 'a' of "
+                "shape (1, 1) with a 1-d or 2-d 'b', or divide b by a")
+        m, k = sb[-2:]
+        x = pnp.reshape(pnp.linalg.solve(a, pnp.reshape(b, lead + (1, m * k))),
+                        lead + (m, k))
+    else:
+        x = _solve_kind(kind, a, b, lower, transposed)
+    return x[..., 0] if vector else x
+
+
+def _solve_kind(kind: str, a: Any, b: Any, lower: bool, transposed: bool) -> Any:
+    """``solve`` for ``a`` (..., n, n) and ``b`` (..., n, k) of one stack shape."""
+    if kind in ("sym", "her"):  # a symmetric reading: transposing it changes nothing
         return pnp.linalg.solve(_from_triangle(a, lower, kind == "her"), b)
     if kind == "pos":
         return cho_solve(cho_factor(a, lower=lower), b)
     if kind in ("upper", "lower"):
-        return solve_triangular(a, b, lower=kind == "lower")
-    d = pnp.diagonal(a, axis1=-2, axis2=-1)
-    return b / (d if len(shape_of(b)) == 1 else pnp.expand_dims(d, -1))
+        return solve_triangular(a, b, trans=1 if transposed else 0, lower=kind == "lower")
+    if kind == "diagonal":
+        return b / pnp.expand_dims(pnp.diagonal(a, axis1=-2, axis2=-1), -1)
+    if kind == "tridiagonal":  # SciPy reads the three middle diagonals only
+        a = pnp.triu(pnp.tril(a, 1), -1)
+    return pnp.linalg.solve(_mT(a) if transposed else a, b)
 
 
 def inv(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> Any:
