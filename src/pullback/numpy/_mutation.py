@@ -49,6 +49,16 @@ _WRITE_BACK = {
 }
 
 
+def _plain_array(x: Any) -> np.ndarray | None:
+    """The NumPy array a traced value stands for, or None (no value under jit, or another
+    library's array)."""
+    while isinstance(x, Tracer):
+        if not x.holds_value:
+            return None
+        x = x._primal
+    return x if type(x) is np.ndarray else None
+
+
 def _basic(idx: tuple) -> bool:
     """Whether NumPy's indexing by ``idx`` makes a view (no index arrays, lists or masks)."""
     return not any(
@@ -69,6 +79,13 @@ def _install() -> None:
             if prim.name == "getitem" and not _basic(params["idx"]):
                 return  # advanced indexing copies
             outs = out if isinstance(out, tuple) else (out,)
+            if prim.name == "reshape":
+                # NumPy's reshape copies when the base's layout does not allow a view (a
+                # transposed or strided base): the values' own arrays say which it did
+                # (under jit, where there are none, a reshape stays a view)
+                b, o = _plain_array(base), _plain_array(outs[0])
+                if b is not None and o is not None and not np.may_share_memory(b, o):
+                    return
             views = getattr(base, "_views", None)
             if views is None:
                 views = base._views = []
