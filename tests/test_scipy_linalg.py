@@ -277,3 +277,30 @@ def test_solve_transposed_complex_is_refused_as_scipy():
         sla.solve(a, b, transposed=True)
     with pytest.raises(NotImplementedError, match="solve: transposed=True with a complex"):
         pla.solve(a, b, transposed=True)
+
+
+_DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int64, bool, np.complex64,
+           np.complex128]
+
+
+@pytest.mark.parametrize("name", ["solve", "solve[pos]", "solve[1x1]", "solve_triangular",
+                                  "lu_solve", "cho_solve", "lu_factor", "cho_factor"])
+def test_solvers_compute_in_scipys_precision(name):
+    # solve: the arguments' result type, float64 if not inexact, single precision up to 32
+    # bits (float16 too); the others: LAPACK's choice (bool, int8, float16 and float32 in
+    # float32, so int8 with int8 is float32 there but float64 in solve)
+    f = {"solve": lambda L, a, b: L.solve(a, b),
+         "solve[pos]": lambda L, a, b: L.solve(a, b, assume_a="pos"),
+         "solve[1x1]": lambda L, a, b: L.solve(a[:1, :1], b),
+         "solve_triangular": lambda L, a, b: L.solve_triangular(a, b),
+         "lu_solve": lambda L, a, b: L.lu_solve(L.lu_factor(a), b),
+         "cho_solve": lambda L, a, b: L.cho_solve(L.cho_factor(a), b),
+         "lu_factor": lambda L, a, b: L.lu_factor(a)[0],
+         "cho_factor": lambda L, a, b: L.cho_factor(a)[0]}[name]
+    for da in _DTYPES:
+        for db in _DTYPES:
+            a, b = (np.eye(2) * 2).astype(da), np.array([1.0, 3.0]).astype(db)
+            want = np.asarray(f(sla, a, b))
+            got = np.asarray(f(pla, a, b))
+            assert got.dtype == want.dtype, (da, db, got.dtype, want.dtype)
+            np.testing.assert_allclose(got, want, rtol=1e-6)

@@ -201,6 +201,39 @@ def _to_lead(x: Any, lead: tuple[int, ...], core: int = 2) -> Any:
     return np.broadcast_to(x, want)
 
 
+#: SciPy's choice of LAPACK precision (``scipy.linalg.blas.find_best_blas_type``): each
+#: argument's type scores 1 (bool, 8 and 16 bit integers, float16, float32), 2 (wider
+#: integers, float64), 3 (complex64) or 4 (complex128); the highest wins (complex64 with a
+#: score-2 argument: complex128)
+_LAPACK_SCORE = {**dict.fromkeys("?bBhHef", 1), **dict.fromkeys("iIlLqQdg", 2), "F": 3,
+                 "D": 4, "G": 4}
+_LAPACK_TYPE = {1: np.float32, 2: np.float64, 3: np.complex64, 4: np.complex128}
+
+
+def _lapack_dtype(*args: Any) -> np.dtype:
+    scores = [_LAPACK_SCORE.get(np.dtype(dtype_of(a)).char, 5) for a in args]
+    top = max(scores)
+    if top == 3 and 2 in scores:
+        top = 4
+    return np.dtype(_LAPACK_TYPE.get(top, np.float64))
+
+
+def _solve_dtype(*args: Any) -> np.dtype:
+    """``scipy.linalg.solve``'s precision: the arguments' NumPy result type, float64 when it
+    is not inexact, single precision up to 32 bits, double above."""
+    dtype = np.result_type(*(dtype_of(a) for a in args))
+    if dtype.kind not in "fc":
+        return np.dtype(np.float64)
+    if np.finfo(dtype).bits <= 32:
+        return np.dtype(np.complex64 if dtype.kind == "c" else np.float32)
+    return np.dtype(np.complex128 if dtype.kind == "c" else np.float64)
+
+
+def _cast(dtype: np.dtype, *args: Any) -> tuple:
+    return tuple((pnp.astype(a, dtype) if dtype_of(a) != dtype else a) if isinstance(a, Tracer)
+                 else np.asarray(a, dtype) for a in args)
+
+
 def _promote(*args: Any) -> tuple:
     args = tuple(_as_float(a) for a in args)
     dtype = np.result_type(*(dtype_of(a) for a in args))
@@ -280,7 +313,7 @@ def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False,
         raise ValueError(f"pullback.scipy.linalg.solve_triangular: 'trans' must be 0, 1, 2, "
                          f"'N', 'T' or 'C', got {trans!r}")
     t = _TRANS[trans]
-    a, b = _promote(a, b)
+    a, b = _cast(_lapack_dtype(a, b), a, b)
     _square("solve_triangular", a)
     b, vector = _rhs("solve_triangular", b, shape_of(a)[-1])
     lead = _lead("solve_triangular", shape_of(a)[:-2], shape_of(b)[:-2])
@@ -312,7 +345,7 @@ def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False,
         array([[2., 1.],
                [0., 2.]])
     """
-    a = _as_float(a)
+    (a,) = _cast(_lapack_dtype(a), a)
     _square("cholesky", a)
     return pnp.linalg.cholesky(a, upper=not lower)
 
@@ -347,7 +380,7 @@ def cho_solve(c_and_lower: tuple[Any, bool], b: Any, overwrite_b: bool = False,
         array([1., 1.])
     """
     c, lower = c_and_lower
-    c, b = _promote(c, b)
+    c, b = _cast(_lapack_dtype(c, b), c, b)
     _square("cho_solve", c, "c")
     b, vector = _rhs("cho_solve", b, shape_of(c)[-1], op="c")
     lead = _lead("cho_solve", shape_of(c)[:-2], shape_of(b)[:-2])
@@ -482,7 +515,7 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
         (array([[3.        , 4.        ],
                [0.33333333, 0.66666667]]), array([1, 1], dtype=int32))
     """
-    a = _as_float(a)
+    (a,) = _cast(_lapack_dtype(a), a)
     shape = shape_of(a)
     if len(shape) < 2:  # SciPy: a column (a 0-d a: 1 by 1), lu of a's shape
         lu, piv = lu_factor(pnp.reshape(a, (shape[0] if shape else 1, 1)))
@@ -508,7 +541,7 @@ def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: b
         array([1., 1.])
     """
     lu, piv = lu_and_piv
-    lu, b = _promote(lu, b)
+    lu, b = _cast(_lapack_dtype(lu, b), lu, b)
     _square("lu_solve", lu, "lu")
     if trans not in _TRANS:
         raise ValueError(f"pullback.scipy.linalg.lu_solve: 'trans' must be 0, 1 or 2, got "
@@ -575,7 +608,8 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
     more dimensions a stack of ``(n, k)`` matrices, and the leading (stack) axes of ``a``
     and ``b`` broadcast. A 1 by 1 ``a`` (or a stack of one) divides any ``b``, whatever its
     number of rows and whatever ``assume_a`` says; an empty ``a`` or ``b`` gives an empty
-    solution of ``b``'s shape.
+    solution of ``b``'s shape. The precision is SciPy's: the arguments' result type, float64
+    when it is not inexact, float32 (complex64) for float16.
 
     Example:
         >>> import numpy as np
@@ -590,7 +624,7 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
         raise ValueError(f"pullback.scipy.linalg.solve: unknown assume_a={assume_a!r}; use "
                          f"one of {sorted(k for k in _ASSUME if k)}")
     kind = _ASSUME[assume_a]
-    a, b = _promote(a, b)
+    a, b = _cast(_solve_dtype(a, b), a, b)
     sa = shape_of(a)
     if len(sa) < 2:  # SciPy: np.atleast_2d(a)
         if int(np.prod(sa)) != 1:
