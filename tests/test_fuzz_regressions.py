@@ -1060,3 +1060,32 @@ def test_reshape_writes_through_only_when_numpy_makes_a_view(view: str, copies: 
     out = fuzz.check_program(fuzz.compile_program(src), fuzz.Rows([], {}), [], xs, seed=0,
                              only=["value", "jvp", "vjp", "hvp"])
     assert not out.failures, "\n".join(str(f) for f in out.failures)
+
+
+# ----------------------------------------------------------------------------- layouts
+# ascontiguousarray of a transposed traced array is a copy in NumPy: a write into it must not
+# reach the array it was made from (pullback returned the transposed view itself); and
+# scipy.linalg.solve's solution is C-ordered as SciPy's, so that a reshape of it is a view in
+# both (fuzz seed 4021658: the triangular path gave Fortran order, the reshape then copied)
+
+def test_ascontiguousarray_of_a_transposed_array_is_a_copy() -> None:
+    src = ("def program(m, R, K, x0):\n    y = m.sin(x0) * 1.0\n"
+           "    c = m.ascontiguousarray(y.T)\n    c[0, 0] = c[1, 1] * c[2, 0]\n"
+           "    z = c.reshape(-1)\n    z[1] = z[2] * z[3]\n    return y * 2.0 + m.sum(c * c)\n")
+    out = fuzz.check_program(fuzz.compile_program(src), fuzz.Rows([], {}), [],
+                             [np.linspace(-1.0, 1.2, 6).reshape(2, 3)], seed=0,
+                             only=["value", "jvp", "vjp", "hvp"])
+    assert not out.failures, "\n".join(str(f) for f in out.failures)
+
+
+@pytest.mark.parametrize("assume_a", ["lower triangular", "upper triangular", "pos", "sym",
+                                      "gen"])
+def test_scipy_solve_is_c_ordered_as_scipys(assume_a: str) -> None:
+    a = np.eye(3) * 2.0 + np.tril(np.ones((3, 3))) * 0.1
+    a = a if "triangular" in assume_a else a + a.T
+    b = np.ones((3, 2))
+    want = sla.solve(a, b, assume_a=assume_a)
+    got = pla.solve(a, b, assume_a=assume_a)
+    assert got.flags.c_contiguous == want.flags.c_contiguous
+    traced, _ = pb.vjp(lambda b: pla.solve(a, b, assume_a=assume_a), b)
+    assert np.asarray(traced).flags.c_contiguous == want.flags.c_contiguous

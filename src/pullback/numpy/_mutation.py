@@ -33,7 +33,7 @@ from pullback.numpy import _backends, products, shape
 from pullback.numpy import elementwise as ew
 from pullback.numpy.indexing import at
 
-__all__ = ["assign", "inplace", "lift_buffer", "setitem"]
+__all__ = ["assign", "inplace", "lift_buffer", "plain_array", "setitem"]
 
 #: the primitives whose NumPy result is a view of their first argument, and how a write
 #: through such a view reaches the base (None: it cannot, with the reason)
@@ -49,7 +49,7 @@ _WRITE_BACK = {
 }
 
 
-def _plain_array(x: Any) -> np.ndarray | None:
+def plain_array(x: Any) -> np.ndarray | None:
     """The NumPy array a traced value stands for, or None (no value under jit, or another
     library's array)."""
     while isinstance(x, Tracer):
@@ -83,7 +83,7 @@ def _install() -> None:
                 # NumPy's reshape copies when the base's layout does not allow a view (a
                 # transposed or strided base): the values' own arrays say which it did
                 # (under jit, where there are none, a reshape stays a view)
-                b, o = _plain_array(base), _plain_array(outs[0])
+                b, o = plain_array(base), plain_array(outs[0])
                 if b is not None and o is not None and not np.may_share_memory(b, o):
                     return
             views = getattr(base, "_views", None)

@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from pullback.core import backends
+from pullback.core import backends, lax
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy import _backends
 from pullback.numpy._arraylike import has_tracer, to_array
 from pullback.numpy._constant import concrete, constant_call
-from pullback.numpy._mutation import assign
+from pullback.numpy._mutation import assign, plain_array
 from pullback.numpy._nondiff import flatnonzero
 from pullback.numpy._registry import implements
 from pullback.numpy._util import normalize_axis, result_dtype
@@ -734,6 +734,11 @@ def _as_traced(name: str, numpy_func: Callable[..., Any]) -> Callable[..., Any]:
             return numpy_func(a, *args, **kwargs)
         dtype = kwargs.get("dtype", args[0] if args else None)
         out = _array(a)
+        value = plain_array(out)
+        if value is not None and not np.may_share_memory(numpy_func(value), value):
+            # NumPy copies (ascontiguousarray of a transposed array): a new array, which
+            # writes into it do not reach ``a`` through (and whose reshapes are views)
+            out = lax.copy(out)
         # NumPy's shape (ascontiguousarray of a 0-d array is 1-d)
         shape = numpy_func(np.zeros(shape_of(out), np.bool_)).shape
         if shape != shape_of(out):

@@ -664,7 +664,9 @@ def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False,
         x = pnp.reshape(pnp.linalg.solve(a, pnp.reshape(b, lead + (1, m * k))),
                         lead + (m, k))
     else:
-        x = _solve_kind(kind, a, b, lower, transposed)
+        # C-ordered as SciPy's (the triangular and Cholesky paths give Fortran order), so that
+        # a reshape of the solution is a view or a copy as with SciPy's
+        x = pnp.ascontiguousarray(_solve_kind(kind, a, b, lower, transposed))
     return x[..., 0] if vector else x
 
 
