@@ -1089,3 +1089,13 @@ def test_scipy_solve_is_c_ordered_as_scipys(assume_a: str) -> None:
     assert got.flags.c_contiguous == want.flags.c_contiguous
     traced, _ = pb.vjp(lambda b: pla.solve(a, b, assume_a=assume_a), b)
     assert np.asarray(traced).flags.c_contiguous == want.flags.c_contiguous
+
+
+def test_vmap_of_numpy_solve_with_a_constant_stacked_b() -> None:
+    # pnp.linalg.solve broadcast the stack axes of a traced b only: under vmap a constant
+    # (3, 3) b met a batched stack of (3, 3) matrices (found with fuzz seed 3002615)
+    rng = np.random.default_rng(0)
+    A = np.eye(3) * 3.0 + 0.1 * rng.standard_normal((3, 3, 3))
+    B = rng.standard_normal((3, 3))
+    src = "def program(m, R, K, x0):\n    return m.linalg.solve(K[0] + 0.01 * m.tanh(x0), K[1])\n"
+    all_checks(src, [rng.standard_normal((3, 3, 3))], K=[A, B])

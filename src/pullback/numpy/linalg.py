@@ -407,9 +407,11 @@ def solve(a: Any, b: Any) -> Any:
             f"{sa[-1]}x{sa[-1]}: they must match (b of shape (M,) or (..., M, K))"
         )
     batch = np.broadcast_shapes(sa[:-2], sb[:-2])
-    if isinstance(a, Tracer) and sa[:-2] != batch:
+    # both operands to the full stack, a constant one too (the primitive and its batching
+    # rule take one stack shape: under vmap a constant (3, 3) b met a batched (B, 3, 3, 3) a)
+    if sa[:-2] != batch:
         a = broadcast_to(a, batch + sa[-2:])
-    if isinstance(b, Tracer) and sb[:-2] != batch:
+    if sb[:-2] != batch:
         b = broadcast_to(b, batch + sb[-2:])
     x = solve_p.bind(a, b)
     return getitem(x, (Ellipsis, 0)) if vector else x
