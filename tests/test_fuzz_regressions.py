@@ -853,6 +853,14 @@ def test_odeint_cotangents_take_each_arguments_dtype(solver: str, dtypes: tuple)
 # scipy.integrate.trapezoid broadcasts the differences of a 1-d x against the intervals: two
 # points give one spacing for every interval; pullback refused them (fuzz seed 4005468)
 
+@pytest.mark.parametrize(("ny", "nx"), [(2, 1), (2, 3), (2, 4), (1, 2)])
+def test_trapezoid_one_interval_takes_every_difference(ny: int, nx: int) -> None:
+    # one interval (or one spacing) broadcasts in SciPy's formula (fuzz seed 3012843)
+    y, x = np.sin(np.arange(ny) + 1.0), np.cumsum(np.arange(nx) + 1.0)
+    np.testing.assert_allclose(pint.trapezoid(y, x), si.trapezoid(y, x), rtol=1e-15)
+    check_grads(pint.trapezoid, (y, x), order=2)
+
+
 @pytest.mark.parametrize("n", [1, 2, 3, 5])
 def test_trapezoid_two_points_give_one_spacing(n: int) -> None:
     y = np.sin(np.arange(2.0 * n)).reshape(n, 2)

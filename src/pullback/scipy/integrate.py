@@ -96,8 +96,9 @@ def _spacing(x: Any, y: Any, axis: int, name: str) -> Any:
     x = x if isinstance(x, Tracer) else np.asarray(x)
     if len(shape_of(x)) == 1:
         # SciPy's trapezoid broadcasts the differences against the intervals: two points
-        # give one spacing for all of them (its cumulative_trapezoid checks the length)
-        spread = name == "trapezoid" and shape_of(x)[0] == 2
+        # give one spacing for all of them, one interval takes every difference (its
+        # cumulative_trapezoid checks the length)
+        spread = name == "trapezoid" and 1 in (shape_of(x)[0] - 1, shape_of(y)[axis] - 1)
         if shape_of(x)[0] != shape_of(y)[axis] and not spread:
             raise ValueError(f"pullback.scipy.integrate.{name}: if given, length of x along "
                              "axis must be the same as y")
