@@ -1107,3 +1107,21 @@ def test_vmap_of_numpy_solve_with_a_constant_stacked_b() -> None:
     B = rng.standard_normal((3, 3))
     src = "def program(m, R, K, x0):\n    return m.linalg.solve(K[0] + 0.01 * m.tanh(x0), K[1])\n"
     all_checks(src, [rng.standard_normal((3, 3, 3))], K=[A, B])
+
+
+@pytest.mark.parametrize("name", ["expm", "sqrtm", "logm"])
+def test_matrix_functions_of_a_stack_of_no_matrices(name: str) -> None:
+    # SciPy 1.17: expm and sqrtm of a (0, n, n) stack are empty, logm refuses zero-size
+    # batches; pullback's stacking failed with "need at least one array to stack" (seed
+    # 3009474)
+    a = np.zeros((0, 2, 2))
+    f = getattr(pla, name)
+    try:
+        want = getattr(sla, name)(a)
+    except ValueError:
+        with pytest.raises(ValueError, match=f"{name}: a stack of no matrices"):
+            f(a)
+        return
+    assert f(a).shape == want.shape and f(a).dtype == want.dtype
+    assert pb.jvp(f, (a,), (a,))[1].shape == (0, 2, 2)
+    assert pb.grad(lambda a: pnp.sum(f(a)))(a).shape == (0, 2, 2)

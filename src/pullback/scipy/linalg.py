@@ -112,6 +112,11 @@ def _square(name: str, a: Any, arg: str = "a") -> None:
         )
 
 
+#: the functions of stacks whose SciPy result for a stack of no matrices is an empty stack of
+#: the input's shape (SciPy refuses zero-size batches in the others)
+_EMPTY_STACKS = ("expm", "sqrtm")
+
+
 def _stacked(name: str, fn2d: Callable[..., Any], nout: int = 1) -> Callable[..., Any]:
     """``fn2d`` (SciPy's, on single matrices) applied to every matrix of stacks with equal
     leading axes; its ``LinAlgError``/``ValueError`` named as ``name``'s."""
@@ -119,6 +124,13 @@ def _stacked(name: str, fn2d: Callable[..., Any], nout: int = 1) -> Callable[...
     def impl(*arrays: Any, **params: Any) -> Any:
         arrays = tuple(np.asarray(a) for a in arrays)
         lead = shape_of(arrays[0])[:-2]
+        if 0 in lead:
+            if name in _EMPTY_STACKS:  # SciPy: an empty stack of the input's shape
+                a = arrays[0]
+                return np.zeros(a.shape, a.dtype if a.dtype.kind in "fc" else np.float64)
+            raise ValueError(
+                f"pullback.scipy.linalg.{name}: a stack of no matrices (shape "
+                f"{shape_of(arrays[0])}): SciPy does not take zero-size batches here")
         try:
             if not lead:
                 return fn2d(*arrays, **params)
