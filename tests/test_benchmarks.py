@@ -139,3 +139,13 @@ def test_profile_sorts_samples_into_categories() -> None:
     assert prof.categories[CATEGORIES[0]] + prof.categories[CATEGORIES[1]] > 0
     assert prof.categories[CATEGORIES[5]] > 0
     assert "| where | share of time |" in render_profile(prof)
+
+
+def test_dask_pass_counting_on_a_tiny_array() -> None:
+    """The hand-written Dask gradient makes each chunk of X once (threaded scheduler)."""
+    dask_grad = pytest.importorskip("benchmarks.dask_grad")
+    X = dask_grad.lazy_X(40, 3, 10)
+    y = np.zeros(40)
+    w = np.full(3, 0.1)
+    assert dask_grad.passes(dask_grad.by_hand(w, X, y), X) == 1.0
+    assert dask_grad.passes(X.sum() + X.sum(), X) == 1.0  # shared X: still one pass
