@@ -19,7 +19,6 @@ reason (``KNOWN``): where a rule still makes a NumPy constant that meets the dev
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,9 @@ import pullback as pb
 import pullback.numpy as pnp
 import pullback.scipy.special as sps
 from devicearray import DeviceArray, to_device, to_host
+from library_rows import leaves, prepare
 from pullback.core import backends
-from specs import ALL_SPECS, OpSpec, sample
+from specs import ALL_SPECS, OpSpec
 
 # ----------------------------------------------------------------------------- the stand-in
 
@@ -227,18 +227,6 @@ NOT_PORTED = ("scipy.linalg.", "scipy.signal.", "scipy.integrate.", "scipy.optim
 KNOWN: dict[str, str] = {}
 
 
-def _leaves(tree):
-    if isinstance(tree, (tuple, list)):
-        for t in tree:
-            yield from _leaves(t)
-    else:
-        yield tree
-
-
-def _rng(row: OpSpec, shapes: tuple, salt: str) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(f"{row.id}{shapes}{salt}".encode()))
-
-
 def _on_device(x):
     if isinstance(x, np.ndarray):
         out = DeviceArray(np.array(x), 1)
@@ -263,42 +251,18 @@ def _cases():
 def run_row(row: OpSpec, mode: str) -> str:
     """Run ``row`` on device arrays in ``mode``: "pass", or "refused: <operation>" for the
     capability table's error; raises on anything else."""
-    shapes = row.shapes[0]
-    rng = _rng(row, shapes, "args")
-    args = [sample(rng, row.domain(i), s) for i, s in enumerate(shapes)]
-    diff = [i for i in range(len(args)) if row.differentiable(i)]
-    dev = [_on_device(a) for a in args]
-
-    def full(fn, base):
-        def call(*dargs):
-            new = list(base)
-            for i, d in zip(diff, dargs, strict=True):
-                new[i] = d
-            return fn(*new, **row.kwargs)
-
-        return call
-
-    f_np, f_dev = full(row.fn, args), full(row.fn, dev)
-    x_np, x_dev = [args[i] for i in diff], [dev[i] for i in diff]
-    rng = _rng(row, shapes, "directions")
-    out_np = f_np(*x_np)
+    run = prepare(row, mode, _on_device, every_argument=True, directions_to_lib=to_device)
     try:
         if mode == "rev":
-            w = tuple(rng.standard_normal(np.shape(o)).astype(np.result_type(o))
-                      for o in _leaves(out_np))
-            w_tree = w if isinstance(out_np, (tuple, list)) else w[0]
-            w_dev = tuple(to_device(v) for v in w)
-            w_dev_tree = type(out_np)(w_dev) if isinstance(out_np, (tuple, list)) else w_dev[0]
-            out, vjp_fn = pb.vjp(f_dev, *x_dev)
-            got = (out, vjp_fn(w_dev_tree))
-            want = (out_np, pb.vjp(f_np, *x_np)[1](w_tree))
+            out, vjp_fn = pb.vjp(run.f_lib, *run.x_lib)
+            got = (out, vjp_fn(run.ct_lib))
+            want = (run.out_np, pb.vjp(run.f_np, *run.x_np)[1](run.ct_np))
         else:
-            vs = [rng.standard_normal(np.shape(a)).astype(a.dtype) for a in x_np]
-            got = pb.jvp(f_dev, tuple(x_dev), tuple(to_device(v) for v in vs))
-            want = pb.jvp(f_np, tuple(x_np), tuple(vs))
+            got = pb.jvp(run.f_lib, tuple(run.x_lib), run.t_lib)
+            want = pb.jvp(run.f_np, tuple(run.x_np), run.t_np)
     except backends.UnsupportedOperation as e:
         return f"refused: {e}"
-    got_leaves, want_leaves = list(_leaves(got)), list(_leaves(want))
+    got_leaves, want_leaves = list(leaves(got)), list(leaves(want))
     assert len(got_leaves) == len(want_leaves)
     for g, v in zip(got_leaves, want_leaves, strict=True):
         if isinstance(v, (np.ndarray, np.generic)):

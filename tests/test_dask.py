@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import runpy
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +30,9 @@ import pytest
 
 import pullback as pb
 import pullback.numpy as pnp
+from library_rows import leaves, prepare
 from pullback.core import backends
-from specs import ALL_SPECS, OpSpec, sample
+from specs import ALL_SPECS, OpSpec
 
 da = pytest.importorskip("dask.array")
 import dask  # noqa: E402
@@ -155,14 +155,6 @@ def _dask(x: np.ndarray):
     return da.from_array(np.asarray(x), chunks=_chunks(np.shape(x)))
 
 
-def _leaves(tree):
-    if isinstance(tree, (tuple, list)):
-        for t in tree:
-            yield from _leaves(t)
-    else:
-        yield tree
-
-
 def _graph_arrays(value, found: list) -> None:
     """The NumPy arrays held in a Dask graph's values and tasks (recursively)."""
     if isinstance(value, np.ndarray):
@@ -203,10 +195,6 @@ def _embedded(results: list, inputs: list, data: list) -> list[str]:
     return bad
 
 
-def _rng(row: OpSpec, shapes: tuple, salt: str) -> np.random.Generator:
-    return np.random.default_rng(zlib.crc32(f"{row.id}{shapes}{salt}".encode()))
-
-
 def _cases():
     for row in ALL_SPECS:
         shapes = row.shapes[0]
@@ -230,35 +218,8 @@ def _tolerance(arrays: list) -> dict:
 
 @pytest.mark.parametrize("row,mode", list(_cases()))
 def test_spec_row_on_dask_arrays(row: OpSpec, mode: str) -> None:
-    shapes = row.shapes[0]
-    rng = _rng(row, shapes, "args")
-    args = [sample(rng, row.domain(i), s) for i, s in enumerate(shapes)]
-    diff = [i for i in range(len(args)) if row.differentiable(i)]
-    lazy = [_dask(a) if i in diff else a for i, a in enumerate(args)]
-
-    def full(fn, base):
-        def call(*dargs):
-            new = list(base)
-            for i, d in zip(diff, dargs, strict=True):
-                new[i] = d
-            return fn(*new, **row.kwargs)
-
-        return call
-
-    f_np, f_da = full(row.fn, args), full(row.fn, lazy)
-    x_np, x_da = [args[i] for i in diff], [lazy[i] for i in diff]
-    rng = _rng(row, shapes, "directions")
-    out_np = f_np(*x_np)
-    if mode == "rev":
-        w = tuple(rng.standard_normal(np.shape(o)).astype(np.result_type(o))
-                  for o in _leaves(out_np))
-        w_tree = w if isinstance(out_np, (tuple, list)) else w[0]
-        w_lazy = tuple(_dask(v) for v in w)
-        w_lazy_tree = type(out_np)(w_lazy) if isinstance(out_np, (tuple, list)) else w_lazy[0]
-        seeds = list(w_lazy)
-    else:
-        vs = [rng.standard_normal(np.shape(a)).astype(a.dtype) for a in x_np]
-        seeds = [_dask(v) for v in vs]
+    run = prepare(row, mode, _dask, every_argument=False)
+    args, x_np, x_da, seeds = run.args, run.x_np, run.x_lib, run.seeds_lib
 
     refused = REFUSED.get(row.id)
     with warnings.catch_warnings(), _Counting() as counter:
@@ -266,10 +227,10 @@ def test_spec_row_on_dask_arrays(row: OpSpec, mode: str) -> None:
         warnings.filterwarnings("error", message=".*is not implemented by Dask")
         try:
             if mode == "rev":
-                out, vjp_fn = pb.vjp(f_da, *x_da)
-                got = (out, vjp_fn(w_lazy_tree))
+                out, vjp_fn = pb.vjp(run.f_lib, *x_da)
+                got = (out, vjp_fn(run.ct_lib))
             else:
-                got = pb.jvp(f_da, tuple(x_da), tuple(seeds))
+                got = pb.jvp(run.f_lib, tuple(x_da), run.t_lib)
         except backends.UnsupportedOperation as e:
             assert refused is not None, f"refused, but not in REFUSED: {e}"
             assert f"Dask arrays do not support {refused}" in str(e)
@@ -278,10 +239,10 @@ def test_spec_row_on_dask_arrays(row: OpSpec, mode: str) -> None:
         assert counter.computes == 0, "building the value and derivative computed Dask arrays"
 
     if mode == "rev":
-        want = (out_np, pb.vjp(f_np, *x_np)[1](w_tree))
+        want = (run.out_np, pb.vjp(run.f_np, *x_np)[1](run.ct_np))
     else:
-        want = pb.jvp(f_np, tuple(x_np), tuple(vs))
-    got_leaves, want_leaves = list(_leaves(got)), list(_leaves(want))
+        want = pb.jvp(run.f_np, tuple(x_np), run.t_np)
+    got_leaves, want_leaves = list(leaves(got)), list(leaves(want))
     assert len(got_leaves) == len(want_leaves)
     results = [g for g in got_leaves if isinstance(g, da.Array)]
     if row.id not in CONSTANT_RESULTS:
