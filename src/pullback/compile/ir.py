@@ -288,10 +288,26 @@ class Graph:
             raise TypeError(
                 f"Graph {self.name}: expected {len(self.invars)} input leaves, got {len(leaves)}"
             )
+        return self.evaluate(leaves)
+
+    def evaluate(self, leaves: Sequence[Any],
+                 constant: Callable[[Any], Any] | None = None) -> list[Any]:
+        """The output leaves for the input ``leaves`` (unchecked): each equation's primitive
+        implementation in turn; ``constant(c)`` is the value used for the graph's constant
+        ``c`` (its own value by default: ``pb.jit`` moves them into another library's
+        arrays).
+
+        Example:
+            >>> import pullback as pb
+            >>> pb.make_graph(lambda x: x + 1.0, np.zeros(2)).evaluate([np.ones(2)])
+            [array([2., 2.])]
+        """
         env: dict[Var, Any] = dict(zip(self.invars, leaves, strict=True))
 
         def read(a: Any) -> Any:
-            return env[a] if isinstance(a, Var) else a.value
+            if isinstance(a, Var):
+                return env[a]
+            return a.value if constant is None else constant(a)
 
         for e in self.eqns:
             params = map_vars(e.params, lambda v: env[v])

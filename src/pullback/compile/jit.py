@@ -33,7 +33,7 @@ from pullback.compile.codegen_numpy import _ndarray, compile_graph, generate_sou
 from pullback.compile.ir import Graph
 from pullback.compile.passes import simplify
 from pullback.compile.trace import is_traced_leaf, split_arguments, static_key, trace
-from pullback.compile.values import ConcretizationError, Var, map_vars
+from pullback.compile.values import ConcretizationError
 from pullback.core import backends
 from pullback.core.trace import trace_state
 from pullback.core.tree import tree_flatten
@@ -114,13 +114,10 @@ def _evaluate(graph: Graph, library: str, uniform: dict[int, Any], *leaves: Any)
     (CuPy) refuses NumPy operands, so the graph's other NumPy constants are moved into it
     (``np.asarray(c, like=x)``)."""
     like = next((x for x in leaves if backends.library(x) == library), None)
-    env: dict[Var, Any] = dict(zip(graph.invars, leaves, strict=True))
     eager = library != "dask"
 
-    def read(a: Any) -> Any:
-        if isinstance(a, Var):
-            return env[a]
-        v = a.value
+    def constant(c: Any) -> Any:
+        v = c.value
         if type(v) is not np.ndarray:
             return v
         one = uniform.get(id(v))
@@ -128,14 +125,7 @@ def _evaluate(graph: Graph, library: str, uniform: dict[int, Any], *leaves: Any)
             return backends.zeros(v.shape, v.dtype, like=like) + one
         return backends.asarray_like(v, like) if eager else v
 
-    for e in graph.eqns:
-        params = map_vars(e.params, lambda v: env[v])
-        out = e.prim.impl(*(read(a) for a in e.inputs), **params)
-        if e.multiple:
-            env.update(zip(e.outvars, out, strict=True))
-        else:
-            env[e.outvars[0]] = out
-    return [read(a) for a in graph.outvars]
+    return graph.evaluate(leaves, constant)
 
 
 #: the most array elements a jitted function's closure is compared over on each call
