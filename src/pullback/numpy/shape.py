@@ -701,9 +701,34 @@ _INDEX_MODES = ("edge", "reflect", "symmetric", "wrap")
 
 
 @implements(np.pad)
+def _pad_fill(cv: Tracer, shape: tuple, widths: tuple, dtype: Any) -> Any:
+    """The borders of a constant pad filled from a traced ``constant_values`` of per-axis
+    pairs (anything that broadcasts to ``(ndim, 2)``), zeros inside. Which pair fills each
+    border cell (at a corner, the later axis) is decided by NumPy itself: the pad of a
+    ``-1`` array with the pairs' positions ``0 .. 2 * ndim - 1`` as its fill values."""
+    nd = len(shape)
+    try:
+        fits = nd > 0 and np.broadcast_shapes(cv.shape, (nd, 2)) == (nd, 2)
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(
+            f"pullback.numpy.pad: constant_values of shape {cv.shape} does not broadcast to "
+            f"(ndim, 2) = ({nd}, 2), one (before, after) pair per axis; pass a scalar, a pair, "
+            "or one pair per axis"
+        )
+    codes = np.arange(2 * nd).reshape(nd, 2)
+    owner = np.pad(np.full(shape, -1, np.int64), widths, constant_values=codes)
+    pairs = reshape(broadcast_to(astype(cv, dtype), (nd, 2)), (2 * nd,))
+    fill = getitem(pairs, np.maximum(owner, 0))
+    border = owner >= 0
+    return fill if border.all() else multiply(fill, backends.constant(border.astype(dtype), cv))
+
+
 def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
     """Differentiable ``numpy.pad`` for modes ``constant``, ``edge``, ``reflect``,
-    ``symmetric`` and ``wrap``: in ``array``, and in a scalar ``constant_values``.
+    ``symmetric`` and ``wrap``: in ``array``, and in ``constant_values`` (a scalar, a pair
+    or one pair per axis).
 
     Example:
         >>> import pullback.numpy as pnp
@@ -731,16 +756,13 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
         else:
             out = pad_p.bind(array, widths=widths) if padded else array
         zeros = np.zeros(shape_of(array), dtype_of(array))
-        if isinstance(cv, Tracer):  # a traced scalar fill value: differentiable too
-            if cv.ndim:
-                raise NotImplementedError(
-                    "pullback.numpy.pad: a traced constant_values must be a scalar; pass "
-                    f"per-axis values as constants (got shape {cv.shape})"
-                )
-            border = backends.constant(np.pad(zeros, widths, constant_values=1), cv)
+        if isinstance(cv, Tracer):  # a traced fill value: differentiable too
             if type(out) is np.ndarray:  # a constant array: into cv's library
                 out = backends.constant(out, cv)
-            return add(out, multiply(border, astype(cv, dtype_of(array))))
+            if not cv.ndim:
+                border = backends.constant(np.pad(zeros, widths, constant_values=1), cv)
+                return add(out, multiply(border, astype(cv, dtype_of(array))))
+            return add(out, _pad_fill(cv, zeros.shape, widths, dtype_of(array)))
         if np.any(np.asarray(cv) != 0):
             out = add(out, backends.constant(np.pad(zeros, widths, constant_values=cv), out))
         return out
