@@ -416,16 +416,25 @@ def test_scipy_routines_on_plain_dask_arrays_stay_lazy():
         c = signal.fftconvolve(x, k[None, :], axes=1)
         y = integrate.odeint(lambda y, t, p: -p * y, da.from_array(pn, chunks=1),
                              np.array([0.0, 0.5, 1.0]), 1.5)
+        # a NumPy state with a Dask parameter, also under vmap (one solve per entry)
+        yk = integrate.odeint(lambda y, t, p: -p * y, pn, np.array([0.0, 1.0]),
+                              da.from_array(pn, chunks=1))
+        yv = pb.vmap(lambda k: integrate.odeint(lambda y, t, p: -p * y, np.ones(1),
+                                                np.array([0.0, 1.0]), k))(
+            da.from_array(pn, chunks=1))
         r = optimize.root(lambda z, p: z + 0.5 * pnp.sin(z) - p, np.zeros(2),
                           args=(da.from_array(pn, chunks=1),))
         assert counter.computes == 0
-    for v in (e, lu, piv, c, y, r.x, r.fun):
+    for v in (e, lu, piv, c, y, yk, yv, r.x, r.fun):
         assert isinstance(v, da.Array)
     assert e.chunks[0] == (2, 2)  # the stack stays chunked: one task per chunk of matrices
     assert "when computed" in r.message
-    got = dask.compute(e, lu, piv, c, y, r.x, scheduler="synchronous")
+    got = dask.compute(e, lu, piv, c, y, yk, yv, r.x, scheduler="synchronous")
     want = (linalg.expm(an), *linalg.lu_factor(an), signal.fftconvolve(xn, k[None, :], axes=1),
             integrate.odeint(lambda y, t, p: -p * y, pn, np.array([0.0, 0.5, 1.0]), 1.5),
+            integrate.odeint(lambda y, t, p: -p * y, pn, np.array([0.0, 1.0]), pn),
+            pb.vmap(lambda k: integrate.odeint(lambda y, t, p: -p * y, np.ones(1),
+                                               np.array([0.0, 1.0]), k))(pn),
             optimize.root(lambda z, p: z + 0.5 * pnp.sin(z) - p, np.zeros(2), args=(pn,)).x)
     for g, w in zip(got, want, strict=True):
         assert g.dtype == w.dtype
@@ -487,6 +496,9 @@ def test_scipy_solvers_refuse_numbers_they_need_before_they_run():
         optimize.root_scalar(lambda x, a: x * x - a, args=(4.0,), bracket=(p[0] - 2, 3.0))
     assert "Dask arrays do not support numbers that SciPy's solvers take" in str(e.value)
     assert "'bracket' is a Dask array" in str(e.value)
+    with pytest.raises(backends.UnsupportedOperation, match="'bounds' is a Dask array"):
+        optimize.minimize(lambda x, c: pnp.sum((x - c) ** 2), np.zeros(1), args=(1.0,),
+                          bounds=[(p[0], None)])
     with pytest.raises(backends.UnsupportedOperation, match="and no t_eval"):
         integrate.solve_ivp(lambda t, y: -y, (0.0, 1.0), p)
     # with t_eval given, the solution is lazy

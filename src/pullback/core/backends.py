@@ -363,7 +363,8 @@ _DASK = [
     ),
     Limit(
         "numbers that SciPy's solvers take while the graph is built (root_scalar's bracket, "
-        "x0 and x1; solve_ivp's t_span end, and its inputs when t_eval is not given)",
+        "x0 and x1; minimize's and least_squares' bounds; solve_ivp's t_span end, and its "
+        "inputs when t_eval is not given)",
         True,
         "SciPy takes them as Python numbers before it runs (and without t_eval, solve_ivp's "
         "own steps decide the result's length), which a lazy array does not have until it "

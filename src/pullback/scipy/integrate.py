@@ -263,7 +263,7 @@ def _solve(y0: Any, t: Any, *args: Any, fun: Callable[..., Any], solver: tuple,
     ``batched``, every argument carries a leading batch axis and each entry is solved on its
     own (SciPy's solvers take one system: the same steps as without vmap). On Dask operands,
     lazily: one task solves with every operand whole, when the result is computed."""
-    if not (type(y0) is np.ndarray and type(t) is np.ndarray) and _lazy.foreign(
+    if not all(type(a) is np.ndarray for a in (y0, t, *args)) and _lazy.foreign(
             f"pullback.scipy.integrate.{solver[0]}", y0, t, *args):
         y0, t = _lazy.as_value(y0), _lazy.as_value(t)
         shape = ((y0.shape[0], t.shape[1]) + y0.shape[1:] if batched

@@ -373,6 +373,18 @@ def _bind(problem: _Problem, x0: Any, residual: Callable[..., Any], run: Callabl
     return xs, list(getattr(_record, "results", []))
 
 
+def _numbers(name: str, **values: Any) -> None:
+    """Refuse Dask arrays among ``values`` (and their leaves): settings SciPy's solver takes
+    as numbers before it runs (a bracket, bounds), which a lazy array does not have."""
+    for what, v in values.items():
+        leaves = [v] if v is None or hasattr(v, "shape") else tree_flatten(
+            [v.lb, v.ub] if hasattr(v, "lb") else v)[0]
+        if any(backends.is_dask(backends.base_value(b)) for b in leaves):
+            raise backends.refuse(f"pullback.scipy.optimize.{name}", "dask",
+                                  "numbers that SciPy's solvers take",
+                                  f"'{what}' is a Dask array")
+
+
 def _start(x0: Any) -> Any:
     """The plain starting point (not differentiated): a Dask array stays lazy."""
     v = backends.base_value(x0)
@@ -498,6 +510,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
     """
     name = "minimize"
     sopt = _require_scipy(name)
+    _numbers(name, bounds=bounds)
     args = _args_tuple(args)
     problem = _Problem(fun, args)
     chosen = (method if isinstance(method, str) else _default_method(bounds, constraints))
@@ -619,6 +632,7 @@ def least_squares(fun: Callable[..., Any], x0: Any, jac: Any = None,
     """
     name = "least_squares"
     sopt = _require_scipy(name)
+    _numbers(name, bounds=bounds)
     args = _args_tuple(args)
     kwargs = dict(kwargs or {})
     problem = _Problem(lambda x, *a: fun(x, *a, **kwargs), args)
@@ -783,12 +797,7 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
 
     # the bracket and the starting points are not differentiated (the root does not move
     # with them): their plain values, which SciPy takes as numbers before it runs
-    for what, v in (("bracket", bracket), ("x0", x0), ("x1", x1)):
-        for b in (v if isinstance(v, (tuple, list)) else (v,)):
-            if backends.is_dask(backends.base_value(b)):
-                raise backends.refuse(f"pullback.scipy.optimize.{name}", "dask",
-                                      "numbers that SciPy's solvers take",
-                                      f"'{what}' is a Dask array")
+    _numbers(name, bracket=bracket, x0=x0, x1=x1)
     plain_bracket = None if bracket is None else tuple(float(_strip(b)) for b in bracket)
 
     # f may return a one-entry array of any shape: Newton's, Halley's and the secant steps
