@@ -339,6 +339,40 @@ _DASK = [
         "matrix first",
     ),
     Limit(
+        "SciPy's routines (pullback.scipy.linalg, pullback.scipy.signal, "
+        "pullback.scipy.integrate, pullback.scipy.optimize)",
+        False,
+        "SciPy's routine runs block by block in the Dask graph, with the axes it works on in "
+        "one chunk: each matrix of a stack (linalg), the convolved axes (signal), the whole "
+        "problem (an ODE's state, times and arguments; an optimisation's x0 and arguments) "
+        "for the solvers; the other axes are mapped chunk by chunk. A check that needs the "
+        "values (a singular matrix, a solver that does not converge, a singular Jacobian or "
+        "a bound at the solution) raises when the result is computed, and a solver's report "
+        "(nit, message) is not known before then",
+        "a matrix, the convolved axes and a solver's problem must fit in a worker's memory: "
+        "chunk the data along the other axes",
+    ),
+    Limit(
+        "sqrtm and logm of a real matrix",
+        False,
+        "the result is real: its dtype is chosen before the values are known. A real matrix "
+        "with an eigenvalue on the closed negative real axis, whose principal root or "
+        "logarithm is complex (SciPy's result would be complex), raises when computed",
+        "pass a complex matrix (A.astype(complex)): its result is complex whatever the "
+        "values",
+    ),
+    Limit(
+        "numbers that SciPy's solvers take while the graph is built (root_scalar's bracket, "
+        "x0 and x1; minimize's and least_squares' bounds; solve_ivp's t_span end, and its "
+        "inputs when t_eval is not given)",
+        True,
+        "SciPy takes them as Python numbers before it runs (and without t_eval, solve_ivp's "
+        "own steps decide the result's length), which a lazy array does not have until it "
+        "is computed",
+        "pass them as NumPy arrays or numbers (they are not differentiated), or give "
+        "solve_ivp's t_eval",
+    ),
+    Limit(
         "checks of the values while the graph is built (geomspace's zero endpoints, "
         "asarray_chkfinite, real_if_close's dtype, polydiv's leading zeros, roots' zero "
         "coefficients, histogram's range from the data)",

@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
+from pullback.core import backends
 from pullback.core.api import jvp, vjp
 from pullback.core.rules import add_tangents
 from pullback.core.trace import (
@@ -60,6 +61,7 @@ from pullback.core.trace import (
     zero,
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
+from pullback.scipy import _lazy
 from pullback.scipy._solver import declare_rules
 from pullback.scipy._solver import differentiable as _differentiable
 from pullback.scipy._solver import flat as _flat
@@ -93,7 +95,7 @@ def _take(y: Any, axis: int, index: Any) -> Any:
 
 def _spacing(x: Any, y: Any, axis: int, name: str) -> Any:
     """The differences of ``x`` along ``axis``, shaped to broadcast against ``y``'s."""
-    x = x if isinstance(x, Tracer) else np.asarray(x)
+    x = _lazy.as_value(x)
     if len(shape_of(x)) == 1:
         # SciPy's trapezoid broadcasts the differences against the intervals: two points
         # give one spacing for all of them, one interval takes every difference (its
@@ -112,7 +114,7 @@ def _spacing(x: Any, y: Any, axis: int, name: str) -> Any:
 
 
 def _as_value(v: Any) -> Any:
-    return v if isinstance(v, Tracer) else np.asarray(v)
+    return _lazy.as_value(v)  # traced values and Dask arrays as they are
 
 
 def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Any:
@@ -259,7 +261,16 @@ def _solve(y0: Any, t: Any, *args: Any, fun: Callable[..., Any], solver: tuple,
            batched: bool = False) -> np.ndarray:
     """The solution at the times ``t`` (first the initial state), by SciPy's solver; with
     ``batched``, every argument carries a leading batch axis and each entry is solved on its
-    own (SciPy's solvers take one system: the same steps as without vmap)."""
+    own (SciPy's solvers take one system: the same steps as without vmap). On Dask operands,
+    lazily: one task solves with every operand whole, when the result is computed."""
+    if not all(type(a) is np.ndarray for a in (y0, t, *args)) and _lazy.foreign(
+            f"pullback.scipy.integrate.{solver[0]}", y0, t, *args):
+        y0, t = _lazy.as_value(y0), _lazy.as_value(t)
+        shape = ((y0.shape[0], t.shape[1]) + y0.shape[1:] if batched
+                 else (t.shape[0],) + y0.shape)
+        return _lazy.whole(lambda *a: _solve(*a, fun=fun, solver=solver, batched=batched),
+                           f"pullback.scipy.integrate.{solver[0]}", [y0, t, *args],
+                           [(shape, y0.dtype)])
     if batched:
         size = np.shape(y0)[0]
         return np.stack([_solve_one(y0[b], t[b], *(a[b] for a in args), fun=fun,
@@ -451,14 +462,14 @@ declare_rules(odeint_p, _odeint_vjp, _odeint_jvp)
 def _as_float(v: Any) -> Any:
     if isinstance(v, Tracer):
         return v
-    v = np.asarray(v)
+    v = _lazy.as_value(v)  # a Dask array stays lazy
     return v if v.dtype.kind in "fc" else v.astype(np.float64)
 
 
 def _bind(name: str, func_of: Callable[..., Any], y0: Any, t: Any, args: tuple,
           solver: tuple) -> Any:
     flat, treedef = tree_flatten(args)
-    flat = [a if isinstance(a, Tracer) else np.asarray(a) for a in flat]
+    flat = [_lazy.as_value(a) for a in flat]
 
     def fun(y: Any, tt: Any, *flat_args: Any) -> Any:
         return func_of(y, tt, *tree_unflatten(treedef, list(flat_args)))
@@ -589,6 +600,15 @@ def solve_ivp(fun: Callable[..., Any], t_span: Sequence[Any], y0: Any, method: s
                         f"{unknown}")
     sint = _require_scipy(name)
     t0, t1 = t_span
+    lazy = [what for what, v in (("t_span[1]", t1),) if backends.is_dask(backends.base_value(v))]
+    if t_eval is None:
+        lazy += [what for what, v in (("y0", y0), ("t_span[0]", t0), ("args", args))
+                 if any(backends.is_dask(backends.base_value(a)) for a in tree_flatten(v)[0])]
+    if lazy:
+        raise backends.refuse(f"pullback.scipy.integrate.{name}", "dask",
+                              "numbers that SciPy's solvers take",
+                              f"{', '.join(lazy)} a Dask array"
+                              + ("" if t_eval is not None else ", and no t_eval"))
     y0 = _as_float(y0)
     if len(shape_of(y0)) != 1:
         raise ValueError(f"pullback.scipy.integrate.{name}: 'y0' must be 1-dimensional, got "

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
+from pullback.core import backends
 from pullback.core.rules import (
     add_tangents,
     defbatch,
@@ -53,6 +54,7 @@ from pullback.core.rules import (
 )
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import batch_stacked, new_primitive
+from pullback.scipy import _lazy
 
 try:
     import scipy.linalg as _sla
@@ -99,7 +101,7 @@ def _mT(x: Any) -> Any:
 def _as_float(a: Any) -> Any:
     if isinstance(a, Tracer):
         return a if dtype_of(a).kind in "fc" else pnp.astype(a, np.float64)
-    a = np.asarray(a)
+    a = _lazy.as_value(a)  # a Dask array stays lazy
     return a if a.dtype.kind in "fc" else a.astype(np.float64)
 
 
@@ -117,11 +119,25 @@ def _square(name: str, a: Any, arg: str = "a") -> None:
 _EMPTY_STACKS = ("expm", "sqrtm")
 
 
-def _stacked(name: str, fn2d: Callable[..., Any], nout: int = 1) -> Callable[..., Any]:
+def _stacked(name: str, fn2d: Callable[..., Any], outs: Callable[..., list], nout: int = 1,
+             lazy2d: Callable[..., Any] | None = None) -> Callable[..., Any]:
     """``fn2d`` (SciPy's, on single matrices) applied to every matrix of stacks with equal
-    leading axes; its ``LinAlgError``/``ValueError`` named as ``name``'s."""
+    leading axes; its ``LinAlgError``/``ValueError`` named as ``name``'s. On Dask operands,
+    lazily: each matrix in one chunk, the stacks mapped chunk by chunk (``lazy2d`` instead of
+    ``fn2d`` where given), the results' core shapes and dtypes ``outs(*arrays)``."""
 
     def impl(*arrays: Any, **params: Any) -> Any:
+        if not all(type(a) is np.ndarray for a in arrays) and _lazy.foreign(
+                f"pullback.scipy.linalg.{name}", *arrays):
+            return _lazy.apply(lambda *blocks: eager(*blocks, **params),
+                               f"pullback.scipy.linalg.{name}", arrays, [2] * len(arrays),
+                               outs(*arrays), multiple=nout > 1)
+        return run(fn2d, *arrays, **params)
+
+    def eager(*arrays: Any, **params: Any) -> Any:
+        return run(fn2d if lazy2d is None else lazy2d, *arrays, **params)
+
+    def run(fn: Callable[..., Any], *arrays: Any, **params: Any) -> Any:
         arrays = tuple(np.asarray(a) for a in arrays)
         lead = shape_of(arrays[0])[:-2]
         if 0 in lead:
@@ -133,16 +149,16 @@ def _stacked(name: str, fn2d: Callable[..., Any], nout: int = 1) -> Callable[...
                 f"{shape_of(arrays[0])}): SciPy does not take zero-size batches here")
         try:
             if not lead:
-                return fn2d(*arrays, **params)
-            outs = [fn2d(*(a[idx] for a in arrays), **params) for idx in np.ndindex(*lead)]
+                return fn(*arrays, **params)
+            found = [fn(*(a[idx] for a in arrays), **params) for idx in np.ndindex(*lead)]
         except (LinAlgError, ValueError) as err:
             raise type(err)(f"pullback.scipy.linalg.{name}: {err}") from None
         if nout == 1:
-            stacked = np.stack(outs)
+            stacked = np.stack(found)
             return stacked.reshape(lead + stacked.shape[1:])
         parts = []
         for k in range(nout):
-            stacked = np.stack([o[k] for o in outs])
+            stacked = np.stack([o[k] for o in found])
             parts.append(stacked.reshape(lead + stacked.shape[1:]))
         return tuple(parts)
 
@@ -242,7 +258,8 @@ def _solve_dtype(*args: Any) -> np.dtype:
 
 
 def _cast(dtype: np.dtype, *args: Any) -> tuple:
-    return tuple((pnp.astype(a, dtype) if dtype_of(a) != dtype else a) if isinstance(a, Tracer)
+    return tuple((pnp.astype(a, dtype) if dtype_of(a) != dtype else a)
+                 if isinstance(a, Tracer) or not backends.numpy_based(a)
                  else np.asarray(a, dtype) for a in args)
 
 
@@ -259,7 +276,9 @@ def _solve_triangular_2d(a: np.ndarray, b: np.ndarray, lower: bool, trans: int) 
     return _scipy("solve_triangular")(a, b, trans=trans, lower=lower, check_finite=False)
 
 
-_solve_triangular_impl = _stacked("solve_triangular", _solve_triangular_2d)
+_solve_triangular_impl = _stacked(
+    "solve_triangular", _solve_triangular_2d,
+    lambda a, b: [((a.shape[-1], b.shape[-1]), np.result_type(a.dtype, b.dtype))])
 #: ``op(a)^-1 b`` for a triangular ``a`` (the other triangle is zero), ``b`` (..., n, k);
 #: ``trans`` 0 (``op(a) = a``) or 1 (``a^T``)
 solve_triangular_p = new_primitive("scipy.linalg.solve_triangular", _solve_triangular_impl)
@@ -414,7 +433,9 @@ def _lu_factor_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lu, piv.astype(np.int32)
 
 
-_lu_factor_impl = _stacked("lu_factor", _lu_factor_2d, nout=2)
+_lu_factor_impl = _stacked(
+    "lu_factor", _lu_factor_2d,
+    lambda a: [(a.shape[-2:], a.dtype), ((min(a.shape[-2:]),), np.dtype(np.int32))], nout=2)
 lu_factor_p = new_primitive("scipy.linalg.lu_factor", lambda a: _lu_factor_impl(a),
                             multiple_results=True)
 
@@ -422,10 +443,14 @@ lu_factor_p = new_primitive("scipy.linalg.lu_factor", lambda a: _lu_factor_impl(
 def _permutation(piv: np.ndarray, rows: int | None = None) -> np.ndarray:
     """The row order ``perm`` with ``P^T b = b[perm]`` for LAPACK's pivots (stacked) of a
     matrix of ``rows`` rows (``piv``'s length, ``min(rows, columns)``, by default)."""
+    if type(piv) is not np.ndarray and _lazy.foreign("pullback.scipy.linalg.lu_solve", piv):
+        n = piv.shape[-1] if rows is None else rows
+        return _lazy.apply(lambda p: _permutation(p, rows), "pullback.scipy.linalg.lu_solve",
+                           [piv], [1], [((n,), np.dtype(np.intp))])
     piv = np.asarray(piv)
     k = piv.shape[-1]
     n = k if rows is None else rows
-    perm = np.broadcast_to(np.arange(n), piv.shape[:-1] + (n,)).copy()
+    perm = np.broadcast_to(np.arange(n, dtype=np.intp), piv.shape[:-1] + (n,)).copy()
     for idx in np.ndindex(*piv.shape[:-1]):
         row, p = perm[idx], piv[idx]
         for i in range(k):
@@ -449,11 +474,11 @@ def _lu_parts(lu: Any) -> tuple[Any, Any]:
     if n >= m:
         low = lu[..., :, :m] if n > m else lu
     else:
-        low = pnp.concatenate([lu, np.zeros(lead + (m, m - n), dtype)], axis=-1)
+        low = pnp.concatenate([lu, backends.zeros(lead + (m, m - n), dtype, like=lu)], axis=-1)
     if m >= n:
         up = lu[..., :n, :] if m > n else lu
     else:
-        up = pnp.concatenate([lu, np.zeros(lead + (n - m, n), dtype)], axis=-2)
+        up = pnp.concatenate([lu, backends.zeros(lead + (n - m, n), dtype, like=lu)], axis=-2)
     L = pnp.tril(low, -1) + np.eye(m, dtype=dtype)
     U = pnp.triu(up)
     if n > m:
@@ -575,8 +600,8 @@ def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: b
     else:  # U^T L^T P^T x = b
         y = solve_triangular(lu, b, trans=t, lower=False)
         y = solve_triangular(lu, y, trans=t, lower=True, unit_diagonal=True)
-        inverse = (pnp.argsort(perm, axis=-1) if isinstance(perm, Tracer)
-                   else np.argsort(perm, axis=-1))
+        inverse = (np.argsort(perm, axis=-1) if type(perm) is np.ndarray
+                   else pnp.argsort(perm, axis=-1))
         x = _permute_rows(y, inverse)
     return x[..., 0] if vector else x
 
@@ -729,7 +754,9 @@ def _solve_sylvester_2d(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> np.ndarr
     return _scipy("solve_sylvester")(a, b, q)
 
 
-_solve_sylvester_impl = _stacked("solve_sylvester", _solve_sylvester_2d)
+_solve_sylvester_impl = _stacked(
+    "solve_sylvester", _solve_sylvester_2d,
+    lambda a, b, q: [((a.shape[-1], b.shape[-1]), np.result_type(a.dtype, b.dtype, q.dtype))])
 solve_sylvester_p = new_primitive("scipy.linalg.solve_sylvester", _solve_sylvester_impl)
 
 
@@ -818,7 +845,8 @@ def _block(a: Any, e: Any) -> Any:
 
 def _matrix_function(name: str, fn2d: Callable[[np.ndarray], np.ndarray], doc: str
                      ) -> Callable[[Any], Any]:
-    impl = _stacked(name, fn2d)
+    impl = _stacked(name, fn2d, lambda a: [(a.shape[-2:], a.dtype)],
+                    lazy2d=None if name == "expm" else _real_result(name, fn2d))
     prim = new_primitive(f"scipy.linalg.{name}", impl)
 
     def frechet(a: Any, e: Any) -> Any:
@@ -842,7 +870,7 @@ def _matrix_function(name: str, fn2d: Callable[[np.ndarray], np.ndarray], doc: s
 
     def wrapper(A: Any) -> Any:
         if not isinstance(A, Tracer):
-            A = np.asarray(A)
+            A = _lazy.as_value(A)
         shape = shape_of(A)
         if len(shape) < 2 and int(np.prod(shape)) == 1:
             if name == "expm":  # SciPy: [[exp(A.item())]] (a Python number's exp's dtype)
@@ -864,6 +892,26 @@ def _matrix_function(name: str, fn2d: Callable[[np.ndarray], np.ndarray], doc: s
     wrapper.__doc__ = doc
     wrapper.__module__ = __name__
     return wrapper
+
+
+def _real_result(name: str, fn2d: Callable[[np.ndarray], np.ndarray]
+                 ) -> Callable[[np.ndarray], np.ndarray]:
+    """``fn2d`` (``sqrtm``, ``logm``) for a lazy (Dask) matrix, whose result's dtype is fixed
+    before its values are known: real for a real matrix. A real matrix with an eigenvalue on
+    the closed negative real axis, whose principal root or logarithm is complex, raises."""
+
+    def real(a: np.ndarray) -> np.ndarray:
+        out = fn2d(a)
+        if a.dtype.kind == "f" and out.dtype.kind == "c":
+            raise LinAlgError(
+                f"a real matrix with an eigenvalue on the closed negative real axis: its "
+                f"principal {'square root' if name == 'sqrtm' else 'logarithm'} is complex, "
+                "but on Dask arrays the result's dtype is chosen before the values are known "
+                "(real for a real matrix). Pass a complex matrix (A.astype(complex)) for "
+                "such matrices")
+        return out
+
+    return real
 
 
 def _in_dtype_of(a: np.ndarray, out: Any) -> np.ndarray:
@@ -982,7 +1030,7 @@ def block_diag(*arrs: Any) -> Any:
     blocks = []
     for a in arrs:
         if not isinstance(a, Tracer):
-            a = np.asarray(a)
+            a = _lazy.as_value(a)
         blocks.append(pnp.atleast_2d(a) if len(shape_of(a)) < 2 else a)
     try:
         lead = np.broadcast_shapes(*(shape_of(b)[:-2] for b in blocks))
@@ -1002,10 +1050,10 @@ def block_diag(*arrs: Any) -> Any:
             b = pnp.broadcast_to(b, lead + (r, c))
         parts = []
         if start:
-            parts.append(np.zeros(lead + (r, start), dtype))
+            parts.append(backends.zeros(lead + (r, start), dtype, like=b))
         parts.append(b)
         if cols - start - c:
-            parts.append(np.zeros(lead + (r, cols - start - c), dtype))
+            parts.append(backends.zeros(lead + (r, cols - start - c), dtype, like=b))
         rows.append(pnp.concatenate(parts, axis=-1) if len(parts) > 1 else parts[0])
         start += c
     return pnp.concatenate(rows, axis=-2) if len(rows) > 1 else rows[0]

@@ -58,7 +58,9 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
+from pullback.core import backends
 from pullback.core.api import grad, hessian, hvp, jacfwd, jvp, vjp
+from pullback.core.batching import vmap
 from pullback.core.trace import (
     Primitive,
     Tracer,
@@ -69,6 +71,7 @@ from pullback.core.trace import (
     zero,
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
+from pullback.scipy import _lazy
 from pullback.scipy._solver import declare_rules
 from pullback.scipy._solver import differentiable as _differentiable
 from pullback.scipy._solver import flat as _flat
@@ -124,7 +127,16 @@ def _solve(x0: Any, *args: Any, fun: Callable[..., Any], kind: str, run: Callabl
            name: str, batched: bool = False) -> Any:
     """The solution, by SciPy's solver (``run(x0, args)`` returns SciPy's result); with
     ``batched``, every argument carries a leading batch axis and each entry is solved on its
-    own."""
+    own. On Dask operands, lazily: one task solves with every operand whole, when the result
+    is computed (SciPy's report is not kept then; a solver that does not converge raises
+    there)."""
+    if not (type(x0) is np.ndarray and all(type(a) is np.ndarray for a in args)) and \
+            _lazy.foreign(f"pullback.scipy.optimize.{name}", x0, *args):
+        x0 = _lazy.as_value(x0)
+        return _lazy.whole(lambda *a: _solve(*a, fun=fun, kind=kind, run=run, name=name,
+                                             batched=batched),
+                           f"pullback.scipy.optimize.{name}", [x0, *args],
+                           [(x0.shape, x0.dtype)])
     if batched:
         results = [_solve_one(x0[b], *(a[b] for a in args), run=run, name=name)
                    for b in range(np.shape(x0)[0])]
@@ -190,11 +202,26 @@ solve_p = Primitive("scipy.optimize.solve", _solve)
 
 def _jacobian_x(residual: Callable[..., Any], xs: Any, dargs: Sequence[Any], name: str) -> Any:
     """``J_x`` of the flat residual at the solution, checked for singularity."""
+    if backends.is_dask(backends.base_value(xs)):
+        # the columns J e_i for a basis made in Dask (jacfwd's is NumPy's: the tangents
+        # computed from it alone would be NumPy constants put into the graph); the
+        # singularity is checked when the Jacobian is computed
+        xf = _flat(xs)
+        n = shape_of(xf)[0]
+        basis = backends.dask_array().eye(n, dtype=dtype_of(xf))
+        cols = vmap(lambda v: jvp(lambda x: residual(x, *dargs), (xf,), (v,))[1])(basis)
+        return _lazy.checked(pnp.transpose(cols), lambda plain: _check_jacobian(name, plain))
     jac = jacfwd(residual, argnums=0)(_flat(xs), *dargs)
     try:
-        plain = _strip(jac).astype(np.float64)
+        plain = _strip(jac)
     except Exception:  # noqa: BLE001 - an abstract value (jit): no check at tracing time
         return jac
+    _check_jacobian(name, plain)
+    return jac
+
+
+def _check_jacobian(name: str, plain: np.ndarray) -> None:
+    plain = plain.astype(np.float64)
     with np.errstate(all="ignore"):
         cond = np.linalg.cond(plain) if plain.size else np.array(1.0)
     if not np.all(np.isfinite(cond)) or np.any(cond > SINGULAR):
@@ -206,7 +233,6 @@ def _jacobian_x(residual: Callable[..., Any], xs: Any, dargs: Sequence[Any], nam
             "move along a valley, or not move at all). Make the problem well-posed (a "
             "regularisation term, fewer unknowns) or fix the free directions"
         )
-    return jac
 
 
 def _residual_fn(fun: Callable[..., Any], xs: Any, args: Sequence[Any],
@@ -259,6 +285,17 @@ declare_rules(solve_p, _solve_vjp, _solve_jvp, fixed=1)  # x0 is a starting poin
 # ----------------------------------------------------------------------------- shared plumbing
 
 
+def _gradient(f: Callable[[Any], Any], x: Any) -> Any:
+    """``grad(f)(x)``; at a solution held by a Dask array, with the seed 1 made in Dask, so
+    that the cotangents broadcast from it (a sum's, shaped like ``x``) stay Dask arrays
+    rather than NumPy constants put into the graph."""
+    if not backends.is_dask(backends.base_value(x)):
+        return grad(f)(x)
+    value, back = vjp(f, x)
+    seed = backends.zeros(shape_of(value), dtype_of(value), like=x) + 1
+    return back(seed)[0]
+
+
 def _closure_error(name: str) -> TracerConversionError:
     return TracerConversionError(
         f"pullback.scipy.optimize.{name}: the function returned a traced value for plain "
@@ -298,9 +335,17 @@ class _Problem:
 
     def __init__(self, fun: Callable[..., Any], args: tuple):
         flat, self.treedef = tree_flatten(args)
-        self.flat = [a if isinstance(a, Tracer) else np.asarray(a) for a in flat]
+        self.flat = [_lazy.as_value(a) for a in flat]  # Dask arrays stay lazy
         self.fun = fun
         self.traced = any(isinstance(a, Tracer) for a in self.flat)
+        #: whether an argument is (traced or not) a Dask array: then the solver runs in the
+        #: Dask graph (:func:`_solve`), as it does for traced arguments
+        self.lazy = any(backends.is_dask(backends.base_value(a)) for a in self.flat)
+
+    def eager(self, x0: Any) -> bool:
+        """Whether SciPy runs now on plain values (no traced argument, nothing lazy)."""
+        return not self.traced and not self.lazy and not backends.is_dask(
+            backends.base_value(x0))
 
     def call(self, x: Any, flat_args: Sequence[Any]) -> Any:
         return self.fun(x, *tree_unflatten(self.treedef, list(flat_args)))
@@ -316,7 +361,7 @@ def _bind(problem: _Problem, x0: Any, residual: Callable[..., Any], run: Callabl
           name: str, kind: str) -> tuple[Any, list]:
     """The traced solution and SciPy's result(s) for it."""
     _record.results = []
-    x0 = _strip(x0)
+    x0 = _start(x0)
     if x0.dtype.kind == "c" or any(dtype_of(a).kind == "c" for a in problem.flat):
         raise TypeError(
             f"pullback.scipy.optimize.{name}: complex input is not supported: SciPy's "
@@ -328,8 +373,30 @@ def _bind(problem: _Problem, x0: Any, residual: Callable[..., Any], run: Callabl
     return xs, list(getattr(_record, "results", []))
 
 
-def _fields(results: list, skip: Sequence[str]) -> dict:
+def _numbers(name: str, **values: Any) -> None:
+    """Refuse Dask arrays among ``values`` (and their leaves): settings SciPy's solver takes
+    as numbers before it runs (a bracket, bounds), which a lazy array does not have."""
+    for what, v in values.items():
+        leaves = [v] if v is None or hasattr(v, "shape") else tree_flatten(
+            [v.lb, v.ub] if hasattr(v, "lb") else v)[0]
+        if any(backends.is_dask(backends.base_value(b)) for b in leaves):
+            raise backends.refuse(f"pullback.scipy.optimize.{name}", "dask",
+                                  "numbers that SciPy's solvers take",
+                                  f"'{what}' is a Dask array")
+
+
+def _start(x0: Any) -> Any:
+    """The plain starting point (not differentiated): a Dask array stays lazy."""
+    v = backends.base_value(x0)
+    return v if backends.is_dask(v) else np.asarray(v)
+
+
+def _fields(results: list, skip: Sequence[str], x: Any = None) -> dict:
     """The plain fields of SciPy's result (the first entry's under vmap)."""
+    if not results and x is not None and backends.is_dask(backends.base_value(x)):
+        return {"success": True, "status": 0, "message": (
+            "solved when computed (Dask arrays: SciPy's solver runs when the solution is "
+            "computed, and raises OptimizeError there if it does not converge)")}
     if not results:
         return {"success": True, "status": 0, "message": "solved (not run at tracing time)"}
     first = results[0]
@@ -358,24 +425,31 @@ def _known(v: Any) -> Any:
         if not v.holds_value:
             return None
         v = v.primal
-    return np.asarray(v)
+    return v if backends.is_dask(v) else np.asarray(v)
 
 
-def _check_bounds(name: str, x: Any, lower: Any, upper: Any) -> None:
+def _check_bounds(name: str, x: Any, lower: Any, upper: Any) -> Any:
     """Refuse to differentiate a solution on a bound (the unconstrained optimality condition
-    does not hold there)."""
+    does not hold there): ``x``, checked (when it is computed, for a Dask array)."""
     lower = np.asarray(lower, np.float64).reshape(-1)
     upper = np.asarray(upper, np.float64).reshape(-1)
     if np.all(np.isinf(lower)) and np.all(np.isinf(upper)):
-        return  # no bounds
-    x = _known(x)
-    if x is None:
+        return x  # no bounds
+    value = _known(x)
+    if value is not None and backends.is_dask(value):
+        return _lazy.checked(x, lambda plain: _on_bound(name, plain, lower, upper))
+    if value is None:
         raise OptimizeError(
             f"pullback.scipy.optimize.{name}: bounds inside pb.jit or pb.vmap: whether the "
             "solution lies on a bound (where its derivative is not the implicit one) needs "
             "its value, which is not known while tracing; call it outside the "
             "transformation, or remove the bounds (a change of variables, x = exp(z) for "
             "x > 0)")
+    _on_bound(name, value, lower, upper)
+    return x
+
+
+def _on_bound(name: str, x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
     lower = np.broadcast_to(lower, (x.size,))
     upper = np.broadcast_to(upper, (x.size,))
     x = x.reshape(-1)
@@ -436,6 +510,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
     """
     name = "minimize"
     sopt = _require_scipy(name)
+    _numbers(name, bounds=bounds)
     args = _args_tuple(args)
     problem = _Problem(fun, args)
     chosen = (method if isinstance(method, str) else _default_method(bounds, constraints))
@@ -472,7 +547,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
                              constraints=constraints, tol=tol, callback=callback,
                              options=options, **extra)
 
-    if not problem.traced:
+    if problem.eager(x0):
         return run(np.asarray(x0) if not isinstance(x0, Tracer) else _strip(x0),
                    [_wide(a) for a in problem.flat])
     if constraints:
@@ -484,9 +559,9 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
         )
 
     def residual(x: Any, *flat_args: Any) -> Any:
-        return grad(lambda xx: value_of(xx, *problem.unflatten(flat_args)))(x)
+        return _gradient(lambda xx: value_of(xx, *problem.unflatten(flat_args)), x)
 
-    x0v = _strip(x0)
+    x0v = _start(x0)
     if x0v.ndim == 0:
         x0v = x0v.reshape(1)  # SciPy's minimize works on 1-d x
     xs, results = _bind(problem, x0v, residual, run, name, "minimize")
@@ -496,8 +571,8 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
         else:  # (lo, hi) pairs, None for no bound
             lower = [-np.inf if lo is None else lo for lo, _ in bounds]
             upper = [np.inf if hi is None else hi for _, hi in bounds]
-        _check_bounds(name, xs, lower, upper)
-    out = OptimizeResultTraced(_fields(results, ("x", "fun")))
+        xs = _check_bounds(name, xs, lower, upper)
+    out = OptimizeResultTraced(_fields(results, ("x", "fun"), xs))
     out["x"] = xs
     out["fun"] = value_of(xs, *args)
     return out
@@ -557,6 +632,7 @@ def least_squares(fun: Callable[..., Any], x0: Any, jac: Any = None,
     """
     name = "least_squares"
     sopt = _require_scipy(name)
+    _numbers(name, bounds=bounds)
     args = _args_tuple(args)
     kwargs = dict(kwargs or {})
     problem = _Problem(lambda x, *a: fun(x, *a, **kwargs), args)
@@ -581,7 +657,7 @@ def least_squares(fun: Callable[..., Any], x0: Any, jac: Any = None,
                                   jac_sparsity=jac_sparsity, max_nfev=max_nfev,
                                   verbose=verbose, args=plain_args, **options)
 
-    if not problem.traced:
+    if problem.eager(x0):
         return run(_strip(x0), [_wide(a) for a in problem.flat])
     if callable(loss):
         raise NotImplementedError(
@@ -597,15 +673,15 @@ def least_squares(fun: Callable[..., Any], x0: Any, jac: Any = None,
         return 0.5 * f_scale ** 2 * pnp.sum(_rho(loss, z))
 
     def residual(x: Any, *flat_args: Any) -> Any:
-        return grad(lambda xx: cost(xx, *problem.unflatten(flat_args)))(x)
+        return _gradient(lambda xx: cost(xx, *problem.unflatten(flat_args)), x)
 
-    x0v = _strip(x0)
+    x0v = _start(x0)
     if x0v.ndim == 0:
         x0v = x0v.reshape(1)
     xs, results = _bind(problem, x0v, residual, run, name, "least_squares")
     lower, upper = (bounds.lb, bounds.ub) if hasattr(bounds, "lb") else bounds
-    _check_bounds(name, xs, lower, upper)
-    out = OptimizeResultTraced(_fields(results, ("x", "fun", "cost")))
+    xs = _check_bounds(name, xs, lower, upper)
+    out = OptimizeResultTraced(_fields(results, ("x", "fun", "cost"), xs))
     out["x"] = xs
     out["fun"] = fun(xs, *args, **kwargs)
     out["cost"] = cost(xs, *args)
@@ -664,10 +740,10 @@ def root(fun: Callable[..., Any], x0: Any, args: Any = (), method: str = "hybr",
         res.x = np.asarray(res.x).reshape(shape)
         return res
 
-    if not problem.traced:
+    if problem.eager(x0):
         return run(_strip(x0), [_wide(a) for a in problem.flat])
-    xs, results = _bind(problem, _strip(x0), problem.call_flat, run, name, "root")
-    out = OptimizeResultTraced(_fields(results, ("x", "fun")))
+    xs, results = _bind(problem, _start(x0), problem.call_flat, run, name, "root")
+    out = OptimizeResultTraced(_fields(results, ("x", "fun"), xs))
     out["x"] = xs
     out["fun"] = fun(xs, *args)
     return out
@@ -720,7 +796,8 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
         chosen = method = "newton"  # SciPy would refuse x0 alone: Newton's with our f'
 
     # the bracket and the starting points are not differentiated (the root does not move
-    # with them): their plain values
+    # with them): their plain values, which SciPy takes as numbers before it runs
+    _numbers(name, bracket=bracket, x0=x0, x1=x1)
     plain_bracket = None if bracket is None else tuple(float(_strip(b)) for b in bracket)
 
     # f may return a one-entry array of any shape: Newton's, Halley's and the secant steps
@@ -766,7 +843,7 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
 
     first = np.float64(0.0 if x0 is None else _strip(x0))
     stepping = chosen in ("newton", "secant", "halley")
-    if not problem.traced:
+    if problem.eager(first):
         res = run(first, [_wide(a) for a in problem.flat])
         if stepping and shapes and shapes[0]:
             res.root = np.full(shapes[0], res.root)
@@ -833,7 +910,7 @@ def fixed_point(func: Callable[..., Any], x0: Any, args: Any = (), xtol: float =
             return _FixedPoint(None, False, str(err))
         return _FixedPoint(np.asarray(x), True, "converged")
 
-    if not problem.traced:
+    if problem.eager(x0):
         return sopt.fixed_point(lambda x, *a: _plain(name, func(x, *a)), _strip(x0),
                                 args=problem.unflatten([_wide(a) for a in problem.flat]),
                                 xtol=xtol, maxiter=maxiter, method=method)
@@ -841,6 +918,6 @@ def fixed_point(func: Callable[..., Any], x0: Any, args: Any = (), xtol: float =
     def residual(x: Any, *flat_args: Any) -> Any:
         return problem.call(x, flat_args) - x
 
-    xs, _ = _bind(problem, _strip(x0), lambda x, *a: residual(x, *a), run, name,
+    xs, _ = _bind(problem, _start(x0), lambda x, *a: residual(x, *a), run, name,
                   "fixed_point")
     return xs

@@ -30,6 +30,7 @@ import pullback.numpy as pnp
 from pullback.core.rules import defbatch, defbilinear
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._registry import batch_front, new_primitive
+from pullback.scipy import _lazy
 
 __all__ = ["convolve", "correlate", "fftconvolve"]
 
@@ -74,6 +75,9 @@ def _fft(x: np.ndarray, y: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 
 def _convolve_impl(x: Any, y: Any, axes: tuple[int, ...], method: str) -> np.ndarray:
+    if (type(x) is not np.ndarray or type(y) is not np.ndarray) and _lazy.foreign(
+            "pullback.scipy.signal.convolve", x, y):
+        return _convolve_lazy(x, y, axes, method)
     x, y = np.asarray(x), np.asarray(y)
     if any(x.shape[ax] == 0 or y.shape[ax] == 0 for ax in axes):
         shape = list(np.broadcast_shapes(*(tuple(1 if i in axes else n for i, n in
@@ -82,6 +86,22 @@ def _convolve_impl(x: Any, y: Any, axes: tuple[int, ...], method: str) -> np.nda
             shape[ax] = max(x.shape[ax] + y.shape[ax] - 1, 0)
         return np.zeros(shape, np.result_type(x, y))
     return _fft(x, y, axes) if method == "fft" else _direct(x, y, axes)
+
+
+def _convolve_lazy(x: Any, y: Any, axes: tuple[int, ...], method: str) -> Any:
+    """:func:`_convolve_impl` of Dask operands: the convolved axes (moved last) in one chunk,
+    the other axes mapped chunk by chunk."""
+    x, y = _lazy.as_value(x), _lazy.as_value(y)
+    nd, k = x.ndim, len(axes)
+    last = tuple(range(nd - k, nd))
+    x, y = np.moveaxis(x, axes, last), np.moveaxis(y, axes, last)
+    core = tuple(max(x.shape[a] + y.shape[a] - 1, 0) for a in last)
+    dtype = np.result_type(x.dtype, y.dtype, *((np.float32,) if method == "fft" else ()))
+    if any(x.shape[a] == 0 or y.shape[a] == 0 for a in last):
+        dtype = np.result_type(x.dtype, y.dtype)
+    full = _lazy.apply(lambda a, b: _convolve_impl(a, b, last, method),
+                       "pullback.scipy.signal.convolve", [x, y], [k, k], [(core, dtype)])
+    return np.moveaxis(full, last, axes)
 
 
 #: the full convolution of ``x`` and ``y`` along ``axes`` (their other axes equal)
@@ -124,7 +144,7 @@ defbatch(convolve_p, _batch)
 
 
 def _as_array(v: Any) -> Any:
-    return v if isinstance(v, Tracer) else np.asarray(v)
+    return _lazy.as_value(v)  # traced values and Dask arrays as they are
 
 
 def _check_mode(name: str, mode: str) -> None:
