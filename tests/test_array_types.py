@@ -212,15 +212,14 @@ def test_the_numpy_path_is_unchanged():
 
 # ----------------------------------------------------------------------------- every spec row
 
-#: rows whose functions need SciPy's ufuncs (refused on eager libraries, the table's entry):
-#: a row of these families may also pass (written with pullback.numpy's operations)
-REFUSED_FAMILIES = {"special.": "SciPy's special functions", "stats.": "SciPy's special functions"}
-
-#: families whose SciPy routines convert their arguments (not refused through the table yet):
-#: a row there either works on device arrays or fails with the device array's own refusal to
-#: convert or to take NumPy operands (an error, never a result computed on the host)
-NOT_PORTED = ("scipy.linalg.", "scipy.signal.", "scipy.integrate.", "scipy.optimize.",
-              "stats.")
+#: families refused on eager device libraries through the capability table (SciPy's ufuncs,
+#: and SciPy's routines, which run on NumPy arrays): a row of these families may also pass
+#: (written with pullback.numpy's operations); any other outcome, such as the device array's
+#: own refusal of a NumPy operand, fails
+_ROUTINES = "pullback.scipy.linalg, pullback.scipy.signal, pullback.scipy.integrate"
+REFUSED_FAMILIES = {"special.": "SciPy's special functions", "stats.": "SciPy's special functions",
+                    "scipy.linalg.": _ROUTINES, "scipy.signal.": _ROUTINES,
+                    "scipy.integrate.": _ROUTINES, "scipy.optimize.": _ROUTINES}
 
 #: rows (or "row-mode") that fail for reasons of their own: strict expected failures (none
 #: now: a rule's NumPy constants are made in the operands' library)
@@ -275,12 +274,6 @@ def run_row(row: OpSpec, mode: str) -> str:
 
 @pytest.mark.parametrize("row,mode", list(_cases()))
 def test_spec_row_on_device_arrays(row: OpSpec, mode: str) -> None:
-    if row.id.startswith(NOT_PORTED):
-        try:
-            run_row(row, mode)
-        except TypeError as err:  # refused by the array type, as CuPy refuses
-            assert "DeviceArray" in str(err), f"not the device array's refusal: {err}"
-        return
     outcome = run_row(row, mode)
     if outcome.startswith("refused"):
         family = next((v for k, v in REFUSED_FAMILIES.items() if row.id.startswith(k)), None)

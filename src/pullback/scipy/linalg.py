@@ -172,7 +172,7 @@ def _triangle(a: Any, lower: bool, unit_diagonal: bool = False) -> Any:
     t = pnp.tril(a, -1 if unit_diagonal else 0) if lower else pnp.triu(a, 1 if unit_diagonal
                                                                         else 0)
     if unit_diagonal:
-        t = t + np.eye(shape_of(a)[-1], dtype=dtype_of(a))
+        t = t + backends.constant(np.eye(shape_of(a)[-1], dtype=dtype_of(a)), t)
     return t
 
 
@@ -479,10 +479,10 @@ def _lu_parts(lu: Any) -> tuple[Any, Any]:
         up = lu[..., :n, :] if m > n else lu
     else:
         up = pnp.concatenate([lu, backends.zeros(lead + (n - m, n), dtype, like=lu)], axis=-2)
-    L = pnp.tril(low, -1) + np.eye(m, dtype=dtype)
+    L = pnp.tril(low, -1) + backends.constant(np.eye(m, dtype=dtype), low)
     U = pnp.triu(up)
     if n > m:
-        U = U + np.diag(np.arange(n) >= m).astype(dtype)
+        U = U + backends.constant(np.diag(np.arange(n) >= m).astype(dtype), U)
     return L, U
 
 
@@ -811,7 +811,7 @@ def solve_sylvester(a: Any, b: Any, q: Any) -> Any:
                 "identity (SciPy's reading), which needs 'a' and 'b' of one nonzero size, got "
                 f"{sa[-2:]} and {sb[-2:]}"
             )
-        return solve_sylvester(a, b, q * np.eye(n, dtype=dtype_of(q)))
+        return solve_sylvester(a, b, q * backends.constant(np.eye(n, dtype=dtype_of(q)), q))
     if len(sq) == 1:  # SciPy: a 1-d q only for 1 by 1 equations, solved as a 1-d x
         if sq != (1,) or (n, m) != (1, 1):
             raise ValueError(

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
+from pullback.core import backends
 from pullback.core.lax import stop_gradient
 from pullback.core.rules import defbatch, defjvp, defvjp
 from pullback.core.trace import Primitive, Tracer, dtype_of, shape_of
@@ -112,10 +113,13 @@ def guard(out: Any, ok: Any) -> Any:
     if ok is True or (not isinstance(out, Tracer) and is_number(out)):
         return out
     if not isinstance(out, Tracer):
-        return _nan_where_invalid(out, ok)
+        if type(out) is np.ndarray and not isinstance(ok, (bool, np.ndarray)):
+            out = backends.constant(out, ok)  # a NumPy constant meeting a device mask
+        return _nan_where_invalid(out, backends.constant(ok, out))
     if ok is False:
         ok = np.zeros(shape_of(out), bool)
-    ok = stop_gradient(ok) if isinstance(ok, Tracer) else as_array(ok)  # Dask stays Dask
+    # Dask stays Dask; a NumPy mask meets a device array in the device's library
+    ok = stop_gradient(ok) if isinstance(ok, Tracer) else backends.constant(as_array(ok), out)
     if shape_of(ok) != shape_of(out):
         shape = np.broadcast_shapes(shape_of(ok), shape_of(out))
         out, ok = pnp.broadcast_to(out, shape), pnp.broadcast_to(ok, shape)
@@ -438,7 +442,7 @@ class Discrete(_Family):
         """``k - loc``: for the mass (``who`` names it) an error if differentiated, for the
         cdfs a constant (they are piecewise constant in ``k``)."""
         if not isinstance(k, Tracer):
-            k = np.asarray(k)
+            k = as_array(k)
         if not (is_number(loc) and loc == 0):
             k = pnp.subtract(k, loc)
         if isinstance(k, Tracer):

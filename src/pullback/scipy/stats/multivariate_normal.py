@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 import pullback.numpy as pnp
+from pullback.core import backends
 from pullback.core.trace import Tracer, shape_of
 from pullback.scipy.stats._common import real_only
 
@@ -75,12 +76,12 @@ def _parameters(mean: Any, cov: Any, allow_singular: bool, fn: str) -> tuple[Any
                          f"{shape_of(mean)}")
     cs = shape_of(cov)
     if len(cs) == 0:
-        cov = cov * np.eye(k)
+        cov = cov * backends.constant(np.eye(k), cov)
     elif len(cs) == 1:
         if cs[0] != k:
             raise ValueError(f"{_who(fn)}: array 'cov' of shape {cs} does not match 'mean' "
                              f"of shape {(k,)}")
-        cov = pnp.expand_dims(cov, -1) * np.eye(k)
+        cov = pnp.expand_dims(cov, -1) * backends.constant(np.eye(k), cov)
     elif cs != (k, k):
         raise ValueError(f"{_who(fn)}: array 'cov' must be ({k}, {k}) for 'mean' of shape "
                          f"{(k,)}, got shape {cs}")
