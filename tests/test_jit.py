@@ -443,3 +443,33 @@ def test_jit_rejects_non_callables() -> None:
         pb.jit(3)
     deco = pb.jit(static_argnums=0)
     assert deco(lambda n, x: x * n)(3, np.ones(1))[0] == 3.0
+
+
+def test_scalar_constants_replaces_uniform_constants_beside_full_shape_operands() -> None:
+    # the pass behind pb.jit on Dask: printed IR before and after, and the same numbers
+    from pullback.compile.jit import scalar_constants
+
+    x = np.linspace(-1.0, 1.0, 4)
+    g = pb.make_graph(pb.grad(lambda x: pnp.mean(pnp.sin(x) * x)), x).simplified()
+    assert "lambda b:f64[4] ;" in str(g)  # the mean's cotangent: an array constant
+    s = scalar_constants(g)
+    assert str(s) == (
+        "{ lambda ; a:f64[4]. let\n"
+        "    b:f64[4] = sin a\n"
+        "    c:f64[4] = multiply 0.25:f64[] a\n"
+        "    d:f64[4] = multiply 0.25:f64[] b\n"
+        "    e:f64[4] = cos a\n"
+        "    f:f64[4] = multiply c e\n"
+        "    g:f64[4] = add d f\n"
+        "  in (g,) }"
+    ), str(s)
+    np.testing.assert_array_equal(s(x)[0], g(x)[0])
+    # a constant that gives the result its shape stays an array (a scalar would not broadcast)
+    c = pb.make_graph(lambda x: x + np.full((3, 2), 2.0), np.ones(2)).simplified()
+    assert str(scalar_constants(c)) == str(c)
+    # float32 data keeps its dtype: the scalar is a NumPy scalar of the constant's dtype
+    x32 = np.ones(4, np.float32)
+    g32 = pb.make_graph(pb.grad(lambda x: pnp.mean(x * x)), x32).simplified()
+    out = scalar_constants(g32)(x32)[0]
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, g32(x32)[0])
