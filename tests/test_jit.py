@@ -473,3 +473,23 @@ def test_scalar_constants_replaces_uniform_constants_beside_full_shape_operands(
     out = scalar_constants(g32)(x32)[0]
     assert out.dtype == np.float32
     np.testing.assert_array_equal(out, g32(x32)[0])
+
+
+def test_graph_evaluation_drops_intermediates_after_their_last_use() -> None:
+    # Graph.evaluate (pb.jit on CuPy and Dask arrays) forgets each intermediate after the
+    # last equation that reads it: an eager library frees its memory then, not at the end
+    g = pb.make_graph(lambda x: pnp.sin(pnp.cos(x)) * x + pnp.exp(x), np.ones(3)).simplified()
+    names = g.names()
+    assert str(g) == (
+        "{ lambda ; a:f64[3]. let\n"
+        "    b:f64[3] = cos a\n"
+        "    c:f64[3] = sin b\n"
+        "    d:f64[3] = multiply c a\n"
+        "    e:f64[3] = exp a\n"
+        "    f:f64[3] = add d e\n"
+        "  in (f,) }"
+    ), str(g)
+    dead = [sorted(names[v] for v in vs) for vs in g._dead_after()]
+    assert dead == [[], ["b"], ["c"], ["a"], ["d", "e"]]
+    x = np.linspace(0.0, 1.0, 3)
+    np.testing.assert_array_equal(g.evaluate([x])[0], np.sin(np.cos(x)) * x + np.exp(x))
