@@ -587,3 +587,29 @@ def test_the_dask_logistic_example_fits_what_numpy_fits(capsys):
                                    options={"maxiter": 100}).x
     np.testing.assert_allclose(out["w"], want, rtol=1e-5, atol=1e-6)
     assert out["cosine"] > 0.95
+
+
+def test_jit_on_dask_reads_uniform_constants_as_scalars():
+    # the mean's cotangent (1/n repeated n times) reaches the data as a NumPy scalar: no
+    # array of the data's length in one chunk, no rechunking to meet the data's chunks, no
+    # more tasks than the hand-written gradient X.T @ (sigmoid(X @ w) - y) / n (the chunks of
+    # the two graphs differ only in the rule's two extra elementwise steps of logaddexp)
+    rng = np.random.default_rng(3)
+    Xn = rng.standard_normal((400, 5))
+    yn = (rng.random(400) < 0.5).astype(float)
+    X, y = da.from_array(Xn, chunks=(100, 5)), da.from_array(yn, chunks=100)
+    w = rng.standard_normal(5) * 0.1
+
+    def loss(w, X, y):
+        z = X @ w
+        return pnp.mean(pnp.logaddexp(0.0, z) - y * z)
+
+    f = pb.jit(pb.grad(loss))
+    g = f(w, X, y)
+    layers = {name.rsplit("-", 1)[0] for name in g.__dask_graph__().layers}
+    assert not any("rechunk" in n or "zeros" in n for n in layers), sorted(layers)
+    by_hand = X.T @ (1.0 / (1.0 + da.exp(-(X @ w))) - y) / 400
+    optimized = len(dask.optimize(g)[0].__dask_graph__())
+    assert optimized <= len(dask.optimize(by_hand)[0].__dask_graph__())
+    assert "multiply 0.0025:f64[]" in f.source(w, X, y)
+    np.testing.assert_allclose(g.compute(), pb.grad(loss)(w, Xn, yn), rtol=1e-13)

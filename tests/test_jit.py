@@ -443,3 +443,102 @@ def test_jit_rejects_non_callables() -> None:
         pb.jit(3)
     deco = pb.jit(static_argnums=0)
     assert deco(lambda n, x: x * n)(3, np.ones(1))[0] == 3.0
+
+
+def test_scalar_constants_replaces_uniform_constants_beside_full_shape_operands() -> None:
+    # the pass behind pb.jit on Dask: printed IR before and after, and the same numbers
+    from pullback.compile.jit import scalar_constants
+
+    x = np.linspace(-1.0, 1.0, 4)
+    g = pb.make_graph(pb.grad(lambda x: pnp.mean(pnp.sin(x) * x)), x).simplified()
+    assert "lambda b:f64[4] ;" in str(g)  # the mean's cotangent: an array constant
+    s = scalar_constants(g)
+    assert str(s) == (
+        "{ lambda ; a:f64[4]. let\n"
+        "    b:f64[4] = sin a\n"
+        "    c:f64[4] = multiply 0.25:f64[] a\n"
+        "    d:f64[4] = multiply 0.25:f64[] b\n"
+        "    e:f64[4] = cos a\n"
+        "    f:f64[4] = multiply c e\n"
+        "    g:f64[4] = add d f\n"
+        "  in (g,) }"
+    ), str(s)
+    np.testing.assert_array_equal(s(x)[0], g(x)[0])
+    # a constant that gives the result its shape stays an array (a scalar would not broadcast)
+    c = pb.make_graph(lambda x: x + np.full((3, 2), 2.0), np.ones(2)).simplified()
+    assert str(scalar_constants(c)) == str(c)
+    # float32 data keeps its dtype: the scalar is a NumPy scalar of the constant's dtype
+    x32 = np.ones(4, np.float32)
+    g32 = pb.make_graph(pb.grad(lambda x: pnp.mean(x * x)), x32).simplified()
+    out = scalar_constants(g32)(x32)[0]
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, g32(x32)[0])
+
+
+def test_graph_evaluation_drops_intermediates_after_their_last_use() -> None:
+    # Graph.evaluate (pb.jit on CuPy and Dask arrays) forgets each intermediate after the
+    # last equation that reads it: an eager library frees its memory then, not at the end
+    g = pb.make_graph(lambda x: pnp.sin(pnp.cos(x)) * x + pnp.exp(x), np.ones(3)).simplified()
+    names = g.names()
+    assert str(g) == (
+        "{ lambda ; a:f64[3]. let\n"
+        "    b:f64[3] = cos a\n"
+        "    c:f64[3] = sin b\n"
+        "    d:f64[3] = multiply c a\n"
+        "    e:f64[3] = exp a\n"
+        "    f:f64[3] = add d e\n"
+        "  in (f,) }"
+    ), str(g)
+    dead = [sorted(names[v] for v in vs) for vs in g._dead_after()]
+    assert dead == [[], ["b"], ["c"], ["a"], ["d", "e"]]
+    x = np.linspace(0.0, 1.0, 3)
+    np.testing.assert_array_equal(g.evaluate([x])[0], np.sin(np.cos(x)) * x + np.exp(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_where_on_large_float_arrays_is_a_bitwise_select(dtype) -> None:
+    # the NumPy backend writes where(c, a, b) of >= SELECT_SIZE floats as integer bit
+    # operations (no branch per element): the same bits as np.where, NaN payloads, signed
+    # zeros and infinities included, for arrays, broadcast operands and numbers
+    from pullback.compile.codegen_numpy import SELECT_SIZE
+
+    n = SELECT_SIZE
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(n).astype(dtype)
+    x[:6] = [0.0, -0.0, np.inf, -np.inf, np.nan, 0.0]
+    x[6] = np.frombuffer(np.array([0x7FF8DEAD if dtype == np.float32 else 0x7FF800000000DEAD],
+                                  np.int32 if dtype == np.float32 else np.int64).tobytes(),
+                         dtype)[0]  # a NaN with a payload
+    y = rng.standard_normal(n).astype(dtype)
+    y[:4] = [-0.0, np.nan, 1.0, -np.inf]
+    bias = rng.standard_normal(1).astype(dtype)
+
+    def f(x, y, bias):
+        return (pnp.where(x > 0, x, 0.0), pnp.where(y > x, y, x), pnp.where(x == 0, bias, -0.0),
+                pnp.where(pnp.isnan(x), 1.5, y))
+
+    jf = pb.jit(f)
+    src = jf.source(x, y, bias)
+    assert src.count("_select(") == 4, src
+    for got, want in zip(jf(x, y, bias), f(x, y, bias), strict=True):
+        assert got.dtype == want.dtype == dtype
+        it = np.int32 if dtype == np.float32 else np.int64
+        np.testing.assert_array_equal(got.view(it), np.asarray(want).view(it))
+    # below the size, and for a mask that is not boolean, np.where as before
+    small = pb.jit(lambda x: pnp.where(x > 0, x, 0.0)).source(x[:8])
+    assert "_where(" in small and "_select(" not in small
+
+
+def test_relu_gradient_uses_bitwise_selects_and_matches_eager() -> None:
+    # the MLP's ReLU derivative (1 above 0, 1/2 at 0, 0 below) on 128 x 256 float32
+    rng = np.random.default_rng(6)
+    W = rng.standard_normal((256, 64)).astype(np.float32)
+    X = rng.standard_normal((128, 64)).astype(np.float32)
+    X[0] = 0.0  # ties at zero
+
+    def loss(W, X):
+        return pnp.sum(pnp.maximum(X @ W.T, 0.0) ** 2)
+
+    g = pb.jit(pb.grad(loss))
+    assert "_select(" in g.source(W, X)
+    np.testing.assert_array_equal(g(W, X), pb.grad(loss)(W, X))

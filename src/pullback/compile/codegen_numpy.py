@@ -48,7 +48,37 @@ _TEMPLATES: dict[str, tuple[frozenset, str]] = {
 }
 # fmt: on
 
+#: the least size of a ``where`` between float arrays written as a bitwise select
+SELECT_SIZE = 1024
+
+_INT_OF = {4: np.dtype(np.int32), 8: np.dtype(np.int64)}
+
+
+def _select(c: np.ndarray, a: Any, b: Any, dtype: np.dtype) -> np.ndarray:
+    """``np.where(c, a, b)`` for a boolean array ``c`` of the result's shape and float
+    ``a``, ``b`` of ``dtype`` (or numbers exact in it): the bit patterns of ``a`` where ``c``,
+    of ``b`` elsewhere (NaN payloads and signed zeros included), as ``b ^ ((a ^ b) & -c)``
+    on integers of the same width. NumPy's ``where`` branches on each element, slow on an
+    unpredictable mask (a ReLU's: 3.5 ns an element against 0.3 ns for each of the five
+    passes here, on 32,768 float32).
+
+    Example:
+        >>> _select(np.array([True, False]), np.array([1.0, -0.0]), -0.0, np.dtype(np.float64))
+        array([ 1., -0.])
+    """
+    it = _INT_OF[dtype.itemsize]
+    m = c.view(np.int8).astype(it)
+    np.negative(m, out=m)  # all ones where c
+    a_bits = np.asarray(a, dtype).view(it)
+    b_bits = np.asarray(b, dtype).view(it)
+    if not b_bits.ndim and not b_bits:  # b is +0.0: a & m
+        return np.bitwise_and(a_bits, m, out=m).view(dtype)
+    np.bitwise_and(np.bitwise_xor(a_bits, b_bits), m, out=m)
+    return np.bitwise_xor(m, b_bits, out=m).view(dtype)
+
+
 _BASE_NAMESPACE = {
+    "_select": _select,
     "_np": np,
     "_slice": slice,
     "_where": np.where,
@@ -395,6 +425,10 @@ class _Emitter:
         return ", ".join(parts) + ("," if len(parts) == 1 else "")
 
     def call(self, e: Equation) -> str:
+        if e.prim.name == "where" and _bitwise_select(e):
+            c, a, b = (self.value(x) for x in e.inputs)
+            dt = e.outvars[0].aval.dtype
+            return f"_select({c}, {a}, {b}, {self.const(dt, f'dt_{dt.name}_')})"
         template = _TEMPLATES.get(e.prim.name)
         if (
             template is not None
@@ -452,6 +486,35 @@ class _Emitter:
             pairs = zip(tree.aux, children, strict=True)
             return "{" + ", ".join(f"{k!r}: {c}" for k, c in pairs) + "}"
         return None
+
+
+def _bitwise_select(e: Equation) -> bool:
+    """Whether ``where(c, a, b)`` can run as :func:`_select`: a boolean ``c`` of the result's
+    shape (at least :data:`SELECT_SIZE` elements), a float32 or float64 result, and ``a``,
+    ``b`` of the result's dtype or Python numbers that the dtype holds exactly."""
+    if e.params or e.multiple or len(e.inputs) != 3:
+        return False
+    out = e.outvars[0].aval
+    c, a, b = e.inputs
+    if out.weak or out.dtype not in (np.dtype(np.float32), np.dtype(np.float64)) \
+            or out.size < SELECT_SIZE or not isinstance(c, Var) or c.aval.weak \
+            or c.aval.dtype != np.bool_ or tuple(c.aval.shape) != tuple(out.shape):
+        return False
+    for x in (a, b):
+        if isinstance(x, Var):
+            if x.aval.weak or x.aval.dtype != out.dtype:
+                return False
+        elif isinstance(x, Const):
+            v = x.value
+            if isinstance(v, (np.ndarray, np.generic)):
+                if v.dtype != out.dtype:
+                    return False
+            elif type(v) not in (int, float) or not math.isfinite(v) \
+                    or float(out.dtype.type(v)) != v:
+                return False
+        else:
+            return False
+    return True
 
 
 _FIELD = re.compile(r"\{(\w+)(!i)?\}")

@@ -24,7 +24,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -309,14 +309,37 @@ class Graph:
                 return env[a]
             return a.value if constant is None else constant(a)
 
-        for e in self.eqns:
+        dead = self._dead_after()
+        for k, e in enumerate(self.eqns):
             params = map_vars(e.params, lambda v: env[v])
             out = e.prim.impl(*(read(a) for a in e.inputs), **params)
             if e.multiple:
                 env.update(zip(e.outvars, out, strict=True))
             else:
                 env[e.outvars[0]] = out
+            for v in dead[k]:  # an eager library (CuPy) frees the memory now
+                env.pop(v, None)
         return [read(a) for a in self.outvars]
+
+    def _dead_after(self) -> list[list[Var]]:
+        """For each equation, the variables that nothing after it reads (not outputs)."""
+        cached = self.__dict__.get("_dead")
+        if cached is not None and len(cached) == len(self.eqns):
+            return cast(list[list[Var]], cached)
+        last: dict[Var, int] = {}
+        for k, e in enumerate(self.eqns):
+            for a in list(e.inputs) + vars_in(e.params):
+                if isinstance(a, Var):
+                    last[a] = k
+            for v in e.outvars:
+                last.setdefault(v, k)
+        keep = {a for a in self.outvars if isinstance(a, Var)}
+        dead: list[list[Var]] = [[] for _ in self.eqns]
+        for v, k in last.items():
+            if v not in keep:
+                dead[k].append(v)
+        self.__dict__["_dead"] = dead
+        return dead
 
     def unflatten_outputs(self, leaves: Sequence[Any]) -> PyTree:
         """The output leaves in the function's output structure.

@@ -33,7 +33,7 @@ from pullback.compile.codegen_numpy import _ndarray, compile_graph, generate_sou
 from pullback.compile.ir import Graph
 from pullback.compile.passes import simplify
 from pullback.compile.trace import is_traced_leaf, split_arguments, static_key, trace
-from pullback.compile.values import ConcretizationError
+from pullback.compile.values import ConcretizationError, Const, Equation
 from pullback.core import backends
 from pullback.core.trace import trace_state
 from pullback.core.tree import tree_flatten
@@ -63,13 +63,14 @@ class _Compiled:
         self.raw_size = raw_size
         self.fused: Graph | None = None
         if library != "numpy":  # Dask, CuPy: the graph, one primitive at a time (see _evaluate)
-            self.fn: Callable[..., Any] = functools.partial(_evaluate, graph, library,
-                                                            _uniform(graph))
+            uniform = _uniform(graph)
+            run = scalar_constants(graph, uniform)
+            self.fn: Callable[..., Any] = functools.partial(_evaluate, run, library, uniform)
             self.structured = False
             self.source = (
                 f"# {library} arrays: no NumPy code is generated; each equation of this graph "
                 "runs its primitive's implementation, which calls the library's functions "
-                f"through NumPy's dispatch protocols\n{graph}"
+                f"through NumPy's dispatch protocols\n{run}"
             )
             return
         if backend == "numba":
@@ -106,6 +107,46 @@ def _uniform(graph: Graph) -> dict[int, Any]:
     return found
 
 
+def scalar_constants(graph: Graph, uniform: dict[int, Any] | None = None) -> Graph:
+    """``graph`` with each array constant of one repeated value that a ufunc reads beside
+    operands which already have the result's shape replaced by that value as a NumPy scalar
+    of its dtype: the same operation on the same numbers (NumPy promotes a NumPy scalar as
+    an array of its dtype), without an array of the data's size. Used where a constant is
+    costly to make: on Dask each such constant was an array of its own, in one chunk,
+    rechunked to meet the data.
+
+    Example:
+        >>> import pullback as pb, pullback.numpy as pnp
+        >>> g = pb.make_graph(pb.grad(lambda x: pnp.mean(x * x)), np.ones(4))
+        >>> print(scalar_constants(g.simplified()))
+        { lambda ; a:f64[4]. let
+            b:f64[4] = multiply 0.25:f64[] a
+            c:f64[4] = add b b
+          in (c,) }
+    """
+    if uniform is None:
+        uniform = _uniform(graph)
+    eqns = []
+    for e in graph.eqns:
+        impl = e.prim.impl
+        if not (isinstance(impl, np.ufunc) and impl.nout == 1 and not e.params
+                and not e.multiple and len(e.inputs) == impl.nin
+                and all(a.aval is not None for a in e.inputs)):
+            eqns.append(e)
+            continue
+        inputs = list(e.inputs)
+        for k, a in enumerate(e.inputs):
+            one = uniform.get(id(a.value)) if isinstance(a, Const) else None
+            if one is None:
+                continue
+            others = [b.aval.shape for j, b in enumerate(inputs) if j != k]
+            if others and np.broadcast_shapes(*others) == tuple(e.outvars[0].aval.shape):
+                inputs[k] = Const(one)
+        eqns.append(e if inputs == list(e.inputs) else
+                    Equation(e.prim, inputs, e.params, e.outvars, e.multiple))
+    return graph.replace(eqns, graph.outvars)
+
+
 def _evaluate(graph: Graph, library: str, uniform: dict[int, Any], *leaves: Any) -> list[Any]:
     """The output leaves of ``graph`` on arrays of ``library`` (not NumPy): each equation runs
     its primitive's implementation, whose NumPy calls the library takes (Dask builds its
@@ -113,7 +154,8 @@ def _evaluate(graph: Graph, library: str, uniform: dict[int, Any], *leaves: Any)
     the library (a Dask graph holds no NumPy array of the data's size); an eager library
     (CuPy) refuses NumPy operands, so the graph's other NumPy constants are moved into it
     (``np.asarray(c, like=x)``)."""
-    like = next((x for x in leaves if backends.library(x) == library), None)
+    ours = [x for x in leaves if backends.library(x) == library]
+    like = ours[0] if ours else None
     eager = library != "dask"
 
     def constant(c: Any) -> Any:
@@ -121,8 +163,9 @@ def _evaluate(graph: Graph, library: str, uniform: dict[int, Any], *leaves: Any)
         if type(v) is not np.ndarray:
             return v
         one = uniform.get(id(v))
-        if one is not None:
-            return backends.zeros(v.shape, v.dtype, like=like) + one
+        if one is not None:  # like an argument of its shape when there is one (its chunks)
+            same = next((x for x in ours if tuple(x.shape) == v.shape), like)
+            return backends.zeros(v.shape, v.dtype, like=same) + one
         return backends.asarray_like(v, like) if eager else v
 
     return graph.evaluate(leaves, constant)
