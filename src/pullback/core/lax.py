@@ -423,7 +423,35 @@ def _mul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
 
 mul_p = new_primitive("multiply", np.multiply)
 defelementwise(mul_p, lambda ans, x, y: y, lambda ans, x, y: x)
+_mul_vjp_of_rules = mul_p.vjp
+_mul_jvp_of_rules = mul_p.jvp
+
+
+def _mul_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> Any:
+    x, y = args
+    if x is y and len(needs) == 2 and needs[0] and needs[1]:
+        # x * x: both cotangents are g * x, computed once (the sum the backward pass makes
+        # of the two, c + c, equals g * x + g * x exactly)
+        c = g * x
+        return [c, c]
+    return _mul_vjp_of_rules(g, ans, args, params, needs)  # type: ignore[misc]
+
+
+def _mul_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    tx, ty = tangents
+    if tx is ty and tx is not zero and args[0] is args[1]:
+        # x * x: tx * x + tx * x as one product doubled (exactly the same value)
+        return (tx * args[0]) * 2.0
+    return _mul_jvp_of_rules(tangents, ans, args, params)  # type: ignore[misc]
+
+
+mul_p.vjp = _mul_vjp
+mul_p.jvp = _mul_jvp
 mul_p.batch = _mul_batch
+# elementwise (pullback.core.batching.elementwise, which imports this module): on plain
+# values of one shape and dtype, or a Python number, or an unbatched operand of one entry's
+# shape, the rule calls the implementation on them, as the batching fast path then does
+_mul_batch.elementwise = True  # type: ignore[attr-defined]
 
 
 def mul(x: Any, y: Any) -> Any:

@@ -43,7 +43,7 @@ import numpy as np
 from pullback.core import backends, lax
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
-from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
+from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
     floor_divide,
@@ -272,7 +272,19 @@ add = wrap_binary("add", np.add, add_p)
 
 subtract_p = new_primitive("subtract", np.subtract)
 defvjp(subtract_p, lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g))
-defjvp(subtract_p, lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t))
+
+
+def _subtract_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    # tx - ty in one operation (not tx + negative(ty): one array less)
+    tx, ty = tangents
+    if ty is zero:
+        return tx
+    if tx is zero:
+        return negative(ty)
+    return subtract(tx, ty)
+
+
+defjvp_joint(subtract_p, _subtract_jvp)
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
 
 
