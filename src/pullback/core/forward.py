@@ -150,6 +150,7 @@ def jvp_apply2(prim: Primitive, x: Any, y: Any) -> Any:
 
     Example:
         >>> from pullback.core.lax import mul_p
+        >>> from pullback.core.trace import new_trace
         >>> with new_trace(JVPTrace) as trace:
         ...     y = jvp_apply2(mul_p, JVPTracer(trace, np.ones(2), np.ones(2)), 3.0)
         >>> y.primal, y.tangent

@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends, lax
+from pullback.core.batching import batch_apply1
+from pullback.core.forward import jvp_apply1
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
 from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp
@@ -118,7 +120,10 @@ def negative(x: Any, /, **kwargs: Any) -> Any:
     """
     if not isinstance(x, Tracer):
         return np.negative(x, **kwargs)
-    return negative_p.bind(x)
+    out = jvp_apply1(negative_p, x, {})  # the outermost forward-mode case in one step
+    if out is None:
+        out = batch_apply1(negative_p, x, {})  # vmap of plain values, in one step
+    return negative_p.bind(x) if out is None else out
 
 
 implements(np.negative)(negative)
