@@ -414,6 +414,13 @@ def jvp(
     with new_trace(JVPTrace) as trace:
         args = []
         for i, (p, t) in enumerate(zip(primals, tangents, strict=True)):
+            if (type(p) is np.ndarray and p.dtype.kind in "fc"
+                    and (type(t) is np.ndarray or isinstance(t, Tracer))
+                    and t.shape == p.shape and t.dtype == p.dtype):
+                # the common case: one floating array and its tangent, which the checks
+                # below would accept (a leaf each, one shape and dtype)
+                args.append(JVPTracer(trace, p, t))
+                continue
             leaves, tree = tree_flatten(p)
             _check_differentiable(who, lambda i=i: arg_label(f, i), leaves, tree)
             for x in leaves:
@@ -427,19 +434,35 @@ def jvp(
                                       for x, tx in zip(leaves, t_leaves, strict=True)])
             )
         out, aux = _split_aux(who, f(*args), has_aux)
-    out_leaves, out_tree = tree_flatten(out)
+    if type(out) is tuple:  # a tuple of leaves (hvp's gradients): without the pytree walk
+        out_leaves: list[Any] = list(out)
+        out_tree: PyTreeDef | None = None
+        for leaf in out_leaves:
+            if not (type(leaf) is JVPTracer or type(leaf) is np.ndarray):
+                out_leaves, out_tree = tree_flatten(out)
+                break
+    elif type(out) is JVPTracer or type(out) is np.ndarray:
+        out_leaves, out_tree = [out], _LEAF
+    else:
+        out_leaves, out_tree = tree_flatten(out)
     primals_out: list[Any] = []
     tangents_out: list[Any] = []
     for leaf in out_leaves:
         if isinstance(leaf, JVPTracer) and leaf._trace is trace:
-            if type(leaf.primal) is not np.ndarray:
-                _known_shape(who, leaf.primal)
-            primals_out.append(leaf.primal)
-            tangents_out.append(_numpy_scalar(instantiate(leaf.tangent, leaf.primal), leaf.primal))
+            primal = leaf._primal
+            if type(primal) is not np.ndarray:
+                _known_shape(who, primal)
+            primals_out.append(primal)
+            tangents_out.append(_numpy_scalar(instantiate(leaf.tangent, primal), primal))
         else:
             primals_out.append(leaf)
             tangents_out.append(instantiate(zero, leaf))
-    result = (tree_unflatten(out_tree, primals_out), tree_unflatten(out_tree, tangents_out))
+    if out_tree is None:
+        result: tuple = (tuple(primals_out), tuple(tangents_out))
+    elif out_tree is _LEAF:
+        result = (primals_out[0], tangents_out[0])
+    else:
+        result = (tree_unflatten(out_tree, primals_out), tree_unflatten(out_tree, tangents_out))
     if has_aux:
         return result + (_strip(trace, aux),)
     return result
@@ -570,6 +593,20 @@ def grad(
 # ----------------------------------------------------------------------------- Jacobians
 
 
+def _flat(x: PyTree) -> tuple[list[Any], PyTreeDef]:
+    """``tree_flatten(x)``, without the pytree walk for one NumPy array (the common case)."""
+    if type(x) is np.ndarray:
+        return [x], _LEAF
+    return tree_flatten(x)
+
+
+def _unflat(tree: PyTreeDef, leaves: list[Any]) -> PyTree:
+    """``tree_unflatten(tree, leaves)``, without the pytree walk for one leaf."""
+    if tree is _LEAF:
+        return leaves[0]
+    return tree_unflatten(tree, leaves)
+
+
 def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[_P, PyTree]:
     if isinstance(argnums, np.integer) and not isinstance(argnums, np.bool_):
         argnums = int(argnums)  # one position: the result is not a tuple
@@ -577,9 +614,14 @@ def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[
     def jac(*args: _P.args, **kwargs: _P.kwargs) -> PyTree:
         name = f"{mode} of {fun_name(f)}"
         nums = _normalize_argnums(name, argnums, len(args))
-        f_partial = _partial_args(f, args, kwargs, nums)
-        dyn = tuple(args[i] for i in nums)
-        in_flat = [tree_flatten(d) for d in dyn]
+        f_partial: Callable[..., PyTree]
+        dyn: tuple[Any, ...]
+        if not kwargs and nums == tuple(range(len(args))):  # f itself, on all its arguments
+            f_partial, dyn = f, args
+        else:
+            f_partial = _partial_args(f, args, kwargs, nums)
+            dyn = tuple(args[i] for i in nums)
+        in_flat = [_flat(d) for d in dyn]
         for i, (leaves, tree) in zip(nums, in_flat, strict=True):
             _check_differentiable(name, lambda i=i: arg_label(f, i), leaves, tree)
         in_leaves = [x for leaves, _ in in_flat for x in leaves]
@@ -592,10 +634,10 @@ def _jacobian(f: Callable[_P, PyTree], argnums: Argnums, mode: str) -> Callable[
         for row in blocks:
             it = iter(row)
             per_arg = tuple(
-                tree_unflatten(tree, [next(it) for _ in leaves]) for leaves, tree in in_flat
+                _unflat(tree, [next(it) for _ in leaves]) for leaves, tree in in_flat
             )
             rows.append(per_arg[0] if isinstance(argnums, int) else per_arg)
-        return tree_unflatten(out_tree, rows)
+        return _unflat(out_tree, rows)
 
     return jac
 
@@ -612,7 +654,7 @@ def _jac_rev_blocks(
 ) -> tuple[list[list[Any]], PyTreeDef]:
     """Rows of the Jacobian: every basis cotangent pushed through one batched backward pass."""
     out, vjp_fn, _, _ = _vjp(f"jacrev of {fun_name(f)}", f, dyn, False, lambda i: f"argument {i}")
-    out_leaves, out_tree = tree_flatten(out)
+    out_leaves, out_tree = _flat(out) if not isinstance(out, Tracer) else ([out], _LEAF)
     if any(dtype_of(o).kind == "c" for o in out_leaves) and any(
         dtype_of(x).kind != "c" for x in in_leaves
     ):
@@ -625,15 +667,23 @@ def _jac_rev_blocks(
     blocks = []
     for k, o in enumerate(out_leaves):
         shape, dtype = shape_of(o), dtype_of(o)
-        basis = _basis(shape, dtype, o)
 
         def pull(ct: Any, k: int = k) -> list[Any]:
-            cts = [backends.constant(np.zeros(shape_of(x), dtype_of(x)), x) for x in out_leaves]
-            cts[k] = ct
-            grads = vjp_fn(tree_unflatten(out_tree, cts))
-            return [x for g in grads for x in tree_flatten(g)[0]]
+            if len(out_leaves) == 1:  # one output: no other cotangent to set to zero
+                cts = [ct]
+            else:
+                cts = [backends.constant(np.zeros(shape_of(x), dtype_of(x)), x)
+                       for x in out_leaves]
+                cts[k] = ct
+            grads = vjp_fn(_unflat(out_tree, cts))
+            return [x for g in grads for x in _flat(g)[0]]
 
-        if len(basis) == 1:  # one output entry (the gradient of a scalar): no vmap needed
+        if not shape:  # one output entry (the gradient of a scalar): no basis, no vmap
+            rows = pull(backends.constant(np.ones((), dtype), o)[()])
+            blocks.append(rows)  # each row has its input's shape already
+            continue
+        basis = _basis(shape, dtype, o)
+        if len(basis) == 1:  # one output entry: no vmap needed
             rows = pull(basis[0])
             blocks.append([lax.reshape(r, shape + shape_of(x))
                            for r, x in zip(rows, in_leaves, strict=True)])
@@ -660,12 +710,16 @@ def _jac_fwd_blocks(
             continue
 
         def push(t: Any, j: int = j) -> list[Any]:
-            t_leaves = [backends.constant(np.zeros(shape_of(y), dtype_of(y)), y)
-                        for y in in_leaves]
-            t_leaves[j] = t
+            if len(in_leaves) == 1:  # one input: no other tangent to set to zero
+                t_leaves = [t]
+            else:
+                t_leaves = [backends.constant(np.zeros(shape_of(y), dtype_of(y)), y)
+                            for y in in_leaves]
+                t_leaves[j] = t
             it = iter(t_leaves)
-            tangents = tuple(tree_unflatten(tree, [next(it) for _ in ls]) for ls, tree in in_flat)
-            leaves, tree = tree_flatten(jvp(f, dyn, tangents)[1])
+            tangents = tuple(_unflat(tree, [next(it) for _ in ls]) for ls, tree in in_flat)
+            out = jvp(f, dyn, tangents)[1]
+            leaves, tree = _flat(out) if not isinstance(out, Tracer) else ([out], _LEAF)
             found[:] = [tree, [(shape_of(o), dtype_of(o)) for o in leaves]]
             return leaves
 

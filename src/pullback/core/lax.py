@@ -206,6 +206,20 @@ def _sum_impl(x: Any, axes: tuple, keepdims: bool) -> Any:
     return np.sum(x, axis=axes, keepdims=keepdims)
 
 
+#: NumPy's own values (arrays and scalars)
+_NUMPY = (np.ndarray, np.generic)
+
+
+def _holds_numpy(x: Any) -> bool:
+    """Whether ``x`` is a traced value standing for a NumPy array (not a batch of them, an
+    abstract value under jit, nor another library's array)."""
+    while isinstance(x, Tracer):
+        if not x.holds_value:
+            return False
+        x = x._primal
+    return type(x) is np.ndarray
+
+
 def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     """The transpose of summing ``x`` over ``axes``: ``g`` broadcast back to ``x``'s shape.
 
@@ -215,8 +229,11 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
         (2, 3)
     """
     shape = shape_of(x)
-    if type(x) is np.ndarray and type(g) is np.ndarray and _trace_mod.debug_hook is None:
-        # plain arrays (first order, eager): what reshape and broadcast_to below do
+    if (isinstance(g, _NUMPY) and _trace_mod.debug_hook is None
+            and (type(x) is np.ndarray or _holds_numpy(x))):
+        # a plain cotangent for a NumPy array, or for a traced value standing for one
+        # (eager, first order; or the seed of grad under jvp/hessian): what reshape and
+        # broadcast_to below do
         if not keepdims:
             to = tuple([1 if i in axes else n for i, n in enumerate(shape)])
             if g.shape != to:
@@ -423,7 +440,23 @@ def _mul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
 
 mul_p = new_primitive("multiply", np.multiply)
 defelementwise(mul_p, lambda ans, x, y: y, lambda ans, x, y: x)
+_mul_jvp_of_rules = mul_p.jvp
+
+
+def _mul_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    tx, ty = tangents
+    if tx is ty and tx is not zero and args[0] is args[1]:
+        # x * x: tx * x + tx * x as one product doubled (exactly the same value)
+        return (tx * args[0]) * 2.0
+    return _mul_jvp_of_rules(tangents, ans, args, params)  # type: ignore[misc]
+
+
+mul_p.jvp = _mul_jvp
 mul_p.batch = _mul_batch
+# elementwise (pullback.core.batching.elementwise, which imports this module): on plain
+# values of one shape and dtype, or a Python number, or an unbatched operand of one entry's
+# shape, the rule calls the implementation on them, as the batching fast path then does
+_mul_batch.elementwise = True  # type: ignore[attr-defined]
 
 
 def mul(x: Any, y: Any) -> Any:

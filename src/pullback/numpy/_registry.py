@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends, lax
-from pullback.core.batching import batch_by_looping
+from pullback.core.batching import batch_apply1, batch_apply2, batch_by_looping, elementwise
+from pullback.core.forward import jvp_apply1, jvp_apply2
 from pullback.core.reverse import record1, record2
 from pullback.core.rules import defbatch, defelementwise, defnondiff
 from pullback.core.trace import (
@@ -290,7 +291,7 @@ def batch_elementwise(prim: Primitive, dtypes: bool = True) -> Callable[..., Any
         return prim.bind(*(lax.broadcast_to(v, shape) if isinstance(v, Tracer) else v
                            for v in aligned), **params)
 
-    return rule
+    return elementwise(rule)
 
 
 def unary(
@@ -321,6 +322,10 @@ def wrap_unary(name: str, ufunc: Any, prim: Primitive, example: str | None = Non
         if kwargs:
             _check_kwargs(name, kwargs)
         out = record1(prim, x, {})  # the eager reverse-mode case in one step
+        if out is None:
+            out = jvp_apply1(prim, x, {})  # the outermost forward-mode case in one step
+            if out is None:
+                out = batch_apply1(prim, x, {})  # vmap of plain values, in one step
         return bind(prim, x) if out is None else out
 
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
@@ -359,6 +364,12 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
         if prim.nondiff:
             return bind(prim, x, y)
         out = record2(prim, x, y)  # the eager reverse-mode case in one step
+        if out is not None:
+            return out
+        out = jvp_apply2(prim, x, y)  # the outermost forward-mode case in one step
+        if out is not None:
+            return out
+        out = batch_apply2(prim, x, y)  # vmap of plain values, in one step
         if out is not None:
             return out
         # promote's fast paths, inline: equal shapes and dtypes, or a Python scalar

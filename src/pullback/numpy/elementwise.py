@@ -41,9 +41,11 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends, lax
+from pullback.core.batching import batch_apply1
+from pullback.core.forward import jvp_apply1
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
-from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
+from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
     floor_divide,
@@ -118,7 +120,10 @@ def negative(x: Any, /, **kwargs: Any) -> Any:
     """
     if not isinstance(x, Tracer):
         return np.negative(x, **kwargs)
-    return negative_p.bind(x)
+    out = jvp_apply1(negative_p, x, {})  # the outermost forward-mode case in one step
+    if out is None:
+        out = batch_apply1(negative_p, x, {})  # vmap of plain values, in one step
+    return negative_p.bind(x) if out is None else out
 
 
 implements(np.negative)(negative)
@@ -272,7 +277,19 @@ add = wrap_binary("add", np.add, add_p)
 
 subtract_p = new_primitive("subtract", np.subtract)
 defvjp(subtract_p, lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g))
-defjvp(subtract_p, lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t))
+
+
+def _subtract_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
+    # tx - ty in one operation (not tx + negative(ty): one array less)
+    tx, ty = tangents
+    if ty is zero:
+        return tx
+    if tx is zero:
+        return negative(ty)
+    return subtract(tx, ty)
+
+
+defjvp_joint(subtract_p, _subtract_jvp)
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
 
 

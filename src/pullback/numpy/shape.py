@@ -866,6 +866,11 @@ def _index_layout(entries: list, ndim: int) -> tuple[bool, bool, int, int]:
 def _static_layout(idx: tuple, ndim: int) -> tuple[bool, int]:
     """For a constant index with ``slice(None)`` put in front for the batch axis: whether
     NumPy moves the batch axis (behind the advanced axes), and the rank of those."""
+    for i in idx:
+        if type(i) is not slice and type(i) is not int:
+            break
+    else:  # basic indexing by slices and integers (x[0::2]): nothing moves
+        return False, 0
     arrays, together, rank, _ = _index_layout([_index_entry(i) for i in idx], ndim)
     return arrays and not together, rank
 
