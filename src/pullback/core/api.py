@@ -285,12 +285,16 @@ def vjp(
 def _vjp(
     who: str, f: Callable[..., PyTree], primals: tuple[PyTree, ...], has_aux: bool,
     label: Callable[[int], str],
+    fixed: tuple[tuple[Any, ...], dict[str, Any], tuple[int, ...]] | None = None,
 ) -> tuple[PyTree, VJPFn, Callable[[list[Any]], tuple[PyTree, ...]], PyTree]:
     """``vjp`` with the error prefix ``who`` and ``label(i)`` naming primal ``i`` in errors.
 
     Returns ``(out, vjp_fn, pull, aux)``: ``pull`` is ``vjp_fn`` without the checks of the
     cotangent (it takes the flat list of output cotangents), for callers that made the
-    cotangent themselves; ``aux`` is None without ``has_aux``."""
+    cotangent themselves; ``aux`` is None without ``has_aux``. ``fixed``, when given, is
+    ``(args, kwargs, nums)``: ``f`` is called as ``f(*args, **kwargs)`` with the traced
+    primals in the positions ``nums`` (what :func:`_partial_args` does, without the
+    function made on every call)."""
     in_leaves: list[list[Any]] = []
     in_trees: list[PyTreeDef] = []
     for i, p in enumerate(primals):
@@ -322,7 +326,16 @@ def _vjp(
             in_nodes.append([t.node for t in ts])
             args.append(tree_unflatten(tree, ts))
         ts = []
-        out, aux = _split_aux(who, f(*args), has_aux)
+        if fixed is None:
+            result = f(*args)
+        else:
+            full = list(fixed[0])
+            for i, a in zip(fixed[2], args, strict=True):
+                full[i] = a
+            result = f(*full, **fixed[1])
+            del full
+        out, aux = _split_aux(who, result, has_aux)
+        del result
     nodes = trace.nodes
     if type(out) is VJPTracer:
         out_leaves, out_tree = [out], _LEAF
@@ -344,14 +357,20 @@ def _vjp(
 
     def pull(cts: list[Any]) -> tuple[PyTree, ...]:
         """The cotangents of the primals for the (checked) flat output cotangents ``cts``."""
-        seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts, strict=True) if n is not None]
-        at_leaves = backward_pass(seeds, nodes)
+        if len(cts) == 1 and out_nodes[0] is not None:
+            n = out_nodes[0]
+            at_leaves = backward_pass([(n[0], n[1], cts[0])], nodes)
+        else:
+            seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts, strict=True)
+                     if n is not None]
+            at_leaves = backward_pass(seeds, nodes)
         results = []
         given = {id(c) for c in cts}  # never hand back the caller's own cotangent arrays
+        get = at_leaves.get
         for tree, ls, ns in zip(in_trees, in_leaves, in_nodes, strict=True):
             grads = []
             for x, n in zip(ls, ns, strict=True):
-                g = at_leaves.get(n)
+                g = get(n)
                 if type(g) is not np.ndarray:
                     g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
                 if type(g) is np.ndarray:
@@ -511,9 +530,9 @@ def _value_and_grad(
         argnums = int(argnums)  # one position: the result is not a tuple
     known: dict[int, tuple[tuple[int, ...], bool]] = {}  # nargs -> (nums, all in order)
     one = isinstance(argnums, int)
+    name = f"{who} of {fun_name(f)}"
 
     def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> tuple[PyTree, PyTree]:
-        name = f"{who} of {fun_name(f)}"
         nargs = len(args)
         hit = known.get(nargs)
         if hit is not None:
@@ -522,16 +541,14 @@ def _value_and_grad(
             nums = _normalize_argnums(name, argnums, nargs)
             every = nums == tuple(range(nargs))
             known[nargs] = (nums, every)
-        dyn: tuple[Any, ...]
         if every and not kwargs:  # f itself, on all of its arguments
-            f_partial, dyn = f, args
+            out, _, pull, aux = _vjp(name, f, args, has_aux, lambda k: arg_label(f, nums[k]))
         else:
-            f_partial, dyn = _partial_args(f, args, kwargs, nums), tuple([args[i] for i in nums])
-        out, _, pull, aux = _vjp(name, f_partial, dyn, has_aux,
-                                 lambda k: arg_label(f, nums[k]))
+            out, _, pull, aux = _vjp(name, f, tuple([args[i] for i in nums]), has_aux,
+                                     lambda k: arg_label(f, nums[k]), (args, kwargs, nums))
         t = type(out)
         if t is np.float64 or t is np.float32:  # a NumPy scalar: the common case
-            seed = np.ones((), out.dtype)
+            seed = np.array(1, out.dtype)
         else:
             if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
                 _check_scalar(name, out)

@@ -27,7 +27,7 @@ import numpy as np
 
 from pullback.core import backends
 from pullback.core import trace as _trace_mod
-from pullback.core.reverse import record1
+from pullback.core.reverse import EAGER_VJP, record1
 from pullback.core.rules import defelementwise, defjvp_joint, deflinear, defnondiff, defvjp_joint
 from pullback.core.trace import (
     Primitive,
@@ -87,6 +87,7 @@ def _reshape_impl(x: Any, shape: tuple) -> Any:
 
 reshape_p = new_primitive("reshape", _reshape_impl)
 deflinear(reshape_p, lambda g, x, shape: reshape(g, shape_of(x)))
+EAGER_VJP[reshape_p] = lambda g, ans, args, params, parents: (reshape(g, shape_of(args[0])),)
 reshape_p.batch = lambda vals, batched, params, size: reshape_p.bind(
     vals[0], shape=(size,) + tuple(params["shape"])
 )
@@ -103,6 +104,8 @@ def reshape(x: Any, shape: tuple[int, ...]) -> Any:
     shape = tuple(shape)
     if shape_of(x) == shape:
         return x
+    if type(x) is np.ndarray and _trace_mod.debug_hook is None:
+        return x.reshape(shape)  # what bind does for a plain array
     out = record1(reshape_p, x, {"shape": shape})  # the eager reverse-mode case
     return reshape_p.bind(x, shape=shape) if out is None else out
 
@@ -122,6 +125,8 @@ def _inverse(axes: tuple) -> tuple[int, ...]:
 
 
 deflinear(transpose_p, lambda g, x, axes: transpose(g, _inverse(axes)))
+EAGER_VJP[transpose_p] = lambda g, ans, args, params, parents: (
+    transpose(g, _inverse(params["axes"])),)
 transpose_p.batch = lambda vals, batched, params, size: transpose_p.bind(
     vals[0], axes=(0,) + tuple(a + 1 for a in params["axes"])
 )
@@ -136,7 +141,11 @@ def transpose(x: Any, axes: tuple[int, ...]) -> Any:
         (4, 2, 3)
     """
     axes = tuple(axes)
-    return x if axes == tuple(range(len(axes))) else transpose_p.bind(x, axes=axes)
+    if axes == tuple(range(len(axes))):
+        return x
+    if type(x) is np.ndarray and _trace_mod.debug_hook is None:
+        return x.transpose(axes)  # what bind does for a plain array
+    return transpose_p.bind(x, axes=axes)
 
 
 # ----------------------------------------------------------------------------- broadcasting
@@ -164,7 +173,10 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
     if axes:
-        g = reduce_sum(g, axes)
+        if type(g) is np.ndarray and _trace_mod.debug_hook is None:
+            g = _sum_impl(g, axes, False)  # what reduce_sum does for a plain array
+        else:
+            g = reduce_sum(g, axes)
     return reshape(g, shape)
 
 
@@ -179,6 +191,8 @@ def _broadcast_batch(vals: list, batched: list, params: dict, size: int) -> Any:
 
 broadcast_to_p = new_primitive("broadcast_to", _broadcast_to_impl)
 deflinear(broadcast_to_p, lambda g, x, shape: unbroadcast(g, shape_of(x)))
+EAGER_VJP[broadcast_to_p] = lambda g, ans, args, params, parents: (
+    unbroadcast(g, shape_of(args[0])),)
 broadcast_to_p.batch = _broadcast_batch
 
 
@@ -215,8 +229,13 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
         (2, 3)
     """
     shape = shape_of(x)
-    if type(x) is np.ndarray and type(g) is np.ndarray and _trace_mod.debug_hook is None:
+    if (type(x) is np.ndarray and (type(g) is np.ndarray or isinstance(g, np.generic))
+            and _trace_mod.debug_hook is None):
         # plain arrays (first order, eager): what reshape and broadcast_to below do
+        if not g.shape and shape and math.prod(shape) <= 4096:
+            out = np.empty(shape, g.dtype)  # a 0-d g (the sum of every entry): one fill
+            out.fill(g)
+            return out
         if not keepdims:
             to = tuple([1 if i in axes else n for i, n in enumerate(shape)])
             if g.shape != to:
@@ -233,6 +252,8 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 
 sum_p = new_primitive("sum", _sum_impl)
 deflinear(sum_p, sum_transpose)
+EAGER_VJP[sum_p] = lambda g, ans, args, params, parents: (
+    sum_transpose(g, args[0], params["axes"], params["keepdims"]),)
 sum_p.batch = lambda vals, batched, params, size: sum_p.bind(
     vals[0], axes=tuple(a + 1 for a in params["axes"]), keepdims=params["keepdims"]
 )

@@ -33,7 +33,10 @@ from pullback.core.trace import (
     zero,
 )
 
-__all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass", "record", "record1", "record2"]
+__all__ = [
+    "EAGER_VJP", "Node", "VJPTrace", "VJPTracer", "backward_pass", "record", "record1", "record2",
+    "record_pair",
+]
 
 
 class Node:
@@ -254,6 +257,58 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
     return VJPTracer(trace, ans, node)
 
 
+def record_pair(prim: Primitive, x: Any, y: Any, params: dict) -> Any:
+    """:func:`record` of two arguments, without its lists: ``prim(x, y, **params)`` on the
+    tape in one step when each of ``x``, ``y`` is a tracer of one active VJP trace with a plain
+    NumPy primal or a value that is not traced; None otherwise.
+
+    Example:
+        >>> from pullback.core.trace import new_trace, PRIMITIVES
+        >>> with new_trace(VJPTrace) as trace:
+        ...     y = record_pair(PRIMITIVES["matmul"], trace.leaf(np.ones((2, 2))), np.ones(2), {})
+        >>> y.primal
+        array([2., 2.])
+    """
+    if type(x) is VJPTracer:
+        trace = x._trace
+        xv = x._primal
+        if not isinstance(xv, _PLAIN):
+            return None
+        px: Any = (x.node, x.index)
+        if type(y) is VJPTracer:
+            if y._trace is not trace:
+                return None
+            yv = y._primal
+            if not isinstance(yv, _PLAIN):
+                return None
+            py: Any = (y.node, y.index)
+        elif isinstance(y, Tracer):
+            return None
+        else:
+            yv, py = y, None
+    elif type(y) is VJPTracer:
+        if isinstance(x, Tracer):
+            return None
+        trace = y._trace
+        yv = y._primal
+        if not isinstance(yv, _PLAIN):
+            return None
+        py = (y.node, y.index)
+        xv, px = x, None
+    else:
+        return None
+    if not trace.active or _trace_mod.debug_hook is not None or not _direct(prim):
+        return None
+    ans = prim.impl(xv, yv, **params)
+    nodes = trace.nodes
+    node = Node(prim, (px, py), (xv, yv), ans, params, None, 1, len(nodes))
+    nodes.append(node)
+    out = VJPTracer(trace, ans, node)
+    if prim.view is not None:  # as bind does
+        prim.view(out, (x, y), params)
+    return out
+
+
 def record(prim: Primitive, args: tuple, params: dict) -> Any:
     """``prim(*args, **params)`` on the tape in one step, when every traced argument is a
     tracer of one active VJP trace with a plain NumPy primal, the others plain values, and no
@@ -313,6 +368,14 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
         )
 
 
+#: primitive -> a leaner form of its reverse rule, ``rule(g, ans, args, params, parents)``
+#: (``Primitive.vjp``'s signature; ``zero`` or None where no cotangent is needed): the same
+#: expressions as the rule it stands for, without the layers of the rule kinds (the joint
+#: rule calling a per-argument rule calling a partial derivative), so it holds at any order
+#: and on any values. The backward pass calls it in place of ``prim.vjp`` when no
+#: ``debug_nans`` hook is set, and checks its cotangents as it checks every rule's.
+EAGER_VJP: dict[Primitive, Callable[..., Any]] = {}
+
 #: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every cotangent
 cotangent_hook: Callable[[Node, int, Any], None] | None = None
 
@@ -346,6 +409,7 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             start = slot
     leaves = {}
     hook = cotangent_hook
+    eager_rules = EAGER_VJP if hook is None and _trace_mod.debug_hook is None else {}
     for k in range(start, -1, -1):
         g = cts[k]
         if g is None:
@@ -363,31 +427,27 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans, strict=True))
         parents = node.parents  # truthy where an argument needs a cotangent
         args = node.args
-        vjp = prim.vjp
-        if vjp is None or prim.custom_rules:
+        eager = eager_rules.get(prim)
+        if eager is not None:
+            results = eager(g, node.ans, args, node.params, parents)
+        elif prim.vjp is None or prim.custom_rules:
             results = prim.backward(g, node.ans, args, node.params, node.residual, parents)
         else:
-            results = vjp(g, node.ans, args, node.params, parents)
+            results = prim.vjp(g, node.ans, args, node.params, parents)
         if len(results) != len(parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "
                 f"{len(parents)} arguments: return one per argument (None for none)"
             )
-        i = -1
-        for p in parents:
-            i += 1
-            if p is None:
+        for i, (p, ct, arg) in enumerate(zip(parents, results, args, strict=True)):
+            if p is None or ct is None or ct is zero:
                 continue
-            ct = results[i]
-            if ct is zero or ct is None:
-                continue
-            arg = args[i]
             try:  # shape_of and dtype_of, for values that have both attributes
                 ok = ct.shape == arg.shape and ct.dtype == arg.dtype
             except AttributeError:
                 ok = False
-            if not ok:
-                _check_cotangent(node, i, ct)  # raises unless shape_of/dtype_of agree
+            if not ok:  # raises unless shape_of/dtype_of agree
+                _check_cotangent(node, i, ct)
             if hook is not None:
                 hook(node, i, ct)
             parent = p[0]

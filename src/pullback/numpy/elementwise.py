@@ -43,8 +43,9 @@ import numpy as np
 from pullback.core import backends, lax
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
+from pullback.core.reverse import EAGER_VJP
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
-from pullback.core.trace import Tracer, dtype_of, shape_of, zero
+from pullback.core.trace import PRIMITIVES, Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
     floor_divide,
     isfinite,
@@ -56,6 +57,7 @@ from pullback.numpy._nondiff import (
     trunc,
 )
 from pullback.numpy._registry import (
+    BROADCASTING,
     _check_kwargs,
     batch_elementwise,
     binary,
@@ -122,6 +124,7 @@ def negative(x: Any, /, **kwargs: Any) -> Any:
 
 
 implements(np.negative)(negative)
+EAGER_VJP[negative_p] = lambda g, ans, args, params, parents: (negative(g),)
 
 # fmt: off
 exp     = unary("exp",     np.exp,     lambda ans, x: ans)
@@ -235,6 +238,43 @@ remainder = binary("remainder", np.remainder, lambda ans, x, y: 1.0,
                                               lambda ans, x, y: negative(_quotient(ans, x, y)))
 mod = remainder
 
+# the leaner forms of the rules above that the backward pass calls (reverse.EAGER_VJP): the
+# same expressions, one call
+EAGER_VJP[PRIMITIVES["exp"]] = lambda g, ans, args, params, parents: (g * ans,)
+EAGER_VJP[PRIMITIVES["log"]] = lambda g, ans, args, params, parents: (g * (1.0 / args[0]),)
+EAGER_VJP[PRIMITIVES["divide"]] = lambda g, ans, args, params, parents: (
+    None if parents[0] is None else g * (1.0 / args[1]),
+    None if parents[1] is None else g * negative(ans / args[1]),
+)
+
+
+def _pick_plain(g: np.ndarray, wins: Any) -> Any:
+    """:func:`_pick` for a plain ``g`` and ``wins`` when there is no tie (the same steps)."""
+    if not np.count_nonzero(wins):
+        return zero
+    out = g * wins
+    if not np.count_nonzero(np.isnan(out)):
+        return out
+    return where(wins, g, 0.0)
+
+
+def _extremum_eager(wins: Any) -> Any:
+    def rule(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+        x, y = args
+        ties = x == y  # computed once for both arguments
+        if type(g) is np.ndarray and type(ties) is np.ndarray and not np.count_nonzero(ties):
+            # plain values and no tie: _pick's first case, without its tests
+            return (None if parents[0] is None else _pick_plain(g, wins(x, y)),
+                    None if parents[1] is None else _pick_plain(g, wins(y, x)))
+        return (None if parents[0] is None else _pick(g, wins(x, y), ties),
+                None if parents[1] is None else _pick(g, wins(y, x), ties))
+
+    return rule
+
+
+EAGER_VJP[maximum_p] = _extremum_eager(lambda a, b: a > b)
+EAGER_VJP[minimum_p] = _extremum_eager(lambda a, b: a < b)
+
 greater       = binary("greater",       np.greater,       None, None)
 greater_equal = binary("greater_equal", np.greater_equal, None, None)
 less          = binary("less",          np.less,          None, None)
@@ -265,15 +305,35 @@ def _quotient(ans: Any, x: Any, y: Any) -> Any:
 
 
 # add and subtract: cotangents pass through (broadcasting is undone by broadcast_to)
+def _fit(ct: Any, x: Any) -> Any:
+    """The cotangent ``ct`` of an operand ``x`` of a binary operation, summed over the axes that
+    broadcasting added (the eager tape applies add, subtract and multiply to operands of
+    different shapes as NumPy broadcasts them: ``_registry.BROADCASTING``)."""
+    sx = shape_of(x)
+    return ct if shape_of(ct) == sx else lax.unbroadcast(ct, sx)
+
+
 add_p = new_primitive("add", np.add)
-defvjp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+defvjp(add_p, lambda g, ans, x, y: _fit(g, x), lambda g, ans, x, y: _fit(g, y))
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 add = wrap_binary("add", np.add, add_p)
 
 subtract_p = new_primitive("subtract", np.subtract)
-defvjp(subtract_p, lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g))
+defvjp(subtract_p, lambda g, ans, x, y: _fit(g, x), lambda g, ans, x, y: _fit(negative(g), y))
 defjvp(subtract_p, lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t))
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
+EAGER_VJP[add_p] = lambda g, ans, args, params, parents: (
+    None if parents[0] is None else _fit(g, args[0]),
+    None if parents[1] is None else _fit(g, args[1]))
+EAGER_VJP[subtract_p] = lambda g, ans, args, params, parents: (
+    None if parents[0] is None else _fit(g, args[0]),
+    None if parents[1] is None else _fit(negative(g), args[1]))
+# multiply (lax.mul_p): its rules, with the sum over broadcast axes
+defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
+EAGER_VJP[lax.mul_p] = lambda g, ans, args, params, parents: (
+    None if parents[0] is None else _fit(g * args[1], args[0]),
+    None if parents[1] is None else _fit(g * args[0], args[1]))
+BROADCASTING.update((add_p, subtract_p, lax.mul_p))
 
 
 def _power_dx(ans: Any, x: Any, y: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends
-from pullback.core.reverse import VJPTracer, record
+from pullback.core.reverse import EAGER_VJP, VJPTracer, record_pair
 from pullback.core.rules import add_tangents, defbatch, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import (
@@ -120,6 +120,33 @@ defbilinear(
 )
 
 
+def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    """matmul's reverse rule in one call (``reverse.EAGER_VJP``): for plain vectors and
+    matrices the products of :func:`_matmul_lhs`/:func:`_matmul_rhs`' first case, written
+    out; else those functions."""
+    x, y = args
+    if type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray:
+        xnd, ynd = x.ndim, y.ndim
+        if xnd <= 2 and ynd <= 2:
+            gx = gy = None
+            if parents[0] is not None:
+                if ynd == 1:
+                    gx = g * y if xnd == 1 else g[..., None] * y
+                else:
+                    gx = np.matmul(y, g) if xnd == 1 else np.matmul(g, y.swapaxes(-1, -2))
+            if parents[1] is not None:
+                if xnd == 1:
+                    gy = g * x if ynd == 1 else x[:, None] * g
+                else:
+                    gy = np.matmul(g, x) if ynd == 1 else np.matmul(x.swapaxes(-1, -2), g)
+            return gx, gy
+    return (None if parents[0] is None else _matmul_lhs(g, x, y),
+            None if parents[1] is None else _matmul_rhs(g, x, y))
+
+
+EAGER_VJP[matmul_p] = _matmul_eager
+
+
 def _matmul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
     """Vectors become matrices, the batched operand's batch axis leads the broadcast batch
     axes (the other operand gets axes of length 1), then one matmul."""
@@ -168,7 +195,7 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
         v2 = x2._primal if t2 else x2
         if (type(v1) is np.ndarray and type(v2) is np.ndarray and v1.dtype == v2.dtype
                 and 0 < v1.ndim <= 2 and 0 < v2.ndim <= 2):
-            out = record(matmul_p, (x1, x2), {})
+            out = record_pair(matmul_p, x1, x2, {})
             if out is not None:
                 return out
     if not _traced(x1, x2):
