@@ -226,6 +226,26 @@ def _known_shape(who: str, x: Any) -> None:
                                   f"shape {shape}")
 
 
+#: the pytree structure of a list of ``n`` leaves, by ``n`` (``_vjp`` takes a list of arrays
+#: without flattening it, and gives the gradients as a list without unflattening)
+_LIST_TREES: dict[int, PyTreeDef] = {}
+
+
+def _list_tree(n: int) -> PyTreeDef:
+    tree = _LIST_TREES.get(n)
+    if tree is None:
+        tree = _LIST_TREES[n] = tree_structure([0.0] * n)
+    return tree
+
+
+def _float_arrays(values: list[Any]) -> bool:
+    """Whether every entry of ``values`` is a NumPy array of a floating or complex dtype."""
+    for x in values:
+        if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+            return False
+    return True
+
+
 def _snapshot(x: Any) -> Any:
     """A private copy of a writeable NumPy array (other leaves are kept as they are)."""
     if type(x) is np.ndarray and x.flags.writeable:
@@ -304,6 +324,10 @@ def _vjp(
             in_leaves.append([p])
             in_trees.append(_LEAF)
             continue
+        if type(p) is list and _float_arrays(p):  # a list of arrays (an MLP's parameters)
+            in_leaves.append(list(p))
+            in_trees.append(_list_tree(len(p)))
+            continue
         leaves, tree = tree_flatten(p)
         for x in leaves:
             if (x.dtype if type(x) is np.ndarray else dtype_of(x)).kind not in "fc":
@@ -324,7 +348,7 @@ def _vjp(
                 continue
             ts = [leaf(x) for x in ls]
             in_nodes.append([t.node for t in ts])
-            args.append(tree_unflatten(tree, ts))
+            args.append(ts if tree is _LIST_TREES.get(len(ts)) else tree_unflatten(tree, ts))
         ts = []
         if fixed is None:
             result = f(*args)
@@ -380,7 +404,12 @@ def _vjp(
                     if not g.ndim and not isinstance(x, np.ndarray):
                         g = g[()]  # the derivative of a Python or NumPy scalar is a scalar
                 grads.append(g)
-            results.append(grads[0] if tree is _LEAF else tree_unflatten(tree, grads))
+            if tree is _LEAF:
+                results.append(grads[0])
+            elif tree is _LIST_TREES.get(len(grads)):
+                results.append(grads)
+            else:
+                results.append(tree_unflatten(tree, grads))
         return tuple(results)
 
     def vjp_fn(ct: PyTree) -> tuple[PyTree, ...]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from pullback.core import backends
 from pullback.core import trace as _trace_mod
-from pullback.core.reverse import EAGER_VJP, record1
+from pullback.core.reverse import EAGER_VJP, VJPTracer, record1
 from pullback.core.rules import defelementwise, defjvp_joint, deflinear, defnondiff, defvjp_joint
 from pullback.core.trace import (
     Primitive,
@@ -121,6 +121,8 @@ def _transpose_impl(x: Any, axes: tuple) -> Any:
 transpose_p = new_primitive("transpose", _transpose_impl)
 def _inverse(axes: tuple) -> tuple[int, ...]:
     """The inverse permutation of ``axes`` (``np.argsort(axes)``, in plain Python)."""
+    if len(axes) == 2:
+        return axes  # (0, 1) and (1, 0) are their own inverses
     return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
@@ -501,4 +503,9 @@ def stop_gradient(x: Any) -> Any:
         >>> lax.stop_gradient(np.array([1.0])).tolist()
         [1.0]
     """
+    if type(x) is VJPTracer:  # the eager case: what bind and VJPTrace.process do
+        v = x._primal
+        if isinstance(v, (np.ndarray, np.generic)) and x._trace.active \
+                and _trace_mod.debug_hook is None:
+            return v
     return stop_gradient_p.bind(x)

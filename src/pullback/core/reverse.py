@@ -34,8 +34,8 @@ from pullback.core.trace import (
 )
 
 __all__ = [
-    "EAGER_VJP", "Node", "VJPTrace", "VJPTracer", "backward_pass", "record", "record1", "record2",
-    "record_pair",
+    "BROADCASTING", "EAGER_VJP", "Node", "VJPTrace", "VJPTracer", "backward_pass", "record",
+    "record1", "record2", "record_pair",
 ]
 
 
@@ -203,7 +203,9 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
     """``prim(x, y)`` on the tape in one step, for a binary elementwise primitive whose
     wrapper would bind it without promotion: each operand a tracer of one active VJP trace
     (with a plain NumPy primal) or a plain NumPy array, of one shape and dtype; or one of them
-    a Python number (weak). None in every other case (then the caller takes the general path).
+    a Python number (weak); or, for the primitives of :data:`BROADCASTING`, two operands of one
+    floating dtype whose shapes NumPy broadcasts. None in every other case (then the caller
+    takes the general path).
 
     Example:
         >>> from pullback.core.lax import mul_p
@@ -231,8 +233,10 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
                 return None
         if yv is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
             if (not isinstance(xv, _PLAIN) or not isinstance(yv, _PLAIN)
-                    or xv.shape != yv.shape or xv.dtype != yv.dtype):
+                    or xv.dtype != yv.dtype):
                 return None
+            if xv.shape != yv.shape:
+                return _broadcasting(prim, trace, xv, yv, px, py)
     elif type(y) is VJPTracer:
         trace = y._trace
         yv = y._primal
@@ -241,16 +245,42 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
         if not isinstance(yv, _PLAIN):
             return None
         if type(x) is np.ndarray:
-            if x.shape != yv.shape or x.dtype != yv.dtype:
+            if x.dtype != yv.dtype:
                 return None
+            if x.shape != yv.shape:
+                return _broadcasting(prim, trace, xv, yv, px, py)
         elif type(x) not in _WEAK:
             return None
     else:
         return None
-    if (not trace.active or _trace_mod.debug_hook is not None or not _direct(prim)
-            or prim.view is not None):
+    if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
+            or prim.custom_rules or prim.multiple_results or prim.view is not None):
         return None
     ans = prim.impl(xv, yv)
+    nodes = trace.nodes
+    node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
+    nodes.append(node)
+    return VJPTracer(trace, ans, node)
+
+
+#: the binary primitives whose reverse rules sum a cotangent over the axes that NumPy's
+#: broadcasting added (``lax.unbroadcast``): :func:`record2` applies them to operands of
+#: different shapes as NumPy broadcasts them, with no ``broadcast_to`` step before (filled
+#: by ``pullback.numpy.elementwise``: add, subtract, multiply)
+BROADCASTING: set[Primitive] = set()
+
+
+def _broadcasting(prim: Primitive, trace: Any, xv: Any, yv: Any, px: Any, py: Any) -> Any:
+    """:func:`record2` for plain operands of one dtype and different shapes: one node when
+    ``prim`` is one of :data:`BROADCASTING`, the dtype floating and the shapes broadcast;
+    None otherwise (then the general path broadcasts, or raises its error)."""
+    if (prim not in BROADCASTING or xv.dtype.kind not in "fc" or not trace.active
+            or _trace_mod.debug_hook is not None):
+        return None
+    try:
+        ans = prim.impl(xv, yv)
+    except ValueError:  # shapes that do not broadcast: the general path's error
+        return None
     nodes = trace.nodes
     node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
     nodes.append(node)

@@ -15,7 +15,7 @@ import numpy as np
 
 from pullback.core import backends, lax
 from pullback.core.batching import batch_by_looping
-from pullback.core.reverse import VJPTracer, record1, record2, record_pair
+from pullback.core.reverse import record1, record2
 from pullback.core.rules import defbatch, defelementwise, defnondiff
 from pullback.core.trace import (
     PRIMITIVES,
@@ -366,10 +366,6 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
             if x.dtype == y.dtype:
                 if x.shape == y.shape:
                     return bind(prim, x, y)
-                if prim in BROADCASTING:
-                    out = _record_broadcasting(prim, x, y)
-                    if out is not None:
-                        return out
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return bind(prim, x, y)
         x, y = promote(x, y)
@@ -377,28 +373,6 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
         return bind(prim, x, y) if out is None else out
 
     return _finish(wrapper, name, ufunc, example, prim.nondiff)
-
-
-#: the binary primitives whose reverse rules sum a cotangent over the axes that NumPy's
-#: broadcasting added (``lax.unbroadcast``): on the eager tape they are applied to operands
-#: of different shapes as NumPy broadcasts them, without a ``broadcast_to`` step before
-BROADCASTING: set[Primitive] = set()
-
-
-def _record_broadcasting(prim: Primitive, x: Any, y: Any) -> Any:
-    """``prim(x, y)`` on the eager tape, broadcast by NumPy, for operands of one floating dtype
-    and different shapes, each a tracer with a plain NumPy primal or a NumPy array; None
-    otherwise (and for shapes that do not broadcast: the general path raises the error)."""
-    xv = x._primal if type(x) is VJPTracer else x
-    yv = y._primal if type(y) is VJPTracer else y
-    if (type(xv) is not np.ndarray or type(yv) is not np.ndarray
-            or xv.dtype.kind not in "fc"):
-        return None
-    try:
-        _broadcast_shapes([xv.shape, yv.shape])
-    except ValueError:
-        return None
-    return record_pair(prim, x, y, {})
 
 
 def nondiff_function(

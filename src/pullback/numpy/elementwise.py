@@ -43,7 +43,7 @@ import numpy as np
 from pullback.core import backends, lax
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
-from pullback.core.reverse import EAGER_VJP
+from pullback.core.reverse import BROADCASTING, EAGER_VJP, record1
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import PRIMITIVES, Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
@@ -57,7 +57,6 @@ from pullback.numpy._nondiff import (
     trunc,
 )
 from pullback.numpy._registry import (
-    BROADCASTING,
     _check_kwargs,
     batch_elementwise,
     binary,
@@ -120,7 +119,8 @@ def negative(x: Any, /, **kwargs: Any) -> Any:
     """
     if not isinstance(x, Tracer):
         return np.negative(x, **kwargs)
-    return negative_p.bind(x)
+    out = record1(negative_p, x, {})  # the eager reverse-mode case in one step
+    return negative_p.bind(x) if out is None else out
 
 
 implements(np.negative)(negative)
@@ -308,9 +308,16 @@ def _quotient(ans: Any, x: Any, y: Any) -> Any:
 def _fit(ct: Any, x: Any) -> Any:
     """The cotangent ``ct`` of an operand ``x`` of a binary operation, summed over the axes that
     broadcasting added (the eager tape applies add, subtract and multiply to operands of
-    different shapes as NumPy broadcasts them: ``_registry.BROADCASTING``)."""
-    sx = shape_of(x)
-    return ct if shape_of(ct) == sx else lax.unbroadcast(ct, sx)
+    different shapes as NumPy broadcasts them: ``reverse.BROADCASTING``)."""
+    try:  # shape_of, for values that have the attribute
+        sx = x.shape
+        if ct.shape == sx:
+            return ct
+    except AttributeError:
+        sx = shape_of(x)
+        if shape_of(ct) == sx:
+            return ct
+    return lax.unbroadcast(ct, sx)
 
 
 add_p = new_primitive("add", np.add)
@@ -319,7 +326,8 @@ defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 add = wrap_binary("add", np.add, add_p)
 
 subtract_p = new_primitive("subtract", np.subtract)
-defvjp(subtract_p, lambda g, ans, x, y: _fit(g, x), lambda g, ans, x, y: _fit(negative(g), y))
+# (the sum over broadcast axes first, then the negation: the same values, on fewer entries)
+defvjp(subtract_p, lambda g, ans, x, y: _fit(g, x), lambda g, ans, x, y: negative(_fit(g, y)))
 defjvp(subtract_p, lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t))
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
 EAGER_VJP[add_p] = lambda g, ans, args, params, parents: (
@@ -327,7 +335,7 @@ EAGER_VJP[add_p] = lambda g, ans, args, params, parents: (
     None if parents[1] is None else _fit(g, args[1]))
 EAGER_VJP[subtract_p] = lambda g, ans, args, params, parents: (
     None if parents[0] is None else _fit(g, args[0]),
-    None if parents[1] is None else _fit(negative(g), args[1]))
+    None if parents[1] is None else negative(_fit(g, args[1])))
 # multiply (lax.mul_p): its rules, with the sum over broadcast axes
 defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
 EAGER_VJP[lax.mul_p] = lambda g, ans, args, params, parents: (

@@ -120,10 +120,19 @@ defbilinear(
 )
 
 
+def _fortran(a: np.ndarray) -> bool:
+    """Whether the matrix ``a`` is stored in Fortran order only (a transposed C array)."""
+    flags = a.flags
+    return flags.f_contiguous and not flags.c_contiguous  # type: ignore[no-any-return]
+
+
 def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
     """matmul's reverse rule in one call (``reverse.EAGER_VJP``): for plain vectors and
     matrices the products of :func:`_matmul_lhs`/:func:`_matmul_rhs`' first case, written
-    out; else those functions."""
+    out, each cotangent of a matrix made in that matrix's layout (the same product, the
+    other way round: a transposed weight ``W.T`` gets a transposed cotangent, so that ``W``'s
+    gradient is C-ordered, and an update ``W - lr * g`` runs at NumPy's speed); else those
+    functions."""
     x, y = args
     if type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray:
         xnd, ynd = x.ndim, y.ndim
@@ -132,13 +141,21 @@ def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -
             if parents[0] is not None:
                 if ynd == 1:
                     gx = g * y if xnd == 1 else g[..., None] * y
+                elif xnd == 1:
+                    gx = np.matmul(y, g)
+                elif _fortran(x):  # x is a transpose (W.T): its cotangent in its layout
+                    gx = np.matmul(y, g.T).T
                 else:
-                    gx = np.matmul(y, g) if xnd == 1 else np.matmul(g, y.swapaxes(-1, -2))
+                    gx = np.matmul(g, y.T)
             if parents[1] is not None:
                 if xnd == 1:
                     gy = g * x if ynd == 1 else x[:, None] * g
+                elif ynd == 1:
+                    gy = np.matmul(g, x)
+                elif _fortran(y):  # y is a transpose (x @ W.T): its cotangent in its layout,
+                    gy = np.matmul(g.T, x).T  # so that W's is C-ordered as W is
                 else:
-                    gy = np.matmul(g, x) if ynd == 1 else np.matmul(x.swapaxes(-1, -2), g)
+                    gy = np.matmul(x.T, g)
             return gx, gy
     return (None if parents[0] is None else _matmul_lhs(g, x, y),
             None if parents[1] is None else _matmul_rhs(g, x, y))
