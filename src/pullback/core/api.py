@@ -238,7 +238,7 @@ def _list_tree(n: int) -> PyTreeDef:
     return tree
 
 
-def _float_arrays(values: list[Any]) -> bool:
+def _float_arrays(values: Sequence[Any]) -> bool:
     """Whether every entry of ``values`` is a NumPy array of a floating or complex dtype."""
     for x in values:
         if type(x) is not np.ndarray or x.dtype.kind not in "fc":
@@ -358,8 +358,18 @@ def _vjp(
                 full[i] = a
             result = f(*full, **fixed[1])
             del full
-        out, aux = _split_aux(who, result, has_aux)
-        del result
+    del args, ts
+    return _vjp_finish(who, trace, result, has_aux, in_trees, in_leaves, in_nodes)
+
+
+def _vjp_finish(
+    who: str, trace: VJPTrace, result: PyTree, has_aux: bool, in_trees: list[PyTreeDef],
+    in_leaves: list[list[Any]], in_nodes: list[list[Any]],
+) -> tuple[PyTree, VJPFn, Callable[[list[Any]], tuple[PyTree, ...]], PyTree]:
+    """:func:`_vjp` after the call of the function, which returned ``result`` on the trace
+    ``trace`` (now closed): the output, ``vjp_fn``, ``pull`` and ``aux``."""
+    out, aux = _split_aux(who, result, has_aux)
+    del result
     nodes = trace.nodes
     if type(out) is VJPTracer:
         out_leaves, out_tree = [out], _LEAF
@@ -377,7 +387,7 @@ def _vjp(
         else:
             out_primals.append(leaf)
             out_nodes.append(None)
-    del out_leaves, out, args
+    del out_leaves, out
 
     def pull(cts: list[Any]) -> tuple[PyTree, ...]:
         """The cotangents of the primals for the (checked) flat output cotangents ``cts``."""
@@ -570,7 +580,45 @@ def _value_and_grad(
             nums = _normalize_argnums(name, argnums, nargs)
             every = nums == tuple(range(nargs))
             known[nargs] = (nums, every)
-        if every and not kwargs:  # f itself, on all of its arguments
+        whole = every and not kwargs  # f itself, on all of its arguments
+        dyn = args if whole else tuple([args[i] for i in nums])
+        if not has_aux and _float_arrays(dyn):
+            # the eager common case: arrays in, a NumPy float out (the general path below,
+            # without its pytrees and checks, which these values pass)
+            trace: VJPTrace
+            with new_trace(VJPTrace) as trace:
+                leaf = trace.leaf
+                ts: list[Any] = [leaf(p) for p in dyn]
+                in_nodes = [t.node for t in ts]  # taken before f can rebind the tracers
+                full: list[Any] = ts if whole else list(args)
+                if not whole:
+                    for i, tr in zip(nums, ts, strict=True):
+                        full[i] = tr
+                result = cast("Callable[..., PyTree]", f)(*full, **kwargs)
+                del full
+                del ts
+            if type(result) is VJPTracer and result._trace is trace and (
+                    type(result._primal) is np.float64 or type(result._primal) is np.float32):
+                out = result._primal
+                seed = np.array(1, out.dtype)
+                at_leaves = backward_pass([(result.node, result.index, seed)], trace.nodes)
+                del result
+                grads = []
+                given = {id(seed)}  # one array object per result
+                for p, n in zip(dyn, in_nodes, strict=True):
+                    g = at_leaves.get(n)
+                    if type(g) is not np.ndarray:
+                        g = _numpy_scalar(instantiate(zero if g is None else g, p), p)
+                    if type(g) is np.ndarray:
+                        if id(g) in given:
+                            g = g.copy()
+                        given.add(id(g))
+                    grads.append(g)
+                return out, (grads[0] if one else tuple(grads))
+            out, _, pull, aux = _vjp_finish(name, trace, result, False, [_LEAF] * len(dyn),
+                                            [[p] for p in dyn], [[n] for n in in_nodes])
+            del result
+        elif whole:
             out, _, pull, aux = _vjp(name, f, args, has_aux, lambda k: arg_label(f, nums[k]))
         else:
             out, _, pull, aux = _vjp(name, f, tuple([args[i] for i in nums]), has_aux,
@@ -583,8 +631,8 @@ def _value_and_grad(
                 _check_scalar(name, out)
             # grad's own seed (no checks), in an eager library's arrays (CuPy refuses NumPy ones)
             seed = backends.constant(np.ones((), dtype_of(out)), out)
-        grads = pull([seed])
-        g = grads[0] if one else grads
+        pulled = pull([seed])
+        g = pulled[0] if one else pulled
         return ((out, aux) if has_aux else out), g
 
     if wraps:

@@ -186,8 +186,9 @@ def record1(prim: Primitive, x: Any, params: dict) -> Any:
         return None
     xv = x._primal
     trace = x._trace
-    if (not isinstance(xv, _PLAIN) or not trace.active or _trace_mod.debug_hook is not None
-            or not _direct(prim)):
+    if ((type(xv) is not np.ndarray and not isinstance(xv, _PLAIN)) or not trace.active
+            or _trace_mod.debug_hook is not None or prim.nondiff or prim.custom_rules
+            or prim.multiple_results):
         return None
     ans = prim.impl(xv, **params)
     nodes = trace.nodes
@@ -232,8 +233,13 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             elif type(y) is not np.ndarray:
                 return None
         if yv is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
-            if (not isinstance(xv, _PLAIN) or not isinstance(yv, _PLAIN)
-                    or xv.dtype != yv.dtype):
+            if type(xv) is not np.ndarray and not isinstance(xv, _PLAIN):
+                return None
+            if type(yv) is not np.ndarray and not isinstance(yv, _PLAIN):
+                return None
+            xd = xv.dtype
+            yd = yv.dtype
+            if xd is not yd and xd != yd:
                 return None
             if xv.shape != yv.shape:
                 return _broadcasting(prim, trace, xv, yv, px, py)
@@ -245,7 +251,9 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
         if not isinstance(yv, _PLAIN):
             return None
         if type(x) is np.ndarray:
-            if x.dtype != yv.dtype:
+            xd = x.dtype
+            yd = yv.dtype
+            if xd is not yd and xd != yd:
                 return None
             if x.shape != yv.shape:
                 return _broadcasting(prim, trace, xv, yv, px, py)
