@@ -27,7 +27,7 @@ import numpy as np
 
 from pullback.core import backends
 from pullback.core import trace as _trace_mod
-from pullback.core.reverse import EAGER_VJP, VJPTracer, record1
+from pullback.core.reverse import VJPTracer, defvjp_lean, record1
 from pullback.core.rules import defelementwise, defjvp_joint, deflinear, defnondiff, defvjp_joint
 from pullback.core.trace import (
     Primitive,
@@ -87,7 +87,7 @@ def _reshape_impl(x: Any, shape: tuple) -> Any:
 
 reshape_p = new_primitive("reshape", _reshape_impl)
 deflinear(reshape_p, lambda g, x, shape: reshape(g, shape_of(x)))
-EAGER_VJP[reshape_p] = lambda g, ans, args, params, parents: (reshape(g, shape_of(args[0])),)
+defvjp_lean(reshape_p, lambda g, ans, args, params, parents: (reshape(g, shape_of(args[0])),))
 reshape_p.batch = lambda vals, batched, params, size: reshape_p.bind(
     vals[0], shape=(size,) + tuple(params["shape"])
 )
@@ -127,8 +127,8 @@ def _inverse(axes: tuple) -> tuple[int, ...]:
 
 
 deflinear(transpose_p, lambda g, x, axes: transpose(g, _inverse(axes)))
-EAGER_VJP[transpose_p] = lambda g, ans, args, params, parents: (
-    transpose(g, _inverse(params["axes"])),)
+defvjp_lean(transpose_p, lambda g, ans, args, params, parents: (
+    transpose(g, _inverse(params["axes"])),))
 transpose_p.batch = lambda vals, batched, params, size: transpose_p.bind(
     vals[0], axes=(0,) + tuple(a + 1 for a in params["axes"])
 )
@@ -193,8 +193,8 @@ def _broadcast_batch(vals: list, batched: list, params: dict, size: int) -> Any:
 
 broadcast_to_p = new_primitive("broadcast_to", _broadcast_to_impl)
 deflinear(broadcast_to_p, lambda g, x, shape: unbroadcast(g, shape_of(x)))
-EAGER_VJP[broadcast_to_p] = lambda g, ans, args, params, parents: (
-    unbroadcast(g, shape_of(args[0])),)
+defvjp_lean(broadcast_to_p, lambda g, ans, args, params, parents: (
+    unbroadcast(g, shape_of(args[0])),))
 broadcast_to_p.batch = _broadcast_batch
 
 
@@ -254,8 +254,8 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 
 sum_p = new_primitive("sum", _sum_impl)
 deflinear(sum_p, sum_transpose)
-EAGER_VJP[sum_p] = lambda g, ans, args, params, parents: (
-    sum_transpose(g, args[0], params["axes"], params["keepdims"]),)
+defvjp_lean(sum_p, lambda g, ans, args, params, parents: (
+    sum_transpose(g, args[0], params["axes"], params["keepdims"]),))
 sum_p.batch = lambda vals, batched, params, size: sum_p.bind(
     vals[0], axes=tuple(a + 1 for a in params["axes"]), keepdims=params["keepdims"]
 )

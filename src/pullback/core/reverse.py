@@ -34,8 +34,8 @@ from pullback.core.trace import (
 )
 
 __all__ = [
-    "BROADCASTING", "EAGER_VJP", "Node", "VJPTrace", "VJPTracer", "backward_pass", "record",
-    "record1", "record2", "record_pair",
+    "BROADCASTING", "EAGER_VJP", "Node", "VJPTrace", "VJPTracer", "backward_pass", "defvjp_lean",
+    "record", "record1", "record2", "record_pair",
 ]
 
 
@@ -411,8 +411,27 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
 #: expressions as the rule it stands for, without the layers of the rule kinds (the joint
 #: rule calling a per-argument rule calling a partial derivative), so it holds at any order
 #: and on any values. The backward pass calls it in place of ``prim.vjp`` when no
-#: ``debug_nans`` hook is set, and checks its cotangents as it checks every rule's.
-EAGER_VJP: dict[Primitive, Callable[..., Any]] = {}
+#: ``debug_nans`` hook is set and ``prim.vjp`` is still the rule it stands for (a rule
+#: replaced later, by ``defvjp`` or by ``pullback.check``'s localisation, is used as it is), and
+#: checks its cotangents as it checks every rule's. Filled by :func:`defvjp_lean`.
+EAGER_VJP: dict[Primitive, tuple[Any, Callable[..., Any]]] = {}
+
+
+def defvjp_lean(prim: Primitive, rule: Callable[..., Any]) -> None:
+    """Give ``prim`` the lean form ``rule`` of its present reverse rule (see
+    :data:`EAGER_VJP`); call it after the rule is declared.
+
+    Example:
+        >>> from pullback.core.trace import Primitive
+        >>> from pullback.core.rules import defvjp
+        >>> double = Primitive("double", lambda x: 2 * x)
+        >>> defvjp(double, lambda g, ans, x: 2 * g)
+        >>> defvjp_lean(double, lambda g, ans, args, params, parents: (2 * g,))
+        >>> EAGER_VJP[double][0] is double.vjp
+        True
+        >>> del EAGER_VJP[double]
+    """
+    EAGER_VJP[prim] = (prim.vjp, rule)
 
 #: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every cotangent
 cotangent_hook: Callable[[Node, int, Any], None] | None = None
@@ -465,9 +484,9 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans, strict=True))
         parents = node.parents  # truthy where an argument needs a cotangent
         args = node.args
-        eager = eager_rules.get(prim)
-        if eager is not None:
-            results = eager(g, node.ans, args, node.params, parents)
+        lean = eager_rules.get(prim)
+        if lean is not None and lean[0] is prim.vjp:
+            results = lean[1](g, node.ans, args, node.params, parents)
         elif prim.vjp is None or prim.custom_rules:
             results = prim.backward(g, node.ans, args, node.params, node.residual, parents)
         else:

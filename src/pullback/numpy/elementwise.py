@@ -43,7 +43,7 @@ import numpy as np
 from pullback.core import backends, lax
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
-from pullback.core.reverse import BROADCASTING, EAGER_VJP, record1
+from pullback.core.reverse import BROADCASTING, defvjp_lean, record1
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import PRIMITIVES, Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
@@ -124,7 +124,7 @@ def negative(x: Any, /, **kwargs: Any) -> Any:
 
 
 implements(np.negative)(negative)
-EAGER_VJP[negative_p] = lambda g, ans, args, params, parents: (negative(g),)
+defvjp_lean(negative_p, lambda g, ans, args, params, parents: (negative(g),))
 
 # fmt: off
 exp     = unary("exp",     np.exp,     lambda ans, x: ans)
@@ -240,12 +240,12 @@ mod = remainder
 
 # the leaner forms of the rules above that the backward pass calls (reverse.EAGER_VJP): the
 # same expressions, one call
-EAGER_VJP[PRIMITIVES["exp"]] = lambda g, ans, args, params, parents: (g * ans,)
-EAGER_VJP[PRIMITIVES["log"]] = lambda g, ans, args, params, parents: (g * (1.0 / args[0]),)
-EAGER_VJP[PRIMITIVES["divide"]] = lambda g, ans, args, params, parents: (
+defvjp_lean(PRIMITIVES["exp"], lambda g, ans, args, params, parents: (g * ans,))
+defvjp_lean(PRIMITIVES["log"], lambda g, ans, args, params, parents: (g * (1.0 / args[0]),))
+defvjp_lean(PRIMITIVES["divide"], lambda g, ans, args, params, parents: (
     None if parents[0] is None else g * (1.0 / args[1]),
     None if parents[1] is None else g * negative(ans / args[1]),
-)
+))
 
 
 def _pick_plain(g: np.ndarray, wins: Any) -> Any:
@@ -272,8 +272,8 @@ def _extremum_eager(wins: Any) -> Any:
     return rule
 
 
-EAGER_VJP[maximum_p] = _extremum_eager(lambda a, b: a > b)
-EAGER_VJP[minimum_p] = _extremum_eager(lambda a, b: a < b)
+defvjp_lean(maximum_p, _extremum_eager(lambda a, b: a > b))
+defvjp_lean(minimum_p, _extremum_eager(lambda a, b: a < b))
 
 greater       = binary("greater",       np.greater,       None, None)
 greater_equal = binary("greater_equal", np.greater_equal, None, None)
@@ -330,17 +330,17 @@ subtract_p = new_primitive("subtract", np.subtract)
 defvjp(subtract_p, lambda g, ans, x, y: _fit(g, x), lambda g, ans, x, y: negative(_fit(g, y)))
 defjvp(subtract_p, lambda t, ans, x, y: t, lambda t, ans, x, y: negative(t))
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
-EAGER_VJP[add_p] = lambda g, ans, args, params, parents: (
+defvjp_lean(add_p, lambda g, ans, args, params, parents: (
     None if parents[0] is None else _fit(g, args[0]),
-    None if parents[1] is None else _fit(g, args[1]))
-EAGER_VJP[subtract_p] = lambda g, ans, args, params, parents: (
+    None if parents[1] is None else _fit(g, args[1])))
+defvjp_lean(subtract_p, lambda g, ans, args, params, parents: (
     None if parents[0] is None else _fit(g, args[0]),
-    None if parents[1] is None else negative(_fit(g, args[1])))
+    None if parents[1] is None else negative(_fit(g, args[1]))))
 # multiply (lax.mul_p): its rules, with the sum over broadcast axes
 defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
-EAGER_VJP[lax.mul_p] = lambda g, ans, args, params, parents: (
+defvjp_lean(lax.mul_p, lambda g, ans, args, params, parents: (
     None if parents[0] is None else _fit(g * args[1], args[0]),
-    None if parents[1] is None else _fit(g * args[0], args[1]))
+    None if parents[1] is None else _fit(g * args[0], args[1])))
 BROADCASTING.update((add_p, subtract_p, lax.mul_p))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends
-from pullback.core.reverse import EAGER_VJP, VJPTracer, record_pair
+from pullback.core.reverse import VJPTracer, defvjp_lean, record_pair
 from pullback.core.rules import add_tangents, defbatch, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import (
@@ -161,7 +161,7 @@ def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -
             None if parents[1] is None else _matmul_rhs(g, x, y))
 
 
-EAGER_VJP[matmul_p] = _matmul_eager
+defvjp_lean(matmul_p, _matmul_eager)
 
 
 def _matmul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
