@@ -226,6 +226,26 @@ def _known_shape(who: str, x: Any) -> None:
                                   f"shape {shape}")
 
 
+#: the pytree structure of a list of ``n`` leaves, by ``n`` (``_vjp`` takes a list of arrays
+#: without flattening it, and gives the gradients as a list without unflattening)
+_LIST_TREES: dict[int, PyTreeDef] = {}
+
+
+def _list_tree(n: int) -> PyTreeDef:
+    tree = _LIST_TREES.get(n)
+    if tree is None:
+        tree = _LIST_TREES[n] = tree_structure([0.0] * n)
+    return tree
+
+
+def _float_arrays(values: Sequence[Any]) -> bool:
+    """Whether every entry of ``values`` is a NumPy array of a floating or complex dtype."""
+    for x in values:
+        if type(x) is not np.ndarray or x.dtype.kind not in "fc":
+            return False
+    return True
+
+
 def _snapshot(x: Any) -> Any:
     """A private copy of a writeable NumPy array (other leaves are kept as they are)."""
     if type(x) is np.ndarray and x.flags.writeable:
@@ -285,12 +305,16 @@ def vjp(
 def _vjp(
     who: str, f: Callable[..., PyTree], primals: tuple[PyTree, ...], has_aux: bool,
     label: Callable[[int], str],
+    fixed: tuple[tuple[Any, ...], dict[str, Any], tuple[int, ...]] | None = None,
 ) -> tuple[PyTree, VJPFn, Callable[[list[Any]], tuple[PyTree, ...]], PyTree]:
     """``vjp`` with the error prefix ``who`` and ``label(i)`` naming primal ``i`` in errors.
 
     Returns ``(out, vjp_fn, pull, aux)``: ``pull`` is ``vjp_fn`` without the checks of the
     cotangent (it takes the flat list of output cotangents), for callers that made the
-    cotangent themselves; ``aux`` is None without ``has_aux``."""
+    cotangent themselves; ``aux`` is None without ``has_aux``. ``fixed``, when given, is
+    ``(args, kwargs, nums)``: ``f`` is called as ``f(*args, **kwargs)`` with the traced
+    primals in the positions ``nums`` (what :func:`_partial_args` does, without the
+    function made on every call)."""
     in_leaves: list[list[Any]] = []
     in_trees: list[PyTreeDef] = []
     for i, p in enumerate(primals):
@@ -299,6 +323,10 @@ def _vjp(
                 _check_differentiable(who, lambda i=i: label(i), [p], _LEAF)  # raises
             in_leaves.append([p])
             in_trees.append(_LEAF)
+            continue
+        if type(p) is list and _float_arrays(p):  # a list of arrays (an MLP's parameters)
+            in_leaves.append(list(p))
+            in_trees.append(_list_tree(len(p)))
             continue
         leaves, tree = tree_flatten(p)
         for x in leaves:
@@ -320,9 +348,28 @@ def _vjp(
                 continue
             ts = [leaf(x) for x in ls]
             in_nodes.append([t.node for t in ts])
-            args.append(tree_unflatten(tree, ts))
+            args.append(ts if tree is _LIST_TREES.get(len(ts)) else tree_unflatten(tree, ts))
         ts = []
-        out, aux = _split_aux(who, f(*args), has_aux)
+        if fixed is None:
+            result = f(*args)
+        else:
+            full = list(fixed[0])
+            for i, a in zip(fixed[2], args, strict=True):
+                full[i] = a
+            result = f(*full, **fixed[1])
+            del full
+    del args, ts
+    return _vjp_finish(who, trace, result, has_aux, in_trees, in_leaves, in_nodes)
+
+
+def _vjp_finish(
+    who: str, trace: VJPTrace, result: PyTree, has_aux: bool, in_trees: list[PyTreeDef],
+    in_leaves: list[list[Any]], in_nodes: list[list[Any]],
+) -> tuple[PyTree, VJPFn, Callable[[list[Any]], tuple[PyTree, ...]], PyTree]:
+    """:func:`_vjp` after the call of the function, which returned ``result`` on the trace
+    ``trace`` (now closed): the output, ``vjp_fn``, ``pull`` and ``aux``."""
+    out, aux = _split_aux(who, result, has_aux)
+    del result
     nodes = trace.nodes
     if type(out) is VJPTracer:
         out_leaves, out_tree = [out], _LEAF
@@ -340,18 +387,24 @@ def _vjp(
         else:
             out_primals.append(leaf)
             out_nodes.append(None)
-    del out_leaves, out, args
+    del out_leaves, out
 
     def pull(cts: list[Any]) -> tuple[PyTree, ...]:
         """The cotangents of the primals for the (checked) flat output cotangents ``cts``."""
-        seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts, strict=True) if n is not None]
-        at_leaves = backward_pass(seeds, nodes)
+        if len(cts) == 1 and out_nodes[0] is not None:
+            n = out_nodes[0]
+            at_leaves = backward_pass([(n[0], n[1], cts[0])], nodes)
+        else:
+            seeds = [(n[0], n[1], g) for n, g in zip(out_nodes, cts, strict=True)
+                     if n is not None]
+            at_leaves = backward_pass(seeds, nodes)
         results = []
         given = {id(c) for c in cts}  # never hand back the caller's own cotangent arrays
+        get = at_leaves.get
         for tree, ls, ns in zip(in_trees, in_leaves, in_nodes, strict=True):
             grads = []
             for x, n in zip(ls, ns, strict=True):
-                g = at_leaves.get(n)
+                g = get(n)
                 if type(g) is not np.ndarray:
                     g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
                 if type(g) is np.ndarray:
@@ -361,7 +414,12 @@ def _vjp(
                     if not g.ndim and not isinstance(x, np.ndarray):
                         g = g[()]  # the derivative of a Python or NumPy scalar is a scalar
                 grads.append(g)
-            results.append(grads[0] if tree is _LEAF else tree_unflatten(tree, grads))
+            if tree is _LEAF:
+                results.append(grads[0])
+            elif tree is _LIST_TREES.get(len(grads)):
+                results.append(grads)
+            else:
+                results.append(tree_unflatten(tree, grads))
         return tuple(results)
 
     def vjp_fn(ct: PyTree) -> tuple[PyTree, ...]:
@@ -534,9 +592,9 @@ def _value_and_grad(
         argnums = int(argnums)  # one position: the result is not a tuple
     known: dict[int, tuple[tuple[int, ...], bool]] = {}  # nargs -> (nums, all in order)
     one = isinstance(argnums, int)
+    name = f"{who} of {fun_name(f)}"
 
     def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> tuple[PyTree, PyTree]:
-        name = f"{who} of {fun_name(f)}"
         nargs = len(args)
         hit = known.get(nargs)
         if hit is not None:
@@ -545,23 +603,59 @@ def _value_and_grad(
             nums = _normalize_argnums(name, argnums, nargs)
             every = nums == tuple(range(nargs))
             known[nargs] = (nums, every)
-        dyn: tuple[Any, ...]
-        if every and not kwargs:  # f itself, on all of its arguments
-            f_partial, dyn = f, args
+        whole = every and not kwargs  # f itself, on all of its arguments
+        dyn = args if whole else tuple([args[i] for i in nums])
+        if not has_aux and _float_arrays(dyn):
+            # the eager common case: arrays in, a NumPy float out (the general path below,
+            # without its pytrees and checks, which these values pass)
+            trace: VJPTrace
+            with new_trace(VJPTrace) as trace:
+                leaf = trace.leaf
+                ts: list[Any] = [leaf(p) for p in dyn]
+                in_nodes = [t.node for t in ts]  # taken before f can rebind the tracers
+                full: list[Any] = ts if whole else list(args)
+                if not whole:
+                    for i, tr in zip(nums, ts, strict=True):
+                        full[i] = tr
+                result = cast("Callable[..., PyTree]", f)(*full, **kwargs)
+                del full
+                del ts
+            if type(result) is VJPTracer and result._trace is trace and (
+                    type(result._primal) is np.float64 or type(result._primal) is np.float32):
+                out = result._primal
+                seed = np.array(1, out.dtype)
+                at_leaves = backward_pass([(result.node, result.index, seed)], trace.nodes)
+                del result
+                grads = []
+                given = {id(seed)}  # one array object per result
+                for p, n in zip(dyn, in_nodes, strict=True):
+                    g = at_leaves.get(n)
+                    if type(g) is not np.ndarray:
+                        g = _numpy_scalar(instantiate(zero if g is None else g, p), p)
+                    if type(g) is np.ndarray:
+                        if id(g) in given:
+                            g = g.copy()
+                        given.add(id(g))
+                    grads.append(g)
+                return out, (grads[0] if one else tuple(grads))
+            out, _, pull, aux = _vjp_finish(name, trace, result, False, [_LEAF] * len(dyn),
+                                            [[p] for p in dyn], [[n] for n in in_nodes])
+            del result
+        elif whole:
+            out, _, pull, aux = _vjp(name, f, args, has_aux, lambda k: arg_label(f, nums[k]))
         else:
-            f_partial, dyn = _partial_args(f, args, kwargs, nums), tuple([args[i] for i in nums])
-        out, _, pull, aux = _vjp(name, f_partial, dyn, has_aux,
-                                 lambda k: arg_label(f, nums[k]))
+            out, _, pull, aux = _vjp(name, f, tuple([args[i] for i in nums]), has_aux,
+                                     lambda k: arg_label(f, nums[k]), (args, kwargs, nums))
         t = type(out)
         if t is np.float64 or t is np.float32:  # a NumPy scalar: the common case
-            seed = np.ones((), out.dtype)
+            seed = np.array(1, out.dtype)
         else:
             if not isinstance(out, (np.ndarray, np.floating)) or out.shape or out.dtype.kind != "f":
                 _check_scalar(name, out)
             # grad's own seed (no checks), in an eager library's arrays (CuPy refuses NumPy ones)
             seed = backends.constant(np.ones((), dtype_of(out)), out)
-        grads = pull([seed])
-        g = grads[0] if one else grads
+        pulled = pull([seed])
+        g = pulled[0] if one else pulled
         return ((out, aux) if has_aux else out), g
 
     if wraps:

@@ -27,7 +27,7 @@ import numpy as np
 
 from pullback.core import backends
 from pullback.core import trace as _trace_mod
-from pullback.core.reverse import record1
+from pullback.core.reverse import VJPTracer, defvjp_lean, record1
 from pullback.core.rules import defelementwise, defjvp_joint, deflinear, defnondiff, defvjp_joint
 from pullback.core.trace import (
     Primitive,
@@ -87,6 +87,7 @@ def _reshape_impl(x: Any, shape: tuple) -> Any:
 
 reshape_p = new_primitive("reshape", _reshape_impl)
 deflinear(reshape_p, lambda g, x, shape: reshape(g, shape_of(x)))
+defvjp_lean(reshape_p, lambda g, ans, args, params, parents: (reshape(g, shape_of(args[0])),))
 reshape_p.batch = lambda vals, batched, params, size: reshape_p.bind(
     vals[0], shape=(size,) + tuple(params["shape"])
 )
@@ -103,6 +104,8 @@ def reshape(x: Any, shape: tuple[int, ...]) -> Any:
     shape = tuple(shape)
     if shape_of(x) == shape:
         return x
+    if type(x) is np.ndarray and _trace_mod.debug_hook is None:
+        return x.reshape(shape)  # what bind does for a plain array
     out = record1(reshape_p, x, {"shape": shape})  # the eager reverse-mode case
     return reshape_p.bind(x, shape=shape) if out is None else out
 
@@ -118,10 +121,14 @@ def _transpose_impl(x: Any, axes: tuple) -> Any:
 transpose_p = new_primitive("transpose", _transpose_impl)
 def _inverse(axes: tuple) -> tuple[int, ...]:
     """The inverse permutation of ``axes`` (``np.argsort(axes)``, in plain Python)."""
+    if len(axes) == 2:
+        return axes  # (0, 1) and (1, 0) are their own inverses
     return tuple(sorted(range(len(axes)), key=axes.__getitem__))
 
 
 deflinear(transpose_p, lambda g, x, axes: transpose(g, _inverse(axes)))
+defvjp_lean(transpose_p, lambda g, ans, args, params, parents: (
+    transpose(g, _inverse(params["axes"])),))
 transpose_p.batch = lambda vals, batched, params, size: transpose_p.bind(
     vals[0], axes=(0,) + tuple(a + 1 for a in params["axes"])
 )
@@ -136,7 +143,11 @@ def transpose(x: Any, axes: tuple[int, ...]) -> Any:
         (4, 2, 3)
     """
     axes = tuple(axes)
-    return x if axes == tuple(range(len(axes))) else transpose_p.bind(x, axes=axes)
+    if axes == tuple(range(len(axes))):
+        return x
+    if type(x) is np.ndarray and _trace_mod.debug_hook is None:
+        return x.transpose(axes)  # what bind does for a plain array
+    return transpose_p.bind(x, axes=axes)
 
 
 # ----------------------------------------------------------------------------- broadcasting
@@ -164,7 +175,10 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
     )
     if axes:
-        g = reduce_sum(g, axes)
+        if type(g) is np.ndarray and _trace_mod.debug_hook is None:
+            g = _sum_impl(g, axes, False)  # what reduce_sum does for a plain array
+        else:
+            g = reduce_sum(g, axes)
     return reshape(g, shape)
 
 
@@ -179,6 +193,8 @@ def _broadcast_batch(vals: list, batched: list, params: dict, size: int) -> Any:
 
 broadcast_to_p = new_primitive("broadcast_to", _broadcast_to_impl)
 deflinear(broadcast_to_p, lambda g, x, shape: unbroadcast(g, shape_of(x)))
+defvjp_lean(broadcast_to_p, lambda g, ans, args, params, parents: (
+    unbroadcast(g, shape_of(args[0])),))
 broadcast_to_p.batch = _broadcast_batch
 
 
@@ -234,6 +250,10 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
         # a plain cotangent for a NumPy array, or for a traced value standing for one
         # (eager, first order; or the seed of grad under jvp/hessian): what reshape and
         # broadcast_to below do
+        if not g.shape and shape and math.prod(shape) <= 4096:
+            out = np.empty(shape, g.dtype)  # a 0-d g (the sum of every entry): one fill
+            out.fill(g)
+            return out
         if not keepdims:
             to = tuple([1 if i in axes else n for i, n in enumerate(shape)])
             if g.shape != to:
@@ -250,6 +270,8 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
 
 sum_p = new_primitive("sum", _sum_impl)
 deflinear(sum_p, sum_transpose)
+defvjp_lean(sum_p, lambda g, ans, args, params, parents: (
+    sum_transpose(g, args[0], params["axes"], params["keepdims"]),))
 sum_p.batch = lambda vals, batched, params, size: sum_p.bind(
     vals[0], axes=tuple(a + 1 for a in params["axes"]), keepdims=params["keepdims"]
 )
@@ -513,4 +535,9 @@ def stop_gradient(x: Any) -> Any:
         >>> lax.stop_gradient(np.array([1.0])).tolist()
         [1.0]
     """
+    if type(x) is VJPTracer:  # the eager case: what bind and VJPTrace.process do
+        v = x._primal
+        if isinstance(v, (np.ndarray, np.generic)) and x._trace.active \
+                and _trace_mod.debug_hook is None:
+            return v
     return stop_gradient_p.bind(x)

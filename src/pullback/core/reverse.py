@@ -33,7 +33,10 @@ from pullback.core.trace import (
     zero,
 )
 
-__all__ = ["Node", "VJPTrace", "VJPTracer", "backward_pass", "record", "record1", "record2"]
+__all__ = [
+    "BROADCASTING", "EAGER_VJP", "Node", "VJPTrace", "VJPTracer", "backward_pass", "defvjp_lean",
+    "record", "record1", "record2", "record_pair",
+]
 
 
 class Node:
@@ -183,8 +186,9 @@ def record1(prim: Primitive, x: Any, params: dict) -> Any:
         return None
     xv = x._primal
     trace = x._trace
-    if (not isinstance(xv, _PLAIN) or not trace.active or _trace_mod.debug_hook is not None
-            or not _direct(prim)):
+    if ((type(xv) is not np.ndarray and not isinstance(xv, _PLAIN)) or not trace.active
+            or _trace_mod.debug_hook is not None or prim.nondiff or prim.custom_rules
+            or prim.multiple_results):
         return None
     ans = prim.impl(xv, **params)
     nodes = trace.nodes
@@ -200,7 +204,9 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
     """``prim(x, y)`` on the tape in one step, for a binary elementwise primitive whose
     wrapper would bind it without promotion: each operand a tracer of one active VJP trace
     (with a plain NumPy primal) or a plain NumPy array, of one shape and dtype; or one of them
-    a Python number (weak). None in every other case (then the caller takes the general path).
+    a Python number (weak); or, for the primitives of :data:`BROADCASTING`, two operands of one
+    floating dtype whose shapes NumPy broadcasts. None in every other case (then the caller
+    takes the general path).
 
     Example:
         >>> from pullback.core.lax import mul_p
@@ -227,9 +233,16 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             elif type(y) is not np.ndarray:
                 return None
         if yv is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
-            if (not isinstance(xv, _PLAIN) or not isinstance(yv, _PLAIN)
-                    or xv.shape != yv.shape or xv.dtype != yv.dtype):
+            if type(xv) is not np.ndarray and not isinstance(xv, _PLAIN):
                 return None
+            if type(yv) is not np.ndarray and not isinstance(yv, _PLAIN):
+                return None
+            xd = xv.dtype
+            yd = yv.dtype
+            if xd is not yd and xd != yd:
+                return None
+            if xv.shape != yv.shape:
+                return _broadcasting(prim, trace, xv, yv, px, py)
     elif type(y) is VJPTracer:
         trace = y._trace
         yv = y._primal
@@ -238,20 +251,100 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
         if not isinstance(yv, _PLAIN):
             return None
         if type(x) is np.ndarray:
-            if x.shape != yv.shape or x.dtype != yv.dtype:
+            xd = x.dtype
+            yd = yv.dtype
+            if xd is not yd and xd != yd:
                 return None
+            if x.shape != yv.shape:
+                return _broadcasting(prim, trace, xv, yv, px, py)
         elif type(x) not in _WEAK:
             return None
     else:
         return None
-    if (not trace.active or _trace_mod.debug_hook is not None or not _direct(prim)
-            or prim.view is not None):
+    if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
+            or prim.custom_rules or prim.multiple_results or prim.view is not None):
         return None
     ans = prim.impl(xv, yv)
     nodes = trace.nodes
     node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
     nodes.append(node)
     return VJPTracer(trace, ans, node)
+
+
+#: the binary primitives whose reverse rules sum a cotangent over the axes that NumPy's
+#: broadcasting added (``lax.unbroadcast``): :func:`record2` applies them to operands of
+#: different shapes as NumPy broadcasts them, with no ``broadcast_to`` step before (filled
+#: by ``pullback.numpy.elementwise``: add, subtract, multiply)
+BROADCASTING: set[Primitive] = set()
+
+
+def _broadcasting(prim: Primitive, trace: Any, xv: Any, yv: Any, px: Any, py: Any) -> Any:
+    """:func:`record2` for plain operands of one dtype and different shapes: one node when
+    ``prim`` is one of :data:`BROADCASTING`, the dtype floating and the shapes broadcast;
+    None otherwise (then the general path broadcasts, or raises its error)."""
+    if (prim not in BROADCASTING or xv.dtype.kind not in "fc" or not trace.active
+            or _trace_mod.debug_hook is not None):
+        return None
+    try:
+        ans = prim.impl(xv, yv)
+    except ValueError:  # shapes that do not broadcast: the general path's error
+        return None
+    nodes = trace.nodes
+    node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
+    nodes.append(node)
+    return VJPTracer(trace, ans, node)
+
+
+def record_pair(prim: Primitive, x: Any, y: Any, params: dict) -> Any:
+    """:func:`record` of two arguments, without its lists: ``prim(x, y, **params)`` on the
+    tape in one step when each of ``x``, ``y`` is a tracer of one active VJP trace with a plain
+    NumPy primal or a value that is not traced; None otherwise.
+
+    Example:
+        >>> from pullback.core.trace import new_trace, PRIMITIVES
+        >>> with new_trace(VJPTrace) as trace:
+        ...     y = record_pair(PRIMITIVES["matmul"], trace.leaf(np.ones((2, 2))), np.ones(2), {})
+        >>> y.primal
+        array([2., 2.])
+    """
+    if type(x) is VJPTracer:
+        trace = x._trace
+        xv = x._primal
+        if not isinstance(xv, _PLAIN):
+            return None
+        px: Any = (x.node, x.index)
+        if type(y) is VJPTracer:
+            if y._trace is not trace:
+                return None
+            yv = y._primal
+            if not isinstance(yv, _PLAIN):
+                return None
+            py: Any = (y.node, y.index)
+        elif isinstance(y, Tracer):
+            return None
+        else:
+            yv, py = y, None
+    elif type(y) is VJPTracer:
+        if isinstance(x, Tracer):
+            return None
+        trace = y._trace
+        yv = y._primal
+        if not isinstance(yv, _PLAIN):
+            return None
+        py = (y.node, y.index)
+        xv, px = x, None
+    else:
+        return None
+    if not trace.active or _trace_mod.debug_hook is not None or not _direct(prim):
+        return None
+    ans = prim.impl(xv, yv, **params)
+    nodes = trace.nodes
+    node = Node(prim, (px, py), (xv, yv), ans, params, None, 1, len(nodes))
+    nodes.append(node)
+    out = VJPTracer(trace, ans, node)
+    if prim.view is not None:  # as bind does
+        prim.view(out, (x, y), params)
+    return out
 
 
 def record(prim: Primitive, args: tuple, params: dict) -> Any:
@@ -313,6 +406,33 @@ def _check_cotangent(node: Node, i: int, ct: Any) -> None:
         )
 
 
+#: primitive -> a leaner form of its reverse rule, ``rule(g, ans, args, params, parents)``
+#: (``Primitive.vjp``'s signature; ``zero`` or None where no cotangent is needed): the same
+#: expressions as the rule it stands for, without the layers of the rule kinds (the joint
+#: rule calling a per-argument rule calling a partial derivative), so it holds at any order
+#: and on any values. The backward pass calls it in place of ``prim.vjp`` when no
+#: ``debug_nans`` hook is set and ``prim.vjp`` is still the rule it stands for (a rule
+#: replaced later, by ``defvjp`` or by ``pullback.check``'s localisation, is used as it is), and
+#: checks its cotangents as it checks every rule's. Filled by :func:`defvjp_lean`.
+EAGER_VJP: dict[Primitive, tuple[Any, Callable[..., Any]]] = {}
+
+
+def defvjp_lean(prim: Primitive, rule: Callable[..., Any]) -> None:
+    """Give ``prim`` the lean form ``rule`` of its present reverse rule (see
+    :data:`EAGER_VJP`); call it after the rule is declared.
+
+    Example:
+        >>> from pullback.core.trace import Primitive
+        >>> from pullback.core.rules import defvjp
+        >>> double = Primitive("double", lambda x: 2 * x)
+        >>> defvjp(double, lambda g, ans, x: 2 * g)
+        >>> defvjp_lean(double, lambda g, ans, args, params, parents: (2 * g,))
+        >>> EAGER_VJP[double][0] is double.vjp
+        True
+        >>> del EAGER_VJP[double]
+    """
+    EAGER_VJP[prim] = (prim.vjp, rule)
+
 #: set by ``pb.debug_nans()`` (``pullback.core.debug``): checks every cotangent
 cotangent_hook: Callable[[Node, int, Any], None] | None = None
 
@@ -346,6 +466,7 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             start = slot
     leaves = {}
     hook = cotangent_hook
+    eager_rules = EAGER_VJP if hook is None and _trace_mod.debug_hook is None else {}
     for k in range(start, -1, -1):
         g = cts[k]
         if g is None:
@@ -363,31 +484,27 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             g = tuple(instantiate(s, a) for s, a in zip(g, node.ans, strict=True))
         parents = node.parents  # truthy where an argument needs a cotangent
         args = node.args
-        vjp = prim.vjp
-        if vjp is None or prim.custom_rules:
+        lean = eager_rules.get(prim)
+        if lean is not None and lean[0] is prim.vjp:
+            results = lean[1](g, node.ans, args, node.params, parents)
+        elif prim.vjp is None or prim.custom_rules:
             results = prim.backward(g, node.ans, args, node.params, node.residual, parents)
         else:
-            results = vjp(g, node.ans, args, node.params, parents)
+            results = prim.vjp(g, node.ans, args, node.params, parents)
         if len(results) != len(parents):
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "
                 f"{len(parents)} arguments: return one per argument (None for none)"
             )
-        i = -1
-        for p in parents:
-            i += 1
-            if p is None:
+        for i, (p, ct, arg) in enumerate(zip(parents, results, args, strict=True)):
+            if p is None or ct is None or ct is zero:
                 continue
-            ct = results[i]
-            if ct is zero or ct is None:
-                continue
-            arg = args[i]
             try:  # shape_of and dtype_of, for values that have both attributes
                 ok = ct.shape == arg.shape and ct.dtype == arg.dtype
             except AttributeError:
                 ok = False
-            if not ok:
-                _check_cotangent(node, i, ct)  # raises unless shape_of/dtype_of agree
+            if not ok:  # raises unless shape_of/dtype_of agree
+                _check_cotangent(node, i, ct)
             if hook is not None:
                 hook(node, i, ct)
             parent = p[0]

@@ -374,8 +374,9 @@ def wrap_binary(name: str, ufunc: Any, prim: Primitive, example: str | None = No
             return out
         # promote's fast paths, inline: equal shapes and dtypes, or a Python scalar
         if tx and ty or (tx and type(y) is np.ndarray) or (ty and type(x) is np.ndarray):
-            if x.shape == y.shape and x.dtype == y.dtype:
-                return bind(prim, x, y)
+            if x.dtype == y.dtype:
+                if x.shape == y.shape:
+                    return bind(prim, x, y)
         elif (tx and type(y) in _WEAK) or (ty and type(x) in _WEAK):
             return bind(prim, x, y)
         x, y = promote(x, y)

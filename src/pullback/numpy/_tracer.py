@@ -39,6 +39,10 @@ def _into_plain_array(ufunc: Any, out: Any) -> TypeError:
 
 
 def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    if not kwargs and method == "__call__":  # `array * traced`: the wrapper, at once
+        wrapper = UFUNCS.get(ufunc)
+        if wrapper is not None:
+            return wrapper(*inputs)
     out = kwargs.get("out")
     if out is not None and any(not isinstance(o, Tracer) for o in
                                (out if isinstance(out, tuple) else (out,))):

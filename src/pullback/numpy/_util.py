@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import lax
+from pullback.core.reverse import VJPTracer
 from pullback.core.trace import Tracer
 
 __all__ = ["as_array", "mark_weak", "normalize_axes", "normalize_axis", "promote_dtypes",
@@ -115,6 +116,12 @@ def python_number_operator(name: str, impl: Callable[..., Any]) -> Callable[...,
 
     def op(self: Any, *other: Any) -> Any:
         out = impl(self, *other)
+        if type(self) is VJPTracer:  # the eager case of the tests below, without the calls
+            p = self._primal
+            if type(p) is np.ndarray and p.ndim:
+                return out
+            if isinstance(p, (np.ndarray, np.generic)) and id(self) not in _MARKED:
+                return out  # a NumPy value, not marked: weak_type(self) is None
         if not isinstance(out, Tracer) or not isinstance(self, Tracer) or self.ndim:
             return out  # (an array is never weak: weak_type's first test, without the call)
         mine = weak_type(self)

@@ -45,8 +45,9 @@ from pullback.core.batching import batch_apply1
 from pullback.core.forward import jvp_apply1
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
+from pullback.core.reverse import BROADCASTING, defvjp_lean, record1
 from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp
-from pullback.core.trace import Tracer, dtype_of, shape_of, zero
+from pullback.core.trace import PRIMITIVES, Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
     floor_divide,
     isfinite,
@@ -120,13 +121,16 @@ def negative(x: Any, /, **kwargs: Any) -> Any:
     """
     if not isinstance(x, Tracer):
         return np.negative(x, **kwargs)
-    out = jvp_apply1(negative_p, x, {})  # the outermost forward-mode case in one step
+    out = record1(negative_p, x, {})  # the eager reverse-mode case in one step
+    if out is None:
+        out = jvp_apply1(negative_p, x, {})  # the outermost forward-mode case in one step
     if out is None:
         out = batch_apply1(negative_p, x, {})  # vmap of plain values, in one step
     return negative_p.bind(x) if out is None else out
 
 
 implements(np.negative)(negative)
+defvjp_lean(negative_p, lambda g, ans, args, params, parents: (negative(g),))
 
 # fmt: off
 exp     = unary("exp",     np.exp,     lambda ans, x: ans)
@@ -240,6 +244,43 @@ remainder = binary("remainder", np.remainder, lambda ans, x, y: 1.0,
                                               lambda ans, x, y: negative(_quotient(ans, x, y)))
 mod = remainder
 
+# the leaner forms of the rules above that the backward pass calls (reverse.EAGER_VJP): the
+# same expressions, one call
+defvjp_lean(PRIMITIVES["exp"], lambda g, ans, args, params, parents: (g * ans,))
+defvjp_lean(PRIMITIVES["log"], lambda g, ans, args, params, parents: (g * (1.0 / args[0]),))
+defvjp_lean(PRIMITIVES["divide"], lambda g, ans, args, params, parents: (
+    None if parents[0] is None else g * (1.0 / args[1]),
+    None if parents[1] is None else g * negative(ans / args[1]),
+))
+
+
+def _pick_plain(g: np.ndarray, wins: Any) -> Any:
+    """:func:`_pick` for a plain ``g`` and ``wins`` when there is no tie (the same steps)."""
+    if not np.count_nonzero(wins):
+        return zero
+    out = g * wins
+    if not np.count_nonzero(np.isnan(out)):
+        return out
+    return where(wins, g, 0.0)
+
+
+def _extremum_eager(wins: Any) -> Any:
+    def rule(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+        x, y = args
+        ties = x == y  # computed once for both arguments
+        if type(g) is np.ndarray and type(ties) is np.ndarray and not np.count_nonzero(ties):
+            # plain values and no tie: _pick's first case, without its tests
+            return (None if parents[0] is None else _pick_plain(g, wins(x, y)),
+                    None if parents[1] is None else _pick_plain(g, wins(y, x)))
+        return (None if parents[0] is None else _pick(g, wins(x, y), ties),
+                None if parents[1] is None else _pick(g, wins(y, x), ties))
+
+    return rule
+
+
+defvjp_lean(maximum_p, _extremum_eager(lambda a, b: a > b))
+defvjp_lean(minimum_p, _extremum_eager(lambda a, b: a < b))
+
 greater       = binary("greater",       np.greater,       None, None)
 greater_equal = binary("greater_equal", np.greater_equal, None, None)
 less          = binary("less",          np.less,          None, None)
@@ -270,17 +311,35 @@ def _quotient(ans: Any, x: Any, y: Any) -> Any:
 
 
 # add and subtract: cotangents pass through (broadcasting is undone by broadcast_to)
+def _fit(ct: Any, x: Any) -> Any:
+    """The cotangent ``ct`` of an operand ``x`` of a binary operation, summed over the axes that
+    broadcasting added (the eager tape applies add, subtract and multiply to operands of
+    different shapes as NumPy broadcasts them: ``reverse.BROADCASTING``)."""
+    try:  # shape_of, for values that have the attribute
+        sx = x.shape
+        if ct.shape == sx:
+            return ct
+    except AttributeError:
+        sx = shape_of(x)
+        if shape_of(ct) == sx:
+            return ct
+    return lax.unbroadcast(ct, sx)
+
+
 add_p = new_primitive("add", np.add)
-defvjp(add_p, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+defvjp(add_p, lambda g, ans, x, y: _fit(g, x), lambda g, ans, x, y: _fit(g, y))
 defjvp(add_p, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
 add = wrap_binary("add", np.add, add_p)
 
 subtract_p = new_primitive("subtract", np.subtract)
-defvjp(subtract_p, lambda g, ans, x, y: g, lambda g, ans, x, y: negative(g))
+# (the sum over broadcast axes first, then the negation: the same values, on fewer entries)
+defvjp(subtract_p, lambda g, ans, x, y: _fit(g, x), lambda g, ans, x, y: negative(_fit(g, y)))
 
 
 def _subtract_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
-    # tx - ty in one operation (not tx + negative(ty): one array less)
+    # tx - ty in one operation (not tx + negative(ty): one array less); the operands have
+    # one shape here (only the top-level tape records broadcasting operands, and it has no
+    # forward rules to run)
     tx, ty = tangents
     if ty is zero:
         return tx
@@ -291,6 +350,18 @@ def _subtract_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
 
 defjvp_joint(subtract_p, _subtract_jvp)
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
+defvjp_lean(add_p, lambda g, ans, args, params, parents: (
+    None if parents[0] is None else _fit(g, args[0]),
+    None if parents[1] is None else _fit(g, args[1])))
+defvjp_lean(subtract_p, lambda g, ans, args, params, parents: (
+    None if parents[0] is None else _fit(g, args[0]),
+    None if parents[1] is None else negative(_fit(g, args[1]))))
+# multiply (lax.mul_p): its rules, with the sum over broadcast axes
+defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
+defvjp_lean(lax.mul_p, lambda g, ans, args, params, parents: (
+    None if parents[0] is None else _fit(g * args[1], args[0]),
+    None if parents[1] is None else _fit(g * args[0], args[1])))
+BROADCASTING.update((add_p, subtract_p, lax.mul_p))
 
 
 def _power_dx(ans: Any, x: Any, y: Any) -> Any:

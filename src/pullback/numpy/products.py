@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends
-from pullback.core.reverse import VJPTracer, record
+from pullback.core.reverse import VJPTracer, defvjp_lean, record_pair
 from pullback.core.rules import add_tangents, defbatch, defbilinear, defjvp_joint, defvjp_joint
 from pullback.core.trace import Tracer, dtype_of, shape_of, zero
 from pullback.numpy._registry import (
@@ -120,6 +120,50 @@ defbilinear(
 )
 
 
+def _fortran(a: np.ndarray) -> bool:
+    """Whether the matrix ``a`` is stored in Fortran order only (a transposed C array)."""
+    flags = a.flags
+    return flags.f_contiguous and not flags.c_contiguous  # type: ignore[no-any-return]
+
+
+def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    """matmul's reverse rule in one call (``reverse.EAGER_VJP``): for plain vectors and
+    matrices the products of :func:`_matmul_lhs`/:func:`_matmul_rhs`' first case, written
+    out, each cotangent of a matrix made in that matrix's layout (the same product, the
+    other way round: a transposed weight ``W.T`` gets a transposed cotangent, so that ``W``'s
+    gradient is C-ordered, and an update ``W - lr * g`` runs at NumPy's speed); else those
+    functions."""
+    x, y = args
+    if type(g) is np.ndarray and type(x) is np.ndarray and type(y) is np.ndarray:
+        xnd, ynd = x.ndim, y.ndim
+        if xnd <= 2 and ynd <= 2:
+            gx = gy = None
+            if parents[0] is not None:
+                if ynd == 1:
+                    gx = g * y if xnd == 1 else g[..., None] * y
+                elif xnd == 1:
+                    gx = np.matmul(y, g)
+                elif _fortran(x):  # x is a transpose (W.T): its cotangent in its layout
+                    gx = np.matmul(y, g.T).T
+                else:
+                    gx = np.matmul(g, y.T)
+            if parents[1] is not None:
+                if xnd == 1:
+                    gy = g * x if ynd == 1 else x[:, None] * g
+                elif ynd == 1:
+                    gy = np.matmul(g, x)
+                elif _fortran(y):  # y is a transpose (x @ W.T): its cotangent in its layout,
+                    gy = np.matmul(g.T, x).T  # so that W's is C-ordered as W is
+                else:
+                    gy = np.matmul(x.T, g)
+            return gx, gy
+    return (None if parents[0] is None else _matmul_lhs(g, x, y),
+            None if parents[1] is None else _matmul_rhs(g, x, y))
+
+
+defvjp_lean(matmul_p, _matmul_eager)
+
+
 def _matmul_batch(vals: list, batched: list, params: dict, size: int) -> Any:
     """Vectors become matrices, the batched operand's batch axis leads the broadcast batch
     axes (the other operand gets axes of length 1), then one matmul."""
@@ -168,7 +212,7 @@ def matmul(x1: Any, x2: Any, /, **kwargs: Any) -> Any:
         v2 = x2._primal if t2 else x2
         if (type(v1) is np.ndarray and type(v2) is np.ndarray and v1.dtype == v2.dtype
                 and 0 < v1.ndim <= 2 and 0 < v2.ndim <= 2):
-            out = record(matmul_p, (x1, x2), {})
+            out = record_pair(matmul_p, x1, x2, {})
             if out is not None:
                 return out
     if not _traced(x1, x2):

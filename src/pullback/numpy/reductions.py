@@ -187,7 +187,14 @@ def _extremum_jvp(t: Any, ans: Any, x: Any, axes: tuple[int, ...], keepdims: boo
 
 
 def _extremum_primitive(name: str, func: Any) -> Any:
-    prim = new_primitive(name, lambda x, axes, keepdims: func(x, axis=axes, keepdims=keepdims))
+    ufunc = np.maximum if func is np.max else np.minimum
+
+    def impl(x: Any, axes: tuple, keepdims: bool) -> Any:
+        if type(x) is np.ndarray:  # func's result, without its Python layers
+            return ufunc.reduce(x, axis=axes, keepdims=keepdims)
+        return func(x, axis=axes, keepdims=keepdims)
+
+    prim = new_primitive(name, impl)
     defbatch(prim, batch_along(prim, "axes"))
     defvjp(prim, _extremum_vjp)
     defjvp(prim, _extremum_jvp)
@@ -228,7 +235,9 @@ def _extremum(prim: Any, who: str, a: Any, axis: Axis, out: Any, keepdims: Any, 
         # (of the same empty shape and no values) does not
         out_ = sum(a, axis=axes, keepdims=keepdims)
         return out_ if dtype_of(out_) == dtype_of(a) else lax.convert(out_, dtype_of(a))
-    return prim.bind(a, axes=axes, keepdims=keepdims)
+    params = {"axes": axes, "keepdims": keepdims}
+    out = record1(prim, a, params)  # the eager reverse-mode case in one step
+    return prim.bind(a, **params) if out is None else out
 
 
 @implements(np.max)
