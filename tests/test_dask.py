@@ -285,6 +285,27 @@ def test_a_masked_sum_written_with_where_stays_lazy():
     np.testing.assert_allclose(g.compute(), np.where(xn > 0, 2 * xn, 0.0), rtol=1e-15)
 
 
+def test_the_seed_of_a_gradient_under_jvp_and_vmap_is_made_in_dask():
+    # hvp and hessian differentiate grad again: the seed's broadcast in sum's transpose meets
+    # a traced Dask value, and a NumPy seed of the data's length must not enter the graph
+    xn = np.random.default_rng(0).normal(size=(40, 3))
+    X = da.from_array(xn, chunks=(10, 3))
+    w = np.array([0.3, -0.2, 0.1])
+
+    def loss(w, X):
+        return pnp.sum(pnp.tanh(X @ w) ** 2)
+
+    with _Counting() as counter:
+        hv = pb.jvp(lambda w: pb.grad(loss)(w, X), (w,), (np.ones(3),))[1]
+        hess = pb.vmap(lambda v: pb.jvp(lambda w: pb.grad(loss)(w, X), (w,), (v,))[1])(np.eye(3))
+        assert counter.computes == 0
+    assert isinstance(hv, da.Array) and isinstance(hess, da.Array)
+    assert _embedded([hv, hess], [X], [xn[:, 0]]) == []
+    want = pb.hessian(loss)(w, xn)  # on NumPy; checked against differences in test_ops
+    np.testing.assert_allclose(hess.compute(), want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(hv.compute(), want @ np.ones(3), rtol=1e-12, atol=1e-14)
+
+
 def test_scatter_add_with_repeated_indices_adds_up_lazily():
     # the derivative of x[idx] is a scatter-add: repeated indices accumulate (a bincount)
     wn = np.arange(4.0)

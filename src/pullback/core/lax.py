@@ -261,9 +261,11 @@ def sum_transpose(g: Any, x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
         return g if g.shape == shape else _broadcast_to_impl(g, shape)
     if not keepdims:
         g = reshape(g, tuple(1 if i in axes else n for i, n in enumerate(shape)))
-    if type(x) is not np.ndarray and not isinstance(g, Tracer) and backends.is_dask(x):
-        # in x's library and chunks: np.broadcast_to of a NumPy g would put an array of x's
-        # size into the graph, and one chunk along the new axes
+    if (type(x) is not np.ndarray and not isinstance(g, Tracer)
+            and backends.is_dask(backends.base_value(x))):
+        # in x's library and chunks (x traced too: the seed of grad under jvp or vmap):
+        # np.broadcast_to of a NumPy g would put an array of x's size into the graph, and
+        # one chunk along the new axes
         return backends.zeros(shape, dtype_of(g), like=x) + g
     return broadcast_to(g, shape)
 
