@@ -329,6 +329,9 @@ def render(
     return "\n".join(out) + "\n"
 
 
+#: issue 12's targets for the eager path: pullback's time over NumPy's, at most
+EAGER_TARGETS = {"network": 4.0, "hessian": 40.0, "hvp": 5.0, "mlp": 1.15, "digits": 2.5}
+
 #: the compiled columns whose first call is reported
 COMPILED = ("pullback.jit", "pullback.numba", "jax")
 
@@ -362,6 +365,24 @@ def _fast_section(results: list[Result], cols: list[str]) -> list[str]:
         jax_cell = "n/a" if jax is None else _ratio(jax)
         out.append(f"| {c.key} | ≤ {c.target_fast:g}x | " + " | ".join(cells)
                    + f" | {jax_cell} | {'; '.join(met) or '—'} |")
+    eager = [res for res in results if res.case.key in EAGER_TARGETS and "pullback" in cols]
+    if eager:
+        out += [
+            "",
+            "## Eager targets of issue 12 (time relative to NumPy by hand)",
+            "",
+            "pullback's eager column against the ratios issue 12 restates for the eager path "
+            "(the digits row compares the time of the epoch).",
+            "",
+            "| workload | target | pullback eager | met |",
+            "|---|---|---:|---|",
+        ]
+        for res in eager:
+            target = EAGER_TARGETS[res.case.key]
+            r = None if "pullback" in res.failed else res.ratio("pullback")
+            cell = "FAILED" if r is None else _ratio(r)
+            met = "—" if r is None else "**yes**" if r <= target else "no"
+            out.append(f"| {res.case.key} | ≤ {target:g}x | {cell} | {met} |")
     compiled = [c for c in COMPILED if c in cols]
     out += [
         "",
