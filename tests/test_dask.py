@@ -50,16 +50,23 @@ class _Counting(Callback):
         self.computes += 1
 
 
-def test_the_gradient_of_a_logistic_loss_is_one_lazy_dask_graph():
-    rng = np.random.default_rng(0)
+def _logistic_data(seed: int) -> tuple:
+    """A logistic regression's data on NumPy and on Dask (4 chunks of rows) and its weights."""
+    rng = np.random.default_rng(seed)
     Xn = rng.standard_normal((400, 5))
     yn = (rng.random(400) < 0.5).astype(float)
     X, y = da.from_array(Xn, chunks=(100, 5)), da.from_array(yn, chunks=100)
-    w = rng.standard_normal(5) * 0.1
+    return Xn, yn, X, y, rng.standard_normal(5) * 0.1
 
-    def loss(w, X, y):
-        z = X @ w
-        return pnp.mean(pnp.logaddexp(0.0, z) - y * z)
+
+def _logistic_loss(w, X, y):
+    z = X @ w
+    return pnp.mean(pnp.logaddexp(0.0, z) - y * z)
+
+
+def test_the_gradient_of_a_logistic_loss_is_one_lazy_dask_graph():
+    Xn, yn, X, y, w = _logistic_data(0)
+    loss = _logistic_loss
 
     with _Counting() as counter:
         g = pb.grad(loss)(w, X, y)
@@ -330,15 +337,8 @@ def test_the_numpy_path_makes_no_dask_call():
 def test_jit_compiles_for_dask_arrays_and_stays_lazy():
     # pb.jit(pb.grad(loss)) on Dask arrays: the graph traced once, evaluated with Dask's
     # functions (one lazy graph, nothing computed); NumPy arrays get NumPy's compiled code
-    rng = np.random.default_rng(1)
-    Xn = rng.standard_normal((400, 5))
-    yn = (rng.random(400) < 0.5).astype(float)
-    X, y = da.from_array(Xn, chunks=(100, 5)), da.from_array(yn, chunks=100)
-    w = rng.standard_normal(5) * 0.1
-
-    def loss(w, X, y):
-        z = X @ w
-        return pnp.mean(pnp.logaddexp(0.0, z) - y * z)
+    Xn, yn, X, y, w = _logistic_data(1)
+    loss = _logistic_loss
 
     f = pb.jit(pb.grad(loss))
     with _Counting() as counter:
@@ -615,15 +615,8 @@ def test_jit_on_dask_reads_uniform_constants_as_scalars():
     # array of the data's length in one chunk, no rechunking to meet the data's chunks, no
     # more tasks than the hand-written gradient X.T @ (sigmoid(X @ w) - y) / n (the chunks of
     # the two graphs differ only in the rule's two extra elementwise steps of logaddexp)
-    rng = np.random.default_rng(3)
-    Xn = rng.standard_normal((400, 5))
-    yn = (rng.random(400) < 0.5).astype(float)
-    X, y = da.from_array(Xn, chunks=(100, 5)), da.from_array(yn, chunks=100)
-    w = rng.standard_normal(5) * 0.1
-
-    def loss(w, X, y):
-        z = X @ w
-        return pnp.mean(pnp.logaddexp(0.0, z) - y * z)
+    Xn, yn, X, y, w = _logistic_data(3)
+    loss = _logistic_loss
 
     f = pb.jit(pb.grad(loss))
     g = f(w, X, y)
