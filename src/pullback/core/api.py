@@ -246,6 +246,18 @@ def _float_arrays(values: Sequence[Any]) -> bool:
     return True
 
 
+def _float_inputs(values: Sequence[Any]) -> bool:
+    """Whether every entry of ``values`` is a NumPy array of a floating or complex dtype, or a
+    list of such arrays."""
+    for x in values:
+        if type(x) is list:
+            if not _float_arrays(x):
+                return False
+        elif type(x) is not np.ndarray or x.dtype.kind not in "fc":
+            return False
+    return True
+
+
 def _snapshot(x: Any) -> Any:
     """A private copy of a writeable NumPy array (other leaves are kept as they are)."""
     if type(x) is np.ndarray and x.flags.writeable:
@@ -605,14 +617,24 @@ def _value_and_grad(
             known[nargs] = (nums, every)
         whole = every and not kwargs  # f itself, on all of its arguments
         dyn = args if whole else tuple([args[i] for i in nums])
-        if not has_aux and _float_arrays(dyn):
-            # the eager common case: arrays in, a NumPy float out (the general path below,
-            # without its pytrees and checks, which these values pass)
+        if not has_aux and _float_inputs(dyn):
+            # the eager common case: arrays (or lists of arrays, an MLP's parameters) in, a
+            # NumPy float out (the general path below, without its pytrees and checks, which
+            # these values pass)
             trace: VJPTrace
             with new_trace(VJPTrace) as trace:
                 leaf = trace.leaf
-                ts: list[Any] = [leaf(p) for p in dyn]
-                in_nodes = [t.node for t in ts]  # taken before f can rebind the tracers
+                ts: list[Any] = []
+                in_nodes: list[list[Any]] = []  # taken before f can rebind the tracers
+                for p in dyn:
+                    if type(p) is list:
+                        tl = [leaf(x) for x in p]
+                        in_nodes.append([t.node for t in tl])
+                        ts.append(tl)
+                    else:
+                        t0 = leaf(p)
+                        in_nodes.append([t0.node])
+                        ts.append(t0)
                 full: list[Any] = ts if whole else list(args)
                 if not whole:
                     for i, tr in zip(nums, ts, strict=True):
@@ -626,20 +648,26 @@ def _value_and_grad(
                 seed = np.array(1, out.dtype)
                 at_leaves = backward_pass([(result.node, result.index, seed)], trace.nodes)
                 del result
-                grads = []
+                grads: list[Any] = []
                 given = {id(seed)}  # one array object per result
-                for p, n in zip(dyn, in_nodes, strict=True):
-                    g = at_leaves.get(n)
-                    if type(g) is not np.ndarray:
-                        g = _numpy_scalar(instantiate(zero if g is None else g, p), p)
-                    if type(g) is np.ndarray:
-                        if id(g) in given:
-                            g = g.copy()
-                        given.add(id(g))
-                    grads.append(g)
+                for p, ns in zip(dyn, in_nodes, strict=True):
+                    ps = p if type(p) is list else (p,)
+                    gs = []
+                    for x, n in zip(ps, ns, strict=True):
+                        g = at_leaves.get(n)
+                        if type(g) is not np.ndarray:
+                            g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
+                        if type(g) is np.ndarray:
+                            if id(g) in given:
+                                g = g.copy()
+                            given.add(id(g))
+                        gs.append(g)
+                    grads.append(gs if type(p) is list else gs[0])
                 return out, (grads[0] if one else tuple(grads))
-            out, _, pull, aux = _vjp_finish(name, trace, result, False, [_LEAF] * len(dyn),
-                                            [[p] for p in dyn], [[n] for n in in_nodes])
+            out, _, pull, aux = _vjp_finish(
+                name, trace, result, False,
+                [_list_tree(len(p)) if type(p) is list else _LEAF for p in dyn],
+                [p if type(p) is list else [p] for p in dyn], in_nodes)
             del result
         elif whole:
             out, _, pull, aux = _vjp(name, f, args, has_aux, lambda k: arg_label(f, nums[k]))

@@ -169,6 +169,17 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
         >>> lax.unbroadcast(np.ones((3, 2)), (1, 2)).tolist()
         [[3.0, 3.0]]
     """
+    if type(g) is np.ndarray and g.dtype.kind in "fc" and _trace_mod.debug_hook is None:
+        # a plain cotangent (eager, first order): the sum below, in one NumPy call where the
+        # shapes are the common ones (a bias: leading axes; a kept-dims reduction: axes of
+        # length 1)
+        gshape = g.shape
+        lead = len(gshape) - len(shape)
+        if lead == 0:
+            axes = tuple([i for i, n in enumerate(shape) if n == 1 and gshape[i] != 1])
+            return np.add.reduce(g, axis=axes, keepdims=True) if axes else g
+        if lead > 0 and shape and gshape[lead:] == shape:
+            return np.add.reduce(g, axis=tuple(range(lead)))
     gshape = shape_of(g)
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(

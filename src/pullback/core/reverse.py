@@ -485,20 +485,27 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
         parents = node.parents  # truthy where an argument needs a cotangent
         args = node.args
         lean = eager_rules.get(prim)
-        if lean is not None and lean[0] is prim.vjp:
+        vjp = prim.vjp
+        if lean is not None and lean[0] is vjp:
             results = lean[1](g, node.ans, args, node.params, parents)
-        elif prim.vjp is None or prim.custom_rules:
+        elif vjp is None or prim.custom_rules:
             results = prim.backward(g, node.ans, args, node.params, node.residual, parents)
         else:
-            results = prim.vjp(g, node.ans, args, node.params, parents)
-        if len(results) != len(parents):
+            results = vjp(g, node.ans, args, node.params, parents)
+        n_args = len(parents)
+        if len(results) != n_args:
             raise RuleError(
                 f"the pullback of '{prim.name}' returned {len(results)} cotangents for "
-                f"{len(parents)} arguments: return one per argument (None for none)"
+                f"{n_args} arguments: return one per argument (None for none)"
             )
-        for i, (p, ct, arg) in enumerate(zip(parents, results, args, strict=True)):
-            if p is None or ct is None or ct is zero:
+        for i in range(n_args):
+            p = parents[i]
+            if p is None:
                 continue
+            ct = results[i]
+            if ct is None or ct is zero:
+                continue
+            arg = args[i]
             try:  # shape_of and dtype_of, for values that have both attributes
                 ok = ct.shape == arg.shape and ct.dtype == arg.dtype
             except AttributeError:

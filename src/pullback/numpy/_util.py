@@ -68,6 +68,10 @@ def normalize_axes(
     NumPy's ufunc reductions take it (see :func:`scalar_axis`)."""
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and ndim:  # one axis in range: the common case, without the loop
+        a = axis + ndim if axis < 0 else axis
+        if 0 <= a < ndim:
+            return (a,)
     if zero_d and scalar_axis(axis, ndim):
         return ()
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)

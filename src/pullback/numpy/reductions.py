@@ -37,7 +37,7 @@ import numpy as np
 
 from pullback.core import backends, lax
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
-from pullback.core.reverse import record1
+from pullback.core.reverse import VJPTracer, record1
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
 from pullback.core.trace import Tracer, dtype_of, shape_of
 from pullback.numpy._nondiff import all as all_
@@ -207,6 +207,16 @@ min_p = _extremum_primitive("min", np.min)
 
 def _extremum(prim: Any, who: str, a: Any, axis: Axis, out: Any, keepdims: Any, initial: Any,
               where_: Any) -> Any:
+    if (type(a) is VJPTracer and out is None and initial is _NOVALUE and where_ is _NOVALUE
+            and type(a._primal) is np.ndarray and a._primal.size):
+        # the eager reverse-mode case (a non-empty NumPy array: none of the empty cases
+        # below) in one step
+        kept = _keep(keepdims)
+        axes = normalize_axes(axis, a._primal.ndim, who, zero_d=True)
+        if axes or kept:
+            res = record1(prim, a, {"axes": axes, "keepdims": kept})
+            if res is not None:
+                return res
     func = np.max if prim is max_p else np.min
     if not isinstance(a, Tracer):
         if type(a) is not np.ndarray and backends.library(a) != "numpy" and out is None \
