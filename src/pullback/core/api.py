@@ -374,6 +374,27 @@ def _vjp(
     return _vjp_finish(who, trace, result, has_aux, in_trees, in_leaves, in_nodes)
 
 
+def _leaf_grads(at_leaves: dict, leaves: Sequence[Any], nodes: Sequence[Any],
+                given: set[int]) -> list[Any]:
+    """The gradients of the input ``leaves`` (whose tape nodes are ``nodes``) from the backward
+    pass's ``at_leaves``: zeros where no cotangent arrived, one array object per result (a
+    copy of an array whose id is in ``given``, which collects the ids handed out), and a
+    scalar for a Python or NumPy scalar input."""
+    grads = []
+    for x, n in zip(leaves, nodes, strict=True):
+        g = at_leaves.get(n)
+        if type(g) is not np.ndarray:
+            g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
+        if type(g) is np.ndarray:
+            if id(g) in given:
+                g = g.copy()  # one array object per result, none the caller's
+            given.add(id(g))
+            if not g.ndim and not isinstance(x, np.ndarray):
+                g = g[()]  # the derivative of a Python or NumPy scalar is a scalar
+        grads.append(g)
+    return grads
+
+
 def _vjp_finish(
     who: str, trace: VJPTrace, result: PyTree, has_aux: bool, in_trees: list[PyTreeDef],
     in_leaves: list[list[Any]], in_nodes: list[list[Any]],
@@ -412,20 +433,8 @@ def _vjp_finish(
             at_leaves = backward_pass(seeds, nodes)
         results = []
         given = {id(c) for c in cts}  # never hand back the caller's own cotangent arrays
-        get = at_leaves.get
         for tree, ls, ns in zip(in_trees, in_leaves, in_nodes, strict=True):
-            grads = []
-            for x, n in zip(ls, ns, strict=True):
-                g = get(n)
-                if type(g) is not np.ndarray:
-                    g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
-                if type(g) is np.ndarray:
-                    if id(g) in given:
-                        g = g.copy()  # one array object per result, none the caller's
-                    given.add(id(g))
-                    if not g.ndim and not isinstance(x, np.ndarray):
-                        g = g[()]  # the derivative of a Python or NumPy scalar is a scalar
-                grads.append(g)
+            grads = _leaf_grads(at_leaves, ls, ns, given)
             if tree is _LEAF:
                 results.append(grads[0])
             elif tree is _LIST_TREES.get(len(grads)):
@@ -651,17 +660,7 @@ def _value_and_grad(
                 grads: list[Any] = []
                 given = {id(seed)}  # one array object per result
                 for p, ns in zip(dyn, in_nodes, strict=True):
-                    ps = p if type(p) is list else (p,)
-                    gs = []
-                    for x, n in zip(ps, ns, strict=True):
-                        g = at_leaves.get(n)
-                        if type(g) is not np.ndarray:
-                            g = _numpy_scalar(instantiate(zero if g is None else g, x), x)
-                        if type(g) is np.ndarray:
-                            if id(g) in given:
-                                g = g.copy()
-                            given.add(id(g))
-                        gs.append(g)
+                    gs = _leaf_grads(at_leaves, p if type(p) is list else (p,), ns, given)
                     grads.append(gs if type(p) is list else gs[0])
                 return out, (grads[0] if one else tuple(grads))
             out, _, pull, aux = _vjp_finish(

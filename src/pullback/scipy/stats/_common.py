@@ -112,10 +112,8 @@ def guard(out: Any, ok: Any) -> Any:
     that a zero cotangent, from a choice made downstream, still gives a NaN derivative)."""
     if ok is True or (not isinstance(out, Tracer) and is_number(out)):
         return out
-    if not isinstance(out, Tracer):
-        if type(out) is np.ndarray and not isinstance(ok, (bool, np.ndarray)):
-            out = backends.constant(out, ok)  # a NumPy constant meeting a device mask
-        return _nan_where_invalid(out, backends.constant(ok, out))
+    if not isinstance(out, Tracer):  # pnp.where: a NumPy operand meets a device one there
+        return pnp.where(ok, out, np.nan)
     if ok is False:
         ok = np.zeros(shape_of(out), bool)
     # Dask stays Dask; a NumPy mask meets a device array in the device's library
