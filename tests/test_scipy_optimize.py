@@ -475,11 +475,45 @@ def test_unsupported_options_when_differentiating():
                                            ).x[0])(Y)
 
 
-def test_closure_over_a_traced_value_is_refused():
-    with pytest.raises(pb.TracerConversionError, match=r"pass every quantity to differentiate|"
+def test_a_function_closing_over_a_traced_value():
+    # the closure gives the derivative the argument gives
+    def by_closure(b):
+        return po.minimize(lambda x: quartic(x, {**TH, "b": b}), np.zeros(3), tol=1e-12).x
+
+    def by_args(b):
+        return po.minimize(quartic, np.zeros(3), args=({**TH, "b": b},), tol=1e-12).x
+
+    np.testing.assert_allclose(pb.jacrev(by_closure)(TH["b"]), pb.jacrev(by_args)(TH["b"]),
+                               rtol=1e-12, atol=1e-14)
+    # closed forms: the root of x**3 = a is a**(1/3), the fixed point of x = a is a
+    a = 8.0
+    root = lambda a: po.root(lambda x: x ** 3 - a, np.array([1.0])).x[0]  # noqa: E731
+    assert float(pb.grad(root)(a)) == pytest.approx(a ** (-2 / 3) / 3, rel=1e-10)
+    assert float(pb.jacfwd(root)(a)) == pytest.approx(a ** (-2 / 3) / 3, rel=1e-10)
+    assert float(pb.hessian(root)(a)) == pytest.approx(-2 / 9 * a ** (-5 / 3), rel=1e-8)
+    scalar = lambda a: po.root_scalar(lambda x: x * x - a, bracket=(0.0, 3.0)).root  # noqa: E731
+    assert float(pb.grad(scalar)(4.0)) == pytest.approx(0.25, rel=1e-10)
+    point = lambda a: po.fixed_point(lambda x: 0.5 * (x + a), np.array([1.0]))[0]  # noqa: E731
+    assert float(pb.grad(point)(3.0)) == pytest.approx(1.0, rel=1e-8)
+    line = lambda y: po.least_squares(lambda x: x[0] + x[1] * T - y, np.zeros(2)).x  # noqa: E731
+    np.testing.assert_allclose(pb.jacrev(line)(Y), np.linalg.pinv(np.stack([T * 0 + 1, T], 1)),
+                               rtol=1e-9, atol=1e-12)
+    # a scalar x0 (minimize works on a vector of one entry)
+    one = lambda a: po.minimize(lambda x: pnp.sum((x - a) ** 2), 0.0).x[0]  # noqa: E731
+    assert float(pb.grad(one)(0.3)) == pytest.approx(1.0, rel=1e-8)
+    np.testing.assert_allclose(pb.vmap(pb.grad(root))(np.array([1.0, 8.0])),
+                               np.array([1.0, 8.0]) ** (-2 / 3) / 3, rtol=1e-10)
+
+
+def test_a_closure_that_branches_on_values_is_refused():
+    def branchy(b):
+        def fun(x):
+            return quartic(x, TH) if float(pnp.sum(x)) > 1e9 else quartic(x, {**TH, "b": b})
+        return po.minimize(fun, np.zeros(3)).x[0]
+
+    with pytest.raises(pb.TracerConversionError, match=r"closes over a traced value.*"
                                                        r"Pass every quantity"):
-        pb.grad(lambda b: po.minimize(lambda x: quartic(x, {**TH, "b": b}), np.zeros(3)).x[0])(
-            TH["b"])
+        pb.grad(branchy)(TH["b"])
 
 
 def test_scipys_own_minimize_on_traced_values_points_here():

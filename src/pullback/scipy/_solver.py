@@ -15,8 +15,20 @@ import numpy as np
 import pullback.numpy as pnp
 from pullback.core import lax
 from pullback.core.batching import vmap
+from pullback.core.control import stage
 from pullback.core.rules import defbatch, defjvp_joint, defvjp_joint
-from pullback.core.trace import Primitive, Tracer, dtype_of, instantiate, shape_of, zero
+from pullback.core.trace import (
+    Primitive,
+    Tracer,
+    TracerConversionError,
+    dtype_of,
+    instantiate,
+    outside_traces,
+    shape_of,
+    trace_state,
+    zero,
+)
+from pullback.core.tree import tree_flatten, tree_map, tree_unflatten
 from pullback.numpy._registry import batch_front
 
 __all__: list[str] = []
@@ -27,6 +39,74 @@ def plain_value(v: Any) -> np.ndarray:
     while isinstance(v, Tracer):
         v = v.primal
     return np.asarray(v)
+
+
+def _example(v: Any) -> Any:
+    """A plain example of a value the solver passes: floats as float64, as SciPy's solvers
+    evaluate the user's function (``pullback.scipy`` widens float32 arguments too)."""
+    try:
+        a = plain_value(v)
+    except TracerConversionError:  # under jit, no value: zeros stand for it in the probe
+        a = np.zeros(shape_of(v), dtype_of(v))
+    return a.astype(np.float64) if a.dtype.kind == "f" and a.dtype.itemsize < 8 else a
+
+
+def hoist_closure(who: str, fn: Callable[..., Any], first: Sequence[Any], args: tuple,
+                  advice: str) -> tuple[Callable[..., Any], tuple]:
+    """``fn`` and ``args``, or, when ``fn`` closes over values traced by an enclosing
+    transformation (``lambda t, y: -k * y`` under ``grad`` with respect to ``k``), a function
+    that takes those values as one more argument, and ``args`` with them appended.
+
+    ``fn`` is called as ``fn(*first, *args)`` (``first``: examples of the solver's own
+    arguments, the state and the time, or the unknowns). It is run once on the plain values;
+    if its result is traced, it is traced once with shapes and dtypes only
+    (:func:`pullback.core.control.stage`), which finds the values it closes over: they become
+    inputs of the primitive like any argument, so every transformation differentiates and
+    batches through them. A function whose Python needs values (``if t > 1``) cannot be
+    traced so: the error says to pass the values as arguments (``advice``).
+
+    Example:
+        >>> import pullback as pb
+        >>> def outer(k):
+        ...     fn, args = hoist_closure("demo", lambda y: -k * y, [1.0], (), "")
+        ...     return fn(2.0, *args)
+        >>> float(pb.grad(outer)(3.0))  # d(-k * 2)/dk
+        -2.0
+    """
+    if not trace_state.stack:  # no transformation: nothing traced to close over
+        return fn, args
+    plain_first = [_example(v) for v in first]
+    plain_args = tree_map(_example, args)
+    with outside_traces():
+        try:
+            out = fn(*plain_first, *plain_args)
+        except Exception:  # noqa: BLE001 - the solver's own call reports the user's error
+            return fn, args
+    leaves, out_tree = tree_flatten(out)
+    if not any(isinstance(v, Tracer) for v in leaves):
+        return fn, args
+    arg_leaves, arg_tree = tree_flatten(plain_args)
+    k = len(plain_first)
+
+    def flat_fn(*ins: Any) -> list:
+        return tree_flatten(fn(*ins[:k], *tree_unflatten(arg_tree, list(ins[k:]))))[0]
+
+    avals = [(np.shape(a), np.result_type(a)) for a in plain_first + arg_leaves]
+    try:
+        body, captured = stage(who, flat_fn, avals, "closure")
+    except TracerConversionError as err:
+        raise TracerConversionError(
+            f"{who}: the function closes over a traced value (a parameter captured by a "
+            f"lambda or a nested function), and tracing it to find that value failed: "
+            f"{err}. Pass every quantity to differentiate as an extra argument instead: "
+            f"{advice}") from None
+
+    def hoisted(*ins: Any) -> Any:
+        caps, own = ins[-1], ins[k:-1]
+        outs = body(*caps, *ins[:k], *tree_flatten(own)[0])
+        return tree_unflatten(out_tree, list(outs))
+
+    return hoisted, (*args, list(captured))
 
 
 def flat(x: Any) -> Any:

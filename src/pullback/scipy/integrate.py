@@ -22,8 +22,10 @@ with respect to the initial state, the time points and the extra arguments:
 Both rules integrate augmented systems with the same solver and tolerances, through the same
 primitive: second derivatives are adjoints of adjoints. Their accuracy is that of the
 integration (``rtol``, ``atol``). ``func`` must be written with ``pullback.numpy``
-operations and receive every quantity to differentiate as an argument (``args``), not
-through a closure.
+operations. A quantity to differentiate may reach it as an argument (``args``) or through a
+closure (``lambda y, t: -k * y``): a function that closes over traced values is traced once
+with shapes and dtypes only, which finds those values, and they become arguments (so its
+Python must not branch on values then; the error says so).
 
 Example:
     >>> import numpy as np, pullback as pb
@@ -62,7 +64,7 @@ from pullback.core.trace import (
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
 from pullback.scipy import _lazy
-from pullback.scipy._solver import declare_rules
+from pullback.scipy._solver import declare_rules, hoist_closure
 from pullback.scipy._solver import differentiable as _differentiable
 from pullback.scipy._solver import flat as _flat
 from pullback.scipy._solver import plain_value as _strip
@@ -468,6 +470,11 @@ def _as_float(v: Any) -> Any:
 
 def _bind(name: str, func_of: Callable[..., Any], y0: Any, t: Any, args: tuple,
           solver: tuple) -> Any:
+    if len(shape_of(t)) == 1 and shape_of(t)[0]:
+        # a right-hand side that closes over traced values takes them as an argument
+        func_of, args = hoist_closure(
+            f"pullback.scipy.integrate.{name}", func_of, [y0, t[0]], args,
+            f"{name}(func, y0, t, theta) with func(y, t, theta)")
     flat, treedef = tree_flatten(args)
     flat = [_lazy.as_value(a) for a in flat]
 
@@ -613,6 +620,10 @@ def solve_ivp(fun: Callable[..., Any], t_span: Sequence[Any], y0: Any, method: s
     if len(shape_of(y0)) != 1:
         raise ValueError(f"pullback.scipy.integrate.{name}: 'y0' must be 1-dimensional, got "
                          f"shape {shape_of(y0)}")
+    # a right-hand side that closes over traced values takes them as an argument (before
+    # the solver's steps are found on the plain values below)
+    fun, args = hoist_closure(f"pullback.scipy.integrate.{name}", fun, [t0, y0], args,
+                              f"{name}(fun, t_span, y0, args=(theta,)) with fun(t, y, theta)")
     if t_eval is None:  # the solver's own steps, on the plain values: constants
         plain = [_strip(a) for a in tree_flatten(args)[0]]
         treedef = tree_flatten(args)[1]

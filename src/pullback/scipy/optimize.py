@@ -32,8 +32,11 @@ exist, or is not determined, as at a minimum that is not isolated). ``minimize``
 (an active bound raises); constraints are not supported when differentiating. The
 derivative with respect to ``x0`` is zero (an isolated solution does not move with the
 starting point); ``x0`` is not differentiated. The function must use ``pullback.numpy``
-operations on ``(x, *args)`` and receive every quantity to differentiate as an argument,
-not through a closure.
+operations on ``(x, *args)``. A quantity to differentiate may reach it as an argument
+(``args``) or through a closure (``lambda x: f(x, theta)``, as JAX's ``odeint`` allows):
+a function that closes over traced values is traced once with shapes and dtypes only,
+which finds those values, and they become arguments (so its Python must not branch on
+values then; the error says so).
 
 Example:
     >>> import numpy as np, pullback as pb, pullback.numpy as pnp
@@ -51,6 +54,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -72,7 +76,7 @@ from pullback.core.trace import (
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
 from pullback.scipy import _lazy
-from pullback.scipy._solver import declare_rules
+from pullback.scipy._solver import declare_rules, hoist_closure
 from pullback.scipy._solver import differentiable as _differentiable
 from pullback.scipy._solver import flat as _flat
 from pullback.scipy._solver import plain_value as _strip
@@ -329,6 +333,23 @@ def _args_tuple(args: Any) -> tuple:
     return args if isinstance(args, tuple) else (args,)
 
 
+def _with_kwargs(fun: Callable[..., Any], kwargs: dict, x: Any, *args: Any) -> Any:
+    return fun(x, *args, **kwargs)
+
+
+def _hoisted(name: str, fun: Callable[..., Any], x0: Any, args: tuple, flat: bool = False
+             ) -> tuple[Callable[..., Any], tuple]:
+    """``fun`` and ``args``; for a function that closes over traced values, one that takes
+    them as one more argument, and ``args`` with them (see ``hoist_closure``). ``flat``: the
+    solver calls ``fun`` with a 0-d ``x0`` as a vector of one entry (``minimize``)."""
+    if isinstance(x0, (list, tuple)):
+        x0 = np.asarray([_strip(v) for v in x0])
+    if flat and not shape_of(x0):
+        x0 = np.reshape(_strip(x0), (1,))
+    return hoist_closure(f"pullback.scipy.optimize.{name}", fun, [x0], args,
+                         f"{name}(fun, x0, args=(theta,)) with fun(x, theta)")
+
+
 class _Problem:
     """The user's function and extra arguments, flattened: ``flat`` are the leaves (traced
     or plain), ``call(x, flat_args)`` the function on them."""
@@ -512,6 +533,7 @@ def minimize(fun: Callable[..., Any], x0: Any, args: Any = (), method: str | Non
     sopt = _require_scipy(name)
     _numbers(name, bounds=bounds)
     args = _args_tuple(args)
+    fun, args = _hoisted(name, fun, x0, args, flat=True)
     problem = _Problem(fun, args)
     chosen = (method if isinstance(method, str) else _default_method(bounds, constraints))
     chosen = chosen.lower() if isinstance(chosen, str) else chosen
@@ -634,8 +656,11 @@ def least_squares(fun: Callable[..., Any], x0: Any, jac: Any = None,
     sopt = _require_scipy(name)
     _numbers(name, bounds=bounds)
     args = _args_tuple(args)
-    kwargs = dict(kwargs or {})
-    problem = _Problem(lambda x, *a: fun(x, *a, **kwargs), args)
+    if kwargs:
+        fun = functools.partial(_with_kwargs, fun, dict(kwargs))
+    kwargs = {}
+    fun, args = _hoisted(name, fun, x0, args, flat=True)
+    problem = _Problem(fun, args)
 
     def run(x_start: np.ndarray, flat_args: list) -> Any:
         plain_args = problem.unflatten(flat_args)
@@ -719,6 +744,7 @@ def root(fun: Callable[..., Any], x0: Any, args: Any = (), method: str = "hybr",
     name = "root"
     sopt = _require_scipy(name)
     args = _args_tuple(args)
+    fun, args = _hoisted(name, fun, x0, args)
     problem = _Problem(fun, args)
     chosen = method.lower() if isinstance(method, str) else method
 
@@ -790,6 +816,8 @@ def root_scalar(f: Callable[..., Any], args: Any = (), method: str | None = None
     name = "root_scalar"
     sopt = _require_scipy(name)
     args = _args_tuple(args)
+    at = x0 if x0 is not None else (bracket[0] if bracket is not None else 0.0)
+    f, args = _hoisted(name, f, at, args)
     problem = _Problem(f, args)
     chosen = method.lower() if isinstance(method, str) else method
     if chosen is None and bracket is None and x0 is not None and x1 is None and fprime is None:
@@ -895,6 +923,7 @@ def fixed_point(func: Callable[..., Any], x0: Any, args: Any = (), xtol: float =
     name = "fixed_point"
     sopt = _require_scipy(name)
     args = _args_tuple(args)
+    func, args = _hoisted(name, func, x0, args)
     problem = _Problem(func, args)
 
     def run(x_start: np.ndarray, flat_args: list) -> Any:
