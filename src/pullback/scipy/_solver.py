@@ -41,12 +41,17 @@ def plain_value(v: Any) -> np.ndarray:
     return np.asarray(v)
 
 
-def _example(v: Any) -> Any:
-    """A plain example of a value the solver passes: floats as float64, as SciPy's solvers
-    evaluate the user's function (``pullback.scipy`` widens float32 arguments too)."""
-    try:
-        a = plain_value(v)
-    except TracerConversionError:  # under jit, no value: zeros stand for it in the probe
+def _example(v: Any) -> np.ndarray:
+    """A plain NumPy example of a value the solver passes: its value where it has one in
+    NumPy, zeros of its shape otherwise (under ``jit`` there is no value; a Dask array is
+    not computed for a probe); floats as float64, as SciPy's solvers evaluate the user's
+    function (``pullback.scipy`` widens float32 arguments too)."""
+    base = v
+    while isinstance(base, Tracer) and hasattr(base, "primal"):
+        base = base.primal
+    if isinstance(base, (np.ndarray, np.generic, int, float, complex, bool)):
+        a = np.asarray(base)
+    else:
         a = np.zeros(shape_of(v), dtype_of(v))
     return a.astype(np.float64) if a.dtype.kind == "f" and a.dtype.itemsize < 8 else a
 
