@@ -31,8 +31,10 @@ from pullback.core.trace import (
     Primitive,
     Trace,
     Tracer,
+    TracerConversionError,
     dtype_of,
     new_trace,
+    plain_store_error,
     shape_of,
 )
 from pullback.core.tree import tree_flatten, tree_unflatten
@@ -63,11 +65,17 @@ class GraphTracer(Tracer):
     def __bool__(self) -> bool:
         raise concretization_error("bool() (an `if`, `while`, `and` or `or`)", self._var.aval)
 
+    def _stored(self) -> TracerConversionError | None:
+        """The error for ``out[i] = self`` into a plain NumPy array, when the caller of the
+        conversion is executing that (see :func:`pullback.core.trace.plain_store_error`)."""
+        return plain_store_error(
+            f"a traced value (shape {self.shape}, dtype {self.dtype})", 3)
+
     def __float__(self) -> float:
-        raise concretization_error("float()", self._var.aval)
+        raise self._stored() or concretization_error("float()", self._var.aval)
 
     def __int__(self) -> int:
-        raise concretization_error("int()", self._var.aval)
+        raise self._stored() or concretization_error("int()", self._var.aval)
 
     def __index__(self) -> int:
         raise concretization_error(
@@ -75,10 +83,10 @@ class GraphTracer(Tracer):
         )
 
     def __complex__(self) -> complex:
-        raise concretization_error("complex()", self._var.aval)
+        raise self._stored() or concretization_error("complex()", self._var.aval)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        raise concretization_error(
+        raise self._stored() or concretization_error(
             "numpy.asarray() (NumPy code run on a traced value: a NumPy function without a "
             "pullback rule, a constant array indexed by a traced index, or a pullback.numpy "
             "function that computes from concrete values)",

@@ -31,6 +31,7 @@ __all__ = [
     "instantiate",
     "is_differentiable_dtype",
     "new_primitive",
+    "plain_store_error",
     "new_trace",
     "shape_of",
     "zero",
@@ -229,6 +230,10 @@ class Trace:
 class _TraceStack(threading.local):
     def __init__(self) -> None:
         self.stack: list[Trace] = []
+        #: the clear error for a traced value written into a plain NumPy array, and where
+        #: (code, instruction): NumPy replaces it by its own ValueError, which
+        #: :class:`new_trace` swaps back on its way out (see :func:`plain_store_error`)
+        self.store_error: tuple[TracerConversionError, Any, int] | None = None
 
 
 #: this thread's stack of active traces (``trace_state.stack``, innermost last)
@@ -249,9 +254,25 @@ class new_trace:  # noqa: N801 - used like a function: ``with new_trace(VJPTrace
         stack.append(trace)
         return trace
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         self.trace.active = False
         trace_state.stack.pop()
+        if trace_state.store_error is not None and exc_type is not None:
+            _raise_store_error(exc)
+
+
+def _raise_store_error(exc: BaseException) -> None:
+    """Raise the clear error recorded by :func:`plain_store_error` in place of ``exc`` when
+    ``exc`` is the ValueError NumPy raised at that very instruction."""
+    err, code, lasti = trace_state.store_error  # type: ignore[misc]
+    trace_state.store_error = None
+    if not isinstance(exc, ValueError):
+        return
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None and tb.tb_frame.f_code is code and tb.tb_lasti == lasti:
+        raise err from exc
 
 
 class outside_traces:  # noqa: N801 - used like a function: ``with outside_traces():``
@@ -331,6 +352,33 @@ def _caller_instruction(depth: int) -> str | None:
         if ins.offset == lasti:
             return ins.opname
     return None
+
+
+def plain_store_error(found: str, depth: int) -> TracerConversionError | None:
+    """The error for ``out[i] = v``, ``out`` a plain NumPy array (``np.zeros(n)``) and ``v``
+    ``found`` (a traced value), when the frame ``depth`` levels up is executing such a store;
+    else None.
+
+    NumPy converts ``v`` with ``float()`` for one entry, and when that raises it raises its
+    own "setting an array element with a sequence" instead (a tracer has ``__getitem__``):
+    the error is also recorded here, and the transformation's :class:`new_trace` raises it
+    in place of NumPy's as the exception leaves it.
+    """
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return None
+    if _caller_instruction(depth + 1) != "STORE_SUBSCR":
+        return None
+    err = TracerConversionError(
+        f"writing {found} into a plain NumPy array (`out[i] = ...` where `out` came "
+        "from np.zeros, np.empty, np.ones...): a NumPy array cannot hold a derivative. "
+        "Make the buffer with pullback.numpy instead: `out = pnp.zeros(n)` (or "
+        "`np.zeros_like(x)` of a traced x), or collect the values in a list and combine "
+        "them with `np.stack(values)`"
+    )
+    trace_state.store_error = (err, frame.f_code, frame.f_lasti)
+    return err
 
 
 class Tracer:
@@ -414,15 +462,9 @@ class Tracer:
         found = f"a traced value (shape {self.shape}, dtype {self.dtype})"
         if library_hint is not None and (message := library_hint(found)):
             return TracerConversionError(message)
-        if _caller_instruction(3) == "STORE_SUBSCR":
+        if (store := plain_store_error(found, 3)) is not None:
             # `out[i] = v` with `out` a plain NumPy array (np.zeros(n)) and `v` traced
-            return TracerConversionError(
-                f"writing {found} into a plain NumPy array (`out[i] = ...` where `out` came "
-                "from np.zeros, np.empty, np.ones...): a NumPy array cannot hold a derivative. "
-                "Make the buffer with pullback.numpy instead: `out = pnp.zeros(n)` (or "
-                "`np.zeros_like(x)` of a traced x), or collect the values in a list and combine "
-                "them with `np.stack(values)`"
-            )
+            return store
         if what in (".item()", ".tolist()"):
             return TracerConversionError(
                 f"{what} of {found} would make Python numbers, which cannot carry a derivative: "
