@@ -33,7 +33,7 @@ from pullback.compile.codegen_numpy import _ndarray, compile_graph, generate_sou
 from pullback.compile.ir import Graph
 from pullback.compile.passes import simplify
 from pullback.compile.trace import is_traced_leaf, split_arguments, static_key, trace
-from pullback.compile.values import ConcretizationError, Const, Equation
+from pullback.compile.values import ConcretizationError, Const, Equation, gc_paused
 from pullback.core import backends
 from pullback.core.trace import trace_state
 from pullback.core.tree import tree_flatten
@@ -379,14 +379,16 @@ class Jitted(Generic[_P, _R]):
                  library: str = "numpy") -> _Compiled:
         self.trace_count += 1
         self._watch.snapshot()
-        try:
-            raw = trace(self._fun, args, kwargs, self._static_argnums, self._static_argnames)
-        except ConcretizationError as err:
-            raise ConcretizationError(f"jit of {self._name}: {err}").with_traceback(
-                err.__traceback__
-            ) from None
-        return _Compiled(simplify(raw), len(raw.eqns), self._name, self.backend, self.threads,
-                         library)
+        with gc_paused():
+            try:
+                raw = trace(self._fun, args, kwargs, self._static_argnums,
+                            self._static_argnames)
+            except ConcretizationError as err:
+                raise ConcretizationError(f"jit of {self._name}: {err}").with_traceback(
+                    err.__traceback__
+                ) from None
+            return _Compiled(simplify(raw), len(raw.eqns), self._name, self.backend,
+                             self.threads, library)
 
     def source(self, *args: _P.args, **kwargs: _P.kwargs) -> str:
         """The generated Python source for these arguments (compiling it if needed).

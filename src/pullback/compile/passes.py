@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 def _is_const_value(a: Any, value: float) -> bool:
     if not isinstance(a, Const) or a.aval is None or a.aval.dtype.kind not in "biufc":
         return False
+    if type(a.value) in (int, float, bool):  # the common case: a Python number
+        return a.value == value
     try:
         return bool(np.all(np.asarray(a.value) == value))
     except (TypeError, ValueError):

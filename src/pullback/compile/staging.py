@@ -22,7 +22,7 @@ from pullback.compile.codegen_numpy import compile_graph
 from pullback.compile.ir import Graph
 from pullback.compile.passes import simplify
 from pullback.compile.trace import GraphTrace, GraphTracer
-from pullback.compile.values import Const, ShapedArray, Var, map_vars
+from pullback.compile.values import Const, ShapedArray, Var, gc_paused, map_vars
 from pullback.core import control
 from pullback.core.trace import Primitive, Tracer, dtype_of, new_trace, shape_of
 
@@ -121,7 +121,8 @@ class Body:
 
     def _compile(self) -> None:
         if self._fn is None:
-            self._fn, self._source, _ = compile_graph(simplify(self.graph), self.name)
+            with gc_paused():
+                self._fn, self._source, _ = compile_graph(simplify(self.graph), self.name)
 
     def compiled(self) -> Callable[..., tuple]:
         """The compiled NumPy function of :meth:`run` (the tuple of output leaves)."""
@@ -187,7 +188,7 @@ def trace_body(
         >>> body.run(np.ones(2)), captured
         ((array([2., 2.]),), [])
     """
-    with new_trace(CaptureTrace) as tr:
+    with gc_paused(), new_trace(CaptureTrace) as tr:
         args = [tr.new_input(ShapedArray(shape, dtype)) for shape, dtype in in_avals]
         outs = fn(*args)
         outvars: list[Any] = []

@@ -363,6 +363,10 @@ def plain_store_error(found: str, depth: int) -> TracerConversionError | None:
     own "setting an array element with a sequence" instead (a tracer has ``__getitem__``):
     the error is also recorded here, and the transformation's :class:`new_trace` raises it
     in place of NumPy's as the exception leaves it.
+
+    Example:
+        >>> plain_store_error("a traced value", 1) is None  # this line stores nothing
+        True
     """
     try:
         frame = sys._getframe(depth)
