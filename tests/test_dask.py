@@ -627,3 +627,24 @@ def test_jit_on_dask_reads_uniform_constants_as_scalars():
     assert optimized <= len(dask.optimize(by_hand)[0].__dask_graph__())
     assert "multiply 0.0025:f64[]" in f.source(w, X, y)
     np.testing.assert_allclose(g.compute(), pb.grad(loss)(w, Xn, yn), rtol=1e-13)
+
+
+def test_a_cotangent_with_an_empty_chunk_is_scattered():
+    # x[2:5] of chunks (3, 3) has chunks (1, 2); the product's pairs slice a cotangent of
+    # chunks (1, 1) to chunks (1, 0), and Dask's __setitem__ with a value that has an empty
+    # chunk made a graph that asked for the missing block ("Missing dependency")
+    x = np.array([1.5, 0.5, -0.7, 2.0, 0.3, -1.1])
+    xd = da.from_array(x, chunks=3)
+
+    def f(x):
+        return pnp.prod(x[2:5]) + pnp.sum(pnp.multiply.reduceat(x, [0, 2, 2, 5]) ** 2)
+
+    value, g = pb.value_and_grad(f)(xd)
+    got_value, got = dask.compute(value, g, scheduler="synchronous")
+    want_value, want = pb.value_and_grad(f)(x)
+    assert got_value == pytest.approx(float(want_value), rel=1e-15)
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    # against the closed form: d/dx_i prod(x[2:5]) is the product of the other two
+    np.testing.assert_allclose(
+        pb.grad(lambda x: pnp.prod(x[2:5]))(xd).compute(),
+        [0, 0, x[3] * x[4], x[2] * x[4], x[2] * x[3], 0], rtol=1e-15)

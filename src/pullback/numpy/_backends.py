@@ -293,6 +293,17 @@ def searchsorted_any(a: Any, v: Any, side: str = "left", sorter: Any = None) -> 
     return searchsorted(a, v, side=side)
 
 
+def _no_empty_chunks(v: Any) -> Any:
+    """A Dask array without chunks of length 0 (a slice ``x[0:1]`` of chunks ``(1, 1)`` has
+    chunks ``(1, 0)``): Dask's ``__setitem__`` with such a value builds a graph that asks for
+    the empty block, which the graph of a computed value does not have (a "Missing
+    dependency" when computed)."""
+    chunks = v.chunks
+    if all(all(chunks_ax) for chunks_ax in chunks):
+        return v
+    return v.rechunk(tuple(tuple(c for c in ax if c) or (0,) for ax in chunks))
+
+
 def scatter_add(g: Any, shape: tuple, dtype: Any, idx: tuple, who: str = "scatter_add") -> Any:
     """Zeros of ``shape`` with ``g`` added at the constant index ``idx`` (repeated positions
     add up, as ``np.add.at``), in ``g``'s library.
@@ -328,7 +339,7 @@ def scatter_add(g: Any, shape: tuple, dtype: Any, idx: tuple, who: str = "scatte
         out = backends.zeros(shape, dtype, like=g)
         if math.prod(g.shape):
             idx, g = _without_newaxes(idx, g, len(shape))
-            out[idx] = g
+            out[idx] = _no_empty_chunks(g)
         return out
     size = math.prod(shape)
     pos = flat_positions(shape, idx).reshape(-1)
@@ -353,7 +364,7 @@ def set_at(x: Any, v: Any, idx: tuple, who: str = "at[...].set") -> Any:
     _index_arrays(idx, who)
     if not any(_is_advanced(i) for i in idx):
         out = x.copy() if backends.is_dask(x) else da.from_array(np.asarray(x))
-        out[idx] = v
+        out[idx] = _no_empty_chunks(v) if backends.is_dask(v) else v
         return out
     shape, dtype = tuple(x.shape), x.dtype
     v = v if backends.is_dask(v) else da.from_array(np.asarray(v))
