@@ -352,3 +352,25 @@ def test_constructors_with_like_give_buffers() -> None:
     x = np.array([1.0, 2.0, 3.0])
     np.testing.assert_allclose(f(x), 14.0 + 3.0 + 1.0 + 2.0)
     np.testing.assert_allclose(pb.grad(f)(x), [3.0, 4.0, 6.0])
+
+
+def test_ufunc_methods_refuse_what_numpy_refuses_and_what_is_not_supported() -> None:
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    # NumPy's own errors, from pullback's version too
+    with pytest.raises(ValueError, match="not reorderable"):
+        pb.grad(lambda x: pnp.sum(np.subtract.reduce(x, axis=(0, 1))))(x)
+    with pytest.raises(ValueError, match="no identity"):
+        pb.grad(lambda x: pnp.sum(np.subtract.reduce(x[:, :0], axis=1)) + x[0, 0])(x)
+    with pytest.raises(NotImplementedError, match=r"numpy.subtract.reduce.*\['where'\]"):
+        pb.grad(lambda x: pnp.sum(np.subtract.reduce(x, where=x > 2)))(x)
+    # the methods are there on pullback.numpy's ufuncs, and agree with NumPy's on plain arrays
+    for name in ("add", "subtract", "maximum", "logaddexp", "hypot", "arctan2", "power"):
+        for meth in ("outer", "reduce", "accumulate", "reduceat"):
+            assert callable(getattr(getattr(pnp, name), meth)), f"pnp.{name}.{meth}"
+    np.testing.assert_array_equal(pnp.subtract.accumulate(x, axis=1),
+                                  np.subtract.accumulate(x, axis=1))
+    np.testing.assert_array_equal(pnp.power.reduce(x, axis=0), np.power.reduce(x, axis=0))
+    # a left fold under jit and vmap: (a - b) - c, d/da = 1, d/db = d/dc = -1
+    f = lambda v: np.subtract.reduce(v)  # noqa: E731
+    np.testing.assert_array_equal(pb.jit(pb.grad(f))(np.array([5.0, 1.0, 2.0])), [1, -1, -1])
+    np.testing.assert_array_equal(pb.vmap(f)(x), np.subtract.reduce(x, axis=1))

@@ -181,6 +181,34 @@ _DISPATCH = [
 ]
 SPECS += [spec(name, getattr(np, name), getattr(np, name), [((3, 4),)], dom, kwargs=kw,
                tag="np-dispatch") for name, kw, dom in _DISPATCH]
+
+# the methods of binary ufuncs: pullback.numpy's (pnp.multiply.outer), and NumPy's own on
+# traced values (np.multiply.outer, through __array_ufunc__); add/multiply/maximum/minimum
+# are NumPy's reductions, the others a left fold along the axis
+_UFUNC_METHODS = [
+    ("multiply", "outer", [((3,), (2, 2)), ((), (3,))], {}, "real", ""),
+    ("arctan2", "outer", [((2,), (3,))], {}, "real", ""),
+    ("subtract", "reduce", [((4, 3),)], {"axis": 1}, "real", "axis1"),
+    ("subtract", "reduce", [((5,),)], {}, "real", "1d"),
+    ("divide", "reduce", [((3, 2),)], {"axis": 0, "keepdims": True}, "positive", "keepdims"),
+    ("maximum", "reduce", [((3, 4),)], {"axis": None}, _distinct, "axis-none"),
+    ("hypot", "reduce", [((3, 4),)], {"axis": None, "keepdims": True}, "real", "axis-none"),
+    ("logaddexp", "reduce", [((3, 4),)], {"axis": 0}, "real", "axis0"),
+    ("add", "accumulate", [((3, 4),)], {"axis": 1}, "real", ""),
+    ("maximum", "accumulate", [((5,),), ((3, 4),)], {}, _distinct, ""),
+    ("logaddexp", "accumulate", [((3, 4),)], {"axis": -1}, "real", ""),
+    ("multiply", "reduceat", [((6,),)], {"indices": [0, 2, 2, 5]}, _with_zeros, ""),
+    ("subtract", "reduceat", [((3, 6),)], {"indices": [1, 4], "axis": 1}, "real", ""),
+]
+for _uf, _meth, _shapes, _kw, _dom, _tag in _UFUNC_METHODS:
+    _doms = (_dom, _dom) if _meth == "outer" else (_dom,)
+    SPECS += [
+        spec(f"{_uf}.{_meth}", getattr(getattr(pnp, _uf), _meth),
+             getattr(getattr(np, _uf), _meth), _shapes, *_doms, kwargs=_kw, tag=_tag),
+        spec(f"{_uf}.{_meth}", getattr(getattr(np, _uf), _meth),
+             getattr(getattr(np, _uf), _meth), _shapes, *_doms, kwargs=_kw,
+             tag=f"{_tag}-np-dispatch" if _tag else "np-dispatch"),
+    ]
 # fmt: on
 
 

@@ -27,7 +27,7 @@ from numpy import nan as nan
 from numpy import newaxis as newaxis
 from numpy import pi as pi
 
-from pullback.numpy import _arraylike, _namespace, _tracer
+from pullback.numpy import _arraylike, _namespace, _tracer, ufunc_methods
 from pullback.numpy import _ndarray as _ndarray  # its methods, before _tracer.install()
 from pullback.numpy import fft as fft
 from pullback.numpy import linalg as linalg
@@ -53,3 +53,5 @@ _arraylike.install(fft, "fft.")
 # every other NumPy name: NumPy's own object, or a wrapper of the tables in _namespace
 _namespace.install({"": sys.modules[__name__], "linalg.": linalg, "fft.": fft,
                     "random.": random})
+# the methods of the binary ufuncs: pnp.multiply.outer, pnp.maximum.reduce...
+ufunc_methods.install(sys.modules[__name__])

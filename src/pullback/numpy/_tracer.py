@@ -17,7 +17,7 @@ import numpy as np
 from pullback.core import lax
 from pullback.core.trace import Tracer
 from pullback.numpy import elementwise as ew
-from pullback.numpy import products, reductions, shape
+from pullback.numpy import products, reductions, shape, ufunc_methods
 from pullback.numpy._mutation import assign, inplace, setitem
 from pullback.numpy._registry import FUNCTIONS, METHODS, SCIPY_UFUNCS, UFUNCS, method
 from pullback.numpy._util import python_number_operator
@@ -51,8 +51,10 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
         wrapper = UFUNCS.get(ufunc)
         if wrapper is not None:
             return wrapper(*inputs, **kwargs)
-    elif method == "reduce" and ufunc is np.add:
-        return reductions.sum(*inputs, **kwargs)
+    elif method in _UFUNC_METHODS and ufunc in UFUNCS:
+        if method == "reduceat" and len(inputs) == 2:
+            kwargs.pop("indices", None)  # NumPy passes a keyword `indices` twice
+        return _UFUNC_METHODS[method](ufunc, *inputs, **kwargs)
     elif method == "at":
         return _ufunc_at(ufunc, *inputs, **kwargs)
     scipy_name = _scipy_special_name(ufunc)
@@ -68,6 +70,11 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
         f"no derivative rule for numpy.{name}: pullback cannot differentiate it; use a "
         "pullback.numpy function instead, or define one with pullback.primitive"
     )
+
+
+#: NumPy's ufunc methods on traced values (np.multiply.outer(x, y), np.maximum.reduce(x))
+_UFUNC_METHODS = {"outer": ufunc_methods.outer, "reduce": ufunc_methods.reduce,
+                  "accumulate": ufunc_methods.accumulate, "reduceat": ufunc_methods.reduceat}
 
 
 def _scipy_special_name(ufunc: Any) -> str | None:
