@@ -401,3 +401,25 @@ def test_threads_differentiate_concurrently():
     t1.join()
     t2.join()
     assert results == {"sin": "ok", "exp": "ok"}
+
+
+def test_the_garbage_collector_is_paused_inside_a_transformation_and_restored() -> None:
+    assert gc.isenabled()
+    seen = []
+
+    def f(x):
+        seen.append(gc.isenabled())
+        return pnp.sum(x * x)
+
+    pb.grad(f)(np.ones(3))
+    pb.jit(f)(np.ones(3))
+    assert seen == [False, False] and gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        pb.grad(lambda x: x / 0 if float(pb.stop_gradient(x)) else 1 / 0)(0.0)
+    assert gc.isenabled()  # restored after an error too
+    gc.disable()
+    try:
+        pb.grad(f)(np.ones(3))
+        assert not gc.isenabled()  # the user's choice is kept
+    finally:
+        gc.enable()
