@@ -192,7 +192,8 @@ _UFUNC_METHODS = [
     ("subtract", "reduce", [((5,),)], {}, "real", "1d"),
     ("divide", "reduce", [((3, 2),)], {"axis": 0, "keepdims": True}, "positive", "keepdims"),
     ("maximum", "reduce", [((3, 4),)], {"axis": None}, _distinct, "axis-none"),
-    ("hypot", "reduce", [((3, 4),)], {"axis": None, "keepdims": True}, "real", "axis-none"),
+    ("hypot", "reduce", [((3, 4),), ((),), ((1,),)], {"axis": None, "keepdims": True}, "real",
+     "axis-none"),  # from hypot's identity 0: hypot.reduce([-2.0]) is 2.0, as NumPy's
     ("logaddexp", "reduce", [((3, 4),)], {"axis": 0}, "real", "axis0"),
     ("add", "accumulate", [((3, 4),)], {"axis": 1}, "real", ""),
     ("maximum", "accumulate", [((5,),), ((3, 4),)], {}, _distinct, ""),

@@ -9,8 +9,11 @@ differentiable in both modes to any order, under ``vmap`` and ``jit``:
 - ``reduce`` and ``accumulate`` of ``add``, ``multiply``, ``maximum`` and ``minimum`` are
   ``sum``, ``prod``, ``max``, ``min``, ``cumsum`` and ``cumprod`` (which NumPy's functions
   are too: the same values, and the same derivative conventions, such as ties of ``max``
-  sharing the cotangent); for the other ufuncs they apply the ufunc along the axis from the
-  first entry on, as NumPy does (``np.subtract.reduce([a, b, c])`` is ``(a - b) - c``);
+  sharing the cotangent); for the other ufuncs they apply the ufunc along the axis one
+  entry after another, as NumPy does: ``reduce`` from the ufunc's identity when it has one
+  (``np.hypot.reduce([-2.0])`` is ``2.0``), else from the first entry
+  (``np.subtract.reduce([a, b, c])`` is ``(a - b) - c``), ``accumulate`` from the first
+  entry;
 - ``reduceat`` reduces each slice ``indices[i]:indices[i + 1]`` (an entry alone where the
   next index is not larger), the indices being plain integers.
 """
@@ -128,14 +131,17 @@ def reduce(ufunc: np.ufunc, a: Any, axis: Any = 0, dtype: Any = None, out: Any =
     if mapped is not None:
         extra = {} if initial is _NOVALUE else {"initial": initial}
         return mapped(a, axis=ax, keepdims=keepdims, **extra)
-    if ax is None:
-        a, ax = shape.reshape(a, (-1,)), 0
-        if keepdims:
-            return shape.reshape(reduce(ufunc, a, 0, initial=initial), (1,) * ndim)
+    if ax is None or ndim == 0:  # NumPy reduces a 0-d array as one entry
+        if ndim == 0 and ax not in (None, 0, -1, ()):
+            raise np.exceptions.AxisError(axis, ndim)
+        value = reduce(ufunc, shape.reshape(a, (-1,)), 0, initial=initial)
+        return shape.reshape(value, (1,) * ndim) if keepdims else value
     ax = cast(int, ax)  # a tuple of axes only for the reductions mapped above
     ax = ax + ndim if ax < 0 else ax
-    if not 0 <= ax < max(ndim, 1):
+    if not 0 <= ax < ndim:
         raise np.exceptions.AxisError(axis, ndim)
+    if (initial is _NOVALUE or initial is None) and ufunc.identity is not None:
+        initial = ufunc.identity  # NumPy starts from it: hypot.reduce([-2.0]) is 2.0
     value, _ = _fold(fn, ufunc, "reduce", a, ax, initial)
     return shape.expand_dims(value, ax) if keepdims else value
 
@@ -178,7 +184,7 @@ def reduceat(ufunc: np.ufunc, a: Any, indices: Sequence[int], axis: int = 0,
         >>> reduceat(np.add, np.arange(6.0), [0, 2, 5])
         array([1., 9., 5.])
     """
-    _wrapper(ufunc, "reduceat")
+    fn = _wrapper(ufunc, "reduceat")
     _plain_only(ufunc, "reduceat", out=out)
     if dtype is not None:
         a = shape.astype(a, dtype)
@@ -198,7 +204,8 @@ def reduceat(ufunc: np.ufunc, a: Any, indices: Sequence[int], axis: int = 0,
     parts = []
     for k, i in enumerate(idx.tolist()):
         stop = idx[k + 1] if k + 1 < len(idx) else n
-        parts.append(reduce(ufunc, moved[i:stop], 0) if stop > i else moved[i])
+        parts.append(_fold(fn, ufunc, "reduceat", moved[i:stop], 0, _NOVALUE)[0]
+                     if stop > i + 1 else moved[i])
     return shape.moveaxis(shape.stack(parts, axis=0), 0, ax)
 
 
