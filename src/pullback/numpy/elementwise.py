@@ -89,6 +89,11 @@ __all__ = [
     "sinh", "sqrt", "square", "subtract", "tan", "tanh", "true_divide", "where",
 ]
 
+try:  # np.count_nonzero(a) of a whole array is this function, behind two Python layers
+    from numpy._core.multiarray import count_nonzero as _count_nonzero
+except ImportError:  # pragma: no cover - NumPy moved it: the public function
+    _count_nonzero = np.count_nonzero
+
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
 _DEG = math.pi / 180.0  # Python floats: they keep float32 values float32
@@ -256,10 +261,10 @@ defvjp_lean(PRIMITIVES["divide"], lambda g, ans, args, params, parents: (
 
 def _pick_plain(g: np.ndarray, wins: Any) -> Any:
     """:func:`_pick` for a plain ``g`` and ``wins`` when there is no tie (the same steps)."""
-    if not np.count_nonzero(wins):
+    if not _count_nonzero(wins):
         return zero
     out = g * wins
-    if not np.count_nonzero(np.isnan(out)):
+    if not _count_nonzero(np.isnan(out)):
         return out
     return where(wins, g, 0.0)
 
@@ -268,7 +273,7 @@ def _extremum_eager(wins: Any) -> Any:
     def rule(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
         x, y = args
         ties = x == y  # computed once for both arguments
-        if type(g) is np.ndarray and type(ties) is np.ndarray and not np.count_nonzero(ties):
+        if type(g) is np.ndarray and type(ties) is np.ndarray and not _count_nonzero(ties):
             # plain values and no tie: _pick's first case, without its tests
             return (None if parents[0] is None else _pick_plain(g, wins(x, y)),
                     None if parents[1] is None else _pick_plain(g, wins(y, x)))
@@ -350,17 +355,54 @@ def _subtract_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
 
 defjvp_joint(subtract_p, _subtract_jvp)
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
-defvjp_lean(add_p, lambda g, ans, args, params, parents: (
-    None if parents[0] is None else _fit(g, args[0]),
-    None if parents[1] is None else _fit(g, args[1])))
-defvjp_lean(subtract_p, lambda g, ans, args, params, parents: (
-    None if parents[0] is None else _fit(g, args[0]),
-    None if parents[1] is None else negative(_fit(g, args[1]))))
+
+
+# the lean rules (reverse.EAGER_VJP): the rules above, with _fit's test of a NumPy operand
+# and cotangent of one shape (then _fit is the identity) written inline
+_SHAPED = frozenset((np.ndarray, np.float64, np.float32, np.complex128, np.complex64))
+
+
+def _add_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    x, y = args
+    gx = gy = None
+    if parents[0] is not None:
+        gx = g if type(x) is type(g) is np.ndarray and g.shape == x.shape else _fit(g, x)
+    if parents[1] is not None:
+        gy = g if type(y) is type(g) is np.ndarray and g.shape == y.shape else _fit(g, y)
+    return gx, gy
+
+
+def _subtract_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    x, y = args
+    gx = gy = None
+    if parents[0] is not None:
+        gx = g if type(x) is type(g) is np.ndarray and g.shape == x.shape else _fit(g, x)
+    if parents[1] is not None:
+        gy = negative(g if type(y) is type(g) is np.ndarray and g.shape == y.shape else _fit(g, y))
+    return gx, gy
+
+
+def _mul_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    x, y = args
+    gx = gy = None
+    if parents[0] is not None:
+        gx = g * y
+        t = type(x)
+        if not (t is type(gx) and t in _SHAPED and gx.shape == x.shape):
+            gx = _fit(gx, x)
+    if parents[1] is not None:
+        gy = g * x
+        t = type(y)
+        if not (t is type(gy) and t in _SHAPED and gy.shape == y.shape):
+            gy = _fit(gy, y)
+    return gx, gy
+
+
+defvjp_lean(add_p, _add_lean)
+defvjp_lean(subtract_p, _subtract_lean)
 # multiply (lax.mul_p): its rules, with the sum over broadcast axes
 defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
-defvjp_lean(lax.mul_p, lambda g, ans, args, params, parents: (
-    None if parents[0] is None else _fit(g * args[1], args[0]),
-    None if parents[1] is None else _fit(g * args[0], args[1])))
+defvjp_lean(lax.mul_p, _mul_lean)
 BROADCASTING.update((add_p, subtract_p, lax.mul_p))
 
 
