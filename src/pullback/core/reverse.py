@@ -194,6 +194,9 @@ class VJPTrace(Trace):
         return VJPTracer(self, ans, node)
 
 
+#: the parameters of the nodes of binary elementwise primitives (none): one dict for all of
+#: them, never written (rules and passes only read ``params``)
+_NO_PARAMS: dict = {}
 #: the primal types the eager fast path takes (plain NumPy values: no outer level's tracer)
 _PLAIN = (np.ndarray, np.generic)
 #: Python numbers, which the wrappers leave to NumPy's weak promotion
@@ -298,7 +301,7 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
     if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
             or prim.custom_rules or prim.multiple_results or prim.view is not None):
         return None
-    return _push(trace, prim, (px, py), (xv, yv), prim.impl(xv, yv), {})
+    return _push(trace, prim, (px, py), (xv, yv), prim.impl(xv, yv), _NO_PARAMS)
 
 
 #: the binary primitives whose reverse rules sum a cotangent over the axes that NumPy's
@@ -319,7 +322,7 @@ def _broadcasting(prim: Primitive, trace: Any, xv: Any, yv: Any, px: Any, py: An
         ans = prim.impl(xv, yv)
     except ValueError:  # shapes that do not broadcast: the general path's error
         return None
-    return _push(trace, prim, (px, py), (xv, yv), ans, {})
+    return _push(trace, prim, (px, py), (xv, yv), ans, _NO_PARAMS)
 
 
 def record_pair(prim: Primitive, x: Any, y: Any, params: dict) -> Any:
@@ -481,7 +484,12 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
         slot = node.slot
         if cts[slot] is None:
             live += 1
-        _accumulate(cts, node, index, g)
+            if node.n_out == 1:  # (the first seed of a node: _accumulate stores it)
+                cts[slot] = g
+            else:
+                _accumulate(cts, node, index, g)
+        else:
+            _accumulate(cts, node, index, g)
         if slot > start:
             start = slot
     leaves = {}

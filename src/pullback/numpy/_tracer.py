@@ -41,6 +41,12 @@ def _into_plain_array(ufunc: Any, out: Any) -> TypeError:
 
 def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     if not kwargs and method == "__call__":  # `array * traced`: the wrapper, at once
+        prim = _EAGER_UFUNCS.get(ufunc)
+        if prim is not None and len(inputs) == 2:
+            # the eager reverse-mode case, in one step (the wrapper's first try)
+            out = record2(prim, *inputs)
+            if out is not None:
+                return out
         wrapper = UFUNCS.get(ufunc)
         if wrapper is not None:
             return wrapper(*inputs)
@@ -281,6 +287,10 @@ def _eager_transpose(self: Any) -> Any:
     return shape.transpose(self)
 
 
+#: NumPy's binary ufuncs whose wrappers try ``record2`` first (``array * traced`` reaches
+#: ``_array_ufunc``): the primitive, for it to try that at once
+_EAGER_UFUNCS = {np.add: PRIMITIVES["add"], np.subtract: PRIMITIVES["subtract"],
+                 np.multiply: lax.mul_p, np.divide: PRIMITIVES["divide"]}
 _EAGER = {"__neg__": _eager_negative, "T": property(_eager_transpose)}
 for _name, _prim in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
                      ("truediv", "divide")):

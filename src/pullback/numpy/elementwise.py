@@ -283,8 +283,9 @@ def _extremum_eager(wins: Any) -> Any:
     return rule
 
 
-defvjp_lean(maximum_p, _extremum_eager(lambda a, b: a > b))
-defvjp_lean(minimum_p, _extremum_eager(lambda a, b: a < b))
+# (np.greater(a, b) is a > b for NumPy values and traced ones, without a lambda's frame)
+defvjp_lean(maximum_p, _extremum_eager(np.greater))
+defvjp_lean(minimum_p, _extremum_eager(np.less))
 
 greater       = binary("greater",       np.greater,       None, None)
 greater_equal = binary("greater_equal", np.greater_equal, None, None)
