@@ -219,3 +219,30 @@ def test_transpose_property_of_the_tape():
     np.testing.assert_array_equal(pb.grad(lambda x: pnp.sum(x.T * v))(x), v)
     a = np.ones((2, 3, 4))
     assert pb.grad(lambda a: pnp.sum(a.T[0]))(a).sum() == 6.0
+
+
+def test_numpy_ufuncs_with_an_array_first():
+    # `array op traced` reaches the tracer's __array_ufunc__: the one-step path for add,
+    # subtract, multiply, divide and matmul, the wrappers for lists and other ufuncs
+    X = np.random.default_rng(3).standard_normal((4, 3))
+    W = np.random.default_rng(4).standard_normal((2, 3))
+
+    def f(W):
+        z = X @ W.T  # ndarray @ traced transpose
+        z = np.subtract(np.ones((4, 2)), np.multiply(X[:, :2], z)) / np.full(2, 2.0)
+        z = np.add([1.0, 2.0], z) + np.matmul([[1.0, 0.5, 0.25]], W.T)
+        return pnp.sum(np.divide(np.ones((4, 2)), z + 10.0))
+
+    def f_np(W):
+        z = X @ W.T
+        z = (np.ones((4, 2)) - X[:, :2] * z) / np.full(2, 2.0)
+        z = np.add([1.0, 2.0], z) + np.matmul([[1.0, 0.5, 0.25]], W.T)
+        return np.sum(1.0 / (z + 10.0))
+
+    out, g = pb.value_and_grad(f)(W)
+    assert out == f_np(W)
+    np.testing.assert_allclose(g, _fd_grad(f_np, W), rtol=1e-7, atol=1e-10)
+    t = np.ones_like(W)
+    np.testing.assert_allclose(pb.hvp(f, (W,), (t,))[1][0],
+                               _fd_grad(lambda v: np.vdot(pb.grad(f)(v), t), W),
+                               rtol=1e-6, atol=1e-8)

@@ -47,6 +47,8 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
             out = record2(prim, *inputs)
             if out is not None:
                 return out
+        elif ufunc is np.matmul and len(inputs) == 2 and _plain_or_tape(*inputs):
+            return products.matmul(*inputs)  # (no array-like to convert: its wrapper's call)
         wrapper = UFUNCS.get(ufunc)
         if wrapper is not None:
             return wrapper(*inputs)
@@ -75,6 +77,12 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
         f"no derivative rule for numpy.{name}: pullback cannot differentiate it; use a "
         "pullback.numpy function instead, or define one with pullback.primitive"
     )
+
+
+def _plain_or_tape(x: Any, y: Any) -> bool:
+    """Whether each of ``x``, ``y`` is a NumPy array or a tracer of the eager tape."""
+    return ((type(x) is np.ndarray or type(x) is VJPTracer)
+            and (type(y) is np.ndarray or type(y) is VJPTracer))
 
 
 def _scipy_special_name(ufunc: Any) -> str | None:
