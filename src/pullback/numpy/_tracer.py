@@ -249,15 +249,19 @@ for _name, _impl in _METHODS.items():
 # one-step recording first (what the wrappers above try first too, after their checks that a
 # tracer passes), then fall back to the operators above. The result is marked weak as the
 # operators above mark it: only where ``self`` stands for a Python number (a 0-d value marked
-# weak), which the fast path leaves to them.
+# weak), which the fast path leaves to them. A tracer whose value is not a NumPy array or
+# float (one of an outer transformation: hvp, hessian) goes to them at once.
+
+#: the values of tape tracers that the one-step path takes (others: the general operators)
+_PLAIN = frozenset((np.ndarray, np.float64, np.float32, np.complex128, np.complex64))
 
 
 def _eager_binary(prim: Any, general: Any, reflected: bool) -> Any:
     if reflected:
         def op(self: Any, other: Any) -> Any:
             p = self._primal
-            if (type(p) is np.ndarray and p.ndim) or id(self) not in _MARKED \
-                    or not is_marked_weak(self):
+            if type(p) in _PLAIN and (p.ndim or id(self) not in _MARKED
+                                      or not is_marked_weak(self)):
                 out = record2(prim, other, self)
                 if out is not None:
                     return out
@@ -265,8 +269,8 @@ def _eager_binary(prim: Any, general: Any, reflected: bool) -> Any:
     else:
         def op(self: Any, other: Any) -> Any:
             p = self._primal
-            if (type(p) is np.ndarray and p.ndim) or id(self) not in _MARKED \
-                    or not is_marked_weak(self):
+            if type(p) in _PLAIN and (p.ndim or id(self) not in _MARKED
+                                      or not is_marked_weak(self)):
                 out = record2(prim, self, other)
                 if out is not None:
                     return out
@@ -277,8 +281,7 @@ def _eager_binary(prim: Any, general: Any, reflected: bool) -> Any:
 
 def _eager_negative(self: Any) -> Any:
     p = self._primal
-    if (type(p) is np.ndarray and p.ndim) or id(self) not in _MARKED \
-            or not is_marked_weak(self):
+    if type(p) in _PLAIN and (p.ndim or id(self) not in _MARKED or not is_marked_weak(self)):
         out = record1(ew.negative_p, self, {})
         if out is not None:
             return out
