@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import math
 import re
@@ -20,7 +21,9 @@ from pullback.core.trace import (
     dtype_of,
     instantiate,
     new_trace,
+    raise_store_error,
     shape_of,
+    trace_state,
     zero,
 )
 from pullback.core.tree import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
@@ -614,6 +617,7 @@ def _value_and_grad(
     known: dict[int, tuple[tuple[int, ...], bool]] = {}  # nargs -> (nums, all in order)
     one = isinstance(argnums, int)
     name = f"{who} of {fun_name(f)}"
+    fn: Callable[..., PyTree] = f  # (called with the tracers in place of some arguments)
 
     def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> tuple[PyTree, PyTree]:
         nargs = len(args)
@@ -625,13 +629,23 @@ def _value_and_grad(
             every = nums == tuple(range(nargs))
             known[nargs] = (nums, every)
         whole = every and not kwargs  # f itself, on all of its arguments
-        dyn = args if whole else tuple([args[i] for i in nums])
+        # (map: without the frame of a comprehension)
+        dyn: tuple[Any, ...] = args if whole else tuple(map(args.__getitem__, nums))
         if not has_aux and _float_inputs(dyn):
             # the eager common case: arrays (or lists of arrays, an MLP's parameters) in, a
             # NumPy float out (the general path below, without its pytrees and checks, which
             # these values pass)
             trace: VJPTrace
-            with new_trace(VJPTrace) as trace:
+            # new_trace(VJPTrace), written out (its three calls cost a microsecond): the
+            # garbage collector paused in the outermost transformation, NumPy's error for a
+            # traced value written into np.zeros(n) replaced by pullback's
+            stack = trace_state.stack
+            paused = not stack and gc.isenabled()
+            if paused:
+                gc.disable()
+            trace = VJPTrace(len(stack))
+            stack.append(trace)
+            try:
                 leaf = trace.leaf
                 ts: list[Any] = []
                 in_nodes: list[list[Any]] = []  # taken before f can rebind the tracers
@@ -648,9 +662,17 @@ def _value_and_grad(
                 if not whole:
                     for i, tr in zip(nums, ts, strict=True):
                         full[i] = tr
-                result = cast("Callable[..., PyTree]", f)(*full, **kwargs)
+                result = fn(*full, **kwargs)
                 del full
                 del ts
+            except ValueError as exc:
+                raise_store_error(exc)
+                raise
+            finally:
+                trace.active = False
+                trace_state.stack.pop()
+                if paused:
+                    gc.enable()
             if type(result) is VJPTracer and result._trace is trace and (
                     type(result._primal) is np.float64 or type(result._primal) is np.float32):
                 out = result._primal
@@ -660,8 +682,16 @@ def _value_and_grad(
                 grads: list[Any] = []
                 given = {id(seed)}  # one array object per result
                 for p, ns in zip(dyn, in_nodes, strict=True):
-                    gs = _leaf_grads(at_leaves, p if type(p) is list else (p,), ns, given)
-                    grads.append(gs if type(p) is list else gs[0])
+                    if type(p) is list:
+                        grads.append(_leaf_grads(at_leaves, p, ns, given))
+                        continue
+                    g = at_leaves.get(ns[0])
+                    if type(g) is np.ndarray and id(g) not in given:
+                        # an array's gradient, a new array: what _leaf_grads does with it
+                        given.add(id(g))
+                        grads.append(g)
+                    else:
+                        grads.append(_leaf_grads(at_leaves, (p,), ns, given)[0])
                 return out, (grads[0] if one else tuple(grads))
             out, _, pull, aux = _vjp_finish(
                 name, trace, result, False,

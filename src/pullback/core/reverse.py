@@ -84,6 +84,33 @@ class VJPTracer(Tracer):
             return len(shape_of(self._primal))
 
 
+_new = object.__new__
+
+
+def _push(trace: Any, prim: Primitive, parents: tuple, args: tuple, ans: Any,
+          params: dict) -> VJPTracer:
+    """Append the node of ``prim``'s result ``ans`` (one output, no residual) to ``trace`` and
+    return its tracer: ``Node(...)`` and ``VJPTracer(...)`` with their ``__init__`` written out
+    (a third of the cost of calling the classes, on the eager fast paths below)."""
+    nodes = trace.nodes
+    node = _new(Node)
+    node.prim = prim
+    node.parents = parents
+    node.args = args
+    node.ans = ans
+    node.params = params
+    node.residual = None
+    node.n_out = 1
+    node.slot = len(nodes)
+    nodes.append(node)
+    out = _new(VJPTracer)
+    out._trace = trace
+    out._primal = ans
+    out.node = node
+    out.index = 0
+    return out
+
+
 class VJPTrace(Trace):
     """Records one :class:`Node` per operation on its tracers, in creation order."""
 
@@ -101,9 +128,20 @@ class VJPTrace(Trace):
     def leaf(self, value: Any) -> VJPTracer:
         """A new input of this trace."""
         nodes = self.nodes
-        node = Node(None, (), (), value, None, None, 1, len(nodes))
+        node = _new(Node)  # Node(None, (), (), value, None, None, 1, len(nodes)), inline
+        node.prim = None
+        node.parents = node.args = ()
+        node.ans = value
+        node.params = node.residual = None
+        node.n_out = 1
+        node.slot = len(nodes)
         nodes.append(node)
-        return VJPTracer(self, value, node)
+        out = _new(VJPTracer)  # VJPTracer(self, value, node), inline
+        out._trace = self
+        out._primal = value
+        out.node = node
+        out.index = 0
+        return out
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> Any:
         if len(args) == 2:  # the common case, without the lists
@@ -156,6 +194,9 @@ class VJPTrace(Trace):
         return VJPTracer(self, ans, node)
 
 
+#: the parameters of the nodes of binary elementwise primitives (none): one dict for all of
+#: them, never written (rules and passes only read ``params``)
+_NO_PARAMS: dict = {}
 #: the primal types the eager fast path takes (plain NumPy values: no outer level's tracer)
 _PLAIN = (np.ndarray, np.generic)
 #: Python numbers, which the wrappers leave to NumPy's weak promotion
@@ -190,11 +231,7 @@ def record1(prim: Primitive, x: Any, params: dict) -> Any:
             or _trace_mod.debug_hook is not None or prim.nondiff or prim.custom_rules
             or prim.multiple_results):
         return None
-    ans = prim.impl(xv, **params)
-    nodes = trace.nodes
-    node = Node(prim, ((x.node, x.index),), (xv,), ans, params, None, 1, len(nodes))
-    nodes.append(node)
-    out = VJPTracer(trace, ans, node)
+    out = _push(trace, prim, ((x.node, x.index),), (xv,), prim.impl(xv, **params), params)
     if prim.view is not None:  # as bind does: a view of x (slicing, transpose) is marked
         prim.view(out, (x,), params)
     return out
@@ -264,11 +301,7 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
     if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
             or prim.custom_rules or prim.multiple_results or prim.view is not None):
         return None
-    ans = prim.impl(xv, yv)
-    nodes = trace.nodes
-    node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
-    nodes.append(node)
-    return VJPTracer(trace, ans, node)
+    return _push(trace, prim, (px, py), (xv, yv), prim.impl(xv, yv), _NO_PARAMS)
 
 
 #: the binary primitives whose reverse rules sum a cotangent over the axes that NumPy's
@@ -289,10 +322,7 @@ def _broadcasting(prim: Primitive, trace: Any, xv: Any, yv: Any, px: Any, py: An
         ans = prim.impl(xv, yv)
     except ValueError:  # shapes that do not broadcast: the general path's error
         return None
-    nodes = trace.nodes
-    node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
-    nodes.append(node)
-    return VJPTracer(trace, ans, node)
+    return _push(trace, prim, (px, py), (xv, yv), ans, _NO_PARAMS)
 
 
 def record_pair(prim: Primitive, x: Any, y: Any, params: dict) -> Any:
@@ -335,13 +365,10 @@ def record_pair(prim: Primitive, x: Any, y: Any, params: dict) -> Any:
         xv, px = x, None
     else:
         return None
-    if not trace.active or _trace_mod.debug_hook is not None or not _direct(prim):
+    if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
+            or prim.custom_rules or prim.multiple_results):  # (not _direct(prim), inline)
         return None
-    ans = prim.impl(xv, yv, **params)
-    nodes = trace.nodes
-    node = Node(prim, (px, py), (xv, yv), ans, params, None, 1, len(nodes))
-    nodes.append(node)
-    out = VJPTracer(trace, ans, node)
+    out = _push(trace, prim, (px, py), (xv, yv), prim.impl(xv, yv, **params), params)
     if prim.view is not None:  # as bind does
         prim.view(out, (x, y), params)
     return out
@@ -381,11 +408,7 @@ def record(prim: Primitive, args: tuple, params: dict) -> Any:
     if (trace is None or not trace.active or _trace_mod.debug_hook is not None
             or not _direct(prim)):
         return None
-    ans = prim.impl(*vals, **params)
-    nodes = trace.nodes
-    node = Node(prim, tuple(parents), tuple(vals), ans, params, None, 1, len(nodes))
-    nodes.append(node)
-    out = VJPTracer(trace, ans, node)
+    out = _push(trace, prim, tuple(parents), tuple(vals), prim.impl(*vals, **params), params)
     if prim.view is not None:  # as bind does
         prim.view(out, args, params)
     return out
@@ -461,7 +484,12 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
         slot = node.slot
         if cts[slot] is None:
             live += 1
-        _accumulate(cts, node, index, g)
+            if node.n_out == 1:  # (the first seed of a node: _accumulate stores it)
+                cts[slot] = g
+            else:
+                _accumulate(cts, node, index, g)
+        else:
+            _accumulate(cts, node, index, g)
         if slot > start:
             start = slot
     leaves = {}

@@ -33,6 +33,7 @@ __all__ = [
     "is_differentiable_dtype",
     "new_primitive",
     "plain_store_error",
+    "raise_store_error",
     "new_trace",
     "shape_of",
     "zero",
@@ -271,12 +272,19 @@ class new_trace:  # noqa: N801 - used like a function: ``with new_trace(VJPTrace
         if self.paused:
             gc.enable()
         if trace_state.store_error is not None and exc_type is not None:
-            _raise_store_error(exc)
+            raise_store_error(exc)
 
 
-def _raise_store_error(exc: BaseException) -> None:
+def raise_store_error(exc: BaseException) -> None:
     """Raise the clear error recorded by :func:`plain_store_error` in place of ``exc`` when
-    ``exc`` is the ValueError NumPy raised at that very instruction."""
+    ``exc`` is the ValueError NumPy raised at that very instruction (what a transformation
+    does as an exception leaves it; :class:`new_trace` does it).
+
+    Example:
+        >>> raise_store_error(ValueError("unrelated"))  # nothing recorded: returns
+    """
+    if trace_state.store_error is None:
+        return
     err, code, lasti = trace_state.store_error  # type: ignore[misc]
     trace_state.store_error = None
     if not isinstance(exc, ValueError):

@@ -233,6 +233,10 @@ def tree_map(f: Callable[..., Any], tree: PyTree, *rest: PyTree) -> PyTree:
         >>> tree_map(lambda a, b: a + b, {"x": 1.0, "y": [2.0]}, {"x": 10.0, "y": [20.0]})
         {'x': 11.0, 'y': [22.0]}
     """
+    if type(tree) is list and _array_list(tree, len(tree), rest):
+        # lists of NumPy arrays of one length (a model's parameters and their gradients):
+        # what the general path below does, without flattening and rebuilding
+        return [f(*xs) for xs in zip(tree, *rest, strict=True)]
     leaves, treedef = tree_flatten(tree)
     others: list[list[Any]] = []
     for i, r in enumerate(rest):
@@ -244,3 +248,17 @@ def tree_map(f: Callable[..., Any], tree: PyTree, *rest: PyTree) -> PyTree:
             )
         others.append(r_leaves)
     return tree_unflatten(treedef, [f(*xs) for xs in zip(leaves, *others, strict=True)])
+
+
+def _array_list(tree: list, n: int, rest: tuple) -> bool:
+    """Whether ``tree`` and each of ``rest`` are lists of ``n`` NumPy arrays (leaves)."""
+    for x in tree:
+        if type(x) is not np.ndarray:
+            return False
+    for r in rest:
+        if type(r) is not list or len(r) != n:
+            return False
+        for x in r:
+            if type(x) is not np.ndarray:
+                return False
+    return True

@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from pullback.core import lax
-from pullback.core.trace import Tracer
+from pullback.core.reverse import VJPTracer, record1, record2
+from pullback.core.trace import PRIMITIVES, Tracer
 from pullback.numpy import elementwise as ew
 from pullback.numpy import products, reductions, shape, ufunc_methods
 from pullback.numpy._mutation import assign, inplace, setitem
 from pullback.numpy._registry import FUNCTIONS, METHODS, SCIPY_UFUNCS, UFUNCS, method
-from pullback.numpy._util import python_number_operator
+from pullback.numpy._util import _MARKED, is_marked_weak, python_number_operator
 from pullback.numpy.indexing import at
 
 
@@ -40,6 +41,14 @@ def _into_plain_array(ufunc: Any, out: Any) -> TypeError:
 
 def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
     if not kwargs and method == "__call__":  # `array * traced`: the wrapper, at once
+        prim = _EAGER_UFUNCS.get(ufunc)
+        if prim is not None and len(inputs) == 2:
+            # the eager reverse-mode case, in one step (the wrapper's first try)
+            out = record2(prim, *inputs)
+            if out is not None:
+                return out
+        elif ufunc is np.matmul and len(inputs) == 2 and _plain_or_tape(*inputs):
+            return products.matmul(*inputs)  # (no array-like to convert: its wrapper's call)
         wrapper = UFUNCS.get(ufunc)
         if wrapper is not None:
             return wrapper(*inputs)
@@ -75,6 +84,12 @@ def _array_ufunc(self: Tracer, ufunc: Any, method: str, *inputs: Any, **kwargs: 
 #: NumPy's ufunc methods on traced values (np.multiply.outer(x, y), np.maximum.reduce(x))
 _UFUNC_METHODS = {"outer": ufunc_methods.outer, "reduce": ufunc_methods.reduce,
                   "accumulate": ufunc_methods.accumulate, "reduceat": ufunc_methods.reduceat}
+
+
+def _plain_or_tape(x: Any, y: Any) -> bool:
+    """Whether each of ``x``, ``y`` is a NumPy array or a tracer of the eager tape."""
+    return ((type(x) is np.ndarray or type(x) is VJPTracer)
+            and (type(y) is np.ndarray or type(y) is VJPTracer))
 
 
 def _scipy_special_name(ufunc: Any) -> str | None:
@@ -236,8 +251,76 @@ for _name, _impl in _METHODS.items():
     method(_name, _impl)
 
 
+# ----------------------------------------------------------------------------- the eager case
+# The arithmetic operators of the eager reverse mode's tracers (VJPTracer) try the tape's
+# one-step recording first (what the wrappers above try first too, after their checks that a
+# tracer passes), then fall back to the operators above. The result is marked weak as the
+# operators above mark it: only where ``self`` stands for a Python number (a 0-d value marked
+# weak), which the fast path leaves to them. A tracer whose value is not a NumPy array or
+# float (one of an outer transformation: hvp, hessian) goes to them at once.
+
+#: the values of tape tracers that the one-step path takes (others: the general operators)
+_PLAIN = frozenset((np.ndarray, np.float64, np.float32, np.complex128, np.complex64))
+
+
+def _eager_binary(prim: Any, general: Any, reflected: bool) -> Any:
+    if reflected:
+        def op(self: Any, other: Any) -> Any:
+            p = self._primal
+            if type(p) in _PLAIN and (p.ndim or id(self) not in _MARKED
+                                      or not is_marked_weak(self)):
+                out = record2(prim, other, self)
+                if out is not None:
+                    return out
+            return general(self, other)
+    else:
+        def op(self: Any, other: Any) -> Any:
+            p = self._primal
+            if type(p) in _PLAIN and (p.ndim or id(self) not in _MARKED
+                                      or not is_marked_weak(self)):
+                out = record2(prim, self, other)
+                if out is not None:
+                    return out
+            return general(self, other)
+    op.__name__ = general.__name__
+    return op
+
+
+def _eager_negative(self: Any) -> Any:
+    p = self._primal
+    if type(p) in _PLAIN and (p.ndim or id(self) not in _MARKED or not is_marked_weak(self)):
+        out = record1(ew.negative_p, self, {})
+        if out is not None:
+            return out
+    return _METHODS["__neg__"](self)
+
+
+def _eager_transpose(self: Any) -> Any:
+    """``x.T`` of a matrix in one step (``shape.transpose``'s parameters for it)."""
+    p = self._primal
+    if type(p) is np.ndarray and p.ndim == 2:
+        out = record1(shape.transpose_p, self, {"axes": (1, 0)})
+        if out is not None:
+            return out
+    return shape.transpose(self)
+
+
+#: NumPy's binary ufuncs whose wrappers try ``record2`` first (``array * traced`` reaches
+#: ``_array_ufunc``): the primitive, for it to try that at once
+_EAGER_UFUNCS = {np.add: PRIMITIVES["add"], np.subtract: PRIMITIVES["subtract"],
+                 np.multiply: lax.mul_p, np.divide: PRIMITIVES["divide"]}
+_EAGER = {"__neg__": _eager_negative, "T": property(_eager_transpose)}
+for _name, _prim in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"),
+                     ("truediv", "divide")):
+    _p = lax.mul_p if _prim == "multiply" else PRIMITIVES[_prim]
+    _EAGER[f"__{_name}__"] = _eager_binary(_p, _METHODS[f"__{_name}__"], False)
+    _EAGER[f"__r{_name}__"] = _eager_binary(_p, _METHODS[f"__r{_name}__"], True)
+
+
 def install() -> None:
     """Give traced values every registered method; ``pullback.numpy`` calls it last."""
     for name, impl in METHODS.items():
         setattr(Tracer, name, impl)
+    for name, impl in _EAGER.items():
+        setattr(VJPTracer, name, impl)
 Tracer.__hash__ = lambda s: id(s)  # comparisons return arrays; identity still hashes

@@ -18,9 +18,9 @@ from pullback.core import lax
 from pullback.core.reverse import VJPTracer
 from pullback.core.trace import Tracer
 
-__all__ = ["as_array", "mark_weak", "normalize_axes", "normalize_axis", "promote_dtypes",
-           "python_number_operator", "python_number_part", "result_dtype", "scalar_axis",
-           "weak_type"]
+__all__ = ["as_array", "is_marked_weak", "mark_weak", "normalize_axes", "normalize_axis",
+           "promote_dtypes", "python_number_operator", "python_number_part", "result_dtype",
+           "scalar_axis", "weak_type"]
 
 _WEAK = (bool, int, float, complex)
 
@@ -92,6 +92,12 @@ def mark_weak(x: Tracer, kind: type) -> Tracer:
     key = id(x)
     _MARKED[key] = (weakref.ref(x, lambda _ref, key=key: _MARKED.pop(key, None)), kind)
     return x
+
+
+def is_marked_weak(x: Tracer) -> bool:
+    """Whether :func:`mark_weak` marked ``x`` (a quick test for the eager operators)."""
+    marked = _MARKED.get(id(x))
+    return marked is not None and marked[0]() is x
 
 
 def weak_type(x: Tracer) -> type | None:

@@ -278,8 +278,9 @@ def _extremum_eager(wins: Any) -> Any:
     return rule
 
 
-defvjp_lean(maximum_p, _extremum_eager(lambda a, b: a > b))
-defvjp_lean(minimum_p, _extremum_eager(lambda a, b: a < b))
+# (np.greater(a, b) is a > b for NumPy values and traced ones, without a lambda's frame)
+defvjp_lean(maximum_p, _extremum_eager(np.greater))
+defvjp_lean(minimum_p, _extremum_eager(np.less))
 
 greater       = binary("greater",       np.greater,       None, None)
 greater_equal = binary("greater_equal", np.greater_equal, None, None)
@@ -350,17 +351,54 @@ def _subtract_jvp(tangents: tuple, ans: Any, args: tuple, params: dict) -> Any:
 
 defjvp_joint(subtract_p, _subtract_jvp)
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
-defvjp_lean(add_p, lambda g, ans, args, params, parents: (
-    None if parents[0] is None else _fit(g, args[0]),
-    None if parents[1] is None else _fit(g, args[1])))
-defvjp_lean(subtract_p, lambda g, ans, args, params, parents: (
-    None if parents[0] is None else _fit(g, args[0]),
-    None if parents[1] is None else negative(_fit(g, args[1]))))
+
+
+# the lean rules (reverse.EAGER_VJP): the rules above, with _fit's test of a NumPy operand
+# and cotangent of one shape (then _fit is the identity) written inline
+_SHAPED = frozenset((np.ndarray, np.float64, np.float32, np.complex128, np.complex64))
+
+
+def _add_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    x, y = args
+    gx = gy = None
+    if parents[0] is not None:
+        gx = g if type(x) is type(g) is np.ndarray and g.shape == x.shape else _fit(g, x)
+    if parents[1] is not None:
+        gy = g if type(y) is type(g) is np.ndarray and g.shape == y.shape else _fit(g, y)
+    return gx, gy
+
+
+def _subtract_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    x, y = args
+    gx = gy = None
+    if parents[0] is not None:
+        gx = g if type(x) is type(g) is np.ndarray and g.shape == x.shape else _fit(g, x)
+    if parents[1] is not None:
+        gy = negative(g if type(y) is type(g) is np.ndarray and g.shape == y.shape else _fit(g, y))
+    return gx, gy
+
+
+def _mul_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    x, y = args
+    gx = gy = None
+    if parents[0] is not None:
+        gx = g * y
+        t = type(x)
+        if not (t is type(gx) and t in _SHAPED and gx.shape == x.shape):
+            gx = _fit(gx, x)
+    if parents[1] is not None:
+        gy = g * x
+        t = type(y)
+        if not (t is type(gy) and t in _SHAPED and gy.shape == y.shape):
+            gy = _fit(gy, y)
+    return gx, gy
+
+
+defvjp_lean(add_p, _add_lean)
+defvjp_lean(subtract_p, _subtract_lean)
 # multiply (lax.mul_p): its rules, with the sum over broadcast axes
 defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
-defvjp_lean(lax.mul_p, lambda g, ans, args, params, parents: (
-    None if parents[0] is None else _fit(g * args[1], args[0]),
-    None if parents[1] is None else _fit(g * args[0], args[1])))
+defvjp_lean(lax.mul_p, _mul_lean)
 BROADCASTING.update((add_p, subtract_p, lax.mul_p))
 
 

@@ -120,12 +120,6 @@ defbilinear(
 )
 
 
-def _fortran(a: np.ndarray) -> bool:
-    """Whether the matrix ``a`` is stored in Fortran order only (a transposed C array)."""
-    flags = a.flags
-    return flags.f_contiguous and not flags.c_contiguous  # type: ignore[no-any-return]
-
-
 def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
     """matmul's reverse rule in one call (``reverse.EAGER_VJP``): for plain vectors and
     matrices the products of :func:`_matmul_lhs`/:func:`_matmul_rhs`' first case, written
@@ -143,7 +137,9 @@ def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -
                     gx = g * y if xnd == 1 else g[..., None] * y
                 elif xnd == 1:
                     gx = np.matmul(y, g)
-                elif _fortran(x):  # x is a transpose (W.T): its cotangent in its layout
+                elif (fl := x.flags).f_contiguous and not fl.c_contiguous:
+                    # x is stored in Fortran order only, a transpose (W.T): its cotangent
+                    # in its layout
                     gx = np.matmul(y, g.T).T
                 else:
                     gx = np.matmul(g, y.T)
@@ -152,8 +148,9 @@ def _matmul_eager(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -
                     gy = g * x if ynd == 1 else x[:, None] * g
                 elif ynd == 1:
                     gy = np.matmul(g, x)
-                elif _fortran(y):  # y is a transpose (x @ W.T): its cotangent in its layout,
-                    gy = np.matmul(g.T, x).T  # so that W's is C-ordered as W is
+                elif (fl := y.flags).f_contiguous and not fl.c_contiguous:
+                    # y is a transpose (x @ W.T): its cotangent in its layout, so that W's
+                    gy = np.matmul(g.T, x).T  # is C-ordered as W is
                 else:
                     gy = np.matmul(x.T, g)
             return gx, gy

@@ -133,6 +133,18 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims:
         >>> pnp.sum(np.ones((2, 3)), axis=0)
         array([2., 2., 2.])
     """
+    if type(a) is VJPTracer and dtype is None and out is None and not kwargs:
+        # the eager reverse-mode case of a NumPy array (not 0-d) summed over all its axes or
+        # one: the steps below, in one
+        p = a._primal
+        if type(p) is np.ndarray and p.ndim:
+            nd = p.ndim
+            axes = (tuple(range(nd)) if axis is None
+                    else (axis % nd,) if type(axis) is int and -nd <= axis < nd else ())
+            if axes:
+                res = record1(sum_p, a, {"axes": axes, "keepdims": bool(keepdims)})
+                if res is not None:
+                    return res
     if not isinstance(a, Tracer):
         return np.sum(a, axis=axis, dtype=dtype, out=out, keepdims=keepdims, **kwargs)
     if dtype is not None or out is not None or kwargs:
