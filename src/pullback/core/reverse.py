@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import trace as _trace_mod
+from pullback.core.forward import JVPTracer, jvp_apply1, jvp_apply2
 from pullback.core.rules import add_tangents
 from pullback.core.trace import (
     Primitive,
@@ -186,11 +187,17 @@ def record1(prim: Primitive, x: Any, params: dict) -> Any:
         return None
     xv = x._primal
     trace = x._trace
-    if ((type(xv) is not np.ndarray and not isinstance(xv, _PLAIN)) or not trace.active
-            or _trace_mod.debug_hook is not None or prim.nondiff or prim.custom_rules
-            or prim.multiple_results):
+    if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
+            or prim.custom_rules or prim.multiple_results):
         return None
-    ans = prim.impl(xv, **params)
+    if type(xv) is np.ndarray or isinstance(xv, _PLAIN):
+        ans = prim.impl(xv, **params)
+    elif type(xv) is JVPTracer:  # traced by an outer forward level: applied there in one step
+        ans = jvp_apply1(prim, xv, params)
+        if ans is None:
+            return None
+    else:
+        return None
     nodes = trace.nodes
     node = Node(prim, ((x.node, x.index),), (xv,), ans, params, None, 1, len(nodes))
     nodes.append(node)
@@ -229,14 +236,14 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             yv, py = y, None
             if type(y) in _WEAK:  # a Python number: NumPy promotes it weakly
                 if not isinstance(xv, _PLAIN):
-                    return None
+                    return _over_jvp2(prim, trace, xv, yv, px, py)
             elif type(y) is not np.ndarray:
                 return None
         if yv is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
             if type(xv) is not np.ndarray and not isinstance(xv, _PLAIN):
-                return None
+                return _over_jvp2(prim, trace, xv, yv, px, py)
             if type(yv) is not np.ndarray and not isinstance(yv, _PLAIN):
-                return None
+                return _over_jvp2(prim, trace, xv, yv, px, py)
             xd = xv.dtype
             yd = yv.dtype
             if xd is not yd and xd != yd:
@@ -249,6 +256,8 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
         py = (y.node, y.index)
         xv, px = x, None
         if not isinstance(yv, _PLAIN):
+            if type(x) is np.ndarray or type(x) in _WEAK:
+                return _over_jvp2(prim, trace, xv, yv, px, py)
             return None
         if type(x) is np.ndarray:
             xd = x.dtype
@@ -265,6 +274,23 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             or prim.custom_rules or prim.multiple_results or prim.view is not None):
         return None
     ans = prim.impl(xv, yv)
+    nodes = trace.nodes
+    node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
+    nodes.append(node)
+    return VJPTracer(trace, ans, node)
+
+
+def _over_jvp2(prim: Primitive, trace: Any, xv: Any, yv: Any, px: Any, py: Any) -> Any:
+    """:func:`record2` where a value is traced by an outer forward level (``hvp``, ``hessian``:
+    a VJP trace inside a JVP trace): one node, its value computed at that level in one step
+    (:func:`~pullback.core.forward.jvp_apply2`, what ``bind`` would do there); None when that
+    step does not apply (then the caller takes the general path)."""
+    if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
+            or prim.custom_rules or prim.multiple_results or prim.view is not None):
+        return None
+    ans = jvp_apply2(prim, xv, yv)
+    if ans is None:
+        return None
     nodes = trace.nodes
     node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
     nodes.append(node)

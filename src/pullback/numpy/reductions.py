@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends, lax
+from pullback.core.forward import jvp_apply1
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
 from pullback.core.reverse import VJPTracer, record1
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
@@ -142,6 +143,8 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims:
         return a
     params = {"axes": axes, "keepdims": bool(keepdims)}
     out = record1(sum_p, a, params)  # the eager reverse-mode case in one step
+    if out is None:
+        out = jvp_apply1(sum_p, a, params)  # the outermost forward-mode case in one step
     return sum_p.bind(a, **params) if out is None else out
 
 

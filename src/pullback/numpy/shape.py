@@ -17,6 +17,7 @@ import numpy as np
 from pullback.core import backends, lax
 from pullback.core.api import stop_gradient
 from pullback.core.batching import batch_by_looping
+from pullback.core.forward import jvp_apply1
 from pullback.core.lax import (
     broadcast_to_p,
     concatenate_p,
@@ -949,7 +950,11 @@ def getitem(x: Any, idx: Any) -> Any:
         return getitem_dyn_p.bind(x, *dyn, template=template)
     if len(idx) <= x.ndim and all(isinstance(i, slice) and i == slice(None) for i in idx):
         return x
-    return getitem_p.bind(x, idx=idx)
+    params = {"idx": idx}
+    out = record1(getitem_p, x, params)  # the eager reverse-mode case in one step
+    if out is None:
+        out = jvp_apply1(getitem_p, x, params)  # the outermost forward-mode case in one step
+    return getitem_p.bind(x, idx=idx) if out is None else out
 
 
 # ----------------------------------------------------------------------------- index operands
