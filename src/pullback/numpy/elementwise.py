@@ -46,7 +46,7 @@ from pullback.core.forward import jvp_apply1
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
 from pullback.core.reverse import BROADCASTING, defvjp_lean, record1
-from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp
+from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp, defvjp_joint
 from pullback.core.trace import PRIMITIVES, Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
     floor_divide,
@@ -356,11 +356,22 @@ defvjp_lean(add_p, lambda g, ans, args, params, parents: (
 defvjp_lean(subtract_p, lambda g, ans, args, params, parents: (
     None if parents[0] is None else _fit(g, args[0]),
     None if parents[1] is None else negative(_fit(g, args[1]))))
-# multiply (lax.mul_p): its rules, with the sum over broadcast axes
-defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
-defvjp_lean(lax.mul_p, lambda g, ans, args, params, parents: (
-    None if parents[0] is None else _fit(g * args[1], args[0]),
-    None if parents[1] is None else _fit(g * args[0], args[1])))
+
+
+def _mul_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    """multiply's reverse rule (lax.mul_p), with the sum over broadcast axes: ``g * y`` for
+    ``x``, ``g * x`` for ``y``. For a value times itself (``x * x``: one object, so one value)
+    the two are the same array, computed once: each argument receives it, and their sum is
+    the value the two products gave. Its own lean form (``needs`` may be the parents)."""
+    x, y = args
+    if x is y and needs[0] and needs[1]:
+        ct = _fit(g * x, x)
+        return ct, ct
+    return (_fit(g * y, x) if needs[0] else None, _fit(g * x, y) if needs[1] else None)
+
+
+defvjp_joint(lax.mul_p, _mul_vjp)
+defvjp_lean(lax.mul_p, _mul_vjp)
 BROADCASTING.update((add_p, subtract_p, lax.mul_p))
 
 
