@@ -179,18 +179,25 @@ def jvp_apply2(prim: Primitive, x: Any, y: Any) -> Any:
             elif type(y) is not np.ndarray:
                 return None
         if yp is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
-            if (not isinstance(xp, _PLAIN) or not isinstance(yp, _PLAIN)
-                    or xp.shape != yp.shape or xp.dtype != yp.dtype):
+            if ((type(xp) is not np.ndarray and not isinstance(xp, _PLAIN))
+                    or (type(yp) is not np.ndarray and not isinstance(yp, _PLAIN))
+                    or xp.shape != yp.shape):
+                return None
+            xd = xp.dtype
+            yd = yp.dtype
+            if xd is not yd and xd != yd:
                 return None
     elif type(y) is JVPTracer:
         trace = y._trace
         yp = y._primal
         ty = y.tangent
         xp, tx = x, zero
-        if not isinstance(yp, _PLAIN):
+        if type(yp) is not np.ndarray and not isinstance(yp, _PLAIN):
             return None
         if type(x) is np.ndarray:
-            if x.shape != yp.shape or x.dtype != yp.dtype:
+            xd = x.dtype
+            yd = yp.dtype
+            if x.shape != yp.shape or (xd is not yd and xd != yd):
                 return None
         elif type(x) not in _WEAK:
             return None

@@ -532,8 +532,11 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             if ct is None or ct is zero:
                 continue
             arg = args[i]
+            # a JVP level's value has its primal's shape and dtype (read without the properties)
+            c = ct._primal if type(ct) is JVPTracer else ct
+            a = arg._primal if type(arg) is JVPTracer else arg
             try:  # shape_of and dtype_of, for values that have both attributes
-                ok = ct.shape == arg.shape and ct.dtype == arg.dtype
+                ok = c.shape == a.shape and c.dtype == a.dtype
             except AttributeError:
                 ok = False
             if not ok:  # raises unless shape_of/dtype_of agree

@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 
 from pullback.core import backends, lax
-from pullback.core.forward import jvp_apply1
 from pullback.core.lax import stop_gradient, sum_p, sum_transpose
 from pullback.core.reverse import VJPTracer, record1
 from pullback.core.rules import defbatch, defjvp, deflinear, defvjp
@@ -46,6 +45,7 @@ from pullback.numpy._nondiff import any as any_
 from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
 from pullback.numpy._registry import (
     _check_kwargs,
+    apply1,
     batch_along,
     implements,
     method,
@@ -142,10 +142,7 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims:
     if not axes and not keepdims:
         return a
     params = {"axes": axes, "keepdims": bool(keepdims)}
-    out = record1(sum_p, a, params)  # the eager reverse-mode case in one step
-    if out is None:
-        out = jvp_apply1(sum_p, a, params)  # the outermost forward-mode case in one step
-    return sum_p.bind(a, **params) if out is None else out
+    return apply1(sum_p, a, params)  # in one step where one applies
 
 
 @implements(np.mean)
