@@ -450,9 +450,8 @@ def make_graph(f: Callable[..., PyTree], *args: PyTree, static_argnums: int | Se
             c:f64[2] = multiply a a
             d:f64[] = sum[axes=(0,) keepdims=False] c
             e:f64[2] = multiply b a
-            f:f64[2] = multiply b a
-            g:f64[2] = add e f
-          in (g,) }
+            f:f64[2] = add e e
+          in (f,) }
 
         Here ``a`` is the input and ``b`` a constant (the cotangent of the sum, ones); the
         forward pass computes ``d``, which the gradient does not use.

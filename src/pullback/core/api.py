@@ -251,14 +251,26 @@ def _float_arrays(values: Sequence[Any]) -> bool:
 
 def _float_inputs(values: Sequence[Any]) -> bool:
     """Whether every entry of ``values`` is a NumPy array of a floating or complex dtype, or a
-    list of such arrays."""
+    list of such arrays, or such an array traced by a JVP level (``hvp``, ``hessian``: the
+    gradient taken inside forward mode)."""
     for x in values:
         if type(x) is list:
             if not _float_arrays(x):
                 return False
+        elif type(x) is JVPTracer:
+            p = x._primal
+            if type(p) is not np.ndarray or p.dtype.kind not in "fc":
+                return False
         elif type(x) is not np.ndarray or x.dtype.kind not in "fc":
             return False
     return True
+
+
+def _float_scalar(x: Any) -> bool:
+    """Whether ``x`` is a NumPy float64 or float32 scalar, or one traced by a JVP level."""
+    if type(x) is JVPTracer:
+        x = x._primal
+    return type(x) is np.float64 or type(x) is np.float32
 
 
 def _snapshot(x: Any) -> Any:
@@ -673,8 +685,8 @@ def _value_and_grad(
                 trace_state.stack.pop()
                 if paused:
                     gc.enable()
-            if type(result) is VJPTracer and result._trace is trace and (
-                    type(result._primal) is np.float64 or type(result._primal) is np.float32):
+            if type(result) is VJPTracer and result._trace is trace and _float_scalar(
+                    result._primal):
                 out = result._primal
                 seed = np.array(1, out.dtype)
                 at_leaves = backward_pass([(result.node, result.index, seed)], trace.nodes)

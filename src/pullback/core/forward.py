@@ -109,17 +109,17 @@ _WEAK = (float, int)
 
 def _direct(prim: Primitive) -> bool:
     """Whether :meth:`JVPTrace.process` applies ``prim`` as its implementation and its
-    ``jvp`` rule, with one result (``bind`` adds only the marking of views, which the fast
-    path leaves to it: primitives with views are not taken)."""
-    return not (prim.nondiff or prim.custom_jvp or prim.multiple_results or prim.jvp is None
-                or prim.view is not None)
+    ``jvp`` rule, with one result (``bind`` adds the marking of views, which
+    :func:`jvp_apply1` does as it does; :func:`jvp_apply2` takes no primitive with views)."""
+    return not (prim.nondiff or prim.custom_jvp or prim.multiple_results or prim.jvp is None)
 
 
 def jvp_apply1(prim: Primitive, x: Any, params: dict) -> Any:
     """``prim(x, **params)`` in one step (what ``bind`` then :meth:`JVPTrace.process` do),
     when ``x`` is a tracer of an active JVP trace whose primal is a plain NumPy value, ``prim``
-    is an ordinary primitive (one result, no view of its argument) and no ``debug_nans`` hook
-    is set; None otherwise (then the caller takes the general path, ``bind``).
+    is an ordinary primitive (one result; a view of its argument is marked as ``bind`` marks
+    it) and no ``debug_nans`` hook is set; None otherwise (then the caller takes the general
+    path, ``bind``).
 
     Example:
         >>> from pullback.core.trace import new_trace, PRIMITIVES
@@ -137,9 +137,15 @@ def jvp_apply1(prim: Primitive, x: Any, params: dict) -> Any:
         return None
     ans = prim.impl(xp, **params)
     t = prim.jvp((x.tangent,), ans, (xp,), params)  # type: ignore[misc]
-    if t is zero or t is None:
-        return ans
-    return JVPTracer(trace, ans, t)
+    view = prim.view
+    if view is None:
+        if t is zero or t is None:
+            return ans
+        return JVPTracer(trace, ans, t)
+    # a view of a traced buffer stays traced (as process does), and is marked (as bind does)
+    out = JVPTracer(trace, ans, zero if t is None else t)
+    view(out, (x,), params)
+    return out
 
 
 def jvp_apply2(prim: Primitive, x: Any, y: Any) -> Any:
@@ -173,24 +179,32 @@ def jvp_apply2(prim: Primitive, x: Any, y: Any) -> Any:
             elif type(y) is not np.ndarray:
                 return None
         if yp is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
-            if (not isinstance(xp, _PLAIN) or not isinstance(yp, _PLAIN)
-                    or xp.shape != yp.shape or xp.dtype != yp.dtype):
+            if ((type(xp) is not np.ndarray and not isinstance(xp, _PLAIN))
+                    or (type(yp) is not np.ndarray and not isinstance(yp, _PLAIN))
+                    or xp.shape != yp.shape):
+                return None
+            xd = xp.dtype
+            yd = yp.dtype
+            if xd is not yd and xd != yd:
                 return None
     elif type(y) is JVPTracer:
         trace = y._trace
         yp = y._primal
         ty = y.tangent
         xp, tx = x, zero
-        if not isinstance(yp, _PLAIN):
+        if type(yp) is not np.ndarray and not isinstance(yp, _PLAIN):
             return None
         if type(x) is np.ndarray:
-            if x.shape != yp.shape or x.dtype != yp.dtype:
+            xd = x.dtype
+            yd = yp.dtype
+            if x.shape != yp.shape or (xd is not yd and xd != yd):
                 return None
         elif type(x) not in _WEAK:
             return None
     else:
         return None
-    if not trace.active or _trace_mod.debug_hook is not None or not _direct(prim):
+    if (not trace.active or _trace_mod.debug_hook is not None or not _direct(prim)
+            or prim.view is not None):
         return None
     ans = prim.impl(xp, yp)
     t = prim.jvp((tx, ty), ans, (xp, yp), {})  # type: ignore[misc]

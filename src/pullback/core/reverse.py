@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import trace as _trace_mod
+from pullback.core.forward import JVPTracer, jvp_apply1, jvp_apply2
 from pullback.core.rules import add_tangents
 from pullback.core.trace import (
     Primitive,
@@ -227,11 +228,18 @@ def record1(prim: Primitive, x: Any, params: dict) -> Any:
         return None
     xv = x._primal
     trace = x._trace
-    if ((type(xv) is not np.ndarray and not isinstance(xv, _PLAIN)) or not trace.active
-            or _trace_mod.debug_hook is not None or prim.nondiff or prim.custom_rules
-            or prim.multiple_results):
+    if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
+            or prim.custom_rules or prim.multiple_results):
         return None
-    out = _push(trace, prim, ((x.node, x.index),), (xv,), prim.impl(xv, **params), params)
+    if type(xv) is np.ndarray or isinstance(xv, _PLAIN):
+        ans = prim.impl(xv, **params)
+    elif type(xv) is JVPTracer:  # traced by an outer forward level: applied there in one step
+        ans = jvp_apply1(prim, xv, params)
+        if ans is None:
+            return None
+    else:
+        return None
+    out = _push(trace, prim, ((x.node, x.index),), (xv,), ans, params)
     if prim.view is not None:  # as bind does: a view of x (slicing, transpose) is marked
         prim.view(out, (x,), params)
     return out
@@ -266,14 +274,14 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             yv, py = y, None
             if type(y) in _WEAK:  # a Python number: NumPy promotes it weakly
                 if not isinstance(xv, _PLAIN):
-                    return None
+                    return _over_jvp2(prim, trace, xv, yv, px, py)
             elif type(y) is not np.ndarray:
                 return None
         if yv is not y or type(y) is np.ndarray:  # two arrays: one shape and dtype
             if type(xv) is not np.ndarray and not isinstance(xv, _PLAIN):
-                return None
+                return _over_jvp2(prim, trace, xv, yv, px, py)
             if type(yv) is not np.ndarray and not isinstance(yv, _PLAIN):
-                return None
+                return _over_jvp2(prim, trace, xv, yv, px, py)
             xd = xv.dtype
             yd = yv.dtype
             if xd is not yd and xd != yd:
@@ -286,6 +294,8 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
         py = (y.node, y.index)
         xv, px = x, None
         if not isinstance(yv, _PLAIN):
+            if type(x) is np.ndarray or type(x) in _WEAK:
+                return _over_jvp2(prim, trace, xv, yv, px, py)
             return None
         if type(x) is np.ndarray:
             xd = x.dtype
@@ -302,6 +312,23 @@ def record2(prim: Primitive, x: Any, y: Any) -> Any:
             or prim.custom_rules or prim.multiple_results or prim.view is not None):
         return None
     return _push(trace, prim, (px, py), (xv, yv), prim.impl(xv, yv), _NO_PARAMS)
+
+
+def _over_jvp2(prim: Primitive, trace: Any, xv: Any, yv: Any, px: Any, py: Any) -> Any:
+    """:func:`record2` where a value is traced by an outer forward level (``hvp``, ``hessian``:
+    a VJP trace inside a JVP trace): one node, its value computed at that level in one step
+    (:func:`~pullback.core.forward.jvp_apply2`, what ``bind`` would do there); None when that
+    step does not apply (then the caller takes the general path)."""
+    if (not trace.active or _trace_mod.debug_hook is not None or prim.nondiff
+            or prim.custom_rules or prim.multiple_results or prim.view is not None):
+        return None
+    ans = jvp_apply2(prim, xv, yv)
+    if ans is None:
+        return None
+    nodes = trace.nodes
+    node = Node(prim, (px, py), (xv, yv), ans, {}, None, 1, len(nodes))
+    nodes.append(node)
+    return VJPTracer(trace, ans, node)
 
 
 #: the binary primitives whose reverse rules sum a cotangent over the axes that NumPy's
@@ -534,8 +561,11 @@ def backward_pass(seeds: list[tuple[Node, int, Any]], nodes: list[Node]) -> dict
             if ct is None or ct is zero:
                 continue
             arg = args[i]
+            # a JVP level's value has its primal's shape and dtype (read without the properties)
+            c = ct._primal if type(ct) is JVPTracer else ct
+            a = arg._primal if type(arg) is JVPTracer else arg
             try:  # shape_of and dtype_of, for values that have both attributes
-                ok = ct.shape == arg.shape and ct.dtype == arg.dtype
+                ok = c.shape == a.shape and c.dtype == a.dtype
             except AttributeError:
                 ok = False
             if not ok:  # raises unless shape_of/dtype_of agree

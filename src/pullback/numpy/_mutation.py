@@ -61,9 +61,10 @@ def plain_array(x: Any) -> np.ndarray | None:
 
 def _basic(idx: tuple) -> bool:
     """Whether NumPy's indexing by ``idx`` makes a view (no index arrays, lists or masks)."""
-    return not any(
-        isinstance(i, (np.ndarray, list, Tracer)) or i is True or i is False for i in idx
-    )
+    for i in idx:
+        if isinstance(i, (np.ndarray, list, Tracer)) or i is True or i is False:
+            return False
+    return True
 
 
 def _install() -> None:

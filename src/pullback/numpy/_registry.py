@@ -196,6 +196,25 @@ def promote(*args: Any) -> tuple:
 # (batch axis in front where ``batched[i]``) and returns the batched result.
 
 
+def apply1(prim: Primitive, x: Any, params: dict) -> Any:
+    """``prim.bind(x, **params)`` for a traced ``x``, in one step where one applies: the
+    eager tape's (:func:`~pullback.core.reverse.record1`), the outermost forward level's
+    (:func:`~pullback.core.forward.jvp_apply1`); else ``bind``.
+
+    Example:
+        >>> import pullback as pb
+        >>> from pullback.core.lax import reshape_p
+        >>> pb.grad(lambda x: apply1(reshape_p, x, {"shape": (2,)}).sum())(np.ones((1, 2)))
+        array([[1., 1.]])
+    """
+    out = record1(prim, x, params)
+    if out is None:
+        out = jvp_apply1(prim, x, params)
+        if out is None:
+            return prim.bind(x, **params)
+    return out
+
+
 def batch_front(v: Any, batched: bool, size: int) -> Any:
     """``v`` with the batch axis in front: broadcast along it when ``v`` has none."""
     return v if batched else lax.broadcast_to(v, (size,) + tuple(shape_of(v)))

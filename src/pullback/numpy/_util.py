@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from pullback.core import lax
+from pullback.core.forward import JVPTracer
 from pullback.core.reverse import VJPTracer
 from pullback.core.trace import Tracer
 
@@ -126,7 +127,8 @@ def python_number_operator(name: str, impl: Callable[..., Any]) -> Callable[...,
 
     def op(self: Any, *other: Any) -> Any:
         out = impl(self, *other)
-        if type(self) is VJPTracer:  # the eager case of the tests below, without the calls
+        if type(self) is VJPTracer or type(self) is JVPTracer:
+            # the eager case of the tests below, without the calls
             p = self._primal
             if type(p) is np.ndarray and p.ndim:
                 return out

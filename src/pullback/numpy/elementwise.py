@@ -46,7 +46,7 @@ from pullback.core.forward import jvp_apply1
 from pullback.core.lax import broadcast_to, stop_gradient
 from pullback.core.lax import convert as astype
 from pullback.core.reverse import BROADCASTING, defvjp_lean, record1
-from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp
+from pullback.core.rules import defbatch, defjvp, defjvp_joint, deflinear, defvjp, defvjp_joint
 from pullback.core.trace import PRIMITIVES, Tracer, dtype_of, shape_of, zero
 from pullback.numpy._nondiff import (
     floor_divide,
@@ -378,27 +378,32 @@ def _subtract_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) 
     return gx, gy
 
 
-def _mul_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
-    x, y = args
-    gx = gy = None
-    if parents[0] is not None:
-        gx = g * y
-        t = type(x)
-        if not (t is type(gx) and t in _SHAPED and gx.shape == x.shape):
-            gx = _fit(gx, x)
-    if parents[1] is not None:
-        gy = g * x
-        t = type(y)
-        if not (t is type(gy) and t in _SHAPED and gy.shape == y.shape):
-            gy = _fit(gy, y)
-    return gx, gy
-
-
 defvjp_lean(add_p, _add_lean)
 defvjp_lean(subtract_p, _subtract_lean)
-# multiply (lax.mul_p): its rules, with the sum over broadcast axes
-defvjp(lax.mul_p, lambda g, ans, x, y: _fit(g * y, x), lambda g, ans, x, y: _fit(g * x, y))
-defvjp_lean(lax.mul_p, _mul_lean)
+
+
+def _fitted(c: Any, like: Any) -> Any:
+    """``_fit(c, like)``, with its identity case (a NumPy value of ``like``'s shape) inline."""
+    t = type(like)
+    if t is type(c) and t in _SHAPED and c.shape == like.shape:
+        return c
+    return _fit(c, like)
+
+
+def _mul_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
+    """multiply's reverse rule (lax.mul_p), with the sum over broadcast axes: ``g * y`` for
+    ``x``, ``g * x`` for ``y``. For a value times itself (``x * x``: one object, so one value)
+    the two are the same array, computed once: each argument receives it, and their sum is
+    the value the two products gave. Its own lean form (``needs`` may be the parents)."""
+    x, y = args
+    if x is y and needs[0] and needs[1]:
+        ct = _fitted(g * x, x)
+        return ct, ct
+    return (_fitted(g * y, x) if needs[0] else None, _fitted(g * x, y) if needs[1] else None)
+
+
+defvjp_joint(lax.mul_p, _mul_vjp)
+defvjp_lean(lax.mul_p, _mul_vjp)
 BROADCASTING.update((add_p, subtract_p, lax.mul_p))
 
 

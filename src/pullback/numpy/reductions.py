@@ -45,6 +45,7 @@ from pullback.numpy._nondiff import any as any_
 from pullback.numpy._nondiff import isfinite, isnan, logical_and, logical_not
 from pullback.numpy._registry import (
     _check_kwargs,
+    apply1,
     batch_along,
     implements,
     method,
@@ -153,8 +154,7 @@ def sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, keepdims:
     if not axes and not keepdims:
         return a
     params = {"axes": axes, "keepdims": bool(keepdims)}
-    out = record1(sum_p, a, params)  # the eager reverse-mode case in one step
-    return sum_p.bind(a, **params) if out is None else out
+    return apply1(sum_p, a, params)  # in one step where one applies
 
 
 @implements(np.mean)

@@ -27,11 +27,12 @@ from pullback.core.lax import (
 )
 from pullback.core.reverse import record1
 from pullback.core.rules import defbatch, deflinear, defnondiff
-from pullback.core.trace import Tracer, dtype_of, shape_of
+from pullback.core.trace import Primitive, Tracer, dtype_of, shape_of
 from pullback.numpy import _backends
 from pullback.numpy._nondiff import argsort
 from pullback.numpy._registry import (
     _check_kwargs,
+    apply1,
     batch_front,
     implements,
     method,
@@ -797,7 +798,10 @@ def _is_advanced(i: Any) -> bool:
 
 
 def _has_advanced(idx: tuple) -> bool:
-    return any(_is_advanced(i) for i in idx)
+    for i in idx:
+        if isinstance(i, (np.ndarray, list)):  # _is_advanced, inline
+            return True
+    return False
 
 
 def _scatter_add_impl(g: Any, shape: tuple, dtype: Any, idx: tuple) -> np.ndarray:
@@ -819,9 +823,16 @@ def _getitem_impl(x: Any, idx: tuple) -> Any:
 
 getitem_p = new_primitive("getitem", _getitem_impl)
 scatter_add_p = new_primitive("scatter_add", _scatter_add_impl)
-deflinear(getitem_p, lambda g, x, idx: scatter_add_p.bind(g, shape=shape_of(x),
-                                                          dtype=dtype_of(x), idx=idx))
-deflinear(scatter_add_p, lambda g, u, shape, dtype, idx: getitem_p.bind(g, idx=idx))
+deflinear(getitem_p, lambda g, x, idx: _apply1(scatter_add_p, g, {
+    "shape": shape_of(x), "dtype": dtype_of(x), "idx": idx}))
+deflinear(scatter_add_p, lambda g, u, shape, dtype, idx: _apply1(getitem_p, g, {"idx": idx}))
+
+
+def _apply1(prim: Primitive, g: Any, params: dict) -> Any:
+    """``prim.bind(g, **params)``; in one step for a traced ``g`` (:func:`apply1`)."""
+    if isinstance(g, Tracer):
+        return apply1(prim, g, params)
+    return prim.bind(g, **params)
 
 
 # vmap of indexing. NumPy puts the axes of the advanced entries (integer arrays and masks, with
@@ -924,6 +935,9 @@ def _normalize_index(idx: Any, who: str = "getitem") -> tuple:
     return tuple(out)
 
 
+_WHOLE = slice(None)
+
+
 def getitem(x: Any, idx: Any) -> Any:
     """``x[idx]``, differentiable: basic indexing (ints, slices with any step, ``None``,
     ``Ellipsis``) and advanced indexing (integer arrays, repeated entries allowed, and boolean
@@ -941,6 +955,8 @@ def getitem(x: Any, idx: Any) -> Any:
         idx = _normalize_index(idx)
         if not _traced(*idx):
             return x[idx]
+    if type(idx) is slice and idx != _WHOLE:  # x[a:b:c], the common case: nothing to check
+        return apply1(getitem_p, x, {"idx": (idx,)})
     idx = _normalize_index(idx)
     if any(isinstance(i, Tracer) for i in idx):  # indices that are values (under vmap)
         dyn = tuple(i for i in idx if isinstance(i, Tracer))
@@ -949,7 +965,7 @@ def getitem(x: Any, idx: Any) -> Any:
         return getitem_dyn_p.bind(x, *dyn, template=template)
     if len(idx) <= x.ndim and all(isinstance(i, slice) and i == slice(None) for i in idx):
         return x
-    return getitem_p.bind(x, idx=idx)
+    return apply1(getitem_p, x, {"idx": idx})
 
 
 # ----------------------------------------------------------------------------- index operands
