@@ -663,16 +663,18 @@ def _layouts(graph: Graph, sinks: dict[int, dict[int, tuple[Var, tuple]]]
 
     The layouts are those of the traced graph: inputs row-major, a transpose of a matrix
     the other layout (a call with other layouts runs the same code, as fast as NumPy would).
-    OpenBLAS is slower on ``a @ b`` when ``b`` is a transposed matrix (``x @ W.T``, a layer
-    of a network) than on the same numbers as ``(b.T @ a.T).T`` (about 8% on an MLP's
-    float32 layers): such a product (float32 or float64, at least :data:`FLIP_MIN` rows and
-    columns, not returned: results keep NumPy's row-major order) is computed transposed, its
-    result column-major; so is one whose readers are all kernels that read more bytes of
-    column-major arrays than of row-major ones (a gradient meeting the ReLU masks of the
-    forward pass). A 2-d kernel that reads more column-major bytes than row-major ones loops
-    with its first axis innermost and writes its outputs column-major (the next layer's
-    product reads them as the row-major transposes BLAS likes): strided reads cost a
-    kernel several times its time. Its reductions along the rows add in the same order
+    OpenBLAS's float32 product is slower on ``a @ b`` when ``b`` is a transposed matrix
+    (``x @ W.T``, a layer of a network) and the result has fewer rows than columns than on
+    the same numbers as ``(b.T @ a.T).T`` (7-8% on the layers of an MLP 784-256-256 at
+    batch 128, up to 30% at batch 32; float64 shows no such difference): such a product (at
+    least :data:`FLIP_MIN` rows and columns, not returned: results keep NumPy's row-major
+    order) is computed transposed, its result column-major; so is a float32 or float64
+    product whose readers are all kernels that read more bytes of column-major arrays than
+    of row-major ones (a gradient meeting the ReLU masks of the forward pass). A 2-d kernel
+    that reads more column-major bytes than row-major ones loops with its first axis
+    innermost and writes its outputs column-major (the next layer's product reads them as
+    the row-major transposes BLAS likes): strided reads cost a kernel several times its
+    time. Its reductions along the rows add in the same order
     either way; sums down the columns go into registers, vectorized (``_by_column``); a
     kernel that reduces over both axes, or adds into a buffer, keeps the row-major loops.
 
@@ -715,7 +717,8 @@ def _layouts(graph: Graph, sinks: dict[int, dict[int, tuple[Var, tuple]]]
                 continue
             blas = out.dtype in _BLAS and a.aval.dtype == b.aval.dtype == out.dtype \
                 and min(out.shape) >= FLIP_MIN and e.outvars[0] not in outputs
-            if blas and (layout(b) == "F" or _wanted(e.outvars[0], readers, layout) == "F"):
+            faster = out.dtype == _F32 and out.shape[0] < out.shape[1] and layout(b) == "F"
+            if blas and (faster or _wanted(e.outvars[0], readers, layout) == "F"):
                 flips.add(id(e))
                 lay[e.outvars[0]] = "F"
             else:
