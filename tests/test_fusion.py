@@ -606,6 +606,15 @@ def test_transposed_products_and_column_major_kernels_equal_eager(executor, dtyp
             _close(cg, g, f"gradient {k} ({layout})")
             assert cg.flags.c_contiguous or cg.ndim < 2, f"gradient {k} ({layout})"
     assert jvg.trace_count == 1
+    if executor == "numba":  # the column-major loops in parallel (prange over the columns)
+        threaded = pb.jit(vg, backend="numba", threads=2)
+        args = _layer_args(dtype, "C")
+        assert "prange" in threaded.source(*args)
+        value, grads = vg(*args)
+        t_value, t_grads = threaded(*args)
+        _close(t_value, value, "value (threads=2)")
+        for k, (g, tg) in enumerate(zip(grads, t_grads, strict=True)):
+            _close(tg, g, f"gradient {k} (threads=2)")
 
 
 @pytest.mark.parametrize("executor", ["python", pytest.param("numba", marks=needs_numba)])

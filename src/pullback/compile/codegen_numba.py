@@ -474,7 +474,11 @@ class _KernelWriter:
             lines.append(f"{indent}for i{a} in {rng}({self.shape[a]}):")
             indent += "    "
         n = self.shape[last]
-        lanes = LANES if self.calls and n >= LANES and not (par and self.d == 1) else 1
+        # in parallel, a sum of everything is a reduction of the prange, which Numba refuses
+        # when two inner loops (the interleaved one and the rest) add into it
+        whole = any(len(e.params["axes"]) == self.d for e in k.reductions)
+        lanes = LANES if self.calls and n >= LANES and not (
+            par and (self.d == 1 or whole)) else 1
         full = n - n % lanes if lanes > 1 else 0  # elements done by the interleaved loop
         if self.by_column:
             pass
