@@ -629,7 +629,9 @@ def test_column_major_kernels_with_reductions_equal_numpy(executor, dtype):
 
     def cols(x, r, c):  # reductions along the columns only: sums in registers
         y = pnp.exp(x.T) * r + c
-        return pnp.sum(y, axis=0), pnp.max(y * 2.0, axis=0), pnp.tanh(y) @ x
+        s = pnp.sum(y * y, axis=0, keepdims=True)
+        return (pnp.sum(y, axis=0), pnp.max(y * 2.0, axis=0), pnp.tanh(y) @ x,
+                pnp.log(s) * 0.5 - 1.0)  # an epilogue after the loop
 
     def both(x, r, c):  # along both axes: column-major loops, the sums in buffers
         y = pnp.sin(x.T) - r * c

@@ -396,8 +396,9 @@ class _KernelWriter:
         """The loops of a column-major matrix kernel whose reductions run along its columns:
         column by column, each column's sums in registers (``q0``...), stored after its loop.
         The kernel is compiled with ``fastmath={"reassoc"}`` so that LLVM may vectorize
-        those sums along the column (partial sums: the last bits may differ from NumPy's, as
-        with its pairwise sums along a contiguous axis)."""
+        those sums along the column (partial sums, as NumPy's pairwise sums along a
+        contiguous axis: the last bits of a sum, or of a chain of additions in the body, may
+        differ from NumPy's; NaNs and infinities keep their meaning)."""
         rows, cols = self.shape
         lines = [f"    for i1 in range({cols}):"]
         lines += ["        " + s for s in self.inits]
