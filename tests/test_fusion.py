@@ -543,3 +543,106 @@ def test_in_place_results_never_touch_inputs_or_viewed_arrays():
     np.testing.assert_array_equal(x, x0)  # the input is untouched
     np.testing.assert_allclose(a, (np.exp(x0) + 1.0) * 3.0)
     np.testing.assert_array_equal(v, (x0 * 2.0).T)
+
+
+# ----------------------------------------------------------------------------- layouts
+
+
+def _two_layers(W1, b1, W2, X):
+    h = pnp.maximum(X @ W1.T + b1, 0.0)
+    z = h @ W2.T
+    return pnp.sum(pnp.tanh(z) * z)
+
+
+def _layer_args(dtype, layout):
+    """Odd shapes (every product at least FLIP_MIN rows and columns), as row-major arrays,
+    column-major arrays, transposed views or strided views."""
+    rng = np.random.default_rng(12)
+    W1 = rng.standard_normal((45, 37)).astype(dtype)
+    b1 = rng.standard_normal(45).astype(dtype)
+    W2 = rng.standard_normal((33, 45)).astype(dtype)
+    X = rng.standard_normal((39, 37)).astype(dtype)
+    X[::5, ::3] = 0.0  # ReLU ties: the derivative's where(== 0) branch
+    b1[::4] = 0.0
+    if layout == "F":
+        return [np.asfortranarray(a) for a in (W1, b1, W2, X)]
+    if layout == "transposed":
+        return [np.ascontiguousarray(a.T).T for a in (W1, b1, W2, X)]
+    if layout == "strided":
+        out = []
+        for a in (W1, b1, W2, X):
+            big = np.zeros(tuple(2 * n for n in a.shape), dtype)
+            big[tuple(slice(None, None, 2) for _ in a.shape)] = a
+            out.append(big[tuple(slice(None, None, 2) for _ in a.shape)])
+        return out
+    return [W1, b1, W2, X]
+
+
+@pytest.mark.parametrize("executor", ["python", pytest.param("numba", marks=needs_numba)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transposed_products_and_column_major_kernels_equal_eager(executor, dtype,
+                                                                   monkeypatch):
+    """x @ W.T computed as (W @ x.T).T, the kernels after it looping column-major over
+    column-major arrays (the bias gradient summed column by column): values and gradients
+    equal eager on inputs of every layout."""
+    monkeypatch.setattr(codegen_numba, "EXECUTOR", executor)
+    monkeypatch.setattr(jit_module, "numba_available", lambda: True)
+    vg = pb.value_and_grad(_two_layers, argnums=(0, 1, 2))
+    jvg = pb.jit(vg, backend="numba")
+    src = jvg.source(*_layer_args(dtype, "C"))
+    if dtype == np.float32:  # OpenBLAS's sgemm is faster on the transposed product
+        assert "f = (e.T @ d.T).T" in src  # x @ W1.T computed as (W1 @ x.T).T
+        assert 'order="F"' in src  # a kernel filling column-major arrays
+        assert 'fastmath={"reassoc"}' in src  # the bias gradient: sums down the columns
+        assert "for i1 in range(45):\n        q0 = " in src
+    else:  # dgemm is not: NumPy's layouts
+        assert ".T @ " not in src and "order=" not in src and "fastmath" not in src
+    for layout in ("C", "F", "transposed", "strided"):
+        args = _layer_args(dtype, layout)
+        value, grads = vg(*args)
+        c_value, c_grads = jvg(*args)
+        _close(c_value, value, f"value ({layout})")
+        for k, (g, cg) in enumerate(zip(grads, c_grads, strict=True)):
+            _close(cg, g, f"gradient {k} ({layout})")
+            assert cg.flags.c_contiguous or cg.ndim < 2, f"gradient {k} ({layout})"
+    assert jvg.trace_count == 1
+    if executor == "numba":  # the column-major loops in parallel (prange over the columns)
+        threaded = pb.jit(vg, backend="numba", threads=2)
+        args = _layer_args(dtype, "C")
+        assert "prange" in threaded.source(*args)
+        value, grads = vg(*args)
+        t_value, t_grads = threaded(*args)
+        _close(t_value, value, "value (threads=2)")
+        for k, (g, tg) in enumerate(zip(grads, t_grads, strict=True)):
+            _close(tg, g, f"gradient {k} (threads=2)")
+
+
+@pytest.mark.parametrize("executor", ["python", pytest.param("numba", marks=needs_numba)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_column_major_kernels_with_reductions_equal_numpy(executor, dtype):
+    """A kernel over a transposed matrix loops column-major: sums and maxima along either
+    axis and both, a broadcast row and column, and a column-major output."""
+    rng = np.random.default_rng(13)
+    x = rng.standard_normal((41, 35)).astype(dtype)
+    r = rng.standard_normal(41).astype(dtype)
+    c = rng.standard_normal((35, 1)).astype(dtype)
+
+    def cols(x, r, c):  # reductions along the columns only: sums in registers
+        y = pnp.exp(x.T) * r + c
+        s = pnp.sum(y * y, axis=0, keepdims=True)
+        return (pnp.sum(y, axis=0), pnp.max(y * 2.0, axis=0), pnp.tanh(y) @ x,
+                pnp.log(s) * 0.5 - 1.0)  # an epilogue after the loop
+
+    def both(x, r, c):  # along both axes: column-major loops, the sums in buffers
+        y = pnp.sin(x.T) - r * c
+        return pnp.sum(y, axis=0), pnp.sum(y * y, axis=1), pnp.max(y, axis=1), y @ x
+
+    for f, by_column in ((cols, True), (both, False)):
+        g = pb.make_graph(f, x, r, c)
+        fn, src, _, fused = compile_graph_numba(g, "cols", executor=executor, min_size=1)
+        assert ('fastmath={"reassoc"}' in src) == by_column
+        assert 'order="F"' in src  # the kernel's output of its shape: column-major
+        assert "    for i1 in range(41):\n        " in src  # the columns outermost
+        got, want = g.unflatten_outputs(fn(x, r, c)), f(x, r, c)
+        for k, (a, b) in enumerate(zip(got, want, strict=True)):
+            _close(a, b, f"{f.__name__} output {k}")
