@@ -353,33 +353,9 @@ defjvp_joint(subtract_p, _subtract_jvp)
 subtract = wrap_binary("subtract", np.subtract, subtract_p)
 
 
-# the lean rules (reverse.EAGER_VJP): the rules above, with _fit's test of a NumPy operand
-# and cotangent of one shape (then _fit is the identity) written inline
+# the lean rules (reverse.EAGER_VJP): the rules above, with _fit's identity case (a NumPy
+# operand and cotangent of one shape) tested first
 _SHAPED = frozenset((np.ndarray, np.float64, np.float32, np.complex128, np.complex64))
-
-
-def _add_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
-    x, y = args
-    gx = gy = None
-    if parents[0] is not None:
-        gx = g if type(x) is type(g) is np.ndarray and g.shape == x.shape else _fit(g, x)
-    if parents[1] is not None:
-        gy = g if type(y) is type(g) is np.ndarray and g.shape == y.shape else _fit(g, y)
-    return gx, gy
-
-
-def _subtract_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
-    x, y = args
-    gx = gy = None
-    if parents[0] is not None:
-        gx = g if type(x) is type(g) is np.ndarray and g.shape == x.shape else _fit(g, x)
-    if parents[1] is not None:
-        gy = negative(g if type(y) is type(g) is np.ndarray and g.shape == y.shape else _fit(g, y))
-    return gx, gy
-
-
-defvjp_lean(add_p, _add_lean)
-defvjp_lean(subtract_p, _subtract_lean)
 
 
 def _fitted(c: Any, like: Any) -> Any:
@@ -388,6 +364,20 @@ def _fitted(c: Any, like: Any) -> Any:
     if t is type(c) and t in _SHAPED and c.shape == like.shape:
         return c
     return _fit(c, like)
+
+
+def _add_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    return (None if parents[0] is None else _fitted(g, args[0]),
+            None if parents[1] is None else _fitted(g, args[1]))
+
+
+def _subtract_lean(g: Any, ans: Any, args: tuple, params: dict, parents: tuple) -> tuple:
+    return (None if parents[0] is None else _fitted(g, args[0]),
+            None if parents[1] is None else negative(_fitted(g, args[1])))
+
+
+defvjp_lean(add_p, _add_lean)
+defvjp_lean(subtract_p, _subtract_lean)
 
 
 def _mul_vjp(g: Any, ans: Any, args: tuple, params: dict, needs: tuple) -> tuple:
