@@ -832,13 +832,7 @@ def _jac_rev_blocks(
         shape, dtype = shape_of(o), dtype_of(o)
 
         def pull(ct: Any, k: int = k) -> list[Any]:
-            if len(out_leaves) == 1:  # one output: no other cotangent to set to zero
-                cts = [ct]
-            else:
-                cts = [backends.constant(np.zeros(shape_of(x), dtype_of(x)), x)
-                       for x in out_leaves]
-                cts[k] = ct
-            grads = vjp_fn(_unflat(out_tree, cts))
+            grads = vjp_fn(_unflat(out_tree, _one_of(out_leaves, k, ct)))
             return [x for g in grads for x in _flat(g)[0]]
 
         if not shape:  # one output entry (the gradient of a scalar): no basis, no vmap
@@ -846,17 +840,23 @@ def _jac_rev_blocks(
             blocks.append(rows)  # each row has its input's shape already
             continue
         basis = _basis(shape, dtype, o)
-        if len(basis) == 1:  # one output entry: no vmap needed
-            rows = pull(basis[0])
-            blocks.append([lax.reshape(r, shape + shape_of(x))
-                           for r, x in zip(rows, in_leaves, strict=True)])
-        elif len(basis):
-            rows = vmap(pull)(basis)
+        if len(basis):  # one output entry needs no vmap
+            rows = pull(basis[0]) if len(basis) == 1 else vmap(pull)(basis)
             blocks.append([lax.reshape(r, shape + shape_of(x))
                            for r, x in zip(rows, in_leaves, strict=True)])
         else:
             blocks.append([np.zeros(shape + shape_of(x), dtype_of(x)) for x in in_leaves])
     return blocks, out_tree
+
+
+def _one_of(leaves: list[Any], k: int, v: Any) -> list[Any]:
+    """``v`` in place ``k`` and zeros shaped like the other leaves (in their library): the
+    cotangent or tangent that picks one output or input of several."""
+    if len(leaves) == 1:  # nothing else to set to zero
+        return [v]
+    out = [backends.constant(np.zeros(shape_of(x), dtype_of(x)), x) for x in leaves]
+    out[k] = v
+    return out
 
 
 def _jac_fwd_blocks(
@@ -873,13 +873,7 @@ def _jac_fwd_blocks(
             continue
 
         def push(t: Any, j: int = j) -> list[Any]:
-            if len(in_leaves) == 1:  # one input: no other tangent to set to zero
-                t_leaves = [t]
-            else:
-                t_leaves = [backends.constant(np.zeros(shape_of(y), dtype_of(y)), y)
-                            for y in in_leaves]
-                t_leaves[j] = t
-            it = iter(t_leaves)
+            it = iter(_one_of(in_leaves, j, t))
             tangents = tuple(_unflat(tree, [next(it) for _ in ls]) for ls, tree in in_flat)
             out = jvp(f, dyn, tangents)[1]
             leaves, tree = _flat(out) if not isinstance(out, Tracer) else ([out], _LEAF)
